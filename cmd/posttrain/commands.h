@@ -1,0 +1,18 @@
+#pragma once
+// Each subcommand lives in its own cmd_<name>.cpp, binds its flags and calls one library function.
+// Adding a subcommand: write add_<name>_command and list it in main.cpp.
+#include <CLI/CLI.hpp>
+
+namespace pt::cmd {
+
+// Subcommand callbacks store their exit code here (CLI11 callbacks return void).
+int& exit_code();
+
+void add_version_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
+void add_print_command(CLI::App& app);
+void add_diff_command(CLI::App& app);
+void add_list_command(CLI::App& app);
+
+}  // namespace pt::cmd

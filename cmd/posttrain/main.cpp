@@ -1,0 +1,42 @@
+#include <csignal>
+#include <iostream>
+
+#include "cmd/posttrain/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace pt::cmd {
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+}  // namespace pt::cmd
+
+int main(int argc, char** argv) {
+  CLI::App app{"posttrain: LLM post-training (SFT, DPO, GRPO, distillation) from declarative recipes"};
+  app.require_subcommand(1);
+  std::string level = "info";
+  app.add_option("--log-level", level, "trace, debug, info, warn, error, off")->capture_default_str();
+  app.parse_complete_callback([&] { pt::log::init(0, 1, level); });
+
+  using namespace pt::cmd;
+  add_version_command(app);
+  add_run_command(app);
+  add_validate_command(app);
+  add_print_command(app);
+  add_diff_command(app);
+  add_list_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const pt::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+  return exit_code();
+}
