@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_print_command(app);
   add_diff_command(app);
   add_list_command(app);
+  add_schema_command(app);
 
   try {
     app.parse(argc, argv);

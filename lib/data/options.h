@@ -1,0 +1,81 @@
+#pragma once
+// Recipe section `data`: sources, mixture, packing.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "recipe/fields.h"
+
+namespace pt::data {
+
+enum class Format { Chat, PromptCompletion, Preference, Prompts, TokenIds, Text };
+enum class Truncation { Drop, Left, Right };
+enum class Overlong { Split, Drop, Truncate };
+enum class BadRecords { Error, Skip };
+
+struct SourceOptions {
+  std::string name;
+  std::string path;  // file, glob or directory of .jsonl / .jsonl.gz / .jsonl.zst shards
+  Format format = Format::Chat;
+  double weight = 1.0;
+  int epochs = 1;
+  std::map<std::string, std::string> fields;  // our field name -> the record's field name
+  Truncation truncation = Truncation::Right;
+
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("name", name, Spec("source name used in metrics; default = file stem"));
+    v.field("path", path, Spec("JSONL file, glob or directory of shards (.gz/.zst ok)").req());
+    v.field("format", format, Spec("record format"));
+    v.field("weight", weight, Spec("relative sampling weight in the mixture").gt(0));
+    v.field("epochs", epochs, Spec("passes over this source before it is exhausted").min(1));
+    v.field("fields", fields,
+            Spec("field-name mapping, e.g. {messages: conversation, prompt: question}"));
+    v.field("truncation", truncation,
+            Spec("records longer than seq_len: drop, or cut tokens from the left/right (never silently)"));
+  }
+};
+
+struct DataOptions {
+  std::vector<SourceOptions> sources;
+  std::vector<SourceOptions> eval_sources;
+  double eval_fraction = 0.0;
+  int seq_len = 2048;
+  bool packing = true;
+  int pack_window = 256;
+  Overlong overlong = Overlong::Split;
+  bool shuffle = true;
+  int prefetch = 8;
+  BadRecords on_bad_record = BadRecords::Error;
+  int max_bad_records = 100;
+
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("sources", sources, Spec("training sources, mixed by weight"));
+    v.field("eval_sources", eval_sources, Spec("held-out evaluation sources"));
+    v.field("eval_fraction", eval_fraction,
+            Spec("fraction of training records held out for evaluation (deterministic by seed)").min(0).lt(1));
+    v.field("seq_len", seq_len, Spec("tokens per packed row").min(8).max(1 << 20));
+    v.field("packing", packing, Spec("pack several documents per row (document-masked); false = one per row, padded"));
+    v.field("pack_window", pack_window, Spec("documents considered for best-fit packing").min(1).max(1 << 16));
+    v.field("overlong", overlong, Spec("documents longer than seq_len when packing: split, drop or truncate"));
+    v.field("shuffle", shuffle, Spec("shuffle records within each source per epoch"));
+    v.field("prefetch", prefetch, Spec("packed rows buffered by the background packer").min(1).max(4096));
+    v.field("on_bad_record", on_bad_record, Spec("malformed records: error (stop) or skip (count and log)"));
+    v.field("max_bad_records", max_bad_records, Spec("skip at most this many bad records, then fail").min(0));
+  }
+};
+
+}  // namespace pt::data
+
+PT_RECIPE_ENUM(pt::data::Format, {pt::data::Format::Chat, "chat"},
+               {pt::data::Format::PromptCompletion, "prompt_completion"},
+               {pt::data::Format::Preference, "preference"}, {pt::data::Format::Prompts, "prompts"},
+               {pt::data::Format::TokenIds, "token_ids"}, {pt::data::Format::Text, "text"})
+PT_RECIPE_ENUM(pt::data::Truncation, {pt::data::Truncation::Drop, "drop"}, {pt::data::Truncation::Left, "left"},
+               {pt::data::Truncation::Right, "right"})
+PT_RECIPE_ENUM(pt::data::Overlong, {pt::data::Overlong::Split, "split"}, {pt::data::Overlong::Drop, "drop"},
+               {pt::data::Overlong::Truncate, "truncate"})
+PT_RECIPE_ENUM(pt::data::BadRecords, {pt::data::BadRecords::Error, "error"}, {pt::data::BadRecords::Skip, "skip"})

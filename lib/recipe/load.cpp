@@ -1,0 +1,107 @@
+#include <filesystem>
+#include <set>
+
+#include "core/log.h"
+#include "recipe/recipe.h"
+
+namespace fs = std::filesystem;
+
+namespace pt::recipe {
+
+namespace {
+
+// Keys whose values are filesystem paths, resolved against the directory of the file that set them.
+void resolve_paths(Node& root, const fs::path& dir) {
+  auto fix = [&](Node* n) {
+    if (!n || !n->is_scalar() || n->scalar.empty()) return;
+    fs::path p(n->scalar);
+    if (p.is_absolute() || dir.empty()) return;
+    n->scalar = (dir / p).lexically_normal().string();
+  };
+  auto get = [](Node* n, std::initializer_list<const char*> keys) -> Node* {
+    for (const char* k : keys) {
+      if (!n || !n->is_map()) return nullptr;
+      n = n->find(k);
+    }
+    return n;
+  };
+  fix(get(&root, {"model", "path"}));
+  fix(get(&root, {"tokenizer", "path"}));
+  if (Node* t = get(&root, {"tokenizer", "chat_template"}); t && t->is_scalar()) {
+    const std::string& s = t->scalar;
+    if (s.size() > 6 && s.compare(s.size() - 6, 6, ".jinja") == 0) fix(t);
+  }
+  for (const char* list : {"sources", "eval_sources"})
+    if (Node* srcs = get(&root, {"data", list}); srcs && srcs->is_seq())
+      for (auto& s : srcs->seq) fix(get(&s, {"path"}));
+  fix(get(&root, {"algorithm", "dpo", "reference"}));
+  fix(get(&root, {"algorithm", "grpo", "reference"}));
+  fix(get(&root, {"algorithm", "distill", "teacher"}));
+}
+
+Node load_with_bases(const std::string& path, std::vector<std::string>& chain) {
+  fs::path p = fs::path(path).lexically_normal();
+  for (const auto& seen : chain)
+    if (fs::path(seen) == p) fail("recipe inheritance cycle: {} -> {}", chain.back(), p.string());
+  if (!fs::exists(p)) {
+    if (chain.empty()) fail("recipe file '{}' does not exist", p.string());
+    fail("{}: base recipe '{}' does not exist", chain.back(), p.string());
+  }
+  chain.push_back(p.string());
+  Node doc = load_yaml_file(p.string());
+  if (doc.is_null()) fail_at(Location{p.string(), 1, 1, ""}, "recipe is empty");
+  if (!doc.is_map()) fail_at(doc.loc, "a recipe must be a mapping of sections, got {}", doc.kind_name());
+  resolve_paths(doc, p.parent_path());
+
+  Node merged = Node::make_map();
+  if (const Node* base = doc.find("base")) {
+    std::vector<std::string> bases;
+    if (base->is_scalar()) bases.push_back(base->scalar);
+    else if (base->is_seq())
+      for (const auto& b : base->seq) {
+        if (!b.is_scalar()) fail_at(b.loc, "'base' entries must be file paths");
+        bases.push_back(b.scalar);
+      }
+    else
+      fail_at(base->loc, "'base' must be a file path or a list of file paths");
+    for (const auto& b : bases) {
+      fs::path bp = fs::path(b).is_absolute() ? fs::path(b) : p.parent_path() / b;
+      merge_into(merged, load_with_bases(bp.string(), chain));
+    }
+    doc.erase("base");
+  }
+  merge_into(merged, doc);
+  return merged;
+}
+
+}  // namespace
+
+std::string content_hash(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+LoadedRecipe from_tree(const Node& tree) {
+  LoadedRecipe out;
+  out.recipe = parse_section<Recipe>(tree);
+  out.resolved = dump_section(out.recipe);
+  validate(out.recipe, tree);
+  out.canonical_yaml = to_yaml(out.resolved);
+  out.hash = content_hash(out.canonical_yaml);
+  return out;
+}
+
+LoadedRecipe load_recipe(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> chain;
+  Node tree = load_with_bases(path, chain);
+  for (const auto& o : overrides) apply_override(tree, o);
+  LoadedRecipe out = from_tree(tree);
+  out.files = chain;
+  return out;
+}
+
+}  // namespace pt::recipe

@@ -1,0 +1,32 @@
+#pragma once
+// Recipe section `tokenizer`.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "recipe/fields.h"
+
+namespace pt::tok {
+
+struct TokenizerOptions {
+  std::string path;                       // "" = model.path
+  std::string chat_template;              // "" = the tokenizer's default; a name or a .jinja file
+  std::vector<std::string> add_special_tokens;
+  bool last_turn_only = false;
+  std::vector<std::string> train_roles{"assistant"};
+
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("path", path, Spec("tokenizer directory (tokenizer.json + tokenizer_config.json); empty = model.path"));
+    v.field("chat_template", chat_template,
+            Spec("chat template: empty = tokenizer default, a named template (e.g. tool_use), or a .jinja path"));
+    v.field("add_special_tokens", add_special_tokens,
+            Spec("extra special tokens added to the vocabulary (kept in saved tokenizer files)"));
+    v.field("train_roles", train_roles,
+            Spec("roles whose turns are trained (loss mask)").one_of({"system", "user", "assistant", "tool"}));
+    v.field("last_turn_only", last_turn_only, Spec("train only the final turn of each conversation"));
+  }
+};
+
+}  // namespace pt::tok

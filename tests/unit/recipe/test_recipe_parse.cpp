@@ -1,0 +1,135 @@
+#include <catch2/catch.hpp>
+
+#include "recipe/recipe.h"
+
+using namespace pt::recipe;
+
+static const std::string kAssets = std::string(PT_SOURCE_DIR) + "/tests/assets/recipes/";
+
+static std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const pt::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+static LoadedRecipe from_text(const std::string& text, const std::vector<std::string>& sets = {}) {
+  Node n = parse_yaml(text, "inline.yaml");
+  for (const auto& s : sets) apply_override(n, s);
+  return from_tree(n);
+}
+
+static const char* kMinimal = R"(run: {name: t}
+model: {path: m}
+data:
+  seq_len: 64
+  sources: [{path: d.jsonl}]
+trainer: {global_batch_tokens: 256}
+)";
+
+TEST_CASE("minimal recipe gets every default filled in") {
+  auto r = from_text(kMinimal);
+  REQUIRE(r.recipe.run.name == "t");
+  REQUIRE(r.recipe.run.seed == 1234);
+  REQUIRE(r.recipe.optimizer.lr == Approx(2e-5));
+  REQUIRE(r.recipe.data.sources.at(0).format == pt::data::Format::Chat);
+  REQUIRE(r.recipe.algorithm.name == pt::algo::Name::Sft);
+  REQUIRE(r.canonical_yaml.find("vocab_pad_multiple: 64") != std::string::npos);
+  REQUIRE(r.hash.size() == 16);
+}
+
+TEST_CASE("canonical dump parses back to the same recipe and hash") {
+  auto r = from_text(kMinimal);
+  auto again = from_tree(parse_yaml(r.canonical_yaml, "canonical.yaml"));
+  REQUIRE(again.canonical_yaml == r.canonical_yaml);
+  REQUIRE(again.hash == r.hash);
+}
+
+TEST_CASE("unknown keys fail with file:line:col and a suggestion") {
+  auto msg = error_of([] { from_text(std::string(kMinimal) + "optimizer: {lerning_rate: 1}\n"); });
+  REQUIRE_THAT(msg, Catch::Contains("inline.yaml:7:"));
+  REQUIRE_THAT(msg, Catch::Contains("unknown key 'lerning_rate' in 'optimizer'"));
+  msg = error_of([] { from_text(std::string(kMinimal) + "optimiser: {lr: 1}\n"); });
+  REQUIRE_THAT(msg, Catch::Contains("did you mean 'optimizer'"));
+}
+
+TEST_CASE("wrong types and out-of-range values name the key and what was expected") {
+  auto msg = error_of([] { from_text(kMinimal, {"optimizer.lr=fast"}); });
+  REQUIRE_THAT(msg, Catch::Contains("expected a finite number for 'optimizer.lr', got 'fast'"));
+  REQUIRE_THAT(msg, Catch::Contains("--set optimizer.lr=fast"));
+  msg = error_of([] { from_text(kMinimal, {"optimizer.lr=-1"}); });
+  REQUIRE_THAT(msg, Catch::Contains("out of range: expected > 0"));
+  msg = error_of([] { from_text(kMinimal, {"data.seq_len=1.5"}); });
+  REQUIRE_THAT(msg, Catch::Contains("expected an integer for 'data.seq_len'"));
+  msg = error_of([] { from_text(kMinimal, {"model.attention=flsh"}); });
+  REQUIRE_THAT(msg, Catch::Contains("expected one of auto, eager, sdpa, flash (did you mean 'flash'?)"));
+  msg = error_of([] { from_text(kMinimal, {"data.packing=maybe"}); });
+  REQUIRE_THAT(msg, Catch::Contains("expected true or false"));
+  msg = error_of([] { from_text(kMinimal, {"data.sources=3"}); });
+  REQUIRE_THAT(msg, Catch::Contains("expected a list for 'data.sources'"));
+}
+
+TEST_CASE("missing required keys are named") {
+  auto msg = error_of([] { from_text("run: {name: x}\n"); });
+  REQUIRE_THAT(msg, Catch::Contains("missing required key 'model'"));
+  msg = error_of([] { from_text("run: {name: x}\nmodel: {dtype: float32}\n"); });
+  REQUIRE_THAT(msg, Catch::Contains("missing required key 'model.path'"));
+}
+
+TEST_CASE("--set overrides are type-checked and can create nested keys and lists") {
+  auto r = from_text(kMinimal, {"optimizer.lr=3e-4", "optimizer.betas=[0.9, 0.95]", "model.lora.rank=8"});
+  REQUIRE(r.recipe.optimizer.lr == Approx(3e-4));
+  REQUIRE(r.recipe.optimizer.betas == std::vector<double>{0.9, 0.95});
+  REQUIRE(r.recipe.model.lora.has_value());
+  REQUIRE(r.recipe.model.lora->rank == 8);
+  REQUIRE(r.recipe.model.lora->alpha == Approx(32.0));
+  auto msg = error_of([] { from_text(kMinimal, {"optimizer.lr"}); });
+  REQUIRE_THAT(msg, Catch::Contains("expected key.path=value"));
+}
+
+TEST_CASE("algorithm subsections are only allowed for the selected algorithm") {
+  auto msg = error_of([] { from_text(std::string(kMinimal) + "algorithm: {name: sft, dpo: {beta: 0.2}}\n"); });
+  REQUIRE_THAT(msg, Catch::Contains("'algorithm.dpo' is only allowed when algorithm.name is dpo"));
+  auto r = from_text(R"(run: {name: t}
+model: {path: m}
+data: {seq_len: 64, sources: [{path: p.jsonl, format: preference}]}
+trainer: {global_batch_tokens: 256}
+algorithm: {name: dpo, dpo: {beta: 0.2}}
+)");
+  REQUIRE(r.recipe.algorithm.dpo.beta == Approx(0.2));
+  REQUIRE(r.canonical_yaml.find("sft:") == std::string::npos);
+  REQUIRE(r.canonical_yaml.find("dpo:") != std::string::npos);
+}
+
+TEST_CASE("cross-field validation") {
+  auto msg = error_of([] { from_text(kMinimal, {"trainer.global_batch_tokens=100"}); });
+  REQUIRE_THAT(msg, Catch::Contains("global_batch_tokens (100) must be a multiple of micro_batch_tokens (64)"));
+  REQUIRE_THAT(msg, Catch::Contains("--set trainer.global_batch_tokens=100"));
+  msg = error_of([] { from_text(kMinimal, {"parallel.data_parallel=3"}); });
+  REQUIRE_THAT(msg, Catch::Contains("not divisible by parallel.data_parallel = 3"));
+  msg = error_of([] { from_text(kMinimal, {"algorithm.name=dpo"}); });
+  REQUIRE_THAT(msg, Catch::Contains("algorithm dpo needs preference data"));
+  msg = error_of([] { from_text(kMinimal, {"trainer.max_steps=5", "schedule.warmup_steps=10"}); });
+  REQUIRE_THAT(msg, Catch::Contains("warmup_steps (10) exceeds trainer.max_steps (5)"));
+}
+
+TEST_CASE("base inheritance deep-merges maps, replaces lists, resolves paths per file") {
+  auto r = load_recipe(kAssets + "child.yaml");
+  REQUIRE(r.recipe.run.name == "child-run");
+  REQUIRE(r.recipe.run.seed == 7);                       // from base
+  REQUIRE(r.recipe.optimizer.lr == Approx(1e-4));        // from base, map merged
+  REQUIRE(r.recipe.optimizer.weight_decay == Approx(0.1));
+  REQUIRE(r.recipe.optimizer.betas == std::vector<double>{0.8, 0.9});  // list replaced
+  REQUIRE(r.recipe.schedule.name == pt::optim::ScheduleName::Linear);
+  REQUIRE(r.files.size() == 2);
+  // model.path was set in base.yaml, relative to base.yaml's directory.
+  REQUIRE_THAT(r.recipe.model.path, Catch::EndsWith("tests/assets/models/llama"));
+  REQUIRE_THAT(r.recipe.data.sources[0].path, Catch::EndsWith("tests/assets/data/chat.jsonl"));
+}
+
+TEST_CASE("base cycles and missing bases are errors") {
+  auto msg = error_of([] { load_recipe(kAssets + "does-not-exist.yaml"); });
+  REQUIRE_THAT(msg, Catch::Contains("does not exist"));
+}
