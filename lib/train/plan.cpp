@@ -1,0 +1,137 @@
+// `posttrain run --dry-run`: resolve every stage that needs no data records or weights and say how
+// it would be built, so a recipe's mistakes surface before a GPU allocation does.
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "posttrain/build_config.h"
+#include "recipe/recipe.h"
+#include "registry/builtins.h"
+#include "train/run.h"
+
+namespace fs = std::filesystem;
+
+namespace pt::train {
+
+namespace {
+
+struct ModelConfigSummary {
+  std::string architecture;
+  int64_t hidden = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, max_positions = 0, intermediate = 0;
+};
+
+ModelConfigSummary read_config(const std::string& dir) {
+  fs::path file = fs::path(dir) / "config.json";
+  std::ifstream in(file);
+  if (!in) fail("model.path '{}': no config.json there (expected a Hugging Face model directory)", dir);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: invalid JSON: {}", file.string(), e.what());
+  }
+  ModelConfigSummary s;
+  auto get = [&](const char* key, int64_t& out, bool required) {
+    if (j.contains(key) && j[key].is_number_integer()) out = j[key].get<int64_t>();
+    else if (required) fail("{}: missing integer '{}'", file.string(), key);
+  };
+  if (!j.contains("architectures") || !j["architectures"].is_array() || j["architectures"].empty())
+    fail("{}: missing 'architectures' list", file.string());
+  s.architecture = j["architectures"][0].get<std::string>();
+  get("hidden_size", s.hidden, true);
+  get("num_hidden_layers", s.layers, true);
+  get("num_attention_heads", s.heads, true);
+  get("vocab_size", s.vocab, true);
+  get("intermediate_size", s.intermediate, false);
+  s.kv_heads = s.heads;
+  get("num_key_value_heads", s.kv_heads, false);
+  get("max_position_embeddings", s.max_positions, false);
+  return s;
+}
+
+size_t count_matches(const std::string& pattern) {
+  fs::path p(pattern);
+  if (fs::is_regular_file(p)) return 1;
+  if (fs::is_directory(p)) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(p))
+      if (e.is_regular_file()) ++n;
+    return n;
+  }
+  // A glob: only the file-name component may contain wildcards.
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::string pat = p.filename().string();
+  if (!fs::is_directory(dir)) return 0;
+  size_t n = 0;
+  auto match = [](const char* s, const char* g, auto& self) -> bool {
+    if (*g == 0) return *s == 0;
+    if (*g == '*') return self(s, g + 1, self) || (*s && self(s + 1, g, self));
+    if (*s && (*g == '?' || *g == *s)) return self(s + 1, g + 1, self);
+    return false;
+  };
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && match(e.path().filename().c_str(), pat.c_str(), match)) ++n;
+  return n;
+}
+
+}  // namespace
+
+std::string plan(const recipe::LoadedRecipe& loaded) {
+  registry::register_builtins();
+  const auto& r = loaded.recipe;
+  std::string out;
+  auto line = [&](const std::string& s) { out += s + "\n"; };
+  line(fmt::format("recipe     {} (hash {})", loaded.files.empty() ? "<tree>" : loaded.files.front(), loaded.hash));
+  line(fmt::format("run dir    {}", r.run_dir()));
+
+  bool cuda = PT_HAVE_CUDA && r.parallel.device != parallel::Device::Cpu;
+  if (r.parallel.device == parallel::Device::Cuda && !PT_HAVE_CUDA)
+    fail("parallel.device is cuda but this binary was built without CUDA");
+  line(fmt::format("device     {} (requested {})", cuda ? "cuda (if a device is visible at run time)" : "cpu",
+                   recipe::enum_name(r.parallel.device)));
+
+  std::string tok_path = r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path;
+  if (fs::exists(r.model.path)) {
+    auto c = read_config(r.model.path);
+    line(fmt::format("model      {} from {}: hidden {}, layers {}, heads {}/{} kv, vocab {} (padded to a multiple of {})",
+                     c.architecture, r.model.path, c.hidden, c.layers, c.heads, c.kv_heads, c.vocab,
+                     r.model.vocab_pad_multiple));
+    if (c.max_positions > 0 && r.data.seq_len > c.max_positions)
+      fail_at(Location{"", 0, 0, "data.seq_len"}, "seq_len {} exceeds the model's max_position_embeddings {} ({})",
+              r.data.seq_len, c.max_positions, r.model.path);
+  } else {
+    line(fmt::format("model      {} (not present on this machine: weights are read at run time)", r.model.path));
+  }
+  line(fmt::format("           dtype {}, attention {}, activation checkpointing {}, {}",
+                   recipe::enum_name(r.model.dtype), recipe::enum_name(r.model.attention),
+                   r.model.activation_checkpointing ? "on" : "off",
+                   r.model.lora ? fmt::format("LoRA r={} alpha={} on {} modules", r.model.lora->rank,
+                                              r.model.lora->alpha, r.model.lora->target_modules.size())
+                                : std::string("full fine-tuning")));
+  line(fmt::format("tokenizer  {}{}", tok_path,
+                   fs::exists(fs::path(tok_path) / "tokenizer.json") ? "" : " (tokenizer.json not present here)"));
+  for (const auto& s : r.data.sources)
+    line(fmt::format("data       {} [{}] weight {} epochs {} ({} file(s) match)", s.path, recipe::enum_name(s.format),
+                     s.weight, s.epochs, count_matches(s.path)));
+  for (const auto& s : r.data.eval_sources)
+    line(fmt::format("eval data  {} [{}] ({} file(s) match)", s.path, recipe::enum_name(s.format), count_matches(s.path)));
+
+  int micro = r.trainer.micro_batch_tokens ? r.trainer.micro_batch_tokens : r.data.seq_len;
+  int dp = r.parallel.data_parallel ? r.parallel.data_parallel : 1;
+  int accum = r.trainer.global_batch_tokens / micro / dp;
+  line(fmt::format("batch      {} tokens/step = {} rank(s) x {} micro-batch(es) x {} rows x {} tokens ({})",
+                   r.trainer.global_batch_tokens, dp, accum, micro / r.data.seq_len, r.data.seq_len,
+                   r.data.packing ? "packed" : "padded"));
+  line(fmt::format("algorithm  {}", recipe::enum_name(r.algorithm.name)));
+  line(fmt::format("optimizer  {} lr {} wd {} betas [{}, {}]; schedule {} warmup {}", r.optimizer.name, r.optimizer.lr,
+                   r.optimizer.weight_decay, r.optimizer.betas.at(0), r.optimizer.betas.at(1),
+                   recipe::enum_name(r.schedule.name), r.schedule.warmup_steps));
+  line(fmt::format("trainer    {}; checkpoint every {} keep {}",
+                   r.trainer.max_steps ? fmt::format("{} steps", r.trainer.max_steps)
+                                       : fmt::format("{} epoch(s)", r.trainer.epochs),
+                   r.checkpoint.every, r.checkpoint.keep_last));
+  return out;
+}
+
+}  // namespace pt::train
