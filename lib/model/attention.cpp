@@ -1,0 +1,80 @@
+#include "model/attention.h"
+
+#include "core/error.h"
+#include "posttrain/build_config.h"
+
+namespace pt::model {
+
+namespace {
+
+// Reference path: one [N, N] block-diagonal causal mask. O(N^2) memory, any device.
+at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale) {
+  const int64_t n = q.size(0), hq = q.size(1), hkv = k.size(1);
+  auto cu = in.cu_seqlens.to(q.device()).to(at::kLong);
+  auto lengths = cu.slice(0, 1) - cu.slice(0, 0, -1);
+  auto doc = at::repeat_interleave(at::arange(lengths.size(0), cu.options()), lengths);  // [N]
+  auto idx = at::arange(n, cu.options());
+  auto allowed = doc.unsqueeze(1).eq(doc.unsqueeze(0)).logical_and(idx.unsqueeze(0).le(idx.unsqueeze(1)));
+  at::Tensor kk = k, vv = v;
+  if (hkv != hq) {
+    kk = k.repeat_interleave(hq / hkv, 1);
+    vv = v.repeat_interleave(hq / hkv, 1);
+  }
+  auto qh = q.transpose(0, 1), kh = kk.transpose(0, 1), vh = vv.transpose(0, 1);  // [H, N, D]
+  auto scores = at::matmul(qh, kh.transpose(1, 2)) * scale;                       // [H, N, N]
+  scores = scores.masked_fill(allowed.logical_not().unsqueeze(0), -std::numeric_limits<float>::infinity());
+  auto probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs, vh).transpose(0, 1);  // [N, H, D]
+}
+
+// One fused SDPA call per document: O(L^2) per document, never across documents.
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale) {
+  auto bounds = in.boundaries();
+  std::vector<at::Tensor> outs;
+  outs.reserve(bounds.size());
+  const bool gqa = k.size(1) != q.size(1);
+  for (size_t d = 0; d + 1 < bounds.size(); ++d) {
+    int64_t b = bounds[d], e = bounds[d + 1];
+    if (e == b) continue;
+    auto qd = q.slice(0, b, e).transpose(0, 1).unsqueeze(0);  // [1, H, L, D]
+    auto kd = k.slice(0, b, e).transpose(0, 1).unsqueeze(0);
+    auto vd = v.slice(0, b, e).transpose(0, 1).unsqueeze(0);
+    auto o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
+    outs.push_back(o.squeeze(0).transpose(0, 1));  // [L, H, D]
+  }
+  return at::cat(outs, 0);
+}
+
+at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale) {
+#if PT_HAVE_CUDA
+  if (!q.is_cuda()) fail("attention 'flash' needs CUDA tensors (the model is on {})", q.device().str());
+  // Varlen flash attention: documents delimited by cu_seqlens, GQA handled by the kernel.
+  auto cu = in.cu_seqlens.to(q.device()).to(at::kInt);
+  auto out = at::_flash_attention_forward(q, k, v, cu, cu, in.max_seqlen, in.max_seqlen, 0.0, /*is_causal=*/true,
+                                          /*return_debug_mask=*/false, scale);
+  return std::get<0>(out);
+#else
+  (void)q, (void)k, (void)v, (void)in, (void)scale;
+  fail("attention 'flash' needs a CUDA build of posttrain");
+#endif
+}
+
+}  // namespace
+
+AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& device) {
+  if (requested != AttentionBackend::Auto) return requested;
+  return device.is_cuda() ? AttentionBackend::Flash : AttentionBackend::Sdpa;
+}
+
+at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const PackedInput& in, double scale) {
+  switch (resolve_backend(backend, q.device())) {
+    case AttentionBackend::Eager: return eager(q, k, v, in, scale);
+    case AttentionBackend::Sdpa: return sdpa(q, k, v, in, scale);
+    case AttentionBackend::Flash: return flash(q, k, v, in, scale);
+    case AttentionBackend::Auto: break;
+  }
+  fail("unreachable attention backend");
+}
+
+}  // namespace pt::model

@@ -1,0 +1,52 @@
+#include "model/blocks.h"
+
+#include <cmath>
+
+namespace pt::model {
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device) {
+  const int64_t dim = c.head_dim;
+  auto opts = at::TensorOptions().dtype(at::kFloat);
+  // Computed as HF does: 1 / theta^(arange(0, dim, 2) / dim), in fp32.
+  auto exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) / static_cast<double>(dim);
+  auto inv = 1.0 / at::pow(at::scalar_tensor(c.rope_theta, opts), exponent);
+  const auto& s = c.rope_scaling;
+  if (s.type == "linear") {
+    inv = inv / s.factor;
+  } else if (s.type == "llama3") {
+    const double old_ctx = static_cast<double>(s.original_max_position_embeddings);
+    const double low_wavelen = old_ctx / s.low_freq_factor;
+    const double high_wavelen = old_ctx / s.high_freq_factor;
+    auto wavelen = 2.0 * M_PI / inv;
+    // Long wavelengths are scaled down by `factor`, short ones kept, the band between interpolated.
+    auto scaled = at::where(wavelen > low_wavelen, inv / s.factor, inv);
+    auto smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    auto smoothed = (1.0 - smooth) * scaled / s.factor + smooth * scaled;
+    auto medium = wavelen.ge(high_wavelen).logical_and(wavelen.le(low_wavelen));
+    inv = at::where(medium, smoothed, scaled);
+  }
+  return inv.to(device);
+}
+
+std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& inv_freq, const at::Tensor& position_ids,
+                                               at::ScalarType dtype) {
+  auto freqs = position_ids.to(at::kFloat).unsqueeze(1) * inv_freq.unsqueeze(0);  // [N, D/2]
+  auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);                              // [N, 1, D]
+  return {emb.cos().to(dtype), emb.sin().to(dtype)};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half);
+  auto x2 = x.narrow(-1, half, half);
+  auto rotated = at::cat({-x2, x1}, -1);
+  return x * cos + rotated * sin;
+}
+
+}  // namespace pt::model

@@ -1,0 +1,22 @@
+#pragma once
+// Building blocks shared by the Llama-family decoders.
+#include <ATen/ATen.h>
+
+#include "model/hf_config.h"
+
+namespace pt::model {
+
+// HF semantics: normalize in fp32, cast back, then scale (so bf16 rounding matches transformers).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// Inverse frequencies [head_dim/2] (fp32) including llama3 / linear scaling.
+at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device);
+
+// cos/sin for the given positions: [N, 1, head_dim], in `dtype`.
+std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& inv_freq, const at::Tensor& position_ids,
+                                               at::ScalarType dtype);
+
+// x: [N, H, D] rotated by the half-split convention of HF (rotate_half).
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+}  // namespace pt::model

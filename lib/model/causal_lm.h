@@ -1,0 +1,60 @@
+#pragma once
+// Our own Llama-family decoder over packed documents, loading and saving Hugging Face checkpoints.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "model/hf_config.h"
+#include "model/options.h"
+#include "model/packed.h"
+
+namespace pt::model {
+
+class CausalLM {
+ public:
+  // Reads config.json and the safetensors (sharded or not) from opts.path. Parameters are created
+  // empty in the target dtype on `device` and filled tensor by tensor from the mmapped files (no
+  // second host copy). Embedding/LM head are padded to opts.vocab_pad_multiple rows. With opts.lora
+  // the base weights are frozen and only adapters train.
+  static std::unique_ptr<CausalLM> from_pretrained(const ModelOptions& opts, at::Device device);
+  ~CausalLM();
+
+  at::Tensor hidden_states(const PackedInput& in);  // [N, hidden] after the final norm
+  at::Tensor lm_head_weight() const;                // [padded_vocab, hidden]; rows >= vocab_size() are padding
+  at::Tensor logits(const PackedInput& in);         // [N, vocab_size()] (padding columns sliced off)
+  int64_t vocab_size() const;                       // original, unpadded
+  int64_t padded_vocab_size() const;
+  const HfConfig& config() const;
+  at::Device device() const;
+  at::ScalarType dtype() const;
+
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters(bool trainable_only = true) const;
+  bool is_decay_param(const std::string& name) const;  // false for norms and biases
+  void train(bool on);                                 // LoRA dropout on/off
+
+  // HF format: config.json, generation_config.json, model.safetensors (sharded above
+  // max_shard_bytes) in the parameters' dtype with the original vocab size. With LoRA: a PEFT
+  // adapter (adapter_config.json + adapter_model.safetensors), plus the merged model if merge_lora.
+  void save_pretrained(const std::string& dir, bool merge_lora = false, uint64_t max_shard_bytes = 5ull << 30) const;
+  // Trainable parameters only, by name (checkpoints).
+  void save_state(const std::string& file) const;
+  void load_state(const std::string& file);
+
+  void merge_lora();    // fold B·A·scale into the base weights (inference/export)
+  void unmerge_lora();  // exact inverse up to rounding
+
+  // 6 x (non-embedding params + LM head) FLOPs per trained token; the attention term, which depends
+  // on document lengths, is added by the caller (metrics).
+  double flops_per_token_dense() const;
+
+  struct Impl;
+
+ private:
+  explicit CausalLM(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pt::model

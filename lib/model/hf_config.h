@@ -1,0 +1,46 @@
+#pragma once
+// The fields of a Hugging Face config.json that the Llama-family decoders read.
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace pt::model {
+
+struct RopeScaling {
+  std::string type;  // "" (none), "llama3", "linear"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+struct HfConfig {
+  std::string architecture;  // e.g. "Qwen3ForCausalLM"
+  std::string model_type;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;
+  int64_t head_dim = 0;
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q/k/v/o biases (Qwen2 has q/k/v bias regardless)
+  bool mlp_bias = false;
+  std::string hidden_act = "silu";
+  std::optional<int64_t> bos_token_id, eos_token_id, pad_token_id;
+  std::string torch_dtype;
+  int64_t sliding_window = 0;  // 0 = none (Mistral sets it)
+  nlohmann::json raw;  // the whole file, re-emitted on save with our edits
+
+  static HfConfig from_file(const std::string& path);
+  static HfConfig from_json(const nlohmann::json& j, const std::string& origin);
+  int64_t num_parameters(bool include_embeddings = true) const;  // dense count, unpadded vocab
+};
+
+}  // namespace pt::model
