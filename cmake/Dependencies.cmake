@@ -28,6 +28,11 @@ if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
   set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
 endif()
 find_package(Torch REQUIRED)
+# libtorch.so exports copies of std::filesystem (linked in statically by its toolchain) that crash
+# when called from our code (seen: std::filesystem::remove_all jumping to null). Putting
+# libstdc++ first among a binary's NEEDED entries makes the dynamic linker bind those symbols to
+# the system libstdc++ instead.
+add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
 # Torch's flags carry -D_GLIBCXX_USE_CXX11_ABI; every TU linking libtorch must agree.
 separate_arguments(PT_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 get_filename_component(PT_TORCH_LIB_DIR "${TORCH_LIBRARY}" DIRECTORY)

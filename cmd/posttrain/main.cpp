@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_diff_command(app);
   add_list_command(app);
   add_schema_command(app);
+  add_verify_model_command(app);
 
   try {
     app.parse(argc, argv);

@@ -150,6 +150,9 @@ at::Tensor CausalLM::Impl::hidden(const PackedInput& in) {
   auto x = at::embedding(embed, ids);  // [N, hidden]
   auto [cos, sin] = rope_cos_sin(inv_freq, pos, dtype);
   const bool ckpt = opts.activation_checkpointing && at::GradMode::is_enabled();
+  // A checkpointed block only joins the graph through its input; with a frozen embedding (LoRA)
+  // that input must still require grad or no parameter inside the block would get one.
+  if (ckpt && !x.requires_grad()) x = x.detach().requires_grad_(true);
   for (size_t i = 0; i < layers.size(); ++i) {
     if (ckpt)
       x = CheckpointedBlock::apply(x, reinterpret_cast<int64_t>(this), static_cast<int64_t>(i),

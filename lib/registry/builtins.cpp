@@ -6,21 +6,33 @@
 
 namespace pt::registry {
 
-namespace {
-std::vector<Listing>& entries() {
-  static std::vector<Listing> e;
-  return e;
+Registries& registries() {
+  static Registries r;
+  return r;
 }
-void add(const char* kind, const char* name, const char* help) { entries().push_back({kind, name, help}); }
-}  // namespace
 
 void register_builtins() {
   static std::once_flag once;
   std::call_once(once, [] {
-    add("architecture", "LlamaForCausalLM", "Llama 2/3/3.1/3.2 (llama3 RoPE scaling), GQA, optional tied embeddings");
+    auto& r = registries();
+    for (const model::ArchSpec* a : model::all_architectures()) r.architectures.add(a->hf_name, a->help, a);
+    r.attention.add("eager", "block-diagonal causal mask over the packed row; any device, O(N^2) memory",
+                    model::AttentionBackend::Eager);
+    r.attention.add("sdpa", "fused scaled-dot-product attention per document; any device",
+                    model::AttentionBackend::Sdpa);
+    r.attention.add("flash", "CUDA flash-attention varlen over cu_seqlens (at::_flash_attention_forward)",
+                    model::AttentionBackend::Flash);
   });
 }
 
-std::vector<Listing> catalog() { return entries(); }
+std::vector<Listing> catalog() {
+  std::vector<Listing> out;
+  auto add_all = [&](const auto& reg) {
+    for (const auto& e : reg.entries()) out.push_back({reg.kind(), e.name, e.help});
+  };
+  add_all(registries().architectures);
+  add_all(registries().attention);
+  return out;
+}
 
 }  // namespace pt::registry

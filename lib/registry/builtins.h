@@ -1,10 +1,22 @@
 #pragma once
-// The one greppable place that lists every component: architectures, attention backends, data
-// formats, algorithms, optimizers, schedules, rewards.
+// The one greppable place that lists every component. Typed registries live here; `posttrain list`
+// flattens them.
 #include <string>
 #include <vector>
 
+#include "model/arch.h"
+#include "model/options.h"
+#include "registry/registry.h"
+
 namespace pt::registry {
+
+struct Registries {
+  Registry<const model::ArchSpec*> architectures{"architecture"};
+  Registry<model::AttentionBackend> attention{"attention"};
+};
+
+// Filled once by register_builtins().
+Registries& registries();
 
 struct Listing {
   std::string kind;

@@ -1,0 +1,66 @@
+#include "model/verify.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "model/causal_lm.h"
+#include "model/safetensors.h"
+
+namespace pt::model {
+
+VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
+  std::string ref_path = o.reference.empty() ? o.model_dir + "/reference.safetensors" : o.reference;
+  if (!std::filesystem::exists(ref_path))
+    fail("no reference logits at '{}': create them with scripts/hf_reference_logits.py {} {}", ref_path, o.model_dir,
+         ref_path);
+  ModelOptions mo;
+  mo.path = o.model_dir;
+  mo.dtype = o.dtype;
+  mo.attention = o.attention;
+  auto model = CausalLM::from_pretrained(mo, at::kCPU);
+  model->train(false);
+  SafetensorsFile ref(ref_path);
+  std::vector<std::vector<int64_t>> docs;
+  std::vector<at::Tensor> expected;
+  for (int i = 0; ref.contains("doc" + std::to_string(i) + "_ids"); ++i) {
+    auto ids = ref.view("doc" + std::to_string(i) + "_ids").to(at::kLong).contiguous();
+    docs.emplace_back(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+    expected.push_back(ref.view("doc" + std::to_string(i) + "_logits").to(at::kFloat));
+  }
+  if (docs.empty()) fail("{}: no doc0_ids / doc0_logits tensors", ref_path);
+
+  at::NoGradGuard ng;
+  VerifyResult r;
+  double abs_sum = 0, kl_sum = 0;
+  int64_t count = 0, tokens = 0;
+  std::vector<at::Tensor> ours;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    auto logits = model->logits(PackedInput::from_documents({docs[i]})).to(at::kFloat);
+    if (logits.sizes() != expected[i].sizes())
+      fail("document {}: our logits are [{}] but the reference is [{}]", i, fmt::join(logits.sizes(), ", "),
+           fmt::join(expected[i].sizes(), ", "));
+    auto d = (logits - expected[i]).abs();
+    r.max_abs = std::max(r.max_abs, d.max().item<double>());
+    abs_sum += d.sum().item<double>();
+    count += d.numel();
+    auto lp_ref = at::log_softmax(expected[i].to(at::kDouble), -1), lp_ours = at::log_softmax(logits.to(at::kDouble), -1);
+    kl_sum += (lp_ref.exp() * (lp_ref - lp_ours)).sum().item<double>();
+    tokens += logits.size(0);
+    ours.push_back(logits);
+  }
+  auto packed = model->logits(PackedInput::from_documents(docs)).to(at::kFloat);
+  r.packed_max_abs = (packed - at::cat(ours, 0)).abs().max().item<double>();
+  r.mean_abs = abs_sum / static_cast<double>(count);
+  r.kl = kl_sum / static_cast<double>(tokens);
+  r.atol = o.atol > 0 ? o.atol : (o.dtype == Dtype::Float32 || o.dtype == Dtype::Auto ? 1e-4 : 0.1);
+  r.pass = r.max_abs <= r.atol && r.packed_max_abs <= r.atol;
+  report << fmt::format("{:<20} {}\n", "architecture", model->config().architecture);
+  report << fmt::format("{:<20} {} documents, {} tokens, vocab {}\n", "inputs", docs.size(), tokens,
+                        model->vocab_size());
+  report << fmt::format("{:<20} {:.3e}\n{:<20} {:.3e}\n{:<20} {:.3e}\n{:<20} {:.3e}\n", "max abs diff", r.max_abs,
+                        "mean abs diff", r.mean_abs, "KL(ref || ours)", r.kl, "packed vs unpacked", r.packed_max_abs);
+  report << fmt::format("{:<20} {} (tolerance {:.1e})\n", "result", r.pass ? "PASS" : "FAIL", r.atol);
+  return r;
+}
+
+}  // namespace pt::model

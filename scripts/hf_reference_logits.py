@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Reference logits from transformers (optionally with a PEFT adapter) for `posttrain verify-model`.
+
+  hf_reference_logits.py MODEL_DIR OUT.safetensors [--adapter DIR] [--inputs IN.safetensors] [--seed N]
+
+Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32, each document run on its own with
+eager attention in fp32. Without --inputs, documents are random ids (lengths 7, 19, 1, 33) from --seed.
+"""
+import argparse
+
+import torch
+from safetensors.torch import load_file, save_file
+import transformers as tf
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("out")
+    ap.add_argument("--adapter")
+    ap.add_argument("--inputs")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    model = tf.AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
+    if a.adapter:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(model, a.adapter)
+    model.eval()
+    if a.inputs:
+        src = load_file(a.inputs)
+        docs = [src[f"doc{i}_ids"] for i in range(len([k for k in src if k.endswith("_ids")]))]
+    else:
+        g = torch.Generator().manual_seed(a.seed)
+        vocab = model.config.vocab_size
+        docs = [torch.randint(3, vocab, (n,), generator=g) for n in (7, 19, 1, 33)]
+    out = {}
+    for i, ids in enumerate(docs):
+        with torch.no_grad():
+            logits = model(input_ids=ids.view(1, -1)).logits[0]
+        out[f"doc{i}_ids"] = ids.to(torch.int64).contiguous()
+        out[f"doc{i}_logits"] = logits.float().contiguous()
+    save_file(out, a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+#include <catch2/catch.hpp>
+
+#include "registry/builtins.h"
+
+TEST_CASE("registry lists builtins and rejects unknown names with suggestions") {
+  pt::registry::register_builtins();
+  auto& r = pt::registry::registries();
+  REQUIRE(r.architectures.contains("Qwen3ForCausalLM"));
+  REQUIRE(r.architectures.get("LlamaForCausalLM")->hf_name == "LlamaForCausalLM");
+  REQUIRE_THROWS_WITH(r.architectures.get("Qwen3ForCausalLm"),
+                      Catch::Contains("unknown architecture 'Qwen3ForCausalLm' (did you mean 'Qwen3ForCausalLM'?)"));
+  REQUIRE_THROWS_WITH(r.attention.add("sdpa", "", pt::model::AttentionBackend::Sdpa),
+                      Catch::Contains("registered twice"));
+  auto text = pt::registry::format_listing("attention");
+  REQUIRE_THAT(text, Catch::Contains("flash"));
+  REQUIRE_THROWS_WITH(pt::registry::listing("atention"), Catch::Contains("did you mean 'attention'"));
+}
