@@ -198,6 +198,7 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       at::NoGradGuard ng;
       t.narrow(0, 0, expect[0]).copy_(ckpt.file_of(name).view(name));
     }
+    ckpt.file_of(name).release(name);
     used[name] = true;
     impl->base_params.emplace_back(name, t);
     return t;

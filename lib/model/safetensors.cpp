@@ -171,6 +171,16 @@ at::Tensor SafetensorsFile::view(const std::string& name) const {
   return at::from_blob(ptr, t.shape, at::TensorOptions().dtype(t.dtype));
 }
 
+void SafetensorsFile::release(const std::string& name) const {
+  const auto& t = info(name);
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t b = reinterpret_cast<uintptr_t>(map_) + data_start_ + t.begin;
+  uintptr_t e = reinterpret_cast<uintptr_t>(map_) + data_start_ + t.end;
+  b = (b + page - 1) / page * page;  // whole pages inside this tensor only: neighbours may still be needed
+  e = e / page * page;
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 at::Tensor SafetensorsFile::view_rows(const std::string& name, int64_t row_begin, int64_t row_end) const {
   const auto& t = info(name);
   if (t.shape.empty() || row_begin < 0 || row_end < row_begin || row_end > t.shape[0])

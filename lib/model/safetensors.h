@@ -33,6 +33,9 @@ class SafetensorsFile {
 
   // A zero-copy CPU view of the mapped bytes (valid while this object lives).
   at::Tensor view(const std::string& name) const;
+  // Drop this tensor's mapped pages from our resident set once it has been copied out, so peak
+  // host memory while loading stays near the size of the parameters, not twice that.
+  void release(const std::string& name) const;
   // Rows [row_begin, row_end) of dim 0 as a zero-copy view: what a rank reads for its shard.
   at::Tensor view_rows(const std::string& name, int64_t row_begin, int64_t row_end) const;
 
