@@ -67,6 +67,8 @@ struct CausalLM::Impl {
   int64_t padded_vocab = 0;
   at::Tensor embed, final_norm, lm_head;  // lm_head aliases embed when tied
   std::vector<Layer> layers;
+  std::unique_ptr<Lora> head_lora;   // a: [r, hidden], b: [padded_vocab, r]
+  std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)
   at::Tensor inv_freq;
   bool training = true;
   // Every parameter by its HF name, in a stable order (checkpoints, optimizer state).
@@ -105,6 +107,18 @@ struct CausalLM::Impl {
   }
 
   at::Tensor hidden(const PackedInput& in);
+
+  // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
+  at::Tensor head() const {
+    if (head_lora && !head_lora->merged) return lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
+    return lm_head;
+  }
+  at::Tensor embed_lookup(const at::Tensor& ids) const {
+    auto x = at::embedding(embed, ids);  // [N, hidden]
+    if (embed_lora && !embed_lora->merged)
+      x = x + at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
+    return x;
+  }
 };
 
 namespace {
@@ -147,7 +161,7 @@ at::Tensor CausalLM::Impl::hidden(const PackedInput& in) {
          in.max_seqlen, cfg.sliding_window);
   auto ids = in.input_ids.to(device);
   auto pos = in.position_ids.to(device);
-  auto x = at::embedding(embed, ids);  // [N, hidden]
+  auto x = embed_lookup(ids);  // [N, hidden]
   auto [cos, sin] = rope_cos_sin(inv_freq, pos, dtype);
   const bool ckpt = opts.activation_checkpointing && at::GradMode::is_enabled();
   // A checkpointed block only joins the graph through its input; with a frozen embedding (LoRA)
@@ -240,9 +254,15 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
 
   if (opts.lora) {
     const auto& lo = *opts.lora;
-    for (const auto& t : lo.target_modules)
-      if (t == "lm_head" || t == "embed_tokens")
-        fail("model.lora.target_modules: '{}' adapters are not supported yet (supported: q/k/v/o/gate/up/down_proj)", t);
+    auto targeted = [&](const char* m) {
+      for (const auto& t : lo.target_modules)
+        if (t == m) return true;
+      return false;
+    };
+    if (targeted("lm_head") && c.tie_word_embeddings)
+      fail("model.lora.target_modules: 'lm_head' with tied embeddings ({}) would also change the input embedding; "
+           "target embed_tokens instead",
+           opts.path);
     for (auto& [n, t] : impl->base_params) t.requires_grad_(false);
     auto attach = [&](Linear& l, const std::string& hf_prefix, const std::string& module) {
       bool wanted = false;
@@ -272,6 +292,25 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       attach(L.up, p + "mlp.", "up_proj");
       attach(L.down, p + "mlp.", "down_proj");
     }
+    auto fopts = at::TensorOptions().dtype(impl->dtype).device(device);
+    if (targeted("embed_tokens")) {
+      // PEFT's embedding init is the mirror of the linear one: A = 0, B ~ N(0, 1).
+      impl->embed_lora = std::make_unique<Lora>();
+      impl->embed_lora->a = at::zeros({lo.rank, impl->padded_vocab}, fopts).requires_grad_(true);
+      impl->embed_lora->b = at::randn({H, lo.rank}, fopts).requires_grad_(true);
+      impl->embed_lora->scale = lo.alpha / lo.rank;
+      impl->lora_params.emplace_back("base_model.model.model.embed_tokens.lora_embedding_A", impl->embed_lora->a);
+      impl->lora_params.emplace_back("base_model.model.model.embed_tokens.lora_embedding_B", impl->embed_lora->b);
+    }
+    if (targeted("lm_head")) {
+      double bound = 1.0 / std::sqrt(static_cast<double>(H));
+      impl->head_lora = std::make_unique<Lora>();
+      impl->head_lora->a = at::empty({lo.rank, H}, fopts).uniform_(-bound, bound).requires_grad_(true);
+      impl->head_lora->b = at::zeros({impl->padded_vocab, lo.rank}, fopts).requires_grad_(true);
+      impl->head_lora->scale = lo.alpha / lo.rank;
+      impl->lora_params.emplace_back("base_model.model.lm_head.lora_A.weight", impl->head_lora->a);
+      impl->lora_params.emplace_back("base_model.model.lm_head.lora_B.weight", impl->head_lora->b);
+    }
   } else {
     for (auto& [n, t] : impl->base_params) t.requires_grad_(true);
   }
@@ -280,11 +319,11 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
 
 at::Tensor CausalLM::hidden_states(const PackedInput& in) { return impl_->hidden(in); }
 
-at::Tensor CausalLM::lm_head_weight() const { return impl_->lm_head; }
+at::Tensor CausalLM::lm_head_weight() const { return impl_->head(); }
 
 at::Tensor CausalLM::logits(const PackedInput& in) {
   auto h = impl_->hidden(in);
-  return at::linear(h, impl_->lm_head).narrow(1, 0, impl_->cfg.vocab_size);
+  return at::linear(h, impl_->head()).narrow(1, 0, impl_->cfg.vocab_size);
 }
 
 int64_t CausalLM::vocab_size() const { return impl_->cfg.vocab_size; }
@@ -318,6 +357,14 @@ void CausalLM::merge_lora() {
         l->w.add_(at::matmul(l->lora->b, l->lora->a) * l->lora->scale);
         l->lora->merged = true;
       }
+  if (auto& h = impl_->head_lora; h && !h->merged) {
+    impl_->lm_head.add_(at::matmul(h->b, h->a) * h->scale);
+    h->merged = true;
+  }
+  if (auto& e = impl_->embed_lora; e && !e->merged) {
+    impl_->embed.add_(at::matmul(e->b, e->a).t() * e->scale);
+    e->merged = true;
+  }
 }
 
 void CausalLM::unmerge_lora() {
@@ -328,6 +375,14 @@ void CausalLM::unmerge_lora() {
         l->w.sub_(at::matmul(l->lora->b, l->lora->a) * l->lora->scale);
         l->lora->merged = false;
       }
+  if (auto& h = impl_->head_lora; h && h->merged) {
+    impl_->lm_head.sub_(at::matmul(h->b, h->a) * h->scale);
+    h->merged = false;
+  }
+  if (auto& e = impl_->embed_lora; e && e->merged) {
+    impl_->embed.sub_(at::matmul(e->b, e->a).t() * e->scale);
+    e->merged = false;
+  }
 }
 
 double CausalLM::flops_per_token_dense() const {
@@ -380,12 +435,31 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
     if (c.pad_token_id) gen["pad_token_id"] = *c.pad_token_id;
     std::ofstream(fs::path(out_dir) / "generation_config.json") << gen.dump(2) << "\n";
   };
+  // Tokenizer files travel with the model so the export is self-contained.
+  auto copy_tokenizer = [&](const std::string& out_dir) {
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+                          "chat_template.jinja"}) {
+      fs::path src = fs::path(impl_->opts.path) / f;
+      if (fs::exists(src) && !fs::equivalent(src.parent_path(), out_dir))
+        fs::copy_file(src, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
+    }
+  };
   if (!impl_->opts.lora) {
     export_base(dir);
+    copy_tokenizer(dir);
     return;
   }
+  copy_tokenizer(dir);
   const auto& lo = *impl_->opts.lora;
-  save_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), impl_->lora_params);
+  std::vector<std::pair<std::string, at::Tensor>> adapter;
+  for (const auto& [n, t] : impl_->lora_params) {
+    at::Tensor v = t.detach();
+    // Padded vocabulary rows/columns are ours, not PEFT's: save the original vocab size.
+    if (n == "base_model.model.lm_head.lora_B.weight") v = v.narrow(0, 0, c.vocab_size);
+    if (n == "base_model.model.model.embed_tokens.lora_embedding_A") v = v.narrow(1, 0, c.vocab_size);
+    adapter.emplace_back(n, v);
+  }
+  save_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), adapter);
   write_json("adapter_config.json", {{"peft_type", "LORA"},
                                      {"task_type", "CAUSAL_LM"},
                                      {"base_model_name_or_path", impl_->opts.path},
@@ -404,6 +478,7 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
     auto* self = const_cast<CausalLM*>(this);
     self->merge_lora();
     export_base((fs::path(dir) / "merged").string());
+    copy_tokenizer((fs::path(dir) / "merged").string());
     self->unmerge_lora();
   }
 }

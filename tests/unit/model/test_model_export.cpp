@@ -84,7 +84,8 @@ TEST_CASE("a LoRA adapter loads in peft with our logits; merged export matches t
   o.lora = model::LoraOptions{};
   o.lora->rank = 4;
   o.lora->alpha = 8;
-  o.lora->target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  o.lora->target_modules = {"q_proj",  "k_proj",    "v_proj",  "o_proj",
+                            "gate_proj", "up_proj", "down_proj", "lm_head", "embed_tokens"};
   auto m = model::CausalLM::from_pretrained(o, at::kCPU);
   m->train(false);
   auto ref = test::load_reference("qwen2");
@@ -96,7 +97,7 @@ TEST_CASE("a LoRA adapter loads in peft with our logits; merged export matches t
   }
   for (const auto& [n, p] : m->named_parameters(false))
     if (n.find("lora_") == std::string::npos) REQUIRE_FALSE(p.requires_grad());
-  REQUIRE(m->named_parameters(true).size() == 2u * 7u * 2u);  // A and B, 7 modules, 2 layers
+  REQUIRE(m->named_parameters(true).size() == 2u * 7u * 2u + 4u);  // A and B, 7 modules x 2 layers, head, embed
   perturb(*m, 0.2);
   std::string dir = tmp_dir("lora");
   m->save_pretrained(dir, /*merge_lora=*/true);
@@ -104,6 +105,8 @@ TEST_CASE("a LoRA adapter loads in peft with our logits; merged export matches t
   REQUIRE(fs::exists(dir + "/adapter_model.safetensors"));
   model::SafetensorsFile adapter(dir + "/adapter_model.safetensors");
   REQUIRE(adapter.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
+  REQUIRE(adapter.info("base_model.model.lm_head.lora_B.weight").shape[0] == 389);  // unpadded
+  REQUIRE(adapter.info("base_model.model.model.embed_tokens.lora_embedding_A").shape[1] == 389);
   double d = max_diff(*m, ref, hf_logits(test::model_dir("qwen2"), "qwen2", dir));
   std::printf("lora   qwen2  peft-vs-ours max_abs=%.3g\n", d);
   CHECK(d <= 1e-4);

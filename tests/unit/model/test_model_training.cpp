@@ -55,6 +55,7 @@ TEST_CASE("LoRA merge and unmerge preserve the function", "[model][lora]") {
   o.path = test::model_dir("llama");
   o.lora = model::LoraOptions{};
   o.lora->rank = 8;
+  o.lora->target_modules = {"q_proj", "v_proj", "down_proj", "lm_head", "embed_tokens"};
   auto m = model::CausalLM::from_pretrained(o, at::kCPU);
   m->train(false);
   {
@@ -73,8 +74,9 @@ TEST_CASE("LoRA merge and unmerge preserve the function", "[model][lora]") {
   REQUIRE_THROWS_WITH(
       [&] {
         model::ModelOptions bad = o;
+        bad.path = test::model_dir("llama_tied");
         bad.lora->target_modules = {"lm_head"};
         model::CausalLM::from_pretrained(bad, at::kCPU);
       }(),
-      Catch::Contains("'lm_head' adapters are not supported yet"));
+      Catch::Contains("'lm_head' with tied embeddings"));
 }
