@@ -12,7 +12,8 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 DEBS=(build-essential cmake ninja-build ccache pkg-config python3-venv
       libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev
-      libsentencepiece-dev libpcre2-dev libopenmpi-dev openmpi-bin libzstd-dev zlib1g-dev)
+      libsentencepiece-dev libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin libzstd-dev zlib1g-dev zstd
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -39,6 +40,8 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" "${GEN[@]}" -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" \
     -DPOSTTRAIN_PYTHON="$VENV/bin/python" ${CMAKE_ARGS:-} >/dev/null
 fi
+# Cache compiles across clones (CI builds a fresh clone each time).
+export CCACHE_BASEDIR="$ROOT"
 JOBS="${JOBS:-$(nproc)}"
 echo "[setup] building in $BUILD_DIR with $JOBS jobs"
 cmake --build "$BUILD_DIR" -j "$JOBS"

@@ -1,0 +1,9 @@
+#pragma once
+// Whole-file reads that transparently decompress .zst and .gz (test assets, data shards).
+#include <string>
+
+namespace pt {
+std::string read_file(const std::string& path);             // by extension: .zst, .gz, else raw
+std::string zstd_decompress(const std::string& data, const std::string& origin);
+std::string gzip_decompress(const std::string& data, const std::string& origin);
+}  // namespace pt
