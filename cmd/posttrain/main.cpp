@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_list_command(app);
   add_schema_command(app);
   add_verify_model_command(app);
+  add_tokenize_command(app);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
 
+#include "core/compressed.h"
 #include "core/error.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/components.h"
@@ -219,6 +221,19 @@ Tokenizer Tokenizer::from_json_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return from_json_string(ss.str(), path);
+}
+
+std::string Tokenizer::resolve_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) return path;
+  for (const char* f : {"tokenizer.json", "tokenizer.json.zst"})
+    if (fs::exists(fs::path(path) / f)) return (fs::path(path) / f).string();
+  fail("tokenizer directory '{}' has no tokenizer.json", path);
+}
+
+Tokenizer Tokenizer::from_path(const std::string& path) {
+  std::string file = resolve_path(path);
+  return from_json_string(read_file(file), file);
 }
 
 Tokenizer Tokenizer::from_json_string(const std::string& text, const std::string& origin) {

@@ -30,6 +30,9 @@ class Tokenizer {
  public:
   static Tokenizer from_json_file(const std::string& path);
   static Tokenizer from_json_string(const std::string& json, const std::string& origin = "<string>");
+  // A tokenizer.json, a tokenizer.json.zst, or a directory holding either.
+  static Tokenizer from_path(const std::string& path);
+  static std::string resolve_path(const std::string& path);  // the file from_path would read
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();

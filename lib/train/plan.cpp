@@ -8,6 +8,7 @@
 #include "posttrain/build_config.h"
 #include "recipe/recipe.h"
 #include "registry/builtins.h"
+#include "tokenizer/tokenizer.h"
 #include "train/run.h"
 
 namespace fs = std::filesystem;
@@ -109,8 +110,13 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
                    r.model.lora ? fmt::format("LoRA r={} alpha={} on {} modules", r.model.lora->rank,
                                               r.model.lora->alpha, r.model.lora->target_modules.size())
                                 : std::string("full fine-tuning")));
-  line(fmt::format("tokenizer  {}{}", tok_path,
-                   fs::exists(fs::path(tok_path) / "tokenizer.json") ? "" : " (tokenizer.json not present here)"));
+  if (fs::exists(fs::path(tok_path) / "tokenizer.json") || fs::exists(fs::path(tok_path) / "tokenizer.json.zst")) {
+    auto tok = tok::Tokenizer::from_path(tok_path);
+    line(fmt::format("tokenizer  {}: {} tokens ({} with added tokens)", tok::Tokenizer::resolve_path(tok_path),
+                     tok.vocab_size(false), tok.vocab_size(true)));
+  } else {
+    line(fmt::format("tokenizer  {} (tokenizer.json not present on this machine)", tok_path));
+  }
   for (const auto& s : r.data.sources)
     line(fmt::format("data       {} [{}] weight {} epochs {} ({} file(s) match)", s.path, recipe::enum_name(s.format),
                      s.weight, s.epochs, count_matches(s.path)));

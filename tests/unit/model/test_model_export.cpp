@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "model_fixtures.h"
 
 using namespace pt;
@@ -13,7 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string tmp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("pt_export_" + name);
+  // Per process: ctest runs test cases as parallel processes.
+  auto d = fs::temp_directory_path() / ("pt_export_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d.string();
@@ -78,7 +81,7 @@ TEST_CASE("a saved model loads in transformers with our logits", "[model][export
   }
 }
 
-TEST_CASE("a LoRA adapter loads in peft with our logits; merged export matches too", "[model][lora][python]") {
+TEST_CASE("a LoRA adapter loads in peft with our logits and so does the merged export", "[model][lora][python]") {
   model::ModelOptions o;
   o.path = test::model_dir("qwen2");
   o.lora = model::LoraOptions{};

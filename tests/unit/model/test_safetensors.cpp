@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "model/safetensors.h"
 
@@ -11,7 +13,7 @@ using pt::model::SafetensorsFile;
 
 namespace {
 std::string tmp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "pt_safetensors_test";
+  auto dir = std::filesystem::temp_directory_path() / ("pt_safetensors_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return (dir / name).string();
 }

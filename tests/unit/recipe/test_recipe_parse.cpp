@@ -78,7 +78,7 @@ TEST_CASE("missing required keys are named") {
   REQUIRE_THAT(msg, Catch::Contains("missing required key 'model.path'"));
 }
 
-TEST_CASE("--set overrides are type-checked and can create nested keys and lists") {
+TEST_CASE("set overrides are type-checked and can create nested keys and lists") {
   auto r = from_text(kMinimal, {"optimizer.lr=3e-4", "optimizer.betas=[0.9, 0.95]", "model.lora.rank=8"});
   REQUIRE(r.recipe.optimizer.lr == Approx(3e-4));
   REQUIRE(r.recipe.optimizer.betas == std::vector<double>{0.9, 0.95});

@@ -1,0 +1,675 @@
+// Lexer and recursive-descent parser for the Jinja subset of HF chat templates, with the
+// environment transformers uses: trim_blocks=True, lstrip_blocks=True, loop controls.
+#include <cctype>
+
+#include "core/error.h"
+#include "tokenizer/jinja/ast.h"
+
+namespace pt::jinja {
+
+namespace {
+
+struct Segment {
+  enum class Kind { Text, Var, Block } kind;
+  std::string src;  // text, or the tag's inner source
+  int line;
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::vector<Segment> split_segments(const std::string& s, const std::string& name) {
+  std::vector<Segment> out;
+  size_t pos = 0;
+  int line = 1;
+  bool strip_next = false;  // a `-%}` / `-}}` asked to strip the following whitespace
+  bool trim_newline = false;  // trim_blocks after a block/comment tag
+  auto count_lines = [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) line += s[i] == '\n';
+  };
+  while (pos <= s.size()) {
+    size_t open = std::string::npos;
+    for (size_t p = s.find('{', pos); p != std::string::npos && p + 1 < s.size(); p = s.find('{', p + 1))
+      if (s[p + 1] == '{' || s[p + 1] == '%' || s[p + 1] == '#') {
+        open = p;
+        break;
+      }
+    std::string text = s.substr(pos, open == std::string::npos ? std::string::npos : open - pos);
+    int text_line = line;
+    count_lines(pos, open == std::string::npos ? s.size() : open);
+    if (strip_next) {
+      size_t k = 0;
+      while (k < text.size() && is_space(text[k])) ++k;
+      text = text.substr(k);
+    } else if (trim_newline) {
+      if (text.compare(0, 1, "\n") == 0) text = text.substr(1);
+      else if (text.compare(0, 2, "\r\n") == 0) text = text.substr(2);
+    }
+    strip_next = trim_newline = false;
+    if (open == std::string::npos) {
+      if (!text.empty()) out.push_back({Segment::Kind::Text, text, text_line});
+      break;
+    }
+    char kind = s[open + 1];
+    bool minus_left = open + 2 < s.size() && s[open + 2] == '-';
+    bool plus_left = open + 2 < s.size() && s[open + 2] == '+';
+    if (minus_left) {
+      size_t k = text.size();
+      while (k > 0 && is_space(text[k - 1])) --k;
+      text = text.substr(0, k);
+    } else if (kind != '{' && !plus_left) {
+      // lstrip_blocks: spaces/tabs between the line start and a block tag go away.
+      size_t k = text.size();
+      while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == '\t')) --k;
+      // The blanks sit at s[before, open); they start a line if preceded by a newline in the source.
+      size_t before = open - (text.size() - k);
+      bool at_line_start = before == 0 || s[before - 1] == '\n';
+      if (at_line_start) text = text.substr(0, k);
+    }
+    if (!text.empty()) out.push_back({Segment::Kind::Text, text, text_line});
+    const char* close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
+    size_t inner_begin = open + 2 + ((minus_left || plus_left) ? 1 : 0);
+    size_t close_pos = s.find(close, inner_begin);
+    if (kind == '%' || kind == '{') {
+      // Closing delimiters inside string literals do not end the tag.
+      size_t p = inner_begin;
+      char quote = 0;
+      for (; p + 1 < s.size(); ++p) {
+        char c = s[p];
+        if (quote) {
+          if (c == '\\') ++p;
+          else if (c == quote) quote = 0;
+        } else if (c == '\'' || c == '"') {
+          quote = c;
+        } else if (c == close[0] && s[p + 1] == close[1]) {
+          break;
+        }
+      }
+      close_pos = p + 1 < s.size() ? p : std::string::npos;
+    }
+    if (close_pos == std::string::npos)
+      fail("{}:{}: unclosed '{}{}' tag (expected '{}')", name, line, '{', kind, close);
+    size_t inner_end = close_pos;
+    bool minus_right = inner_end > inner_begin && s[inner_end - 1] == '-';
+    bool plus_right = inner_end > inner_begin && s[inner_end - 1] == '+';
+    if (minus_right || plus_right) --inner_end;
+    std::string inner = s.substr(inner_begin, inner_end - inner_begin);
+    int tag_line = line;
+    count_lines(open, close_pos + 2);
+    if (kind == '{') out.push_back({Segment::Kind::Var, inner, tag_line});
+    else if (kind == '%') out.push_back({Segment::Kind::Block, inner, tag_line});
+    strip_next = minus_right;
+    trim_newline = kind != '{' && !minus_right && !plus_right;
+    pos = close_pos + 2;
+  }
+  return out;
+}
+
+struct Tok {
+  enum class T { Name, String, Int, Float, Op, End } t;
+  std::string s;
+  int64_t i = 0;
+  double d = 0;
+};
+
+std::vector<Tok> tokenize(const std::string& src, const std::string& where) {
+  std::vector<Tok> out;
+  size_t i = 0;
+  while (i < src.size()) {
+    char c = src[i];
+    if (is_space(c)) {
+      ++i;
+      continue;
+    }
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t j = i;
+      while (j < src.size() && (std::isalnum(static_cast<unsigned char>(src[j])) || src[j] == '_')) ++j;
+      out.push_back({Tok::T::Name, src.substr(i, j - i)});
+      i = j;
+      continue;
+    }
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      size_t j = i;
+      while (j < src.size() && (std::isdigit(static_cast<unsigned char>(src[j])) || src[j] == '_')) ++j;
+      bool is_float = j + 1 < src.size() && src[j] == '.' && std::isdigit(static_cast<unsigned char>(src[j + 1]));
+      if (is_float) {
+        ++j;
+        while (j < src.size() && std::isdigit(static_cast<unsigned char>(src[j]))) ++j;
+      }
+      if (j < src.size() && (src[j] == 'e' || src[j] == 'E')) {
+        size_t k = j + 1;
+        if (k < src.size() && (src[k] == '+' || src[k] == '-')) ++k;
+        if (k < src.size() && std::isdigit(static_cast<unsigned char>(src[k]))) {
+          is_float = true;
+          j = k;
+          while (j < src.size() && std::isdigit(static_cast<unsigned char>(src[j]))) ++j;
+        }
+      }
+      std::string num;
+      for (size_t k = i; k < j; ++k)
+        if (src[k] != '_') num += src[k];
+      Tok t{is_float ? Tok::T::Float : Tok::T::Int, num};
+      if (is_float) t.d = std::stod(num);
+      else t.i = std::stoll(num);
+      out.push_back(t);
+      i = j;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      std::string s;
+      size_t j = i + 1;
+      for (; j < src.size() && src[j] != c; ++j) {
+        if (src[j] == '\\' && j + 1 < src.size()) {
+          char e = src[++j];
+          switch (e) {
+            case 'n': s += '\n'; break;
+            case 't': s += '\t'; break;
+            case 'r': s += '\r'; break;
+            case '\\': s += '\\'; break;
+            case '\'': s += '\''; break;
+            case '"': s += '"'; break;
+            default: s += '\\'; s += e;
+          }
+        } else {
+          s += src[j];
+        }
+      }
+      if (j >= src.size()) fail("{}: unterminated string literal", where);
+      out.push_back({Tok::T::String, s});
+      i = j + 1;
+      continue;
+    }
+    static const char* ops[] = {"**", "//", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "~",
+                                "|",  ".",  ",",  ":",  "(",  ")",  "[", "]", "{", "}", "="};
+    bool matched = false;
+    for (const char* op : ops) {
+      size_t n = std::char_traits<char>::length(op);
+      if (src.compare(i, n, op) == 0) {
+        out.push_back({Tok::T::Op, op});
+        i += n;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) fail("{}: unexpected character '{}'", where, c);
+  }
+  out.push_back({Tok::T::End, ""});
+  return out;
+}
+
+class ExprParser {
+ public:
+  ExprParser(std::vector<Tok> toks, std::string where, int line) : t_(std::move(toks)), where_(std::move(where)), line_(line) {}
+
+  bool at_end() const { return peek().t == Tok::T::End; }
+  const Tok& peek(size_t k = 0) const { return t_[std::min(p_ + k, t_.size() - 1)]; }
+  bool is_op(const char* s, size_t k = 0) const { return peek(k).t == Tok::T::Op && peek(k).s == s; }
+  bool is_name(const char* s, size_t k = 0) const { return peek(k).t == Tok::T::Name && peek(k).s == s; }
+  Tok next() { return t_[std::min(p_++, t_.size() - 1)]; }
+  void expect_op(const char* s) {
+    if (!is_op(s)) err(std::string("expected '") + s + "'");
+    ++p_;
+  }
+  std::string expect_name() {
+    if (peek().t != Tok::T::Name) err("expected a name");
+    return next().s;
+  }
+  [[noreturn]] void err(const std::string& what) const {
+    fail("{}:{}: {} near '{}'", where_, line_, what, peek().t == Tok::T::End ? "end of tag" : peek().s);
+  }
+  void expect_end() {
+    if (!at_end()) err("unexpected token");
+  }
+
+  ExprPtr mk(Expr::Kind k) {
+    auto e = std::make_unique<Expr>();
+    e->kind = k;
+    e->line = line_;
+    return e;
+  }
+
+  // Top level: a tuple without parentheses is allowed (e.g. `for k, v in ...` values).
+  ExprPtr expression() { return cond_expr(); }
+
+  ExprPtr cond_expr() {
+    auto e = or_expr();
+    while (is_name("if")) {
+      ++p_;
+      auto c = mk(Expr::Kind::Cond);
+      c->b = or_expr();  // condition
+      c->a = std::move(e);
+      if (is_name("else")) {
+        ++p_;
+        c->c = cond_expr();
+      }
+      e = std::move(c);
+    }
+    return e;
+  }
+  ExprPtr binary(ExprPtr l, const std::string& op, ExprPtr r) {
+    auto e = mk(Expr::Kind::Binary);
+    e->name = op;
+    e->a = std::move(l);
+    e->b = std::move(r);
+    return e;
+  }
+  ExprPtr or_expr() {
+    auto e = and_expr();
+    while (is_name("or")) ++p_, e = binary(std::move(e), "or", and_expr());
+    return e;
+  }
+  ExprPtr and_expr() {
+    auto e = not_expr();
+    while (is_name("and")) ++p_, e = binary(std::move(e), "and", not_expr());
+    return e;
+  }
+  ExprPtr not_expr() {
+    if (is_name("not")) {
+      ++p_;
+      auto e = mk(Expr::Kind::Unary);
+      e->name = "not";
+      e->a = not_expr();
+      return e;
+    }
+    return compare();
+  }
+  ExprPtr compare() {
+    auto e = math1();
+    while (true) {
+      if (is_op("==") || is_op("!=") || is_op("<") || is_op(">") || is_op("<=") || is_op(">=")) {
+        std::string op = next().s;
+        e = binary(std::move(e), op, math1());
+      } else if (is_name("in")) {
+        ++p_;
+        e = binary(std::move(e), "in", math1());
+      } else if (is_name("not") && is_name("in", 1)) {
+        p_ += 2;
+        e = binary(std::move(e), "not in", math1());
+      } else {
+        return e;
+      }
+    }
+  }
+  ExprPtr math1() {
+    auto e = concat();
+    while (is_op("+") || is_op("-")) {
+      std::string op = next().s;
+      e = binary(std::move(e), op, concat());
+    }
+    return e;
+  }
+  ExprPtr concat() {
+    auto e = math2();
+    while (is_op("~")) ++p_, e = binary(std::move(e), "~", math2());
+    return e;
+  }
+  ExprPtr math2() {
+    auto e = power();
+    while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      std::string op = next().s;
+      e = binary(std::move(e), op, power());
+    }
+    return e;
+  }
+  ExprPtr power() {
+    auto e = unary();
+    while (is_op("**")) ++p_, e = binary(std::move(e), "**", unary());
+    return e;
+  }
+  ExprPtr unary() {
+    if (is_op("-") || is_op("+")) {
+      std::string op = next().s;
+      auto e = mk(Expr::Kind::Unary);
+      e->name = op;
+      e->a = unary();
+      return e;
+    }
+    return filters(postfix(primary()));
+  }
+  void call_args(Expr& e) {
+    expect_op("(");
+    while (!is_op(")")) {
+      if (peek().t == Tok::T::Name && is_op("=", 1)) {
+        std::string k = next().s;
+        ++p_;
+        e.kwargs.emplace_back(k, expression());
+      } else {
+        e.items.push_back(expression());
+      }
+      if (!is_op(",")) break;
+      ++p_;
+    }
+    expect_op(")");
+  }
+  ExprPtr postfix(ExprPtr e) {
+    while (true) {
+      if (is_op(".")) {
+        ++p_;
+        auto a = mk(Expr::Kind::Attr);
+        if (peek().t == Tok::T::Int) a->name = std::to_string(next().i);
+        else a->name = expect_name();
+        a->a = std::move(e);
+        e = std::move(a);
+      } else if (is_op("[")) {
+        ++p_;
+        ExprPtr lo, hi, step;
+        bool slice = false;
+        if (!is_op(":")) lo = expression();
+        if (is_op(":")) {
+          slice = true;
+          ++p_;
+          if (!is_op("]") && !is_op(":")) hi = expression();
+          if (is_op(":")) {
+            ++p_;
+            if (!is_op("]")) step = expression();
+          }
+        }
+        expect_op("]");
+        if (slice) {
+          auto s = mk(Expr::Kind::Slice);
+          s->a = std::move(e);
+          s->b = std::move(lo);
+          s->c = std::move(hi);
+          s->items.push_back(std::move(step));
+          e = std::move(s);
+        } else {
+          auto it = mk(Expr::Kind::Item);
+          it->a = std::move(e);
+          it->b = std::move(lo);
+          e = std::move(it);
+        }
+      } else if (is_op("(")) {
+        auto c = mk(Expr::Kind::Call);
+        c->a = std::move(e);
+        call_args(*c);
+        e = std::move(c);
+      } else {
+        return e;
+      }
+    }
+  }
+  ExprPtr filters(ExprPtr e) {
+    while (true) {
+      if (is_op("|")) {
+        ++p_;
+        auto f = mk(Expr::Kind::Filter);
+        f->name = expect_name();
+        f->a = std::move(e);
+        if (is_op("(")) call_args(*f);
+        e = std::move(f);
+      } else if (is_name("is")) {
+        ++p_;
+        auto t = mk(Expr::Kind::Test);
+        if (is_name("not")) ++p_, t->negated = true;
+        t->name = peek().t == Tok::T::Name ? next().s : err_name();
+        t->a = std::move(e);
+        if (is_op("(")) call_args(*t);
+        else if (peek().t == Tok::T::String || peek().t == Tok::T::Int || peek().t == Tok::T::Float ||
+                 (peek().t == Tok::T::Name && !is_name("and") && !is_name("or") && !is_name("if") &&
+                  !is_name("else") && !is_name("in") && !is_name("not") && !is_name("is")))
+          t->items.push_back(primary());  // `is equalto 3`, `is divisibleby 2`
+        e = std::move(t);
+      } else {
+        return e;
+      }
+    }
+  }
+  std::string err_name() { err("expected a test name"); }
+  ExprPtr primary() {
+    const Tok& tk = peek();
+    if (tk.t == Tok::T::String) {
+      std::string s = next().s;
+      while (peek().t == Tok::T::String) s += next().s;  // adjacent literals concatenate
+      auto e = mk(Expr::Kind::Literal);
+      e->literal = Value(s);
+      return e;
+    }
+    if (tk.t == Tok::T::Int || tk.t == Tok::T::Float) {
+      Tok n = next();
+      auto e = mk(Expr::Kind::Literal);
+      e->literal = n.t == Tok::T::Int ? Value(n.i) : Value(n.d);
+      return e;
+    }
+    if (tk.t == Tok::T::Name) {
+      std::string n = next().s;
+      auto e = mk(Expr::Kind::Literal);
+      if (n == "true" || n == "True") e->literal = Value(true);
+      else if (n == "false" || n == "False") e->literal = Value(false);
+      else if (n == "none" || n == "None") e->literal = Value::none();
+      else {
+        e->kind = Expr::Kind::Name;
+        e->name = n;
+      }
+      return e;
+    }
+    if (is_op("(")) {
+      ++p_;
+      if (is_op(")")) {
+        ++p_;
+        return mk(Expr::Kind::Tuple);
+      }
+      auto first = expression();
+      if (is_op(",")) {
+        auto t = mk(Expr::Kind::Tuple);
+        t->items.push_back(std::move(first));
+        while (is_op(",")) {
+          ++p_;
+          if (is_op(")")) break;
+          t->items.push_back(expression());
+        }
+        expect_op(")");
+        return t;
+      }
+      expect_op(")");
+      return first;
+    }
+    if (is_op("[")) {
+      ++p_;
+      auto l = mk(Expr::Kind::List);
+      while (!is_op("]")) {
+        l->items.push_back(expression());
+        if (!is_op(",")) break;
+        ++p_;
+      }
+      expect_op("]");
+      return l;
+    }
+    if (is_op("{")) {
+      ++p_;
+      auto d = mk(Expr::Kind::Dict);
+      while (!is_op("}")) {
+        d->items.push_back(expression());
+        expect_op(":");
+        d->items.push_back(expression());
+        if (!is_op(",")) break;
+        ++p_;
+      }
+      expect_op("}");
+      return d;
+    }
+    err("expected an expression");
+  }
+
+  size_t p_ = 0;
+
+ private:
+  std::vector<Tok> t_;
+  std::string where_;
+  int line_;
+};
+
+class Parser {
+ public:
+  Parser(std::vector<Segment> segs, std::string name) : segs_(std::move(segs)), name_(std::move(name)) {}
+
+  Body parse_body(const std::vector<std::string>& enders, std::string* ended_by) {
+    Body body;
+    while (i_ < segs_.size()) {
+      const Segment& s = segs_[i_];
+      if (s.kind == Segment::Kind::Text) {
+        auto st = std::make_unique<Stmt>();
+        st->kind = Stmt::Kind::Text;
+        st->text = s.src;
+        st->line = s.line;
+        body.push_back(std::move(st));
+        ++i_;
+        continue;
+      }
+      ExprParser ep(tokenize(s.src, name_ + ":" + std::to_string(s.line)), name_, s.line);
+      if (s.kind == Segment::Kind::Var) {
+        auto st = std::make_unique<Stmt>();
+        st->kind = Stmt::Kind::Print;
+        st->line = s.line;
+        st->expr = ep.expression();
+        ep.expect_end();
+        body.push_back(std::move(st));
+        ++i_;
+        continue;
+      }
+      std::string kw = ep.peek().t == Tok::T::Name ? ep.peek().s : "";
+      for (const auto& e : enders)
+        if (kw == e) {
+          if (ended_by) *ended_by = kw;
+          return body;
+        }
+      ++i_;
+      ep.next();
+      body.push_back(statement(kw, ep, s.line));
+    }
+    if (!enders.empty()) fail("{}: missing '{{% {} %}}' at end of template", name_, enders.front());
+    return body;
+  }
+
+  StmtPtr statement(const std::string& kw, ExprParser& ep, int line) {
+    auto st = std::make_unique<Stmt>();
+    st->line = line;
+    std::string ended;
+    if (kw == "if") {
+      st->kind = Stmt::Kind::If;
+      auto cond = ep.expression();
+      ep.expect_end();
+      while (true) {
+        Body b = parse_body({"elif", "else", "endif"}, &ended);
+        st->branches.emplace_back(std::move(cond), std::move(b));
+        ExprParser tail(tokenize(segs_[i_].src, name_), name_, segs_[i_].line);
+        tail.next();
+        ++i_;
+        if (ended == "elif") {
+          cond = tail.expression();
+          tail.expect_end();
+        } else if (ended == "else") {
+          tail.expect_end();
+          st->branches.emplace_back(nullptr, parse_body({"endif"}, &ended));
+          ++i_;
+          break;
+        } else {
+          break;
+        }
+      }
+      return st;
+    }
+    if (kw == "for") {
+      st->kind = Stmt::Kind::For;
+      st->targets.push_back(ep.expect_name());
+      while (ep.is_op(",")) ep.next(), st->targets.push_back(ep.expect_name());
+      if (!ep.is_name("in")) ep.err("expected 'in'");
+      ep.next();
+      st->expr = ep.or_expr();  // `if` here is the loop filter, not an inline if
+      if (ep.is_name("if")) ep.next(), st->cond = ep.expression();
+      if (ep.is_name("recursive")) ep.next(), st->recursive = true;
+      ep.expect_end();
+      st->body = parse_body({"else", "endfor"}, &ended);
+      ++i_;
+      if (ended == "else") {
+        st->else_body = parse_body({"endfor"}, &ended);
+        ++i_;
+      }
+      return st;
+    }
+    if (kw == "set") {
+      std::string target = ep.expect_name();
+      st->targets.push_back(target);
+      if (ep.is_op(".")) {
+        ep.next();
+        st->targets.push_back(ep.expect_name());
+      }
+      if (ep.is_op("=")) {
+        ep.next();
+        st->kind = Stmt::Kind::Set;
+        auto e = ep.expression();
+        if (ep.is_op(",")) {  // `set a = 1, 2` builds a tuple
+          auto t = ep.mk(Expr::Kind::Tuple);
+          t->items.push_back(std::move(e));
+          while (ep.is_op(",")) ep.next(), t->items.push_back(ep.expression());
+          e = std::move(t);
+        }
+        st->expr = std::move(e);
+        ep.expect_end();
+        return st;
+      }
+      st->kind = Stmt::Kind::SetBlock;
+      ep.expect_end();
+      st->body = parse_body({"endset"}, &ended);
+      ++i_;
+      return st;
+    }
+    if (kw == "macro") {
+      st->kind = Stmt::Kind::Macro;
+      st->name = ep.expect_name();
+      ep.expect_op("(");
+      while (!ep.is_op(")")) {
+        std::string p = ep.expect_name();
+        ExprPtr dflt;
+        if (ep.is_op("=")) ep.next(), dflt = ep.expression();
+        st->params.emplace_back(p, std::move(dflt));
+        if (!ep.is_op(",")) break;
+        ep.next();
+      }
+      ep.expect_op(")");
+      ep.expect_end();
+      st->body = parse_body({"endmacro"}, &ended);
+      ++i_;
+      return st;
+    }
+    if (kw == "filter") {
+      st->kind = Stmt::Kind::FilterBlock;
+      auto f = ep.mk(Expr::Kind::Filter);
+      f->name = ep.expect_name();
+      if (ep.is_op("(")) ep.call_args(*f);
+      st->expr = std::move(f);
+      ep.expect_end();
+      st->body = parse_body({"endfilter"}, &ended);
+      ++i_;
+      return st;
+    }
+    if (kw == "generation") {
+      st->kind = Stmt::Kind::Generation;
+      ep.expect_end();
+      st->body = parse_body({"endgeneration"}, &ended);
+      ++i_;
+      return st;
+    }
+    if (kw == "break" || kw == "continue") {
+      st->kind = kw == "break" ? Stmt::Kind::Break : Stmt::Kind::Continue;
+      ep.expect_end();
+      return st;
+    }
+    fail("{}:{}: unknown or unexpected tag '{}'", name_, line, kw.empty() ? "?" : kw);
+  }
+
+ private:
+  std::vector<Segment> segs_;
+  std::string name_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<Template> parse(const std::string& source, const std::string& name) {
+  Parser p(split_segments(source, name), name);
+  auto t = std::make_shared<Template>();
+  t->source_name = name;
+  t->body = p.parse_body({}, nullptr);
+  return t;
+}
+
+}  // namespace pt::jinja
