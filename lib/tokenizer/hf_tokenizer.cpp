@@ -96,7 +96,7 @@ const jinja::CompiledTemplate& HfTokenizer::chat_template(const std::string& nam
 std::optional<int32_t> HfTokenizer::eos_id() const { return eos_ ? tokenizer_.token_to_id(*eos_) : std::nullopt; }
 std::optional<int32_t> HfTokenizer::pad_id() const { return pad_ ? tokenizer_.token_to_id(*pad_) : std::nullopt; }
 
-jinja::RenderResult HfTokenizer::render_chat(const nlohmann::json& messages, const ChatOptions& opts) const {
+jinja::RenderResult HfTokenizer::render_chat(const nlohmann::ordered_json& messages, const ChatOptions& opts) const {
   if (!messages.is_array()) fail("messages must be a list of {{role, content}} objects");
   auto ctx = std::make_shared<jinja::Dict>();
   ctx->set("messages", jinja::Value::from_json(messages));

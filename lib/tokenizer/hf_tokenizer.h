@@ -15,8 +15,8 @@ namespace pt::tok {
 
 struct ChatOptions {
   bool add_generation_prompt = false;
-  nlohmann::json tools;             // null or a list of tool schemas
-  nlohmann::json extra = nlohmann::json::object();  // template kwargs, e.g. {"enable_thinking": false}
+  nlohmann::ordered_json tools;     // null or a list of tool schemas
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // template kwargs, e.g. {"enable_thinking": false}
   std::string template_name;        // "" = "default" (or the only template)
 };
 
@@ -37,7 +37,8 @@ class HfTokenizer {
   int64_t model_max_length() const { return model_max_length_; }
   bool has_chat_template(const std::string& name = "") const;
 
-  jinja::RenderResult render_chat(const nlohmann::json& messages, const ChatOptions& opts = {}) const;
+  // `messages` keeps key order (ordered_json) because templates print dicts via tojson/repr.
+  jinja::RenderResult render_chat(const nlohmann::ordered_json& messages, const ChatOptions& opts = {}) const;
 
   // Adds special tokens (vocabulary extension); they are kept by save_pretrained.
   int32_t add_special_tokens(const std::vector<std::string>& tokens);

@@ -8,28 +8,6 @@
 
 namespace pt::jinja {
 
-Value Value::from_json(const nlohmann::json& j) {
-  switch (j.type()) {
-    case nlohmann::json::value_t::null: return Value::none();
-    case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
-    case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return Value(j.get<int64_t>());
-    case nlohmann::json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::json::value_t::string: return Value(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
-      List l;
-      for (const auto& e : j) l.push_back(from_json(e));
-      return Value(std::move(l));
-    }
-    case nlohmann::json::value_t::object: {
-      auto d = std::make_shared<Dict>();
-      for (auto it = j.begin(); it != j.end(); ++it) d->items.emplace_back(it.key(), from_json(it.value()));
-      return Value(d);
-    }
-    default: return Value();
-  }
-}
-
 nlohmann::json Value::to_json() const {
   switch (type_) {
     case Type::None:

@@ -34,7 +34,10 @@ class Value {
   Value(std::shared_ptr<Dict> d) : type_(Type::Dict), m_(std::move(d)) {}  // NOLINT
   Value(Function f) : type_(Type::Function), f_(std::make_shared<Function>(std::move(f))) {}  // NOLINT
 
-  static Value from_json(const nlohmann::json& j);
+  // Chat messages and tools must keep the user's key order (tojson / repr print it): pass
+  // nlohmann::ordered_json; plain json objects come out key-sorted.
+  template <class Json>
+  static Value from_json(const Json& j);
   nlohmann::json to_json() const;
 
   Type type() const { return type_; }
@@ -108,4 +111,26 @@ struct Args {
 std::string dumps(const Value& v, int indent = -1, bool sort_keys = false);
 std::string python_float(double d);
 
+}  // namespace pt::jinja
+
+namespace pt::jinja {
+template <class Json>
+Value Value::from_json(const Json& j) {
+  if (j.is_null()) return Value::none();
+  if (j.is_boolean()) return Value(j.template get<bool>());
+  if (j.is_number_integer()) return Value(j.template get<int64_t>());
+  if (j.is_number_float()) return Value(j.template get<double>());
+  if (j.is_string()) return Value(j.template get<std::string>());
+  if (j.is_array()) {
+    List l;
+    for (const auto& e : j) l.push_back(from_json(e));
+    return Value(std::move(l));
+  }
+  if (j.is_object()) {
+    auto d = std::make_shared<Dict>();
+    for (auto it = j.begin(); it != j.end(); ++it) d->items.emplace_back(it.key(), from_json(it.value()));
+    return Value(d);
+  }
+  return Value();
+}
 }  // namespace pt::jinja
