@@ -93,3 +93,77 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss-mask references (tests/assets/chat/mask_ref.json).
+#  - a template with {% generation %} markers: transformers' return_assistant_tokens_mask;
+#  - other templates: the prefix-rendering method, computed here on HF's tokenizer with offsets.
+def prefix_mask(tok, conv, template=None, roles=("assistant",)):
+    r = lambda msgs, gen: tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen,
+                                                  chat_template=template) if msgs else ""
+    full = r(conv, False)
+    spans = []
+    for i, m in enumerate(conv):
+        if m["role"] not in roles:
+            continue
+        before, after = r(conv[:i], m["role"] == "assistant"), r(conv[:i + 1], False)
+        assert full.startswith(before)
+        fb, b = full.encode(), len(before.encode())
+        if full.startswith(after):
+            e = len(after.encode())
+        else:  # turn re-rendered once later turns exist: locate content + terminator (see lib/tokenizer/masks.h)
+            content = m["content"].strip(" \n\t\r").encode()
+            ab = after.encode()
+            pos = ab.rfind(content)
+            assert content and pos >= b
+            term = ab[pos + len(content):].rstrip(b" \n\t\r")
+            at = fb.find(content + term, b)
+            assert at >= 0
+            e = at + len(content) + len(term)
+        while e > b and full.encode()[e - 1:e] in (b" ", b"\n", b"\t", b"\r"):
+            e -= 1
+        spans.append((b, e))
+    enc = tok._tokenizer.encode(full, add_special_tokens=False)
+    # HF offsets are in characters; convert to bytes to compare with our byte spans.
+    char_to_byte = [0]
+    for ch in full:
+        char_to_byte.append(char_to_byte[-1] + len(ch.encode()))
+    mask = []
+    for (cb, ce) in enc.offsets:
+        b, e = char_to_byte[cb], char_to_byte[ce]
+        mask.append(int(any(b < se and e > sb for sb, se in spans)))
+    return enc.ids, mask
+
+
+def mask_refs():
+    shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared")
+    out = []
+    qwen = AutoTokenizer.from_pretrained(os.path.join(shared, "tokenizers", "qwen3"))
+    marked = open(os.path.join(ASSETS, "chat", "templates", "generation_marked.jinja")).read()
+    for name in ["single", "system", "multi", "unicode"]:
+        res = qwen.apply_chat_template(CONVERSATIONS[name], tokenize=True, return_dict=True, chat_template=marked,
+                                       return_assistant_tokens_mask=True)
+        out.append({"tokenizer": "qwen3", "template": "generation_marked", "conversation": name,
+                    "ids": list(res["input_ids"]), "mask": list(res["assistant_masks"]), "method": "transformers"})
+    for tname in ["qwen3", "llama3", "gemma3"]:
+        tok = AutoTokenizer.from_pretrained(os.path.join(shared, "tokenizers", tname))
+        for name in ["single", "system", "multi", "unicode"]:
+            try:
+                ids, mask = prefix_mask(tok, CONVERSATIONS[name])
+            except Exception:
+                continue
+            out.append({"tokenizer": tname, "template": tname, "conversation": name, "ids": ids, "mask": mask,
+                        "method": "prefix"})
+        ids, mask = prefix_mask(qwen, CONVERSATIONS["system"],
+                                open(os.path.join(ASSETS, "chat", "templates", "chatml.jinja")).read())
+        if tname == "qwen3":
+            out.append({"tokenizer": "qwen3", "template": "chatml", "conversation": "system", "ids": ids,
+                        "mask": mask, "method": "prefix"})
+    with open(os.path.join(ASSETS, "chat", "mask_ref.json"), "w") as f:
+        json.dump(out, f)
+    print(f"{len(out)} mask references")
+
+
+if __name__ == "__main__":
+    mask_refs()

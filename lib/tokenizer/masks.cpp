@@ -1,0 +1,120 @@
+#include "tokenizer/masks.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace pt::tok {
+
+namespace {
+
+bool is_blank(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+std::vector<uint8_t> mark(const Encoding& enc, const std::vector<std::pair<size_t, size_t>>& spans) {
+  std::vector<uint8_t> trained(enc.ids.size(), 0);
+  for (size_t t = 0; t < enc.ids.size(); ++t) {
+    auto [b, e] = enc.offsets[t];
+    for (const auto& [sb, se] : spans)
+      if (b < se && e > sb) trained[t] = 1;  // any overlap: a token straddling the boundary is trained
+  }
+  return trained;
+}
+
+}  // namespace
+
+MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& messages, const MaskOptions& opts,
+                         const std::string& where) {
+  if (!messages.is_array() || messages.empty()) fail("{}: 'messages' must be a non-empty list", where);
+  ChatOptions chat = opts.chat;
+  chat.add_generation_prompt = false;
+  auto full = tok.render_chat(messages, chat);
+  MaskedTokens out;
+  out.text = full.text;
+  auto trains = [&](const std::string& role) {
+    return std::find(opts.train_roles.begin(), opts.train_roles.end(), role) != opts.train_roles.end();
+  };
+  std::vector<size_t> trained_msgs;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (!messages[i].is_object() || !messages[i].contains("role") || !messages[i]["role"].is_string())
+      fail("{}: messages[{}] needs a string 'role'", where, i);
+    if (trains(messages[i]["role"].get<std::string>())) trained_msgs.push_back(i);
+  }
+  if (opts.last_turn_only && !trained_msgs.empty()) trained_msgs = {trained_msgs.back()};
+
+  if (!full.generation_spans.empty()) {
+    // The template marks assistant content itself; honour it (assistant role only, like transformers).
+    out.spans = full.generation_spans;
+    if (opts.last_turn_only) out.spans = {out.spans.back()};
+  } else {
+    for (size_t i : trained_msgs) {
+      nlohmann::ordered_json head = nlohmann::ordered_json::array(), upto = nlohmann::ordered_json::array();
+      for (size_t k = 0; k < i; ++k) head.push_back(messages[k]);
+      for (size_t k = 0; k <= i; ++k) upto.push_back(messages[k]);
+      bool assistant = messages[i]["role"] == "assistant";
+      ChatOptions pre = chat;
+      pre.add_generation_prompt = assistant;
+      std::string before = head.empty() && !assistant ? std::string() : tok.render_chat(head, pre).text;
+      std::string after = tok.render_chat(upto, chat).text;
+      if (full.text.compare(0, before.size(), before) != 0)
+        fail("{}: the chat template cannot be segmented at message {} (rendering the messages before it is not a "
+             "prefix of the full rendering); use a template with {{% generation %}} markers",
+             where, i);
+      size_t b = before.size(), e;
+      if (after.size() >= b && full.text.compare(0, after.size(), after) == 0) {
+        e = after.size();
+      } else {
+        // Templates that render a turn differently once later turns exist (Qwen3 drops the empty think
+        // block of earlier assistant turns): find the turn's content followed by the terminator the
+        // template printed after it when it was the last message.
+        std::string content = messages[i].contains("content") && messages[i]["content"].is_string()
+                                  ? messages[i]["content"].get<std::string>()
+                                  : std::string();
+        size_t cb = content.find_first_not_of(" \n\t\r"), ce = content.find_last_not_of(" \n\t\r");
+        content = cb == std::string::npos ? std::string() : content.substr(cb, ce - cb + 1);
+        size_t in_after = content.empty() ? std::string::npos : after.rfind(content);
+        if (in_after == std::string::npos || in_after < b)
+          fail("{}: the chat template cannot be segmented at message {} (its rendering changes once later messages "
+               "follow, and its content cannot be located); use a template with {{% generation %}} markers",
+               where, i);
+        std::string term = after.substr(in_after + content.size());
+        while (!term.empty() && is_blank(term.back())) term.pop_back();
+        size_t at = full.text.find(content + term, b);
+        if (at == std::string::npos)
+          fail("{}: the chat template cannot be segmented at message {} (content not found where the turn starts); "
+               "use a template with {{% generation %}} markers",
+               where, i);
+        e = at + content.size() + term.size();
+      }
+      while (e > b && is_blank(full.text[e - 1])) --e;  // the newline after the end-of-turn token is not trained
+      if (e > b) out.spans.emplace_back(b, e);
+    }
+  }
+  Encoding enc = tok.tokenizer().encode(full.text, /*add_special_tokens=*/false);
+  out.ids = enc.ids;
+  out.trained = mark(enc, out.spans);
+  if (std::find(out.trained.begin(), out.trained.end(), 1) == out.trained.end())
+    fail("{}: no trained tokens (roles trained: {}; the conversation has none, or they are empty)", where,
+         fmt::join(opts.train_roles, ", "));
+  return out;
+}
+
+MaskedTokens encode_prompt_completion(const HfTokenizer& tok, const std::string& prompt, const std::string& completion,
+                                      const std::string& where) {
+  MaskedTokens out;
+  auto p = tok.tokenizer().encode(prompt, true);
+  auto c = tok.tokenizer().encode(completion, false);
+  out.text = prompt + completion;
+  out.ids = p.ids;
+  out.trained.assign(p.ids.size(), 0);
+  out.ids.insert(out.ids.end(), c.ids.begin(), c.ids.end());
+  out.trained.insert(out.trained.end(), c.ids.size(), 1);
+  if (auto eos = tok.eos_id()) {
+    out.ids.push_back(*eos);
+    out.trained.push_back(1);
+  }
+  out.spans.emplace_back(prompt.size(), out.text.size());
+  if (c.ids.empty() && !tok.eos_id()) fail("{}: empty completion and no EOS token: nothing to train", where);
+  return out;
+}
+
+}  // namespace pt::tok
