@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_schema_command(app);
   add_verify_model_command(app);
   add_tokenize_command(app);
+  add_inspect_command(app);
 
   try {
     app.parse(argc, argv);
