@@ -50,7 +50,7 @@ def zstd(src, dst):
 
 
 def main():
-    shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared")
+    shared = next((a for a in sys.argv[1:] if not a.startswith("--")), os.path.join(ROOT, "..", "shared"))
     os.makedirs(OUT, exist_ok=True)
     corpus_src = os.path.join(shared, "corpora", "english-sentences.txt")
     zstd(corpus_src, os.path.join(OUT, "english-sentences.txt.zst"))
@@ -89,5 +89,35 @@ def main():
         print(f"{name}: {sum(len(e.ids) for e in encs)} corpus tokens, {len(HARD)} hard cases")
 
 
+def small_models(shared):
+    """Tiny Unigram (Metaspace, NFKC) and WordPiece (NFD+Lowercase+StripAccents, Whitespace) tokenizers
+    trained here on the corpus, with reference ids/decodes on 3,000 corpus lines + the hard suite."""
+    from tokenizers import Tokenizer as T, decoders, models, normalizers, pre_tokenizers, trainers
+    out = os.path.join(OUT, "small")
+    os.makedirs(out, exist_ok=True)
+    lines = open(os.path.join(shared, "corpora", "english-sentences.txt"), encoding="utf-8").read().split("\n")[:20000]
+    u = T(models.Unigram())
+    u.normalizer = normalizers.NFKC()
+    u.pre_tokenizer = pre_tokenizers.Metaspace()
+    u.decoder = decoders.Metaspace()
+    u.train_from_iterator(lines, trainers.UnigramTrainer(vocab_size=600, unk_token="<unk>", special_tokens=["<unk>", "<s>"]))
+    u.save(os.path.join(out, "unigram.json"))
+    w = T(models.WordPiece(unk_token="[UNK]"))
+    w.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()])
+    w.pre_tokenizer = pre_tokenizers.Whitespace()
+    w.decoder = decoders.WordPiece()
+    w.train_from_iterator(lines, trainers.WordPieceTrainer(vocab_size=800, special_tokens=["[UNK]", "[CLS]", "[SEP]"]))
+    w.save(os.path.join(out, "wordpiece.json"))
+    texts = lines[:3000] + HARD
+    for name, tok in (("unigram", u), ("wordpiece", w)):
+        encs = tok.encode_batch(texts, add_special_tokens=True)
+        ref = [{"text": t, "ids": e.ids, "decode": tok.decode(e.ids, skip_special_tokens=False)} for t, e in zip(texts, encs)]
+        with open(os.path.join(out, name + "_ref.json"), "w", encoding="utf-8") as f:
+            json.dump(ref, f, ensure_ascii=False)
+    print("small unigram/wordpiece fixtures written")
+
+
 if __name__ == "__main__":
-    main()
+    if "--small-only" not in sys.argv:
+        main()
+    small_models(next((a for a in sys.argv[1:] if not a.startswith("--")), os.path.join(ROOT, "..", "shared")))

@@ -15,11 +15,9 @@ std::string opt_string(const nlohmann::json& m, const char* key) {
 bool opt_bool(const nlohmann::json& m, const char* key) { return m.contains(key) && m[key].is_boolean() && m[key].get<bool>(); }
 }  // namespace
 
-Bpe::Bpe(const nlohmann::json& m, const std::string& where) : raw_(m) {
+Bpe::Bpe(const nlohmann::json& m, const std::string& where) {
   if (!m.contains("vocab") || !m["vocab"].is_object()) fail("{}: BPE model needs a 'vocab' object", where);
   if (!m.contains("merges") || !m["merges"].is_array()) fail("{}: BPE model needs a 'merges' list", where);
-  raw_.erase("vocab");
-  raw_.erase("merges");
   int32_t max_id = -1;
   for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)
@@ -46,7 +44,6 @@ Bpe::Bpe(const nlohmann::json& m, const std::string& where) : raw_(m) {
     byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
   }
   const auto& merges = m["merges"];
-  merge_list_.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); ++r) {
     std::string a, b;
     const auto& e = merges[r];
@@ -68,7 +65,6 @@ Bpe::Bpe(const nlohmann::json& m, const std::string& where) : raw_(m) {
     if (ia == vocab_.end() || ib == vocab_.end() || im == vocab_.end())
       fail("{}.merges[{}]: '{}' + '{}' refers to tokens missing from the vocabulary", where, r, a, b);
     merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(static_cast<int32_t>(r), im->second));
-    merge_list_.emplace_back(std::move(a), std::move(b));
   }
 }
 
@@ -207,18 +203,6 @@ void Bpe::merge_word(const std::string& w, std::vector<ModelToken>& out) const {
   }
   for (const auto& s : syms)
     if (s.id != -2) out.push_back({s.id, s.begin, s.end});
-}
-
-nlohmann::json Bpe::to_json() const {
-  nlohmann::json m = raw_;
-  nlohmann::json v = nlohmann::json::object();
-  for (size_t id = 0; id < id_to_token_.size(); ++id)
-    if (id_to_token_[id]) v[*id_to_token_[id]] = id;
-  m["vocab"] = v;
-  nlohmann::json merges = nlohmann::json::array();
-  for (const auto& [a, b] : merge_list_) merges.push_back({a, b});
-  m["merges"] = merges;
-  return m;
 }
 
 }  // namespace pt::tok

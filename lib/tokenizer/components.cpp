@@ -146,6 +146,24 @@ class LowercaseNormalizer : public Normalizer {
   }
 };
 
+// Drops combining marks (Unicode category M*), as HF's StripAccents (used after NFD).
+class StripAccentsNormalizer : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override {
+    NormalizedString out;
+    size_t i = 0;
+    while (i < s.text.size()) {
+      size_t len;
+      char32_t c = utf8_decode(s.text, i, &len);
+      auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+      bool mark = cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+      if (!mark) out.append_slice(s, i, i + len);
+      i += len;
+    }
+    s = std::move(out);
+  }
+};
+
 class ReplaceNormalizer : public Normalizer {
  public:
   ReplaceNormalizer(const json& j, const std::string& where)
@@ -231,11 +249,12 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
   if (t == "NFKD")
     return std::make_unique<UnicodeNormalizer>(utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT));
   if (t == "Lowercase") return std::make_unique<LowercaseNormalizer>();
+  if (t == "StripAccents") return std::make_unique<StripAccentsNormalizer>();
   if (t == "Replace") return std::make_unique<ReplaceNormalizer>(j, where);
   if (t == "Prepend") return std::make_unique<PrependNormalizer>(string_field(j, "prepend", where));
   if (t == "Strip") return std::make_unique<StripNormalizer>(bool_field(j, "strip_left", true, where),
                                                              bool_field(j, "strip_right", true, where));
-  fail("{}: normalizer type '{}' is not supported (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Replace, "
+  fail("{}: normalizer type '{}' is not supported (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Replace, "
        "Prepend, Strip)",
        where, t);
 }
@@ -419,16 +438,17 @@ class MetaspacePre : public PreTokenizer {
 
 class RegexPre : public PreTokenizer {
  public:
-  RegexPre(const std::string& pattern, Behavior b) : regex_(pattern), behavior_(b) {}
+  RegexPre(const std::string& pattern, Behavior b, bool invert = false) : regex_(pattern), behavior_(b), invert_(invert) {}
   void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
     std::vector<NormalizedString> out;
-    for (const auto& p : pieces) split_piece(p, regex_.find_all(p.text), behavior_, false, out);
+    for (const auto& p : pieces) split_piece(p, regex_.find_all(p.text), behavior_, invert_, out);
     pieces = std::move(out);
   }
 
  private:
   Regex regex_;
   Behavior behavior_;
+  bool invert_;
 };
 
 }  // namespace
@@ -446,7 +466,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   if (t == "Split") return std::make_unique<SplitPre>(j, where);
   if (t == "ByteLevel") return std::make_unique<ByteLevelPre>(j, where);
   if (t == "Metaspace") return std::make_unique<MetaspacePre>(j, where);
-  if (t == "Whitespace") return std::make_unique<RegexPre>(R"(\w+|[^\w\s]+)", Behavior::Isolated);
+  // Whitespace keeps the matches and removes everything between them.
+  if (t == "Whitespace") return std::make_unique<RegexPre>(R"(\w+|[^\w\s]+)", Behavior::Removed, true);
   if (t == "WhitespaceSplit") return std::make_unique<RegexPre>(R"(\s+)", Behavior::Removed);
   if (t == "Digits")
     return std::make_unique<RegexPre>(R"(\p{N})", bool_field(j, "individual_digits", false, where)
@@ -581,6 +602,42 @@ class StripDecoder : public Decoder {
   size_t start_, stop_;
 };
 
+class WordPieceDecoder : public Decoder {
+ public:
+  WordPieceDecoder(const json& j, const std::string& where)
+      : prefix_(j.contains("prefix") ? string_field(j, "prefix", where) : std::string("##")),
+        cleanup_(bool_field(j, "cleanup", true, where)) {}
+  void decode_chain(std::vector<std::string>& tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string& t = tokens[i];
+      if (i != 0) {
+        if (t.compare(0, prefix_.size(), prefix_) == 0) t = t.substr(prefix_.size());
+        else t = " " + t;
+      }
+      if (cleanup_) {
+        static const std::pair<const char*, const char*> rules[] = {
+            {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+            {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+        for (const auto& [from, to] : rules) {
+          std::string f(from), r(to), out;
+          size_t last = 0;
+          for (size_t p = t.find(f); p != std::string::npos; p = t.find(f, last)) {
+            out.append(t, last, p - last);
+            out += r;
+            last = p + f.size();
+          }
+          out.append(t, last, std::string::npos);
+          t = std::move(out);
+        }
+      }
+    }
+  }
+
+ private:
+  std::string prefix_;
+  bool cleanup_;
+};
+
 class MetaspaceDecoder : public Decoder {
  public:
   MetaspaceDecoder(const json& j, const std::string& where) {
@@ -630,8 +687,9 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   if (t == "Fuse") return std::make_unique<FuseDecoder>();
   if (t == "Strip") return std::make_unique<StripDecoder>(j, where);
   if (t == "Metaspace") return std::make_unique<MetaspaceDecoder>(j, where);
+  if (t == "WordPiece") return std::make_unique<WordPieceDecoder>(j, where);
   fail("{}: decoder type '{}' is not supported (supported: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, "
-       "Metaspace)",
+       "Metaspace, WordPiece)",
        where, t);
 }
 

@@ -14,7 +14,35 @@ struct Regex::Impl {
   bool jit = false;
 };
 
-Regex::Regex(const std::string& pattern) : impl_(std::make_unique<Impl>()) {
+namespace {
+// tokenizer.json regexes are written for Rust's `regex` crate, whose \w follows UTS#18
+// (Alphabetic, marks, decimal digits, connector punctuation, ZWNJ/ZWJ); PCRE2's UCP \w is only
+// letters, digits and underscore. Rewrite \w / \W so that e.g. ZWJ emoji sequences split the same.
+std::string rust_compatible(const std::string& p) {
+  static const std::string kWord = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}";
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      char n = p[i + 1];
+      if (n == 'w') out += in_class ? kWord : "[" + kWord + "]";
+      else if (n == 'W' && !in_class) out += "[^" + kWord + "]";
+      else out += p.substr(i, 2);
+      ++i;
+      continue;
+    }
+    if (c == '[' && !in_class) in_class = true;
+    else if (c == ']' && in_class && !(out.size() && (out.back() == '[' || (out.size() > 1 && out.back() == '^' && out[out.size() - 2] == '['))))
+      in_class = false;
+    out += c;
+  }
+  return out;
+}
+}  // namespace
+
+Regex::Regex(const std::string& original) : impl_(std::make_unique<Impl>()) {
+  const std::string pattern = rust_compatible(original);
   int err = 0;
   PCRE2_SIZE off = 0;
   // NO_UTF_CHECK at match time: we validate nothing, so allow invalid UTF-8 via MATCH_INVALID_UTF.
@@ -23,7 +51,7 @@ Regex::Regex(const std::string& pattern) : impl_(std::make_unique<Impl>()) {
   if (!impl_->code) {
     PCRE2_UCHAR buf[256];
     pcre2_get_error_message(err, buf, sizeof(buf));
-    fail("invalid regex '{}' at offset {}: {}", pattern, off, reinterpret_cast<char*>(buf));
+    fail("invalid regex '{}' at offset {}: {}", original, off, reinterpret_cast<char*>(buf));
   }
   impl_->jit = pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE) == 0;
 }

@@ -80,7 +80,7 @@ struct Tokenizer::Impl {
   std::string raw_json;
   std::unique_ptr<Normalizer> normalizer;
   std::unique_ptr<PreTokenizer> pre_tokenizer;
-  std::unique_ptr<Bpe> model;
+  std::unique_ptr<Model> model;
   std::unique_ptr<PostProcessor> post;
   std::unique_ptr<Decoder> decoder;
   struct Added {
@@ -248,10 +248,7 @@ Tokenizer Tokenizer::from_json_string(const std::string& text, const std::string
   impl->origin = origin;
   impl->raw_json = text;
   const auto& model = field(j, "model", origin);
-  std::string mtype = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "BPE";
-  if (mtype != "BPE")
-    fail("{}: model.type '{}' is not supported yet (supported: BPE; Unigram and WordPiece are planned)", origin, mtype);
-  impl->model = std::make_unique<Bpe>(model, origin + ": model");
+  impl->model = make_model(model, origin + ": model");
   impl->normalizer = make_normalizer(j.value("normalizer", json()), origin + ": normalizer");
   impl->pre_tokenizer = make_pre_tokenizer(j.value("pre_tokenizer", json()), origin + ": pre_tokenizer");
   impl->decoder = make_decoder(j.value("decoder", json()), origin + ": decoder");
