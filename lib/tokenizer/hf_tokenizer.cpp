@@ -123,7 +123,11 @@ int32_t HfTokenizer::add_special_tokens(const std::vector<std::string>& tokens) 
 
 void HfTokenizer::save_pretrained(const std::string& dir) const {
   fs::create_directories(dir);
-  tokenizer_.save_json((fs::path(dir) / "tokenizer.json").string());
+  std::string src = Tokenizer::resolve_path(dir_);
+  if (src.size() >= 6 && src.compare(src.size() - 6, 6, ".model") == 0)
+    fs::copy_file(src, fs::path(dir) / "tokenizer.model", fs::copy_options::overwrite_existing);
+  else
+    tokenizer_.save_json((fs::path(dir) / "tokenizer.json").string());
   nlohmann::json cfg = config_;
   nlohmann::json decoder = nlohmann::json::object();
   for (int32_t id = 0; id < static_cast<int32_t>(tokenizer_.vocab_size(true)); ++id)

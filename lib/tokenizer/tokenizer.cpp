@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
+#include <sentencepiece_processor.h>
 #include <utf8proc.h>
 
 #include "core/compressed.h"
@@ -81,6 +82,7 @@ struct Tokenizer::Impl {
   std::unique_ptr<Normalizer> normalizer;
   std::unique_ptr<PreTokenizer> pre_tokenizer;
   std::unique_ptr<Model> model;
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp;  // set for tokenizer.model files
   std::unique_ptr<PostProcessor> post;
   std::unique_ptr<Decoder> decoder;
   struct Added {
@@ -162,7 +164,21 @@ struct Tokenizer::Impl {
     if (last < t.size()) out.push_back({s.slice(last, t.size()), -1});
   }
 
+  Encoding encode_sp(std::string_view text, bool add_special) const {
+    Encoding enc;
+    if (add_special && sp->bos_id() >= 0) enc.ids.push_back(sp->bos_id()), enc.offsets.emplace_back(0, 0), enc.special.push_back(1);
+    auto proto = sp->EncodeAsImmutableProto(std::string(text));
+    for (int i = 0; i < proto.pieces_size(); ++i) {
+      auto p = proto.pieces(i);
+      enc.ids.push_back(static_cast<int32_t>(p.id()));
+      enc.offsets.emplace_back(p.begin(), p.end());
+      enc.special.push_back(sp->IsControl(static_cast<int>(p.id())) ? 1 : 0);
+    }
+    return enc;
+  }
+
   Encoding encode(std::string_view text, bool add_special) const {
+    if (sp) return encode_sp(text, add_special);
     Encoding enc;
     std::vector<int32_t> before, after;
     if (add_special && post) post->wrap(before, after);
@@ -223,16 +239,26 @@ Tokenizer Tokenizer::from_json_file(const std::string& path) {
   return from_json_string(ss.str(), path);
 }
 
+Tokenizer Tokenizer::from_sentencepiece_model(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->origin = path;
+  impl->sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  auto st = impl->sp->Load(path);
+  if (!st.ok()) fail("{}: not a loadable SentencePiece model: {}", path, st.ToString());
+  return Tokenizer(std::move(impl));
+}
+
 std::string Tokenizer::resolve_path(const std::string& path) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(path)) return path;
-  for (const char* f : {"tokenizer.json", "tokenizer.json.zst"})
+  for (const char* f : {"tokenizer.json", "tokenizer.json.zst", "tokenizer.model"})
     if (fs::exists(fs::path(path) / f)) return (fs::path(path) / f).string();
   fail("tokenizer directory '{}' has no tokenizer.json", path);
 }
 
 Tokenizer Tokenizer::from_path(const std::string& path) {
   std::string file = resolve_path(path);
+  if (file.size() >= 6 && file.compare(file.size() - 6, 6, ".model") == 0) return from_sentencepiece_model(file);
   return from_json_string(read_file(file), file);
 }
 
@@ -300,6 +326,15 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
+  if (impl_->sp) {
+    std::vector<int> keep;
+    for (int32_t id : ids)
+      if (id >= 0 && id < impl_->sp->GetPieceSize() && !(skip_special && impl_->sp->IsControl(id))) keep.push_back(id);
+    std::string out;
+    auto st = impl_->sp->Decode(keep, &out);
+    if (!st.ok()) fail("{}: cannot decode: {}", impl_->origin, st.ToString());
+    return out;
+  }
   std::vector<std::string> tokens;
   for (int32_t id : ids) {
     auto it = impl_->added_by_id.find(id);
@@ -322,6 +357,11 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
+  if (impl_->sp) {
+    int id = impl_->sp->PieceToId(std::string(token));
+    if (impl_->sp->IdToPiece(id) == token) return id;
+    return std::nullopt;
+  }
   auto it = impl_->added_by_content.find(std::string(token));
   if (it != impl_->added_by_content.end()) return impl_->added[it->second].id;
   int32_t id = impl_->model->token_to_id(std::string(token));
@@ -330,6 +370,10 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
 }
 
 std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
+  if (impl_->sp) {
+    if (id < 0 || id >= impl_->sp->GetPieceSize()) return std::nullopt;
+    return impl_->sp->IdToPiece(id);
+  }
   auto it = impl_->added_by_id.find(id);
   if (it != impl_->added_by_id.end()) return impl_->added[it->second].tok.content;
   if (const std::string* t = impl_->model->id_to_token(id)) return *t;
@@ -337,11 +381,13 @@ std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
 }
 
 bool Tokenizer::is_special(int32_t id) const {
+  if (impl_->sp) return id >= 0 && id < impl_->sp->GetPieceSize() && impl_->sp->IsControl(id);
   auto it = impl_->added_by_id.find(id);
   return it != impl_->added_by_id.end() && impl_->added[it->second].tok.special;
 }
 
 size_t Tokenizer::vocab_size(bool with_added) const {
+  if (impl_->sp) return static_cast<size_t>(impl_->sp->GetPieceSize());
   size_t n = impl_->model->vocab_size();
   if (!with_added) return n;
   for (const auto& a : impl_->added)
@@ -350,6 +396,7 @@ size_t Tokenizer::vocab_size(bool with_added) const {
 }
 
 int32_t Tokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
+  if (impl_->sp) fail("{}: vocabulary extension needs a tokenizer.json (SentencePiece models are fixed)", impl_->origin);
   int32_t added = 0;
   for (const auto& t : tokens) {
     if (t.content.empty()) fail("cannot add an empty token");
@@ -366,6 +413,7 @@ int32_t Tokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
 }
 
 void Tokenizer::save_json(const std::string& path) const {
+  if (impl_->sp) fail("{}: a SentencePiece model cannot be saved as tokenizer.json", impl_->origin);
   json j = json::parse(impl_->raw_json);
   json list = json::array();
   for (const auto& a : impl_->added)

@@ -30,7 +30,10 @@ class Tokenizer {
  public:
   static Tokenizer from_json_file(const std::string& path);
   static Tokenizer from_json_string(const std::string& json, const std::string& origin = "<string>");
-  // A tokenizer.json, a tokenizer.json.zst, or a directory holding either.
+  // A SentencePiece model (tokenizer.model), run by libsentencepiece itself; add_special_tokens
+  // prepends BOS like HF's slow Llama tokenizer.
+  static Tokenizer from_sentencepiece_model(const std::string& path);
+  // A tokenizer.json, a tokenizer.json.zst, or a directory holding either (or only tokenizer.model).
   static Tokenizer from_path(const std::string& path);
   static std::string resolve_path(const std::string& path);  // the file from_path would read
   Tokenizer(Tokenizer&&) noexcept;
