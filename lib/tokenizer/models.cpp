@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/model.h"
+#include "tokenizer/trie.h"
 #include "tokenizer/unicode.h"
 
 namespace pt::tok {
@@ -26,7 +27,7 @@ class Unigram : public Model {
       scores_.push_back(vocab[i][1].get<double>());
       ids_.emplace(pieces_.back(), static_cast<int32_t>(i));
       min_score_ = std::min(min_score_, scores_.back());
-      add_to_trie(pieces_.back(), static_cast<int32_t>(i));
+      trie_.add(pieces_.back(), static_cast<int32_t>(i));
     }
     if (m.contains("unk_id") && m["unk_id"].is_number_integer()) unk_id_ = m["unk_id"].get<int32_t>();
     byte_fallback_ = m.value("byte_fallback", false);
@@ -48,18 +49,11 @@ class Unigram : public Model {
       double here = best[pos].score;
       size_t mblen = std::min(utf8_len(static_cast<unsigned char>(s[pos])), n - pos);
       bool single = false;
-      size_t node = 0;
-      for (size_t k = pos; k < n; ++k) {
-        auto it = trie_[node].next.find(static_cast<unsigned char>(s[k]));
-        if (it == trie_[node].next.end()) break;
-        node = it->second;
-        int32_t id = trie_[node].id;
-        if (id < 0) continue;
-        size_t end = k + 1;
+      trie_.for_each_prefix(s, pos, [&](size_t end, int32_t id) {
         double cand = scores_[static_cast<size_t>(id)] + here;
         if (best[end].start < 0 || cand > best[end].score) best[end] = {id, cand, static_cast<int64_t>(pos)};
         if (end - pos == mblen) single = true;
-      }
+      });
       if (!single) {
         if (unk_id_ < 0) fail("Unigram model has no unk_id but the input has characters outside its vocabulary");
         double cand = unk_score + here;
@@ -118,23 +112,7 @@ class Unigram : public Model {
   size_t vocab_size() const override { return pieces_.size(); }
 
  private:
-  void add_to_trie(const std::string& p, int32_t id) {
-    size_t node = 0;
-    for (unsigned char c : p) {
-      auto it = trie_[node].next.find(c);
-      if (it == trie_[node].next.end()) {
-        trie_.push_back({});
-        it = trie_[node].next.emplace(c, trie_.size() - 1).first;
-      }
-      node = it->second;
-    }
-    if (trie_[node].id < 0) trie_[node].id = id;
-  }
-  struct TrieNode {
-    std::map<unsigned char, size_t> next;
-    int32_t id = -1;
-  };
-  std::vector<TrieNode> trie_{TrieNode{}};
+  ByteTrie trie_;
   std::vector<std::string> pieces_;
   std::vector<double> scores_;
   std::unordered_map<std::string, int32_t> ids_;

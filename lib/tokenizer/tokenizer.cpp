@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/components.h"
+#include "tokenizer/trie.h"
 #include "tokenizer/unicode.h"
 
 namespace pt::tok {
@@ -25,43 +26,6 @@ namespace pt::tok {
 using nlohmann::json;
 
 namespace {
-
-// A byte trie over added-token contents: leftmost-longest matching like HF's aho-corasick.
-class Trie {
- public:
-  void add(const std::string& s, int32_t value) {
-    size_t node = 0;
-    for (unsigned char c : s) {
-      auto it = nodes_[node].next.find(c);
-      if (it == nodes_[node].next.end()) {
-        nodes_.push_back({});
-        it = nodes_[node].next.emplace(c, nodes_.size() - 1).first;
-      }
-      node = it->second;
-    }
-    nodes_[node].value = value;
-  }
-  // Longest match starting at pos: (length, value) or (0, -1).
-  std::pair<size_t, int32_t> longest(std::string_view s, size_t pos) const {
-    size_t node = 0, best_len = 0;
-    int32_t best = -1;
-    for (size_t i = pos; i < s.size(); ++i) {
-      auto it = nodes_[node].next.find(static_cast<unsigned char>(s[i]));
-      if (it == nodes_[node].next.end()) break;
-      node = it->second;
-      if (nodes_[node].value >= 0) best_len = i - pos + 1, best = nodes_[node].value;
-    }
-    return {best_len, best};
-  }
-  bool empty() const { return nodes_.size() == 1; }
-
- private:
-  struct N {
-    std::map<unsigned char, size_t> next;
-    int32_t value = -1;
-  };
-  std::vector<N> nodes_{N{}};
-};
 
 bool is_word_char(char32_t c) {
   auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
@@ -92,11 +56,11 @@ struct Tokenizer::Impl {
   std::vector<Added> added;
   std::unordered_map<int32_t, size_t> added_by_id;
   std::unordered_map<std::string, size_t> added_by_content;
-  Trie raw_trie, normalized_trie;
+  ByteTrie raw_trie, normalized_trie;
 
   void rebuild_tries() {
-    raw_trie = Trie();
-    normalized_trie = Trie();
+    raw_trie = ByteTrie();
+    normalized_trie = ByteTrie();
     for (size_t i = 0; i < added.size(); ++i) {
       const auto& a = added[i].tok;
       if (a.content.empty()) continue;
@@ -111,7 +75,7 @@ struct Tokenizer::Impl {
   }
 
   // Splits `s` around added-token matches (with single_word / lstrip / rstrip semantics).
-  void split_added(const NormalizedString& s, const Trie& trie, std::vector<Piece>& out) const {
+  void split_added(const NormalizedString& s, const ByteTrie& trie, std::vector<Piece>& out) const {
     if (trie.empty()) {
       out.push_back({s, -1});
       return;

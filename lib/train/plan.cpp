@@ -1,10 +1,9 @@
 // `posttrain run --dry-run`: resolve every stage that needs no data records or weights and say how
 // it would be built, so a recipe's mistakes surface before a GPU allocation does.
 #include <filesystem>
-#include <fstream>
 
-#include <nlohmann/json.hpp>
 
+#include "model/hf_config.h"
 #include "posttrain/build_config.h"
 #include "recipe/recipe.h"
 #include "registry/builtins.h"
@@ -16,40 +15,6 @@ namespace fs = std::filesystem;
 namespace pt::train {
 
 namespace {
-
-struct ModelConfigSummary {
-  std::string architecture;
-  int64_t hidden = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, max_positions = 0, intermediate = 0;
-};
-
-ModelConfigSummary read_config(const std::string& dir) {
-  fs::path file = fs::path(dir) / "config.json";
-  std::ifstream in(file);
-  if (!in) fail("model.path '{}': no config.json there (expected a Hugging Face model directory)", dir);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", file.string(), e.what());
-  }
-  ModelConfigSummary s;
-  auto get = [&](const char* key, int64_t& out, bool required) {
-    if (j.contains(key) && j[key].is_number_integer()) out = j[key].get<int64_t>();
-    else if (required) fail("{}: missing integer '{}'", file.string(), key);
-  };
-  if (!j.contains("architectures") || !j["architectures"].is_array() || j["architectures"].empty())
-    fail("{}: missing 'architectures' list", file.string());
-  s.architecture = j["architectures"][0].get<std::string>();
-  get("hidden_size", s.hidden, true);
-  get("num_hidden_layers", s.layers, true);
-  get("num_attention_heads", s.heads, true);
-  get("vocab_size", s.vocab, true);
-  get("intermediate_size", s.intermediate, false);
-  s.kv_heads = s.heads;
-  get("num_key_value_heads", s.kv_heads, false);
-  get("max_position_embeddings", s.max_positions, false);
-  return s;
-}
 
 size_t count_matches(const std::string& pattern) {
   fs::path p(pattern);
@@ -93,14 +58,17 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
                    recipe::enum_name(r.parallel.device)));
 
   std::string tok_path = r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path;
+  int64_t model_vocab = 0;
   if (fs::exists(r.model.path)) {
-    auto c = read_config(r.model.path);
+    auto c = model::HfConfig::from_file((fs::path(r.model.path) / "config.json").string());
+    registry::registries().architectures.get(c.architecture);  // unsupported architectures fail here
+    model_vocab = c.vocab_size;
     line(fmt::format("model      {} from {}: hidden {}, layers {}, heads {}/{} kv, vocab {} (padded to a multiple of {})",
-                     c.architecture, r.model.path, c.hidden, c.layers, c.heads, c.kv_heads, c.vocab,
-                     r.model.vocab_pad_multiple));
-    if (c.max_positions > 0 && r.data.seq_len > c.max_positions)
+                     c.architecture, r.model.path, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
+                     c.num_key_value_heads, c.vocab_size, r.model.vocab_pad_multiple));
+    if (c.max_position_embeddings > 0 && r.data.seq_len > c.max_position_embeddings)
       fail_at(Location{"", 0, 0, "data.seq_len"}, "seq_len {} exceeds the model's max_position_embeddings {} ({})",
-              r.data.seq_len, c.max_positions, r.model.path);
+              r.data.seq_len, c.max_position_embeddings, r.model.path);
   } else {
     line(fmt::format("model      {} (not present on this machine: weights are read at run time)", r.model.path));
   }
@@ -114,6 +82,10 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
     auto tok = tok::Tokenizer::from_path(tok_path);
     line(fmt::format("tokenizer  {}: {} tokens ({} with added tokens)", tok::Tokenizer::resolve_path(tok_path),
                      tok.vocab_size(false), tok.vocab_size(true)));
+    if (model_vocab > 0 && static_cast<int64_t>(tok.vocab_size(true)) > model_vocab)
+      line(fmt::format("WARNING    the tokenizer has {} tokens but the model's vocabulary is {}: ids >= {} cannot be "
+                       "embedded (resize the embedding or use a matching tokenizer)",
+                       tok.vocab_size(true), model_vocab, model_vocab));
   } else {
     line(fmt::format("tokenizer  {} (tokenizer.json not present on this machine)", tok_path));
   }
