@@ -174,7 +174,23 @@ class Interpreter {
       Value l = eval(*e.a);
       return l.truthy() ? l : eval(*e.b);
     }
-    Value l = eval(*e.a), r = eval(*e.b);
+    if (op == "chain") {
+      Value l = eval(*e.items[0]);
+      for (size_t i = 0; i < e.kwargs.size(); ++i) {
+        Value r = eval(*e.items[i + 1]);
+        if (!compare_op(e.kwargs[i].first, l, r, e.line).truthy()) return Value(false);
+        l = std::move(r);
+      }
+      return Value(true);
+    }
+    return compare_op(op, eval(*e.a), eval(*e.b), e.line);
+  }
+
+  // Python bools compare as 0/1 against numbers (True < 3).
+  static bool numeric(const Value& v) { return v.is_number() || v.is_bool(); }
+
+  // Every binary operator except the short-circuiting and/or, on evaluated operands.
+  Value compare_op(const std::string& op, const Value& l, const Value& r, int line) {
     if (op == "==") return Value(l == r);
     if (op == "!=") return Value(l != r);
     if (op == "~") return Value(l.to_string() + r.to_string());
@@ -184,8 +200,8 @@ class Interpreter {
       else if (r.is_list())
         for (const auto& x : r.list()) found = found || x == l;
       else if (r.is_dict()) found = r.dict().find(l.to_string()) != nullptr;
-      else if (!r.is_undefined() && !r.is_none()) err(e.line, std::string("'in' needs a container, got ") + r.type_name());
-      else err(e.line, "'in' on an undefined or none value");
+      else if (!r.is_undefined() && !r.is_none()) err(line, std::string("'in' needs a container, got ") + r.type_name());
+      else err(line, "'in' on an undefined or none value");
       return Value(op == "in" ? found : !found);
     }
     if (op == "+") {
@@ -198,9 +214,9 @@ class Interpreter {
     }
     if (op == "<" || op == ">" || op == "<=" || op == ">=") {
       int c;
-      if (l.is_number() && r.is_number()) c = l.as_float() < r.as_float() ? -1 : l.as_float() > r.as_float() ? 1 : 0;
+      if (numeric(l) && numeric(r)) c = l.as_float() < r.as_float() ? -1 : l.as_float() > r.as_float() ? 1 : 0;
       else if (l.is_string() && r.is_string()) c = l.str_ref().compare(r.str_ref());
-      else err(e.line, std::string("cannot compare ") + l.type_name() + " and " + r.type_name());
+      else err(line, std::string("cannot compare ") + l.type_name() + " and " + r.type_name());
       return Value(op == "<" ? c < 0 : op == ">" ? c > 0 : op == "<=" ? c <= 0 : c >= 0);
     }
     if (op == "*" && ((l.is_string() && r.is_int()) || (l.is_int() && r.is_string()))) {
@@ -211,17 +227,17 @@ class Interpreter {
       return Value(out);
     }
     if (!l.is_number() || !r.is_number())
-      err(e.line, std::string("unsupported operand types for ") + op + ": " + l.type_name() + " and " + r.type_name());
+      err(line, std::string("unsupported operand types for ") + op + ": " + l.type_name() + " and " + r.type_name());
     bool ints = l.is_int() && r.is_int();
     if (op == "+") return ints ? Value(l.as_int() + r.as_int()) : Value(l.as_float() + r.as_float());
     if (op == "-") return ints ? Value(l.as_int() - r.as_int()) : Value(l.as_float() - r.as_float());
     if (op == "*") return ints ? Value(l.as_int() * r.as_int()) : Value(l.as_float() * r.as_float());
     if (op == "/") {
-      if (r.as_float() == 0) err(e.line, "division by zero");
+      if (r.as_float() == 0) err(line, "division by zero");
       return Value(l.as_float() / r.as_float());
     }
     if (op == "//" || op == "%") {
-      if (r.as_float() == 0) err(e.line, "division by zero");
+      if (r.as_float() == 0) err(line, "division by zero");
       if (ints) {
         int64_t a = l.as_int(), b = r.as_int();
         int64_t q = a / b;
@@ -233,7 +249,7 @@ class Interpreter {
     }
     if (op == "**") return ints && r.as_int() >= 0 ? Value(static_cast<int64_t>(std::llround(std::pow(l.as_float(), r.as_float()))))
                                                    : Value(std::pow(l.as_float(), r.as_float()));
-    err(e.line, "unknown operator " + op);
+    err(line, "unknown operator " + op);
   }
 
   // --- statements ------------------------------------------------------------------------------

@@ -272,22 +272,33 @@ class ExprParser {
     }
     return compare();
   }
+  // Python chains comparisons: `a < b < c` means `a < b and b < c` with b evaluated once, so a
+  // chain of two or more operators becomes one "chain" node (operands in items, operators in kwargs).
   ExprPtr compare() {
-    auto e = math1();
+    std::vector<ExprPtr> operands;
+    std::vector<std::string> ops;
+    operands.push_back(math1());
     while (true) {
       if (is_op("==") || is_op("!=") || is_op("<") || is_op(">") || is_op("<=") || is_op(">=")) {
-        std::string op = next().s;
-        e = binary(std::move(e), op, math1());
+        ops.push_back(next().s);
       } else if (is_name("in")) {
         ++p_;
-        e = binary(std::move(e), "in", math1());
+        ops.push_back("in");
       } else if (is_name("not") && is_name("in", 1)) {
         p_ += 2;
-        e = binary(std::move(e), "not in", math1());
+        ops.push_back("not in");
       } else {
-        return e;
+        break;
       }
+      operands.push_back(math1());
     }
+    if (ops.empty()) return std::move(operands[0]);
+    if (ops.size() == 1) return binary(std::move(operands[0]), ops[0], std::move(operands[1]));
+    auto e = mk(Expr::Kind::Binary);
+    e->name = "chain";
+    e->items = std::move(operands);
+    for (auto& op : ops) e->kwargs.emplace_back(op, nullptr);
+    return e;
   }
   ExprPtr math1() {
     auto e = concat();
@@ -535,11 +546,23 @@ class Parser {
       ep.next();
       body.push_back(statement(kw, ep, s.line));
     }
-    if (!enders.empty()) fail("{}: missing '{{% {} %}}' at end of template", name_, enders.front());
+    if (!enders.empty()) {
+      std::string want;
+      for (const auto& e : enders) want += (want.empty() ? "'" : " or '") + e + "'";
+      if (open_blocks_.empty()) fail("{}: unexpected end of template, expected {}", name_, want);
+      fail("{}:{}: '{{% {} %}}' is never closed (reached the end of the template looking for {})", name_,
+           open_blocks_.back().second, open_blocks_.back().first, want);
+    }
     return body;
   }
 
   StmtPtr statement(const std::string& kw, ExprParser& ep, int line) {
+    // Remember where each enclosing block opened, so an unclosed one is reported at its tag.
+    struct OpenBlock {
+      std::vector<std::pair<std::string, int>>& v;
+      OpenBlock(std::vector<std::pair<std::string, int>>& v_, const std::string& k, int l) : v(v_) { v.emplace_back(k, l); }
+      ~OpenBlock() { v.pop_back(); }
+    } open_guard(open_blocks_, kw, line);
     auto st = std::make_unique<Stmt>();
     st->line = line;
     std::string ended;
@@ -659,6 +682,7 @@ class Parser {
  private:
   std::vector<Segment> segs_;
   std::string name_;
+  std::vector<std::pair<std::string, int>> open_blocks_;  // (keyword, line) of blocks being parsed
   size_t i_ = 0;
 };
 
