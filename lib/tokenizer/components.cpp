@@ -29,6 +29,17 @@ static std::string type_of(const json& j, const std::string& where) {
   return string_field(j, "type", where);
 }
 
+// A {"type": "Sequence", <key>: [...]} of any stage kind: each element built by `make`, nulls skipped.
+template <class Seq, class Make>
+std::unique_ptr<Seq> make_sequence(const json& j, const char* key, const std::string& where, Make make) {
+  auto seq = std::make_unique<Seq>();
+  const auto& list = field(j, key, where);
+  if (!list.is_array()) fail("{}.{}: expected a list", where, key);
+  for (size_t i = 0; i < list.size(); ++i)
+    if (auto part = make(list[i], fmt::format("{}.{}[{}]", where, key, i))) seq->parts.push_back(std::move(part));
+  return seq;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Pattern = {"String": s} or {"Regex": r}: a literal or a PCRE2 regex, matched left to right.
 class Pattern {
@@ -235,13 +246,8 @@ class StripNormalizer : public Normalizer {
 std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
   std::string t = type_of(j, where);
-  if (t == "Sequence") {
-    auto seq = std::make_unique<SequenceNormalizer>();
-    const auto& list = field(j, "normalizers", where);
-    for (size_t i = 0; i < list.size(); ++i)
-      if (auto n = make_normalizer(list[i], fmt::format("{}.normalizers[{}]", where, i))) seq->parts.push_back(std::move(n));
-    return seq;
-  }
+  if (t == "Sequence")
+    return make_sequence<SequenceNormalizer>(j, "normalizers", where, [](const json& e, const std::string& w) { return make_normalizer(e, w); });
   if (t == "NFC") return std::make_unique<UnicodeNormalizer>(utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (t == "NFD") return std::make_unique<UnicodeNormalizer>(utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
   if (t == "NFKC")
@@ -456,13 +462,8 @@ class RegexPre : public PreTokenizer {
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
   std::string t = type_of(j, where);
-  if (t == "Sequence") {
-    auto seq = std::make_unique<SequencePre>();
-    const auto& list = field(j, "pretokenizers", where);
-    for (size_t i = 0; i < list.size(); ++i)
-      if (auto p = make_pre_tokenizer(list[i], fmt::format("{}.pretokenizers[{}]", where, i))) seq->parts.push_back(std::move(p));
-    return seq;
-  }
+  if (t == "Sequence")
+    return make_sequence<SequencePre>(j, "pretokenizers", where, [](const json& e, const std::string& w) { return make_pre_tokenizer(e, w); });
   if (t == "Split") return std::make_unique<SplitPre>(j, where);
   if (t == "ByteLevel") return std::make_unique<ByteLevelPre>(j, where);
   if (t == "Metaspace") return std::make_unique<MetaspacePre>(j, where);
@@ -674,13 +675,8 @@ class MetaspaceDecoder : public Decoder {
 std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
   std::string t = type_of(j, where);
-  if (t == "Sequence") {
-    auto seq = std::make_unique<SequenceDecoder>();
-    const auto& list = field(j, "decoders", where);
-    for (size_t i = 0; i < list.size(); ++i)
-      if (auto d = make_decoder(list[i], fmt::format("{}.decoders[{}]", where, i))) seq->parts.push_back(std::move(d));
-    return seq;
-  }
+  if (t == "Sequence")
+    return make_sequence<SequenceDecoder>(j, "decoders", where, [](const json& e, const std::string& w) { return make_decoder(e, w); });
   if (t == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (t == "Replace") return std::make_unique<ReplaceDecoder>(j, where);
   if (t == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
@@ -760,14 +756,8 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
                                                    const std::map<std::string, int32_t>&) {
   if (j.is_null()) return nullptr;
   std::string t = type_of(j, where);
-  if (t == "Sequence") {
-    auto seq = std::make_unique<SequencePost>();
-    const auto& list = field(j, "processors", where);
-    for (size_t i = 0; i < list.size(); ++i)
-      if (auto p = make_post_processor(list[i], fmt::format("{}.processors[{}]", where, i), {}))
-        seq->parts.push_back(std::move(p));
-    return seq;
-  }
+  if (t == "Sequence")
+    return make_sequence<SequencePost>(j, "processors", where, [](const json& e, const std::string& w) { return make_post_processor(e, w, {}); });
   if (t == "TemplateProcessing") return std::make_unique<TemplatePost>(j, where);
   if (t == "RobertaProcessing" || t == "BertProcessing") return std::make_unique<ClsSepPost>(j, where);
   if (t == "ByteLevel") return std::make_unique<NoopPost>();  // only trims offsets; ids unchanged
