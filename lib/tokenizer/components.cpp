@@ -49,6 +49,11 @@ class Pattern {
     else if (j.is_object() && j.contains("Regex")) regex_ = std::make_unique<Regex>(j["Regex"].get<std::string>());
     else fail("{}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}", where);
   }
+  static Pattern regex(const std::string& r) {
+    Pattern p;
+    p.regex_ = std::make_unique<Regex>(r);
+    return p;
+  }
   std::vector<std::pair<size_t, size_t>> find_all(const std::string& s) const {
     if (regex_) return regex_->find_all(s);
     std::vector<std::pair<size_t, size_t>> out;
@@ -59,6 +64,7 @@ class Pattern {
   }
 
  private:
+  Pattern() = default;
   std::string literal_;
   std::unique_ptr<Regex> regex_;
 };
@@ -349,6 +355,9 @@ class SplitPre : public PreTokenizer {
       : pattern_(field(j, "pattern", where), where + ".pattern"),
         behavior_(parse_behavior(j, where)),
         invert_(bool_field(j, "invert", false, where)) {}
+  // The fixed-pattern pre-tokenizers (Whitespace, Digits, ...) are Splits with a built-in regex.
+  SplitPre(const std::string& regex, Behavior b, bool invert = false)
+      : pattern_(Pattern::regex(regex)), behavior_(b), invert_(invert) {}
   void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
     std::vector<NormalizedString> out;
     for (const auto& p : pieces) split_piece(p, pattern_.find_all(p.text), behavior_, invert_, out);
@@ -442,21 +451,6 @@ class MetaspacePre : public PreTokenizer {
   bool split_ = true;
 };
 
-class RegexPre : public PreTokenizer {
- public:
-  RegexPre(const std::string& pattern, Behavior b, bool invert = false) : regex_(pattern), behavior_(b), invert_(invert) {}
-  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
-    std::vector<NormalizedString> out;
-    for (const auto& p : pieces) split_piece(p, regex_.find_all(p.text), behavior_, invert_, out);
-    pieces = std::move(out);
-  }
-
- private:
-  Regex regex_;
-  Behavior behavior_;
-  bool invert_;
-};
-
 }  // namespace
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::string& where) {
@@ -468,13 +462,13 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   if (t == "ByteLevel") return std::make_unique<ByteLevelPre>(j, where);
   if (t == "Metaspace") return std::make_unique<MetaspacePre>(j, where);
   // Whitespace keeps the matches and removes everything between them.
-  if (t == "Whitespace") return std::make_unique<RegexPre>(R"(\w+|[^\w\s]+)", Behavior::Removed, true);
-  if (t == "WhitespaceSplit") return std::make_unique<RegexPre>(R"(\s+)", Behavior::Removed);
+  if (t == "Whitespace") return std::make_unique<SplitPre>(R"(\w+|[^\w\s]+)", Behavior::Removed, true);
+  if (t == "WhitespaceSplit") return std::make_unique<SplitPre>(R"(\s+)", Behavior::Removed);
   if (t == "Digits")
-    return std::make_unique<RegexPre>(R"(\p{N})", bool_field(j, "individual_digits", false, where)
+    return std::make_unique<SplitPre>(R"(\p{N})", bool_field(j, "individual_digits", false, where)
                                                      ? Behavior::Isolated
                                                      : Behavior::Contiguous);
-  if (t == "Punctuation") return std::make_unique<RegexPre>(R"(\p{P})", Behavior::Isolated);
+  if (t == "Punctuation") return std::make_unique<SplitPre>(R"(\p{P})", Behavior::Isolated);
   fail("{}: pre-tokenizer type '{}' is not supported (supported: Sequence, Split, ByteLevel, Metaspace, Whitespace, "
        "WhitespaceSplit, Digits, Punctuation)",
        where, t);
