@@ -9,8 +9,7 @@
 namespace pt::data {
 
 enum class Format { Chat, PromptCompletion, Preference, Prompts, TokenIds, Text };
-enum class Truncation { Drop, Left, Right };
-enum class Overlong { Split, Drop, Truncate };
+enum class Truncation { Drop, Left, Right, Split };
 enum class BadRecords { Error, Skip };
 
 struct SourceOptions {
@@ -33,7 +32,9 @@ struct SourceOptions {
     v.field("fields", fields,
             Spec("field-name mapping, e.g. {messages: conversation, prompt: question}"));
     v.field("truncation", truncation,
-            Spec("records longer than seq_len: drop, or cut tokens from the left/right (never silently)"));
+            Spec("documents longer than seq_len: drop, cut tokens from the left/right, or split into seq_len "
+                 "pieces (each its own document). Counted in metrics; a cut that leaves no trained token drops "
+                 "the record"));
   }
 };
 
@@ -41,10 +42,10 @@ struct DataOptions {
   std::vector<SourceOptions> sources;
   std::vector<SourceOptions> eval_sources;
   double eval_fraction = 0.0;
+  int max_eval_records = 0;
   int seq_len = 2048;
   bool packing = true;
   int pack_window = 256;
-  Overlong overlong = Overlong::Split;
   bool shuffle = true;
   int prefetch = 8;
   BadRecords on_bad_record = BadRecords::Error;
@@ -57,10 +58,10 @@ struct DataOptions {
     v.field("eval_sources", eval_sources, Spec("held-out evaluation sources"));
     v.field("eval_fraction", eval_fraction,
             Spec("fraction of training records held out for evaluation (deterministic by seed)").min(0).lt(1));
+    v.field("max_eval_records", max_eval_records, Spec("cap on held-out records (0 = no cap)").min(0));
     v.field("seq_len", seq_len, Spec("tokens per packed row").min(8).max(1 << 20));
     v.field("packing", packing, Spec("pack several documents per row (document-masked); false = one per row, padded"));
     v.field("pack_window", pack_window, Spec("documents considered for best-fit packing").min(1).max(1 << 16));
-    v.field("overlong", overlong, Spec("documents longer than seq_len when packing: split, drop or truncate"));
     v.field("shuffle", shuffle, Spec("shuffle records within each source per epoch"));
     v.field("prefetch", prefetch, Spec("packed rows buffered by the background packer").min(1).max(4096));
     v.field("on_bad_record", on_bad_record, Spec("malformed records: error (stop) or skip (count and log)"));
@@ -75,7 +76,5 @@ PT_RECIPE_ENUM(pt::data::Format, {pt::data::Format::Chat, "chat"},
                {pt::data::Format::Preference, "preference"}, {pt::data::Format::Prompts, "prompts"},
                {pt::data::Format::TokenIds, "token_ids"}, {pt::data::Format::Text, "text"})
 PT_RECIPE_ENUM(pt::data::Truncation, {pt::data::Truncation::Drop, "drop"}, {pt::data::Truncation::Left, "left"},
-               {pt::data::Truncation::Right, "right"})
-PT_RECIPE_ENUM(pt::data::Overlong, {pt::data::Overlong::Split, "split"}, {pt::data::Overlong::Drop, "drop"},
-               {pt::data::Overlong::Truncate, "truncate"})
+               {pt::data::Truncation::Right, "right"}, {pt::data::Truncation::Split, "split"})
 PT_RECIPE_ENUM(pt::data::BadRecords, {pt::data::BadRecords::Error, "error"}, {pt::data::BadRecords::Skip, "skip"})

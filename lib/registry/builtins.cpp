@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "algo/sft.h"
 #include "registry/catalog.h"
 
 namespace pt::registry {
@@ -22,6 +23,7 @@ void register_builtins() {
                     model::AttentionBackend::Sdpa);
     r.attention.add("flash", "CUDA flash-attention varlen over cu_seqlens (at::_flash_attention_forward)",
                     model::AttentionBackend::Flash);
+    r.algorithms.add("sft", "supervised fine-tuning: chunked cross-entropy on trained (assistant) tokens", algo::make_sft);
   });
 }
 
@@ -32,6 +34,7 @@ std::vector<Listing> catalog() {
   };
   add_all(registries().architectures);
   add_all(registries().attention);
+  add_all(registries().algorithms);
   return out;
 }
 

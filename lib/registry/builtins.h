@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "algo/algorithm.h"
 #include "model/arch.h"
 #include "model/options.h"
 #include "registry/registry.h"
@@ -13,6 +14,7 @@ namespace pt::registry {
 struct Registries {
   Registry<const model::ArchSpec*> architectures{"architecture"};
   Registry<model::AttentionBackend> attention{"attention"};
+  Registry<algo::AlgorithmFactory> algorithms{"algorithm"};
 };
 
 // Filled once by register_builtins().

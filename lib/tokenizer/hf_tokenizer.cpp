@@ -83,6 +83,8 @@ bool HfTokenizer::has_chat_template(const std::string& name) const {
 
 const jinja::CompiledTemplate& HfTokenizer::chat_template(const std::string& name) const {
   const std::string& n = name.empty() ? default_template_ : name;
+  // The data loader renders on its background thread while evaluation renders on the main one.
+  std::lock_guard<std::mutex> lock(*compiled_mu_);
   auto it = compiled_.find(n);
   if (it != compiled_.end()) return *it->second;
   auto src = template_sources_.find(n);

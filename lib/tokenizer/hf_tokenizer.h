@@ -3,6 +3,8 @@
 // chat_template.jinja). Special tokens, model_max_length and chat templates come from the config;
 // rendering matches transformers' apply_chat_template.
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -57,6 +59,7 @@ class HfTokenizer {
   std::map<std::string, std::string> template_sources_;  // name -> source
   std::string default_template_ = "default";
   mutable std::map<std::string, std::shared_ptr<jinja::CompiledTemplate>> compiled_;
+  std::shared_ptr<std::mutex> compiled_mu_ = std::make_shared<std::mutex>();
 };
 
 }  // namespace pt::tok

@@ -69,6 +69,7 @@ struct LoggingOptions {
   bool metrics_jsonl = true;
   bool tensorboard = true;
   bool progress_bar = true;
+  double peak_tflops = 0;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
@@ -77,6 +78,8 @@ struct LoggingOptions {
     v.field("metrics_jsonl", metrics_jsonl, Spec("write metrics.jsonl in the run directory"));
     v.field("tensorboard", tensorboard, Spec("write TensorBoard event files in the run directory"));
     v.field("progress_bar", progress_bar, Spec("console progress bar (only on a terminal)"));
+    v.field("peak_tflops", peak_tflops,
+            Spec("device peak (dense bf16 TFLOP/s) for MFU; 0 = known GPUs by name, none on CPU").min(0));
   }
 };
 

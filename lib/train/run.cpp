@@ -1,13 +1,81 @@
-// The composition root of `posttrain run`.
+// The composition root of `posttrain run`: recipe -> tokenizer -> data -> model -> algorithm ->
+// optimizer -> trainer, in this fixed order, with resume decided before anything is built.
 #include "train/run.h"
+
+#include <torch/cuda.h>
+#include <torch/utils.h>
 
 #include <iostream>
 
+#include "algo/sft.h"
+#include "checkpoint/checkpoint.h"
 #include "core/log.h"
+#include "data/stream.h"
+#include "model/causal_lm.h"
+#include "optim/adamw.h"
+#include "recipe/diff.h"
 #include "recipe/resolved.h"
 #include "registry/builtins.h"
+#include "posttrain/build_config.h"
+#include "train/trainer.h"
 
 namespace pt::train {
+
+namespace {
+
+std::optional<std::string> resolve_resume(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
+  const auto& R = loaded.recipe;
+  std::optional<std::string> dir;
+  if (flags.resume == "never") {
+    auto complete = ckpt::list_complete(R.run_dir(), false);
+    if (!complete.empty() && !flags.force)
+      fail("{} already holds checkpoints (newest: {}); use --resume auto to continue it, another run.name, or "
+           "--force to start over (older checkpoints are then pruned by checkpoint.keep_last)",
+           R.run_dir(), complete.front().dir);
+    return std::nullopt;
+  }
+  if (flags.resume == "auto") {
+    auto complete = ckpt::list_complete(R.run_dir(), true);
+    if (complete.empty()) return std::nullopt;
+    dir = complete.front().dir;
+  } else {
+    if (auto why = ckpt::problem(flags.resume)) fail("--resume {}: not a complete checkpoint: {}", flags.resume, *why);
+    dir = flags.resume;
+  }
+  auto old = recipe::load_any(*dir);
+  std::vector<recipe::Change> breaking;
+  for (const auto& c : recipe::diff(old.resolved, loaded.resolved))
+    if (!recipe::is_resume_safe(c)) breaking.push_back(c);
+  if (!breaking.empty()) {
+    std::string d = recipe::format_diff(breaking);
+    if (!flags.force)
+      fail("refusing to resume from {}: the recipe changed in ways that break an exact resume:\n{}"
+           "(--force resumes anyway; the run is then no longer reproducible from one recipe)",
+           *dir, d);
+    log::warn("resuming from {} despite recipe changes (--force):\n{}", *dir, d);
+  }
+  return dir;
+}
+
+at::Device pick_device(const recipe::Recipe& R) {
+  using parallel::Device;
+  const bool cuda_ok = PT_HAVE_CUDA && torch::cuda::is_available();
+  if (R.parallel.device == Device::Cuda && !cuda_ok) fail("parallel.device: cuda requested but no CUDA device is available");
+  return (R.parallel.device != Device::Cpu && cuda_ok) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+}
+
+algo::AlgorithmFactory algorithm_factory(const recipe::Recipe& R) {
+  const std::string name = recipe::enum_name(R.algorithm.name);
+  auto& reg = registry::registries().algorithms;
+  if (!reg.contains(name)) {
+    std::vector<std::string> have;
+    for (const auto& e : reg.entries()) have.push_back(e.name);
+    fail("algorithm.name: '{}' is not implemented in this build yet (available: {})", name, fmt::join(have, ", "));
+  }
+  return reg.get(name);
+}
+
+}  // namespace
 
 int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   registry::register_builtins();
@@ -17,12 +85,61 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     std::cout << "dry run: nothing trained, nothing written\n";
     return 0;
   }
+  const auto& R = loaded.recipe;
+  auto factory = algorithm_factory(R);
+  if (R.parallel.data_parallel > 1 || R.parallel.tensor_parallel > 1)
+    fail("parallel: multi-rank training is not part of this build yet (data_parallel {}, tensor_parallel {})",
+         R.parallel.data_parallel, R.parallel.tensor_parallel);
+  const auto resume = resolve_resume(loaded, flags);
   // Written before anything else so that a run directory always says what produced it.
-  recipe::write_resolved(loaded, loaded.recipe.run_dir());
-  log::info("resolved recipe written to {}/{} (hash {})", loaded.recipe.run_dir(), recipe::kResolvedRecipeFile,
+  recipe::write_resolved(loaded, R.run_dir());
+  log::info("run {}: resolved recipe written to {}/{} (hash {})", R.run.name, R.run_dir(), recipe::kResolvedRecipeFile,
             loaded.hash);
-  const auto& algo_name = recipe::enum_name(loaded.recipe.algorithm.name);
-  fail("algorithm '{}' cannot run yet: the training loop is not part of this build (use --dry-run)", algo_name);
+
+  const at::Device device = pick_device(R);
+  const bool cuda = device.is_cuda();
+  const bool autocast = cuda && R.trainer.precision != Precision::Fp32;
+  torch::manual_seed(static_cast<uint64_t>(R.run.seed));
+
+  const std::string tok_dir = R.tokenizer.path.empty() ? R.model.path : R.tokenizer.path;
+  auto tokenizer = tok::HfTokenizer::from_dir(tok_dir);
+  if (!R.tokenizer.chat_template.empty()) tokenizer.select_chat_template(R.tokenizer.chat_template);
+  if (!R.tokenizer.add_special_tokens.empty()) tokenizer.add_special_tokens(R.tokenizer.add_special_tokens);
+
+  model::ModelOptions mo = R.model;
+  if (resume && !R.model.lora) mo.path = *resume + "/model";
+  // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
+  if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
+  auto model = model::CausalLM::from_pretrained(mo, device);
+  if (resume && R.model.lora) model->load_state(*resume + "/trainable.safetensors");
+  const int64_t tok_vocab = tokenizer.tokenizer().vocab_size();
+  if (tok_vocab > model->vocab_size())
+    fail("tokenizer {} has {} tokens but model {} has vocab_size {}: ids would index past the embedding (resizing "
+         "embeddings is not supported; use a tokenizer that matches the model)",
+         tok_dir, tok_vocab, R.model.path, model->vocab_size());
+
+  tok::MaskOptions masks;
+  masks.train_roles = R.tokenizer.train_roles;
+  masks.last_turn_only = R.tokenizer.last_turn_only;
+  // With max_steps the mixture repeats as often as the steps need; otherwise trainer.epochs passes.
+  const int passes = R.trainer.max_steps > 0 ? (1 << 20) : R.trainer.epochs;
+  data::DataSet ds(R.data, &tokenizer, masks, static_cast<uint64_t>(R.run.seed), model->vocab_size(), passes);
+  log::info("data: {} training source(s), {} held-out records; model {} ({} parameters) on {}", ds.train_sources().size(),
+            ds.num_eval_records(), model->config().architecture, model->config().num_parameters(true), device.str());
+
+  auto algorithm = factory(R);
+  auto optimizer = optim::make_optimizer(R.optimizer, *model);
+  TrainerParts parts;
+  parts.recipe = &loaded;
+  parts.tokenizer = &tokenizer;
+  parts.data = &ds;
+  parts.model = model.get();
+  parts.optimizer = &optimizer;
+  parts.algorithm = algorithm.get();
+  parts.cuda = cuda;
+  parts.autocast_bf16 = autocast;
+  Trainer trainer(parts);
+  return trainer.fit(resume);
 }
 
 }  // namespace pt::train

@@ -1,0 +1,74 @@
+#include "algo/losses.h"
+
+#include <torch/autograd.h>
+
+#include "core/error.h"
+
+namespace pt::algo {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor weight, at::Tensor labels,
+                            int64_t vocab, int64_t chunk, bool want_grads) {
+    const int64_t n = hidden.size(0), padded = weight.size(0);
+    // Decided by the caller: inside forward, autograd has not recorded which inputs need gradients.
+    const bool need_h = want_grads && hidden.requires_grad(), need_w = want_grads && weight.requires_grad();
+    at::Tensor grad_h = need_h ? at::empty_like(hidden) : at::Tensor();
+    at::Tensor grad_w = need_w ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
+    at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
+    // Padding rows of the LM head must never receive probability mass.
+    at::Tensor col_mask;
+    if (padded > vocab) col_mask = at::arange(padded, labels.options()).ge(vocab);
+    for (int64_t b = 0; b < n; b += chunk) {
+      const int64_t m = std::min(chunk, n - b);
+      at::Tensor h = hidden.narrow(0, b, m);
+      at::Tensor y = labels.narrow(0, b, m);
+      at::Tensor logits = at::matmul(h, weight.t()).to(at::kFloat);  // [m, V_padded]
+      if (col_mask.defined()) logits.masked_fill_(col_mask, -std::numeric_limits<float>::infinity());
+      at::Tensor lse = at::logsumexp(logits, 1);                     // [m]
+      total.add_((lse - logits.gather(1, y.unsqueeze(1)).squeeze(1)).sum());
+      if (need_h || need_w) {
+        // d/dlogits of the summed CE: softmax - onehot, in place over the chunk's logits.
+        logits.sub_(lse.unsqueeze(1)).exp_();
+        logits.scatter_add_(1, y.unsqueeze(1), at::full({m, 1}, -1.0f, logits.options()));
+        at::Tensor g = logits.to(hidden.scalar_type());
+        if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(g, weight));
+        if (need_w) grad_w.addmm_(logits.t(), h.to(at::kFloat));
+      }
+    }
+    ctx->saved_data["grad_h"] = grad_h;
+    ctx->saved_data["grad_w"] = need_w ? grad_w.to(weight.scalar_type()) : grad_w;
+    return total;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_out) {
+    at::Tensor g = grad_out[0];
+    at::Tensor gh = ctx->saved_data["grad_h"].toTensor();
+    at::Tensor gw = ctx->saved_data["grad_w"].toTensor();
+    return {gh.defined() ? gh * g.to(gh.scalar_type()) : at::Tensor(), gw.defined() ? gw * g.to(gw.scalar_type()) : at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor chunked_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                                 int64_t vocab_size, int64_t chunk) {
+  PT_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1),
+           "chunked_cross_entropy: hidden [n, H] and weight [V, H] expected");
+  PT_CHECK(labels.dim() == 1 && labels.size(0) == hidden.size(0), "chunked_cross_entropy: one label per row expected");
+  PT_CHECK(chunk > 0 && vocab_size > 0 && vocab_size <= weight.size(0), "chunked_cross_entropy: bad chunk/vocab");
+  if (hidden.size(0) == 0) return (hidden.sum() * 0 + weight.sum() * 0).to(at::kFloat);
+  return ChunkedCE::apply(hidden, weight, labels, vocab_size, chunk, at::GradMode::is_enabled());
+}
+
+at::Tensor plain_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                               int64_t vocab_size) {
+  at::Tensor logits = at::matmul(hidden, weight.narrow(0, 0, vocab_size).t()).to(at::kFloat);
+  return at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
+}
+
+}  // namespace pt::algo

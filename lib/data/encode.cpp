@@ -1,0 +1,276 @@
+#include "data/encode.h"
+
+#include <algorithm>
+
+#include "recipe/fields.h"
+
+namespace pt::data {
+using nlohmann::ordered_json;
+
+size_t Document::num_trained() const { return static_cast<size_t>(std::count(trained.begin(), trained.end(), 1)); }
+
+size_t Example::size() const {
+  size_t n = 0;
+  for (const auto& d : docs) n += d.size();
+  return n;
+}
+
+namespace {
+
+const char* type_name(const ordered_json& v) { return v.type_name(); }
+
+[[noreturn]] void bad(const std::string& where, const std::string& field, const std::string& what) {
+  throw BadRecord(fmt::format("{}: field '{}': {}", where, field, what));
+}
+
+bool is_messages(const ordered_json& v) { return v.is_array() && (v.empty() || v.front().is_object()); }
+
+void check_messages(const ordered_json& v, const std::string& where, const std::string& field) {
+  if (!v.is_array()) bad(where, field, fmt::format("expected a list of {{role, content}} messages, got {}", type_name(v)));
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto& m = v[i];
+    if (!m.is_object()) bad(where, fmt::format("{}[{}]", field, i), fmt::format("expected an object, got {}", type_name(m)));
+    if (!m.contains("role") || !m["role"].is_string())
+      bad(where, fmt::format("{}[{}].role", field, i), "missing or not a string");
+    if (m.contains("content") && !(m["content"].is_string() || m["content"].is_array() || m["content"].is_null()))
+      bad(where, fmt::format("{}[{}].content", field, i),
+          fmt::format("expected a string or a list of parts, got {}", type_name(m["content"])));
+  }
+}
+
+Document from_masked(tok::MaskedTokens&& m) { return Document{std::move(m.ids), std::move(m.trained)}; }
+
+}  // namespace
+
+const std::vector<std::string>& RecordEncoder::field_names(Format f) {
+  static const std::map<Format, std::vector<std::string>> names{
+      {Format::Chat, {"messages", "tools"}},
+      {Format::PromptCompletion, {"prompt", "completion"}},
+      {Format::Preference, {"prompt", "chosen", "rejected"}},
+      {Format::Prompts, {"prompt", "answer"}},
+      {Format::TokenIds, {"ids", "trained"}},
+      {Format::Text, {"text"}},
+  };
+  return names.at(f);
+}
+
+RecordEncoder::RecordEncoder(const tok::HfTokenizer* tok, const SourceOptions& src, tok::MaskOptions masks,
+                             std::string key, int64_t vocab_size)
+    : tok_(tok), format_(src.format), masks_(std::move(masks)), key_(std::move(key)), vocab_size_(vocab_size) {
+  const auto& names = field_names(format_);
+  for (const auto& n : names) fields_[n] = n;
+  for (const auto& [ours, theirs] : src.fields) {
+    if (std::find(names.begin(), names.end(), ours) == names.end()) {
+      std::string hint = did_you_mean(ours, names);
+      fail("{}.fields.{}: format '{}' has no field '{}'{}; its fields are {}", key_, ours,
+           recipe::enum_name(format_), ours, hint.empty() ? "" : " (did you mean '" + hint + "'?)",
+           fmt::join(names, ", "));
+    }
+    fields_[ours] = theirs;
+  }
+  if (!tok_ && format_ != Format::TokenIds)
+    fail("{}: format '{}' needs a tokenizer", key_, recipe::enum_name(format_));
+}
+
+const std::string& RecordEncoder::field(const std::string& ours) const { return fields_.at(ours); }
+
+Example RecordEncoder::encode(std::string_view line, const std::string& where) const {
+  ordered_json rec;
+  try {
+    rec = ordered_json::parse(line);
+  } catch (const nlohmann::json::parse_error& e) {
+    // nlohmann's byte offset is into the line; say so rather than guess a column.
+    throw BadRecord(fmt::format("{}: malformed JSON at byte {} of the line: {}", where, e.byte, e.what()));
+  }
+  if (!rec.is_object()) throw BadRecord(fmt::format("{}: expected a JSON object per line, got {}", where, type_name(rec)));
+  try {
+    switch (format_) {
+      case Format::Chat: return chat(rec, where);
+      case Format::PromptCompletion: return prompt_completion(rec, where);
+      case Format::Preference: return preference(rec, where);
+      case Format::Prompts: return prompts(rec, where);
+      case Format::TokenIds: return token_ids(rec, where);
+      case Format::Text: return text(rec, where);
+    }
+  } catch (const BadRecord&) {
+    throw;
+  } catch (const Error& e) {
+    // Template refusals (raise_exception), unsegmentable turns, zero trained tokens: the record's fault.
+    std::string msg = e.what();
+    throw BadRecord(msg.rfind(where, 0) == 0 ? msg : fmt::format("{}: {}", where, msg));
+  }
+  fail("unreachable format");
+}
+
+namespace {
+const ordered_json& need(const ordered_json& rec, const std::string& field, const std::string& where, const char* fmt_name) {
+  auto it = rec.find(field);
+  if (it == rec.end() || it->is_null()) {
+    std::vector<std::string> keys;
+    for (auto k = rec.begin(); k != rec.end(); ++k) keys.push_back(k.key());
+    std::string hint = did_you_mean(field, keys);
+    throw BadRecord(fmt::format("{}: missing field '{}' (format {}){}{}", where, field, fmt_name,
+                                hint.empty() ? "" : "; did you mean '" + hint + "'? (map it with data.sources[].fields)",
+                                keys.empty() ? "" : fmt::format("; the record has: {}", fmt::join(keys, ", "))));
+  }
+  return *it;
+}
+const std::string& need_string(const ordered_json& v, const std::string& field, const std::string& where) {
+  if (!v.is_string()) bad(where, field, fmt::format("expected a string, got {}", type_name(v)));
+  return v.get_ref<const std::string&>();
+}
+}  // namespace
+
+Example RecordEncoder::chat(const ordered_json& rec, const std::string& where) const {
+  const auto& f = field("messages");
+  const auto& msgs = need(rec, f, where, "chat");
+  check_messages(msgs, where, f);
+  tok::MaskOptions opts = masks_;
+  auto t = rec.find(field("tools"));
+  if (t != rec.end() && !t->is_null()) {
+    if (!t->is_array()) bad(where, field("tools"), fmt::format("expected a list of tool schemas, got {}", type_name(*t)));
+    opts.chat.tools = *t;
+  }
+  Example ex;
+  ex.docs.push_back(from_masked(tok::encode_chat(*tok_, msgs, opts, where)));
+  return ex;
+}
+
+namespace {
+// A completion given as a string becomes one assistant message.
+ordered_json as_messages(const ordered_json& v, const std::string& role) {
+  if (v.is_array()) return v;
+  return ordered_json::array({ordered_json{{"role", role}, {"content", v}}});
+}
+}  // namespace
+
+Example RecordEncoder::prompt_completion(const ordered_json& rec, const std::string& where) const {
+  const auto& pf = field("prompt");
+  const auto& cf = field("completion");
+  const auto& p = need(rec, pf, where, "prompt_completion");
+  const auto& c = need(rec, cf, where, "prompt_completion");
+  Example ex;
+  if (p.is_string() && c.is_string()) {
+    ex.docs.push_back(from_masked(tok::encode_prompt_completion(*tok_, p.get<std::string>(), c.get<std::string>(), where)));
+    return ex;
+  }
+  // Conversational prompt/completion: rendered with the chat template, only the completion trained.
+  if (!is_messages(p)) bad(where, pf, fmt::format("expected a string or a list of messages, got {}", type_name(p)));
+  if (!(c.is_string() || is_messages(c)))
+    bad(where, cf, fmt::format("expected a string or a list of messages, got {}", type_name(c)));
+  check_messages(p, where, pf);
+  ordered_json msgs = p;
+  for (const auto& m : as_messages(c, "assistant")) msgs.push_back(m);
+  check_messages(msgs, where, cf);
+  tok::MaskOptions opts = masks_;
+  opts.last_turn_only = true;
+  ex.docs.push_back(from_masked(tok::encode_chat(*tok_, msgs, opts, where)));
+  return ex;
+}
+
+Example RecordEncoder::preference(const ordered_json& rec, const std::string& where) const {
+  const auto& pf = field("prompt");
+  const auto& chosen = need(rec, field("chosen"), where, "preference");
+  const auto& rejected = need(rec, field("rejected"), where, "preference");
+  auto pit = rec.find(pf);
+  bool has_prompt = pit != rec.end() && !pit->is_null();
+  Example ex;
+  for (const auto* side : {&chosen, &rejected}) {
+    const std::string& sf = side == &chosen ? field("chosen") : field("rejected");
+    if (side->is_string() && (!has_prompt || pit->is_string())) {
+      if (!has_prompt) need(rec, pf, where, "preference");
+      ex.docs.push_back(from_masked(tok::encode_prompt_completion(*tok_, pit->get<std::string>(), side->get<std::string>(), where)));
+      continue;
+    }
+    if (!(side->is_string() || is_messages(*side)))
+      bad(where, sf, fmt::format("expected a string or a list of messages, got {}", type_name(*side)));
+    ordered_json msgs = ordered_json::array();
+    if (has_prompt) {
+      if (!is_messages(*pit)) bad(where, pf, "expected a list of messages when chosen/rejected are messages");
+      check_messages(*pit, where, pf);
+      msgs = *pit;
+    }
+    for (const auto& m : as_messages(*side, "assistant")) msgs.push_back(m);
+    check_messages(msgs, where, sf);
+    tok::MaskOptions opts = masks_;
+    opts.last_turn_only = true;  // only the preferred/dispreferred answer is scored
+    ex.docs.push_back(from_masked(tok::encode_chat(*tok_, msgs, opts, where)));
+  }
+  return ex;
+}
+
+Example RecordEncoder::prompts(const ordered_json& rec, const std::string& where) const {
+  const auto& pf = field("prompt");
+  const auto& p = need(rec, pf, where, "prompts");
+  Document d;
+  if (p.is_string() && !tok_->has_chat_template()) {
+    d.ids = tok_->tokenizer().encode(p.get<std::string>(), true).ids;
+  } else {
+    if (!(p.is_string() || is_messages(p)))
+      bad(where, pf, fmt::format("expected a string or a list of messages, got {}", type_name(p)));
+    ordered_json msgs = as_messages(p, "user");
+    check_messages(msgs, where, pf);
+    tok::ChatOptions chat = masks_.chat;
+    chat.add_generation_prompt = true;
+    d.ids = tok_->tokenizer().encode(tok_->render_chat(msgs, chat).text, false).ids;
+  }
+  d.trained.assign(d.ids.size(), 0);
+  Example ex;
+  ex.docs.push_back(std::move(d));
+  ex.meta = nlohmann::json::parse(rec.dump());
+  ex.meta.erase(pf);
+  const auto& af = field("answer");
+  if (ex.meta.contains(af) && af != "answer") {
+    ex.meta["answer"] = ex.meta[af];
+    ex.meta.erase(af);
+  }
+  return ex;
+}
+
+Example RecordEncoder::token_ids(const ordered_json& rec, const std::string& where) const {
+  const auto& f = field("ids");
+  const auto& ids = need(rec, f, where, "token_ids");
+  if (!ids.is_array() || ids.empty()) bad(where, f, fmt::format("expected a non-empty list of token ids, got {}", type_name(ids)));
+  Document d;
+  d.ids.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto& v = ids[i];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || (vocab_size_ > 0 && v.get<int64_t>() >= vocab_size_))
+      bad(where, fmt::format("{}[{}]", f, i),
+          fmt::format("expected a token id in [0, {}), got {}", vocab_size_ > 0 ? std::to_string(vocab_size_) : "2^31",
+                      v.dump()));
+    d.ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+  }
+  auto t = rec.find(field("trained"));
+  if (t != rec.end() && !t->is_null()) {
+    if (!t->is_array() || t->size() != ids.size())
+      bad(where, field("trained"), fmt::format("expected a list of {} 0/1 flags (one per id)", ids.size()));
+    for (size_t i = 0; i < t->size(); ++i) {
+      const auto& v = (*t)[i];
+      if (!(v.is_boolean() || (v.is_number_integer() && (v == 0 || v == 1))))
+        bad(where, fmt::format("{}[{}]", field("trained"), i), fmt::format("expected 0/1 or a boolean, got {}", v.dump()));
+      d.trained.push_back(v.is_boolean() ? v.get<bool>() : v.get<int>());
+    }
+  } else {
+    d.trained.assign(d.ids.size(), 1);
+  }
+  Example ex;
+  ex.docs.push_back(std::move(d));
+  return ex;
+}
+
+Example RecordEncoder::text(const ordered_json& rec, const std::string& where) const {
+  const auto& f = field("text");
+  const auto& s = need_string(need(rec, f, where, "text"), f, where);
+  Document d;
+  d.ids = tok_->tokenizer().encode(s, true).ids;
+  // Documents end with EOS so a packed row teaches where one text stops.
+  if (auto eos = tok_->eos_id(); eos && (d.ids.empty() || d.ids.back() != *eos)) d.ids.push_back(*eos);
+  if (d.ids.empty()) bad(where, f, "empty text");
+  d.trained.assign(d.ids.size(), 1);
+  Example ex;
+  ex.docs.push_back(std::move(d));
+  return ex;
+}
+
+}  // namespace pt::data

@@ -1,0 +1,52 @@
+#pragma once
+// One record (a JSONL line) -> an Example, per source format, through the tokenizer layer (chat
+// template + loss masks). Every problem with the record is a BadRecord naming file:line and field.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "data/example.h"
+#include "data/options.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/masks.h"
+
+namespace pt::data {
+
+// A record that cannot be used (malformed JSON, missing field, wrong type, template refusal).
+class BadRecord : public Error {
+ public:
+  using Error::Error;
+};
+
+class RecordEncoder {
+ public:
+  // `tok` may be null only for the token_ids format. `key` names the source in errors
+  // ("data.sources[0]"); `vocab_size` (0 = unknown) bounds token_ids records.
+  RecordEncoder(const tok::HfTokenizer* tok, const SourceOptions& src, tok::MaskOptions masks, std::string key,
+                int64_t vocab_size = 0);
+  Example encode(std::string_view line, const std::string& where) const;
+  Format format() const { return format_; }
+
+  // The record's field for our name `ours` (after the recipe's mapping).
+  const std::string& field(const std::string& ours) const;
+  static const std::vector<std::string>& field_names(Format f);
+
+ private:
+  Example chat(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example prompt_completion(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example preference(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example prompts(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example token_ids(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example text(const nlohmann::ordered_json& rec, const std::string& where) const;
+
+  const tok::HfTokenizer* tok_;
+  Format format_;
+  tok::MaskOptions masks_;
+  std::map<std::string, std::string> fields_;
+  std::string key_;
+  int64_t vocab_size_;
+};
+
+}  // namespace pt::data

@@ -1,0 +1,25 @@
+#pragma once
+// What a record becomes after tokenization, before packing.
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pt::data {
+
+struct Document {
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> trained;  // per token: 1 = this token is a target of the loss
+  size_t size() const { return ids.size(); }
+  size_t num_trained() const;
+};
+
+// One packing unit: documents that must land in the same row, in order (a preference pair is
+// chosen then rejected). `meta` carries what a reward needs (RL prompts: reference answer, ...).
+struct Example {
+  std::vector<Document> docs;
+  nlohmann::json meta;
+  size_t size() const;
+};
+
+}  // namespace pt::data

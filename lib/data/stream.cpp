@@ -1,0 +1,303 @@
+#include "data/stream.h"
+
+#include <filesystem>
+
+#include "core/log.h"
+#include "data/rng.h"
+#include "recipe/fields.h"
+
+namespace pt::data {
+using nlohmann::json;
+
+namespace {
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+constexpr uint64_t kEvalSalt = 0x6576616c73706c74ull;  // the held-out split
+constexpr uint64_t kMixSalt = 0x6d6978747572652eull;   // mixture draws
+constexpr uint64_t kShuffleSalt = 0x73687566666c652eull;
+
+std::string default_name(const SourceOptions& s) {
+  if (!s.name.empty()) return s.name;
+  std::string stem = std::filesystem::path(s.path).filename().string();
+  for (const char* ext : {".zst", ".gz", ".jsonl", ".json"})
+    if (stem.size() > std::string(ext).size() && stem.rfind(ext) == stem.size() - std::string(ext).size())
+      stem.resize(stem.size() - std::string(ext).size());
+  return stem;
+}
+
+SourceData load_source(const SourceOptions& o, std::string key, const tok::HfTokenizer* tok,
+                       const tok::MaskOptions& masks, int64_t vocab) {
+  SourceData sd;
+  sd.opts = o;
+  sd.opts.name = default_name(o);
+  sd.key = std::move(key);
+  sd.shards = std::make_unique<Shards>(o.path, sd.key + ".path");
+  sd.encoder = std::make_unique<RecordEncoder>(tok, o, masks, sd.key, vocab);
+  return sd;
+}
+}  // namespace
+
+DataSet::DataSet(const DataOptions& opts, const tok::HfTokenizer* tok, const tok::MaskOptions& masks, uint64_t seed,
+                 int64_t vocab_size, int epochs)
+    : opts_(opts), tok_(tok), seed_(seed), epochs_(epochs) {
+  if (opts.sources.empty()) fail("data.sources: at least one training source is required");
+  const bool hold_out = opts.eval_sources.empty() && opts.eval_fraction > 0;
+  size_t eval_budget = opts.max_eval_records > 0 ? static_cast<size_t>(opts.max_eval_records) : SIZE_MAX;
+  for (size_t i = 0; i < opts.sources.size(); ++i) {
+    auto sd = load_source(opts.sources[i], fmt::format("data.sources[{}]", i), tok, masks, vocab_size);
+    const uint64_t salt = fnv1a(sd.opts.name);
+    for (uint32_t r = 0; r < sd.shards->size(); ++r) {
+      // Membership depends on (seed, source name, record index) only: adding a source or changing
+      // weights never moves a record between the splits.
+      bool held = hold_out && u01(hash3(seed, kEvalSalt ^ salt, r)) < opts.eval_fraction;
+      if (!held) {
+        sd.train.push_back(r);
+      } else if (eval_budget > 0) {
+        sd.eval.push_back(r);
+        --eval_budget;
+      }
+    }
+    if (sd.train.empty()) fail("{}: every record of '{}' was held out for evaluation", sd.key, sd.opts.path);
+    train_.push_back(std::move(sd));
+  }
+  for (size_t i = 0; i < opts.eval_sources.size(); ++i) {
+    auto sd = load_source(opts.eval_sources[i], fmt::format("data.eval_sources[{}]", i), tok, masks, vocab_size);
+    for (uint32_t r = 0; r < sd.shards->size() && eval_budget > 0; ++r, --eval_budget) sd.eval.push_back(r);
+    eval_sources_.push_back(std::move(sd));
+  }
+  // Compile the chat template once here, before loader threads share the tokenizer.
+  if (tok_ && tok_->has_chat_template()) (void)tok_->render_chat(json::array({{{"role", "user"}, {"content", "x"}}}));
+}
+
+size_t DataSet::num_eval_records() const {
+  size_t n = 0;
+  for (const auto& s : eval_sources()) n += s.eval.size();
+  return n;
+}
+
+std::string DataSet::fingerprint() const {
+  std::string f;
+  for (const auto& s : train_) f += s.opts.name + ": " + s.shards->fingerprint() + "; ";
+  return f;
+}
+
+json UnitRef::to_json() const { return json::array({source, record, piece}); }
+UnitRef UnitRef::from_json(const json& j) { return UnitRef{j.at(0).get<uint32_t>(), j.at(1).get<uint32_t>(), j.at(2).get<uint32_t>()}; }
+
+json SourceStats::to_json() const {
+  return json{{"records", records}, {"docs", docs},       {"tokens", tokens},           {"trained", trained},
+              {"truncated", truncated}, {"dropped", dropped}, {"cut_trained", cut_trained}, {"bad", bad}};
+}
+SourceStats SourceStats::from_json(const json& j) {
+  SourceStats s;
+  s.records = j.at("records"), s.docs = j.at("docs"), s.tokens = j.at("tokens"), s.trained = j.at("trained");
+  s.truncated = j.at("truncated"), s.dropped = j.at("dropped"), s.cut_trained = j.at("cut_trained"), s.bad = j.at("bad");
+  return s;
+}
+
+DocStream::DocStream(const DataSet& ds, Split split)
+    : ds_(ds), split_(split), sources_(split == Split::Train ? &ds.train_sources() : &ds.eval_sources()) {
+  cursors_.resize(sources_->size());
+  stats_.resize(sources_->size());
+  perm_.assign(sources_->size(), {-1, {}});
+}
+
+bool DocStream::exhausted(size_t s) const {
+  const auto& src = (*sources_)[s];
+  if (split_ == Split::Eval) return cursors_[s].pos >= src.eval.size();
+  return src.train.empty() || cursors_[s].epoch >= static_cast<uint32_t>(src.opts.epochs * ds_.epochs());
+}
+
+std::optional<size_t> DocStream::pick_source() {
+  if (split_ == Split::Eval) {
+    for (size_t s = 0; s < sources_->size(); ++s)
+      if (!exhausted(s)) return s;
+    return std::nullopt;
+  }
+  double total = 0;
+  for (size_t s = 0; s < sources_->size(); ++s)
+    if (!exhausted(s)) total += (*sources_)[s].opts.weight;
+  if (total <= 0) return std::nullopt;
+  // Exhausted sources leave the draw and the rest keep their relative weights.
+  double u = u01(hash3(ds_.seed(), kMixSalt, mix_counter_++)) * total;
+  std::optional<size_t> last;
+  for (size_t s = 0; s < sources_->size(); ++s) {
+    if (exhausted(s)) continue;
+    last = s;
+    u -= (*sources_)[s].opts.weight;
+    if (u < 0) return s;
+  }
+  return last;
+}
+
+uint32_t DocStream::record_at(size_t s, const Cursor& c) {
+  const auto& src = (*sources_)[s];
+  if (split_ == Split::Eval) return src.eval[c.pos];
+  if (!ds_.options().shuffle) return src.train[c.pos];
+  auto& [epoch, perm] = perm_[s];
+  if (epoch != c.epoch) {
+    perm = permutation(src.train.size(), hash3(ds_.seed(), kShuffleSalt ^ fnv1a(src.opts.name), c.epoch));
+    epoch = c.epoch;
+  }
+  return src.train[perm[c.pos]];
+}
+
+std::vector<Example> DocStream::apply_truncation(size_t s, Example ex, const std::string& where, bool count) {
+  const auto& src = (*sources_)[s];
+  const size_t seq_len = static_cast<size_t>(ds_.options().seq_len);
+  const bool needs_trained = src.opts.format != Format::Prompts;
+  auto& st = stats_[s];
+  if (ex.size() <= seq_len) return {std::move(ex)};
+  Truncation policy = src.opts.truncation;
+  if (policy == Truncation::Split && ex.docs.size() > 1) policy = Truncation::Drop;  // a pair cannot be split apart
+  const size_t size_before = ex.size();
+  size_t trained_before = 0;
+  for (const auto& d : ex.docs) trained_before += d.num_trained();
+  auto drop = [&](const char* why) {
+    if (count) {
+      ++st.dropped;
+      st.cut_trained += trained_before;
+      if (st.dropped == 1)
+        log::warn("{}: record of {} tokens is longer than data.seq_len = {}: {} (counted as dropped in metrics; "
+                  "further ones are only counted)", where, size_before, seq_len, why);
+    }
+    return std::vector<Example>{};
+  };
+  if (policy == Truncation::Drop) return drop("truncation: drop");
+  std::vector<Example> out;
+  if (policy == Truncation::Split) {
+    const Document& d = ex.docs[0];
+    for (size_t b = 0; b < d.size(); b += seq_len) {
+      size_t e = std::min(d.size(), b + seq_len);
+      Document piece{{d.ids.begin() + b, d.ids.begin() + e}, {d.trained.begin() + b, d.trained.begin() + e}};
+      // A piece whose targets are all masked teaches nothing; its trained tokens are none anyway.
+      if (needs_trained && piece.num_trained() == 0) continue;
+      Example pe;
+      pe.docs.push_back(std::move(piece));
+      pe.meta = ex.meta;
+      out.push_back(std::move(pe));
+    }
+    if (count) ++st.truncated;
+    if (out.empty()) return drop("no split piece has a trained token");
+    return out;
+  }
+  // Left/right: each document of the unit gets an equal share of the row.
+  const size_t budget = seq_len / ex.docs.size();
+  size_t trained_after = 0;
+  for (auto& d : ex.docs) {
+    if (d.size() > budget) {
+      size_t cut = d.size() - budget;
+      if (policy == Truncation::Left) {
+        d.ids.erase(d.ids.begin(), d.ids.begin() + cut);
+        d.trained.erase(d.trained.begin(), d.trained.begin() + cut);
+      } else {
+        d.ids.resize(budget);
+        d.trained.resize(budget);
+      }
+    }
+    size_t t = d.num_trained();
+    if (needs_trained && t == 0) return drop("truncation removed every trained token");
+    trained_after += t;
+  }
+  if (count) {
+    ++st.truncated;
+    st.cut_trained += trained_before - trained_after;
+  }
+  out.push_back(std::move(ex));
+  return out;
+}
+
+std::vector<Unit> DocStream::units_of(size_t s, uint32_t record, bool count) {
+  const auto& src = (*sources_)[s];
+  std::string where = src.shards->where(record);
+  Example ex = src.encoder->encode(src.shards->record(record), where);
+  auto pieces = apply_truncation(s, std::move(ex), where, count);
+  std::vector<Unit> units;
+  for (uint32_t p = 0; p < pieces.size(); ++p) units.push_back(Unit{UnitRef{static_cast<uint32_t>(s), record, p}, std::move(pieces[p])});
+  if (count) {
+    auto& st = stats_[s];
+    ++st.records;
+    for (const auto& u : units)
+      for (const auto& d : u.ex.docs) {
+        ++st.docs;
+        st.tokens += d.size();
+        st.trained += d.num_trained();
+      }
+  }
+  return units;
+}
+
+Unit DocStream::materialize(const UnitRef& ref) const {
+  // Re-encoding is deterministic; counting is off because the unit was counted when first drawn.
+  auto* self = const_cast<DocStream*>(this);
+  auto units = self->units_of(ref.source, ref.record, false);
+  if (ref.piece >= units.size())
+    fail("data state refers to piece {} of {} which now has {} pieces (did the data or tokenizer change?)", ref.piece,
+         (*sources_)[ref.source].shards->where(ref.record), units.size());
+  return std::move(units[ref.piece]);
+}
+
+std::optional<Unit> DocStream::next() {
+  if (!pending_.empty()) {
+    UnitRef ref = pending_.front();
+    pending_.erase(pending_.begin());
+    return materialize(ref);
+  }
+  for (;;) {
+    auto s = pick_source();
+    if (!s) return std::nullopt;
+    Cursor& c = cursors_[*s];
+    uint32_t record = record_at(*s, c);
+    const auto& src = (*sources_)[*s];
+    if (++c.pos >= (split_ == Split::Eval ? src.eval.size() : src.train.size()) && split_ == Split::Train) {
+      ++c.epoch;
+      c.pos = 0;
+    }
+    std::vector<Unit> units;
+    try {
+      units = units_of(*s, record, true);
+    } catch (const BadRecord& e) {
+      ++stats_[*s].bad;
+      ++bad_total_;
+      if (ds_.options().on_bad_record == BadRecords::Error)
+        throw BadRecord(std::string(e.what()) + "\n(set data.on_bad_record: skip to skip such records)");
+      if (bad_total_ > static_cast<uint64_t>(ds_.options().max_bad_records))
+        fail("{}\n{} bad records exceed data.max_bad_records = {}", e.what(), bad_total_, ds_.options().max_bad_records);
+      log::warn("skipping bad record ({} so far): {}", bad_total_, e.what());
+      continue;
+    }
+    if (units.empty()) continue;
+    for (size_t i = 1; i < units.size(); ++i) pending_.push_back(units[i].ref);
+    return std::move(units[0]);
+  }
+}
+
+json DocStream::state() const {
+  json cur = json::array(), pend = json::array(), st = json::array();
+  for (const auto& c : cursors_) cur.push_back({c.epoch, c.pos});
+  for (const auto& p : pending_) pend.push_back(p.to_json());
+  for (const auto& s : stats_) st.push_back(s.to_json());
+  return json{{"mix_counter", mix_counter_}, {"cursors", cur}, {"pending", pend},
+              {"stats", st},                 {"bad_total", bad_total_}, {"fingerprint", ds_.fingerprint()}};
+}
+
+void DocStream::restore(const json& j) {
+  if (j.at("fingerprint") != ds_.fingerprint())
+    fail("the data changed since the checkpoint was written (then: {}; now: {}); exact resume is impossible",
+         j.at("fingerprint").get<std::string>(), ds_.fingerprint());
+  if (j.at("cursors").size() != cursors_.size()) fail("data state has {} sources, the recipe {}", j.at("cursors").size(), cursors_.size());
+  mix_counter_ = j.at("mix_counter");
+  bad_total_ = j.at("bad_total");
+  for (size_t i = 0; i < cursors_.size(); ++i) {
+    cursors_[i].epoch = j["cursors"][i].at(0);
+    cursors_[i].pos = j["cursors"][i].at(1);
+    stats_[i] = SourceStats::from_json(j.at("stats").at(i));
+  }
+  pending_.clear();
+  for (const auto& p : j.at("pending")) pending_.push_back(UnitRef::from_json(p));
+}
+
+}  // namespace pt::data

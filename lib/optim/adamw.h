@@ -1,0 +1,24 @@
+#pragma once
+// AdamW (torch::optim::AdamW: decoupled weight decay) over two parameter groups: weights that decay
+// and the norms and biases that never do.
+#include <memory>
+#include <string>
+
+#include <torch/optim/adamw.h>
+
+#include "model/causal_lm.h"
+#include "optim/options.h"
+
+namespace pt::optim {
+
+struct Optimizer {
+  std::unique_ptr<torch::optim::AdamW> adamw;
+  int64_t num_decay = 0, num_no_decay = 0;  // parameter tensors per group
+  void set_lr(double lr);
+  void save(const std::string& file) const;
+  void load(const std::string& file);
+};
+
+Optimizer make_optimizer(const OptimizerOptions& o, model::CausalLM& model);
+
+}  // namespace pt::optim
