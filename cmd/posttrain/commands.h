@@ -18,5 +18,6 @@ void add_schema_command(CLI::App& app);
 void add_verify_model_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
 
 }  // namespace pt::cmd

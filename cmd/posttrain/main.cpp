@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_verify_model_command(app);
   add_tokenize_command(app);
   add_inspect_command(app);
+  add_plot_command(app);
 
   try {
     app.parse(argc, argv);

@@ -110,9 +110,11 @@ std::string format_diff(const std::vector<Change>& changes, bool color) {
 }
 
 bool is_resume_safe(const Change& c) {
-  static const char* safe_prefixes[] = {"logging", "checkpoint.every", "checkpoint.keep_last",
-                                        "checkpoint.save_final_hf", "trainer.eval", "run.name", "run.output_dir",
-                                        "trainer.max_steps"};
+  // trainer.max_steps is not here: it sets the length of linear/cosine schedules, so changing it
+  // changes every later learning rate (extend a run with --force, knowingly).
+  static const char* safe_prefixes[] = {"logging",      "checkpoint.every",        "checkpoint.keep_last",
+                                        "checkpoint.save_final_hf", "trainer.eval", "run.name",
+                                        "run.output_dir", "data.prefetch"};
   for (const char* p : safe_prefixes) {
     std::string s(p);
     if (c.path == s || c.path.rfind(s + ".", 0) == 0) return true;

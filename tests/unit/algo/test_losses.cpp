@@ -1,0 +1,47 @@
+// The chunked cross-entropy equals plain cross-entropy in value and gradient, never lets the LM
+// head's padding rows take probability, and works with chunks that do not divide the token count.
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include "algo/losses.h"
+
+using namespace pt;
+
+TEST_CASE("chunked cross-entropy equals plain cross-entropy (value and gradients)", "[algo][loss]") {
+  torch::manual_seed(0);
+  const int64_t n = 37, H = 24, V = 101, padded = 128;
+  for (int64_t chunk : {1, 8, 37, 1000}) {
+    auto h1 = torch::randn({n, H}, torch::requires_grad());
+    auto w_full = torch::randn({padded, H}) * 0.5;
+    w_full.narrow(0, V, padded - V).zero_();
+    auto w1 = w_full.clone().requires_grad_();
+    auto y = torch::randint(0, V, {n}, torch::kLong);
+    auto h2 = h1.detach().clone().requires_grad_();
+    auto w2 = w_full.clone().requires_grad_();
+
+    auto a = algo::chunked_cross_entropy(h1, w1, y, V, chunk);
+    auto b = algo::plain_cross_entropy(h2, w2, y, V);
+    INFO("chunk " << chunk);
+    CHECK(a.item<double>() == Approx(b.item<double>()).epsilon(1e-5));
+    (a * 0.5).backward();
+    (b * 0.5).backward();
+    CHECK((h1.grad() - h2.grad()).abs().max().item<double>() < 1e-5);
+    CHECK((w1.grad() - w2.grad()).abs().max().item<double>() < 1e-5);
+    // Padding rows get no probability, hence no gradient.
+    CHECK(w1.grad().narrow(0, V, padded - V).abs().max().item<double>() == 0.0);
+  }
+}
+
+TEST_CASE("chunked cross-entropy without gradients and on empty input", "[algo][loss]") {
+  auto h = torch::randn({5, 8});
+  auto w = torch::randn({16, 8});
+  auto y = torch::randint(0, 16, {5}, torch::kLong);
+  {
+    torch::NoGradGuard ng;
+    CHECK(algo::chunked_cross_entropy(h, w, y, 16, 2).item<double>() ==
+          Approx(algo::plain_cross_entropy(h, w, y, 16).item<double>()).epsilon(1e-6));
+  }
+  auto none = algo::chunked_cross_entropy(torch::randn({0, 8}), w, torch::empty({0}, torch::kLong), 16, 4);
+  CHECK(none.item<double>() == 0.0);
+}
