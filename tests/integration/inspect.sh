@@ -2,13 +2,13 @@
 # `posttrain inspect` shows exactly the trained spans of a dataset record.
 set -euo pipefail
 : "${POSTTRAIN:?}"
-out="$("$POSTTRAIN" inspect --tokenizer tests/assets/tokenizers/qwen3 --jsonl examples/quickstart/arithmetic.jsonl --line 2 --no-color)"
+out="$("$POSTTRAIN" inspect --tokenizer tests/assets/tokenizers/qwen3 --jsonl examples/quickstart/train.jsonl --line 2 --no-color)"
 echo "$out"
 grep -q '^<|im_start|>assistant$' <<<"$out"
 grep -q "^\[\[<think>\$" <<<"$out"                       # Qwen3 renders the final turn with an empty think block
 grep -qE "^[0-9]+<\\|im_end\\|>\\]\\]\$" <<<"$out"     # ...then the answer and the end-of-turn token
 grep -qE '^[0-9]+ tokens, [0-9]+ trained, [0-9]+ masked$' <<<"$out"
-if "$POSTTRAIN" inspect --tokenizer tests/assets/tokenizers/qwen3 --jsonl examples/quickstart/arithmetic.jsonl --line 100000 --no-color 2>/tmp/pt_inspect_err; then
+if "$POSTTRAIN" inspect --tokenizer tests/assets/tokenizers/qwen3 --jsonl examples/quickstart/train.jsonl --line 100000 --no-color 2>/tmp/pt_inspect_err; then
   echo "FAIL: missing line accepted"; exit 1; fi
-grep -q "arithmetic.jsonl:100000: no such line" /tmp/pt_inspect_err
+grep -q "train.jsonl:100000: no such line" /tmp/pt_inspect_err
 echo "inspect ok"

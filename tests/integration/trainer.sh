@@ -107,7 +107,7 @@ try:
 except ImportError:
     print("tensorboard not installed: event file framing checked by unit tests only")
     sys.exit(0)
-acc = EventAccumulator(ev[0]); acc.Reload()
+acc = EventAccumulator(f"{run}/tensorboard"); acc.Reload()
 loss = [e.value for e in acc.Scalars("loss")]
 assert len(loss) == 8 and abs(loss[-1] - last["loss"]) < 1e-5 * max(1, abs(loss[-1])), loss
 print("TensorBoard reads", len(acc.Tags()["scalars"]), "scalar tags")

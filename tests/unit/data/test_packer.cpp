@@ -292,7 +292,7 @@ TEST_CASE("bad records stop the run by default and are skipped, counted and capp
   }
 }
 
-TEST_CASE("sources: globs, directories and compressed shards; missing paths are named", "[data][sources]") {
+TEST_CASE("sources: globs, directories and compressed shards, and missing paths are named", "[data][sources]") {
   TempDir dir;
   dir.write("shards/a-0.jsonl", testing::chat_lines(3));
   dir.write("shards/a-1.jsonl", testing::chat_lines(4));
