@@ -2,7 +2,8 @@
 // full-logits, at vocab 151,936 (Qwen). Each configuration runs in a forked child so its peak RSS
 // is its own. Memory of the logits does not depend on the hidden size, so a small one keeps the
 // CPU run short; pass a larger one to see compute too.
-//   bench_chunked_ce [hidden=64] [tokens list, default 2048,4096,16384] [chunk=1024]
+//   bench_chunked_ce [hidden=64] [tokens list, default 2048,4096,8192,16384] [chunk=1024]
+//                    [naive_max_tokens=8192: above it the naive step is not run (16k needs ~28 GB)]
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,22 +69,23 @@ Result run(bool chunked, int64_t tokens, int64_t hidden, int64_t chunk) {
 
 int main(int argc, char** argv) {
   const int64_t hidden = argc > 1 ? std::atoll(argv[1]) : 64;
-  std::vector<int64_t> sizes{2048, 4096, 16384};
+  std::vector<int64_t> sizes{2048, 4096, 8192, 16384};
   if (argc > 2) {
     sizes.clear();
     std::stringstream ss(argv[2]);
     for (std::string t; std::getline(ss, t, ',');) sizes.push_back(std::stoll(t));
   }
   const int64_t chunk = argc > 3 ? std::atoll(argv[3]) : 1024;
+  const int64_t naive_max = argc > 4 ? std::atoll(argv[4]) : 8192;
   at::set_num_threads(std::max(1, at::get_num_threads()));
   std::printf("loss step (LM head + CE, fwd+bwd), vocab %lld, hidden %lld, fp32, chunk %lld\n", (long long)kVocab,
               (long long)hidden, (long long)chunk);
   std::printf("%8s %14s %14s %8s %10s %10s\n", "tokens", "naive MB", "chunked MB", "ratio", "naive s", "chunked s");
   for (int64_t n : sizes) {
-    Result a = run(false, n, hidden, chunk), b = run(true, n, hidden, chunk);
+    Result a = n <= naive_max ? run(false, n, hidden, chunk) : Result{}, b = run(true, n, hidden, chunk);
     std::printf("%8lld %14.0f %14.0f %7.1fx %10.2f %10.2f   (loss %.4f vs %.4f)\n", (long long)n, a.peak_mb, b.peak_mb,
                 a.peak_mb > 0 && b.peak_mb > 0 ? a.peak_mb / b.peak_mb : 0.0, a.seconds, b.seconds, a.loss, b.loss);
   }
-  std::printf("(-1 MB = the naive step did not fit in memory and was killed)\n");
+  std::printf("(-1 MB: not run above naive_max_tokens = %lld, or killed for lack of memory)\n", (long long)naive_max);
   return 0;
 }

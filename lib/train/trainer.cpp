@@ -205,6 +205,16 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
               {"step_time_s", dt}};
     if (peak > 0)
       s.emplace_back("mfu", step_flops(p_.model->config(), batch->global_tokens, batch->global_trained, doc_lens) / dt / peak);
+    s.emplace_back("masked_tokens", static_cast<double>(batch->global_tokens - batch->global_trained));
+    if (st_.step % R.logging.every == 0 || st_.step == st_.total_steps) {
+      // Cumulative per-source counters of the data stream (what was drawn, cut, dropped, skipped).
+      const auto& stats = batch->state["packer"]["stream"]["stats"];
+      for (size_t i = 0; i < stats.size(); ++i) {
+        const std::string prefix = "data/" + p_.data->train_sources()[i].opts.name + "/";
+        for (const char* k : {"records", "tokens", "trained", "truncated", "dropped", "bad"})
+          s.emplace_back(prefix + k, stats[i][k].get<double>());
+      }
+    }
     metrics.log_step(st_.step, s);
 
     const bool last = st_.step == st_.total_steps;

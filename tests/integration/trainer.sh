@@ -35,6 +35,29 @@ a="$(losses "$tmp/straight/metrics.jsonl")"; b="$(losses "$tmp/killed/metrics.js
 cmp "$tmp/straight/model/model.safetensors" "$tmp/killed/model/model.safetensors" || fail "final weights differ"
 echo "exact resume: 8 losses identical, final weights identical"
 
+# Accumulation: 8 micro-batches of one row vs 1 micro-batch of 8 rows give the same losses (the
+# loss is normalized by the step's trained tokens, not averaged per micro-batch).
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=onemb --set trainer.micro_batch_tokens=2048 > "$tmp/onemb.log" 2>&1 || { cat "$tmp/onemb.log"; fail "one micro-batch run"; }
+"$PT_PYTHON" - "$tmp/straight/metrics.jsonl" "$tmp/onemb/metrics.jsonl" <<'PY'
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(f) if '"loss"' in l] for f in sys.argv[1:3])
+worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+assert len(a) == len(b) == 8 and worst < 1e-4, (a, b)
+print(f"accumulation: 8 x 1 row vs 1 x 8 rows, max relative loss difference over 8 steps {worst:.1e}")
+PY
+
+# The same with LoRA (adapters only trainable, dropout drawing from the saved RNG).
+lora=(--set 'model.lora={rank: 8, alpha: 16, dropout: 0.1, target_modules: [q_proj, v_proj, up_proj]}' --set checkpoint.every=2)
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_a > "$tmp/lora_a.log" 2>&1 || { cat "$tmp/lora_a.log"; fail "LoRA run"; }
+set +e
+POSTTRAIN_FAULT=kill_in_step:5 "$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_b > /dev/null 2>&1
+set -e
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_b > "$tmp/lora_b.log" 2>&1 || { cat "$tmp/lora_b.log"; fail "LoRA resume"; }
+[ "$(losses "$tmp/lora_a/metrics.jsonl")" = "$(losses "$tmp/lora_b/metrics.jsonl")" ] || fail "LoRA losses differ after resume"
+cmp "$tmp/lora_a/model/adapter_model.safetensors" "$tmp/lora_b/model/adapter_model.safetensors" || fail "LoRA adapters differ"
+[ -f "$tmp/lora_a/checkpoints/step-00000008/trainable.safetensors" ] || fail "LoRA checkpoint lacks trainable.safetensors"
+echo "LoRA exact resume: losses and PEFT adapter identical"
+
 # A truncated newest checkpoint is skipped; the older one resumes to the same result.
 cp -r "$tmp/straight" "$tmp/trunc"
 f="$tmp/trunc/checkpoints/step-00000008/model/model.safetensors"
@@ -100,6 +123,7 @@ last = [r for r in rows if "loss" in r][-1]
 for k in ("loss", "lr", "grad_norm", "tokens_per_s", "trained_tokens_per_s", "packing_efficiency", "peak_memory_gb"):
     assert k in last, k
 assert any("eval/loss" in r for r in rows), "no eval line"
+assert last["data/addition/records"] > 0 and "data/addition/bad" in last, sorted(last)
 ev = glob.glob(f"{run}/tensorboard/events.out.tfevents.*")
 assert ev, "no TensorBoard event file"
 try:
