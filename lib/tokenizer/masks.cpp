@@ -20,6 +20,25 @@ std::vector<uint8_t> mark(const Encoding& enc, const std::vector<std::pair<size_
   return trained;
 }
 
+// The smallest k such that after[b+k:] (without trailing blanks) is what `full` holds at b, or npos.
+size_t dropped_lead(const std::string& full, size_t b, const std::string& after) {
+  size_t end = after.size();
+  while (end > b && is_blank(after[end - 1])) --end;
+  for (size_t k = 1; b + k < end; ++k) {
+    const size_t n = end - b - k;
+    if (full.compare(b, n, after, b + k, n) == 0) return k + (after.size() - end);  // = after.size() - e
+  }
+  return std::string::npos;
+}
+
+// A recovered turn must still hold the message's text (so a bare terminator never passes as a turn).
+bool keeps_content(const std::string& turn, const nlohmann::ordered_json& msg) {
+  if (!msg.contains("content") || !msg["content"].is_string()) return true;
+  const std::string& c = msg["content"].get_ref<const std::string&>();
+  size_t cb = c.find_first_not_of(" \n\t\r"), ce = c.find_last_not_of(" \n\t\r");
+  return cb == std::string::npos || turn.find(c.substr(cb, ce - cb + 1)) != std::string::npos;
+}
+
 }  // namespace
 
 MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& messages, const MaskOptions& opts,
@@ -62,10 +81,15 @@ MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& m
       size_t b = before.size(), e;
       if (after.size() >= b && full.text.compare(0, after.size(), after) == 0) {
         e = after.size();
+      } else if (size_t k = dropped_lead(full.text, b, after);
+                 k != std::string::npos && keeps_content(full.text.substr(b, after.size() - k - b), messages[i])) {
+        // Templates that drop a leading part of a turn once later turns exist (Qwen3 drops the empty
+        // think block of earlier assistant turns, tool-call turns included): the turn in the full
+        // rendering starts where it should and is the rest of its last-message rendering.
+        e = after.size() - k;
       } else {
-        // Templates that render a turn differently once later turns exist (Qwen3 drops the empty think
-        // block of earlier assistant turns): find the turn's content followed by the terminator the
-        // template printed after it when it was the last message.
+        // Otherwise find the turn's content followed by the terminator the template printed after
+        // it when it was the last message.
         std::string content = messages[i].contains("content") && messages[i]["content"].is_string()
                                   ? messages[i]["content"].get<std::string>()
                                   : std::string();

@@ -77,7 +77,7 @@ grep -q "refusing to resume" "$tmp/refuse.log" && grep -q "lr: 0.003 -> 0.001" "
 echo "recipe change refused, --force accepted"
 
 # SIGTERM: checkpoint at the current step and exit 75; a resume finishes the run.
-"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=term --set trainer.max_steps=400 --set checkpoint.every=0 > "$tmp/term.log" 2>&1 &
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=term --set trainer.max_steps=150 --set checkpoint.every=0 > "$tmp/term.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
   [ -f "$tmp/term/metrics.jsonl" ] && [ "$(wc -l < "$tmp/term/metrics.jsonl")" -ge 3 ] && break
@@ -89,10 +89,24 @@ set +e; wait "$pid"; rc=$?; set -e
 grep -q "signal 15 received: checkpointing at step" "$tmp/term.log" || fail "no signal checkpoint message"
 step="$(ls "$tmp/term/checkpoints" | grep -o '[0-9]*$' | sort -n | tail -1)"
 [ -f "$tmp/term/checkpoints/step-$step/DONE" ] || fail "signal checkpoint incomplete"
-"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=term --set trainer.max_steps=400 --set checkpoint.every=0 \
-  --set trainer.max_steps=400 > "$tmp/term2.log" 2>&1 || { tail "$tmp/term2.log"; fail "resume after SIGTERM"; }
-grep -q "trained 400 steps" "$tmp/term2.log" || fail "the resumed run did not finish"
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=term --set trainer.max_steps=150 --set checkpoint.every=0 \
+  > "$tmp/term2.log" 2>&1 || { tail "$tmp/term2.log"; fail "resume after SIGTERM"; }
+grep -q "trained 150 steps" "$tmp/term2.log" || fail "the resumed run did not finish"
 echo "SIGTERM at step $((10#$step)): checkpoint + exit 75, resumed to the end"
+
+# The Slurm script forwards the batch-shell signal (--signal=B:USR1@120) and passes on exit 75.
+POSTTRAIN="$POSTTRAIN" bash scripts/slurm/posttrain.sbatch "$recipe" "${common[@]}" --set run.name=slurm \
+  --set trainer.max_steps=400 --set checkpoint.every=0 > "$tmp/slurm.log" 2>&1 &
+spid=$!
+for _ in $(seq 1 300); do
+  [ -f "$tmp/slurm/metrics.jsonl" ] && [ "$(wc -l < "$tmp/slurm/metrics.jsonl")" -ge 3 ] && break
+  sleep 0.1
+done
+kill -USR1 "$spid"
+set +e; wait "$spid"; rc=$?; set -e
+[ "$rc" -eq 75 ] || { cat "$tmp/slurm.log"; fail "sbatch script exit $rc, expected 75"; }
+grep -q "signal 10 received" "$tmp/slurm.log" || fail "SIGUSR1 not forwarded to posttrain"
+echo "Slurm script: SIGUSR1 forwarded, checkpoint + exit 75"
 
 # Disk full while saving: a 1 MB file-size limit makes the model file write fail (EFBIG).
 cp -r "$tmp/straight" "$tmp/full"

@@ -45,6 +45,22 @@ TEST_CASE("chat records pass tools to the template", "[data][format]") {
   CHECK(trained_text(ex.docs[0]).find("sunny") != std::string::npos);
 }
 
+TEST_CASE("assistant tool calls are trained, tool results are not", "[data][format]") {
+  auto e = encoder(Format::Chat);
+  auto ex = e.encode(
+      R"({"messages":[{"role":"user","content":"Weather in Paris?"},)"
+      R"({"role":"assistant","content":"","tool_calls":[{"type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}]},)"
+      R"({"role":"tool","content":"sunny, 21C"},{"role":"assistant","content":"It is sunny."}],)"
+      R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]})",
+      "f.jsonl:2");
+  const std::string trained = trained_text(ex.docs[0]);
+  CHECK(trained.find("<tool_call>") != std::string::npos);
+  CHECK(trained.find("\"name\": \"get_weather\"") != std::string::npos);
+  CHECK(trained.find("It is sunny.") != std::string::npos);
+  CHECK(trained.find("sunny, 21C") == std::string::npos);
+  CHECK(all_text(ex.docs[0]).find("<tool_response>\nsunny, 21C") != std::string::npos);
+}
+
 TEST_CASE("prompt/completion trains the completion and EOS, plain or conversational", "[data][format]") {
   auto e = encoder(Format::PromptCompletion, {{"prompt", "question"}, {"completion", "answer"}});
   auto ex = e.encode(R"({"question":"The capital of France is","answer":" Paris."})", "f.jsonl:3");
