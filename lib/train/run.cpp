@@ -6,6 +6,7 @@
 #include <torch/utils.h>
 
 #include <iostream>
+#include <thread>
 
 #include "algo/sft.h"
 #include "checkpoint/checkpoint.h"
@@ -13,6 +14,7 @@
 #include "data/stream.h"
 #include "model/causal_lm.h"
 #include "optim/adamw.h"
+#include "parallel/world.h"
 #include "recipe/diff.h"
 #include "recipe/resolved.h"
 #include "registry/builtins.h"
@@ -75,9 +77,30 @@ algo::AlgorithmFactory algorithm_factory(const recipe::Recipe& R) {
   return reg.get(name);
 }
 
+int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags);
+
 }  // namespace
 
 int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
+  if (flags.dry_run || !parallel::launched_by_mpi()) return train_run(loaded, flags);
+  auto& world = parallel::World::get();
+  world.init();
+  log::init(world.rank(), world.size(), loaded.recipe.logging.level);
+  int rc = 0;
+  try {
+    rc = train_run(loaded, flags);
+  } catch (const std::exception& e) {
+    // One failing rank must not leave the others waiting in a collective.
+    log::error("{}", e.what());
+    world.abort(1);
+  }
+  world.finalize();
+  return rc;
+}
+
+namespace {
+
+int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   registry::register_builtins();
   log::set_level(loaded.recipe.logging.level);
   if (flags.dry_run) {
@@ -87,17 +110,24 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   }
   const auto& R = loaded.recipe;
   auto factory = algorithm_factory(R);
-  if (R.parallel.data_parallel > 1 || R.parallel.tensor_parallel > 1)
-    fail("parallel: multi-rank training is not part of this build yet (data_parallel {}, tensor_parallel {})",
-         R.parallel.data_parallel, R.parallel.tensor_parallel);
+  const auto& world = parallel::World::get();
+  if (R.parallel.tensor_parallel > 1) fail("parallel.tensor_parallel: tensor parallelism is not part of this build yet");
+  if (R.parallel.data_parallel > 0 && R.parallel.data_parallel != world.size())
+    fail("parallel.data_parallel = {} but the run has {} rank(s) (launch with mpirun -np {}, or set 0 = all ranks)",
+         R.parallel.data_parallel, world.size(), R.parallel.data_parallel);
   const auto resume = resolve_resume(loaded, flags);
   // Written before anything else so that a run directory always says what produced it.
-  recipe::write_resolved(loaded, R.run_dir());
+  if (world.is_main()) recipe::write_resolved(loaded, R.run_dir());
   log::info("run {}: resolved recipe written to {}/{} (hash {})", R.run.name, R.run_dir(), recipe::kResolvedRecipeFile,
             loaded.hash);
 
   const at::Device device = pick_device(R);
   const bool cuda = device.is_cuda();
+  if (world.size() > 1) {
+    if (cuda) fail("multi-rank training on CUDA needs the NCCL data-parallel path, not part of this build yet");
+    // Ranks sharing a node share its cores.
+    at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
+  }
   const bool autocast = cuda && R.trainer.precision != Precision::Fp32;
   torch::manual_seed(static_cast<uint64_t>(R.run.seed));
 
@@ -141,5 +171,7 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   Trainer trainer(parts);
   return trainer.fit(resume);
 }
+
+}  // namespace
 
 }  // namespace pt::train

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "data/loader.h"
 #include "optim/schedule.h"
+#include "parallel/world.h"
 #include "recipe/resolved.h"
 #include "train/batch.h"
 #include "train/evaluate.h"
@@ -79,13 +80,21 @@ std::string Trainer::save_checkpoint(const json& data_state) {
     rng.save_to(dir + "/rng.pt");
     ckpt::write_file_synced(dir + "/data_state.json", data_state.dump() + "\n");
     json ts{{"step", st_.step},         {"total_steps", st_.total_steps}, {"tokens", st_.tokens},
-            {"trained", st_.trained},   {"elapsed_s", st_.elapsed_s},     {"world_size", 1},
+            {"trained", st_.trained},   {"elapsed_s", st_.elapsed_s},
+            {"world_size", parallel::World::get().size()},
             {"format", "posttrain-checkpoint-v1"}};
     ckpt::write_file_synced(dir + "/trainer_state.json", ts.dump(1) + "\n");
     recipe::write_resolved(*p_.recipe, dir);
   };
-  auto dir = ckpt::save(R.run_dir(), st_.step, write, R.checkpoint.keep_last);
-  log::info("checkpoint saved: {}", dir);
+  const auto& world = parallel::World::get();
+  // Replicated data parallelism: every rank holds the same weights, optimizer and data state, so
+  // rank 0 writes the checkpoint and the others wait for it to be complete.
+  std::string dir = ckpt::checkpoints_dir(R.run_dir()) + fmt::format("/step-{:08d}", st_.step);
+  if (world.is_main()) {
+    dir = ckpt::save(R.run_dir(), st_.step, write, R.checkpoint.keep_last);
+    log::info("checkpoint saved: {}", dir);
+  }
+  world.barrier();
   return dir;
 }
 
@@ -93,7 +102,10 @@ void Trainer::restore(const std::string& dir, json* data_state) {
   json ts = json::parse(read_text(dir + "/trainer_state.json"));
   if (ts.value("format", "") != "posttrain-checkpoint-v1")
     fail("{}/trainer_state.json: not a posttrain checkpoint (format '{}')", dir, ts.value("format", ""));
-  if (ts.at("world_size") != 1) fail("{}: written by {} ranks, this run has 1", dir, ts.at("world_size").dump());
+  const int world = parallel::World::get().size();
+  if (ts.at("world_size") != world)
+    fail("{}: written by a run of {} ranks, this one has {} (an exact resume needs the same data-parallel size)", dir,
+         ts.at("world_size").dump(), world);
   st_.step = ts.at("step");
   st_.tokens = ts.at("tokens");
   st_.trained = ts.at("trained");
@@ -117,8 +129,11 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   const auto& R = p_.recipe->recipe;
   const auto& T = R.trainer;
   const int seq_len = R.data.seq_len;
+  const auto& world = parallel::World::get();
   data::LoaderOptions lo;
   lo.rows_per_step = T.global_batch_tokens / seq_len;
+  lo.rank = world.rank();
+  lo.world = world.size();
   const int micro_rows = std::max(1, (T.micro_batch_tokens > 0 ? T.micro_batch_tokens : seq_len) / seq_len);
   lo.prefetch_steps = std::max(1, R.data.prefetch / std::max(1, lo.rows_per_step));
   if (auto pad = p_.tokenizer->pad_id()) lo.pad_id = *pad;
@@ -132,7 +147,9 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
     log::info("resumed from {} at step {}", *resume_dir, st_.step);
   }
   data::Loader loader(*p_.data, data::DocStream::Split::Train, lo, resume_dir ? &data_state : nullptr);
-  MetricsLog metrics(R.run_dir(), R.logging, st_.total_steps, st_.step);
+  // Only rank 0 writes metrics; the other ranks' numbers are reduced into its lines.
+  std::unique_ptr<MetricsLog> metrics;
+  if (world.is_main()) metrics = std::make_unique<MetricsLog>(R.run_dir(), R.logging, st_.total_steps, st_.step);
 
   const bool has_eval = p_.data->num_eval_records() > 0;
   std::vector<GenerationExample> gen;
@@ -142,8 +159,11 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   if (auto e = p_.model->config().eos_token_id) stop_ids.push_back(static_cast<int32_t>(*e));
   auto run_eval = [&] {
     if (!has_eval) return;
-    AutocastGuard ac(p_.autocast_bf16);
-    metrics.log_eval(st_.step, evaluate(*p_.model, *p_.data, T.eval, micro_rows, T.ce_chunk_tokens, gen, stop_ids));
+    if (world.is_main()) {
+      AutocastGuard ac(p_.autocast_bf16);
+      metrics->log_eval(st_.step, evaluate(*p_.model, *p_.data, T.eval, micro_rows, T.ce_chunk_tokens, gen, stop_ids));
+    }
+    world.barrier();
   };
 
   install_stop_handlers();
@@ -155,8 +175,9 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   if (st_.step == 0) run_eval();  // the baseline the run improves on
 
   while (st_.step < st_.total_steps) {
-    if (stop_requested()) {
-      metrics.finish();
+    // Every rank must stop at the same step, whichever of them got the signal.
+    if (world.allreduce_max(stop_requested() ? 1 : 0)) {
+      if (metrics) metrics->finish();
       log::warn("signal {} received: checkpointing at step {} and exiting with code {} (requeue)", stop_signal(),
                 st_.step, kExitRequeue);
       save_checkpoint(loader.state());
@@ -185,6 +206,17 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
       doc_lens.insert(doc_lens.end(), mb.doc_lens.begin(), mb.doc_lens.end());
       if (fault_step == st_.step + 1) std::raise(SIGKILL);
     }
+    if (world.size() > 1) {
+      // Each rank's loss is already divided by the step's global trained tokens: summing the
+      // gradients gives the gradient of the global mean.
+      std::vector<at::Tensor> grads;
+      for (auto& p : params) {
+        if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+        grads.push_back(p.grad());
+      }
+      world.allreduce_sum(grads);
+      loss_sum = world.allreduce_sum(loss_sum);
+    }
     const double max_norm = T.max_grad_norm > 0 ? T.max_grad_norm : std::numeric_limits<double>::infinity();
     const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
     p_.optimizer->adamw->step();
@@ -203,8 +235,12 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
               {"trained_fraction", static_cast<double>(batch->global_trained) / std::max<int64_t>(1, batch->global_tokens)},
               {"peak_memory_gb", peak_memory_bytes(p_.cuda) / 1e9},
               {"step_time_s", dt}};
-    if (peak > 0)
-      s.emplace_back("mfu", step_flops(p_.model->config(), batch->global_tokens, batch->global_trained, doc_lens) / dt / peak);
+    if (peak > 0) {
+      const double flops = world.allreduce_sum(
+          step_flops(p_.model->config(), 0, 0, doc_lens) +
+          step_flops(p_.model->config(), batch->global_tokens, batch->global_trained, {}) / world.size());
+      s.emplace_back("mfu", flops / dt / (peak * world.size()));
+    }
     s.emplace_back("masked_tokens", static_cast<double>(batch->global_tokens - batch->global_trained));
     if (st_.step % R.logging.every == 0 || st_.step == st_.total_steps) {
       // Cumulative per-source counters of the data stream (what was drawn, cut, dropped, skipped).
@@ -215,16 +251,16 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
           s.emplace_back(prefix + k, stats[i][k].get<double>());
       }
     }
-    metrics.log_step(st_.step, s);
+    if (metrics) metrics->log_step(st_.step, s);
 
     const bool last = st_.step == st_.total_steps;
     if (!last && T.eval.every > 0 && st_.step % T.eval.every == 0) run_eval();
     if (!last && R.checkpoint.every > 0 && st_.step % R.checkpoint.every == 0) save_checkpoint(loader.state());
   }
-  metrics.finish();
+  if (metrics) metrics->finish();
   run_eval();
   const std::string final_ckpt = save_checkpoint(loader.state());
-  if (R.checkpoint.save_final_hf) {
+  if (R.checkpoint.save_final_hf && world.is_main()) {
     const std::string out = R.run_dir() + "/model";
     // The export is a copy of the final checkpoint's HF model; a LoRA run can also merge.
     fs::remove_all(out);
