@@ -257,9 +257,11 @@ std::optional<Unit> DocStream::next() {
       c.pos = 0;
     }
     std::vector<Unit> units;
+    if (known_bad_.count({static_cast<uint32_t>(*s), record})) continue;
     try {
       units = units_of(*s, record, true);
     } catch (const BadRecord& e) {
+      known_bad_.insert({static_cast<uint32_t>(*s), record});
       ++stats_[*s].bad;
       ++bad_total_;
       if (ds_.options().on_bad_record == BadRecords::Error)
@@ -280,8 +282,11 @@ json DocStream::state() const {
   for (const auto& c : cursors_) cur.push_back({c.epoch, c.pos});
   for (const auto& p : pending_) pend.push_back(p.to_json());
   for (const auto& s : stats_) st.push_back(s.to_json());
-  return json{{"mix_counter", mix_counter_}, {"cursors", cur}, {"pending", pend},
-              {"stats", st},                 {"bad_total", bad_total_}, {"fingerprint", ds_.fingerprint()}};
+  json bad = json::array();
+  for (const auto& [src, rec] : known_bad_) bad.push_back({src, rec});
+  return json{{"mix_counter", mix_counter_}, {"cursors", cur},      {"pending", pend},
+              {"stats", st},                 {"bad_total", bad_total_}, {"known_bad", bad},
+              {"fingerprint", ds_.fingerprint()}};
 }
 
 void DocStream::restore(const json& j) {
@@ -298,6 +303,8 @@ void DocStream::restore(const json& j) {
   }
   pending_.clear();
   for (const auto& p : j.at("pending")) pending_.push_back(UnitRef::from_json(p));
+  known_bad_.clear();
+  for (const auto& b : j.at("known_bad")) known_bad_.insert({b.at(0).get<uint32_t>(), b.at(1).get<uint32_t>()});
 }
 
 }  // namespace pt::data

@@ -5,6 +5,7 @@
 // continues exactly where the saved one was.
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,8 @@ class DocStream {
   uint64_t mix_counter_ = 0;
   uint64_t bad_total_ = 0;
   std::vector<UnitRef> pending_;  // remaining pieces of a split record
+  // Bad records already reported: later epochs skip them silently instead of counting them again.
+  std::set<std::pair<uint32_t, uint32_t>> known_bad_;
   // Cached permutation of the current epoch of each source.
   std::vector<std::pair<int64_t, std::vector<uint32_t>>> perm_;
 };

@@ -283,6 +283,17 @@ TEST_CASE("bad records stop the run by default and are skipped, counted and capp
     CHECK(n == 18);
     CHECK(st.stats()[0].bad == 2);
   }
+  {
+    // Over several epochs a bad record is reported and counted once.
+    auto more = o;
+    more.sources[0].epochs = 5;
+    DataSet ds(more, &testing::qwen3(), {}, 1);
+    DocStream st(ds, DocStream::Split::Train);
+    int n = 0;
+    while (st.next()) ++n;
+    CHECK(n == 5 * 18);
+    CHECK(st.stats()[0].bad == 2);
+  }
   o.max_bad_records = 1;
   {
     DataSet ds(o, &testing::qwen3(), {}, 1);
