@@ -17,6 +17,13 @@ common=(--set run.output_dir="$tmp" --set trainer.max_steps=8 --set checkpoint.e
         --set trainer.eval.every=0 --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2)
 losses() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) for l in open(sys.argv[1]) if "loss" in json.loads(l)))' "$1"; }
 fail() { echo "FAIL: $*"; exit 1; }
+# Waits until RUN_DIR/metrics.jsonl has N lines (the run is training).
+wait_lines() {
+  for _ in $(seq 1 300); do
+    [ -f "$1/metrics.jsonl" ] && [ "$(wc -l < "$1/metrics.jsonl")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+}
 
 "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=straight > "$tmp/straight.log" 2>&1 || { cat "$tmp/straight.log"; fail "straight run"; }
 
@@ -79,10 +86,7 @@ echo "recipe change refused, --force accepted"
 # SIGTERM: checkpoint at the current step and exit 75; a resume finishes the run.
 "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=term --set trainer.max_steps=150 --set checkpoint.every=0 > "$tmp/term.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do
-  [ -f "$tmp/term/metrics.jsonl" ] && [ "$(wc -l < "$tmp/term/metrics.jsonl")" -ge 3 ] && break
-  sleep 0.1
-done
+wait_lines "$tmp/term" 3
 kill -TERM "$pid"
 set +e; wait "$pid"; rc=$?; set -e
 [ "$rc" -eq 75 ] || { cat "$tmp/term.log"; fail "SIGTERM exit code $rc, expected 75"; }
@@ -98,10 +102,7 @@ echo "SIGTERM at step $((10#$step)): checkpoint + exit 75, resumed to the end"
 POSTTRAIN="$POSTTRAIN" bash scripts/slurm/posttrain.sbatch "$recipe" "${common[@]}" --set run.name=slurm \
   --set trainer.max_steps=400 --set checkpoint.every=0 > "$tmp/slurm.log" 2>&1 &
 spid=$!
-for _ in $(seq 1 300); do
-  [ -f "$tmp/slurm/metrics.jsonl" ] && [ "$(wc -l < "$tmp/slurm/metrics.jsonl")" -ge 3 ] && break
-  sleep 0.1
-done
+wait_lines "$tmp/slurm" 3
 kill -USR1 "$spid"
 set +e; wait "$spid"; rc=$?; set -e
 [ "$rc" -eq 75 ] || { cat "$tmp/slurm.log"; fail "sbatch script exit $rc, expected 75"; }

@@ -6,20 +6,13 @@
 #include <fstream>
 
 #include "checkpoint/checkpoint.h"
+#include "../temp_dir.h"
 #include "core/error.h"
 
 using namespace pt;
 namespace fs = std::filesystem;
 
 namespace {
-struct Tmp {
-  std::string path;
-  Tmp() {
-    std::string t = (fs::temp_directory_path() / "pt-ckpt-XXXXXX").string();
-    path = ::mkdtemp(t.data());
-  }
-  ~Tmp() { fs::remove_all(path); }
-};
 void writer(const std::string& dir) {
   ckpt::write_file_synced(dir + "/weights.bin", std::string(1000, 'w'));
   fs::create_directories(dir + "/model");
@@ -28,7 +21,7 @@ void writer(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("saves are complete, listed newest first, and pruned to keep_last", "[checkpoint]") {
-  Tmp run;
+  testing::TempDir run;
   for (int s : {2, 4, 6}) ckpt::save(run.path, s, writer, 2);
   auto list = ckpt::list_complete(run.path);
   REQUIRE(list.size() == 2);
@@ -39,7 +32,7 @@ TEST_CASE("saves are complete, listed newest first, and pruned to keep_last", "[
 }
 
 TEST_CASE("missing DONE, missing or truncated files make a checkpoint skipped", "[checkpoint]") {
-  Tmp run;
+  testing::TempDir run;
   ckpt::save(run.path, 1, writer, 5);
   auto newest = ckpt::save(run.path, 2, writer, 5);
   {
@@ -57,7 +50,7 @@ TEST_CASE("missing DONE, missing or truncated files make a checkpoint skipped", 
 }
 
 TEST_CASE("a failing save removes its temporary directory and keeps the previous checkpoint", "[checkpoint]") {
-  Tmp run;
+  testing::TempDir run;
   auto first = ckpt::save(run.path, 10, writer, 1);
   auto failing = [](const std::string& dir) {
     writer(dir);

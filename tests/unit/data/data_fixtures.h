@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir.h"
 #include "data/loader.h"
 #include "tokenizer/hf_tokenizer.h"
 
@@ -16,22 +17,6 @@ inline const tok::HfTokenizer& qwen3() {
       tok::HfTokenizer::from_dir(std::string(PT_SOURCE_DIR) + "/tests/assets/tokenizers/qwen3"));
   return *t;
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pt-data-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::vector<std::string>& lines) const {
-    std::string p = path + "/" + name;
-    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-    std::ofstream f(p);
-    for (const auto& l : lines) f << l << "\n";
-    return p;
-  }
-};
 
 // n chat records whose assistant answers have varied lengths (deterministic in i).
 inline std::vector<std::string> chat_lines(int n, int salt = 0) {

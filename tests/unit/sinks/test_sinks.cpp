@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/compressed.h"
+#include "../temp_dir.h"
 #include "core/error.h"
 #include "sinks/plot.h"
 #include "sinks/tensorboard.h"
@@ -14,14 +15,6 @@ using namespace pt;
 namespace fs = std::filesystem;
 
 namespace {
-struct Tmp {
-  std::string path;
-  Tmp() {
-    std::string t = (fs::temp_directory_path() / "pt-sinks-XXXXXX").string();
-    path = ::mkdtemp(t.data());
-  }
-  ~Tmp() { fs::remove_all(path); }
-};
 template <class T>
 T take(const std::string& s, size_t& at) {
   T v;
@@ -36,7 +29,7 @@ TEST_CASE("CRC32C matches the standard check value", "[sinks]") {
 }
 
 TEST_CASE("TensorBoard records carry valid CRCs and the scalar values", "[sinks]") {
-  Tmp dir;
+  testing::TempDir dir;
   std::string path;
   {
     sinks::TensorBoardWriter w(dir.path + "/tb");
@@ -77,7 +70,7 @@ TEST_CASE("TensorBoard records carry valid CRCs and the scalar values", "[sinks]
 }
 
 TEST_CASE("plot renders loss and lr panels and names bad metrics lines", "[sinks]") {
-  Tmp dir;
+  testing::TempDir dir;
   {
     std::ofstream f(dir.path + "/metrics.jsonl");
     for (int s = 1; s <= 5; ++s) f << "{\"step\":" << s << ",\"loss\":" << 3.0 / s << ",\"lr\":0.001}\n";
