@@ -1,0 +1,55 @@
+// AdamW parameter groups: decoupled weight decay on weights, never on norms and biases.
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include "../model/model_fixtures.h"
+#include "optim/adamw.h"
+#include "train/batch.h"
+
+using namespace pt;
+
+TEST_CASE("norms and biases are in the no-decay group and are not decayed", "[optim][adamw]") {
+  auto m = test::load_tiny("qwen2");  // has q/k/v biases
+  optim::OptimizerOptions o;
+  o.lr = 0.1;
+  o.weight_decay = 0.5;
+  auto opt = optim::make_optimizer(o, *m);
+  int64_t norms_and_biases = 0;
+  for (const auto& [n, p] : m->named_parameters(true))
+    if (n.find("norm") != std::string::npos || n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) ++norms_and_biases;
+  CHECK(opt.num_no_decay == norms_and_biases);
+  CHECK(opt.num_decay + opt.num_no_decay == static_cast<int64_t>(m->named_parameters(true).size()));
+  // With zero gradients only the decoupled decay moves parameters: p <- p * (1 - lr * wd).
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [n, p] : m->named_parameters(true)) {
+    before[n] = p.detach().clone();
+    p.mutable_grad() = torch::zeros_like(p);
+  }
+  opt.adamw->step();
+  for (const auto& [n, p] : m->named_parameters(true)) {
+    INFO(n);
+    const bool decays = m->is_decay_param(n);
+    auto expected = decays ? before[n] * (1 - 0.1 * 0.5) : before[n];
+    CHECK(torch::allclose(p.detach(), expected, 1e-6, 1e-7));
+  }
+}
+
+TEST_CASE("step FLOPs count attention per document, not per row", "[train][mfu]") {
+  model::HfConfig c;
+  c.vocab_size = 1000;
+  c.hidden_size = 64;
+  c.intermediate_size = 128;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  const double dense = train::step_flops(c, 512, 0, {});
+  CHECK(dense == Approx(6.0 * c.num_parameters(false) * 512));
+  const double head = train::step_flops(c, 0, 100, {});
+  CHECK(head == Approx(6.0 * 1000 * 64 * 100));
+  // Two documents of 256 cost half the attention of one of 512.
+  const double two = train::step_flops(c, 0, 0, {256, 256}), one = train::step_flops(c, 0, 0, {512});
+  CHECK(two == Approx(one / 2));
+  CHECK(one == Approx(6.0 * 2 * 64 * 512.0 * 512.0));
+}
