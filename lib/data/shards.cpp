@@ -45,9 +45,20 @@ std::vector<std::string> expand_shards(const std::string& pattern, const std::st
 
 Shards::Shards(const std::string& pattern, const std::string& key) : files_(expand_shards(pattern, key)) {
   texts_.reserve(files_.size());
+  maps_.reserve(files_.size());
+  decompressed_.reserve(files_.size());
   for (uint32_t f = 0; f < files_.size(); ++f) {
-    texts_.push_back(read_file(files_[f]));
-    const std::string& t = texts_.back();
+    const std::string& name = files_[f];
+    const bool compressed = name.size() > 4 && (name.compare(name.size() - 4, 4, ".zst") == 0 ||
+                                                name.compare(name.size() - 3, 3, ".gz") == 0);
+    if (compressed) {
+      decompressed_.push_back(read_file(name));
+      texts_.emplace_back(decompressed_.back());
+    } else {
+      maps_.emplace_back(name);
+      texts_.push_back(maps_.back().view());
+    }
+    const std::string_view t = texts_.back();
     uint32_t line = 0;
     size_t pos = 0;
     while (pos < t.size()) {
@@ -69,7 +80,7 @@ Shards::Shards(const std::string& pattern, const std::string& key) : files_(expa
 
 std::string_view Shards::record(size_t i) const {
   const Line& l = lines_.at(i);
-  return std::string_view(texts_[l.file]).substr(l.offset, l.length);
+  return texts_[l.file].substr(l.offset, l.length);
 }
 
 std::string Shards::where(size_t i) const {

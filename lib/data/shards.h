@@ -1,11 +1,13 @@
 #pragma once
 // The records of one source: its shard files (a file, a glob or a directory; .jsonl, .jsonl.gz,
-// .jsonl.zst) decompressed once and indexed by line, so a record is addressed by a dense index and
+// .jsonl.zst) mapped or decompressed once and indexed by line, so a record is addressed by a dense index and
 // the data state of a checkpoint is a few integers rather than file offsets.
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/mapped_file.h"
 
 namespace pt::data {
 
@@ -30,7 +32,11 @@ class Shards {
     uint32_t length;
   };
   std::vector<std::string> files_;
-  std::vector<std::string> texts_;
+  // Plain shards are memory-mapped (the page cache holds them, not the heap); compressed ones are
+  // decompressed once into memory.
+  std::vector<MappedFile> maps_;
+  std::vector<std::string> decompressed_;
+  std::vector<std::string_view> texts_;
   std::vector<Line> lines_;
 };
 

@@ -120,37 +120,11 @@ std::vector<TensorInfo> SafetensorsFile::parse_header(const uint8_t* data, size_
   return out;
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open safetensors file '{}': {}", path, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail("cannot stat '{}'", path);
-  }
-  size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
-    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map_ == MAP_FAILED) {
-      map_ = nullptr;
-      ::close(fd);
-      fail("cannot mmap '{}': {}", path, std::strerror(errno));
-    }
-  }
-  ::close(fd);
-  try {
-    for (auto& t : parse_header(static_cast<const uint8_t*>(map_), size_, path, &metadata_, &data_start_))
-      tensors_.emplace(t.name, t);
-  } catch (...) {
-    if (map_) ::munmap(map_, size_);
-    map_ = nullptr;
-    throw;
-  }
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), file_(path) {
+  for (auto& t : parse_header(file_.data(), file_.size(), path, &metadata_, &data_start_)) tensors_.emplace(t.name, t);
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (map_) ::munmap(map_, size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   auto it = tensors_.find(name);
@@ -166,7 +140,7 @@ std::vector<std::string> SafetensorsFile::names() const {
 
 at::Tensor SafetensorsFile::view(const std::string& name) const {
   const auto& t = info(name);
-  auto* ptr = static_cast<uint8_t*>(map_) + data_start_ + t.begin;
+  auto* ptr = const_cast<uint8_t*>(file_.data()) + data_start_ + t.begin;
   // from_blob never frees; the mapping outlives every view we hand out while loading.
   return at::from_blob(ptr, t.shape, at::TensorOptions().dtype(t.dtype));
 }
@@ -174,8 +148,8 @@ at::Tensor SafetensorsFile::view(const std::string& name) const {
 void SafetensorsFile::release(const std::string& name) const {
   const auto& t = info(name);
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  uintptr_t b = reinterpret_cast<uintptr_t>(map_) + data_start_ + t.begin;
-  uintptr_t e = reinterpret_cast<uintptr_t>(map_) + data_start_ + t.end;
+  uintptr_t b = reinterpret_cast<uintptr_t>(file_.data()) + data_start_ + t.begin;
+  uintptr_t e = reinterpret_cast<uintptr_t>(file_.data()) + data_start_ + t.end;
   b = (b + page - 1) / page * page;  // whole pages inside this tensor only: neighbours may still be needed
   e = e / page * page;
   if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);

@@ -9,6 +9,8 @@
 
 #include <ATen/ATen.h>
 
+#include "core/mapped_file.h"
+
 namespace pt::model {
 
 struct TensorInfo {
@@ -46,8 +48,7 @@ class SafetensorsFile {
 
  private:
   std::string path_;
-  void* map_ = nullptr;
-  size_t size_ = 0;
+  MappedFile file_;
   uint64_t data_start_ = 0;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
