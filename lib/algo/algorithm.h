@@ -1,44 +1,114 @@
 #pragma once
-// What an algorithm contributes to THE training loop: the loss of one micro-batch. The trainer owns
-// accumulation, clipping, stepping, metrics, evaluation, checkpoints and signals.
+// What an algorithm contributes to THE training loop, as hooks (the shape of TRL's
+// _prepare_inputs / compute_loss, without their monoliths):
+//   setup     — build what it owns (frozen reference or teacher models, caches) from its context;
+//   prepare   — turn this rank's rows of one data step into micro-batches (rollouts will go here)
+//               and say how many optimizer updates to take over them;
+//   loss      — one micro-batch's loss, from the pure loss functions beside the chunked CE;
+//   save/load — its own state in checkpoints.
+// The trainer owns accumulation, clipping, stepping, metrics, evaluation, checkpoints and signals.
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
 
+#include "data/loader.h"
 #include "model/causal_lm.h"
 #include "model/packed.h"
 
 namespace pt::recipe {
+struct LoadedRecipe;
 struct Recipe;
+}  // namespace pt::recipe
+namespace pt::tok {
+class HfTokenizer;
+}
+namespace pt::parallel {
+class World;
 }
 
 namespace pt::algo {
 
 struct MicroBatch {
   model::PackedInput input;  // rows flattened to N tokens
-  at::Tensor labels;         // [N] int64, -100 where no loss (already shifted)
+  at::Tensor labels;         // [N] int64, data::kIgnoreIndex where no loss (already shifted)
+  at::Tensor token_doc;      // [N] int64: the document (index into this micro-batch's documents) of each position
   int64_t num_tokens = 0;    // non-padding tokens
-  int64_t num_trained = 0;   // labels != -100
+  int64_t num_trained = 0;   // labels != kIgnoreIndex
+  int64_t num_docs = 0;      // documents incl. padding ones
   std::vector<int64_t> doc_lens;  // real documents only (for attention FLOPs)
+  // Packing units (a preference pair is one): their documents in order, and where they came from.
+  std::vector<std::vector<int64_t>> units;
+  std::vector<std::pair<uint32_t, int64_t>> unit_keys;  // (source, record)
+};
+
+// A named metric contribution of one micro-batch: `sum` (detached, left on the device so the step
+// reads all of them back once) is summed over micro-batches and ranks, then divided by `denominator`
+// (a global count the algorithm knows when it prepares the step).
+struct MetricSum {
+  std::string name;
+  at::Tensor sum;
+  double denominator = 1;
 };
 
 struct LossOut {
-  at::Tensor loss;       // scalar to backward: this micro-batch's share of the step loss
-  double loss_sum = 0;   // un-normalized summed CE over its trained tokens (metrics)
-  int64_t trained = 0;
+  at::Tensor loss;  // scalar to backward: this micro-batch's share of the step's loss
+  std::vector<MetricSum> metrics;
+};
+
+// One prepared step: this rank's micro-batches and how to update on them.
+struct Prepared {
+  std::vector<MicroBatch> micro;
+  // Optimizer updates over `micro`: update u uses the u-th of `updates` equal consecutive slices
+  // (several updates per prepared batch, as GRPO takes over one rollout batch).
+  int updates = 1;
+  double normalizer = 0;  // global divisor of summed per-micro-batch losses (e.g. trained tokens)
+  int64_t global_tokens = 0, global_trained = 0, global_rows = 0;
+  bool training = true;   // false: an evaluation batch
+  std::vector<double> totals;  // further global counts the algorithm needs (its own layout)
+};
+
+struct Context {
+  model::CausalLM* policy = nullptr;
+  const tok::HfTokenizer* tokenizer = nullptr;
+  const data::DataSet* data = nullptr;
+  const parallel::World* world = nullptr;
+  const recipe::LoadedRecipe* recipe = nullptr;
+  at::Device device = at::kCPU;
+  int rows_per_micro = 1;
+  int64_t ce_chunk = 1024;
+  bool resuming = false;  // a checkpoint will be restored after setup()
 };
 
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
-  // `normalizer`: the trained-token count of the whole optimizer step over all ranks, so that
-  // summing micro-batch losses gives the mean over the step's tokens (not a mean of means).
-  virtual LossOut micro_step(model::CausalLM& model, const MicroBatch& mb, double normalizer) = 0;
+  virtual void setup(const Context& ctx) { ctx_ = ctx; }
+  // Default: consecutive rows into micro-batches of ctx.rows_per_micro rows, normalized by the
+  // step's global trained-token count. `training` false: an evaluation batch on this rank alone
+  // (no collective may run: the other ranks are not evaluating).
+  virtual Prepared prepare(data::StepBatch& batch, bool training);
+  virtual LossOut loss(const MicroBatch& mb, const Prepared& prep) = 0;
+  // Its "loss" metric is a mean token NLL (evaluation then also reports perplexity).
+  virtual bool loss_is_token_nll() const { return false; }
+  // Own state in checkpoints, under `dir` (a subdirectory of the checkpoint reserved for it).
+  virtual void save_state(const std::string& dir) const { (void)dir; }
+  virtual void load_state(const std::string& dir) { (void)dir; }
+
+ protected:
+  Context ctx_;
 };
 
 using AlgorithmFactory = std::function<std::unique_ptr<Algorithm>(const recipe::Recipe&)>;
+
+// rows[begin, end) as one packed micro-batch on `device`: cu_seqlens from the rows' document lengths
+// (padding is its own document), so attention stays inside documents across the whole micro-batch.
+MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, size_t end, at::Device device);
+
+// Positions that carry a label, as an index tensor (ignored positions never reach the LM head).
+at::Tensor labelled_positions(const MicroBatch& mb);
 
 }  // namespace pt::algo

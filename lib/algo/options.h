@@ -8,30 +8,41 @@
 namespace pt::algo {
 
 enum class Name { Sft, Dpo, Grpo, Distill };
-enum class DpoLoss { Sigmoid, Ipo, Hinge };
-enum class DistillLoss { ForwardKl, ReverseKl };
+enum class DpoLoss { Sigmoid, Ipo, Hinge, Robust, Simpo };
+enum class DpoReference { Auto, Model, Adapters, Cached };
+enum class DistillLoss { ForwardKl, ReverseKl, Jsd };
 
 struct SftOptions {
-  bool average_tokens_across_ranks = true;
   template <class V>
-  void visit(V& v) {
-    v.field("average_tokens_across_ranks", average_tokens_across_ranks,
-            recipe::Spec("normalize the loss by the global trained-token count of the step (not per micro-batch)"));
-  }
+  void visit(V&) {}
 };
 
 struct DpoOptions {
   double beta = 0.1;
   DpoLoss loss = DpoLoss::Sigmoid;
   double label_smoothing = 0.0;
-  std::string reference;  // "" = model.path
+  double simpo_gamma = 0.5;
+  double nll_weight = 0.0;
+  DpoReference reference = DpoReference::Auto;
+  std::string reference_path;  // "" = model.path
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("beta", beta, Spec("strength of the implicit KL constraint").gt(0));
-    v.field("loss", loss, Spec("preference loss"));
-    v.field("label_smoothing", label_smoothing, Spec("conservative DPO label smoothing").min(0).lt(0.5));
-    v.field("reference", reference, Spec("reference model directory; empty = model.path (frozen copy)"));
+    v.field("beta", beta, Spec("strength of the implicit KL constraint (SimPO: reward scale)").gt(0));
+    v.field("loss", loss,
+            Spec("sigmoid = DPO (with label_smoothing: conservative DPO), ipo, hinge, robust (unbiased under label "
+                 "noise), simpo (reference-free, length-normalized)"));
+    v.field("label_smoothing", label_smoothing,
+            Spec("probability that a preference label is flipped (sigmoid, robust, simpo)").min(0).lt(0.5));
+    v.field("simpo_gamma", simpo_gamma, Spec("SimPO target reward margin gamma").min(0));
+    v.field("nll_weight", nll_weight,
+            Spec("weight of an NLL term on the chosen answers (RPO); 0 = off").min(0));
+    v.field("reference", reference,
+            Spec("where reference log-probs come from: model = a frozen copy loaded from reference_path; adapters = "
+                 "the policy with its LoRA adapters switched off (no second copy); cached = computed once before "
+                 "training with a frozen copy and kept in the run directory; auto = adapters with LoRA, else model"));
+    v.field("reference_path", reference_path,
+            Spec("reference model directory (model / cached); empty = model.path, the starting weights"));
   }
 };
 
@@ -74,13 +85,26 @@ struct DistillOptions {
   double temperature = 1.0;
   double alpha = 0.5;
   DistillLoss loss = DistillLoss::ForwardKl;
+  double beta = 0.5;
+  int top_k = 0;
+  int chunk_tokens = 256;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("teacher", teacher, Spec("teacher model directory").req());
+    v.field("teacher", teacher, Spec("teacher model directory (HF format, the student's tokenizer)").req());
     v.field("temperature", temperature, Spec("softmax temperature for both distributions").gt(0));
-    v.field("alpha", alpha, Spec("weight of the distillation term; 1 - alpha weights plain cross-entropy").min(0).max(1));
-    v.field("loss", loss, Spec("divergence"));
+    v.field("alpha", alpha,
+            Spec("weight of the distillation term; 1 - alpha weights cross-entropy on the labels").min(0).max(1));
+    v.field("loss", loss,
+            Spec("forward_kl = KL(teacher || student), reverse_kl = KL(student || teacher), jsd = generalized JSD "
+                 "with beta"));
+    v.field("beta", beta, Spec("generalized JSD interpolation (loss: jsd); 0 = forward KL, 1 = reverse KL").min(0).max(1));
+    v.field("top_k", top_k,
+            Spec("compare only the teacher's top-k tokens per position (both distributions renormalized there); "
+                 "0 = the whole vocabulary")
+                .min(0));
+    v.field("chunk_tokens", chunk_tokens,
+            Spec("positions per chunk through both LM heads (peak memory ~ a few [chunk, vocab] fp32 blocks)").min(1));
   }
 };
 
@@ -108,6 +132,9 @@ struct AlgorithmOptions {
 PT_RECIPE_ENUM(pt::algo::Name, {pt::algo::Name::Sft, "sft"}, {pt::algo::Name::Dpo, "dpo"},
                {pt::algo::Name::Grpo, "grpo"}, {pt::algo::Name::Distill, "distill"})
 PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::algo::DpoLoss::Ipo, "ipo"},
-               {pt::algo::DpoLoss::Hinge, "hinge"})
+               {pt::algo::DpoLoss::Hinge, "hinge"}, {pt::algo::DpoLoss::Robust, "robust"},
+               {pt::algo::DpoLoss::Simpo, "simpo"})
+PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {pt::algo::DpoReference::Model, "model"},
+               {pt::algo::DpoReference::Adapters, "adapters"}, {pt::algo::DpoReference::Cached, "cached"})
 PT_RECIPE_ENUM(pt::algo::DistillLoss, {pt::algo::DistillLoss::ForwardKl, "forward_kl"},
-               {pt::algo::DistillLoss::ReverseKl, "reverse_kl"})
+               {pt::algo::DistillLoss::ReverseKl, "reverse_kl"}, {pt::algo::DistillLoss::Jsd, "jsd"})

@@ -1,6 +1,7 @@
 #include "algo/sft.h"
 
 #include "algo/losses.h"
+#include "data/example.h"
 #include "recipe/recipe.h"
 
 namespace pt::algo {
@@ -8,21 +9,20 @@ namespace pt::algo {
 at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidden, const at::Tensor& labels,
                                   int64_t chunk) {
   // Dropping ignored positions first: with short answers in long prompts most rows carry no label.
-  at::Tensor idx = labels.ne(-100).nonzero().squeeze(1);
+  at::Tensor idx = labels.ne(data::kIgnoreIndex).nonzero().squeeze(1);
   return chunked_cross_entropy(hidden.index_select(0, idx), model.lm_head_weight(), labels.index_select(0, idx),
                                model.vocab_size(), chunk);
 }
 
-LossOut Sft::micro_step(model::CausalLM& model, const MicroBatch& mb, double normalizer) {
-  at::Tensor hidden = model.hidden_states(mb.input);
-  at::Tensor sum = labelled_cross_entropy(model, hidden, mb.labels, chunk_);
+LossOut Sft::loss(const MicroBatch& mb, const Prepared& prep) {
+  at::Tensor hidden = ctx_.policy->hidden_states(mb.input);
+  at::Tensor sum = labelled_cross_entropy(*ctx_.policy, hidden, mb.labels, ctx_.ce_chunk);
   LossOut out;
-  out.loss_sum = sum.item<double>();
-  out.trained = mb.num_trained;
-  out.loss = normalizer > 0 ? sum / normalizer : sum * 0;
+  out.loss = prep.normalizer > 0 ? sum / prep.normalizer : sum * 0;
+  out.metrics.push_back({"loss", sum.detach(), static_cast<double>(std::max<int64_t>(1, prep.global_trained))});
   return out;
 }
 
-std::unique_ptr<Algorithm> make_sft(const recipe::Recipe& r) { return std::make_unique<Sft>(r.trainer.ce_chunk_tokens); }
+std::unique_ptr<Algorithm> make_sft(const recipe::Recipe&) { return std::make_unique<Sft>(); }
 
 }  // namespace pt::algo

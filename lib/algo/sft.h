@@ -6,17 +6,14 @@ namespace pt::algo {
 
 class Sft : public Algorithm {
  public:
-  explicit Sft(int64_t ce_chunk_tokens) : chunk_(ce_chunk_tokens) {}
-  LossOut micro_step(model::CausalLM& model, const MicroBatch& mb, double normalizer) override;
-
- private:
-  int64_t chunk_;
+  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  bool loss_is_token_nll() const override { return true; }
 };
 
 std::unique_ptr<Algorithm> make_sft(const recipe::Recipe& r);
 
-// Summed CE of the labelled positions of `hidden` [N, H] (positions with label -100 never reach the
-// LM head). Shared with evaluation.
+// Summed CE of the labelled positions of `hidden` [N, H] (ignored positions never reach the LM
+// head). Shared with evaluation and distillation.
 at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidden, const at::Tensor& labels,
                                   int64_t chunk);
 

@@ -40,6 +40,10 @@ void fsync_tree(const fs::path& dir) {
 
 std::string checkpoints_dir(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoints").string(); }
 
+std::string step_dir(const std::string& run_dir, int64_t step) {
+  return (fs::path(checkpoints_dir(run_dir)) / step_name(step)).string();
+}
+
 void fsync_path(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) fail("cannot open {} to sync it: {}", path, std::strerror(errno));
@@ -64,7 +68,7 @@ std::string save(const std::string& run_dir, int64_t step, const std::function<v
                  int keep_last) {
   const fs::path root = checkpoints_dir(run_dir);
   fs::create_directories(root);
-  const fs::path final_dir = root / step_name(step);
+  const fs::path final_dir = step_dir(run_dir, step);
   const fs::path tmp = root / fmt::format(".{}.tmp-{}", step_name(step), ::getpid());
   try {
     fs::remove_all(tmp);

@@ -21,6 +21,7 @@ struct Info {
 };
 
 std::string checkpoints_dir(const std::string& run_dir);
+std::string step_dir(const std::string& run_dir, int64_t step);  // checkpoints_dir/step-00000042
 
 // Runs `write(tmp_dir)` and commits the result as the checkpoint of `step`; then deletes all but
 // the newest `keep_last` complete checkpoints. Returns the final directory. On failure the

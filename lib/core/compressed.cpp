@@ -15,6 +15,8 @@ static bool ends_with(const std::string& s, const char* suf) {
   return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
 }
 
+bool is_compressed(const std::string& path) { return ends_with(path, ".zst") || ends_with(path, ".gz"); }
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open '{}'", path);

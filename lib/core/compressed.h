@@ -4,6 +4,7 @@
 
 namespace pt {
 std::string read_file(const std::string& path);             // by extension: .zst, .gz, else raw
+bool is_compressed(const std::string& path);                // the extensions read_file decompresses
 std::string zstd_decompress(const std::string& data, const std::string& origin);
 std::string gzip_decompress(const std::string& data, const std::string& origin);
 }  // namespace pt

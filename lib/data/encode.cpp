@@ -74,7 +74,8 @@ RecordEncoder::RecordEncoder(const tok::HfTokenizer* tok, const SourceOptions& s
 
 const std::string& RecordEncoder::field(const std::string& ours) const { return fields_.at(ours); }
 
-Example RecordEncoder::encode(std::string_view line, const std::string& where) const {
+namespace {
+ordered_json parse_record(std::string_view line, const std::string& where) {
   ordered_json rec;
   try {
     rec = ordered_json::parse(line);
@@ -83,6 +84,12 @@ Example RecordEncoder::encode(std::string_view line, const std::string& where) c
     throw BadRecord(fmt::format("{}: malformed JSON at byte {} of the line: {}", where, e.byte, e.what()));
   }
   if (!rec.is_object()) throw BadRecord(fmt::format("{}: expected a JSON object per line, got {}", where, type_name(rec)));
+  return rec;
+}
+}  // namespace
+
+Example RecordEncoder::encode(std::string_view line, const std::string& where) const {
+  const ordered_json rec = parse_record(line, where);
   try {
     switch (format_) {
       case Format::Chat: return chat(rec, where);
@@ -196,7 +203,33 @@ Example RecordEncoder::preference(const ordered_json& rec, const std::string& wh
     opts.last_turn_only = true;  // only the preferred/dispreferred answer is scored
     ex.docs.push_back(from_masked(tok::encode_chat(*tok_, msgs, opts, where)));
   }
+  check_pair(ex, where);
   return ex;
+}
+
+// A pair must share its prompt, differ in its answers and score at least one token of each.
+void RecordEncoder::check_pair(const Example& ex, const std::string& where) const {
+  const Document &c = ex.docs.at(0), &r = ex.docs.at(1);
+  for (const auto* d : {&c, &r})
+    if (d->num_trained() == 0)
+      bad(where, field(d == &c ? "chosen" : "rejected"), "the answer has no trained token after tokenization");
+  if (c.ids == r.ids) bad(where, field("rejected"), "chosen and rejected are identical: the pair teaches nothing");
+  auto prompt_len = [](const Document& d) {
+    size_t i = 0;
+    while (i < d.size() && !d.trained[i]) ++i;
+    return i;
+  };
+  const size_t pc = prompt_len(c), pr = prompt_len(r);
+  const size_t common = std::min(pc, pr);
+  for (size_t i = 0; i < common; ++i)
+    if (c.ids[i] != r.ids[i])
+      bad(where, field("rejected"),
+          fmt::format("chosen and rejected continue different prompts (their tokens differ at position {}); a pair "
+                      "must answer the same prompt", i));
+  if (pc != pr)
+    bad(where, field("rejected"),
+        fmt::format("chosen and rejected continue different prompts ({} vs {} prompt tokens); a pair must answer the "
+                    "same prompt", pc, pr));
 }
 
 Example RecordEncoder::prompts(const ordered_json& rec, const std::string& where) const {
@@ -271,6 +304,64 @@ Example RecordEncoder::text(const ordered_json& rec, const std::string& where) c
   Example ex;
   ex.docs.push_back(std::move(d));
   return ex;
+}
+
+std::optional<RecordEncoder::PromptAndAnswer> RecordEncoder::prompt_and_answer(std::string_view line,
+                                                                              const std::string& where) const {
+  const ordered_json rec = parse_record(line, where);
+  PromptAndAnswer out;
+  if (format_ == Format::Chat) {
+    auto it = rec.find(field("messages"));
+    if (it == rec.end() || !it->is_array() || it->size() < 2) return std::nullopt;
+    ordered_json msgs = *it;
+    const auto& last = msgs.back();
+    if (!last.is_object() || last.value("role", "") != "assistant" || !last.contains("content") ||
+        !last["content"].is_string())
+      return std::nullopt;
+    out.answer = last["content"].get<std::string>();
+    msgs.erase(msgs.size() - 1);
+    tok::ChatOptions chat = masks_.chat;
+    chat.add_generation_prompt = true;
+    auto t = rec.find(field("tools"));
+    if (t != rec.end() && t->is_array()) chat.tools = *t;
+    out.prompt = tok_->tokenizer().encode(tok_->render_chat(msgs, chat).text, false).ids;
+    return out;
+  }
+  if (format_ == Format::Preference) {
+    // The prompt and the chosen answer: greedy answers moving to the chosen ones is what DPO is for.
+    auto p = rec.find(field("prompt")), c = rec.find(field("chosen"));
+    if (c == rec.end()) return std::nullopt;
+    if (c->is_string() && p != rec.end() && p->is_string()) {  // as encode_prompt_completion tokenizes it
+      out.answer = c->get<std::string>();
+      out.prompt = tok_->tokenizer().encode(p->get<std::string>(), true).ids;
+      return out;
+    }
+    ordered_json msgs = ordered_json::array();
+    if (p != rec.end() && p->is_array()) msgs = *p;
+    else if (p != rec.end() && p->is_string()) msgs.push_back({{"role", "user"}, {"content", *p}});
+    if (c->is_string()) {
+      out.answer = c->get<std::string>();
+    } else if (c->is_array() && !c->empty() && c->back().is_object() && c->back().value("role", "") == "assistant" &&
+               c->back().contains("content") && c->back()["content"].is_string()) {
+      out.answer = c->back()["content"].get<std::string>();
+      for (size_t i = 0; i + 1 < c->size(); ++i) msgs.push_back((*c)[i]);
+    } else {
+      return std::nullopt;
+    }
+    if (msgs.empty()) return std::nullopt;
+    tok::ChatOptions chat = masks_.chat;
+    chat.add_generation_prompt = true;
+    out.prompt = tok_->tokenizer().encode(tok_->render_chat(msgs, chat).text, false).ids;
+    return out;
+  }
+  if (format_ == Format::PromptCompletion) {
+    auto p = rec.find(field("prompt")), c = rec.find(field("completion"));
+    if (p == rec.end() || c == rec.end() || !p->is_string() || !c->is_string()) return std::nullopt;
+    out.answer = c->get<std::string>();
+    out.prompt = tok_->tokenizer().encode(p->get<std::string>(), true).ids;  // as encode_prompt_completion does
+    return out;
+  }
+  return std::nullopt;
 }
 
 }  // namespace pt::data

@@ -27,7 +27,17 @@ class RecordEncoder {
   RecordEncoder(const tok::HfTokenizer* tok, const SourceOptions& src, tok::MaskOptions masks, std::string key,
                 int64_t vocab_size = 0);
   Example encode(std::string_view line, const std::string& where) const;
+
+  // For generation-based evaluation: the prompt (chat: every turn but the final assistant one, ending
+  // with the generation prompt; prompt/completion: the prompt as encode() tokenizes it) and the
+  // reference answer. nullopt for other formats and for chats that do not end with an assistant turn.
+  struct PromptAndAnswer {
+    std::vector<int32_t> prompt;
+    std::string answer;
+  };
+  std::optional<PromptAndAnswer> prompt_and_answer(std::string_view line, const std::string& where) const;
   Format format() const { return format_; }
+  void check_pair(const Example& ex, const std::string& where) const;
 
   // The record's field for our name `ours` (after the recipe's mapping).
   const std::string& field(const std::string& ours) const;

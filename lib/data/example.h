@@ -7,6 +7,10 @@
 
 namespace pt::data {
 
+// The label of a position that carries no loss (the value transformers and TRL use, so tensors
+// exchanged with Python references need no translation).
+constexpr int32_t kIgnoreIndex = -100;
+
 struct Document {
   std::vector<int32_t> ids;
   std::vector<uint8_t> trained;  // per token: 1 = this token is a target of the loss

@@ -49,6 +49,7 @@ std::optional<StepBatch> Loader::produce() {
   }
   ++step_;
   b.state = json{{"packer", packer_.state()}, {"step", step_}};
+  b.source_stats = stream_.stats();
   return b;
 }
 

@@ -40,12 +40,14 @@ std::optional<Row> Packer::next() {
   return make_row(std::move(taken));
 }
 
-Row Packer::make_row(std::vector<Unit>&& units) const {
+Row Packer::make_row(std::vector<Unit>&& units) { return pack_row(std::move(units), seq_len_, pad_id_, rows_++); }
+
+Row pack_row(std::vector<Unit>&& units, int seq_len, int32_t pad_id, uint64_t index) {
   Row r;
-  r.index = const_cast<Packer*>(this)->rows_++;
-  r.input_ids.reserve(seq_len_);
-  r.labels.reserve(seq_len_);
-  r.position_ids.reserve(seq_len_);
+  r.index = index;
+  r.input_ids.reserve(seq_len);
+  r.labels.reserve(seq_len);
+  r.position_ids.reserve(seq_len);
   for (size_t u = 0; u < units.size(); ++u) {
     for (const auto& d : units[u].ex.docs) {
       const auto n = static_cast<int32_t>(d.size());
@@ -59,6 +61,7 @@ Row Packer::make_row(std::vector<Unit>&& units) const {
       r.doc_lens.push_back(n);
       r.doc_source.push_back(static_cast<int32_t>(units[u].ref.source));
       r.doc_unit.push_back(static_cast<int32_t>(u));
+      r.doc_record.push_back(static_cast<int64_t>(units[u].ref.record));
       r.num_tokens += n;
     }
     if (!units[u].ex.meta.is_null()) {
@@ -66,17 +69,18 @@ Row Packer::make_row(std::vector<Unit>&& units) const {
       r.meta[u] = units[u].ex.meta;
     }
   }
-  const int32_t pad = seq_len_ - r.num_tokens;
+  const int32_t pad = seq_len - r.num_tokens;
   if (pad > 0) {
     // Padding is a document of its own: it attends only to itself and carries no loss.
     for (int32_t i = 0; i < pad; ++i) {
-      r.input_ids.push_back(pad_id_);
+      r.input_ids.push_back(pad_id);
       r.position_ids.push_back(i);
       r.labels.push_back(kIgnoreIndex);
     }
     r.doc_lens.push_back(pad);
     r.doc_source.push_back(-1);
     r.doc_unit.push_back(-1);
+    r.doc_record.push_back(-1);
   }
   return r;
 }

@@ -18,8 +18,6 @@
 
 namespace pt::data {
 
-constexpr int32_t kIgnoreIndex = -100;
-
 struct Row {
   std::vector<int32_t> input_ids;     // [seq_len]
   std::vector<int32_t> labels;        // [seq_len], kIgnoreIndex where no loss
@@ -27,11 +25,16 @@ struct Row {
   std::vector<int32_t> doc_lens;      // documents in order; trailing padding is one more entry
   std::vector<int32_t> doc_source;    // per entry of doc_lens: source index, -1 = padding
   std::vector<int32_t> doc_unit;      // per entry: unit number within the row (a pair shares one)
+  std::vector<int64_t> doc_record;    // per entry: record index in its source, -1 = padding
   int32_t num_tokens = 0;             // non-padding tokens
   int32_t num_trained = 0;            // labels != kIgnoreIndex
   uint64_t index = 0;                 // global row number in the stream
   std::vector<nlohmann::json> meta;   // per unit, when the format carries metadata
 };
+
+// Units laid out as one row of `seq_len` tokens (documents in order, then padding as a document of
+// its own), labels shifted within each document.
+Row pack_row(std::vector<Unit>&& units, int seq_len, int32_t pad_id, uint64_t index);
 
 class Packer {
  public:
@@ -45,7 +48,7 @@ class Packer {
 
  private:
   void refill();
-  Row make_row(std::vector<Unit>&& units) const;
+  Row make_row(std::vector<Unit>&& units);
 
   DocStream& stream_;
   int seq_len_;

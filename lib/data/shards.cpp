@@ -49,9 +49,7 @@ Shards::Shards(const std::string& pattern, const std::string& key) : files_(expa
   decompressed_.reserve(files_.size());
   for (uint32_t f = 0; f < files_.size(); ++f) {
     const std::string& name = files_[f];
-    const bool compressed = name.size() > 4 && (name.compare(name.size() - 4, 4, ".zst") == 0 ||
-                                                name.compare(name.size() - 3, 3, ".gz") == 0);
-    if (compressed) {
+    if (is_compressed(name)) {
       decompressed_.push_back(read_file(name));
       texts_.emplace_back(decompressed_.back());
     } else {

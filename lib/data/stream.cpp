@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "data/rng.h"
 #include "recipe/fields.h"
@@ -10,11 +11,6 @@ namespace pt::data {
 using nlohmann::json;
 
 namespace {
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 constexpr uint64_t kEvalSalt = 0x6576616c73706c74ull;  // the held-out split
 constexpr uint64_t kMixSalt = 0x6d6978747572652eull;   // mixture draws
 constexpr uint64_t kShuffleSalt = 0x73687566666c652eull;
@@ -48,7 +44,7 @@ DataSet::DataSet(const DataOptions& opts, const tok::HfTokenizer* tok, const tok
   size_t eval_budget = opts.max_eval_records > 0 ? static_cast<size_t>(opts.max_eval_records) : SIZE_MAX;
   for (size_t i = 0; i < opts.sources.size(); ++i) {
     auto sd = load_source(opts.sources[i], fmt::format("data.sources[{}]", i), tok, masks, vocab_size);
-    const uint64_t salt = fnv1a(sd.opts.name);
+    const uint64_t salt = fnv1a64(sd.opts.name);
     for (uint32_t r = 0; r < sd.shards->size(); ++r) {
       // Membership depends on (seed, source name, record index) only: adding a source or changing
       // weights never moves a record between the splits.
@@ -68,8 +64,6 @@ DataSet::DataSet(const DataOptions& opts, const tok::HfTokenizer* tok, const tok
     for (uint32_t r = 0; r < sd.shards->size() && eval_budget > 0; ++r, --eval_budget) sd.eval.push_back(r);
     eval_sources_.push_back(std::move(sd));
   }
-  // Compile the chat template once here, before loader threads share the tokenizer.
-  if (tok_ && tok_->has_chat_template()) (void)tok_->render_chat(json::array({{{"role", "user"}, {"content", "x"}}}));
 }
 
 size_t DataSet::num_eval_records() const {
@@ -139,101 +133,98 @@ uint32_t DocStream::record_at(size_t s, const Cursor& c) {
   if (!ds_.options().shuffle) return src.train[c.pos];
   auto& [epoch, perm] = perm_[s];
   if (epoch != c.epoch) {
-    perm = permutation(src.train.size(), hash3(ds_.seed(), kShuffleSalt ^ fnv1a(src.opts.name), c.epoch));
+    perm = permutation(src.train.size(), hash3(ds_.seed(), kShuffleSalt ^ fnv1a64(src.opts.name), c.epoch));
     epoch = c.epoch;
   }
   return src.train[perm[c.pos]];
 }
 
-std::vector<Example> DocStream::apply_truncation(size_t s, Example ex, const std::string& where, bool count) {
+DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
   const auto& src = (*sources_)[s];
   const size_t seq_len = static_cast<size_t>(ds_.options().seq_len);
   const bool needs_trained = src.opts.format != Format::Prompts;
-  auto& st = stats_[s];
-  if (ex.size() <= seq_len) return {std::move(ex)};
+  Encoded out;
+  out.where = src.shards->where(record);
+  Example ex = src.encoder->encode(src.shards->record(record), out.where);
+  out.size_before = ex.size();
+  std::vector<Example> pieces;
+  auto trained_of = [](const Example& e) {
+    size_t n = 0;
+    for (const auto& d : e.docs) n += d.num_trained();
+    return n;
+  };
+  const size_t trained_before = trained_of(ex);
+  auto drop = [&](const char* why) {
+    out.dropped = true;
+    out.cut_trained = trained_before;
+    out.why = why;
+    return std::move(out);
+  };
   Truncation policy = src.opts.truncation;
   if (policy == Truncation::Split && ex.docs.size() > 1) policy = Truncation::Drop;  // a pair cannot be split apart
-  const size_t size_before = ex.size();
-  size_t trained_before = 0;
-  for (const auto& d : ex.docs) trained_before += d.num_trained();
-  auto drop = [&](const char* why) {
-    if (count) {
-      ++st.dropped;
-      st.cut_trained += trained_before;
-      if (st.dropped == 1)
-        log::warn("{}: record of {} tokens is longer than data.seq_len = {}: {} (counted as dropped in metrics; "
-                  "further ones are only counted)", where, size_before, seq_len, why);
-    }
-    return std::vector<Example>{};
-  };
-  if (policy == Truncation::Drop) return drop("truncation: drop");
-  std::vector<Example> out;
-  if (policy == Truncation::Split) {
+  if (ex.size() <= seq_len) {
+    pieces.push_back(std::move(ex));
+  } else if (policy == Truncation::Drop) {
+    return drop("truncation: drop");
+  } else if (policy == Truncation::Split) {
     const Document& d = ex.docs[0];
     for (size_t b = 0; b < d.size(); b += seq_len) {
       size_t e = std::min(d.size(), b + seq_len);
       Document piece{{d.ids.begin() + b, d.ids.begin() + e}, {d.trained.begin() + b, d.trained.begin() + e}};
-      // A piece whose targets are all masked teaches nothing; its trained tokens are none anyway.
+      // A piece whose targets are all masked teaches nothing.
       if (needs_trained && piece.num_trained() == 0) continue;
       Example pe;
       pe.docs.push_back(std::move(piece));
       pe.meta = ex.meta;
-      out.push_back(std::move(pe));
+      pieces.push_back(std::move(pe));
     }
-    if (count) ++st.truncated;
-    if (out.empty()) return drop("no split piece has a trained token");
-    return out;
-  }
-  // Left/right: each document of the unit gets an equal share of the row.
-  const size_t budget = seq_len / ex.docs.size();
-  size_t trained_after = 0;
-  for (auto& d : ex.docs) {
-    if (d.size() > budget) {
-      size_t cut = d.size() - budget;
-      if (policy == Truncation::Left) {
-        d.ids.erase(d.ids.begin(), d.ids.begin() + cut);
-        d.trained.erase(d.trained.begin(), d.trained.begin() + cut);
-      } else {
-        d.ids.resize(budget);
-        d.trained.resize(budget);
+    if (pieces.empty()) return drop("no split piece has a trained token");
+    out.truncated = true;
+  } else {
+    // Left/right: each document of the unit gets an equal share of the row.
+    const size_t budget = seq_len / ex.docs.size();
+    for (auto& d : ex.docs) {
+      if (d.size() > budget) {
+        size_t cut = d.size() - budget;
+        if (policy == Truncation::Left) {
+          d.ids.erase(d.ids.begin(), d.ids.begin() + cut);
+          d.trained.erase(d.trained.begin(), d.trained.begin() + cut);
+        } else {
+          d.ids.resize(budget);
+          d.trained.resize(budget);
+        }
       }
+      if (needs_trained && d.num_trained() == 0) return drop("truncation removed every trained token");
     }
-    size_t t = d.num_trained();
-    if (needs_trained && t == 0) return drop("truncation removed every trained token");
-    trained_after += t;
+    out.truncated = true;
+    out.cut_trained = trained_before - trained_of(ex);
+    pieces.push_back(std::move(ex));
   }
-  if (count) {
-    ++st.truncated;
-    st.cut_trained += trained_before - trained_after;
-  }
-  out.push_back(std::move(ex));
+  for (uint32_t p = 0; p < pieces.size(); ++p)
+    out.units.push_back(Unit{UnitRef{static_cast<uint32_t>(s), record, p}, std::move(pieces[p])});
   return out;
 }
 
-std::vector<Unit> DocStream::units_of(size_t s, uint32_t record, bool count) {
-  const auto& src = (*sources_)[s];
-  std::string where = src.shards->where(record);
-  Example ex = src.encoder->encode(src.shards->record(record), where);
-  auto pieces = apply_truncation(s, std::move(ex), where, count);
-  std::vector<Unit> units;
-  for (uint32_t p = 0; p < pieces.size(); ++p) units.push_back(Unit{UnitRef{static_cast<uint32_t>(s), record, p}, std::move(pieces[p])});
-  if (count) {
-    auto& st = stats_[s];
-    ++st.records;
-    for (const auto& u : units)
-      for (const auto& d : u.ex.docs) {
-        ++st.docs;
-        st.tokens += d.size();
-        st.trained += d.num_trained();
-      }
-  }
-  return units;
+void DocStream::count(size_t s, const Encoded& e) {
+  auto& st = stats_[s];
+  ++st.records;
+  st.truncated += e.truncated;
+  st.cut_trained += e.cut_trained;
+  if (e.dropped && ++st.dropped == 1)
+    log::warn("{}: record of {} tokens is longer than data.seq_len = {}: {} (counted as dropped in metrics; "
+              "further ones are only counted)",
+              e.where, e.size_before, ds_.options().seq_len, e.why);
+  for (const auto& u : e.units)
+    for (const auto& d : u.ex.docs) {
+      ++st.docs;
+      st.tokens += d.size();
+      st.trained += d.num_trained();
+    }
 }
 
 Unit DocStream::materialize(const UnitRef& ref) const {
-  // Re-encoding is deterministic; counting is off because the unit was counted when first drawn.
-  auto* self = const_cast<DocStream*>(this);
-  auto units = self->units_of(ref.source, ref.record, false);
+  // Re-encoding is deterministic; nothing is counted because the unit was counted when first drawn.
+  auto units = encode(ref.source, ref.record).units;
   if (ref.piece >= units.size())
     fail("data state refers to piece {} of {} which now has {} pieces (did the data or tokenizer change?)", ref.piece,
          (*sources_)[ref.source].shards->where(ref.record), units.size());
@@ -242,24 +233,24 @@ Unit DocStream::materialize(const UnitRef& ref) const {
 
 std::optional<Unit> DocStream::next() {
   if (!pending_.empty()) {
-    UnitRef ref = pending_.front();
-    pending_.erase(pending_.begin());
-    return materialize(ref);
+    Unit u = std::move(pending_.front());
+    pending_.pop_front();
+    return u;
   }
   for (;;) {
     auto s = pick_source();
     if (!s) return std::nullopt;
     Cursor& c = cursors_[*s];
     uint32_t record = record_at(*s, c);
-    const auto& src = (*sources_)[*s];
-    if (++c.pos >= (split_ == Split::Eval ? src.eval.size() : src.train.size()) && split_ == Split::Train) {
+    // Training cursors wrap into the next epoch; eval cursors simply run out (exhausted()).
+    if (++c.pos >= (*sources_)[*s].train.size() && split_ == Split::Train) {
       ++c.epoch;
       c.pos = 0;
     }
-    std::vector<Unit> units;
     if (known_bad_.count({static_cast<uint32_t>(*s), record})) continue;
+    Encoded enc;
     try {
-      units = units_of(*s, record, true);
+      enc = encode(*s, record);
     } catch (const BadRecord& e) {
       known_bad_.insert({static_cast<uint32_t>(*s), record});
       ++stats_[*s].bad;
@@ -271,16 +262,17 @@ std::optional<Unit> DocStream::next() {
       log::warn("skipping bad record ({} so far): {}", bad_total_, e.what());
       continue;
     }
-    if (units.empty()) continue;
-    for (size_t i = 1; i < units.size(); ++i) pending_.push_back(units[i].ref);
-    return std::move(units[0]);
+    count(*s, enc);
+    if (enc.units.empty()) continue;
+    for (size_t i = 1; i < enc.units.size(); ++i) pending_.push_back(std::move(enc.units[i]));
+    return std::move(enc.units[0]);
   }
 }
 
 json DocStream::state() const {
   json cur = json::array(), pend = json::array(), st = json::array();
   for (const auto& c : cursors_) cur.push_back({c.epoch, c.pos});
-  for (const auto& p : pending_) pend.push_back(p.to_json());
+  for (const auto& p : pending_) pend.push_back(p.ref.to_json());
   for (const auto& s : stats_) st.push_back(s.to_json());
   json bad = json::array();
   for (const auto& [src, rec] : known_bad_) bad.push_back({src, rec});
@@ -302,7 +294,20 @@ void DocStream::restore(const json& j) {
     stats_[i] = SourceStats::from_json(j.at("stats").at(i));
   }
   pending_.clear();
-  for (const auto& p : j.at("pending")) pending_.push_back(UnitRef::from_json(p));
+  // Pending pieces all come from one split record: encode it once.
+  std::optional<Encoded> split;
+  std::pair<uint32_t, uint32_t> split_of{UINT32_MAX, UINT32_MAX};
+  for (const auto& p : j.at("pending")) {
+    const UnitRef ref = UnitRef::from_json(p);
+    if (!split || split_of != std::make_pair(ref.source, ref.record)) {
+      split = encode(ref.source, ref.record);
+      split_of = {ref.source, ref.record};
+    }
+    if (ref.piece >= split->units.size())
+      fail("data state refers to piece {} of {} which now has {} pieces (did the data or tokenizer change?)", ref.piece,
+           split->where, split->units.size());
+    pending_.push_back(split->units[ref.piece]);
+  }
   known_bad_.clear();
   for (const auto& b : j.at("known_bad")) known_bad_.insert({b.at(0).get<uint32_t>(), b.at(1).get<uint32_t>()});
 }

@@ -3,6 +3,7 @@
 // the seeded weighted mixture, truncation policy and bad-record handling. Its whole position is a
 // small JSON state (cursors, mixer counter, pending split pieces, counters), so a restored stream
 // continues exactly where the saved one was.
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -93,8 +94,16 @@ class DocStream {
   std::optional<size_t> pick_source();
   uint32_t record_at(size_t s, const Cursor& c);
   // Encodes and applies truncation; nullopt when the record is dropped (counted).
-  std::vector<Unit> units_of(size_t s, uint32_t record, bool count);
-  std::vector<Example> apply_truncation(size_t s, Example ex, const std::string& where, bool count);
+  // A record encoded and cut to seq_len by its source's truncation policy, with what the cut did.
+  struct Encoded {
+    std::vector<Unit> units;  // empty when the record was dropped
+    bool truncated = false, dropped = false;
+    size_t size_before = 0, cut_trained = 0;
+    const char* why = "";
+    std::string where;
+  };
+  Encoded encode(size_t s, uint32_t record) const;
+  void count(size_t s, const Encoded& e);
 
   const DataSet& ds_;
   Split split_;
@@ -103,7 +112,7 @@ class DocStream {
   std::vector<SourceStats> stats_;
   uint64_t mix_counter_ = 0;
   uint64_t bad_total_ = 0;
-  std::vector<UnitRef> pending_;  // remaining pieces of a split record
+  std::deque<Unit> pending_;  // remaining pieces of the record split last (kept encoded)
   // Bad records already reported: later epochs skip them silently instead of counting them again.
   std::set<std::pair<uint32_t, uint32_t>> known_bad_;
   // Cached permutation of the current epoch of each source.

@@ -71,6 +71,7 @@ struct CausalLM::Impl {
   std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)
   at::Tensor inv_freq;
   bool training = true;
+  bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
   // Every parameter by its HF name, in a stable order (checkpoints, optimizer state).
   std::vector<std::pair<std::string, at::Tensor>> base_params;
   std::vector<std::pair<std::string, at::Tensor>> lora_params;  // PEFT names
@@ -78,7 +79,7 @@ struct CausalLM::Impl {
   // --- forward --------------------------------------------------------------------------------
   at::Tensor proj(const at::Tensor& x, const Linear& l) const {
     auto y = at::linear(x, l.w, l.b.defined() ? std::optional<at::Tensor>(l.b) : std::nullopt);
-    if (l.lora && !l.lora->merged) {
+    if (l.lora && !l.lora->merged && adapters_on) {
       auto xin = (training && opts.lora && opts.lora->dropout > 0) ? at::dropout(x, opts.lora->dropout, true) : x;
       y = y + at::linear(at::linear(xin, l.lora->a), l.lora->b) * l.lora->scale;
     }
@@ -110,12 +111,12 @@ struct CausalLM::Impl {
 
   // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
   at::Tensor head() const {
-    if (head_lora && !head_lora->merged) return lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
+    if (head_lora && !head_lora->merged && adapters_on) return lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
     return lm_head;
   }
   at::Tensor embed_lookup(const at::Tensor& ids) const {
     auto x = at::embedding(embed, ids);  // [N, hidden]
-    if (embed_lora && !embed_lora->merged)
+    if (embed_lora && !embed_lora->merged && adapters_on)
       x = x + at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
     return x;
   }
@@ -333,6 +334,18 @@ at::Device CausalLM::device() const { return impl_->device; }
 at::ScalarType CausalLM::dtype() const { return impl_->dtype; }
 void CausalLM::train(bool on) { impl_->training = on; }
 
+bool CausalLM::has_adapters() const { return !impl_->lora_params.empty(); }
+
+void CausalLM::set_adapters_enabled(bool on) {
+  if (!on) {
+    bool merged = impl_->head_lora && impl_->head_lora->merged;
+    for (const auto& L : impl_->layers)
+      for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) merged = merged || (l->lora && l->lora->merged);
+    PT_CHECK(!merged, "LoRA adapters cannot be switched off while merged into the base weights");
+  }
+  impl_->adapters_on = on;
+}
+
 std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters(bool trainable_only) const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   // Tied LM head appears once (as the embedding).
@@ -435,21 +448,10 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
     if (c.pad_token_id) gen["pad_token_id"] = *c.pad_token_id;
     std::ofstream(fs::path(out_dir) / "generation_config.json") << gen.dump(2) << "\n";
   };
-  // Tokenizer files travel with the model so the export is self-contained.
-  auto copy_tokenizer = [&](const std::string& out_dir) {
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-                          "chat_template.jinja"}) {
-      fs::path src = fs::path(impl_->opts.path) / f;
-      if (fs::exists(src) && !fs::equivalent(src.parent_path(), out_dir))
-        fs::copy_file(src, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
-    }
-  };
   if (!impl_->opts.lora) {
     export_base(dir);
-    copy_tokenizer(dir);
     return;
   }
-  copy_tokenizer(dir);
   const auto& lo = *impl_->opts.lora;
   std::vector<std::pair<std::string, at::Tensor>> adapter;
   for (const auto& [n, t] : impl_->lora_params) {
@@ -478,7 +480,6 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
     auto* self = const_cast<CausalLM*>(this);
     self->merge_lora();
     export_base((fs::path(dir) / "merged").string());
-    copy_tokenizer((fs::path(dir) / "merged").string());
     self->unmerge_lora();
   }
 }

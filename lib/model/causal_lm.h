@@ -34,10 +34,14 @@ class CausalLM {
   std::vector<std::pair<std::string, at::Tensor>> named_parameters(bool trainable_only = true) const;
   bool is_decay_param(const std::string& name) const;  // false for norms and biases
   void train(bool on);                                 // LoRA dropout on/off
+  bool has_adapters() const;
+  // Off: the forward pass is the base model's (adapters bypassed, not removed).
+  void set_adapters_enabled(bool on);
 
   // HF format: config.json, generation_config.json, model.safetensors (sharded above
   // max_shard_bytes) in the parameters' dtype with the original vocab size. With LoRA: a PEFT
-  // adapter (adapter_config.json + adapter_model.safetensors), plus the merged model if merge_lora.
+  // adapter (adapter_config.json + adapter_model.safetensors), plus the merged model in dir/merged
+  // if merge_lora. Tokenizer files are not the model's business: train::export_hf writes the run's.
   void save_pretrained(const std::string& dir, bool merge_lora = false, uint64_t max_shard_bytes = 5ull << 30) const;
   // Trainable parameters only, by name (checkpoints).
   void save_state(const std::string& file) const;

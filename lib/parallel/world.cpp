@@ -83,6 +83,14 @@ double World::allreduce_sum(double v) const {
   return v;
 }
 
+std::vector<double> World::allreduce_sum(std::vector<double> v) const {
+#if PT_HAVE_MPI
+  if (mpi_ && size_ > 1 && !v.empty())
+    MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+#endif
+  return v;
+}
+
 int World::allreduce_max(int v) const {
 #if PT_HAVE_MPI
   if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

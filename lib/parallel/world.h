@@ -23,6 +23,7 @@ class World {
   // Sums in place over ranks: the tensors are flattened into one fp32 buffer (one collective).
   void allreduce_sum(const std::vector<at::Tensor>& tensors) const;
   double allreduce_sum(double v) const;
+  std::vector<double> allreduce_sum(std::vector<double> v) const;  // element-wise, one collective
   int allreduce_max(int v) const;
   [[noreturn]] void abort(int code) const;
 

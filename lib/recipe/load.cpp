@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "recipe/recipe.h"
 
@@ -34,7 +35,7 @@ void resolve_paths(Node& root, const fs::path& dir) {
   for (const char* list : {"sources", "eval_sources"})
     if (Node* srcs = get(&root, {"data", list}); srcs && srcs->is_seq())
       for (auto& s : srcs->seq) fix(get(&s, {"path"}));
-  fix(get(&root, {"algorithm", "dpo", "reference"}));
+  fix(get(&root, {"algorithm", "dpo", "reference_path"}));
   fix(get(&root, {"algorithm", "grpo", "reference"}));
   fix(get(&root, {"algorithm", "distill", "teacher"}));
 }
@@ -76,14 +77,7 @@ Node load_with_bases(const std::string& path, std::vector<std::string>& chain) {
 
 }  // namespace
 
-std::string content_hash(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return fmt::format("{:016x}", h);
-}
+std::string content_hash(const std::string& text) { return fmt::format("{:016x}", fnv1a64(text)); }
 
 LoadedRecipe from_tree(const Node& tree) {
   LoadedRecipe out;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "recipe/recipe.h"
+#include "train/geometry.h"
 
 namespace pt::recipe {
 
@@ -52,21 +53,21 @@ void validate(const Recipe& r, const Node& resolved) {
   check_sources(d.sources, "sources");
   check_sources(d.eval_sources, "eval_sources");
 
-  int micro = t.micro_batch_tokens == 0 ? d.seq_len : t.micro_batch_tokens;
-  if (micro % d.seq_len != 0)
+  const int dp = r.parallel.data_parallel;
+  const auto g = train::batch_geometry(t, d.seq_len, dp);
+  if (g.micro_tokens % d.seq_len != 0)
     fail_at(where(resolved, {"trainer", "micro_batch_tokens"}),
             "micro_batch_tokens ({}) must be a multiple of data.seq_len ({}): micro-batches are whole rows",
-            micro, d.seq_len);
-  if (t.global_batch_tokens % micro != 0)
+            g.micro_tokens, d.seq_len);
+  if (t.global_batch_tokens % g.micro_tokens != 0)
     fail_at(where(resolved, {"trainer", "global_batch_tokens"}),
             "global_batch_tokens ({}) must be a multiple of micro_batch_tokens ({})", t.global_batch_tokens,
-            micro);
-  int dp = r.parallel.data_parallel;
-  if (dp > 0 && (t.global_batch_tokens / micro) % dp != 0)
+            g.micro_tokens);
+  if (dp > 0 && g.micro_per_step % dp != 0)
     fail_at(where(resolved, {"trainer", "global_batch_tokens"}),
             "global_batch_tokens / micro_batch_tokens = {} micro-batches per step is not divisible by "
             "parallel.data_parallel = {}",
-            t.global_batch_tokens / micro, dp);
+            g.micro_per_step, dp);
   if (r.schedule.warmup_steps > 0 && t.max_steps > 0 && r.schedule.warmup_steps > t.max_steps)
     fail_at(where(resolved, {"schedule", "warmup_steps"}), "warmup_steps ({}) exceeds trainer.max_steps ({})",
             r.schedule.warmup_steps, t.max_steps);

@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "algo/distill.h"
+#include "algo/dpo.h"
 #include "algo/sft.h"
 #include "registry/catalog.h"
 
@@ -24,6 +26,11 @@ void register_builtins() {
     r.attention.add("flash", "CUDA flash-attention varlen over cu_seqlens (at::_flash_attention_forward)",
                     model::AttentionBackend::Flash);
     r.algorithms.add("sft", "supervised fine-tuning: chunked cross-entropy on trained (assistant) tokens", algo::make_sft);
+    r.algorithms.add("dpo",
+                     "preference optimization over packed pairs: DPO, IPO, hinge, robust, cDPO, SimPO, RPO's NLL term",
+                     algo::make_dpo);
+    r.algorithms.add("distill", "knowledge distillation from a frozen teacher: forward/reverse KL, generalized JSD",
+                     algo::make_distill);
   });
 }
 

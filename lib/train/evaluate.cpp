@@ -5,10 +5,9 @@
 #include "algo/sft.h"
 #include "core/log.h"
 #include "data/loader.h"
-#include "train/batch.h"
+#include <map>
 
 namespace pt::train {
-using nlohmann::ordered_json;
 
 namespace {
 std::string trim(const std::string& s) {
@@ -24,44 +23,18 @@ std::string answer_text(const std::string& s) {
 
 std::vector<GenerationExample> generation_examples(const data::DataSet& ds) {
   std::vector<GenerationExample> out;
-  const auto* tok = ds.tokenizer();
-  if (!tok) return out;
-  for (const auto& src : ds.eval_sources()) {
-    const auto f = src.opts.format;
-    if (f != data::Format::Chat && f != data::Format::PromptCompletion) continue;
+  if (!ds.tokenizer()) return out;
+  for (const auto& src : ds.eval_sources())
     for (uint32_t r : src.eval) {
-      ordered_json rec;
+      const std::string where = src.shards->where(r);
+      std::optional<data::RecordEncoder::PromptAndAnswer> pa;
       try {
-        rec = ordered_json::parse(src.shards->record(r));
+        pa = src.encoder->prompt_and_answer(src.shards->record(r), where);
       } catch (const std::exception&) {
-        continue;  // counted as a bad record by the stream
+        continue;  // a bad record: the eval stream reports and counts it
       }
-      GenerationExample ex;
-      ex.where = src.shards->where(r);
-      try {
-        if (f == data::Format::Chat) {
-          auto msgs = rec.value(src.encoder->field("messages"), ordered_json());
-          if (!msgs.is_array() || msgs.size() < 2 || msgs.back().value("role", "") != "assistant" ||
-              !msgs.back()["content"].is_string())
-            continue;
-          ex.reference = msgs.back()["content"].get<std::string>();
-          msgs.erase(msgs.size() - 1);
-          tok::ChatOptions chat;
-          chat.add_generation_prompt = true;
-          ex.prompt = tok->tokenizer().encode(tok->render_chat(msgs, chat).text, false).ids;
-        } else {
-          auto p = rec.value(src.encoder->field("prompt"), ordered_json());
-          auto c = rec.value(src.encoder->field("completion"), ordered_json());
-          if (!p.is_string() || !c.is_string()) continue;
-          ex.reference = c.get<std::string>();
-          ex.prompt = tok->tokenizer().encode(p.get<std::string>(), true).ids;
-        }
-      } catch (const std::exception&) {
-        continue;
-      }
-      out.push_back(std::move(ex));
+      if (pa) out.push_back(GenerationExample{std::move(pa->prompt), std::move(pa->answer), where});
     }
-  }
   return out;
 }
 
@@ -95,50 +68,66 @@ std::vector<std::vector<int32_t>> greedy_generate(model::CausalLM& model, const 
   return gen;
 }
 
-Scalars evaluate(model::CausalLM& model, const data::DataSet& ds, const EvalOptions& opts, int rows_per_batch,
-                 int64_t ce_chunk, const std::vector<GenerationExample>& gen, const std::vector<int32_t>& stop_ids) {
+Evaluator::Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model::CausalLM* model,
+                     const data::DataSet* data, int rows_per_batch, std::vector<int32_t> stop_ids)
+    : opts_(opts), algorithm_(algorithm), model_(model), data_(data), rows_per_batch_(rows_per_batch),
+      stop_ids_(std::move(stop_ids)) {
+  enabled_ = data_->num_eval_records() > 0;
+  if (enabled_ && opts_.generate) gen_ = generation_examples(*data_);
+}
+
+Scalars Evaluator::run() {
   at::NoGradGuard ng;
-  model.train(false);
+  model_->train(false);
   Scalars out;
   data::LoaderOptions lo;
-  lo.rows_per_step = rows_per_batch;
+  lo.rows_per_step = rows_per_batch_;
   lo.prefetch_steps = 0;
-  data::Loader loader(ds, data::DocStream::Split::Eval, lo);
-  double sum = 0;
-  int64_t count = 0, batches = 0;
+  lo.drop_last = false;
+  data::Loader loader(*data_, data::DocStream::Split::Eval, lo);
+  // Per metric: summed values and summed denominators over all eval batches.
+  std::vector<std::string> names;
+  std::map<std::string, std::pair<double, double>> acc;
+  int64_t trained = 0, batches = 0;
   for (;;) {
     auto b = loader.next();
-    std::vector<data::Row> rows;
-    if (b) rows = std::move(b->rows);
-    if (rows.empty()) break;
-    auto mb = make_micro_batch(rows, 0, rows.size(), model.device());
-    sum += algo::labelled_cross_entropy(model, model.hidden_states(mb.input), mb.labels, ce_chunk).item<double>();
-    count += mb.num_trained;
-    if (opts.max_batches > 0 && ++batches >= opts.max_batches) break;
+    if (!b || b->rows.empty()) break;
+    algo::Prepared prep = algorithm_->prepare(*b, false);
+    for (const auto& mb : prep.micro)
+      for (auto& m : algorithm_->loss(mb, prep).metrics) {
+        if (!acc.count(m.name)) names.push_back(m.name);
+        auto& [sum, den] = acc[m.name];
+        sum += m.sum.to(at::kDouble).item<double>();
+        // One denominator per batch (the batch's global count), however many micro-batches share it.
+        if (&mb == &prep.micro.front()) den += m.denominator;
+      }
+    trained += prep.global_trained;
+    if (opts_.max_batches > 0 && ++batches >= opts_.max_batches) break;
   }
-  if (count > 0) {
-    out.emplace_back("eval/loss", sum / count);
-    out.emplace_back("eval/perplexity", std::exp(sum / count));
-    out.emplace_back("eval/tokens", static_cast<double>(count));
+  for (const auto& n : names) {
+    const auto& [sum, den] = acc[n];
+    out.emplace_back("eval/" + n, den > 0 ? sum / den : 0.0);
+    if (n == "loss" && algorithm_->loss_is_token_nll()) out.emplace_back("eval/perplexity", std::exp(sum / den));
   }
-  if (opts.generate && !gen.empty()) {
-    const auto* tok = ds.tokenizer();
+  if (trained > 0) out.emplace_back("eval/tokens", static_cast<double>(trained));
+  if (opts_.generate && !gen_.empty()) {
+    const auto* tok = data_->tokenizer();
     int correct = 0;
     const size_t group = 64;
-    for (size_t b = 0; b < gen.size(); b += group) {
+    for (size_t b = 0; b < gen_.size(); b += group) {
       std::vector<std::vector<int32_t>> prompts;
-      for (size_t i = b; i < std::min(gen.size(), b + group); ++i) prompts.push_back(gen[i].prompt);
-      auto outs = greedy_generate(model, prompts, opts.max_new_tokens, stop_ids);
+      for (size_t i = b; i < std::min(gen_.size(), b + group); ++i) prompts.push_back(gen_[i].prompt);
+      auto outs = greedy_generate(*model_, prompts, opts_.max_new_tokens, stop_ids_);
       for (size_t i = 0; i < outs.size(); ++i) {
         std::string text = tok->tokenizer().decode(outs[i], true);
-        bool ok = answer_text(text) == trim(gen[b + i].reference);
+        bool ok = answer_text(text) == trim(gen_[b + i].reference);
         correct += ok;
-        if (b + i < 3) log::debug("eval sample {}: generated '{}' expected '{}'", gen[b + i].where, text, gen[b + i].reference);
+        if (b + i < 3) log::debug("eval sample {}: generated '{}' expected '{}'", gen_[b + i].where, text, gen_[b + i].reference);
       }
     }
-    out.emplace_back("eval/accuracy", static_cast<double>(correct) / gen.size());
+    out.emplace_back("eval/accuracy", static_cast<double>(correct) / gen_.size());
   }
-  model.train(true);
+  model_->train(true);
   return out;
 }
 

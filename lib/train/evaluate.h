@@ -1,9 +1,11 @@
 #pragma once
-// Held-out evaluation: loss and perplexity over the eval split, and optionally exact-match accuracy
-// of greedy generations against the reference answers.
+// Held-out evaluation: the algorithm's own metrics over the eval split (SFT: loss and perplexity;
+// DPO: reward accuracy and margins; distillation: KL), and optionally exact-match accuracy of greedy
+// generations against the reference answers. The Evaluator decides its own cadence.
 #include <string>
 #include <vector>
 
+#include "algo/algorithm.h"
 #include "data/stream.h"
 #include "model/causal_lm.h"
 #include "train/metrics.h"
@@ -17,7 +19,8 @@ struct GenerationExample {
   std::string where;
 };
 
-// Chat records (last turn = the assistant answer) and prompt/completion records of the eval split.
+// Chat records (last turn = the assistant answer), prompt/completion records and preference
+// records (reference = the chosen answer) of the eval split.
 std::vector<GenerationExample> generation_examples(const data::DataSet& ds);
 
 // Greedy decoding of many prompts at once: each step runs all unfinished sequences as one packed
@@ -25,7 +28,24 @@ std::vector<GenerationExample> generation_examples(const data::DataSet& ds);
 std::vector<std::vector<int32_t>> greedy_generate(model::CausalLM& model, const std::vector<std::vector<int32_t>>& prompts,
                                                   int max_new_tokens, const std::vector<int32_t>& stop_ids);
 
-Scalars evaluate(model::CausalLM& model, const data::DataSet& ds, const EvalOptions& opts, int rows_per_batch,
-                 int64_t ce_chunk, const std::vector<GenerationExample>& gen, const std::vector<int32_t>& stop_ids);
+class Evaluator {
+ public:
+  Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model::CausalLM* model, const data::DataSet* data,
+            int rows_per_batch, std::vector<int32_t> stop_ids);
+  bool at_start() const { return enabled_ && opts_.at_start; }
+  bool periodic_due(int64_t step) const { return enabled_ && opts_.every > 0 && step % opts_.every == 0; }
+  bool at_end() const { return enabled_ && opts_.at_end; }
+  Scalars run();
+
+ private:
+  EvalOptions opts_;
+  algo::Algorithm* algorithm_;
+  model::CausalLM* model_;
+  const data::DataSet* data_;
+  int rows_per_batch_;
+  std::vector<int32_t> stop_ids_;
+  std::vector<GenerationExample> gen_;
+  bool enabled_;
+};
 
 }  // namespace pt::train

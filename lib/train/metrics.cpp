@@ -71,6 +71,9 @@ void MetricsLog::write(int64_t step, const Scalars& s) {
   if (opts_.metrics_jsonl) {
     nlohmann::json j;
     j["step"] = step;
+    // Wall-clock time (Unix seconds): lines of a resumed run interleave with nothing, but runs are
+    // compared and joined with other logs by time.
+    j["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (const auto& [k, v] : s) j[k] = v;
     std::ofstream out(path_, std::ios::app);
     out << j.dump() << "\n";

@@ -9,14 +9,19 @@ namespace pt::train {
 enum class Precision { Auto, Fp32, Bf16 };
 
 struct EvalOptions {
-  int every = 0;            // steps; 0 = only at the end
+  int every = 0;            // steps; 0 = not during training
+  bool at_start = true;     // the baseline before the first step
+  bool at_end = true;
   int max_batches = 0;      // 0 = the whole eval set
   bool generate = false;    // exact-match accuracy by greedy generation
   int max_new_tokens = 64;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("every", every, Spec("evaluate every N optimizer steps; 0 = at the end only").min(0));
+    v.field("every", every,
+            Spec("evaluate every N optimizer steps; 0 = not during training (at_start / at_end still apply)").min(0));
+    v.field("at_start", at_start, Spec("evaluate before the first step (the baseline the run improves on)"));
+    v.field("at_end", at_end, Spec("evaluate after the last step; all three off = no evaluation"));
     v.field("max_batches", max_batches, Spec("limit eval batches; 0 = all").min(0));
     v.field("generate", generate, Spec("also greedy-generate answers and report exact-match accuracy"));
     v.field("max_new_tokens", max_new_tokens, Spec("generation length limit for eval").min(1));
@@ -53,11 +58,14 @@ struct TrainerOptions {
 struct CheckpointOptions {
   int every = 0;
   int keep_last = 2;
+  bool save_final = true;
   bool save_final_hf = true;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("every", every, Spec("save every N steps; 0 = only at the end").min(0));
+    v.field("every", every, Spec("save every N steps; 0 = no periodic checkpoints").min(0));
+    v.field("save_final", save_final,
+            Spec("save a complete (resumable) checkpoint after the last step; a stop by signal always saves one"));
     v.field("keep_last", keep_last, Spec("complete checkpoints kept; older ones are deleted").min(1));
     v.field("save_final_hf", save_final_hf, Spec("export the final model in HF format (PEFT adapter for LoRA)"));
   }

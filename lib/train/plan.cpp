@@ -8,6 +8,7 @@
 #include "recipe/recipe.h"
 #include "registry/builtins.h"
 #include "tokenizer/tokenizer.h"
+#include "train/geometry.h"
 #include "train/run.h"
 
 namespace fs = std::filesystem;
@@ -95,11 +96,9 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
   for (const auto& s : r.data.eval_sources)
     line(fmt::format("eval data  {} [{}] ({} file(s) match)", s.path, recipe::enum_name(s.format), count_matches(s.path)));
 
-  int micro = r.trainer.micro_batch_tokens ? r.trainer.micro_batch_tokens : r.data.seq_len;
-  int dp = r.parallel.data_parallel ? r.parallel.data_parallel : 1;
-  int accum = r.trainer.global_batch_tokens / micro / dp;
+  const auto g = batch_geometry(r.trainer, r.data.seq_len, r.parallel.data_parallel);
   line(fmt::format("batch      {} tokens/step = {} rank(s) x {} micro-batch(es) x {} rows x {} tokens ({})",
-                   r.trainer.global_batch_tokens, dp, accum, micro / r.data.seq_len, r.data.seq_len,
+                   r.trainer.global_batch_tokens, g.dp, g.micro_per_rank, g.rows_per_micro, r.data.seq_len,
                    r.data.packing ? "packed" : "padded"));
   line(fmt::format("algorithm  {}", recipe::enum_name(r.algorithm.name)));
   line(fmt::format("optimizer  {} lr {} wd {} betas [{}, {}]; schedule {} warmup {}", r.optimizer.name, r.optimizer.lr,

@@ -1,16 +1,29 @@
 #pragma once
-// THE training loop, shared by every algorithm: micro-batches, accumulation with the loss
-// normalized by the step's global trained-token count, clipping, AdamW + schedule, metrics,
-// evaluation, atomic checkpoints with exact resume, and SIGTERM/SIGUSR1 handling.
+// THE training loop, shared by every algorithm, in named phases (torchtitan's shape):
+//   fit              — restore, baseline evaluation, train(), final evaluation / checkpoint / export
+//   train            — one prepared batch after another until the last step or a stop signal
+//   train_step       — the algorithm prepares this rank's micro-batches; one or more optimizer updates
+//   forward_backward — one micro-batch: the algorithm's loss, backward
+// Accumulation normalizes by the step's global count (never a mean of means); clipping, AdamW and
+// the schedule, metrics; evaluation and checkpoints decide their own cadence (Evaluator,
+// Checkpointer); SIGTERM/SIGUSR1 checkpoint and exit for a requeue.
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "algo/algorithm.h"
+#include "data/loader.h"
 #include "data/stream.h"
 #include "model/causal_lm.h"
 #include "optim/adamw.h"
 #include "recipe/recipe.h"
 #include "tokenizer/hf_tokenizer.h"
+#include "train/checkpointer.h"
+#include "train/evaluate.h"
+#include "train/geometry.h"
+#include "train/metrics.h"
+#include "train/state_parts.h"
 
 namespace pt::train {
 
@@ -28,20 +41,41 @@ struct TrainerParts {
 class Trainer {
  public:
   explicit Trainer(TrainerParts parts);
+  ~Trainer();
   // Trains from scratch or from the complete checkpoint `resume_dir` (whose model weights the
   // caller already loaded). Returns the exit code (0, or kExitRequeue after a signal).
   int fit(const std::optional<std::string>& resume_dir);
 
  private:
-  struct State {
-    int64_t step = 0, total_steps = 0, tokens = 0, trained = 0;
-    double elapsed_s = 0;
+  // Per step: summed metric values (double, on the device until the step ends) and denominators.
+  struct StepMetrics {
+    std::vector<std::string> order;
+    std::map<std::string, std::pair<at::Tensor, double>> acc;
+    void add(const algo::MetricSum& m);
   };
-  std::string save_checkpoint(const nlohmann::json& data_state);
-  void restore(const std::string& dir, nlohmann::json* data_state);
+
+  int train();
+  // False when the data ran out before the step could start.
+  bool train_step();
+  void forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& metrics);
+  double optimizer_update();
+  void log_step(const data::StepBatch& batch, const algo::Prepared& prep, StepMetrics& sm, double lr, double grad_norm,
+                double dt, const std::vector<int64_t>& doc_lens);
+  void evaluate();
+  std::string checkpoint();
 
   TrainerParts p_;
-  State st_;
+  BatchGeometry geo_;
+  Progress st_;
+  std::unique_ptr<data::Loader> loader_;
+  nlohmann::json data_state_;  // the loader's state after the last trained step (what checkpoints save)
+  std::vector<data::SourceStats> last_stats_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::vector<at::Tensor> params_;
+  double peak_flops_ = 0;
+  int64_t fault_step_ = -1;
 };
 
 }  // namespace pt::train

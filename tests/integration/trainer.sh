@@ -41,6 +41,7 @@ a="$(losses "$tmp/straight/metrics.jsonl")"; b="$(losses "$tmp/killed/metrics.js
 [ "$a" = "$b" ] || fail "per-step losses differ after resume:\n$a\n$b"
 cmp "$tmp/straight/model/model.safetensors" "$tmp/killed/model/model.safetensors" || fail "final weights differ"
 echo "exact resume: 8 losses identical, final weights identical"
+echo "losses: $a"
 
 # Accumulation: 8 micro-batches of one row vs 1 micro-batch of 8 rows give the same losses (the
 # loss is normalized by the step's trained tokens, not averaged per micro-batch).

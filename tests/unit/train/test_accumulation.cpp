@@ -7,7 +7,6 @@
 #include "../model/model_fixtures.h"
 #include "algo/sft.h"
 #include "data/packer.h"
-#include "train/batch.h"
 
 using namespace pt;
 
@@ -52,10 +51,17 @@ std::vector<at::Tensor> grads_after(model::CausalLM& m, const std::vector<data::
     if (p.grad().defined()) p.mutable_grad().zero_();
   int64_t trained = 0;
   for (const auto& r : rs) trained += r.num_trained;
-  algo::Sft sft(100);
+  algo::Sft sft;
+  algo::Context ctx;
+  ctx.policy = &m;
+  ctx.ce_chunk = 100;
+  sft.setup(ctx);
+  algo::Prepared prep;
+  prep.normalizer = static_cast<double>(trained);
+  prep.global_trained = trained;
   for (size_t b = 0; b < rs.size(); b += per_micro) {
-    auto mb = train::make_micro_batch(rs, b, std::min(rs.size(), b + per_micro), at::kCPU);
-    sft.micro_step(m, mb, static_cast<double>(trained)).loss.backward();
+    auto mb = algo::make_micro_batch(rs, b, std::min(rs.size(), b + per_micro), at::kCPU);
+    sft.loss(mb, prep).loss.backward();
   }
   std::vector<at::Tensor> g;
   for (auto& [n, p] : m.named_parameters(true)) g.push_back(p.grad().clone());
@@ -82,7 +88,7 @@ TEST_CASE("1 micro-batch of 2048 tokens and 4 of 512 give the same gradient", "[
 TEST_CASE("packed micro-batches keep every document's logits equal to running it alone", "[train][packing]") {
   auto m = test::load_tiny("qwen3", model::AttentionBackend::Eager);
   auto rs = rows(2, 389);
-  auto mb = train::make_micro_batch(rs, 0, 2, at::kCPU);
+  auto mb = algo::make_micro_batch(rs, 0, 2, at::kCPU);
   torch::NoGradGuard ng;
   auto packed = m->logits(mb.input);
   auto bounds = mb.input.boundaries();

@@ -1,0 +1,271 @@
+#include "algo/dpo.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "algo/logprobs.h"
+#include "checkpoint/checkpoint.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "data/stream.h"
+#include "parallel/world.h"
+#include "recipe/recipe.h"
+
+namespace pt::algo {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+PreferenceLossKind kind_of(DpoLoss l) {
+  switch (l) {
+    case DpoLoss::Sigmoid: return PreferenceLossKind::Sigmoid;
+    case DpoLoss::Ipo: return PreferenceLossKind::Ipo;
+    case DpoLoss::Hinge: return PreferenceLossKind::Hinge;
+    case DpoLoss::Robust: return PreferenceLossKind::Robust;
+    case DpoLoss::Simpo: return PreferenceLossKind::Simpo;
+  }
+  return PreferenceLossKind::Sigmoid;
+}
+
+// Switches the policy's adapters off for a scope (the reference forward pass).
+struct AdaptersOff {
+  model::CausalLM& m;
+  explicit AdaptersOff(model::CausalLM& model) : m(model) { m.set_adapters_enabled(false); }
+  ~AdaptersOff() { m.set_adapters_enabled(true); }
+};
+
+// Chosen / rejected document indices of every pair of a micro-batch.
+std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb) {
+  std::vector<int64_t> c, r;
+  for (const auto& u : mb.units) {
+    PT_CHECK(u.size() == 2, "dpo: a packing unit with {} documents reached the loss (expected a chosen/rejected pair)",
+             u.size());
+    c.push_back(u[0]);
+    r.push_back(u[1]);
+  }
+  auto opts = at::TensorOptions().dtype(at::kLong);
+  return {at::tensor(c, opts).to(mb.labels.device()), at::tensor(r, opts).to(mb.labels.device())};
+}
+
+constexpr const char* kCacheFile = "reference_logps.json";
+
+}  // namespace
+
+std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, const model::ModelOptions& policy_opts,
+                                             const std::string& path, const std::string& role, bool same_shape) {
+  model::ModelOptions o = policy_opts;
+  o.path = path;
+  o.lora.reset();
+  o.activation_checkpointing = false;
+  auto cfg = model::HfConfig::from_file((fs::path(path) / "config.json").string());
+  const auto& pc = policy.config();
+  if (same_shape && cfg.architecture != pc.architecture)
+    fail("{} {} is a {} but the policy {} is a {}: a reference model must have the policy's architecture", role, path,
+         cfg.architecture, policy_opts.path, pc.architecture);
+  if (cfg.vocab_size != pc.vocab_size && same_shape)
+    fail("{} {} has vocab_size {} but the policy has {}", role, path, cfg.vocab_size, pc.vocab_size);
+  auto m = model::CausalLM::from_pretrained(o, policy.device());
+  for (auto& [n, p] : m->named_parameters(false)) p.requires_grad_(false);
+  m->train(false);
+  return m;
+}
+
+Dpo::Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir)
+    : o_(opts), model_path_(std::move(model_path)), run_dir_(std::move(run_dir)) {
+  params_.kind = kind_of(o_.loss);
+  params_.beta = o_.beta;
+  params_.label_smoothing = o_.label_smoothing;
+  params_.simpo_gamma = o_.simpo_gamma;
+}
+
+void Dpo::setup(const Context& ctx) {
+  Algorithm::setup(ctx);
+  if (params_.kind == PreferenceLossKind::Simpo) {
+    log::info("dpo: loss simpo is reference-free; no reference model");
+    return;
+  }
+  mode_ = o_.reference;
+  const bool lora = ctx.policy->has_adapters();
+  if (mode_ == DpoReference::Auto) mode_ = (lora && o_.reference_path.empty()) ? DpoReference::Adapters : DpoReference::Model;
+  if (mode_ == DpoReference::Adapters && !lora)
+    fail("algorithm.dpo.reference: 'adapters' needs LoRA (model.lora), which this run does not use");
+  if (mode_ == DpoReference::Adapters && !o_.reference_path.empty())
+    fail("algorithm.dpo.reference_path is set but reference is 'adapters' (the reference is the policy without its "
+         "adapters); use reference: model to load that directory");
+  const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
+  if (mode_ == DpoReference::Model) {
+    ref_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, path, "reference model", true);
+    log::info("dpo: reference = frozen copy of {}", path);
+  } else if (mode_ == DpoReference::Adapters) {
+    log::info("dpo: reference = the policy with its LoRA adapters switched off (no second copy)");
+  } else {
+    build_cache();
+  }
+}
+
+void Dpo::build_cache() {
+  const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
+  const auto& R = ctx_.recipe->recipe;
+  const std::string file = (fs::path(run_dir_) / kCacheFile).string();
+  // What the cached numbers depend on: the data (and tokenizer, through the encoded records), the
+  // reference weights and the layout that decides what is truncated.
+  const json fingerprint{{"data", ctx_.data->fingerprint()}, {"reference", fs::absolute(path).string()},
+                         {"seq_len", R.data.seq_len}, {"dtype", recipe::enum_name(R.model.dtype)}};
+  if (fs::exists(file)) {
+    json j;
+    try {
+      std::ifstream in(file);
+      j = json::parse(in);
+      if (j.at("fingerprint") == fingerprint) {
+        for (const auto& e : j.at("entries"))
+          cache_[{e.at(0).get<int>(), e.at(1).get<uint32_t>(), e.at(2).get<int64_t>()}] = {e.at(3).get<double>(),
+                                                                                           e.at(4).get<double>()};
+        log::info("dpo: {} cached reference log-prob pairs read from {}", cache_.size(), file);
+        return;
+      }
+      log::warn("dpo: {} was computed for other data or another reference; computing it again", file);
+    } catch (const json::exception& e) {
+      log::warn("dpo: {} is unreadable ({}); computing it again", file, e.what());
+    }
+  }
+  log::info("dpo: computing reference log-probs once with a frozen copy of {} (reference: cached)", path);
+  auto ref = load_frozen(*ctx_.policy, R.model, path, "reference model", true);
+  at::NoGradGuard ng;
+  const int64_t budget = static_cast<int64_t>(std::max(1, ctx_.rows_per_micro)) * R.data.seq_len;
+  for (int split = 0; split < 2; ++split) {
+    data::DocStream stream(*ctx_.data, split == 0 ? data::DocStream::Split::Train : data::DocStream::Split::Eval);
+    const auto& sources = stream.sources();
+    std::vector<data::Row> rows;
+    int64_t tokens = 0;
+    auto flush = [&] {
+      if (rows.empty()) return;
+      MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
+      at::Tensor lp = doc_logps(*ref, mb, nullptr).to(at::kCPU).to(at::kDouble);
+      for (size_t u = 0; u < mb.units.size(); ++u) {
+        PT_CHECK(mb.units[u].size() == 2, "dpo: a preference unit must hold a chosen and a rejected document");
+        cache_[{split, mb.unit_keys[u].first, mb.unit_keys[u].second}] = {lp[mb.units[u][0]].item<double>(),
+                                                                          lp[mb.units[u][1]].item<double>()};
+      }
+      rows.clear();
+      tokens = 0;
+    };
+    for (uint32_t s = 0; s < sources.size(); ++s) {
+      const auto& records = split == 0 ? sources[s].train : sources[s].eval;
+      for (uint32_t r : records) {
+        std::vector<data::Unit> unit;
+        try {
+          unit.push_back(stream.materialize(data::UnitRef{s, r, 0}));
+        } catch (const std::exception&) {
+          continue;  // bad or dropped records never reach training either
+        }
+        const int64_t n = static_cast<int64_t>(unit[0].ex.size());
+        if (tokens + n > budget) flush();
+        rows.push_back(data::pack_row(std::move(unit), static_cast<int>(n), 0, rows.size()));
+        tokens += n;
+      }
+    }
+    flush();
+  }
+  if (ctx_.world->is_main()) {
+    json entries = json::array();
+    for (const auto& [k, v] : cache_)
+      entries.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+    fs::create_directories(run_dir_);
+    const std::string tmp = file + ".tmp";
+    ckpt::write_file_synced(tmp, json{{"fingerprint", fingerprint}, {"entries", entries}}.dump() + "\n");
+    fs::rename(tmp, file);
+  }
+  log::info("dpo: {} reference log-prob pairs cached in {}; the reference model is released", cache_.size(), file);
+}
+
+at::Tensor Dpo::doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* doc_tokens) {
+  at::Tensor idx = labelled_positions(mb);
+  at::Tensor seg = mb.token_doc.index_select(0, idx);
+  at::Tensor hidden = m.hidden_states(mb.input).index_select(0, idx);
+  at::Tensor lp = chunked_logprobs(hidden, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(),
+                                   ctx_.ce_chunk);
+  if (doc_tokens) *doc_tokens = segment_sum(at::ones_like(lp), seg, mb.num_docs);
+  return segment_sum(lp, seg, mb.num_docs);
+}
+
+at::Tensor Dpo::reference_doc_logps(const MicroBatch& mb, bool training) {
+  at::NoGradGuard ng;
+  if (mode_ == DpoReference::Model) return doc_logps(*ref_, mb, nullptr);
+  if (mode_ == DpoReference::Adapters) {
+    AdaptersOff off(*ctx_.policy);
+    return doc_logps(*ctx_.policy, mb, nullptr);
+  }
+  std::vector<float> lp(static_cast<size_t>(mb.num_docs), 0.0f);
+  for (size_t u = 0; u < mb.units.size(); ++u) {
+    const CacheKey key{training ? 0 : 1, mb.unit_keys[u].first, mb.unit_keys[u].second};
+    auto it = cache_.find(key);
+    PT_CHECK(it != cache_.end(), "dpo: no cached reference log-probs for record {} of source {} (was {} computed for "
+             "other data?)", mb.unit_keys[u].second, mb.unit_keys[u].first, kCacheFile);
+    lp[mb.units[u][0]] = static_cast<float>(it->second.first);
+    lp[mb.units[u][1]] = static_cast<float>(it->second.second);
+  }
+  return at::tensor(lp).to(mb.labels.device());
+}
+
+Prepared Dpo::prepare(data::StepBatch& batch, bool training) {
+  Prepared p = Algorithm::prepare(batch, training);
+  // Global pair and chosen-token counts: the loss is a mean over the step's pairs, the NLL term a
+  // mean over its chosen tokens, however the pairs are spread over micro-batches and ranks.
+  double pairs = 0, chosen_tokens = 0;
+  for (const auto& row : batch.rows) {
+    int64_t off = 0;
+    int32_t unit = -1;
+    for (size_t d = 0; d < row.doc_lens.size(); ++d) {
+      const bool first = row.doc_unit[d] >= 0 && row.doc_unit[d] != unit;
+      if (first) {
+        ++pairs;
+        unit = row.doc_unit[d];
+        for (int64_t i = off; i < off + row.doc_lens[d]; ++i) chosen_tokens += row.labels[i] != data::kIgnoreIndex;
+      }
+      off += row.doc_lens[d];
+    }
+  }
+  std::vector<double> totals{pairs, chosen_tokens};
+  if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
+  p.normalizer = totals[0];
+  p.totals = totals;
+  return p;
+}
+
+LossOut Dpo::loss(const MicroBatch& mb, const Prepared& prep) {
+  LossOut out;
+  const double pairs = std::max(1.0, prep.totals.at(0)), chosen_tokens = std::max(1.0, prep.totals.at(1));
+  at::Tensor doc_tokens;
+  at::Tensor lp = doc_logps(*ctx_.policy, mb, &doc_tokens);
+  auto [c, r] = pair_docs(mb);
+  PairLogps in{lp.index_select(0, c), lp.index_select(0, r), {}, {}, doc_tokens.index_select(0, c),
+               doc_tokens.index_select(0, r)};
+  if (params_.kind != PreferenceLossKind::Simpo) {
+    at::Tensor ref = reference_doc_logps(mb, prep.training);
+    in.ref_chosen = ref.index_select(0, c);
+    in.ref_rejected = ref.index_select(0, r);
+  }
+  auto pl = preference_loss(in, params_);
+  at::Tensor loss = pl.loss.sum() / pairs;
+  if (o_.nll_weight > 0) {
+    at::Tensor nll = -in.chosen.sum();
+    loss = loss + o_.nll_weight * nll / chosen_tokens;
+    out.metrics.push_back({"nll", nll.detach(), chosen_tokens});
+  }
+  out.loss = loss;
+  out.metrics.insert(out.metrics.begin(), {"loss", loss.detach(), 1.0});
+  out.metrics.push_back({"rewards/chosen", pl.chosen_reward.sum(), pairs});
+  out.metrics.push_back({"rewards/rejected", pl.rejected_reward.sum(), pairs});
+  out.metrics.push_back({"rewards/accuracy", pl.chosen_reward.gt(pl.rejected_reward).sum(), pairs});
+  out.metrics.push_back({"rewards/margin", (pl.chosen_reward - pl.rejected_reward).sum(), pairs});
+  out.metrics.push_back({"logps/chosen", in.chosen.detach().sum(), pairs});
+  out.metrics.push_back({"logps/rejected", in.rejected.detach().sum(), pairs});
+  return out;
+}
+
+std::unique_ptr<Algorithm> make_dpo(const recipe::Recipe& r) {
+  return std::make_unique<Dpo>(r.algorithm.dpo, r.model.path, r.run_dir());
+}
+
+}  // namespace pt::algo

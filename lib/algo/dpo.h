@@ -1,0 +1,49 @@
+#pragma once
+// Direct preference optimization and its family (IPO, hinge, robust, conservative DPO, SimPO, RPO's
+// NLL term) over packed preference pairs.
+//
+// A pair is one packing unit (chosen document, then rejected), so it always lands in one row, hence
+// one micro-batch and one rank. Per-token log-probs come from the chunked op; summing them per
+// document gives each answer's log-probability. Reference log-probs come from a frozen copy of the
+// starting weights, from the policy itself with its LoRA adapters switched off, or from a cache
+// computed once before training (then no reference model stays in memory).
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "algo/algorithm.h"
+#include "algo/options.h"
+#include "algo/preference_losses.h"
+
+namespace pt::algo {
+
+class Dpo : public Algorithm {
+ public:
+  Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir);
+  void setup(const Context& ctx) override;
+  Prepared prepare(data::StepBatch& batch, bool training) override;
+  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+
+ private:
+  // (split, source, record) -> summed reference log-probs of (chosen, rejected).
+  using CacheKey = std::tuple<int, uint32_t, int64_t>;
+  at::Tensor reference_doc_logps(const MicroBatch& mb, bool training);
+  at::Tensor doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* doc_tokens);
+  void build_cache();
+
+  DpoOptions o_;
+  PreferenceLossParams params_;
+  std::string model_path_, run_dir_;
+  DpoReference mode_ = DpoReference::Model;
+  std::unique_ptr<model::CausalLM> ref_;
+  std::map<CacheKey, std::pair<double, double>> cache_;
+};
+
+std::unique_ptr<Algorithm> make_dpo(const recipe::Recipe& r);
+
+// A frozen copy of a model directory for scoring (no LoRA, no gradients, eval mode), refused when
+// its architecture or vocabulary differs from `policy`'s. `role` names it in errors.
+std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, const model::ModelOptions& policy_opts,
+                                             const std::string& path, const std::string& role, bool same_shape);
+
+}  // namespace pt::algo

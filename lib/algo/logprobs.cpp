@@ -1,0 +1,86 @@
+#include "algo/logprobs.h"
+
+#include <torch/autograd.h>
+
+#include <limits>
+
+#include "core/error.h"
+
+namespace pt::algo {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// fp32 logits of rows [b, b+m) with padding columns at -inf.
+at::Tensor chunk_logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t b, int64_t m, int64_t vocab) {
+  at::Tensor logits = at::matmul(hidden.narrow(0, b, m), weight.t()).to(at::kFloat);
+  if (weight.size(0) > vocab) logits.narrow(1, vocab, weight.size(0) - vocab).fill_(-std::numeric_limits<float>::infinity());
+  return logits;
+}
+
+struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor weight, at::Tensor labels,
+                            int64_t vocab, int64_t chunk) {
+    const int64_t n = hidden.size(0);
+    at::Tensor out = at::empty({n}, hidden.options().dtype(at::kFloat));
+    at::Tensor lse = at::empty({n}, hidden.options().dtype(at::kFloat));
+    for (int64_t b = 0; b < n; b += chunk) {
+      const int64_t m = std::min(chunk, n - b);
+      at::Tensor logits = chunk_logits(hidden, weight, b, m, vocab);
+      at::Tensor l = at::logsumexp(logits, 1);
+      lse.narrow(0, b, m).copy_(l);
+      out.narrow(0, b, m).copy_(logits.gather(1, labels.narrow(0, b, m).unsqueeze(1)).squeeze(1) - l);
+    }
+    ctx->save_for_backward({hidden, weight, labels, lse});
+    ctx->saved_data["vocab"] = vocab;
+    ctx->saved_data["chunk"] = chunk;
+    return out;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
+    const int64_t vocab = ctx->saved_data["vocab"].toInt(), chunk = ctx->saved_data["chunk"].toInt();
+    const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
+    at::Tensor g = grad_out[0].to(at::kFloat);
+    const int64_t n = hidden.size(0);
+    at::Tensor grad_h = need_h ? at::empty_like(hidden) : at::Tensor();
+    at::Tensor grad_w = need_w ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
+    for (int64_t b = 0; b < n; b += chunk) {
+      const int64_t m = std::min(chunk, n - b);
+      // d logp_i / d logits_i = onehot(y_i) - softmax_i, scaled by the incoming gradient g_i.
+      at::Tensor d = chunk_logits(hidden, weight, b, m, vocab);
+      at::Tensor gi = g.narrow(0, b, m).unsqueeze(1);
+      d.sub_(lse.narrow(0, b, m).unsqueeze(1)).exp_().mul_(-gi);
+      d.scatter_add_(1, labels.narrow(0, b, m).unsqueeze(1), gi);
+      if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(d.to(hidden.scalar_type()), weight));
+      if (need_w) grad_w.addmm_(d.t(), hidden.narrow(0, b, m).to(at::kFloat));
+    }
+    return {grad_h, need_w ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor chunked_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                            int64_t vocab_size, int64_t chunk) {
+  PT_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1),
+           "chunked_logprobs: hidden [n, H] and weight [V, H] expected");
+  PT_CHECK(labels.dim() == 1 && labels.size(0) == hidden.size(0), "chunked_logprobs: one label per row expected");
+  PT_CHECK(chunk > 0 && vocab_size > 0 && vocab_size <= weight.size(0), "chunked_logprobs: bad chunk/vocab");
+  if (hidden.size(0) == 0) return at::zeros({0}, hidden.options().dtype(at::kFloat)) + (hidden.sum() + weight.sum()) * 0;
+  return ChunkedLogprobs::apply(hidden, weight, labels, vocab_size, chunk);
+}
+
+at::Tensor plain_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                          int64_t vocab_size) {
+  at::Tensor logits = at::matmul(hidden, weight.narrow(0, 0, vocab_size).t()).to(at::kFloat);
+  return at::log_softmax(logits, 1).gather(1, labels.unsqueeze(1)).squeeze(1);
+}
+
+at::Tensor segment_sum(const at::Tensor& values, const at::Tensor& segment, int64_t num_segments) {
+  return at::zeros({num_segments}, values.options()).index_add(0, segment, values);
+}
+
+}  // namespace pt::algo

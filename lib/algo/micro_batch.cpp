@@ -1,0 +1,77 @@
+#include "algo/algorithm.h"
+
+#include "data/example.h"
+
+namespace pt::algo {
+
+MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, size_t end, at::Device device) {
+  size_t n = 0, docs = 0;
+  for (size_t r = begin; r < end; ++r) {
+    n += rows[r].input_ids.size();
+    docs += rows[r].doc_lens.size();
+  }
+  auto ids = at::empty({static_cast<int64_t>(n)}, at::kLong);
+  auto pos = at::empty({static_cast<int64_t>(n)}, at::kLong);
+  auto lab = at::empty({static_cast<int64_t>(n)}, at::kLong);
+  auto tdoc = at::empty({static_cast<int64_t>(n)}, at::kLong);
+  auto cu = at::empty({static_cast<int64_t>(docs + 1)}, at::kInt);
+  int64_t *pi = ids.data_ptr<int64_t>(), *pp = pos.data_ptr<int64_t>(), *pl = lab.data_ptr<int64_t>(),
+          *pd = tdoc.data_ptr<int64_t>();
+  int32_t* pc = cu.data_ptr<int32_t>();
+  MicroBatch mb;
+  size_t k = 0, d = 0;
+  int64_t max_len = 0;
+  pc[0] = 0;
+  for (size_t r = begin; r < end; ++r) {
+    const auto& row = rows[r];
+    for (size_t i = 0; i < row.input_ids.size(); ++i, ++k) {
+      pi[k] = row.input_ids[i];
+      pp[k] = row.position_ids[i];
+      pl[k] = row.labels[i];
+    }
+    int32_t unit_of_row = -1;
+    for (size_t j = 0; j < row.doc_lens.size(); ++j) {
+      for (int32_t t = 0; t < row.doc_lens[j]; ++t) pd[pc[d] + t] = static_cast<int64_t>(d);
+      pc[d + 1] = pc[d] + row.doc_lens[j];
+      max_len = std::max<int64_t>(max_len, row.doc_lens[j]);
+      if (row.doc_source[j] >= 0) {
+        mb.doc_lens.push_back(row.doc_lens[j]);
+        if (row.doc_unit[j] != unit_of_row) {
+          unit_of_row = row.doc_unit[j];
+          mb.units.emplace_back();
+          mb.unit_keys.emplace_back(static_cast<uint32_t>(row.doc_source[j]),
+                                    j < row.doc_record.size() ? row.doc_record[j] : -1);
+        }
+        mb.units.back().push_back(static_cast<int64_t>(d));
+      }
+      ++d;
+    }
+    mb.num_tokens += row.num_tokens;
+    mb.num_trained += row.num_trained;
+  }
+  mb.num_docs = static_cast<int64_t>(docs);
+  mb.input.input_ids = ids.to(device);
+  mb.input.position_ids = pos.to(device);
+  mb.input.cu_seqlens = cu.to(device);
+  mb.input.max_seqlen = max_len;
+  mb.labels = lab.to(device);
+  mb.token_doc = tdoc.to(device);
+  return mb;
+}
+
+at::Tensor labelled_positions(const MicroBatch& mb) { return mb.labels.ne(data::kIgnoreIndex).nonzero().squeeze(1); }
+
+Prepared Algorithm::prepare(data::StepBatch& batch, bool training) {
+  Prepared p;
+  p.training = training;
+  const size_t rows = static_cast<size_t>(std::max(1, ctx_.rows_per_micro));
+  for (size_t b = 0; b < batch.rows.size(); b += rows)
+    p.micro.push_back(make_micro_batch(batch.rows, b, std::min(batch.rows.size(), b + rows), ctx_.device));
+  p.normalizer = static_cast<double>(batch.global_trained);
+  p.global_tokens = batch.global_tokens;
+  p.global_trained = batch.global_trained;
+  p.global_rows = batch.global_rows;
+  return p;
+}
+
+}  // namespace pt::algo

@@ -1,0 +1,52 @@
+#include "algo/preference_losses.h"
+
+#include "core/error.h"
+
+namespace pt::algo {
+
+namespace {
+// -(1-e)·logσ(x) - e·logσ(-x): the label-smoothed logistic loss.
+at::Tensor smoothed_logistic(const at::Tensor& x, double e) {
+  at::Tensor l = -at::log_sigmoid(x);
+  if (e == 0) return l;
+  return l * (1 - e) - at::log_sigmoid(-x) * e;
+}
+}  // namespace
+
+PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p) {
+  PT_CHECK(p.beta > 0, "preference_loss: beta must be > 0");
+  PreferenceLossOut out;
+  if (p.kind == PreferenceLossKind::Simpo) {
+    // Reference-free: length-normalized policy log-probs, margin γ.
+    at::Tensor c = in.chosen / in.chosen_len.clamp_min(1), r = in.rejected / in.rejected_len.clamp_min(1);
+    at::Tensor logits = (c - r) - p.simpo_gamma / p.beta;
+    out.loss = smoothed_logistic(p.beta * logits, p.label_smoothing);
+    out.chosen_reward = (p.beta * c).detach();
+    out.rejected_reward = (p.beta * r).detach();
+    return out;
+  }
+  PT_CHECK(in.ref_chosen.defined() && in.ref_rejected.defined(), "preference_loss: reference log-probs missing");
+  at::Tensor chosen_ratio = in.chosen - in.ref_chosen, rejected_ratio = in.rejected - in.ref_rejected;
+  at::Tensor delta = chosen_ratio - rejected_ratio;
+  switch (p.kind) {
+    case PreferenceLossKind::Sigmoid: out.loss = smoothed_logistic(p.beta * delta, p.label_smoothing); break;
+    case PreferenceLossKind::Hinge: out.loss = at::relu(1 - p.beta * delta); break;
+    case PreferenceLossKind::Ipo: {
+      at::Tensor d = chosen_ratio / in.chosen_len.clamp_min(1) - rejected_ratio / in.rejected_len.clamp_min(1);
+      out.loss = (d - 1 / (2 * p.beta)).pow(2);
+      break;
+    }
+    case PreferenceLossKind::Robust: {
+      const double e = p.label_smoothing;
+      PT_CHECK(e >= 0 && e < 0.5, "preference_loss: robust needs label_smoothing in [0, 0.5)");
+      out.loss = (-(1 - e) * at::log_sigmoid(p.beta * delta) + e * at::log_sigmoid(-p.beta * delta)) / (1 - 2 * e);
+      break;
+    }
+    case PreferenceLossKind::Simpo: break;  // handled above
+  }
+  out.chosen_reward = (p.beta * chosen_ratio).detach();
+  out.rejected_reward = (p.beta * rejected_ratio).detach();
+  return out;
+}
+
+}  // namespace pt::algo

@@ -1,0 +1,35 @@
+#pragma once
+// Pairwise preference losses (the DPO family and SimPO) as pure functions of sequence log-probs.
+// Every input is per pair, [P]; the output is the per-pair loss [P] (the caller reduces).
+#include <ATen/ATen.h>
+
+namespace pt::algo {
+
+enum class PreferenceLossKind { Sigmoid, Ipo, Hinge, Robust, Simpo };
+
+struct PreferenceLossParams {
+  PreferenceLossKind kind = PreferenceLossKind::Sigmoid;
+  double beta = 0.1;
+  // sigmoid: conservative DPO (cDPO: -(1-e)·logσ(βΔ) - e·logσ(-βΔ)); robust: the unbiased form;
+  // simpo: smoothing of its sigmoid. 0 = plain.
+  double label_smoothing = 0;
+  double simpo_gamma = 0.5;  // SimPO target margin γ (the logits are shifted by γ/β)
+};
+
+struct PairLogps {
+  at::Tensor chosen, rejected;          // policy: summed log-probs of each answer's tokens
+  at::Tensor ref_chosen, ref_rejected;  // reference (ignored by SimPO, may be undefined there)
+  at::Tensor chosen_len, rejected_len;  // trained tokens per answer (IPO and SimPO normalize by length)
+};
+
+struct PreferenceLossOut {
+  at::Tensor loss;               // [P]
+  at::Tensor chosen_reward;      // [P], detached: β·(logπ - logπ_ref), SimPO: β·mean logπ
+  at::Tensor rejected_reward;    // [P], detached
+};
+
+// sigmoid (DPO), ipo, hinge and robust follow TRL's DPOTrainer; simpo follows TRL's CPOTrainer
+// (loss_type "simpo"). IPO uses log-ratios averaged per answer token, as TRL does.
+PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p);
+
+}  // namespace pt::algo

@@ -1,0 +1,184 @@
+#include "train/state_parts.h"
+
+#include <torch/serialize.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoint/checkpoint.h"
+#include "core/error.h"
+#include "parallel/world.h"
+#include "recipe/resolved.h"
+
+namespace pt::train {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail("cannot read {}", path);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+json read_json(const std::string& path) {
+  try {
+    return json::parse(read_text(path));
+  } catch (const json::exception& e) {
+    fail("{}: not valid JSON: {}", path, e.what());
+  }
+}
+
+class ModelState : public Stateful {
+ public:
+  ModelState(model::CausalLM* m, const tok::HfTokenizer* t) : model_(m), tok_(t) {}
+  std::string name() const override { return "model"; }
+  void save(const std::string& dir) const override {
+    export_hf(*model_, *tok_, dir + "/model", false);
+    if (model_->has_adapters()) model_->save_state(dir + "/trainable.safetensors");
+  }
+  // Full fine-tuning: the composition root already built the model from DIR/model (one copy of the
+  // weights in memory, read once). LoRA: the base comes from model.path, the adapters from here.
+  void load(const std::string& dir) override {
+    if (model_->has_adapters()) model_->load_state(dir + "/trainable.safetensors");
+  }
+
+ private:
+  model::CausalLM* model_;
+  const tok::HfTokenizer* tok_;
+};
+
+class OptimizerState : public Stateful {
+ public:
+  explicit OptimizerState(optim::Optimizer* o) : opt_(o) {}
+  std::string name() const override { return "optimizer"; }
+  void save(const std::string& dir) const override { opt_->save(dir + "/optimizer.pt"); }
+  void load(const std::string& dir) override { opt_->load(dir + "/optimizer.pt"); }
+
+ private:
+  optim::Optimizer* opt_;
+};
+
+class ProgressState : public Stateful {
+ public:
+  explicit ProgressState(Progress* p) : p_(p) {}
+  std::string name() const override { return "progress"; }
+  void save(const std::string& dir) const override {
+    json ts{{"step", p_->step},       {"total_steps", p_->total_steps}, {"tokens", p_->tokens},
+            {"trained", p_->trained}, {"elapsed_s", p_->elapsed_s},     {"world_size", parallel::World::get().size()},
+            {"format", kCheckpointFormat}};
+    ckpt::write_file_synced(dir + "/trainer_state.json", ts.dump(1) + "\n");
+  }
+  void load(const std::string& dir) override {
+    json ts = read_json(dir + "/trainer_state.json");
+    if (ts.value("format", "") != kCheckpointFormat)
+      fail("{}/trainer_state.json: not a posttrain checkpoint (format '{}')", dir, ts.value("format", ""));
+    const int world = parallel::World::get().size();
+    if (ts.at("world_size") != world)
+      fail("{}: written by a run of {} ranks, this one has {} (an exact resume needs the same data-parallel size)", dir,
+           ts.at("world_size").dump(), world);
+    p_->step = ts.at("step");
+    p_->tokens = ts.at("tokens");
+    p_->trained = ts.at("trained");
+    p_->elapsed_s = ts.at("elapsed_s");
+  }
+
+ private:
+  Progress* p_;
+};
+
+class RngState : public Stateful {
+ public:
+  RngState(bool cuda, at::Device d) : cuda_(cuda), device_(d) {}
+  std::string name() const override { return "rng"; }
+  void save(const std::string& dir) const override {
+    torch::serialize::OutputArchive rng;
+    rng.write("cpu", at::detail::getDefaultCPUGenerator().get_state());
+    if (cuda_) rng.write("cuda", at::globalContext().defaultGenerator(device_).get_state());
+    rng.save_to(dir + "/rng.pt");
+  }
+  void load(const std::string& dir) override {
+    torch::serialize::InputArchive rng;
+    rng.load_from(dir + "/rng.pt");
+    at::Tensor cpu;
+    rng.read("cpu", cpu);
+    at::Generator cpu_gen = at::detail::getDefaultCPUGenerator();
+    cpu_gen.set_state(cpu);
+    if (cuda_) {
+      at::Tensor g;
+      at::Generator cuda_gen = at::globalContext().defaultGenerator(device_);
+      if (rng.try_read("cuda", g)) cuda_gen.set_state(g);
+    }
+  }
+
+ private:
+  bool cuda_;
+  at::Device device_;
+};
+
+class DataState : public Stateful {
+ public:
+  DataState(const json* current, json* restored) : current_(current), restored_(restored) {}
+  std::string name() const override { return "data"; }
+  void save(const std::string& dir) const override {
+    ckpt::write_file_synced(dir + "/data_state.json", current_->dump() + "\n");
+  }
+  void load(const std::string& dir) override { *restored_ = read_json(dir + "/data_state.json"); }
+
+ private:
+  const json* current_;
+  json* restored_;
+};
+
+class AlgorithmState : public Stateful {
+ public:
+  explicit AlgorithmState(algo::Algorithm* a) : algo_(a) {}
+  std::string name() const override { return "algorithm"; }
+  void save(const std::string& dir) const override {
+    const fs::path sub = fs::path(dir) / "algorithm";
+    fs::create_directories(sub);
+    algo_->save_state(sub.string());
+    if (fs::is_empty(sub)) fs::remove(sub);  // stateless algorithms leave nothing behind
+  }
+  void load(const std::string& dir) override {
+    const fs::path sub = fs::path(dir) / "algorithm";
+    algo_->load_state(fs::exists(sub) ? sub.string() : std::string());
+  }
+
+ private:
+  algo::Algorithm* algo_;
+};
+
+class RecipeState : public Stateful {
+ public:
+  explicit RecipeState(const recipe::LoadedRecipe* r) : r_(r) {}
+  std::string name() const override { return "recipe"; }
+  void save(const std::string& dir) const override { recipe::write_resolved(*r_, dir); }
+  void load(const std::string&) override {}  // compared with the new recipe before anything is built (run.cpp)
+
+ private:
+  const recipe::LoadedRecipe* r_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stateful> model_state(model::CausalLM* m, const tok::HfTokenizer* t) {
+  return std::make_unique<ModelState>(m, t);
+}
+std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* o) { return std::make_unique<OptimizerState>(o); }
+std::unique_ptr<Stateful> progress_state(Progress* p) { return std::make_unique<ProgressState>(p); }
+std::unique_ptr<Stateful> rng_state(bool cuda, at::Device d) { return std::make_unique<RngState>(cuda, d); }
+std::unique_ptr<Stateful> data_state(const json* current, json* restored) {
+  return std::make_unique<DataState>(current, restored);
+}
+std::unique_ptr<Stateful> algorithm_state(algo::Algorithm* a) { return std::make_unique<AlgorithmState>(a); }
+std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* r) { return std::make_unique<RecipeState>(r); }
+
+void export_hf(const model::CausalLM& model, const tok::HfTokenizer& tokenizer, const std::string& dir, bool merge) {
+  model.save_pretrained(dir, merge);
+  tokenizer.save_pretrained(dir);
+  if (merge && model.has_adapters()) tokenizer.save_pretrained((fs::path(dir) / "merged").string());
+}
+
+}  // namespace pt::train

@@ -1,0 +1,38 @@
+#pragma once
+// The components of a checkpoint, one per owner of state (see checkpointer.h).
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "algo/algorithm.h"
+#include "model/causal_lm.h"
+#include "optim/adamw.h"
+#include "recipe/recipe.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "train/checkpointer.h"
+
+namespace pt::train {
+
+// Where the loop is: steps and counters (trainer_state.json). The learning-rate schedule is a pure
+// function of (step, total_steps), so this is also the schedule's state.
+struct Progress {
+  int64_t step = 0, total_steps = 0, tokens = 0, trained = 0;
+  double elapsed_s = 0;
+};
+
+std::unique_ptr<Stateful> model_state(model::CausalLM* model, const tok::HfTokenizer* tokenizer);
+std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* optimizer);
+std::unique_ptr<Stateful> progress_state(Progress* progress);
+std::unique_ptr<Stateful> rng_state(bool cuda, at::Device device);
+// `current`: the data state to save (the loader's state after the last trained step); `restored`
+// receives the state read from a checkpoint.
+std::unique_ptr<Stateful> data_state(const nlohmann::json* current, nlohmann::json* restored);
+std::unique_ptr<Stateful> algorithm_state(algo::Algorithm* algorithm);
+std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* recipe);
+
+// The HF export of a run: the model (a PEFT adapter for LoRA, plus dir/merged when `merge`) and
+// the run's tokenizer next to every model directory written. The one writer of tokenizer files.
+void export_hf(const model::CausalLM& model, const tok::HfTokenizer& tokenizer, const std::string& dir, bool merge);
+
+}  // namespace pt::train

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Fixtures of the DPO and distillation examples (deterministic, seeded).
+
+examples/dpo/train.jsonl — preference pairs on the quickstart's digit-reversal task: the chosen
+  answer is the correct reversal, the rejected one a near miss of the kind a half-trained model
+  makes (two digits swapped, a digit dropped or repeated, a digit changed, or the digits unreversed).
+examples/distill/student/ — a random-init Qwen2 student, about half the size of the quickstart model, on
+  the quickstart tokenizer (the teacher is the quickstart model after SFT).
+Run with the project venv: $VENV/bin/python scripts/make_dpo_distill_examples.py
+"""
+import json
+import os
+import random
+
+import torch
+import transformers as tf
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+
+
+def near_miss(rng, s, right):
+    for _ in range(100):
+        kind = rng.randrange(5)
+        w = list(right)
+        i = rng.randrange(len(w))
+        if kind == 0 and len(w) > 1:
+            j = min(i + 1, len(w) - 1) if i + 1 < len(w) else i - 1
+            w[i], w[j] = w[j], w[i]
+        elif kind == 1 and len(w) > 1:
+            del w[i]
+        elif kind == 2:
+            w.insert(i, w[i])
+        elif kind == 3:
+            w[i] = rng.choice([d for d in "0123456789" if d != w[i]])
+        else:
+            w = list(s)
+        wrong = "".join(w)
+        if wrong != right:
+            return wrong
+    raise RuntimeError(s)
+
+
+def preference_records(n, seed):
+    rng = random.Random(seed)
+    out, seen = [], set()
+    while len(out) < n:
+        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
+        if s in seen:
+            continue
+        seen.add(s)
+        right = s[::-1]
+        out.append({"prompt": [{"role": "user", "content": f"Reverse the digits: {s}"}],
+                    "chosen": [{"role": "assistant", "content": right}],
+                    "rejected": [{"role": "assistant", "content": near_miss(rng, s, right)}]})
+    return out
+
+
+def main():
+    with open(os.path.join(ROOT, "dpo", "train.jsonl"), "w") as f:
+        for r in preference_records(3000, 11):
+            f.write(json.dumps(r) + "\n")
+    teacher = tf.AutoConfig.from_pretrained(os.path.join(ROOT, "quickstart", "model"))
+    torch.manual_seed(1)
+    cfg = tf.Qwen2Config(vocab_size=teacher.vocab_size, hidden_size=96, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         rope_theta=10000.0, tie_word_embeddings=True, rms_norm_eps=1e-6, bos_token_id=None,
+                         eos_token_id=teacher.eos_token_id, pad_token_id=teacher.pad_token_id, initializer_range=0.02)
+    model = tf.Qwen2ForCausalLM(cfg).to(torch.float32)
+    model.save_pretrained(os.path.join(ROOT, "distill", "student"), safe_serialization=True)
+    print(f"student: {sum(p.numel() for p in model.parameters())} parameters")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# DPO end to end on the quickstart fixtures (CPU):
+#  - learning: from a short SFT base (~70% exact match), DPO lifts held-out reward accuracy above
+#    0.9 and moves greedy answers toward the chosen ones (before/after printed)
+#  - exact resume after SIGKILL inside a step, with a frozen reference model: identical per-step
+#    losses and reward margins, byte-identical final weights
+#  - LoRA with the adapters-off reference (no second copy): exact resume too; peak RSS of both
+#    reference modes printed
+#  - cached reference log-probs: written once to the run directory, not recomputed on resume, and
+#    equal to the live frozen-reference run's losses
+#  - bad preference records: identical answers / different prompts are errors naming file:line, or
+#    skipped and counted under on_bad_record: skip
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+col() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)[sys.argv[2]]) for l in open(sys.argv[1]) if "\"" + sys.argv[2] + "\"" in l and "eval/" not in l))' "$1" "$2"; }
+
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=base \
+  --set trainer.max_steps=80 --set trainer.eval.every=0 --set trainer.eval.at_start=false \
+  --set trainer.eval.at_end=false --set checkpoint.save_final=false > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; fail "SFT base"; }
+[ ! -d "$tmp/base/checkpoints" ] || fail "checkpoint.save_final: false still wrote a checkpoint"
+recipe=examples/dpo/recipe.yaml
+common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model")
+
+# Learning.
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=learn > "$tmp/learn.log" 2>&1 || { cat "$tmp/learn.log"; fail "DPO run"; }
+"$PT_PYTHON" - "$tmp/learn/metrics.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"eval/rewards/accuracy"' in l]
+first, last = ev[0], ev[-1]
+print(f"dpo learning: held-out reward accuracy {first['eval/rewards/accuracy']:.3f} -> {last['eval/rewards/accuracy']:.3f}, "
+      f"margin {last['eval/rewards/margin']:.3f}; greedy exact match vs chosen {first['eval/accuracy']:.3f} -> {last['eval/accuracy']:.3f}")
+assert last["eval/rewards/accuracy"] > 0.9, last
+assert last["eval/accuracy"] >= first["eval/accuracy"] + 0.05, (first, last)
+assert last["eval/logps/rejected"] < first["eval/logps/rejected"], (first, last)
+PY
+
+# Exact resume (frozen reference, then LoRA with adapters off).
+short=(--set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2 --set trainer.eval.every=0
+       --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1 --set schedule.warmup_steps=2)
+resume_check() {  # NAME EXTRA-ARGS...
+  local name="$1"; shift
+  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name-a" > "$tmp/$name-a.log" 2>&1 || { cat "$tmp/$name-a.log"; fail "$name straight"; }
+  set +e
+  POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name-b" > "$tmp/$name-b.log" 2>&1
+  local rc=$?
+  set -e
+  [ "$rc" -eq 137 ] || { cat "$tmp/$name-b.log"; fail "$name: expected SIGKILL (137), got $rc"; }
+  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name-b" > "$tmp/$name-b2.log" 2>&1 || { cat "$tmp/$name-b2.log"; fail "$name resume"; }
+  grep -q "resumed from .*step-00000004 at step 4" "$tmp/$name-b2.log" || fail "$name did not resume from step 4"
+  for k in loss rewards/margin; do
+    a="$(col "$tmp/$name-a/metrics.jsonl" "$k")"; b="$(col "$tmp/$name-b/metrics.jsonl" "$k")"
+    [ "$(echo "$a" | wc -w)" -eq 8 ] || fail "$name: expected 8 values of $k, got: $a"
+    [ "$a" = "$b" ] || fail "$name: $k differs after resume:\n$a\n$b"
+  done
+  echo "$name exact resume: 8 losses identical: $(col "$tmp/$name-a/metrics.jsonl" loss)"
+}
+resume_check frozen --set algorithm.dpo.reference=model
+cmp "$tmp/frozen-a/model/model.safetensors" "$tmp/frozen-b/model/model.safetensors" || fail "final weights differ"
+lora=(--set 'model.lora={rank: 8, alpha: 16, dropout: 0.1, target_modules: [q_proj, v_proj, up_proj]}' --set optimizer.lr=3e-3)
+resume_check lora --set algorithm.dpo.reference=adapters "${lora[@]}"
+cmp "$tmp/lora-a/model/adapter_model.safetensors" "$tmp/lora-b/model/adapter_model.safetensors" || fail "LoRA adapters differ"
+grep -q "adapters switched off" "$tmp/lora-a.log" || fail "the LoRA run did not use the adapters-off reference"
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${lora[@]}" --set algorithm.dpo.reference=model --set run.name=lora-copy > "$tmp/lora-copy.log" 2>&1 || { cat "$tmp/lora-copy.log"; fail "LoRA with a frozen copy"; }
+[ "$(col "$tmp/lora-a/metrics.jsonl" loss)" = "$(col "$tmp/lora-copy/metrics.jsonl" loss)" ] || echo "note: adapters-off and frozen-copy references differ in the last bits"
+echo "LoRA DPO peak RSS: adapters-off reference $(col "$tmp/lora-a/metrics.jsonl" peak_memory_gb | awk '{print $NF}') GB, frozen copy $(col "$tmp/lora-copy/metrics.jsonl" peak_memory_gb | awk '{print $NF}') GB"
+
+# Cached reference log-probs.
+cached=(--set algorithm.dpo.reference=cached)
+resume_check cached "${cached[@]}"
+[ -f "$tmp/cached-b/reference_logps.json" ] || fail "no reference_logps.json in the run directory"
+grep -q "cached reference log-prob pairs read from" "$tmp/cached-b2.log" || fail "the resume recomputed the reference log-probs"
+"$PT_PYTHON" - "$tmp/cached-a/metrics.jsonl" "$tmp/frozen-a/metrics.jsonl" <<'PY'
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(f) if '"loss"' in l and "eval/" not in l] for f in sys.argv[1:3])
+worst = max(abs(x - y) / abs(y) for x, y in zip(a, b))
+assert len(a) == len(b) == 8 and worst < 1e-4, (a, b)
+print(f"cached vs live frozen reference: max relative loss difference over 8 steps {worst:.1e}")
+PY
+
+# Bad preference records.
+bad="$tmp/bad.jsonl"
+head -n 20 examples/dpo/train.jsonl > "$bad"
+echo '{"prompt": [{"role": "user", "content": "Reverse the digits: 123"}], "chosen": [{"role": "assistant", "content": "321"}], "rejected": [{"role": "assistant", "content": "321"}]}' >> "$bad"
+echo '{"chosen": [{"role": "user", "content": "Reverse the digits: 12"}, {"role": "assistant", "content": "21"}], "rejected": [{"role": "user", "content": "Reverse the digits: 13"}, {"role": "assistant", "content": "12"}]}' >> "$bad"
+head -n 60 examples/dpo/train.jsonl | tail -n 40 >> "$bad"
+badrun=(--set 'data.sources=[{name: bad, path: '"$bad"', format: preference}]' --set data.eval_fraction=0 --set trainer.max_steps=2
+        --set trainer.global_batch_tokens=256 --set schedule.warmup_steps=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set checkpoint.save_final=false)
+set +e
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${badrun[@]}" --set run.name=bad > "$tmp/bad.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "an identical pair was accepted"
+grep -Eq "bad.jsonl:(21: .*chosen and rejected are identical|22: .*different prompts)" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "no file:line error for a bad pair"; }
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${badrun[@]}" --set run.name=skip --set data.on_bad_record=skip > "$tmp/skip.log" 2>&1 || { cat "$tmp/skip.log"; fail "skip run"; }
+grep -q "bad.jsonl:21: .*chosen and rejected are identical" "$tmp/skip.log" || { cat "$tmp/skip.log"; fail "identical answers not reported"; }
+grep -q "bad.jsonl:22: .*different prompts" "$tmp/skip.log" || { cat "$tmp/skip.log"; fail "different prompts not reported"; }
+grep -q '"bad":2' "$tmp/skip.log" || fail "the two bad pairs were not counted"
+echo "bad preference records: identical answers and different prompts reported with file:line, skipped and counted"
