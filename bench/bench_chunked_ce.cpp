@@ -1,9 +1,11 @@
 // Peak memory of the loss step (LM head + cross-entropy, forward + backward): chunked vs naive
-// full-logits, at vocab 151,936 (Qwen). Each configuration runs in a forked child so its peak RSS
+// full-logits, at vocab 151,936 (Qwen). op=logprobs measures the per-token log-probs op instead
+// (what DPO, distillation and RL build on), with a weighted sum of them as the loss. Each configuration runs in a forked child so its peak RSS
 // is its own. Memory of the logits does not depend on the hidden size, so a small one keeps the
 // CPU run short; pass a larger one to see compute too.
 //   bench_chunked_ce [hidden=64] [tokens list, default 2048,4096,8192,16384] [chunk=1024]
 //                    [naive_max_tokens=8192: above it the naive step is not run (16k needs ~28 GB)]
+//                    [op=ce|logprobs]
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include "algo/logprobs.h"
 #include "algo/losses.h"
 
 using namespace pt;
@@ -27,6 +30,8 @@ struct Result {
   double peak_mb = -1, seconds = 0, loss = 0;
 };
 
+bool g_logprobs = false;
+
 Result child(bool chunked, int64_t tokens, int64_t hidden, int64_t chunk) {
   torch::manual_seed(0);
   auto h = (torch::randn({tokens, hidden}) * 0.1).requires_grad_();
@@ -35,7 +40,14 @@ Result child(bool chunked, int64_t tokens, int64_t hidden, int64_t chunk) {
   struct rusage before {};
   getrusage(RUSAGE_SELF, &before);
   auto t0 = std::chrono::steady_clock::now();
-  auto loss = chunked ? algo::chunked_cross_entropy(h, w, y, kVocab, chunk) : algo::plain_cross_entropy(h, w, y, kVocab);
+  torch::Tensor loss;
+  if (g_logprobs) {
+    auto g = torch::rand({tokens});  // per-token weights, as a sequence-level loss gives them
+    auto lp = chunked ? algo::chunked_logprobs(h, w, y, kVocab, chunk) : algo::plain_logprobs(h, w, y, kVocab);
+    loss = -(lp * g).sum();
+  } else {
+    loss = chunked ? algo::chunked_cross_entropy(h, w, y, kVocab, chunk) : algo::plain_cross_entropy(h, w, y, kVocab);
+  }
   loss.backward();
   Result r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -77,8 +89,10 @@ int main(int argc, char** argv) {
   }
   const int64_t chunk = argc > 3 ? std::atoll(argv[3]) : 1024;
   const int64_t naive_max = argc > 4 ? std::atoll(argv[4]) : 8192;
+  g_logprobs = argc > 5 && std::string(argv[5]) == "logprobs";
   at::set_num_threads(std::max(1, at::get_num_threads()));
-  std::printf("loss step (LM head + CE, fwd+bwd), vocab %lld, hidden %lld, fp32, chunk %lld\n", (long long)kVocab,
+  std::printf("loss step (LM head + %s, fwd+bwd), vocab %lld, hidden %lld, fp32, chunk %lld\n",
+              g_logprobs ? "per-token log-probs" : "CE", (long long)kVocab,
               (long long)hidden, (long long)chunk);
   std::printf("%8s %14s %14s %8s %10s %10s\n", "tokens", "naive MB", "chunked MB", "ratio", "naive s", "chunked s");
   for (int64_t n : sizes) {

@@ -69,10 +69,10 @@ LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
                                         vocab_, o_.chunk_tokens, params_);
   at::Tensor ce;
   if (o_.alpha < 1) {
-    ce = labelled_cross_entropy(*ctx_.policy, hidden, mb.labels, ctx_.ce_chunk);
+    ce = labelled_cross_entropy(*ctx_.policy, hidden, mb, ctx_.ce_chunk);
   } else {
     at::NoGradGuard ng;  // reported, not trained on
-    ce = labelled_cross_entropy(*ctx_.policy, hidden.detach(), mb.labels, ctx_.ce_chunk);
+    ce = labelled_cross_entropy(*ctx_.policy, hidden.detach(), mb, ctx_.ce_chunk);
   }
   at::Tensor sum = o_.alpha < 1 ? div * o_.alpha + ce * (1 - o_.alpha) : div;
   LossOut out;

@@ -50,6 +50,11 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
     mb.num_trained += row.num_trained;
   }
   mb.num_docs = static_cast<int64_t>(docs);
+  std::vector<int64_t> labelled;
+  labelled.reserve(static_cast<size_t>(mb.num_trained));
+  for (size_t i = 0; i < n; ++i)
+    if (pl[i] != data::kIgnoreIndex) labelled.push_back(static_cast<int64_t>(i));
+  mb.label_index = at::tensor(labelled, at::TensorOptions().dtype(at::kLong)).to(device);
   mb.input.input_ids = ids.to(device);
   mb.input.position_ids = pos.to(device);
   mb.input.cu_seqlens = cu.to(device);
@@ -59,7 +64,10 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
   return mb;
 }
 
-at::Tensor labelled_positions(const MicroBatch& mb) { return mb.labels.ne(data::kIgnoreIndex).nonzero().squeeze(1); }
+at::Tensor labelled_positions(const MicroBatch& mb) {
+  if (mb.label_index.defined()) return mb.label_index;
+  return mb.labels.ne(data::kIgnoreIndex).nonzero().squeeze(1);
+}
 
 Prepared Algorithm::prepare(data::StepBatch& batch, bool training) {
   Prepared p;

@@ -6,17 +6,17 @@
 
 namespace pt::algo {
 
-at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidden, const at::Tensor& labels,
+at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidden, const MicroBatch& mb,
                                   int64_t chunk) {
   // Dropping ignored positions first: with short answers in long prompts most rows carry no label.
-  at::Tensor idx = labels.ne(data::kIgnoreIndex).nonzero().squeeze(1);
-  return chunked_cross_entropy(hidden.index_select(0, idx), model.lm_head_weight(), labels.index_select(0, idx),
+  at::Tensor idx = labelled_positions(mb);
+  return chunked_cross_entropy(hidden.index_select(0, idx), model.lm_head_weight(), mb.labels.index_select(0, idx),
                                model.vocab_size(), chunk);
 }
 
 LossOut Sft::loss(const MicroBatch& mb, const Prepared& prep) {
   at::Tensor hidden = ctx_.policy->hidden_states(mb.input);
-  at::Tensor sum = labelled_cross_entropy(*ctx_.policy, hidden, mb.labels, ctx_.ce_chunk);
+  at::Tensor sum = labelled_cross_entropy(*ctx_.policy, hidden, mb, ctx_.ce_chunk);
   LossOut out;
   out.loss = prep.normalizer > 0 ? sum / prep.normalizer : sum * 0;
   out.metrics.push_back({"loss", sum.detach(), static_cast<double>(std::max<int64_t>(1, prep.global_trained))});

@@ -14,7 +14,7 @@ std::unique_ptr<Algorithm> make_sft(const recipe::Recipe& r);
 
 // Summed CE of the labelled positions of `hidden` [N, H] (ignored positions never reach the LM
 // head). Shared with evaluation and distillation.
-at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidden, const at::Tensor& labels,
+at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidden, const MicroBatch& mb,
                                   int64_t chunk);
 
 }  // namespace pt::algo

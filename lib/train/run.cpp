@@ -112,6 +112,13 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   auto factory = algorithm_factory(R);
   const auto& world = parallel::World::get();
   if (R.parallel.tensor_parallel > 1) fail("parallel.tensor_parallel: tensor parallelism is not part of this build yet");
+  // Refused out loud rather than run as something else (fsdp would silently run replicated).
+  if (R.parallel.strategy != parallel::Strategy::Ddp)
+    fail("parallel.strategy: '{}' is not part of this build yet (available: ddp = replicated weights, gradients "
+         "all-reduced)", recipe::enum_name(R.parallel.strategy));
+  if (R.parallel.backend == parallel::Backend::Nccl || R.parallel.backend == parallel::Backend::Gloo)
+    fail("parallel.backend: '{}' is not part of this build yet (available: auto or mpi; collectives run over MPI "
+         "on CPU ranks)", recipe::enum_name(R.parallel.backend));
   if (R.parallel.data_parallel > 0 && R.parallel.data_parallel != world.size())
     fail("parallel.data_parallel = {} but the run has {} rank(s) (launch with mpirun -np {}, or set 0 = all ranks)",
          R.parallel.data_parallel, world.size(), R.parallel.data_parallel);
