@@ -12,6 +12,7 @@
 #include "model/arch.h"
 #include "model/attention.h"
 #include "model/blocks.h"
+#include "model/kv_cache.h"
 #include "model/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -87,8 +88,10 @@ struct CausalLM::Impl {
   }
 
   // x: [N, hidden] -> [N, hidden]
+  // kv: null in training (packed documents, no cache); in generation, where this pass's tokens live
+  // in the KV cache. The rest of the block is the same code either way.
   at::Tensor block(const Layer& L, const at::Tensor& x, const PackedInput& in, const at::Tensor& cos,
-                   const at::Tensor& sin) const {
+                   const at::Tensor& sin, int64_t layer = 0, KvStep* kv = nullptr) const {
     const int64_t n = x.size(0), hq = cfg.num_attention_heads, hkv = cfg.num_key_value_heads, d = cfg.head_dim;
     auto h = rms_norm(x, L.input_norm, cfg.rms_norm_eps);
     auto q = proj(h, L.q).view({n, hq, d});
@@ -100,14 +103,15 @@ struct CausalLM::Impl {
     }
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
-    auto a = attention(opts.attention, q, k, v, in, 1.0 / std::sqrt(static_cast<double>(d)));  // [N, Hq, D]
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    auto a = kv ? cached_attention(q, k, v, *kv, layer, scale) : attention(opts.attention, q, k, v, in, scale);  // [N, Hq, D]
     auto x2 = x + proj(a.reshape({n, hq * d}), L.o);
     auto h2 = rms_norm(x2, L.post_norm, cfg.rms_norm_eps);
     auto mlp = proj(at::silu(proj(h2, L.gate)) * proj(h2, L.up), L.down);
     return x2 + mlp;
   }
 
-  at::Tensor hidden(const PackedInput& in);
+  at::Tensor hidden(const PackedInput& in, KvStep* kv = nullptr);
 
   // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
   at::Tensor head() const {
@@ -136,7 +140,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     ctx->saved_data["impl"] = impl_ptr;
     ctx->saved_data["layer"] = layer;
     ctx->saved_data["in"] = in_ptr;
-    return impl->block(impl->layers[layer], x, *in, cos, sin);
+    return impl->block(impl->layers[layer], x, *in, cos, sin, layer);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
@@ -147,7 +151,8 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     at::Tensor out;
     {
       at::AutoGradMode enable(true);
-      out = impl->block(impl->layers[ctx->saved_data["layer"].toInt()], x, *in, saved[1], saved[2]);
+      const int64_t layer = ctx->saved_data["layer"].toInt();
+      out = impl->block(impl->layers[layer], x, *in, saved[1], saved[2], layer);
     }
     torch::autograd::backward({out}, {grad_out[0]});
     return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
@@ -156,15 +161,16 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
 
 }  // namespace
 
-at::Tensor CausalLM::Impl::hidden(const PackedInput& in) {
-  if (cfg.sliding_window > 0 && in.max_seqlen > cfg.sliding_window)
+at::Tensor CausalLM::Impl::hidden(const PackedInput& in, KvStep* kv) {
+  const int64_t longest = kv ? kv->max_context : in.max_seqlen;
+  if (cfg.sliding_window > 0 && longest > cfg.sliding_window)
     fail("document of {} tokens exceeds the model's sliding_window {}: sliding-window attention is not supported",
-         in.max_seqlen, cfg.sliding_window);
+         longest, cfg.sliding_window);
   auto ids = in.input_ids.to(device);
   auto pos = in.position_ids.to(device);
   auto x = embed_lookup(ids);  // [N, hidden]
   auto [cos, sin] = rope_cos_sin(inv_freq, pos, dtype);
-  const bool ckpt = opts.activation_checkpointing && at::GradMode::is_enabled();
+  const bool ckpt = !kv && opts.activation_checkpointing && at::GradMode::is_enabled();
   // A checkpointed block only joins the graph through its input; with a frozen embedding (LoRA)
   // that input must still require grad or no parameter inside the block would get one.
   if (ckpt && !x.requires_grad()) x = x.detach().requires_grad_(true);
@@ -173,7 +179,7 @@ at::Tensor CausalLM::Impl::hidden(const PackedInput& in) {
       x = CheckpointedBlock::apply(x, reinterpret_cast<int64_t>(this), static_cast<int64_t>(i),
                                    reinterpret_cast<int64_t>(&in), cos, sin);
     else
-      x = block(layers[i], x, in, cos, sin);
+      x = block(layers[i], x, in, cos, sin, static_cast<int64_t>(i), kv);
   }
   return rms_norm(x, final_norm, cfg.rms_norm_eps);
 }
@@ -318,7 +324,7 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   return std::unique_ptr<CausalLM>(new CausalLM(std::move(impl)));
 }
 
-at::Tensor CausalLM::hidden_states(const PackedInput& in) { return impl_->hidden(in); }
+at::Tensor CausalLM::hidden_states(const PackedInput& in, KvStep* kv) { return impl_->hidden(in, kv); }
 
 at::Tensor CausalLM::lm_head_weight() const { return impl_->head(); }
 

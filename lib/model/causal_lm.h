@@ -13,6 +13,8 @@
 
 namespace pt::model {
 
+struct KvStep;
+
 class CausalLM {
  public:
   // Reads config.json and the safetensors (sharded or not) from opts.path. Parameters are created
@@ -22,7 +24,9 @@ class CausalLM {
   static std::unique_ptr<CausalLM> from_pretrained(const ModelOptions& opts, at::Device device);
   ~CausalLM();
 
-  at::Tensor hidden_states(const PackedInput& in);  // [N, hidden] after the final norm
+  // [N, hidden] after the final norm. With `kv`, the documents of `in` continue sequences whose
+  // earlier tokens are in the KV cache (generation), and their keys/values are appended to it.
+  at::Tensor hidden_states(const PackedInput& in, KvStep* kv = nullptr);
   at::Tensor lm_head_weight() const;                // [padded_vocab, hidden]; rows >= vocab_size() are padding
   at::Tensor logits(const PackedInput& in);         // [N, vocab_size()] (padding columns sliced off)
   int64_t vocab_size() const;                       // original, unpadded

@@ -98,3 +98,13 @@ grep -q "bad.jsonl:21: .*chosen and rejected are identical" "$tmp/skip.log" || {
 grep -q "bad.jsonl:22: .*different prompts" "$tmp/skip.log" || { cat "$tmp/skip.log"; fail "different prompts not reported"; }
 grep -q '"bad":2' "$tmp/skip.log" || fail "the two bad pairs were not counted"
 echo "bad preference records: identical answers and different prompts reported with file:line, skipped and counted"
+
+# A reference of another architecture than the policy is refused.
+set +e
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set algorithm.dpo.reference=model \
+  --set algorithm.dpo.reference_path="$PWD/tests/assets/models/llama" --set run.name=arch > "$tmp/arch.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "a Llama reference for a Qwen2 policy was accepted"
+grep -q "is a LlamaForCausalLM but the policy .* is a Qwen2ForCausalLM" "$tmp/arch.log" || { cat "$tmp/arch.log"; fail "unclear architecture refusal"; }
+echo "reference of another architecture refused"

@@ -1,0 +1,91 @@
+#include "model/kv_cache.h"
+
+#include <limits>
+
+#include "core/error.h"
+
+namespace pt::model {
+
+KvCache::KvCache(const HfConfig& cfg, int64_t slots, int64_t max_len, at::ScalarType dtype, at::Device device)
+    : slots_(slots), max_len_(max_len) {
+  auto opts = at::TensorOptions().dtype(dtype).device(device);
+  for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
+    k_.push_back(at::zeros({slots, max_len, cfg.num_key_value_heads, cfg.head_dim}, opts));
+    v_.push_back(at::zeros({slots, max_len, cfg.num_key_value_heads, cfg.head_dim}, opts));
+  }
+}
+
+int64_t KvCache::bytes_needed(const HfConfig& cfg, int64_t slots, int64_t max_len, at::ScalarType dtype) {
+  return 2 * cfg.num_hidden_layers * slots * max_len * cfg.num_key_value_heads * cfg.head_dim *
+         static_cast<int64_t>(c10::elementSize(dtype));
+}
+
+void KvStep::prepare(at::Device device) {
+  std::vector<int64_t> slot, pos;
+  decode = true;
+  max_context = 0;
+  for (size_t d = 0; d < doc_slot.size(); ++d) {
+    PT_CHECK(doc_start[d] + doc_len[d] <= cache->max_len(), "kv cache: sequence in slot {} needs {} positions, the "
+             "cache holds {}", doc_slot[d], doc_start[d] + doc_len[d], cache->max_len());
+    for (int64_t i = 0; i < doc_len[d]; ++i) {
+      slot.push_back(doc_slot[d]);
+      pos.push_back(doc_start[d] + i);
+    }
+    decode = decode && doc_len[d] == 1;
+    max_context = std::max(max_context, doc_start[d] + doc_len[d]);
+  }
+  auto lopts = at::TensorOptions().dtype(at::kLong);
+  token_slot = at::tensor(slot, lopts).to(device);
+  token_pos = at::tensor(pos, lopts).to(device);
+  if (decode) {
+    decode_slots = at::tensor(doc_slot, lopts).to(device);
+    std::vector<int64_t> len(doc_slot.size());
+    for (size_t d = 0; d < doc_slot.size(); ++d) len[d] = doc_start[d] + 1;
+    auto lens = at::tensor(len, lopts).to(device);
+    // [B, 1, 1, T]: key j of sequence b is visible iff j < its length.
+    decode_mask = at::arange(max_context, lopts.device(device)).unsqueeze(0).lt(lens.unsqueeze(1)).view(
+        {static_cast<int64_t>(doc_slot.size()), 1, 1, max_context});
+  }
+}
+
+at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
+                            double scale) {
+  at::Tensor& ck = step.cache->k(layer);
+  at::Tensor& cv = step.cache->v(layer);
+  ck.index_put_({step.token_slot, step.token_pos}, k.to(ck.scalar_type()));
+  cv.index_put_({step.token_slot, step.token_pos}, v.to(cv.scalar_type()));
+  const bool gqa = k.size(1) != q.size(1);
+  if (step.decode) {
+    // One token per sequence: a single batched call over the longest context, shorter ones masked.
+    const int64_t b = static_cast<int64_t>(step.doc_slot.size()), T = step.max_context;
+    auto kb = ck.index_select(0, step.decode_slots).narrow(1, 0, T).transpose(1, 2);  // [B, Hkv, T, D]
+    auto vb = cv.index_select(0, step.decode_slots).narrow(1, 0, T).transpose(1, 2);
+    auto qb = q.view({b, 1, q.size(1), q.size(2)}).transpose(1, 2);                   // [B, Hq, 1, D]
+    auto o = at::scaled_dot_product_attention(qb, kb.to(q.scalar_type()), vb.to(q.scalar_type()), step.decode_mask,
+                                              0.0, false, scale, gqa);
+    return o.transpose(1, 2).reshape({b, q.size(1), q.size(2)});
+  }
+  // Prefill (possibly after a cached prefix): per sequence, queries at positions start..start+L-1
+  // see keys 0..their own position.
+  std::vector<at::Tensor> outs;
+  int64_t off = 0;
+  for (size_t d = 0; d < step.doc_slot.size(); ++d) {
+    const int64_t s = step.doc_slot[d], p = step.doc_start[d], L = step.doc_len[d];
+    auto qd = q.narrow(0, off, L).transpose(0, 1).unsqueeze(0);                        // [1, Hq, L, D]
+    auto kd = ck[s].narrow(0, 0, p + L).transpose(0, 1).unsqueeze(0).to(q.scalar_type());  // [1, Hkv, p+L, D]
+    auto vd = cv[s].narrow(0, 0, p + L).transpose(0, 1).unsqueeze(0).to(q.scalar_type());
+    at::Tensor o;
+    if (p == 0) {
+      o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
+    } else {
+      auto qi = at::arange(L, step.token_pos.options()).unsqueeze(1) + p;
+      auto kj = at::arange(p + L, step.token_pos.options()).unsqueeze(0);
+      o = at::scaled_dot_product_attention(qd, kd, vd, kj.le(qi).view({1, 1, L, p + L}), 0.0, false, scale, gqa);
+    }
+    outs.push_back(o.squeeze(0).transpose(0, 1));
+    off += L;
+  }
+  return at::cat(outs, 0);
+}
+
+}  // namespace pt::model
