@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   add_tokenize_command(app);
   add_inspect_command(app);
   add_plot_command(app);
+  add_generate_command(app);
 
   try {
     app.parse(argc, argv);

@@ -421,10 +421,17 @@ void CausalLM::load_state(const std::string& file) {
   for (auto& [n, p] : named_parameters(true)) {
     if (!f.contains(n)) fail("{}: missing parameter '{}' (saved by a different model or LoRA setup?)", file, n);
     auto src = f.view(n);
-    if (src.sizes() != p.sizes())
+    // PEFT adapters are saved with the original vocabulary; ours pad it (lm_head B rows, embedding A columns).
+    at::Tensor dst = p;
+    for (int64_t d = 0; d < p.dim() && src.dim() == p.dim(); ++d)
+      if (src.size(d) != p.size(d) && src.size(d) == impl_->cfg.vocab_size && p.size(d) == impl_->padded_vocab) {
+        p.zero_();
+        dst = dst.narrow(d, 0, src.size(d));
+      }
+    if (src.sizes() != dst.sizes())
       fail("{}: parameter '{}' has shape [{}] but the model has [{}]", file, n, fmt::join(src.sizes(), ", "),
            fmt::join(p.sizes(), ", "));
-    p.copy_(src);
+    dst.copy_(src);
   }
 }
 

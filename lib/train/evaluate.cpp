@@ -5,6 +5,7 @@
 #include "algo/sft.h"
 #include "core/log.h"
 #include "data/loader.h"
+#include "generate/engine.h"
 #include <map>
 
 namespace pt::train {
@@ -36,36 +37,6 @@ std::vector<GenerationExample> generation_examples(const data::DataSet& ds) {
       if (pa) out.push_back(GenerationExample{std::move(pa->prompt), std::move(pa->answer), where});
     }
   return out;
-}
-
-std::vector<std::vector<int32_t>> greedy_generate(model::CausalLM& model, const std::vector<std::vector<int32_t>>& prompts,
-                                                  int max_new_tokens, const std::vector<int32_t>& stop_ids) {
-  at::NoGradGuard ng;
-  std::vector<std::vector<int32_t>> gen(prompts.size());
-  std::vector<size_t> live(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) live[i] = i;
-  at::Tensor head = model.lm_head_weight().narrow(0, 0, model.vocab_size());
-  for (int t = 0; t < max_new_tokens && !live.empty(); ++t) {
-    std::vector<std::vector<int64_t>> docs;
-    for (size_t i : live) {
-      std::vector<int64_t> d(prompts[i].begin(), prompts[i].end());
-      d.insert(d.end(), gen[i].begin(), gen[i].end());
-      docs.push_back(std::move(d));
-    }
-    auto in = model::PackedInput::from_documents(docs, model.device());
-    at::Tensor hidden = model.hidden_states(in);
-    at::Tensor last = in.cu_seqlens.narrow(0, 1, static_cast<int64_t>(docs.size())).to(at::kLong) - 1;
-    at::Tensor next = at::matmul(hidden.index_select(0, last), head.t()).argmax(1).to(at::kCPU);
-    std::vector<size_t> still;
-    for (size_t k = 0; k < live.size(); ++k) {
-      auto id = static_cast<int32_t>(next[static_cast<int64_t>(k)].item<int64_t>());
-      if (std::find(stop_ids.begin(), stop_ids.end(), id) != stop_ids.end()) continue;
-      gen[live[k]].push_back(id);
-      still.push_back(live[k]);
-    }
-    live = std::move(still);
-  }
-  return gen;
 }
 
 Evaluator::Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model::CausalLM* model,
@@ -112,18 +83,22 @@ Scalars Evaluator::run() {
   if (trained > 0) out.emplace_back("eval/tokens", static_cast<double>(trained));
   if (opts_.generate && !gen_.empty()) {
     const auto* tok = data_->tokenizer();
+    // Greedy answers from the generation engine (KV cache, continuous batching) on the live weights.
+    std::vector<gen::Request> reqs;
+    for (const auto& g : gen_) {
+      gen::Request r{g.prompt, {}};
+      r.params.temperature = 0;
+      r.params.max_new_tokens = opts_.max_new_tokens;
+      r.params.stop_ids = stop_ids_;
+      reqs.push_back(std::move(r));
+    }
+    gen::Engine engine(*model_, nullptr, gen::EngineOptions{64, 0, 0});
+    auto outs = engine.generate(reqs);
     int correct = 0;
-    const size_t group = 64;
-    for (size_t b = 0; b < gen_.size(); b += group) {
-      std::vector<std::vector<int32_t>> prompts;
-      for (size_t i = b; i < std::min(gen_.size(), b + group); ++i) prompts.push_back(gen_[i].prompt);
-      auto outs = greedy_generate(*model_, prompts, opts_.max_new_tokens, stop_ids_);
-      for (size_t i = 0; i < outs.size(); ++i) {
-        std::string text = tok->tokenizer().decode(outs[i], true);
-        bool ok = answer_text(text) == trim(gen_[b + i].reference);
-        correct += ok;
-        if (b + i < 3) log::debug("eval sample {}: generated '{}' expected '{}'", gen_[b + i].where, text, gen_[b + i].reference);
-      }
+    for (size_t i = 0; i < outs.size(); ++i) {
+      std::string text = tok->tokenizer().decode(outs[i].tokens, true);
+      correct += answer_text(text) == trim(gen_[i].reference);
+      if (i < 3) log::debug("eval sample {}: generated '{}' expected '{}'", gen_[i].where, text, gen_[i].reference);
     }
     out.emplace_back("eval/accuracy", static_cast<double>(correct) / gen_.size());
   }

@@ -23,11 +23,6 @@ struct GenerationExample {
 // records (reference = the chosen answer) of the eval split.
 std::vector<GenerationExample> generation_examples(const data::DataSet& ds);
 
-// Greedy decoding of many prompts at once: each step runs all unfinished sequences as one packed
-// batch (no KV cache; fine for short answers) and stops a sequence at any of `stop_ids`.
-std::vector<std::vector<int32_t>> greedy_generate(model::CausalLM& model, const std::vector<std::vector<int32_t>>& prompts,
-                                                  int max_new_tokens, const std::vector<int32_t>& stop_ids);
-
 class Evaluator {
  public:
   Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model::CausalLM* model, const data::DataSet* data,

@@ -1,0 +1,217 @@
+#include "generate/generate_cmd.h"
+
+#include <torch/cuda.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "checkpoint/checkpoint.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "generate/engine.h"
+#include "model/causal_lm.h"
+#include "posttrain/build_config.h"
+#include "tokenizer/hf_tokenizer.h"
+
+namespace pt::gen {
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+namespace {
+bool is_model_dir(const fs::path& d) { return fs::exists(d / "config.json") || fs::exists(d / "adapter_config.json"); }
+bool has_tokenizer(const fs::path& d) { return fs::exists(d / "tokenizer.json") || fs::exists(d / "tokenizer.model"); }
+}  // namespace
+
+ModelLocation locate_model(const std::string& dir) {
+  fs::path d(dir);
+  if (!fs::is_directory(d)) fail("--model {}: not a directory", dir);
+  if (!is_model_dir(d)) {
+    if (is_model_dir(d / "model")) {
+      d = d / "model";  // a run directory (its final export) or a checkpoint directory
+    } else if (auto ckpts = ckpt::list_complete(d.string(), false); !ckpts.empty()) {
+      d = fs::path(ckpts.front().dir) / "model";  // a run without a final export: its newest checkpoint
+    } else {
+      fail("--model {}: neither an HF model directory (config.json) nor a run or checkpoint directory (model/)", dir);
+    }
+  }
+  ModelLocation loc;
+  if (fs::exists(d / "adapter_config.json")) {
+    ordered_json a;
+    try {
+      a = ordered_json::parse(std::ifstream(d / "adapter_config.json"));
+    } catch (const std::exception& e) {
+      fail("{}/adapter_config.json: {}", d.string(), e.what());
+    }
+    loc.adapter = d.string();
+    loc.base = a.value("base_model_name_or_path", "");
+    if (loc.base.empty() || !fs::exists(fs::path(loc.base) / "config.json"))
+      fail("{}/adapter_config.json: base_model_name_or_path '{}' is not a model directory on this machine", d.string(),
+           loc.base);
+  } else {
+    loc.base = d.string();
+  }
+  loc.tokenizer = has_tokenizer(d) ? d.string() : loc.base;
+  return loc;
+}
+
+namespace {
+
+std::unique_ptr<model::CausalLM> load(const ModelLocation& loc, const GenerateFlags& f, at::Device device) {
+  model::ModelOptions o;
+  o.path = loc.base;
+  if (f.dtype == "float32") o.dtype = model::Dtype::Float32;
+  else if (f.dtype == "bfloat16") o.dtype = model::Dtype::BFloat16;
+  else if (f.dtype == "float16") o.dtype = model::Dtype::Float16;
+  else if (f.dtype != "auto") fail("--dtype: expected auto, float32, bfloat16 or float16, got '{}'", f.dtype);
+  if (!loc.adapter.empty()) {
+    auto a = ordered_json::parse(std::ifstream(fs::path(loc.adapter) / "adapter_config.json"));
+    model::LoraOptions lo;
+    lo.rank = a.value("r", 8);
+    lo.alpha = a.value("lora_alpha", 8.0);
+    lo.target_modules = a.value("target_modules", std::vector<std::string>{});
+    o.lora = lo;
+  }
+  auto m = model::CausalLM::from_pretrained(o, device);
+  if (!loc.adapter.empty()) m->load_state((fs::path(loc.adapter) / "adapter_model.safetensors").string());
+  return m;
+}
+
+// One prompt per line: {"messages": [...]} or {"prompt": [...messages]} rendered with the chat
+// template and its generation prompt, or {"prompt": "plain text"}.
+std::vector<int32_t> encode_prompt(const ordered_json& rec, const tok::HfTokenizer& tok, const std::string& where) {
+  if (!rec.is_object()) fail("{}: expected a JSON object per line", where);
+  const ordered_json* msgs = nullptr;
+  if (auto it = rec.find("messages"); it != rec.end()) msgs = &*it;
+  auto p = rec.find("prompt");
+  if (!msgs && p != rec.end() && p->is_array()) msgs = &*p;
+  if (msgs) {
+    if (!msgs->is_array() || msgs->empty()) fail("{}: 'messages' must be a non-empty list of {{role, content}}", where);
+    if (!tok.has_chat_template()) fail("{}: chat messages need a chat template, and this tokenizer has none", where);
+    tok::ChatOptions chat;
+    chat.add_generation_prompt = true;
+    try {
+      return tok.tokenizer().encode(tok.render_chat(*msgs, chat).text, false).ids;
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
+  }
+  if (p != rec.end() && p->is_string()) return tok.tokenizer().encode(p->get<std::string>(), true).ids;
+  fail("{}: expected a 'messages' list or a 'prompt' (string or messages)", where);
+}
+
+}  // namespace
+
+int generate_command(const GenerateFlags& f) {
+  const ModelLocation loc = locate_model(f.model);
+  const bool cuda_ok = PT_HAVE_CUDA && torch::cuda::is_available();
+  if (f.device == "cuda" && !cuda_ok) fail("--device cuda: no CUDA device is available");
+  if (f.device != "auto" && f.device != "cpu" && f.device != "cuda")
+    fail("--device: expected auto, cpu or cuda, got '{}'", f.device);
+  const at::Device device = (f.device != "cpu" && cuda_ok) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  auto tokenizer = tok::HfTokenizer::from_dir(loc.tokenizer);
+
+  // Read and encode every prompt first: a bad line stops the run before any compute.
+  std::ifstream in(f.input);
+  if (!in) fail("--input {}: cannot open", f.input);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<ordered_json> records;
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", f.input, n);
+    ordered_json rec;
+    try {
+      rec = ordered_json::parse(line);
+    } catch (const ordered_json::parse_error& e) {
+      fail("{}: malformed JSON at byte {} of the line", where, e.byte);
+    }
+    prompts.push_back(encode_prompt(rec, tokenizer, where));
+    if (prompts.back().empty()) fail("{}: the prompt encodes to no tokens", where);
+    records.push_back(std::move(rec));
+  }
+  if (prompts.empty()) fail("--input {}: no prompts (the file is empty)", f.input);
+
+  auto model = load(loc, f, device);
+  const int64_t context = f.max_seq_len > 0 ? f.max_seq_len : model->config().max_position_embeddings;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const int64_t room = context - f.sampling.max_new_tokens;
+    if (static_cast<int64_t>(prompts[i].size()) > room) {
+      if (!f.truncate_prompts || room <= 0)
+        fail("{}:{}: the prompt has {} tokens; with --max-new-tokens {} the context of {} leaves room for {} "
+             "(--truncate-prompts keeps the last ones)", f.input, i + 1, prompts[i].size(), f.sampling.max_new_tokens,
+             context, std::max<int64_t>(0, room));
+      prompts[i].erase(prompts[i].begin(), prompts[i].end() - room);
+    }
+  }
+  SamplingParams base = f.sampling;
+  if (base.stop_ids.empty()) {
+    if (auto e = tokenizer.eos_id()) base.stop_ids.push_back(*e);
+    if (auto e = model->config().eos_token_id) base.stop_ids.push_back(static_cast<int32_t>(*e));
+  }
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    for (int j = 0; j < f.n; ++j) {
+      Request r{prompts[i], base};
+      r.params.seed = f.sampling.seed + i * static_cast<uint64_t>(f.n) + static_cast<uint64_t>(j);
+      reqs.push_back(std::move(r));
+    }
+  EngineOptions eo;
+  eo.max_batch = f.max_batch;
+  eo.max_seq_len = f.max_seq_len;
+  eo.max_cache_gb = f.max_cache_gb;
+  Engine engine(*model, &tokenizer, eo);
+  const bool tty = f.progress && ::isatty(STDERR_FILENO);
+  auto outs = engine.generate(reqs, [&](const Progress& p) {
+    if (!tty) return;
+    std::fprintf(stderr, "\r  generating: %lld/%lld sequences, %lld tokens, %.0f tokens/s   ", (long long)p.done,
+                 (long long)p.total, (long long)p.generated_tokens, p.generated_tokens / std::max(p.seconds, 1e-9));
+  });
+  if (tty) std::fprintf(stderr, "\n");
+
+  std::ofstream file;
+  if (!f.output.empty()) {
+    file.open(f.output);
+    if (!file) fail("--output {}: cannot open for writing", f.output);
+  }
+  std::ostream& out = f.output.empty() ? std::cout : file;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ordered_json rec;
+    rec["index"] = i;
+    if (records[i].contains("id")) rec["id"] = records[i]["id"];
+    rec["prompt_tokens"] = prompts[i].size();
+    ordered_json comps = ordered_json::array();
+    for (int j = 0; j < f.n; ++j) {
+      const Completion& c = outs[i * f.n + j];
+      ordered_json cj{{"text", c.text},
+                      {"num_tokens", c.tokens.size()},
+                      {"finish_reason", c.finish_reason},
+                      {"tokens", c.tokens},
+                      {"logprobs", c.logprobs}};
+      if (!c.top_logprobs.empty()) {
+        ordered_json top = ordered_json::array();
+        for (const auto& alts : c.top_logprobs) {
+          ordered_json a = ordered_json::array();
+          for (const auto& [id, lp] : alts) a.push_back({{"id", id}, {"token", tokenizer.tokenizer().id_to_token(id).value_or("")}, {"logprob", lp}});
+          top.push_back(a);
+        }
+        cj["top_logprobs"] = top;
+      }
+      comps.push_back(cj);
+    }
+    rec["completions"] = comps;
+    out << rec.dump() << "\n";
+  }
+  out.flush();
+  if (!out) fail("writing the completions failed (disk full?)");
+  const auto& st = engine.last_run();
+  log::info("generated {} completions for {} prompts: {} tokens in {:.2f}s ({:.0f} tokens/s) on {}", reqs.size(),
+            prompts.size(), st.generated_tokens, st.seconds, st.generated_tokens / std::max(st.seconds, 1e-9),
+            device.str());
+  return 0;
+}
+
+}  // namespace pt::gen
