@@ -181,6 +181,8 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
       else still.push_back(std::move(live[i]));
     }
     live = std::move(still);
+    // Slot order makes the decode batch's cache rows one consecutive block whenever no slot is free.
+    std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.slot < b.slot; });
     stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (on_progress) on_progress(stats_);
   }

@@ -81,9 +81,21 @@ std::unique_ptr<model::CausalLM> load(const ModelLocation& loc, const GenerateFl
 }
 
 // One prompt per line: {"messages": [...]} or {"prompt": [...messages]} rendered with the chat
-// template and its generation prompt, or {"prompt": "plain text"}.
+// template and its generation prompt, {"prompt": "plain text"}, or {"prompt_ids": [ids]}.
 std::vector<int32_t> encode_prompt(const ordered_json& rec, const tok::HfTokenizer& tok, const std::string& where) {
   if (!rec.is_object()) fail("{}: expected a JSON object per line", where);
+  if (auto ids = rec.find("prompt_ids"); ids != rec.end()) {  // already tokenized
+    std::vector<int32_t> out;
+    const int64_t vocab = static_cast<int64_t>(tok.tokenizer().vocab_size(true));
+    if (!ids->is_array()) fail("{}: 'prompt_ids' must be a list of token ids", where);
+    for (const auto& v : *ids) {
+      if (!v.is_number_integer()) fail("{}: 'prompt_ids' must be a list of token ids, found {}", where, v.dump());
+      out.push_back(v.get<int32_t>());
+      if (out.back() < 0) fail("{}: 'prompt_ids' holds the negative id {}", where, out.back());
+    }
+    (void)vocab;  // ids beyond the tokenizer are checked against the model's vocabulary by the caller
+    return out;
+  }
   const ordered_json* msgs = nullptr;
   if (auto it = rec.find("messages"); it != rec.end()) msgs = &*it;
   auto p = rec.find("prompt");
@@ -119,6 +131,7 @@ int generate_command(const GenerateFlags& f) {
   if (!in) fail("--input {}: cannot open", f.input);
   std::vector<std::vector<int32_t>> prompts;
   std::vector<ordered_json> records;
+  std::vector<int64_t> line_of;
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -132,17 +145,21 @@ int generate_command(const GenerateFlags& f) {
     prompts.push_back(encode_prompt(rec, tokenizer, where));
     if (prompts.back().empty()) fail("{}: the prompt encodes to no tokens", where);
     records.push_back(std::move(rec));
+    line_of.push_back(n);
   }
   if (prompts.empty()) fail("--input {}: no prompts (the file is empty)", f.input);
 
   auto model = load(loc, f, device);
   const int64_t context = f.max_seq_len > 0 ? f.max_seq_len : model->config().max_position_embeddings;
   for (size_t i = 0; i < prompts.size(); ++i) {
+    for (int32_t id : prompts[i])
+      if (id >= model->vocab_size())
+        fail("{}:{}: token id {} is outside the model's vocabulary of {}", f.input, line_of[i], id, model->vocab_size());
     const int64_t room = context - f.sampling.max_new_tokens;
     if (static_cast<int64_t>(prompts[i].size()) > room) {
       if (!f.truncate_prompts || room <= 0)
         fail("{}:{}: the prompt has {} tokens; with --max-new-tokens {} the context of {} leaves room for {} "
-             "(--truncate-prompts keeps the last ones)", f.input, i + 1, prompts[i].size(), f.sampling.max_new_tokens,
+             "(--truncate-prompts keeps the last ones)", f.input, line_of[i], prompts[i].size(), f.sampling.max_new_tokens,
              context, std::max<int64_t>(0, room));
       prompts[i].erase(prompts[i].begin(), prompts[i].end() - room);
     }

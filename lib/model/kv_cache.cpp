@@ -10,8 +10,8 @@ KvCache::KvCache(const HfConfig& cfg, int64_t slots, int64_t max_len, at::Scalar
     : slots_(slots), max_len_(max_len) {
   auto opts = at::TensorOptions().dtype(dtype).device(device);
   for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
-    k_.push_back(at::zeros({slots, max_len, cfg.num_key_value_heads, cfg.head_dim}, opts));
-    v_.push_back(at::zeros({slots, max_len, cfg.num_key_value_heads, cfg.head_dim}, opts));
+    k_.push_back(at::zeros({slots, cfg.num_key_value_heads, max_len, cfg.head_dim}, opts));
+    v_.push_back(at::zeros({slots, cfg.num_key_value_heads, max_len, cfg.head_dim}, opts));
   }
 }
 
@@ -39,6 +39,8 @@ void KvStep::prepare(at::Device device) {
   token_pos = at::tensor(pos, lopts).to(device);
   if (decode) {
     decode_slots = at::tensor(doc_slot, lopts).to(device);
+    contiguous_slots = true;
+    for (size_t d = 1; d < doc_slot.size(); ++d) contiguous_slots = contiguous_slots && doc_slot[d] == doc_slot[d - 1] + 1;
     std::vector<int64_t> len(doc_slot.size());
     for (size_t d = 0; d < doc_slot.size(); ++d) len[d] = doc_start[d] + 1;
     auto lens = at::tensor(len, lopts).to(device);
@@ -52,14 +54,18 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
                             double scale) {
   at::Tensor& ck = step.cache->k(layer);
   at::Tensor& cv = step.cache->v(layer);
-  ck.index_put_({step.token_slot, step.token_pos}, k.to(ck.scalar_type()));
-  cv.index_put_({step.token_slot, step.token_pos}, v.to(cv.scalar_type()));
+  using at::indexing::Slice;
+  ck.index_put_({step.token_slot, Slice(), step.token_pos}, k.to(ck.scalar_type()));
+  cv.index_put_({step.token_slot, Slice(), step.token_pos}, v.to(cv.scalar_type()));
   const bool gqa = k.size(1) != q.size(1);
   if (step.decode) {
     // One token per sequence: a single batched call over the longest context, shorter ones masked.
     const int64_t b = static_cast<int64_t>(step.doc_slot.size()), T = step.max_context;
-    auto kb = ck.index_select(0, step.decode_slots).narrow(1, 0, T).transpose(1, 2);  // [B, Hkv, T, D]
-    auto vb = cv.index_select(0, step.decode_slots).narrow(1, 0, T).transpose(1, 2);
+    // Consecutive slots (the usual case) are read in place; otherwise gathered.
+    auto kb = step.contiguous_slots ? ck.narrow(0, step.doc_slot[0], b) : ck.index_select(0, step.decode_slots);
+    auto vb = step.contiguous_slots ? cv.narrow(0, step.doc_slot[0], b) : cv.index_select(0, step.decode_slots);
+    kb = kb.narrow(2, 0, T);  // [B, Hkv, T, D]
+    vb = vb.narrow(2, 0, T);
     auto qb = q.view({b, 1, q.size(1), q.size(2)}).transpose(1, 2);                   // [B, Hq, 1, D]
     auto o = at::scaled_dot_product_attention(qb, kb.to(q.scalar_type()), vb.to(q.scalar_type()), step.decode_mask,
                                               0.0, false, scale, gqa);
@@ -72,8 +78,8 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
   for (size_t d = 0; d < step.doc_slot.size(); ++d) {
     const int64_t s = step.doc_slot[d], p = step.doc_start[d], L = step.doc_len[d];
     auto qd = q.narrow(0, off, L).transpose(0, 1).unsqueeze(0);                        // [1, Hq, L, D]
-    auto kd = ck[s].narrow(0, 0, p + L).transpose(0, 1).unsqueeze(0).to(q.scalar_type());  // [1, Hkv, p+L, D]
-    auto vd = cv[s].narrow(0, 0, p + L).transpose(0, 1).unsqueeze(0).to(q.scalar_type());
+    auto kd = ck[s].narrow(1, 0, p + L).unsqueeze(0).to(q.scalar_type());  // [1, Hkv, p+L, D]
+    auto vd = cv[s].narrow(1, 0, p + L).unsqueeze(0).to(q.scalar_type());
     at::Tensor o;
     if (p == 0) {
       o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);

@@ -4,7 +4,8 @@
 // (model/attention.h) or a KvStep saying where this pass's tokens live in the cache (llama.cpp's
 // split between uncached and cached attention inputs).
 //
-// Layout: one preallocated [slots, max_len, Hkv, D] tensor per layer for K and for V. A sequence
+// Layout: one preallocated [slots, Hkv, max_len, D] tensor per layer for K and for V (attention
+// reads a sequence's keys as a strided view, no copy). A sequence
 // owns a slot from admission to its end; a finished sequence's slot is reused at once by the next
 // waiting one (continuous batching). Positions are the sequence's own token positions.
 #include <ATen/ATen.h>
@@ -38,7 +39,7 @@ struct KvStep {
   // Derived by prepare(): per-token slot and position, and for a pure decode step (one new token
   // per document) the key mask [B, 1, 1, T] over the longest context T.
   at::Tensor token_slot, token_pos, decode_slots, decode_mask;
-  bool decode = false;
+  bool decode = false, contiguous_slots = false;
   int64_t max_context = 0;
   void prepare(at::Device device);
 };
