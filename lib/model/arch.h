@@ -8,6 +8,18 @@
 
 namespace pt::model {
 
+// Where each tensor lives in the HF checkpoint: the one table loading, LoRA naming and export read.
+// Per-layer names are relative to `layer` (formatted with the layer index); projections are module
+// paths without ".weight"/".bias" (their last component is the LoRA target_modules name).
+struct TensorNames {
+  std::string embed = "model.embed_tokens.weight", final_norm = "model.norm.weight", lm_head = "lm_head.weight";
+  std::string layer = "model.layers.{}.";
+  std::string input_norm = "input_layernorm.weight", post_norm = "post_attention_layernorm.weight";
+  std::string q_norm = "self_attn.q_norm.weight", k_norm = "self_attn.k_norm.weight";
+  std::string q = "self_attn.q_proj", k = "self_attn.k_proj", v = "self_attn.v_proj", o = "self_attn.o_proj";
+  std::string gate = "mlp.gate_proj", up = "mlp.up_proj", down = "mlp.down_proj";
+};
+
 struct ArchSpec {
   std::string hf_name;   // config.json "architectures"[0]
   std::string help;
@@ -15,6 +27,7 @@ struct ArchSpec {
   bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on q and k before RoPE
   // Adjust the parsed config for quirks of this architecture (e.g. attention_bias defaults).
   void (*adapt)(HfConfig&) = nullptr;
+  TensorNames names{};
 };
 
 const ArchSpec& arch_llama();

@@ -1,0 +1,110 @@
+#pragma once
+// CausalLM's state, shared by the files that each own one concern of it: causal_lm.cpp (the
+// decoder forward pass), hf_io.cpp (HF checkpoint loading through the architecture's tensor-name
+// table), lora.cpp (adapters) and export.cpp (HF / PEFT export and trainable-state files).
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "model/arch.h"
+#include "model/attention.h"
+#include "model/blocks.h"
+#include "model/causal_lm.h"
+#include "model/kv_cache.h"
+
+namespace pt::model {
+
+struct Lora {
+  at::Tensor a;  // [r, in]
+  at::Tensor b;  // [out, r]
+  double scale = 1.0;
+  bool merged = false;
+};
+
+struct Linear {
+  at::Tensor w;  // [out, in]
+  at::Tensor b;  // [out] or undefined
+  std::unique_ptr<Lora> lora;
+};
+
+struct Layer {
+  at::Tensor input_norm, post_norm, q_norm, k_norm;
+  Linear q, k, v, o, gate, up, down;
+};
+
+struct CausalLM::Impl {
+  ModelOptions opts;
+  HfConfig cfg;
+  const ArchSpec* arch = nullptr;
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;
+  int64_t padded_vocab = 0;
+  at::Tensor embed, final_norm, lm_head;  // lm_head aliases embed when tied
+  std::vector<Layer> layers;
+  std::unique_ptr<Lora> head_lora;   // a: [r, hidden], b: [padded_vocab, r]
+  std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)
+  at::Tensor inv_freq;
+  bool training = true;
+  bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
+  // Every parameter by its HF name, in a stable order (checkpoints, optimizer state).
+  std::vector<std::pair<std::string, at::Tensor>> base_params;
+  std::vector<std::pair<std::string, at::Tensor>> lora_params;  // PEFT names
+
+  // --- forward --------------------------------------------------------------------------------
+  at::Tensor proj(const at::Tensor& x, const Linear& l) const {
+    auto y = at::linear(x, l.w, l.b.defined() ? std::optional<at::Tensor>(l.b) : std::nullopt);
+    if (l.lora && !l.lora->merged && adapters_on) {
+      auto xin = (training && opts.lora && opts.lora->dropout > 0) ? at::dropout(x, opts.lora->dropout, true) : x;
+      y = y + at::linear(at::linear(xin, l.lora->a), l.lora->b) * l.lora->scale;
+    }
+    return y;
+  }
+
+  // x: [N, hidden] -> [N, hidden]
+  // kv: null in training (packed documents, no cache); in generation, where this pass's tokens live
+  // in the KV cache. The rest of the block is the same code either way.
+  at::Tensor block(const Layer& L, const at::Tensor& x, const PackedInput& in, const at::Tensor& cos,
+                   const at::Tensor& sin, int64_t layer = 0, KvStep* kv = nullptr) const {
+    const int64_t n = x.size(0), hq = cfg.num_attention_heads, hkv = cfg.num_key_value_heads, d = cfg.head_dim;
+    auto h = rms_norm(x, L.input_norm, cfg.rms_norm_eps);
+    auto q = proj(h, L.q).view({n, hq, d});
+    auto k = proj(h, L.k).view({n, hkv, d});
+    auto v = proj(h, L.v).view({n, hkv, d});
+    if (arch->qk_norm) {
+      q = rms_norm(q, L.q_norm, cfg.rms_norm_eps);
+      k = rms_norm(k, L.k_norm, cfg.rms_norm_eps);
+    }
+    q = apply_rope(q, cos, sin);
+    k = apply_rope(k, cos, sin);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    auto a = kv ? cached_attention(q, k, v, *kv, layer, scale) : attention(opts.attention, q, k, v, in, scale);  // [N, Hq, D]
+    auto x2 = x + proj(a.reshape({n, hq * d}), L.o);
+    auto h2 = rms_norm(x2, L.post_norm, cfg.rms_norm_eps);
+    auto mlp = proj(at::silu(proj(h2, L.gate)) * proj(h2, L.up), L.down);
+    return x2 + mlp;
+  }
+
+  at::Tensor hidden(const PackedInput& in, KvStep* kv = nullptr);
+
+  // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
+  at::Tensor head() const {
+    if (head_lora && !head_lora->merged && adapters_on) return lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
+    return lm_head;
+  }
+  at::Tensor embed_lookup(const at::Tensor& ids) const {
+    auto x = at::embedding(embed, ids);  // [N, hidden]
+    if (embed_lora && !embed_lora->merged && adapters_on)
+      x = x + at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
+    return x;
+  }
+};
+
+// Adds LoRA adapters (PEFT init) to the modules `lo` targets and freezes the base (lora.cpp).
+void attach_lora(CausalLM::Impl& impl, const LoraOptions& lo);
+const char* dtype_json_name(at::ScalarType t);
+std::string strip_weight(const std::string& name);  // "lm_head.weight" -> "lm_head"
+
+}  // namespace pt::model

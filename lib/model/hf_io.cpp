@@ -1,0 +1,119 @@
+// Loading a Hugging Face checkpoint into our decoder: every tensor by the name the architecture's
+// table gives it, shape-checked against config.json, copied straight from the memory-mapped files.
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "model/causal_lm_impl.h"
+#include "model/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace pt::model {
+
+namespace {
+
+at::ScalarType to_scalar(Dtype d, const at::Device& device) {
+  switch (d) {
+    case Dtype::Float32: return at::kFloat;
+    case Dtype::BFloat16: return at::kBFloat16;
+    case Dtype::Float16: return at::kHalf;
+    case Dtype::Auto: return device.is_cuda() ? at::kBFloat16 : at::kFloat;
+  }
+  return at::kFloat;
+}
+
+}  // namespace
+
+const char* dtype_json_name(at::ScalarType t) {
+  switch (t) {
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    default: return "float32";
+  }
+}
+
+
+std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at::Device device) {
+  auto impl = std::make_unique<Impl>();
+  impl->opts = opts;
+  impl->device = device;
+  impl->cfg = HfConfig::from_file((fs::path(opts.path) / "config.json").string());
+  impl->arch = &find_architecture(impl->cfg.architecture);
+  if (impl->arch->adapt) impl->arch->adapt(impl->cfg);
+  impl->dtype = to_scalar(opts.dtype, device);
+  if (opts.attention == AttentionBackend::Flash && !device.is_cuda())
+    fail("model.attention 'flash' needs a CUDA device; use sdpa or eager on {}", device.str());
+  const HfConfig& c = impl->cfg;
+  const int64_t m = opts.vocab_pad_multiple;
+  impl->padded_vocab = (c.vocab_size + m - 1) / m * m;
+
+  Checkpoint ckpt(opts.path);
+  auto topts = at::TensorOptions().dtype(impl->dtype).device(device);
+  std::map<std::string, bool> used;
+  // Creates the parameter empty and fills it straight from the mapped file: conversion happens in
+  // copy_, so no full-size intermediate copy exists on the host.
+  auto load = [&](const std::string& name, std::vector<int64_t> shape, bool pad_rows = false) -> at::Tensor {
+    if (!ckpt.contains(name)) fail("{}: checkpoint is missing tensor '{}'", opts.path, name);
+    const auto& info = ckpt.file_of(name).info(name);
+    std::vector<int64_t> expect = shape;
+    if (pad_rows) expect[0] = c.vocab_size;
+    if (info.shape != expect)
+      fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name, fmt::join(info.shape, ", "),
+           fmt::join(expect, ", "));
+    at::Tensor t = pad_rows ? at::zeros(shape, topts) : at::empty(shape, topts);
+    {
+      at::NoGradGuard ng;
+      t.narrow(0, 0, expect[0]).copy_(ckpt.file_of(name).view(name));
+    }
+    ckpt.file_of(name).release(name);
+    used[name] = true;
+    impl->base_params.emplace_back(name, t);
+    return t;
+  };
+  const int64_t H = c.hidden_size, Q = c.num_attention_heads * c.head_dim, KV = c.num_key_value_heads * c.head_dim,
+                I = c.intermediate_size;
+  const TensorNames& N = impl->arch->names;
+  impl->embed = load(N.embed, {impl->padded_vocab, H}, true);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = fmt::format(fmt::runtime(N.layer), i);
+    Layer L;
+    L.input_norm = load(p + N.input_norm, {H});
+    L.post_norm = load(p + N.post_norm, {H});
+    auto lin = [&](const std::string& n, int64_t out, int64_t in, bool bias) {
+      Linear l;
+      l.w = load(p + n + ".weight", {out, in});
+      if (bias) l.b = load(p + n + ".bias", {out});
+      return l;
+    };
+    bool qkv_bias = impl->arch->qkv_bias || c.attention_bias;
+    L.q = lin(N.q, Q, H, qkv_bias);
+    L.k = lin(N.k, KV, H, qkv_bias);
+    L.v = lin(N.v, KV, H, qkv_bias);
+    L.o = lin(N.o, H, Q, c.attention_bias);
+    if (impl->arch->qk_norm) {
+      L.q_norm = load(p + N.q_norm, {c.head_dim});
+      L.k_norm = load(p + N.k_norm, {c.head_dim});
+    }
+    L.gate = lin(N.gate, I, H, c.mlp_bias);
+    L.up = lin(N.up, I, H, c.mlp_bias);
+    L.down = lin(N.down, H, I, c.mlp_bias);
+    impl->layers.push_back(std::move(L));
+  }
+  impl->final_norm = load(N.final_norm, {H});
+  if (c.tie_word_embeddings) impl->lm_head = impl->embed;
+  else impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
+  for (const auto& n : ckpt.names())
+    if (!used.count(n)) log::warn("{}: ignoring unexpected tensor '{}'", opts.path, n);
+  impl->inv_freq = rope_inv_freq(c, device);
+
+  if (opts.lora) {
+    attach_lora(*impl, *opts.lora);
+  } else {
+    for (auto& [n, t] : impl->base_params) t.requires_grad_(true);
+  }
+  return std::unique_ptr<CausalLM>(new CausalLM(std::move(impl)));
+}
+
+}  // namespace pt::model

@@ -1,0 +1,128 @@
+// LoRA adapters: PEFT's initialization and names, on/off switching (a DPO reference without a
+// second copy), merging into the base weights and back.
+#include <cmath>
+
+#include "core/error.h"
+#include "model/causal_lm_impl.h"
+
+namespace pt::model {
+
+std::string strip_weight(const std::string& name) {
+  const std::string suf = ".weight";
+  return name.size() > suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0
+             ? name.substr(0, name.size() - suf.size())
+             : name;
+}
+
+void attach_lora(CausalLM::Impl& im, const LoraOptions& lo) {
+  auto* impl = &im;
+  const HfConfig& c = impl->cfg;
+  const at::Device device = impl->device;
+  const int64_t H = c.hidden_size;
+  auto targeted = [&](const char* m) {
+    for (const auto& t : lo.target_modules)
+      if (t == m) return true;
+    return false;
+  };
+  if (targeted("lm_head") && c.tie_word_embeddings)
+    fail("model.lora.target_modules: 'lm_head' with tied embeddings ({}) would also change the input embedding; "
+         "target embed_tokens instead",
+         impl->opts.path);
+  for (auto& [n, t] : impl->base_params) t.requires_grad_(false);
+  // `path`: the module's full HF path; its last component is the target_modules name.
+  auto attach = [&](Linear& l, const std::string& path) {
+    const std::string module = path.substr(path.rfind('.') + 1);
+    bool wanted = false;
+    for (const auto& t : lo.target_modules) wanted = wanted || t == module;
+    if (!wanted) return;
+    auto fopts = at::TensorOptions().dtype(impl->dtype).device(device);
+    l.lora = std::make_unique<Lora>();
+    const int64_t in = l.w.size(1), out = l.w.size(0);
+    // PEFT's default init: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0, so the
+    // adapted model starts exactly at the base model.
+    double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    l.lora->a = at::empty({lo.rank, in}, fopts).uniform_(-bound, bound).requires_grad_(true);
+    l.lora->b = at::zeros({out, lo.rank}, fopts).requires_grad_(true);
+    l.lora->scale = lo.alpha / lo.rank;
+    std::string base = "base_model.model." + path;
+    impl->lora_params.emplace_back(base + ".lora_A.weight", l.lora->a);
+    impl->lora_params.emplace_back(base + ".lora_B.weight", l.lora->b);
+  };
+  const TensorNames& N = impl->arch->names;
+  for (size_t i = 0; i < impl->layers.size(); ++i) {
+    auto& L = impl->layers[i];
+    const std::string p = fmt::format(fmt::runtime(N.layer), i);
+    for (auto [lin, name] : {std::pair<Linear*, const std::string*>{&L.q, &N.q}, {&L.k, &N.k}, {&L.v, &N.v}, {&L.o, &N.o},
+                             {&L.gate, &N.gate}, {&L.up, &N.up}, {&L.down, &N.down}})
+      attach(*lin, p + *name);
+  }
+  auto fopts = at::TensorOptions().dtype(impl->dtype).device(device);
+  if (targeted("embed_tokens")) {
+    // PEFT's embedding init is the mirror of the linear one: A = 0, B ~ N(0, 1).
+    impl->embed_lora = std::make_unique<Lora>();
+    impl->embed_lora->a = at::zeros({lo.rank, impl->padded_vocab}, fopts).requires_grad_(true);
+    impl->embed_lora->b = at::randn({H, lo.rank}, fopts).requires_grad_(true);
+    impl->embed_lora->scale = lo.alpha / lo.rank;
+    impl->lora_params.emplace_back("base_model.model." + strip_weight(N.embed) + ".lora_embedding_A", impl->embed_lora->a);
+    impl->lora_params.emplace_back("base_model.model." + strip_weight(N.embed) + ".lora_embedding_B", impl->embed_lora->b);
+  }
+  if (targeted("lm_head")) {
+    double bound = 1.0 / std::sqrt(static_cast<double>(H));
+    impl->head_lora = std::make_unique<Lora>();
+    impl->head_lora->a = at::empty({lo.rank, H}, fopts).uniform_(-bound, bound).requires_grad_(true);
+    impl->head_lora->b = at::zeros({impl->padded_vocab, lo.rank}, fopts).requires_grad_(true);
+    impl->head_lora->scale = lo.alpha / lo.rank;
+    impl->lora_params.emplace_back("base_model.model." + strip_weight(N.lm_head) + ".lora_A.weight", impl->head_lora->a);
+    impl->lora_params.emplace_back("base_model.model." + strip_weight(N.lm_head) + ".lora_B.weight", impl->head_lora->b);
+  }
+}
+
+bool CausalLM::has_adapters() const { return !impl_->lora_params.empty(); }
+
+void CausalLM::set_adapters_enabled(bool on) {
+  if (!on) {
+    bool merged = impl_->head_lora && impl_->head_lora->merged;
+    for (const auto& L : impl_->layers)
+      for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) merged = merged || (l->lora && l->lora->merged);
+    PT_CHECK(!merged, "LoRA adapters cannot be switched off while merged into the base weights");
+  }
+  impl_->adapters_on = on;
+}
+
+void CausalLM::merge_lora() {
+  at::NoGradGuard ng;
+  for (auto& L : impl_->layers)
+    for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down})
+      if (l->lora && !l->lora->merged) {
+        l->w.add_(at::matmul(l->lora->b, l->lora->a) * l->lora->scale);
+        l->lora->merged = true;
+      }
+  if (auto& h = impl_->head_lora; h && !h->merged) {
+    impl_->lm_head.add_(at::matmul(h->b, h->a) * h->scale);
+    h->merged = true;
+  }
+  if (auto& e = impl_->embed_lora; e && !e->merged) {
+    impl_->embed.add_(at::matmul(e->b, e->a).t() * e->scale);
+    e->merged = true;
+  }
+}
+
+void CausalLM::unmerge_lora() {
+  at::NoGradGuard ng;
+  for (auto& L : impl_->layers)
+    for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down})
+      if (l->lora && l->lora->merged) {
+        l->w.sub_(at::matmul(l->lora->b, l->lora->a) * l->lora->scale);
+        l->lora->merged = false;
+      }
+  if (auto& h = impl_->head_lora; h && h->merged) {
+    impl_->lm_head.sub_(at::matmul(h->b, h->a) * h->scale);
+    h->merged = false;
+  }
+  if (auto& e = impl_->embed_lora; e && e->merged) {
+    impl_->embed.sub_(at::matmul(e->b, e->a).t() * e->scale);
+    e->merged = false;
+  }
+}
+
+}  // namespace pt::model
