@@ -1,0 +1,70 @@
+#include "algo/grpo_losses.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace pt::algo {
+
+namespace {
+// Unbiased std over non-NaN entries along `dim` (NaN when fewer than two).
+at::Tensor nan_std(const at::Tensor& x, int64_t dim) {
+  at::Tensor mean = at::nanmean(x, dim, true);
+  at::Tensor var = at::nanmean((x - mean).pow(2), dim, true);
+  at::Tensor n = x.isnan().logical_not().sum(dim, true).to(x.scalar_type());
+  return (var * n / (n - 1)).sqrt().squeeze(dim);
+}
+}  // namespace
+
+at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, AdvantageScale scale) {
+  PT_CHECK(rewards.dim() == 1 && group_size > 0 && rewards.size(0) % group_size == 0,
+           "group_advantages: {} rewards do not form groups of {}", rewards.size(0), group_size);
+  at::Tensor g = rewards.view({-1, group_size});
+  at::Tensor mean = at::nanmean(g, 1, true).expand_as(g).reshape({-1});
+  at::Tensor adv = rewards - mean;
+  if (scale == AdvantageScale::Group) adv = adv / (nan_std(g, 1).repeat_interleave(group_size) + 1e-4);
+  if (scale == AdvantageScale::Batch) adv = adv / (nan_std(rewards.view({1, -1}), 1).expand_as(rewards) + 1e-4);
+  return at::nan_to_num(adv, 0.0, 0.0, 0.0);
+}
+
+PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old_logps, const at::Tensor& ref_logps,
+                                  const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p) {
+  PolicyLossTerms t;
+  const at::Tensor m = mask.to(logps.scalar_type());
+  at::Tensor log_ratio = logps - old_logps;
+  at::Tensor log_w = p.importance == ImportanceLevel::Token
+                         ? log_ratio
+                         : ((log_ratio * m).sum(-1) / m.sum(-1).clamp_min(1.0)).unsqueeze(-1);  // GSPO
+  at::Tensor coef1 = log_w.exp();
+  at::Tensor coef2 = coef1.clamp(1 - p.epsilon_low, 1 + p.epsilon_high);
+  at::Tensor adv = advantages.unsqueeze(1).to(logps.scalar_type());
+  at::Tensor l1 = coef1 * adv, l2 = coef2 * adv;
+  at::Tensor per_token = -at::min(l1, l2);
+  t.clipped = l2.lt(l1).to(logps.scalar_type()).detach();
+  if (p.beta != 0) {
+    at::Tensor d = ref_logps - logps;
+    t.kl = d.exp() - d - 1;  // k3: unbiased, always >= 0
+    per_token = per_token + p.beta * t.kl;
+  }
+  t.per_token = per_token * m;
+  t.seq_sum = t.per_token.sum(-1);
+  t.seq_tokens = m.sum(-1);
+  return t;
+}
+
+at::Tensor aggregate_numerator(const PolicyLossTerms& t, GrpoAggregation a) {
+  if (a == GrpoAggregation::Grpo) return (t.seq_sum / t.seq_tokens.clamp_min(1.0)).sum();
+  return t.seq_sum.sum();
+}
+
+double aggregate_denominator(GrpoAggregation a, double sequences, double tokens, double max_completion_length) {
+  switch (a) {
+    case GrpoAggregation::Grpo: return std::max(1.0, sequences);
+    case GrpoAggregation::Bnpo:
+    case GrpoAggregation::Dapo: return std::max(1.0, tokens);
+    case GrpoAggregation::DrGrpo: return std::max(1.0, sequences * max_completion_length);
+  }
+  return 1;
+}
+
+}  // namespace pt::algo

@@ -1,0 +1,68 @@
+// GRPO-family loss and advantage parity with TRL: tests/reference/trl_grpo.py runs TRL's
+// GRPOTrainer._compute_loss (loss_type grpo, bnpo, dr_grpo, dapo; token and sequence importance
+// sampling; beta 0 and 0.04 with the k3 KL) and its group / batch / none advantage normalization on
+// random float64 inputs. One batch = one micro-batch, so TRL's per-call normalization equals our
+// global denominator.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "algo/grpo_losses.h"
+#include "model/safetensors.h"
+#include "../temp_dir.h"
+
+using namespace pt;
+
+TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][loss][trl][grpo]") {
+  testing::TempDir dir;
+  const std::string file = dir.path + "/grpo.safetensors";
+  const std::string cmd = std::string(PT_PYTHON) + " " + PT_SOURCE_DIR + "/tests/reference/trl_grpo.py " + file + " >/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  model::SafetensorsFile f(file);
+  auto t = [&](const std::string& k) {
+    INFO("reference tensor " << k);
+    REQUIRE(f.contains(k));
+    return f.view(k).clone();
+  };
+  const at::Tensor mask = t("mask"), logps = t("logps"), old = t("old"), ref = t("ref"), adv = t("adv");
+  const double max_len = t("max_completion_length").item<double>();
+  using A = algo::GrpoAggregation;
+  for (auto [name, agg] : {std::pair<const char*, A>{"grpo", A::Grpo}, {"bnpo", A::Bnpo}, {"dr_grpo", A::DrGrpo},
+                           {"dapo", A::Dapo}})
+    for (auto [level_name, level] : {std::pair<const char*, algo::ImportanceLevel>{"token", algo::ImportanceLevel::Token},
+                                     {"sequence", algo::ImportanceLevel::Sequence}})
+      for (double beta : {0.0, 0.04}) {
+        const std::string key = fmt::format("loss_{}_{}_{}", name, level_name, beta == 0 ? "0.0" : "0.04");
+        INFO(key);
+        algo::PolicyLossParams p;
+        p.aggregation = agg;
+        p.importance = level;
+        p.epsilon_low = 0.2;
+        p.epsilon_high = 0.28;
+        p.beta = beta;
+        auto terms = algo::policy_loss_terms(logps, old, ref, adv, mask, p);
+        const double ours = algo::aggregate_numerator(terms, agg).item<double>() /
+                            algo::aggregate_denominator(agg, mask.size(0), mask.sum().item<double>(), max_len);
+        CHECK(std::abs(ours - t(key).item<double>()) < 1e-6);
+      }
+  const at::Tensor rewards = t("rewards");
+  for (auto [name, scale] : {std::pair<const char*, algo::AdvantageScale>{"group", algo::AdvantageScale::Group},
+                             {"batch", algo::AdvantageScale::Batch}, {"none", algo::AdvantageScale::None}}) {
+    INFO("advantages " << name);
+    CHECK((algo::group_advantages(rewards, 4, scale) - t(std::string("adv_") + name)).abs().max().item<double>() < 1e-6);
+  }
+}
+
+TEST_CASE("GRPO advantages: equal rewards give zero, unscorable completions are left out", "[algo][grpo]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto r = torch::tensor(std::vector<double>{1.0, 1.0, 1.0, 1.0, 0.0, 1.0, nan, 1.0}, torch::kDouble);
+  auto a = algo::group_advantages(r, 4, algo::AdvantageScale::Group);
+  CHECK(a.narrow(0, 0, 4).abs().max().item<double>() == 0);
+  CHECK(a[6].item<double>() == 0);              // NaN reward: no advantage
+  CHECK(a[4].item<double>() < 0);
+  CHECK(a[5].item<double>() > 0);
+  CHECK(std::abs(a[4].item<double>() + 2 * a[5].item<double>()) < 1e-9);  // mean of {0, 1, 1} is 2/3
+}
