@@ -46,14 +46,43 @@ struct DpoOptions {
   }
 };
 
+enum class OnRewardError { Error, Skip };
+
 struct RewardOptions {
   std::string name;
+  std::string label;  // metrics key; "" = name
   double weight = 1.0;
+  std::string answer_field = "answer";
+  std::string pattern;
+  std::string command;
+  double timeout_s = 60;
+  OnRewardError on_error = OnRewardError::Error;
+  double tolerance = 1e-6;
+  int target_tokens = 0;
+  double penalty_scale = 100;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("name", name, Spec("registered reward function (posttrain list reward)").req());
+    v.field("name", name,
+            Spec("registered reward function (posttrain list reward)")
+                .one_of({"exact_match", "numeric", "regex", "length_penalty", "command"})
+                .req());
+    v.field("label", label, Spec("name in metrics (rewards/<label>); empty = name"));
     v.field("weight", weight, Spec("weight in the summed reward"));
+    v.field("answer_field", answer_field,
+            Spec("record field holding the reference answer (exact_match, numeric; data.sources[].fields may map it)"));
+    v.field("pattern", pattern, Spec("regex: PCRE2 pattern the completion must contain (1 if found, else 0)"));
+    v.field("command", command,
+            Spec("command: a process started once (sh -c) that reads one JSON object per line on stdin "
+                 "({prompt, completion, record}) and answers one line each: a number, {\"reward\": number} or null"));
+    v.field("timeout_s", timeout_s, Spec("command: seconds to wait for a batch's replies").gt(0));
+    v.field("on_error", on_error,
+            Spec("command: a crash, hang or malformed reply stops the run (error) or leaves the batch unscored "
+                 "(skip: no advantage, counted in metrics)"));
+    v.field("tolerance", tolerance, Spec("numeric: relative tolerance").min(0));
+    v.field("target_tokens", target_tokens, Spec("length_penalty: completions longer than this are penalized").min(0));
+    v.field("penalty_scale", penalty_scale,
+            Spec("length_penalty: tokens over target that cost the full penalty of -1").gt(0));
   }
 };
 
@@ -136,5 +165,7 @@ PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::
                {pt::algo::DpoLoss::Simpo, "simpo"})
 PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {pt::algo::DpoReference::Model, "model"},
                {pt::algo::DpoReference::Adapters, "adapters"}, {pt::algo::DpoReference::Cached, "cached"})
+PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"},
+               {pt::algo::OnRewardError::Skip, "skip"})
 PT_RECIPE_ENUM(pt::algo::DistillLoss, {pt::algo::DistillLoss::ForwardKl, "forward_kl"},
                {pt::algo::DistillLoss::ReverseKl, "reverse_kl"}, {pt::algo::DistillLoss::Jsd, "jsd"})

@@ -31,6 +31,13 @@ void register_builtins() {
                      algo::make_dpo);
     r.algorithms.add("distill", "knowledge distillation from a frozen teacher: forward/reverse KL, generalized JSD",
                      algo::make_distill);
+    r.rewards.add("exact_match", "1 if the completion's final answer (after ####, in \\boxed{}, or its last line) "
+                  "equals the record's answer", rl::make_exact_match);
+    r.rewards.add("numeric", "1 if the last number of the final answer equals the record's answer within tolerance",
+                  rl::make_numeric);
+    r.rewards.add("regex", "1 if the completion contains a match of `pattern` (format rewards)", rl::make_regex);
+    r.rewards.add("length_penalty", "-min(1, tokens over target_tokens / penalty_scale)", rl::make_length_penalty);
+    r.rewards.add("command", "an external process scoring JSONL on stdin/stdout, with a timeout", rl::make_command);
   });
 }
 
@@ -42,6 +49,7 @@ std::vector<Listing> catalog() {
   add_all(registries().architectures);
   add_all(registries().attention);
   add_all(registries().algorithms);
+  add_all(registries().rewards);
   return out;
 }
 

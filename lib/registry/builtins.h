@@ -8,6 +8,7 @@
 #include "model/arch.h"
 #include "model/options.h"
 #include "registry/registry.h"
+#include "rl/rewards.h"
 
 namespace pt::registry {
 
@@ -15,6 +16,7 @@ struct Registries {
   Registry<const model::ArchSpec*> architectures{"architecture"};
   Registry<model::AttentionBackend> attention{"attention"};
   Registry<algo::AlgorithmFactory> algorithms{"algorithm"};
+  Registry<rl::RewardFactory> rewards{"reward"};
 };
 
 // Filled once by register_builtins().

@@ -1,0 +1,65 @@
+#pragma once
+// Reward functions of on-policy RL: each scores a batch of completions (with their prompt and the
+// prompt's record, which carries the reference answer). NaN = unscorable: the completion is left
+// out of its group's statistics and gets no advantage. Registered by name (posttrain list reward)
+// and weighted and summed as the recipe says.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "algo/options.h"
+
+namespace pt::rl {
+
+struct RewardSample {
+  std::string prompt;
+  std::string completion;
+  nlohmann::json record;      // the prompt's record (reference answer and any other fields)
+  int64_t completion_tokens = 0;
+  bool truncated = false;     // stopped by the length limit
+};
+
+class RewardFunction {
+ public:
+  virtual ~RewardFunction() = default;
+  virtual std::vector<double> score(const std::vector<RewardSample>& batch) = 0;
+  // Batches scored as unscorable after an error under on_error: skip.
+  virtual int64_t skipped() const { return 0; }
+};
+
+using RewardFactory = std::function<std::unique_ptr<RewardFunction>(const algo::RewardOptions&)>;
+
+// The final answer of a completion: the text after the last "####", else the last \boxed{...},
+// else the last non-empty line (a think block, if any, removed first); trimmed.
+std::string extract_answer(const std::string& completion);
+// The last number in a text ("1,234.5" -> 1234.5), or NaN.
+double last_number(const std::string& text);
+
+std::unique_ptr<RewardFunction> make_exact_match(const algo::RewardOptions& o);
+std::unique_ptr<RewardFunction> make_numeric(const algo::RewardOptions& o);
+std::unique_ptr<RewardFunction> make_regex(const algo::RewardOptions& o);
+std::unique_ptr<RewardFunction> make_length_penalty(const algo::RewardOptions& o);
+std::unique_ptr<RewardFunction> make_command(const algo::RewardOptions& o);
+
+// The weighted sum of the recipe's rewards, with each function's scores kept for metrics.
+class RewardSet {
+ public:
+  explicit RewardSet(const std::vector<algo::RewardOptions>& opts);
+  struct Scores {
+    std::vector<double> total;                   // per sample: sum of weight x score (NaN if any is NaN)
+    std::vector<std::vector<double>> per_func;   // [function][sample]
+  };
+  Scores score(const std::vector<RewardSample>& batch);
+  const std::vector<std::string>& labels() const { return labels_; }
+  int64_t skipped() const;
+
+ private:
+  std::vector<algo::RewardOptions> opts_;
+  std::vector<std::string> labels_;
+  std::vector<std::unique_ptr<RewardFunction>> fns_;
+};
+
+}  // namespace pt::rl

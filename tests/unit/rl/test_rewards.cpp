@@ -1,0 +1,98 @@
+// Reward functions: answer extraction, the built-ins, the weighted sum, and the external command
+// with its failure modes (crash, hang past the timeout, garbage), as errors naming the reward and the
+// offending line, or as unscored batches under on_error: skip.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+
+#include "rl/rewards.h"
+
+using namespace pt;
+
+namespace {
+rl::RewardSample sample(const std::string& completion, const std::string& answer, int64_t tokens = 5) {
+  rl::RewardSample s;
+  s.prompt = "p";
+  s.completion = completion;
+  s.record = {{"answer", answer}};
+  s.completion_tokens = tokens;
+  return s;
+}
+algo::RewardOptions opts(const std::string& name) {
+  algo::RewardOptions o;
+  o.name = name;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("final answers are extracted like graders do", "[rl][rewards]") {
+  CHECK(rl::extract_answer("so the total is 12\n#### 42") == "42");
+  CHECK(rl::extract_answer("x = \\boxed{\\frac{1}{2}} done") == "\\frac{1}{2}");
+  CHECK(rl::extract_answer("<think>hmm 7</think>\n\n  8642 ") == "8642");
+  CHECK(rl::extract_answer("line one\nanswer two\n") == "answer two");
+  CHECK(rl::last_number("it costs $1,234.50 or -3") == -3);
+  CHECK(rl::last_number("it costs $1,234.50") == 1234.5);
+  CHECK(std::isnan(rl::last_number("no digits")));
+}
+
+TEST_CASE("built-in rewards and their weighted sum", "[rl][rewards]") {
+  std::vector<rl::RewardSample> b{sample("#### 42", "42"), sample("#### 41", "42"), sample("the answer is 42.0", "42", 30),
+                                  sample("n/a", "")};
+  auto em = opts("exact_match"), num = opts("numeric"), re = opts("regex"), len = opts("length_penalty");
+  re.pattern = "####";
+  len.target_tokens = 10;
+  len.penalty_scale = 40;
+  em.weight = 2;
+  rl::RewardSet set({em, num, re, len});
+  auto s = set.score(b);
+  CHECK(s.per_func[0][0] == 1);
+  CHECK(s.per_func[0][1] == 0);
+  CHECK(std::isnan(s.per_func[0][3]));  // no reference answer: unscorable
+  CHECK(s.per_func[1][2] == 1);         // 42.0 == 42
+  CHECK(s.per_func[2][0] == 1);
+  CHECK(s.per_func[2][2] == 0);
+  CHECK(s.per_func[3][2] == Approx(-0.5));
+  CHECK(s.total[0] == Approx(2 + 1 + 1 + 0));
+  CHECK(s.total[3] == Approx(0 + 0));  // regex and length still scored it
+  CHECK(set.labels()[0] == "exact_match");
+}
+
+TEST_CASE("an external reward command scores JSONL and its failures are clear", "[rl][rewards][command]") {
+  std::vector<rl::RewardSample> b{sample("#### 42", "42"), sample("#### 1", "42"), sample("x", "42")};
+  auto cmd = opts("command");
+  cmd.label = "judge";
+  cmd.timeout_s = 2;
+  // A well-behaved scorer: 1 when the completion contains the answer, null when it says "x".
+  cmd.command = "python3 -u -c \"import sys, json\nfor l in sys.stdin:\n r = json.loads(l)\n "
+                "print('null' if r['completion'] == 'x' else json.dumps({'reward': float(r['record']['answer'] in r['completion'])}))\"";
+  {
+    rl::RewardSet set({cmd});
+    for (int round = 0; round < 2; ++round) {  // the process is reused across batches
+      auto s = set.score(b);
+      CHECK(s.per_func[0][0] == 1);
+      CHECK(s.per_func[0][1] == 0);
+      CHECK(std::isnan(s.per_func[0][2]));
+    }
+  }
+  struct Bad {
+    std::string command, message;
+  };
+  for (const Bad& bad : {Bad{"head -n 1 > /dev/null; echo 1; exit 3", "exited with status 3 after 1 of 3 replies"},
+                         Bad{"sleep 30", "no reply within timeout_s = 2 for sample 1 of 3"},
+                         Bad{"while read l; do echo hello; done", "reply line 1: expected a number"}}) {
+    INFO(bad.command);
+    cmd.command = bad.command;
+    cmd.on_error = algo::OnRewardError::Error;
+    rl::RewardSet set({cmd});
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(set.score(b), Catch::Contains("reward 'judge'") && Catch::Contains(bad.message) &&
+                                        Catch::Contains("on_error: skip"));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+    cmd.on_error = algo::OnRewardError::Skip;
+    rl::RewardSet lenient({cmd});
+    auto s = lenient.score(b);
+    CHECK(std::isnan(s.total[0]));
+    CHECK(lenient.skipped() == 1);
+  }
+}
