@@ -70,6 +70,13 @@ struct Prepared {
   int64_t global_tokens = 0, global_trained = 0, global_rows = 0;
   bool training = true;   // false: an evaluation batch
   std::vector<double> totals;  // further global counts the algorithm needs (its own layout)
+  // Where each update's micro-batches begin (ranks may hold different numbers of micro-batches per
+  // update); empty = `updates` equal consecutive slices.
+  std::vector<size_t> update_starts;
+  // Metrics of the preparation itself (rollout and reward stages), logged with the first update.
+  std::vector<MetricSum> metrics;
+  // Micro-batches must still run when this rank has none (collectives, none here) — a rank with no
+  // micro-batch for an update just contributes zero gradients.
 };
 
 struct Context {

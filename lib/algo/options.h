@@ -86,26 +86,67 @@ struct RewardOptions {
   }
 };
 
+enum class GrpoLoss { Grpo, Bnpo, DrGrpo, Dapo };
+enum class RewardScale { Group, Batch, None };
+enum class ImportanceSampling { Token, Sequence };
+
 struct GrpoOptions {
   int group_size = 8;
   int max_new_tokens = 256;
   double temperature = 1.0;
   double top_p = 1.0;
-  double kl_beta = 0.04;
-  double clip_eps = 0.2;
+  int top_k = 0;
+  double min_p = 0.0;
+  GrpoLoss loss = GrpoLoss::Dapo;
+  RewardScale scale_rewards = RewardScale::Group;
+  ImportanceSampling importance_sampling = ImportanceSampling::Token;
+  double epsilon = 0.2;
+  double epsilon_high = 0.2;
+  double beta = 0.0;
+  int mini_batches = 1;
+  int epochs = 1;
+  bool dynamic_sampling = false;
+  int overlong_buffer = 0;
+  double overlong_penalty = 1.0;
+  int max_batch = 64;
   std::vector<RewardOptions> rewards;
-  std::string reference;
+  DpoReference reference = DpoReference::Auto;
+  std::string reference_path;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("group_size", group_size, Spec("completions sampled per prompt").min(2));
-    v.field("max_new_tokens", max_new_tokens, Spec("rollout length limit").min(1));
-    v.field("temperature", temperature, Spec("sampling temperature").gt(0));
-    v.field("top_p", top_p, Spec("nucleus sampling").gt(0).max(1));
-    v.field("kl_beta", kl_beta, Spec("KL penalty to the reference policy").min(0));
-    v.field("clip_eps", clip_eps, Spec("PPO-style ratio clipping").gt(0));
-    v.field("rewards", rewards, Spec("reward functions"));
-    v.field("reference", reference, Spec("reference model directory; empty = model.path"));
+    v.field("group_size", group_size, Spec("completions sampled per prompt (G)").min(2));
+    v.field("max_new_tokens", max_new_tokens, Spec("completion length limit").min(1));
+    v.field("temperature", temperature, Spec("sampling temperature (log-probs are taken at it too, as TRL does)").gt(0));
+    v.field("top_p", top_p, Spec("nucleus sampling; 1 = off").gt(0).max(1));
+    v.field("top_k", top_k, Spec("top-k sampling; 0 = off").min(0));
+    v.field("min_p", min_p, Spec("min-p sampling; 0 = off").min(0).lt(1));
+    v.field("loss", loss,
+            Spec("aggregation: grpo = per-sequence token mean, then mean over sequences; bnpo / dapo = mean over "
+                 "the step's completion tokens; dr_grpo = sum / (sequences x max_new_tokens)"));
+    v.field("scale_rewards", scale_rewards,
+            Spec("advantage = reward - group mean, divided by the group's std (group, GRPO), the batch's (batch) "
+                 "or not at all (none, Dr. GRPO)"));
+    v.field("importance_sampling", importance_sampling,
+            Spec("token = per-token ratios (GRPO/DAPO); sequence = one length-normalized ratio per sequence (GSPO)"));
+    v.field("epsilon", epsilon, Spec("lower clipping range: ratios below 1 - epsilon are clipped").gt(0).lt(1));
+    v.field("epsilon_high", epsilon_high, Spec("upper clipping range (DAPO's clip-higher: > epsilon)").gt(0));
+    v.field("beta", beta, Spec("KL coefficient to the reference (k3 estimator); 0 = no reference model is loaded").min(0));
+    v.field("mini_batches", mini_batches, Spec("optimizer updates per rollout batch, each over a slice of it").min(1));
+    v.field("epochs", epochs, Spec("passes over each rollout batch (TRL's num_iterations)").min(1));
+    v.field("dynamic_sampling", dynamic_sampling,
+            Spec("drop groups whose rewards are all equal (they carry no signal; DAPO)"));
+    v.field("overlong_buffer", overlong_buffer,
+            Spec("DAPO soft overlong punishment: completions within this many tokens of max_new_tokens lose up to "
+                 "overlong_penalty, linearly; 0 = off")
+                .min(0));
+    v.field("overlong_penalty", overlong_penalty, Spec("largest overlong punishment").min(0));
+    v.field("max_batch", max_batch, Spec("sequences generated together (KV-cache slots)").min(1));
+    v.field("rewards", rewards, Spec("reward functions, weighted and summed"));
+    v.field("reference", reference,
+            Spec("reference for the KL term (beta > 0): model = a frozen copy of reference_path, adapters = the "
+                 "policy without its LoRA adapters; auto = adapters with LoRA, else model (cached: refused)"));
+    v.field("reference_path", reference_path, Spec("reference model directory; empty = model.path"));
   }
 };
 
@@ -167,5 +208,11 @@ PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {
                {pt::algo::DpoReference::Adapters, "adapters"}, {pt::algo::DpoReference::Cached, "cached"})
 PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"},
                {pt::algo::OnRewardError::Skip, "skip"})
+PT_RECIPE_ENUM(pt::algo::GrpoLoss, {pt::algo::GrpoLoss::Grpo, "grpo"}, {pt::algo::GrpoLoss::Bnpo, "bnpo"},
+               {pt::algo::GrpoLoss::DrGrpo, "dr_grpo"}, {pt::algo::GrpoLoss::Dapo, "dapo"})
+PT_RECIPE_ENUM(pt::algo::RewardScale, {pt::algo::RewardScale::Group, "group"}, {pt::algo::RewardScale::Batch, "batch"},
+               {pt::algo::RewardScale::None, "none"})
+PT_RECIPE_ENUM(pt::algo::ImportanceSampling, {pt::algo::ImportanceSampling::Token, "token"},
+               {pt::algo::ImportanceSampling::Sequence, "sequence"})
 PT_RECIPE_ENUM(pt::algo::DistillLoss, {pt::algo::DistillLoss::ForwardKl, "forward_kl"},
                {pt::algo::DistillLoss::ReverseKl, "reverse_kl"}, {pt::algo::DistillLoss::Jsd, "jsd"})

@@ -36,7 +36,7 @@ void resolve_paths(Node& root, const fs::path& dir) {
     if (Node* srcs = get(&root, {"data", list}); srcs && srcs->is_seq())
       for (auto& s : srcs->seq) fix(get(&s, {"path"}));
   fix(get(&root, {"algorithm", "dpo", "reference_path"}));
-  fix(get(&root, {"algorithm", "grpo", "reference"}));
+  fix(get(&root, {"algorithm", "grpo", "reference_path"}));
   fix(get(&root, {"algorithm", "distill", "teacher"}));
 }
 

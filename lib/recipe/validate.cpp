@@ -85,6 +85,13 @@ void validate(const Recipe& r, const Node& resolved) {
     fail_at(where(resolved, {"trainer", "precision"}), "bf16 autocast on CPU with float32 weights is not supported");
   if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
     fail_at(where(resolved, {"algorithm", "grpo", "rewards"}), "GRPO needs at least one reward");
+  if (r.algorithm.name == algo::Name::Grpo && r.data.packing)
+    fail_at(where(resolved, {"data", "packing"}),
+            "GRPO reads one prompt per row: set data.packing: false (prompts per step = "
+            "trainer.global_batch_tokens / data.seq_len)");
+  if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.reference == algo::DpoReference::Cached)
+    fail_at(where(resolved, {"algorithm", "grpo", "reference"}),
+            "GRPO's reference scores fresh completions every step: 'cached' does not apply (use model or adapters)");
 }
 
 }  // namespace pt::recipe

@@ -4,6 +4,7 @@
 
 #include "algo/distill.h"
 #include "algo/dpo.h"
+#include "algo/grpo.h"
 #include "algo/sft.h"
 #include "registry/catalog.h"
 
@@ -31,6 +32,9 @@ void register_builtins() {
                      algo::make_dpo);
     r.algorithms.add("distill", "knowledge distillation from a frozen teacher: forward/reverse KL, generalized JSD",
                      algo::make_distill);
+    r.algorithms.add("grpo",
+                     "on-policy RL: GRPO, Dr. GRPO, BNPO, DAPO, GSPO with group advantages, clipping and a k3 KL",
+                     algo::make_grpo);
     r.rewards.add("exact_match", "1 if the completion's final answer (after ####, in \\boxed{}, or its last line) "
                   "equals the record's answer", rl::make_exact_match);
     r.rewards.add("numeric", "1 if the last number of the final answer equals the record's answer within tolerance",

@@ -64,6 +64,12 @@ Scalars Evaluator::run() {
     auto b = loader.next();
     if (!b || b->rows.empty()) break;
     algo::Prepared prep = algorithm_->prepare(*b, false);
+    for (const auto& m : prep.metrics) {
+      if (!acc.count(m.name)) names.push_back(m.name);
+      auto& [sum, den] = acc[m.name];
+      sum += m.sum.to(at::kDouble).item<double>();
+      den += m.denominator;
+    }
     for (const auto& mb : prep.micro)
       for (auto& m : algorithm_->loss(mb, prep).metrics) {
         if (!acc.count(m.name)) names.push_back(m.name);

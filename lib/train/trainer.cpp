@@ -170,15 +170,23 @@ bool Trainer::train_step() {
   if (!batch) return false;
   algo::Prepared prep = p_.algorithm->prepare(*batch, true);
   const int updates = std::max(1, prep.updates);
-  const size_t per_update = (prep.micro.size() + updates - 1) / updates;
+  std::vector<size_t> starts = prep.update_starts;
+  if (starts.empty()) {
+    const size_t per_update = (prep.micro.size() + updates - 1) / updates;
+    for (int u = 0; u < updates; ++u) starts.push_back(std::min(prep.micro.size(), u * per_update));
+  }
+  PT_CHECK(static_cast<int>(starts.size()) == updates, "algorithm: {} update starts for {} updates", starts.size(),
+           updates);
   for (int u = 0; u < updates && st_.step < st_.total_steps; ++u) {
     const double lr = optim::lr_at(R.schedule, R.optimizer.lr, st_.step, st_.total_steps);
     p_.optimizer->set_lr(lr);
     p_.optimizer->adamw->zero_grad();
     StepMetrics sm;
+    if (u == 0)
+      for (const auto& m : prep.metrics) sm.add(m);
     std::vector<int64_t> doc_lens;
-    const size_t end = std::min(prep.micro.size(), (u + 1) * per_update);
-    for (size_t m = u * per_update; m < end; ++m) {
+    const size_t end = u + 1 < updates ? starts[u + 1] : prep.micro.size();
+    for (size_t m = starts[u]; m < end; ++m) {
       forward_backward(prep.micro[m], prep, sm);
       doc_lens.insert(doc_lens.end(), prep.micro[m].doc_lens.begin(), prep.micro[m].doc_lens.end());
     }

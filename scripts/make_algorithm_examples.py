@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Fixtures of the DPO and distillation examples (deterministic, seeded).
+"""Fixtures of the DPO, distillation and GRPO examples (deterministic, seeded).
 
 examples/dpo/train.jsonl — preference pairs on the quickstart's digit-reversal task: the chosen
   answer is the correct reversal, the rejected one a near miss of the kind a half-trained model
   makes (two digits swapped, a digit dropped or repeated, a digit changed, or the digits unreversed).
 examples/distill/student/ — a random-init Qwen2 student, about half the size of the quickstart model, on
   the quickstart tokenizer (the teacher is the quickstart model after SFT).
-Run with the project venv: $VENV/bin/python scripts/make_dpo_distill_examples.py
+examples/grpo/prompts.jsonl — digit-reversal prompts with their reference answers, for GRPO with an
+  exact-match reward.
+Run with the project venv: $VENV/bin/python scripts/make_algorithm_examples.py
 """
 import json
 import os
@@ -55,7 +57,23 @@ def preference_records(n, seed):
     return out
 
 
+def prompt_records(n, seed):
+    rng = random.Random(seed)
+    out, seen = [], set()
+    while len(out) < n:
+        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
+        if s in seen:
+            continue
+        seen.add(s)
+        out.append({"prompt": [{"role": "user", "content": f"Reverse the digits: {s}"}], "answer": s[::-1]})
+    return out
+
+
 def main():
+    os.makedirs(os.path.join(ROOT, "grpo"), exist_ok=True)
+    with open(os.path.join(ROOT, "grpo", "prompts.jsonl"), "w") as f:
+        for r in prompt_records(2000, 23):
+            f.write(json.dumps(r) + "\n")
     with open(os.path.join(ROOT, "dpo", "train.jsonl"), "w") as f:
         for r in preference_records(3000, 11):
             f.write(json.dumps(r) + "\n")

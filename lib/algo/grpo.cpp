@@ -1,0 +1,202 @@
+#include "algo/grpo.h"
+
+#include <cmath>
+
+#include "algo/dpo.h"
+#include "algo/logprobs.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "parallel/world.h"
+#include "recipe/recipe.h"
+
+namespace pt::algo {
+
+Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
+    : o_(opts), model_path_(std::move(model_path)), seed_(seed) {
+  params_.aggregation = o_.loss == GrpoLoss::Grpo     ? GrpoAggregation::Grpo
+                        : o_.loss == GrpoLoss::Bnpo   ? GrpoAggregation::Bnpo
+                        : o_.loss == GrpoLoss::DrGrpo ? GrpoAggregation::DrGrpo
+                                                      : GrpoAggregation::Dapo;
+  params_.importance = o_.importance_sampling == ImportanceSampling::Token ? ImportanceLevel::Token
+                                                                            : ImportanceLevel::Sequence;
+  params_.epsilon_low = o_.epsilon;
+  params_.epsilon_high = o_.epsilon_high;
+  params_.beta = o_.beta;
+}
+
+void Grpo::setup(const Context& ctx) {
+  Algorithm::setup(ctx);
+  controller_ = std::make_unique<rl::Controller>(o_, seed_, *ctx.policy, ctx.tokenizer);
+  if (o_.beta == 0) {
+    log::info("grpo: beta = 0, no reference model");
+    return;
+  }
+  ref_mode_ = o_.reference;
+  const bool lora = ctx.policy->has_adapters();
+  if (ref_mode_ == DpoReference::Auto)
+    ref_mode_ = (lora && o_.reference_path.empty()) ? DpoReference::Adapters : DpoReference::Model;
+  if (ref_mode_ == DpoReference::Adapters && !lora)
+    fail("algorithm.grpo.reference: 'adapters' needs LoRA (model.lora), which this run does not use");
+  if (ref_mode_ == DpoReference::Model) {
+    const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
+    ref_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, path, "reference model", true);
+    log::info("grpo: KL reference = frozen copy of {}", path);
+  } else {
+    log::info("grpo: KL reference = the policy with its LoRA adapters switched off");
+  }
+}
+
+at::Tensor Grpo::label_logprobs(model::CausalLM& m, const MicroBatch& mb) {
+  at::Tensor idx = labelled_positions(mb);
+  // Log-probs at the sampling temperature (logits / T), as the rollout's were taken.
+  at::Tensor h = m.hidden_states(mb.input).index_select(0, idx) / o_.temperature;
+  return chunked_logprobs(h, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(), ctx_.ce_chunk);
+}
+
+Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
+  Prepared prep;
+  prep.training = training;
+  prep.global_rows = batch.global_rows;
+  const auto& world = *ctx_.world;
+  // Stage 1: prompts (one per row).
+  rl::PromptBatch pb;
+  for (const auto& row : batch.rows) {
+    if (row.doc_lens.empty() || row.doc_source[0] < 0) continue;
+    pb.prompts.emplace_back(row.input_ids.begin(), row.input_ids.begin() + row.doc_lens[0]);
+    pb.records.push_back(row.meta.empty() ? nlohmann::json::object() : row.meta[0]);
+    pb.global_index.push_back(row.index);
+  }
+  // Stages 2-5: rollouts on the live weights, rewards, advantages, selection.
+  rl::Rollouts r = controller_->rollout(pb, static_cast<int64_t>(batch.step), training);
+  controller_->score(pb, r);
+  controller_->advantages(r);
+  if (training) controller_->select(r);
+  const int world_size = training ? world.size() : 1;
+  const double global_completions = static_cast<double>(std::max<int64_t>(1, batch.global_rows) * r.group_size);
+  auto sums = controller_->metrics(r);
+  for (auto& [k, v] : sums.per_completion)
+    prep.metrics.push_back({k, at::scalar_tensor(v, at::kDouble), training ? global_completions : static_cast<double>(r.completions.size())});
+  for (auto& [k, v] : sums.per_step) prep.metrics.push_back({k, at::scalar_tensor(v, at::kDouble), static_cast<double>(world_size)});
+  if (!training) return prep;
+
+  // Stage 6: the selected completions as training sequences, in `mini_batches` slices x `epochs`.
+  std::vector<size_t> kept;
+  for (size_t i = 0; i < r.completions.size(); ++i)
+    if (r.keep[i]) kept.push_back(i);
+  const int slices = o_.mini_batches, updates = o_.mini_batches * o_.epochs;
+  prep.updates = updates;
+  std::vector<std::vector<size_t>> slice_seqs(slices);
+  for (size_t k = 0; k < kept.size(); ++k) slice_seqs[k * slices / std::max<size_t>(1, kept.size())].push_back(kept[k]);
+  // Global sequences and completion tokens per slice: the loss denominators of each update.
+  std::vector<double> counts(2 * slices, 0);
+  for (int s = 0; s < slices; ++s)
+    for (size_t i : slice_seqs[s]) {
+      counts[2 * s] += 1;
+      counts[2 * s + 1] += static_cast<double>(r.completions[i].tokens.size());
+    }
+  if (world.size() > 1) counts = world.allreduce_sum(counts);
+  const int64_t budget = std::max<int64_t>(1, ctx_.rows_per_micro) * ctx_.recipe->recipe.data.seq_len;
+  side_.clear();
+  for (int u = 0; u < updates; ++u) {
+    const int s = u % slices;
+    prep.update_starts.push_back(prep.micro.size());
+    const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
+    std::vector<size_t> group;
+    int64_t tokens = 0;
+    auto flush = [&] {
+      if (group.empty()) return;
+      std::vector<data::Row> rows;
+      std::vector<float> old;
+      int64_t T = 0;
+      for (size_t i : group) {
+        const auto& c = r.completions[i];
+        const auto& p = pb.prompts[r.prompt_of[i]];
+        data::Unit unit;
+        data::Document d;
+        d.ids = p;
+        d.ids.insert(d.ids.end(), c.tokens.begin(), c.tokens.end());
+        d.trained.assign(p.size(), 0);
+        d.trained.resize(d.ids.size(), 1);
+        unit.ex.docs.push_back(std::move(d));
+        rows.push_back(data::pack_row({std::move(unit)}, static_cast<int>(p.size() + c.tokens.size()), 0, rows.size()));
+        T = std::max<int64_t>(T, static_cast<int64_t>(c.tokens.size()));
+      }
+      MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
+      Side sd;
+      sd.seqs = static_cast<int64_t>(group.size());
+      sd.T = T;
+      sd.den = den;
+      sd.update_tokens = std::max(1.0, counts[2 * s + 1]);
+      sd.first_update = u == 0;
+      std::vector<int64_t> pad;
+      std::vector<double> adv;
+      std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
+      for (size_t j = 0; j < group.size(); ++j) {
+        const auto& c = r.completions[group[j]];
+        for (size_t t = 0; t < c.tokens.size(); ++t) {
+          const int64_t at = static_cast<int64_t>(j) * T + static_cast<int64_t>(t);
+          pad.push_back(at);
+          old_pad[static_cast<size_t>(at)] = static_cast<float>(c.logprobs[t]);
+          mask[static_cast<size_t>(at)] = 1.f;
+        }
+        adv.push_back(r.advantages[static_cast<int64_t>(group[j])].item<double>());
+      }
+      auto fopts = at::TensorOptions().dtype(at::kFloat);
+      sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
+      sd.old_lp = at::tensor(old_pad, fopts).view({sd.seqs, T}).to(ctx_.device);
+      sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
+      sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
+      if (params_.beta != 0) {
+        // Reference log-probs of the same packed layout, without gradients.
+        at::NoGradGuard ng;
+        at::Tensor lp;
+        if (ref_) {
+          lp = label_logprobs(*ref_, mb);
+        } else {
+          ctx_.policy->set_adapters_enabled(false);
+          lp = label_logprobs(*ctx_.policy, mb);
+          ctx_.policy->set_adapters_enabled(true);
+        }
+        sd.ref_lp = at::zeros({sd.seqs * T}, lp.options()).index_put_({sd.pad_index}, lp).view({sd.seqs, T});
+      }
+      prep.micro.push_back(std::move(mb));
+      side_.push_back(std::move(sd));
+      group.clear();
+      tokens = 0;
+    };
+    for (size_t i : slice_seqs[s]) {
+      const int64_t n = static_cast<int64_t>(pb.prompts[r.prompt_of[i]].size() + r.completions[i].tokens.size());
+      if (!group.empty() && tokens + n > budget) flush();
+      group.push_back(i);
+      tokens += n;
+    }
+    flush();
+  }
+  prep.global_tokens = batch.global_tokens;
+  return prep;
+}
+
+LossOut Grpo::loss(const MicroBatch& mb, const Prepared& prep) {
+  const size_t k = static_cast<size_t>(&mb - prep.micro.data());
+  PT_CHECK(k < side_.size(), "grpo: loss() for a micro-batch that prepare() did not build");
+  const Side& sd = side_[k];
+  at::Tensor lp = label_logprobs(*ctx_.policy, mb);
+  at::Tensor cur = at::zeros({sd.seqs * sd.T}, lp.options()).index_put({sd.pad_index}, lp).view({sd.seqs, sd.T});
+  auto terms = policy_loss_terms(cur, sd.old_lp, sd.ref_lp, sd.adv, sd.mask, params_);
+  at::Tensor num = aggregate_numerator(terms, params_.aggregation);
+  LossOut out;
+  out.loss = num / sd.den;
+  out.metrics.push_back({"loss", out.loss.detach(), 1.0});
+  at::Tensor clipped = (terms.clipped * sd.mask).sum();
+  out.metrics.push_back({"clip_fraction", clipped.detach(), sd.update_tokens});
+  if (terms.kl.defined()) out.metrics.push_back({"kl", (terms.kl * sd.mask).sum().detach(), sd.update_tokens});
+  if (sd.first_update)  // the weights are still the rollout's: any difference is trainer/rollout mismatch
+    out.metrics.push_back({"logprob_mismatch", ((cur - sd.old_lp).abs() * sd.mask).sum().detach(), sd.update_tokens});
+  return out;
+}
+
+std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r) {
+  return std::make_unique<Grpo>(r.algorithm.grpo, r.model.path, static_cast<uint64_t>(r.run.seed));
+}
+
+}  // namespace pt::algo

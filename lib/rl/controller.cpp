@@ -1,0 +1,137 @@
+#include "rl/controller.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "algo/grpo_losses.h"
+#include "core/error.h"
+#include "data/rng.h"
+#include "model/causal_lm.h"
+#include "tokenizer/hf_tokenizer.h"
+
+namespace pt::rl {
+
+namespace {
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+Controller::Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy,
+                       const tok::HfTokenizer* tokenizer)
+    : o_(opts), seed_(seed), policy_(policy), tok_(tokenizer), rewards_(opts.rewards) {
+  if (tok_)
+    if (auto e = tok_->eos_id()) stop_ids_.push_back(*e);
+  if (auto e = policy_.config().eos_token_id) stop_ids_.push_back(static_cast<int32_t>(*e));
+}
+
+Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool training) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Rollouts r;
+  r.group_size = training ? o_.group_size : 1;
+  std::vector<gen::Request> reqs;
+  for (size_t p = 0; p < batch.prompts.size(); ++p)
+    for (int g = 0; g < r.group_size; ++g) {
+      gen::Request q{batch.prompts[p], {}};
+      q.params.temperature = training ? o_.temperature : 0.0;
+      q.params.top_p = o_.top_p;
+      q.params.top_k = o_.top_k;
+      q.params.min_p = o_.min_p;
+      q.params.max_new_tokens = o_.max_new_tokens;
+      q.params.stop_ids = stop_ids_;
+      // A completion's seed depends on (run seed, step, prompt, sample) only: a resumed run draws the
+      // same rollouts, whatever the batch composition.
+      q.params.seed = data::hash3(seed_, static_cast<uint64_t>(step), batch.global_index[p] * 1024 + g);
+      reqs.push_back(std::move(q));
+      r.prompt_of.push_back(p);
+    }
+  gen::EngineOptions eo;
+  eo.max_batch = o_.max_batch;
+  gen::Engine engine(policy_, tok_, eo);
+  r.completions = engine.generate(reqs);
+  r.rollout_s = since(t0);
+  return r;
+}
+
+void Controller::score(const PromptBatch& batch, Rollouts& r) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<RewardSample> samples;
+  for (size_t i = 0; i < r.completions.size(); ++i) {
+    const auto& c = r.completions[i];
+    RewardSample s;
+    s.prompt = tok_ ? tok_->tokenizer().decode(batch.prompts[r.prompt_of[i]], false) : std::string();
+    s.completion = c.text;
+    s.record = batch.records[r.prompt_of[i]];
+    s.completion_tokens = static_cast<int64_t>(c.tokens.size());
+    s.truncated = c.finish_reason == "length";
+    samples.push_back(std::move(s));
+  }
+  r.scores = rewards_.score(samples);
+  r.rewards = r.scores.total;
+  if (o_.overlong_buffer > 0) {
+    // DAPO's soft overlong punishment: linear in how far into the last `buffer` tokens it ran.
+    const double start = o_.max_new_tokens - o_.overlong_buffer;
+    for (size_t i = 0; i < r.rewards.size(); ++i) {
+      const double over = static_cast<double>(r.completions[i].tokens.size()) - start;
+      if (over > 0 && !std::isnan(r.rewards[i])) r.rewards[i] -= o_.overlong_penalty * std::min(1.0, over / o_.overlong_buffer);
+    }
+  }
+  r.reward_s = since(t0);
+}
+
+void Controller::advantages(Rollouts& r) const {
+  at::Tensor rewards = at::tensor(r.rewards, at::TensorOptions().dtype(at::kDouble));
+  const auto scale = o_.scale_rewards == algo::RewardScale::Group   ? algo::AdvantageScale::Group
+                     : o_.scale_rewards == algo::RewardScale::Batch ? algo::AdvantageScale::Batch
+                                                                     : algo::AdvantageScale::None;
+  r.advantages = r.group_size > 1 ? algo::group_advantages(rewards, r.group_size, scale) : at::zeros_like(rewards);
+}
+
+void Controller::select(Rollouts& r) const {
+  r.keep.assign(r.completions.size(), true);
+  if (!o_.dynamic_sampling) return;
+  for (size_t g = 0; g + r.group_size <= r.rewards.size(); g += r.group_size) {
+    bool all_equal = true;
+    for (int j = 1; j < r.group_size; ++j) {
+      const double a = r.rewards[g], b = r.rewards[g + j];
+      all_equal = all_equal && (a == b || (std::isnan(a) && std::isnan(b)));
+    }
+    if (all_equal)
+      for (int j = 0; j < r.group_size; ++j) r.keep[g + j] = false;
+  }
+}
+
+Controller::Sums Controller::metrics(const Rollouts& r) const {
+  Sums s;
+  double len = 0, truncated = 0, kept = 0, reward = 0, unscored = 0, max_len = 0;
+  for (size_t i = 0; i < r.completions.size(); ++i) {
+    const double n = static_cast<double>(r.completions[i].tokens.size());
+    len += n;
+    max_len = std::max(max_len, n);
+    truncated += r.completions[i].finish_reason == "length";
+    kept += r.keep.empty() || r.keep[i];
+    if (std::isnan(r.rewards[i])) ++unscored;
+    else reward += r.rewards[i];
+  }
+  s.per_completion = {{"reward", reward}, {"completion_length", len}, {"truncated_fraction", truncated},
+                      {"unscored_fraction", unscored}};
+  if (!r.keep.empty()) s.per_completion.emplace_back("selected_fraction", kept);
+  const auto labels = rewards_.labels();
+  for (size_t f = 0; f < labels.size(); ++f) {
+    double sum = 0, sq = 0, n = 0;
+    for (double v : r.scores.per_func[f])
+      if (!std::isnan(v)) sum += v, sq += v * v, ++n;
+    s.per_completion.emplace_back("rewards/" + labels[f], sum);
+    // The std within this rank's batch (averaged over ranks).
+    const double mean = n > 0 ? sum / n : 0;
+    s.per_step.emplace_back("rewards/" + labels[f] + "_std", n > 1 ? std::sqrt(std::max(0.0, sq / n - mean * mean) * n / (n - 1)) : 0.0);
+  }
+  double tokens = len;
+  s.per_step.emplace_back("completion_length_max", max_len);
+  s.per_step.emplace_back("time/rollout_s", r.rollout_s);
+  s.per_step.emplace_back("time/reward_s", r.reward_s);
+  s.per_step.emplace_back("rollout_tokens_per_s", tokens / std::max(r.rollout_s, 1e-9));
+  return s;
+}
+
+}  // namespace pt::rl

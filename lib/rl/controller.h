@@ -1,0 +1,67 @@
+#pragma once
+// The RL controller: the stages of on-policy RL as functions that read top to bottom —
+//   prompts -> rollout (the generation engine on the policy's live weights) -> score (rewards)
+//   -> advantages (group-relative) -> select (dynamic sampling) -> the policy update (the trainer)
+// — each stage timed and reported. Reference log-probs for the KL term are taken while the update's
+// micro-batches are built (lib/algo/grpo.cpp), on the same packed layout the policy uses.
+// Roles are colocated: the policy generates, is scored and is updated on the same ranks.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "algo/options.h"
+#include "generate/engine.h"
+#include "rl/rewards.h"
+
+namespace pt::tok {
+class HfTokenizer;
+}
+
+namespace pt::rl {
+
+struct PromptBatch {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<nlohmann::json> records;
+  std::vector<uint64_t> global_index;  // the prompt's position in the step over all ranks (seeds)
+};
+
+struct Rollouts {
+  int group_size = 1;
+  std::vector<size_t> prompt_of;  // per completion
+  std::vector<gen::Completion> completions;
+  RewardSet::Scores scores;
+  std::vector<double> rewards;  // after the overlong punishment
+  at::Tensor advantages;        // [completions] fp64
+  std::vector<bool> keep;       // selected for the update
+  double rollout_s = 0, reward_s = 0;
+};
+
+class Controller {
+ public:
+  Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy, const tok::HfTokenizer* tokenizer);
+  // training false: evaluation — one greedy completion per prompt, scored, nothing selected.
+  Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
+  void score(const PromptBatch& batch, Rollouts& r);
+  void advantages(Rollouts& r) const;
+  void select(Rollouts& r) const;
+  // Stage metrics as sums over this rank's completions (the caller divides by global counts).
+  struct Sums {
+    std::vector<std::pair<std::string, double>> per_completion;  // divided by the global completion count
+    std::vector<std::pair<std::string, double>> per_step;        // divided by the number of ranks
+  };
+  Sums metrics(const Rollouts& r) const;
+  int64_t unscored_batches() const { return rewards_.skipped(); }
+
+ private:
+  algo::GrpoOptions o_;
+  uint64_t seed_;
+  model::CausalLM& policy_;
+  const tok::HfTokenizer* tok_;
+  RewardSet rewards_;
+  std::vector<int32_t> stop_ids_;
+};
+
+}  // namespace pt::rl

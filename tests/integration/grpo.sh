@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# GRPO end to end on the quickstart fixtures (CPU):
+#  - learning: from a short SFT base, GRPO with an exact-match reward raises the held-out greedy
+#    exact-match reward (before/after and the curve printed)
+#  - exact resume after SIGKILL inside a step: identical per-step rewards and losses, identical weights
+#  - beta > 0 (k3 KL to a frozen reference), GSPO (sequence-level ratios), grpo/dr_grpo aggregation and
+#    dynamic sampling run and report their metrics
+#  - an external reward command that crashes, hangs past its timeout or prints garbage stops the run
+#    with a message naming the reward and the line, and the last checkpoint stays intact and
+#    resumable; under on_error: skip the run finishes and counts the unscored completions
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+col() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)[sys.argv[2]]) for l in open(sys.argv[1]) if "\"" + sys.argv[2] + "\"" in l and "eval/" not in l))' "$1" "$2"; }
+
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=base \
+  --set trainer.max_steps=80 --set trainer.eval.every=0 --set trainer.eval.at_start=false \
+  --set trainer.eval.at_end=false --set checkpoint.save_final=false > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; fail "SFT base"; }
+recipe=examples/grpo/recipe.yaml
+common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model")
+
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=learn > "$tmp/learn.log" 2>&1 || { cat "$tmp/learn.log"; fail "GRPO run"; }
+"$PT_PYTHON" - "$tmp/learn/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ev = [r for r in rows if "eval/rewards/exact_match" in r]
+curve = ", ".join(f"{r['step']}: {r['eval/rewards/exact_match']:.2f}" for r in ev)
+train = [r for r in rows if "rewards/exact_match" in r]
+print(f"grpo learning: held-out greedy exact match {ev[0]['eval/rewards/exact_match']:.2f} -> {ev[-1]['eval/rewards/exact_match']:.2f} ({curve}); "
+      f"sampled reward {train[0]['rewards/exact_match']:.2f} -> {train[-1]['rewards/exact_match']:.2f}")
+assert ev[-1]["eval/rewards/exact_match"] >= ev[0]["eval/rewards/exact_match"] + 0.05, curve
+for k in ("clip_fraction", "logprob_mismatch", "completion_length", "completion_length_max", "truncated_fraction",
+          "rewards/exact_match_std", "time/rollout_s", "rollout_tokens_per_s"):
+    assert k in train[-1], k
+assert train[0]["logprob_mismatch"] < 1e-4, train[0]["logprob_mismatch"]
+PY
+
+short=(--set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2 --set trainer.eval.every=0
+       --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1)
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=a > "$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "straight"; }
+set +e
+POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=b > "$tmp/b.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 137 ] || { cat "$tmp/b.log"; fail "expected SIGKILL (137), got $rc"; }
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=b > "$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resume"; }
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/b2.log" || fail "did not resume from step 4"
+for k in reward loss; do
+  a="$(col "$tmp/a/metrics.jsonl" "$k")"; b="$(col "$tmp/b/metrics.jsonl" "$k")"
+  [ "$(echo "$a" | wc -w)" -eq 8 ] || fail "expected 8 values of $k, got: $a"
+  [ "$a" = "$b" ] || fail "$k differs after resume:\n$a\n$b"
+done
+cmp "$tmp/a/model/model.safetensors" "$tmp/b/model/model.safetensors" || fail "final weights differ"
+echo "grpo exact resume: 8 rewards and losses identical: $(col "$tmp/a/metrics.jsonl" reward)"
+
+# Variants.
+variant() {  # NAME EXPECTED-METRIC ARGS...
+  local name="$1" key="$2"; shift 2
+  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set checkpoint.save_final=false "$@" --set run.name="$name" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name"; }
+  [ -n "$(col "$tmp/$name/metrics.jsonl" "$key")" ] || fail "$name: no $key metric"
+}
+variant kl kl --set algorithm.grpo.beta=0.04
+grep -q "KL reference = frozen copy" "$tmp/kl.log" || fail "beta > 0 loaded no reference"
+variant gspo loss --set algorithm.grpo.importance_sampling=sequence --set algorithm.grpo.loss=grpo
+variant drgrpo selected_fraction --set algorithm.grpo.loss=dr_grpo --set algorithm.grpo.scale_rewards=none --set algorithm.grpo.dynamic_sampling=true --set algorithm.grpo.mini_batches=2
+echo "grpo variants: k3 KL (beta 0.04), GSPO, Dr. GRPO with dynamic sampling and 2 mini-batches: ran"
+
+# External reward commands that fail.
+cat > "$tmp/judge.py" <<'PY'
+import json, sys, time
+mode, n = sys.argv[1], 0
+for line in sys.stdin:
+    n += 1
+    r = json.loads(line)
+    if mode == "crash" and n > 600: sys.exit(3)
+    if mode == "hang" and n > 600: time.sleep(60)
+    if mode == "garbage" and n > 600: print("oops", flush=True); continue
+    print(json.dumps({"reward": float(r["completion"].strip() == r["record"]["answer"])}), flush=True)
+PY
+for mode in crash hang garbage; do
+  judge=(--set "algorithm.grpo.rewards=[{name: command, label: judge, command: '$PT_PYTHON $tmp/judge.py $mode', timeout_s: 3}]")
+  set +e
+  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${judge[@]}" --set run.name="$mode" > "$tmp/$mode.log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || fail "$mode: the run did not stop"
+  case "$mode" in
+    crash) grep -q "reward 'judge' .*exited with status 3" "$tmp/$mode.log" || { cat "$tmp/$mode.log"; fail "crash message"; } ;;
+    hang) grep -q "reward 'judge' .*no reply within timeout_s = 3" "$tmp/$mode.log" || { cat "$tmp/$mode.log"; fail "hang message"; } ;;
+    garbage) grep -q "reward 'judge' .*reply line [0-9]*: expected a number" "$tmp/$mode.log" || { cat "$tmp/$mode.log"; fail "garbage message"; } ;;
+  esac
+  last="$(ls "$tmp/$mode/checkpoints" | tail -1)"
+  [ -f "$tmp/$mode/checkpoints/$last/DONE" ] || fail "$mode: the last checkpoint is incomplete"
+  echo "$mode: $(grep -o "reward 'judge'.*" "$tmp/$mode.log" | head -1 | cut -c1-150); last checkpoint $last intact"
+done
+# The crashed run resumes from its checkpoint once the reward works again.
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=crash \
+  --set "algorithm.grpo.rewards=[{name: command, label: judge, command: '$PT_PYTHON $tmp/judge.py ok', timeout_s: 3}]" --force > "$tmp/crash2.log" 2>&1 || { cat "$tmp/crash2.log"; fail "resume after a reward crash"; }
+grep -q "resumed from" "$tmp/crash2.log" || fail "the crashed run did not resume"
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=skip \
+  --set "algorithm.grpo.rewards=[{name: command, label: judge, command: '$PT_PYTHON $tmp/judge.py garbage', timeout_s: 3, on_error: skip}]" > "$tmp/skip.log" 2>&1 || { cat "$tmp/skip.log"; fail "skip run"; }
+"$PT_PYTHON" -c 'import json,sys; u=[json.loads(l)["unscored_fraction"] for l in open(sys.argv[1]) if "unscored_fraction" in l]; assert max(u) > 0, u; print(f"on_error: skip: the run finished; unscored fraction per step {u}")' "$tmp/skip/metrics.jsonl"
