@@ -101,3 +101,15 @@ grep -q "resumed from" "$tmp/crash2.log" || fail "the crashed run did not resume
 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=skip \
   --set "algorithm.grpo.rewards=[{name: command, label: judge, command: '$PT_PYTHON $tmp/judge.py garbage', timeout_s: 3, on_error: skip}]" > "$tmp/skip.log" 2>&1 || { cat "$tmp/skip.log"; fail "skip run"; }
 "$PT_PYTHON" -c 'import json,sys; u=[json.loads(l)["unscored_fraction"] for l in open(sys.argv[1]) if "unscored_fraction" in l]; assert max(u) > 0, u; print(f"on_error: skip: the run finished; unscored fraction per step {u}")' "$tmp/skip/metrics.jsonl"
+
+# Two colocated data-parallel ranks (prompts split by rank, gradients and loss denominators summed).
+if command -v mpirun > /dev/null; then
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" \
+    --set trainer.micro_batch_tokens=256 --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "2-rank GRPO"; }
+  "$PT_PYTHON" - "$tmp/a/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
+import json, sys
+a, b = ([json.loads(l)["reward"] for l in open(f) if '"reward"' in l and "eval/" not in l] for f in sys.argv[1:3])
+print(f"grpo on 2 ranks vs 1: per-step sampled rewards {b} vs {a}")
+assert len(a) == len(b) == 8 and abs(sum(a) - sum(b)) / 8 < 0.05, (a, b)
+PY
+fi
