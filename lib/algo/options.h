@@ -55,6 +55,7 @@ struct RewardOptions {
   std::string answer_field = "answer";
   std::string pattern;
   std::string command;
+  std::string model;
   double timeout_s = 60;
   OnRewardError on_error = OnRewardError::Error;
   double tolerance = 1e-6;
@@ -65,7 +66,7 @@ struct RewardOptions {
     using recipe::Spec;
     v.field("name", name,
             Spec("registered reward function (posttrain list reward)")
-                .one_of({"exact_match", "numeric", "regex", "length_penalty", "command"})
+                .one_of({"exact_match", "numeric", "regex", "length_penalty", "command", "model"})
                 .req());
     v.field("label", label, Spec("name in metrics (rewards/<label>); empty = name"));
     v.field("weight", weight, Spec("weight in the summed reward"));
@@ -75,6 +76,9 @@ struct RewardOptions {
     v.field("command", command,
             Spec("command: a process started once (sh -c) that reads one JSON object per line on stdin "
                  "({prompt, completion, record}) and answers one line each: a number, {\"reward\": number} or null"));
+    v.field("model", model,
+            Spec("model: an HF *ForSequenceClassification directory (num_labels 1, with its tokenizer) scoring the "
+                 "prompt text followed by the completion"));
     v.field("timeout_s", timeout_s, Spec("command: seconds to wait for a batch's replies").gt(0));
     v.field("on_error", on_error,
             Spec("command: a crash, hang or malformed reply stops the run (error) or leaves the batch unscored "

@@ -71,11 +71,26 @@ CausalLM::~CausalLM() = default;
 
 at::Tensor CausalLM::hidden_states(const PackedInput& in, KvStep* kv) { return impl_->hidden(in, kv); }
 
-at::Tensor CausalLM::lm_head_weight() const { return impl_->head(); }
+at::Tensor CausalLM::lm_head_weight() const {
+  if (!impl_->lm_head.defined())
+    fail("{} is a {} without an LM head: it scores sequences (score_logits), it does not predict tokens",
+         impl_->opts.path, impl_->cfg.hf_class);
+  return impl_->head();
+}
+
+bool CausalLM::has_score_head() const { return impl_->score.defined(); }
+
+at::Tensor CausalLM::score_logits(const PackedInput& in) {
+  if (!impl_->score.defined())
+    fail("{} ({}) has no sequence-classification head (score.weight)", impl_->opts.path, impl_->cfg.hf_class);
+  at::Tensor h = impl_->hidden(in);
+  at::Tensor last = in.cu_seqlens.to(h.device()).to(at::kLong).narrow(0, 1, in.cu_seqlens.size(0) - 1) - 1;
+  return at::matmul(h.index_select(0, last), impl_->score.t()).to(at::kFloat);  // [docs, num_labels]
+}
 
 at::Tensor CausalLM::logits(const PackedInput& in) {
   auto h = impl_->hidden(in);
-  return at::linear(h, impl_->head()).narrow(1, 0, impl_->cfg.vocab_size);
+  return at::linear(h, lm_head_weight()).narrow(1, 0, impl_->cfg.vocab_size);
 }
 
 int64_t CausalLM::vocab_size() const { return impl_->cfg.vocab_size; }

@@ -29,6 +29,10 @@ class CausalLM {
   at::Tensor hidden_states(const PackedInput& in, KvStep* kv = nullptr);
   at::Tensor lm_head_weight() const;                // [padded_vocab, hidden]; rows >= vocab_size() are padding
   at::Tensor logits(const PackedInput& in);         // [N, vocab_size()] (padding columns sliced off)
+  // *ForSequenceClassification checkpoints: the score head at each document's last token,
+  // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
+  bool has_score_head() const;
+  at::Tensor score_logits(const PackedInput& in);
   int64_t vocab_size() const;                       // original, unpadded
   int64_t padded_vocab_size() const;
   const HfConfig& config() const;

@@ -16,7 +16,12 @@ struct RopeScaling {
 };
 
 struct HfConfig {
-  std::string architecture;  // e.g. "Qwen3ForCausalLM"
+  std::string architecture;  // e.g. "Qwen3ForCausalLM" (a *ForSequenceClassification class maps to its decoder's)
+  std::string hf_class;      // config.json's architectures[0] as written
+  // *ForSequenceClassification: a `score` head [num_labels, hidden] read at each sequence's last
+  // token (reward models, classifiers) instead of (or besides) the LM head.
+  bool sequence_classification = false;
+  int64_t num_labels = 0;
   std::string model_type;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;

@@ -103,7 +103,8 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   }
   impl->final_norm = load(N.final_norm, {H});
   if (c.tie_word_embeddings) impl->lm_head = impl->embed;
-  else impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
+  else if (!c.sequence_classification || ckpt.contains(N.lm_head)) impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
+  if (c.sequence_classification) impl->score = load(N.score, {c.num_labels, H});
   for (const auto& n : ckpt.names())
     if (!used.count(n)) log::warn("{}: ignoring unexpected tensor '{}'", opts.path, n);
   impl->inv_freq = rope_inv_freq(c, device);

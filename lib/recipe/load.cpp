@@ -37,6 +37,8 @@ void resolve_paths(Node& root, const fs::path& dir) {
       for (auto& s : srcs->seq) fix(get(&s, {"path"}));
   fix(get(&root, {"algorithm", "dpo", "reference_path"}));
   fix(get(&root, {"algorithm", "grpo", "reference_path"}));
+  if (Node* rw = get(&root, {"algorithm", "grpo", "rewards"}); rw && rw->is_seq())
+    for (auto& r : rw->seq) fix(get(&r, {"model"}));
   fix(get(&root, {"algorithm", "distill", "teacher"}));
 }
 

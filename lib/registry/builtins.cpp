@@ -42,6 +42,8 @@ void register_builtins() {
     r.rewards.add("regex", "1 if the completion contains a match of `pattern` (format rewards)", rl::make_regex);
     r.rewards.add("length_penalty", "-min(1, tokens over target_tokens / penalty_scale)", rl::make_length_penalty);
     r.rewards.add("command", "an external process scoring JSONL on stdin/stdout, with a timeout", rl::make_command);
+    r.rewards.add("model", "a reward model: an HF *ForSequenceClassification checkpoint (num_labels 1) on prompt + "
+                  "completion", rl::make_reward_model);
   });
 }
 

@@ -43,6 +43,7 @@ std::unique_ptr<RewardFunction> make_numeric(const algo::RewardOptions& o);
 std::unique_ptr<RewardFunction> make_regex(const algo::RewardOptions& o);
 std::unique_ptr<RewardFunction> make_length_penalty(const algo::RewardOptions& o);
 std::unique_ptr<RewardFunction> make_command(const algo::RewardOptions& o);
+std::unique_ptr<RewardFunction> make_reward_model(const algo::RewardOptions& o);
 
 // The weighted sum of the recipe's rewards, with each function's scores kept for metrics.
 class RewardSet {

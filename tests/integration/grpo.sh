@@ -64,7 +64,9 @@ variant kl kl --set algorithm.grpo.beta=0.04
 grep -q "KL reference = frozen copy" "$tmp/kl.log" || fail "beta > 0 loaded no reference"
 variant gspo loss --set algorithm.grpo.importance_sampling=sequence --set algorithm.grpo.loss=grpo
 variant drgrpo selected_fraction --set algorithm.grpo.loss=dr_grpo --set algorithm.grpo.scale_rewards=none --set algorithm.grpo.dynamic_sampling=true --set algorithm.grpo.mini_batches=2
-echo "grpo variants: k3 KL (beta 0.04), GSPO, Dr. GRPO with dynamic sampling and 2 mini-batches: ran"
+"$PT_PYTHON" tests/reference/make_seq_cls.py "$tmp/rm" qwen2 1 2> /dev/null
+variant rm rewards/rm --set "algorithm.grpo.rewards=[{name: exact_match}, {name: model, label: rm, model: $tmp/rm, weight: 0.1}]"
+echo "grpo variants: k3 KL (beta 0.04), GSPO, Dr. GRPO with dynamic sampling and 2 mini-batches, a reward model: ran"
 
 # External reward commands that fail.
 cat > "$tmp/judge.py" <<'PY'
