@@ -80,12 +80,16 @@ class CommandReward : public RewardFunction {
     pid_ = -1;
   }
 
+  // After EOF on its output: how the process ended (it may take a moment to be reaped).
   std::string exit_status() {
     int st = 0;
-    if (pid_ > 0 && waitpid(pid_, &st, WNOHANG) == pid_) {
-      pid_ = -1;
-      if (WIFEXITED(st)) return fmt::format("exited with status {}", WEXITSTATUS(st));
-      if (WIFSIGNALED(st)) return fmt::format("was killed by signal {}", WTERMSIG(st));
+    for (int i = 0; i < 200 && pid_ > 0; ++i) {
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        if (WIFEXITED(st)) return fmt::format("exited with status {}", WEXITSTATUS(st));
+        if (WIFSIGNALED(st)) return fmt::format("was killed by signal {}", WTERMSIG(st));
+      }
+      usleep(5000);
     }
     return "closed its output";
   }

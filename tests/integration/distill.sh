@@ -8,8 +8,7 @@
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-losses() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) for l in open(sys.argv[1]) if "\"loss\"" in l and "eval/" not in l))' "$1"; }
+source tests/integration/lib/common.sh
 
 "$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=teacher \
   --set trainer.max_steps=100 --set trainer.eval.every=0 --set trainer.eval.at_start=false \
@@ -29,21 +28,8 @@ assert last["eval/kl"] <= first["eval/kl"] / 2, (first, last)
 assert last["eval/accuracy"] >= teacher - 0.10, (teacher, last)
 PY
 
-short=(--set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2 --set trainer.eval.every=0
-       --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1 --set schedule.warmup_steps=2)
-"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=a > "$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "straight"; }
-set +e
-POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=b > "$tmp/b.log" 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 137 ] || { cat "$tmp/b.log"; fail "expected SIGKILL (137), got $rc"; }
-"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=b > "$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resume"; }
-grep -q "resumed from .*step-00000004 at step 4" "$tmp/b2.log" || fail "did not resume from step 4"
-a="$(losses "$tmp/a/metrics.jsonl")"; b="$(losses "$tmp/b/metrics.jsonl")"
-[ "$(echo "$a" | wc -w)" -eq 8 ] || fail "expected 8 losses, got: $a"
-[ "$a" = "$b" ] || fail "per-step losses differ after resume:\n$a\n$b"
-cmp "$tmp/a/model/model.safetensors" "$tmp/b/model/model.safetensors" || fail "final weights differ"
-echo "distill exact resume: 8 losses identical: $a"
+resume_check resume "$recipe" loss,kl "${common[@]}"
+cmp "$tmp/resume-a/model/model.safetensors" "$tmp/resume-b/model/model.safetensors" || fail "final weights differ"
 
 # A teacher whose tokenizer differs: the quickstart model with the Qwen3 tokenizer next to it.
 mkdir -p "$tmp/other"

@@ -13,12 +13,8 @@
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-col() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)[sys.argv[2]]) for l in open(sys.argv[1]) if "\"" + sys.argv[2] + "\"" in l and "eval/" not in l))' "$1" "$2"; }
-
-"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=base \
-  --set trainer.max_steps=80 --set trainer.eval.every=0 --set trainer.eval.at_start=false \
-  --set trainer.eval.at_end=false --set checkpoint.save_final=false > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; fail "SFT base"; }
+source tests/integration/lib/common.sh
+sft_base base 80
 [ ! -d "$tmp/base/checkpoints" ] || fail "checkpoint.save_final: false still wrote a checkpoint"
 recipe=examples/dpo/recipe.yaml
 common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model")
@@ -37,29 +33,10 @@ assert last["eval/logps/rejected"] < first["eval/logps/rejected"], (first, last)
 PY
 
 # Exact resume (frozen reference, then LoRA with adapters off).
-short=(--set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2 --set trainer.eval.every=0
-       --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1 --set schedule.warmup_steps=2)
-resume_check() {  # NAME EXTRA-ARGS...
-  local name="$1"; shift
-  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name-a" > "$tmp/$name-a.log" 2>&1 || { cat "$tmp/$name-a.log"; fail "$name straight"; }
-  set +e
-  POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name-b" > "$tmp/$name-b.log" 2>&1
-  local rc=$?
-  set -e
-  [ "$rc" -eq 137 ] || { cat "$tmp/$name-b.log"; fail "$name: expected SIGKILL (137), got $rc"; }
-  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name-b" > "$tmp/$name-b2.log" 2>&1 || { cat "$tmp/$name-b2.log"; fail "$name resume"; }
-  grep -q "resumed from .*step-00000004 at step 4" "$tmp/$name-b2.log" || fail "$name did not resume from step 4"
-  for k in loss rewards/margin; do
-    a="$(col "$tmp/$name-a/metrics.jsonl" "$k")"; b="$(col "$tmp/$name-b/metrics.jsonl" "$k")"
-    [ "$(echo "$a" | wc -w)" -eq 8 ] || fail "$name: expected 8 values of $k, got: $a"
-    [ "$a" = "$b" ] || fail "$name: $k differs after resume:\n$a\n$b"
-  done
-  echo "$name exact resume: 8 losses identical: $(col "$tmp/$name-a/metrics.jsonl" loss)"
-}
-resume_check frozen --set algorithm.dpo.reference=model
+resume_check frozen "$recipe" loss,rewards/margin "${common[@]}" --set algorithm.dpo.reference=model
 cmp "$tmp/frozen-a/model/model.safetensors" "$tmp/frozen-b/model/model.safetensors" || fail "final weights differ"
 lora=(--set 'model.lora={rank: 8, alpha: 16, dropout: 0.1, target_modules: [q_proj, v_proj, up_proj]}' --set optimizer.lr=3e-3)
-resume_check lora --set algorithm.dpo.reference=adapters "${lora[@]}"
+resume_check lora "$recipe" loss,rewards/margin "${common[@]}" --set algorithm.dpo.reference=adapters "${lora[@]}"
 cmp "$tmp/lora-a/model/adapter_model.safetensors" "$tmp/lora-b/model/adapter_model.safetensors" || fail "LoRA adapters differ"
 grep -q "adapters switched off" "$tmp/lora-a.log" || fail "the LoRA run did not use the adapters-off reference"
 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${lora[@]}" --set algorithm.dpo.reference=model --set run.name=lora-copy > "$tmp/lora-copy.log" 2>&1 || { cat "$tmp/lora-copy.log"; fail "LoRA with a frozen copy"; }
@@ -68,7 +45,7 @@ echo "LoRA DPO peak RSS: adapters-off reference $(col "$tmp/lora-a/metrics.jsonl
 
 # Cached reference log-probs.
 cached=(--set algorithm.dpo.reference=cached)
-resume_check cached "${cached[@]}"
+resume_check cached "$recipe" loss,rewards/margin "${common[@]}" "${cached[@]}"
 [ -f "$tmp/cached-b/reference_logps.json" ] || fail "no reference_logps.json in the run directory"
 grep -q "cached reference log-prob pairs read from" "$tmp/cached-b2.log" || fail "the resume recomputed the reference log-probs"
 "$PT_PYTHON" - "$tmp/cached-a/metrics.jsonl" "$tmp/frozen-a/metrics.jsonl" <<'PY'

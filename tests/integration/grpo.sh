@@ -11,12 +11,8 @@
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-col() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)[sys.argv[2]]) for l in open(sys.argv[1]) if "\"" + sys.argv[2] + "\"" in l and "eval/" not in l))' "$1" "$2"; }
-
-"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=base \
-  --set trainer.max_steps=80 --set trainer.eval.every=0 --set trainer.eval.at_start=false \
-  --set trainer.eval.at_end=false --set checkpoint.save_final=false > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; fail "SFT base"; }
+source tests/integration/lib/common.sh
+sft_base base 80
 recipe=examples/grpo/recipe.yaml
 common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model")
 
@@ -36,23 +32,8 @@ for k in ("clip_fraction", "logprob_mismatch", "completion_length", "completion_
 assert train[0]["logprob_mismatch"] < 1e-4, train[0]["logprob_mismatch"]
 PY
 
-short=(--set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2 --set trainer.eval.every=0
-       --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1)
-"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=a > "$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "straight"; }
-set +e
-POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=b > "$tmp/b.log" 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 137 ] || { cat "$tmp/b.log"; fail "expected SIGKILL (137), got $rc"; }
-"$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set run.name=b > "$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resume"; }
-grep -q "resumed from .*step-00000004 at step 4" "$tmp/b2.log" || fail "did not resume from step 4"
-for k in reward loss; do
-  a="$(col "$tmp/a/metrics.jsonl" "$k")"; b="$(col "$tmp/b/metrics.jsonl" "$k")"
-  [ "$(echo "$a" | wc -w)" -eq 8 ] || fail "expected 8 values of $k, got: $a"
-  [ "$a" = "$b" ] || fail "$k differs after resume:\n$a\n$b"
-done
-cmp "$tmp/a/model/model.safetensors" "$tmp/b/model/model.safetensors" || fail "final weights differ"
-echo "grpo exact resume: 8 rewards and losses identical: $(col "$tmp/a/metrics.jsonl" reward)"
+resume_check resume "$recipe" reward,loss "${common[@]}"
+cmp "$tmp/resume-a/model/model.safetensors" "$tmp/resume-b/model/model.safetensors" || fail "final weights differ"
 
 # Variants.
 variant() {  # NAME EXPECTED-METRIC ARGS...
@@ -108,7 +89,7 @@ grep -q "resumed from" "$tmp/crash2.log" || fail "the crashed run did not resume
 if command -v mpirun > /dev/null; then
   mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" \
     --set trainer.micro_batch_tokens=256 --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "2-rank GRPO"; }
-  "$PT_PYTHON" - "$tmp/a/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
+  "$PT_PYTHON" - "$tmp/resume-a/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
 import json, sys
 a, b = ([json.loads(l)["reward"] for l in open(f) if '"reward"' in l and "eval/" not in l] for f in sys.argv[1:3])
 print(f"grpo on 2 ranks vs 1: per-step sampled rewards {b} vs {a}")

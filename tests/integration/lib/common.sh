@@ -1,0 +1,41 @@
+# Shared by the algorithm integration tests (sourced; not a test itself). Needs $POSTTRAIN, $PT_PYTHON
+# and $tmp set by the caller.
+fail() { echo "FAIL: $*"; exit 1; }
+
+# Values of metric KEY per training step of RUN_DIR/metrics.jsonl (eval lines excluded), as Python reprs.
+col() {
+  "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)[sys.argv[2]]) for l in open(sys.argv[1]) if "\"" + sys.argv[2] + "\"" in l and "eval/" not in l))' "$1" "$2"
+}
+
+# An SFT'd quickstart model at $tmp/NAME/model after STEPS steps (no evaluation, no checkpoint).
+sft_base() {
+  "$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name="$1" \
+    --set trainer.max_steps="$2" --set trainer.eval.every=0 --set trainer.eval.at_start=false \
+    --set trainer.eval.at_end=false --set checkpoint.save_final=false > "$tmp/$1.log" 2>&1 || { cat "$tmp/$1.log"; fail "SFT base $1"; }
+}
+
+# 8 steps, checkpoints every 2, metrics every step, no evaluation, 2 warmup steps.
+short=(--set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2 --set trainer.eval.every=0
+       --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1 --set schedule.warmup_steps=2)
+
+# Exact resume: NAME-a runs 8 steps straight; NAME-b is killed by SIGKILL inside step 6, then
+# resumed from step 4; the metrics KEYS (comma-separated) must be identical per step.
+#   resume_check NAME RECIPE KEYS ARGS...
+resume_check() {
+  local name="$1" recipe="$2" keys="$3"; shift 3
+  "$POSTTRAIN" run "$recipe" "${short[@]}" "$@" --set run.name="$name-a" > "$tmp/$name-a.log" 2>&1 || { cat "$tmp/$name-a.log"; fail "$name straight"; }
+  set +e
+  POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${short[@]}" "$@" --set run.name="$name-b" > "$tmp/$name-b.log" 2>&1
+  local rc=$?
+  set -e
+  [ "$rc" -eq 137 ] || { cat "$tmp/$name-b.log"; fail "$name: expected SIGKILL (137), got $rc"; }
+  "$POSTTRAIN" run "$recipe" "${short[@]}" "$@" --set run.name="$name-b" > "$tmp/$name-b2.log" 2>&1 || { cat "$tmp/$name-b2.log"; fail "$name resume"; }
+  grep -q "resumed from .*step-00000004 at step 4" "$tmp/$name-b2.log" || fail "$name did not resume from step 4"
+  local k a b
+  for k in ${keys//,/ }; do
+    a="$(col "$tmp/$name-a/metrics.jsonl" "$k")"; b="$(col "$tmp/$name-b/metrics.jsonl" "$k")"
+    [ "$(echo "$a" | wc -w)" -eq 8 ] || fail "$name: expected 8 values of $k, got: $a"
+    [ "$a" = "$b" ] || fail "$name: $k differs after resume:\n$a\n$b"
+  done
+  echo "$name exact resume: 8 steps identical ($keys): $(col "$tmp/$name-a/metrics.jsonl" "${keys%%,*}")"
+}
