@@ -57,12 +57,14 @@ class CommandReward : public RewardFunction {
     pid_ = fork();
     if (pid_ < 0) fail("{}: cannot fork: {}", who(), std::strerror(errno));
     if (pid_ == 0) {
+      setpgid(0, 0);  // its own process group: stop() ends the shell and whatever it started
       dup2(in[0], STDIN_FILENO);
       dup2(out[1], STDOUT_FILENO);
       close(in[0]), close(in[1]), close(out[0]), close(out[1]);
       execl("/bin/sh", "sh", "-c", o_.command.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
+    setpgid(pid_, pid_);
     close(in[0]);
     close(out[1]);
     to_ = in[1];
@@ -72,12 +74,15 @@ class CommandReward : public RewardFunction {
   }
 
   void stop() {
-    if (pid_ <= 0) return;
-    close(to_);
-    close(from_);
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    if (to_ >= 0) close(to_);
+    if (from_ >= 0) close(from_);
+    to_ = from_ = -1;
+    if (pid_ > 0) {
+      kill(-pid_, SIGKILL);
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
   }
 
   // After EOF on its output: how the process ended (it may take a moment to be reaped).
@@ -85,6 +90,7 @@ class CommandReward : public RewardFunction {
     int st = 0;
     for (int i = 0; i < 200 && pid_ > 0; ++i) {
       if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        kill(-pid_, SIGKILL);  // anything it left running
         pid_ = -1;
         if (WIFEXITED(st)) return fmt::format("exited with status {}", WEXITSTATUS(st));
         if (WIFSIGNALED(st)) return fmt::format("was killed by signal {}", WTERMSIG(st));
