@@ -99,6 +99,34 @@ if __name__ == "__main__":
 # Loss-mask references (tests/assets/chat/mask_ref.json).
 #  - a template with {% generation %} markers: transformers' return_assistant_tokens_mask;
 #  - other templates: the prefix-rendering method, computed here on HF's tokenizer with offsets.
+def first_special_end(tok, text):
+    """Byte offset of the end of the first special added token in `text`, or None."""
+    special = {i for i, t in tok.added_tokens_decoder.items() if t.special}
+    enc = tok._tokenizer.encode(text, add_special_tokens=False)
+    for tid, (cb, ce) in zip(enc.ids, enc.offsets):
+        if tid in special:
+            return len(text[:ce].encode())
+    return None
+
+
+def strip_appended_header(tok, fb, b, e, before, m):
+    """A turn that ends '<eot><header of the next assistant turn>' (templates that always print the
+    assistant header after the last message) ends at <eot> when that header is the one before the turn."""
+    content = m["content"].strip(" \n\t\r").encode()
+    at = fb.rfind(content, 0, e)
+    if not content or at < b:
+        return e
+    cend = at + len(content)
+    tail = fb[cend:e].decode()
+    end = first_special_end(tok, tail)
+    if end is None:
+        return e
+    rest = fb[cend + end:e].decode().lstrip(" \n\t\r")
+    if rest and before.rstrip(" \n\t\r").endswith(rest):
+        return cend + end
+    return e
+
+
 def prefix_mask(tok, conv, template=None, roles=("assistant",)):
     r = lambda msgs, gen: tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen,
                                                   chat_template=template) if msgs else ""
@@ -119,10 +147,20 @@ def prefix_mask(tok, conv, template=None, roles=("assistant",)):
             assert content and pos >= b
             term = ab[pos + len(content):].rstrip(b" \n\t\r")
             at = fb.find(content + term, b)
-            assert at >= 0
+            if at < 0:  # an always-appended next header: keep the terminator up to its first special token
+                at = fb.find(content, b)
+                assert at >= 0
+                j = 0
+                while j < len(term) and at + len(content) + j < len(fb) and fb[at + len(content) + j] == term[j]:
+                    j += 1
+                cut = first_special_end(tok, term[:j].decode())
+                assert cut is not None
+                term = term[:cut]
             e = at + len(content) + len(term)
         while e > b and full.encode()[e - 1:e] in (b" ", b"\n", b"\t", b"\r"):
             e -= 1
+        if m["role"] == "assistant":
+            e = strip_appended_header(tok, fb, b, e, before, m)
         spans.append((b, e))
     enc = tok._tokenizer.encode(full, add_special_tokens=False)
     # HF offsets are in characters; convert to bytes to compare with our byte spans.

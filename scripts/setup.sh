@@ -3,6 +3,7 @@
 # checks and rebuilds what changed.
 #   scripts/setup.sh            -> build/ (RelWithDebInfo)
 #   BUILD_DIR=... scripts/setup.sh
+#   BUILD_TARGETS="posttrain" scripts/setup.sh   (build only these targets; default: everything)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
@@ -44,4 +45,5 @@ fi
 export CCACHE_BASEDIR="$ROOT"
 JOBS="${JOBS:-$(nproc)}"
 echo "[setup] building in $BUILD_DIR with $JOBS jobs"
-cmake --build "$BUILD_DIR" -j "$JOBS"
+TARGETS=(); for t in ${BUILD_TARGETS:-}; do TARGETS+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "$JOBS" "${TARGETS[@]}"

@@ -21,6 +21,8 @@ void add_inspect_command(CLI::App& app) {
   sub->add_option("--train-roles", r.mask.train_roles, "roles whose turns are trained");
   sub->add_flag("--last-turn-only", r.mask.last_turn_only, "train only the last trained-role turn");
   sub->add_flag("--no-color", no_color, "plain output: [[ ]] around trained spans");
+  sub->add_flag("--generation-prompt", r.generation_prompt,
+                "render with the template's generation prompt, as generation sees the conversation");
   sub->callback([] {
     r.color = !no_color && isatty(STDOUT_FILENO);
     tok::inspect_conversation(r, std::cout);

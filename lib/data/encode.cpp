@@ -32,6 +32,16 @@ void check_messages(const ordered_json& v, const std::string& where, const std::
     if (!m.is_object()) bad(where, fmt::format("{}[{}]", field, i), fmt::format("expected an object, got {}", type_name(m)));
     if (!m.contains("role") || !m["role"].is_string())
       bad(where, fmt::format("{}[{}].role", field, i), "missing or not a string");
+    // Roles chat templates know; anything else (a typo like "usr") would be rendered or skipped
+    // silently by the template and the turn's mask would be wrong.
+    static const std::vector<std::string> roles{"system", "user", "assistant", "tool", "developer", "function", "ipython"};
+    const std::string role = m["role"].get<std::string>();
+    if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+      const std::string hint = did_you_mean(role, roles);
+      bad(where, fmt::format("{}[{}].role", field, i),
+          fmt::format("unknown role '{}'{}; expected one of system, user, assistant, tool, developer, function, ipython",
+                      role, hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+    }
     if (m.contains("content") && !(m["content"].is_string() || m["content"].is_array() || m["content"].is_null()))
       bad(where, fmt::format("{}[{}].content", field, i),
           fmt::format("expected a string or a list of parts, got {}", type_name(m["content"])));

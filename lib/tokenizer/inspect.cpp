@@ -35,7 +35,16 @@ void inspect_conversation(const InspectRequest& r, std::ostream& out) {
   }
   const nlohmann::ordered_json& messages = record.is_object() && record.contains(r.field) ? record[r.field] : record;
   if (!messages.is_array()) fail("{}: expected a list of messages (or an object with '{}')", where, r.field);
-  auto m = encode_chat(tok, messages, r.mask, where);
+  MaskedTokens m;
+  if (r.generation_prompt) {
+    ChatOptions chat = r.mask.chat;
+    chat.add_generation_prompt = true;
+    m.ids = tok.tokenizer().encode(tok.render_chat(messages, chat).text, false).ids;
+    m.trained.assign(m.ids.size(), 0);
+    out << "(rendered with the generation prompt: the text generation continues from; nothing is trained)\n";
+  } else {
+    m = encode_chat(tok, messages, r.mask, where);
+  }
   size_t trained = 0;
   bool in_span = false;
   for (size_t i = 0; i < m.ids.size(); ++i) {

@@ -17,6 +17,9 @@ struct InspectRequest {
   std::string chat_template;   // optional template name or .jinja path
   MaskOptions mask;
   bool color = true;
+  // Render as generation sees it: the conversation followed by the template's generation prompt
+  // (the assistant header the model continues from); nothing is trained there.
+  bool generation_prompt = false;
 };
 
 void inspect_conversation(const InspectRequest& r, std::ostream& out);

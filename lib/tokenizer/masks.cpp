@@ -39,6 +39,36 @@ bool keeps_content(const std::string& turn, const nlohmann::ordered_json& msg) {
   return cb == std::string::npos || turn.find(c.substr(cb, ce - cb + 1)) != std::string::npos;
 }
 
+// Templates that print the assistant header after the last message whatever add_generation_prompt
+// says (Llama 3 style) end a last turn with "<|eot_id|><|start_header_id|>assistant<|end_header_id|>".
+// When what follows the turn's first special token after its content is the very header that
+// preceded the turn (the tail of `before`), that is the next turn's header, not this turn's end.
+size_t strip_appended_header(const HfTokenizer& tok, const std::string& full, size_t b, size_t e,
+                             const std::string& before, const nlohmann::ordered_json& msg) {
+  if (!msg.contains("content") || !msg["content"].is_string()) return e;
+  std::string c = msg["content"].get<std::string>();
+  size_t cb = c.find_first_not_of(" \n\t\r"), ce = c.find_last_not_of(" \n\t\r");
+  if (cb == std::string::npos) return e;
+  c = c.substr(cb, ce - cb + 1);
+  size_t at = full.rfind(c, e);
+  if (at == std::string::npos || at < b || at + c.size() > e) return e;
+  const size_t cend = at + c.size();
+  Encoding tail = tok.tokenizer().encode(full.substr(cend, e - cend), /*add_special_tokens=*/false);
+  for (size_t t = 0; t < tail.ids.size(); ++t) {
+    if (!tail.special[t]) continue;
+    const size_t end_of_turn = cend + tail.offsets[t].second;
+    std::string rest = full.substr(end_of_turn, e - end_of_turn);
+    size_t rb = rest.find_first_not_of(" \n\t\r");
+    if (rb == std::string::npos) return e;  // only blanks after the terminator
+    rest = rest.substr(rb);
+    std::string head = before;
+    while (!head.empty() && is_blank(head.back())) head.pop_back();
+    if (head.size() >= rest.size() && head.compare(head.size() - rest.size(), rest.size(), rest) == 0) return end_of_turn;
+    return e;
+  }
+  return e;
+}
+
 }  // namespace
 
 MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& messages, const MaskOptions& opts,
@@ -103,13 +133,32 @@ MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& m
         std::string term = after.substr(in_after + content.size());
         while (!term.empty() && is_blank(term.back())) term.pop_back();
         size_t at = full.text.find(content + term, b);
-        if (at == std::string::npos)
-          fail("{}: the chat template cannot be segmented at message {} (content not found where the turn starts); "
-               "use a template with {{% generation %}} markers",
-               where, i);
+        if (at == std::string::npos) {
+          // Templates that always end with the next header (Llama 3 style: the assistant header is
+          // printed after the last message whether or not a generation prompt is asked for): after
+          // the content, the full rendering follows the terminator only up to where the next turn's
+          // header differs. The turn ends with the terminator's first special token (<|eot_id|>).
+          at = full.text.find(content, b);
+          size_t j = 0;
+          while (at != std::string::npos && j < term.size() && at + content.size() + j < full.text.size() &&
+                 full.text[at + content.size() + j] == term[j])
+            ++j;
+          size_t cut = std::string::npos;
+          if (at != std::string::npos && j > 0) {
+            Encoding te = tok.tokenizer().encode(term.substr(0, j), /*add_special_tokens=*/false);
+            for (size_t t = 0; t < te.ids.size() && cut == std::string::npos; ++t)
+              if (te.special[t]) cut = te.offsets[t].second;
+          }
+          if (cut == std::string::npos)
+            fail("{}: the chat template cannot be segmented at message {} (content not found where the turn starts); "
+                 "use a template with {{% generation %}} markers",
+                 where, i);
+          term.resize(cut);
+        }
         e = at + content.size() + term.size();
       }
       while (e > b && is_blank(full.text[e - 1])) --e;  // the newline after the end-of-turn token is not trained
+      if (assistant) e = strip_appended_header(tok, full.text, b, e, before, messages[i]);
       if (e > b) out.spans.emplace_back(b, e);
     }
   }

@@ -49,3 +49,9 @@ for kv in parallel.strategy=fsdp parallel.backend=nccl; do
 done
 echo "unsupported parallel settings refused"
 "$POSTTRAIN" list algorithm | grep -q "dpo" && "$POSTTRAIN" list algorithm | grep -q "distill"
+
+# The quickstart builds only the binary (the test command builds the rest), and its recipe says what
+# its data is.
+grep -q 'BUILD_TARGETS=posttrain' scripts/quickstart.sh
+head -3 examples/quickstart/recipe.yaml | grep -q 'digit-reversal'
+! head -3 examples/quickstart/recipe.yaml | grep -qi 'addition'

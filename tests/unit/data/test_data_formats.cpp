@@ -133,6 +133,10 @@ TEST_CASE("bad records name file:line and the field", "[data][format][bad]") {
   CHECK_THROWS_WITH(e.encode(R"({"messages":[{"role":"user","content":"only a question"}]})", "d.jsonl:11"),
                     Catch::Contains("d.jsonl:11"));
   CHECK_THROWS_WITH(e.encode("[1,2]", "d.jsonl:12"), Catch::Contains("d.jsonl:12: expected a JSON object"));
+  // An unknown role would be rendered (or skipped) silently by the template: a bad record.
+  CHECK_THROWS_WITH(e.encode(R"({"messages":[{"role":"usr","content":"hi"},{"role":"assistant","content":"yo"}]})", "d.jsonl:13"),
+                    Catch::Contains("d.jsonl:13: field 'messages[0].role': unknown role 'usr'") &&
+                        Catch::Contains("did you mean 'user'"));
   auto t = encoder(Format::Text);
   CHECK_THROWS_WITH(t.encode(R"({"text":5})", "t.jsonl:2"), Catch::Contains("t.jsonl:2: field 'text': expected a string, got number"));
 }

@@ -85,3 +85,31 @@ TEST_CASE("prompt/completion masks train the completion and EOS", "[tokenizer][m
   for (auto x : m.trained) n += x;
   REQUIRE(n == t.tokenizer().encode(" 4", false).ids.size() + 1);  // the completion and EOS
 }
+
+TEST_CASE("a Llama 3 template that always appends the assistant header segments multi-turn chats", "[tokenizer][mask]") {
+  // The Llama 3 fixture's template prints <|start_header_id|>assistant<|end_header_id|> after the last
+  // message whatever add_generation_prompt says: each assistant turn must train its content and
+  // <|eot_id|>, never the next header, with a system message and several turns.
+  auto& t = tokenizer("llama3");
+  auto msgs = nlohmann::ordered_json::parse(R"([{"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
+    {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}])");
+  auto m = tok::encode_chat(t, msgs, tok::MaskOptions{});
+  std::vector<std::string> spans;
+  std::vector<int32_t> cur;
+  for (size_t i = 0; i <= m.ids.size(); ++i) {
+    if (i < m.ids.size() && m.trained[i]) {
+      cur.push_back(m.ids[i]);
+    } else if (!cur.empty()) {
+      spans.push_back(t.tokenizer().decode(cur, false));
+      cur.clear();
+    }
+  }
+  CHECK(spans == std::vector<std::string>{"Hello.<|eot_id|>", "Goodbye.<|eot_id|>"});
+  // Two turns, no system message: the same (the trailing header is not trained either).
+  auto two = tok::encode_chat(t, nlohmann::ordered_json::parse(R"([{"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello."}])"), tok::MaskOptions{});
+  size_t trained = 0;
+  for (auto v : two.trained) trained += v;
+  CHECK(trained == t.tokenizer().encode("Hello.<|eot_id|>", false).ids.size());
+}
