@@ -55,6 +55,10 @@ class CausalLM {
   void save_state(const std::string& file) const;
   void load_state(const std::string& file);
 
+  // Grows the vocabulary to `new_vocab` (tokens added to the tokenizer): new embedding / LM-head
+  // rows start at the mean of the existing ones; saved checkpoints carry the new vocab_size.
+  void resize_vocab(int64_t new_vocab);
+
   void merge_lora();    // fold B·A·scale into the base weights (inference/export)
   void unmerge_lora();  // exact inverse up to rounding
 

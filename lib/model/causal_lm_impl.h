@@ -90,6 +90,7 @@ struct CausalLM::Impl {
 
   at::Tensor hidden(const PackedInput& in, KvStep* kv = nullptr);
 
+  bool sequence_head_only() const { return !lm_head.defined(); }
   // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
   at::Tensor head() const {
     if (head_lora && !head_lora->merged && adapters_on) return lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;

@@ -28,6 +28,7 @@ void resolve_paths(Node& root, const fs::path& dir) {
   };
   fix(get(&root, {"model", "path"}));
   fix(get(&root, {"tokenizer", "path"}));
+  fix(get(&root, {"tokenizer", "add_tokens_file"}));
   if (Node* t = get(&root, {"tokenizer", "chat_template"}); t && t->is_scalar()) {
     const std::string& s = t->scalar;
     if (s.size() > 6 && s.compare(s.size() - 6, 6, ".jinja") == 0) fix(t);

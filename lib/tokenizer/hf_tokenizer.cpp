@@ -123,6 +123,12 @@ int32_t HfTokenizer::add_special_tokens(const std::vector<std::string>& tokens) 
   return tokenizer_.add_tokens(add);
 }
 
+int32_t HfTokenizer::add_tokens(const std::vector<std::string>& tokens) {
+  std::vector<AddedToken> add;
+  for (const auto& t : tokens) add.push_back(AddedToken{t, false, true, false, false, false});
+  return tokenizer_.add_tokens(add);
+}
+
 void HfTokenizer::save_pretrained(const std::string& dir) const {
   fs::create_directories(dir);
   std::string src = Tokenizer::resolve_path(dir_);

@@ -44,6 +44,8 @@ class HfTokenizer {
 
   // Adds special tokens (vocabulary extension); they are kept by save_pretrained.
   int32_t add_special_tokens(const std::vector<std::string>& tokens);
+  // Regular added tokens (HF's add_tokens: matched in text, not special; normalized as HF does).
+  int32_t add_tokens(const std::vector<std::string>& tokens);
   // tokenizer.json + tokenizer_config.json (with the extension and the selected chat template).
   void save_pretrained(const std::string& dir) const;
 

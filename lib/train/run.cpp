@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -142,6 +143,14 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   auto tokenizer = tok::HfTokenizer::from_dir(tok_dir);
   if (!R.tokenizer.chat_template.empty()) tokenizer.select_chat_template(R.tokenizer.chat_template);
   if (!R.tokenizer.add_special_tokens.empty()) tokenizer.add_special_tokens(R.tokenizer.add_special_tokens);
+  std::vector<std::string> new_tokens = R.tokenizer.add_tokens;
+  if (!R.tokenizer.add_tokens_file.empty()) {
+    std::ifstream f(R.tokenizer.add_tokens_file);
+    if (!f) fail("tokenizer.add_tokens_file: cannot open '{}'", R.tokenizer.add_tokens_file);
+    for (std::string line; std::getline(f, line);)
+      if (!line.empty()) new_tokens.push_back(line);
+  }
+  if (!new_tokens.empty()) tokenizer.add_tokens(new_tokens);
 
   model::ModelOptions mo = R.model;
   if (resume && !R.model.lora) mo.path = *resume + "/model";
@@ -150,10 +159,20 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   auto model = model::CausalLM::from_pretrained(mo, device);
   if (resume && R.model.lora) model->load_state(*resume + "/trainable.safetensors");
   const int64_t tok_vocab = tokenizer.tokenizer().vocab_size();
-  if (tok_vocab > model->vocab_size())
-    fail("tokenizer {} has {} tokens but model {} has vocab_size {}: ids would index past the embedding (resizing "
-         "embeddings is not supported; use a tokenizer that matches the model)",
-         tok_dir, tok_vocab, R.model.path, model->vocab_size());
+  if (tok_vocab > model->vocab_size()) {
+    const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
+    if (!added)
+      fail("tokenizer {} has {} tokens but model {} has vocab_size {}: ids would index past the embedding (use the "
+           "model's tokenizer, or add tokens with tokenizer.add_special_tokens / add_tokens to grow the model)",
+           tok_dir, tok_vocab, R.model.path, model->vocab_size());
+    if (R.model.lora)
+      fail("tokenizer: {} new tokens with model.lora: their embedding rows would stay frozen at the initial mean; "
+           "train new tokens with full fine-tuning (trainable new rows under LoRA are not part of this build yet)",
+           tok_vocab - model->vocab_size());
+    log::info("vocabulary grows from {} to {} tokens (new embedding / LM-head rows at the mean of the existing ones)",
+              model->vocab_size(), tok_vocab);
+    model->resize_vocab(tok_vocab);
+  }
 
   tok::MaskOptions masks;
   masks.train_roles = R.tokenizer.train_roles;

@@ -1,0 +1,43 @@
+// Vocabulary expansion: new embedding (and untied LM-head) rows for tokens added to the tokenizer,
+// initialized to the mean of the existing rows (HF's mean_resizing without its small random
+// perturbation, so a run is reproducible from its recipe), saved at the new vocab_size.
+#include "core/error.h"
+#include "model/causal_lm_impl.h"
+
+namespace pt::model {
+
+void CausalLM::resize_vocab(int64_t new_vocab) {
+  auto& im = *impl_;
+  const int64_t old = im.cfg.vocab_size;
+  PT_CHECK(new_vocab > old, "resize_vocab: {} is not larger than the vocabulary of {}", new_vocab, old);
+  if (im.sequence_head_only())
+    fail("{}: a model without an LM head cannot grow its vocabulary", im.opts.path);
+  if (im.embed_lora || im.head_lora)
+    fail("new tokens with LoRA on embed_tokens / lm_head are not supported: their rows would be adapters of rows "
+         "that do not exist in the base model");
+  const int64_t m = im.opts.vocab_pad_multiple;
+  const int64_t padded = (new_vocab + m - 1) / m * m;
+  const bool trainable = im.embed.requires_grad();
+  auto grow = [&](const at::Tensor& w) {
+    at::NoGradGuard ng;
+    at::Tensor out = at::zeros({padded, w.size(1)}, w.options());
+    out.narrow(0, 0, old).copy_(w.narrow(0, 0, old));
+    at::Tensor mean = w.narrow(0, 0, old).to(at::kFloat).mean(0).to(w.scalar_type());
+    out.narrow(0, old, new_vocab - old).copy_(mean.unsqueeze(0).expand({new_vocab - old, w.size(1)}));
+    return out.requires_grad_(trainable);
+  };
+  const bool tied = im.lm_head.defined() && im.lm_head.is_same(im.embed);
+  at::Tensor embed = grow(im.embed);
+  at::Tensor head = tied ? embed : im.lm_head.defined() ? grow(im.lm_head) : at::Tensor();
+  for (auto& [name, t] : im.base_params) {
+    if (t.is_same(im.embed)) t = embed;
+    else if (im.lm_head.defined() && t.is_same(im.lm_head)) t = head;
+  }
+  im.embed = embed;
+  im.lm_head = head;
+  im.padded_vocab = padded;
+  im.cfg.vocab_size = new_vocab;
+  im.cfg.raw["vocab_size"] = new_vocab;
+}
+
+}  // namespace pt::model

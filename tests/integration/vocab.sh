@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Expanded vocabulary: 1,000 new tokens (semantic ids "<sid_N>") added through tokenizer.add_tokens_file
+# grow the quickstart model's embedding (tied LM head) from 300 to 1,300 rows (new rows at the mean),
+# full fine-tuning trains them on chats whose answers are spelled in new tokens; the saved checkpoint
+# reloads in transformers with the same logits (verify-model, ids drawn over the whole vocabulary) and
+# in HF tokenizers with the same ids; LoRA with new tokens is refused.
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+source tests/integration/lib/common.sh
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, random, sys
+d = sys.argv[1]
+open(f"{d}/tokens.txt", "w").write("".join(f"<sid_{i}>\n" for i in range(1000)))
+rng = random.Random(4)
+with open(f"{d}/chats.jsonl", "w") as f:
+    for _ in range(2000):
+        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 5)))
+        f.write(json.dumps({"messages": [{"role": "user", "content": f"Reverse the digits: {s}"},
+                                         {"role": "assistant", "content": "".join(f"<sid_{c}>" for c in s[::-1])}]}) + "\n")
+PY
+args=(--set run.output_dir="$tmp" --set tokenizer.add_tokens_file="$tmp/tokens.txt"
+      --set "data.sources=[{name: sid, path: $tmp/chats.jsonl, format: chat}]" --set trainer.max_steps=40
+      --set trainer.eval.every=0 --set trainer.eval.at_start=false --set schedule.warmup_steps=5 --set logging.every=1)
+"$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=grow > "$tmp/grow.log" 2>&1 || { cat "$tmp/grow.log"; fail "run with new tokens"; }
+grep -q "vocabulary grows from 300 to 1300 tokens" "$tmp/grow.log" || fail "the vocabulary did not grow"
+grep -o '"vocab_size": [0-9]*' "$tmp/grow/model/config.json" | grep -q 1300 || fail "saved vocab_size"
+"$PT_PYTHON" - "$tmp/grow/metrics.jsonl" <<'PY'
+import json, sys
+l = [json.loads(x)["loss"] for x in open(sys.argv[1]) if '"loss"' in x and "eval/" not in x]
+print(f"training on new tokens: loss {l[0]:.3f} -> {l[-1]:.3f}")
+assert l[-1] < l[0] / 2, l
+PY
+"$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/grow/model" "$tmp/ref.safetensors" > /dev/null
+"$POSTTRAIN" verify-model "$tmp/grow/model" --reference "$tmp/ref.safetensors" | tee "$tmp/verify.txt" | grep -E "max abs|result"
+grep -q "result .*PASS" "$tmp/verify.txt" || fail "transformers logits differ"
+ours="$("$POSTTRAIN" tokenize --tokenizer "$tmp/grow/model" --text 'x <sid_5><sid_999> 12<sid_0>' --ids-only)"
+theirs="$("$PT_PYTHON" -c 'import sys; from tokenizers import Tokenizer; print(Tokenizer.from_file(sys.argv[1]).encode("x <sid_5><sid_999> 12<sid_0>", add_special_tokens=False).ids)' "$tmp/grow/model/tokenizer.json")"
+echo "ids: ours $ours, HF tokenizers $theirs"
+[ "$(echo "$ours" | tr -cd '0-9,')" = "$(echo "$theirs" | tr -cd '0-9,')" ] || fail "token ids differ after reload"
+echo "$ours" | grep -q 305 || fail "<sid_5> is not id 305"
+if "$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=lora --set 'model.lora={rank: 4}' > "$tmp/lora.log" 2>&1; then
+  fail "LoRA with new tokens was accepted"
+fi
+grep -q "new tokens with model.lora" "$tmp/lora.log" || { cat "$tmp/lora.log"; fail "unclear LoRA refusal"; }
+echo "expanded vocabulary: 1000 new tokens trained, reloaded by transformers and HF tokenizers with the same logits and ids"
