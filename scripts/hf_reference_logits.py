@@ -3,7 +3,8 @@
 
   hf_reference_logits.py MODEL_DIR OUT.safetensors [--adapter DIR] [--inputs IN.safetensors] [--seed N]
 
-Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32, each document run on its own with
+Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32 ([1, num_labels] for a
+*ForSequenceClassification model: its score at the last token), each document run on its own with
 eager attention in fp32. Without --inputs, documents are random ids (lengths 7, 19, 1, 33) from --seed.
 """
 import argparse
@@ -21,7 +22,10 @@ def main():
     ap.add_argument("--inputs")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    model = tf.AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
+    arch = tf.AutoConfig.from_pretrained(a.model).architectures[0]
+    # Classifiers (reward models) are gated on their score head: logits [1, num_labels] per document.
+    auto = tf.AutoModelForSequenceClassification if arch.endswith("ForSequenceClassification") else tf.AutoModelForCausalLM
+    model = auto.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
     if a.adapter:
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, a.adapter)
@@ -36,7 +40,8 @@ def main():
     out = {}
     for i, ids in enumerate(docs):
         with torch.no_grad():
-            logits = model(input_ids=ids.view(1, -1)).logits[0]
+            logits = model(input_ids=ids.view(1, -1)).logits
+            logits = logits if arch.endswith("ForSequenceClassification") else logits[0]
         out[f"doc{i}_ids"] = ids.to(torch.int64).contiguous()
         out[f"doc{i}_logits"] = logits.float().contiguous()
     save_file(out, a.out)

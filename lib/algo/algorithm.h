@@ -44,6 +44,7 @@ struct MicroBatch {
   // Packing units (a preference pair is one): their documents in order, and where they came from.
   std::vector<std::vector<int64_t>> units;
   std::vector<std::pair<uint32_t, int64_t>> unit_keys;  // (source, record)
+  std::vector<nlohmann::json> unit_meta;                // the record's metadata (labels, answers), or null
 };
 
 // A named metric contribution of one micro-batch: `sum` (detached, left on the device so the step

@@ -41,6 +41,8 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
           mb.units.emplace_back();
           mb.unit_keys.emplace_back(static_cast<uint32_t>(row.doc_source[j]),
                                     j < row.doc_record.size() ? row.doc_record[j] : -1);
+          const auto u = static_cast<size_t>(row.doc_unit[j]);
+          mb.unit_meta.push_back(u < row.meta.size() ? row.meta[u] : nlohmann::json());
         }
         mb.units.back().push_back(static_cast<int64_t>(d));
       }

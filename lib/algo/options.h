@@ -7,7 +7,7 @@
 
 namespace pt::algo {
 
-enum class Name { Sft, Dpo, Grpo, Distill };
+enum class Name { Sft, Dpo, Grpo, Distill, Classify };
 enum class DpoLoss { Sigmoid, Ipo, Hinge, Robust, Simpo };
 enum class DpoReference { Auto, Model, Adapters, Cached };
 enum class DistillLoss { ForwardKl, ReverseKl, Jsd };
@@ -204,7 +204,8 @@ struct AlgorithmOptions {
 }  // namespace pt::algo
 
 PT_RECIPE_ENUM(pt::algo::Name, {pt::algo::Name::Sft, "sft"}, {pt::algo::Name::Dpo, "dpo"},
-               {pt::algo::Name::Grpo, "grpo"}, {pt::algo::Name::Distill, "distill"})
+               {pt::algo::Name::Grpo, "grpo"}, {pt::algo::Name::Distill, "distill"},
+               {pt::algo::Name::Classify, "classify"})
 PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::algo::DpoLoss::Ipo, "ipo"},
                {pt::algo::DpoLoss::Hinge, "hinge"}, {pt::algo::DpoLoss::Robust, "robust"},
                {pt::algo::DpoLoss::Simpo, "simpo"})

@@ -60,6 +60,7 @@ const std::vector<std::string>& RecordEncoder::field_names(Format f) {
       {Format::Prompts, {"prompt", "answer"}},
       {Format::TokenIds, {"ids", "trained"}},
       {Format::Text, {"text"}},
+      {Format::Classification, {"text", "label"}},
   };
   return names.at(f);
 }
@@ -108,6 +109,7 @@ Example RecordEncoder::encode(std::string_view line, const std::string& where) c
       case Format::Prompts: return prompts(rec, where);
       case Format::TokenIds: return token_ids(rec, where);
       case Format::Text: return text(rec, where);
+      case Format::Classification: return classification(rec, where);
     }
   } catch (const BadRecord&) {
     throw;
@@ -299,6 +301,30 @@ Example RecordEncoder::token_ids(const ordered_json& rec, const std::string& whe
   }
   Example ex;
   ex.docs.push_back(std::move(d));
+  return ex;
+}
+
+Example RecordEncoder::classification(const ordered_json& rec, const std::string& where) const {
+  // A text (or a chat rendered by the template) and its label: an integer class or a number (regression).
+  const auto& tf = field("text");
+  const auto& t = need(rec, tf, where, "classification");
+  Document d;
+  if (t.is_string()) {
+    d.ids = tok_->tokenizer().encode(t.get<std::string>(), true).ids;
+  } else if (is_messages(t)) {
+    check_messages(t, where, tf);
+    d.ids = tok_->tokenizer().encode(tok_->render_chat(t, masks_.chat).text, false).ids;
+  } else {
+    bad(where, tf, fmt::format("expected a string or a list of messages, got {}", type_name(t)));
+  }
+  if (d.ids.empty()) bad(where, tf, "empty text");
+  const auto& lf = field("label");
+  const auto& l = need(rec, lf, where, "classification");
+  if (!l.is_number()) bad(where, lf, fmt::format("expected a number (a class index, or a value to regress), got {}", type_name(l)));
+  d.trained.assign(d.ids.size(), 0);  // the loss is on the head, not on tokens
+  Example ex;
+  ex.docs.push_back(std::move(d));
+  ex.meta = nlohmann::json{{"label", l}};
   return ex;
 }
 

@@ -50,6 +50,7 @@ class RecordEncoder {
   Example prompts(const nlohmann::ordered_json& rec, const std::string& where) const;
   Example token_ids(const nlohmann::ordered_json& rec, const std::string& where) const;
   Example text(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example classification(const nlohmann::ordered_json& rec, const std::string& where) const;
 
   const tok::HfTokenizer* tok_;
   Format format_;

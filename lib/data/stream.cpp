@@ -142,7 +142,7 @@ uint32_t DocStream::record_at(size_t s, const Cursor& c) {
 DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
   const auto& src = (*sources_)[s];
   const size_t seq_len = static_cast<size_t>(ds_.options().seq_len);
-  const bool needs_trained = src.opts.format != Format::Prompts;
+  const bool needs_trained = src.opts.format != Format::Prompts && src.opts.format != Format::Classification;
   Encoded out;
   out.where = src.shards->where(record);
   Example ex = src.encoder->encode(src.shards->record(record), out.where);

@@ -79,6 +79,7 @@ at::Tensor CausalLM::lm_head_weight() const {
 }
 
 bool CausalLM::has_score_head() const { return impl_->score.defined(); }
+at::Tensor CausalLM::score_weight() const { return impl_->score; }
 
 at::Tensor CausalLM::score_logits(const PackedInput& in) {
   if (!impl_->score.defined())

@@ -32,6 +32,7 @@ class CausalLM {
   // *ForSequenceClassification checkpoints: the score head at each document's last token,
   // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
   bool has_score_head() const;
+  at::Tensor score_weight() const;  // [num_labels, hidden]
   at::Tensor score_logits(const PackedInput& in);
   int64_t vocab_size() const;                       // original, unpadded
   int64_t padded_vocab_size() const;

@@ -105,6 +105,33 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   if (c.tie_word_embeddings) impl->lm_head = impl->embed;
   else if (!c.sequence_classification || ckpt.contains(N.lm_head)) impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
   if (c.sequence_classification) impl->score = load(N.score, {c.num_labels, H});
+  if (opts.head.type == HeadType::SequenceClassification) {
+    if (c.sequence_classification && c.num_labels != opts.head.num_labels)
+      fail("model.head.num_labels = {} but {} is a classifier with {} labels", opts.head.num_labels, opts.path,
+           c.num_labels);
+    if (!c.sequence_classification) {
+      // A new head, initialized as transformers does (normal, std = initializer_range), and the
+      // config it is saved with.
+      const double std = c.raw.value("initializer_range", 0.02);
+      impl->score = at::empty({opts.head.num_labels, H}, topts).normal_(0, std);
+      impl->base_params.emplace_back(N.score, impl->score);
+      impl->cfg.sequence_classification = true;
+      impl->cfg.num_labels = opts.head.num_labels;
+      const std::string base = c.architecture.substr(0, c.architecture.size() - std::string("ForCausalLM").size());
+      impl->cfg.hf_class = base + "ForSequenceClassification";
+      auto& raw = impl->cfg.raw;
+      raw["architectures"] = nlohmann::json::array({impl->cfg.hf_class});
+      nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
+      for (int i = 0; i < opts.head.num_labels; ++i) {
+        id2label[std::to_string(i)] = fmt::format("LABEL_{}", i);
+        label2id[fmt::format("LABEL_{}", i)] = i;
+      }
+      raw["id2label"] = id2label;
+      raw["label2id"] = label2id;
+      if (opts.head.num_labels == 1) raw["problem_type"] = "regression";
+      if (!raw.contains("pad_token_id") || raw["pad_token_id"].is_null()) raw["pad_token_id"] = c.eos_token_id.value_or(0);
+    }
+  }
   for (const auto& n : ckpt.names())
     if (!used.count(n)) log::warn("{}: ignoring unexpected tensor '{}'", opts.path, n);
   impl->inv_freq = rope_inv_freq(c, device);

@@ -31,6 +31,21 @@ struct LoraOptions {
   }
 };
 
+enum class HeadType { None, SequenceClassification };
+
+struct HeadOptions {
+  HeadType type = HeadType::None;
+  int num_labels = 2;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("type", type,
+            Spec("none = the LM head only; sequence_classification = a score head at each sequence's last token "
+                 "(saved as *ForSequenceClassification), created when the checkpoint has none"));
+    v.field("num_labels", num_labels, Spec("classes; 1 = regression (mean squared error)").min(1));
+  }
+};
+
 struct ModelOptions {
   std::string path;
   Dtype dtype = Dtype::Auto;
@@ -38,6 +53,7 @@ struct ModelOptions {
   int vocab_pad_multiple = 64;
   bool activation_checkpointing = false;
   std::optional<LoraOptions> lora;
+  HeadOptions head;
 
   template <class V>
   void visit(V& v) {
@@ -53,6 +69,7 @@ struct ModelOptions {
     v.field("activation_checkpointing", activation_checkpointing,
             Spec("recompute each decoder block in backward to save activation memory"));
     v.field("lora", lora, Spec("LoRA adapters; null = full fine-tuning"));
+    v.field("head", head, Spec("output head over the final hidden states"));
   }
 };
 
@@ -60,6 +77,8 @@ struct ModelOptions {
 
 PT_RECIPE_ENUM(pt::model::Dtype, {pt::model::Dtype::Auto, "auto"}, {pt::model::Dtype::Float32, "float32"},
                {pt::model::Dtype::BFloat16, "bfloat16"}, {pt::model::Dtype::Float16, "float16"})
+PT_RECIPE_ENUM(pt::model::HeadType, {pt::model::HeadType::None, "none"},
+               {pt::model::HeadType::SequenceClassification, "sequence_classification"})
 PT_RECIPE_ENUM(pt::model::AttentionBackend, {pt::model::AttentionBackend::Auto, "auto"},
                {pt::model::AttentionBackend::Eager, "eager"}, {pt::model::AttentionBackend::Sdpa, "sdpa"},
                {pt::model::AttentionBackend::Flash, "flash"})

@@ -30,12 +30,15 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
   if (docs.empty()) fail("{}: no doc0_ids / doc0_logits tensors", ref_path);
 
   at::NoGradGuard ng;
+  // A *ForSequenceClassification checkpoint is gated on its score head (one row per document).
+  const bool classifier = model->config().sequence_classification;
+  auto run = [&](const PackedInput& in) { return classifier ? model->score_logits(in) : model->logits(in); };
   VerifyResult r;
   double abs_sum = 0, kl_sum = 0;
   int64_t count = 0, tokens = 0;
   std::vector<at::Tensor> ours;
   for (size_t i = 0; i < docs.size(); ++i) {
-    auto logits = model->logits(PackedInput::from_documents({docs[i]})).to(at::kFloat);
+    auto logits = run(PackedInput::from_documents({docs[i]})).to(at::kFloat);
     if (logits.sizes() != expected[i].sizes())
       fail("document {}: our logits are [{}] but the reference is [{}]", i, fmt::join(logits.sizes(), ", "),
            fmt::join(expected[i].sizes(), ", "));
@@ -48,13 +51,13 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
     tokens += logits.size(0);
     ours.push_back(logits);
   }
-  auto packed = model->logits(PackedInput::from_documents(docs)).to(at::kFloat);
+  auto packed = run(PackedInput::from_documents(docs)).to(at::kFloat);
   r.packed_max_abs = (packed - at::cat(ours, 0)).abs().max().item<double>();
   r.mean_abs = abs_sum / static_cast<double>(count);
   r.kl = kl_sum / static_cast<double>(tokens);
   r.atol = o.atol > 0 ? o.atol : (o.dtype == Dtype::Float32 || o.dtype == Dtype::Auto ? 1e-4 : 0.1);
   r.pass = r.max_abs <= r.atol && r.packed_max_abs <= r.atol;
-  report << fmt::format("{:<20} {}\n", "architecture", model->config().architecture);
+  report << fmt::format("{:<20} {}\n", "architecture", model->config().hf_class);
   report << fmt::format("{:<20} {} documents, {} tokens, vocab {}\n", "inputs", docs.size(), tokens,
                         model->vocab_size());
   report << fmt::format("{:<20} {:.3e}\n{:<20} {:.3e}\n{:<20} {:.3e}\n{:<20} {:.3e}\n", "max abs diff", r.max_abs,

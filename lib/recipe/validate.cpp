@@ -46,6 +46,11 @@ void validate(const Recipe& r, const Node& resolved) {
         fail_at(Location{"", 0, 0, key + ".format"},
                 "preference data is only used by algorithm dpo (algorithm.name is '{}')",
                 enum_name(r.algorithm.name));
+      const bool cls = s.format == data::Format::Classification;
+      if ((r.algorithm.name == algo::Name::Classify) != cls)
+        fail_at(Location{"", 0, 0, key + ".format"},
+                cls ? "classification data is only used by algorithm classify"
+                    : "algorithm classify needs format 'classification' ({text, label} records)");
       if (r.algorithm.name == algo::Name::Grpo && s.format != data::Format::Prompts)
         fail_at(Location{"", 0, 0, key + ".format"}, "algorithm grpo needs format 'prompts'");
     }

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "algo/classify.h"
 #include "algo/distill.h"
 #include "algo/dpo.h"
 #include "algo/grpo.h"
@@ -35,6 +36,8 @@ void register_builtins() {
     r.algorithms.add("grpo",
                      "on-policy RL: GRPO, Dr. GRPO, BNPO, DAPO, GSPO with group advantages, clipping and a k3 KL",
                      algo::make_grpo);
+    r.algorithms.add("classify", "sequence classification / regression with the score head (model.head)",
+                     algo::make_classify);
     r.rewards.add("exact_match", "1 if the completion's final answer (after ####, in \\boxed{}, or its last line) "
                   "equals the record's answer", rl::make_exact_match);
     r.rewards.add("numeric", "1 if the last number of the final answer equals the record's answer within tolerance",
