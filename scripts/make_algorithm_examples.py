@@ -6,6 +6,9 @@ examples/dpo/train.jsonl — preference pairs on the quickstart's digit-reversal
   makes (two digits swapped, a digit dropped or repeated, a digit changed, or the digits unreversed).
 examples/distill/student/ — a random-init Qwen2 student, about half the size of the quickstart model, on
   the quickstart tokenizer (the teacher is the quickstart model after SFT).
+examples/events/sessions.jsonl — synthetic interaction-event sessions over 128 event ids: a session
+  starts with its user type (ids 0-3); each next event follows the type's own transition
+  permutation with probability 0.9, else is uniform over the 124 event ids (the loss floor is printed).
 examples/grpo/prompts.jsonl — digit-reversal prompts with their reference answers, for GRPO with an
   exact-match reward.
 Run with the project venv: $VENV/bin/python scripts/make_algorithm_examples.py
@@ -69,7 +72,36 @@ def prompt_records(n, seed):
     return out
 
 
+def event_sessions(n, length, seed):
+    import math
+    rng = random.Random(seed)
+    events = list(range(4, 128))
+    perms = []
+    for _ in range(4):
+        p = events[:]
+        rng.shuffle(p)
+        perms.append(dict(zip(events, p)))
+    out = []
+    for _ in range(n):
+        u = rng.randrange(4)
+        e = rng.choice(events)
+        ids = [u, e]
+        while len(ids) < length:
+            e = perms[u][e] if rng.random() < 0.9 else rng.choice(events)
+            ids.append(e)
+        out.append({"ids": ids, "user_type": u})
+    p_hit = 0.9 + 0.1 / len(events)
+    floor = -(p_hit * math.log(p_hit) + (len(events) - 1) * (0.1 / len(events)) * math.log(0.1 / len(events)))
+    return out, floor
+
+
 def main():
+    os.makedirs(os.path.join(ROOT, "events"), exist_ok=True)
+    sessions, floor = event_sessions(3000, 64, 31)
+    with open(os.path.join(ROOT, "events", "sessions.jsonl"), "w") as f:
+        for r in sessions:
+            f.write(json.dumps(r) + "\n")
+    print(f"events: loss floor of the next-event process {floor:.4f} nats (the first event of a session is uniform)")
     os.makedirs(os.path.join(ROOT, "grpo"), exist_ok=True)
     with open(os.path.join(ROOT, "grpo", "prompts.jsonl"), "w") as f:
         for r in prompt_records(2000, 23):

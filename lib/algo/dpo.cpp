@@ -57,6 +57,8 @@ std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, cons
   model::ModelOptions o = policy_opts;
   o.path = path;
   o.lora.reset();
+  o.init.reset();
+  o.head = {};
   o.activation_checkpointing = false;
   auto cfg = model::HfConfig::from_file((fs::path(path) / "config.json").string());
   const auto& pc = policy.config();

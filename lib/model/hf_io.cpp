@@ -39,7 +39,31 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
   impl->device = device;
-  impl->cfg = HfConfig::from_file((fs::path(opts.path) / "config.json").string());
+  if (opts.init) {
+    const auto& i = *opts.init;
+    nlohmann::json j{{"architectures", {i.architecture}},
+                     {"vocab_size", i.vocab_size},
+                     {"hidden_size", i.hidden_size},
+                     {"intermediate_size", i.intermediate_size},
+                     {"num_hidden_layers", i.num_hidden_layers},
+                     {"num_attention_heads", i.num_attention_heads},
+                     {"num_key_value_heads", i.num_key_value_heads},
+                     {"max_position_embeddings", i.max_position_embeddings},
+                     {"rope_theta", i.rope_theta},
+                     {"rms_norm_eps", i.rms_norm_eps},
+                     {"initializer_range", i.initializer_range},
+                     {"tie_word_embeddings", i.tie_word_embeddings},
+                     {"hidden_act", "silu"},
+                     {"torch_dtype", "float32"},
+                     {"model_type", i.architecture.rfind("Qwen3", 0) == 0   ? "qwen3"
+                                    : i.architecture.rfind("Qwen2", 0) == 0 ? "qwen2"
+                                    : i.architecture.rfind("Mistral", 0) == 0 ? "mistral"
+                                                                             : "llama"}};
+    if (i.head_dim > 0) j["head_dim"] = i.head_dim;
+    impl->cfg = HfConfig::from_json(j, "model.init");
+  } else {
+    impl->cfg = HfConfig::from_file((fs::path(opts.path) / "config.json").string());
+  }
   impl->arch = &find_architecture(impl->cfg.architecture);
   if (impl->arch->adapt) impl->arch->adapt(impl->cfg);
   impl->dtype = to_scalar(opts.dtype, device);
@@ -49,12 +73,30 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   const int64_t m = opts.vocab_pad_multiple;
   impl->padded_vocab = (c.vocab_size + m - 1) / m * m;
 
-  Checkpoint ckpt(opts.path);
+  std::unique_ptr<Checkpoint> source;
+  if (!opts.init) source = std::make_unique<Checkpoint>(opts.path);
+  Checkpoint* ckptp = source.get();
   auto topts = at::TensorOptions().dtype(impl->dtype).device(device);
   std::map<std::string, bool> used;
   // Creates the parameter empty and fills it straight from the mapped file: conversion happens in
   // copy_, so no full-size intermediate copy exists on the host.
   auto load = [&](const std::string& name, std::vector<int64_t> shape, bool pad_rows = false) -> at::Tensor {
+    if (!ckptp) {
+      // model.init: transformers' initialization (normal with initializer_range; norms 1, biases 0).
+      const double std = c.raw.value("initializer_range", 0.02);
+      at::Tensor t = name.find("norm") != std::string::npos ? at::ones(shape, topts)
+                     : name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0
+                         ? at::zeros(shape, topts)
+                         : at::empty(shape, topts).normal_(0, std);
+      if (pad_rows && shape[0] > c.vocab_size) {
+        at::NoGradGuard ng;
+        t.narrow(0, c.vocab_size, shape[0] - c.vocab_size).zero_();
+      }
+      used[name] = true;
+      impl->base_params.emplace_back(name, t);
+      return t;
+    }
+    Checkpoint& ckpt = *ckptp;
     if (!ckpt.contains(name)) fail("{}: checkpoint is missing tensor '{}'", opts.path, name);
     const auto& info = ckpt.file_of(name).info(name);
     std::vector<int64_t> expect = shape;
@@ -103,7 +145,7 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   }
   impl->final_norm = load(N.final_norm, {H});
   if (c.tie_word_embeddings) impl->lm_head = impl->embed;
-  else if (!c.sequence_classification || ckpt.contains(N.lm_head)) impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
+  else if (!c.sequence_classification || (ckptp && ckptp->contains(N.lm_head))) impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
   if (c.sequence_classification) impl->score = load(N.score, {c.num_labels, H});
   if (opts.head.type == HeadType::SequenceClassification) {
     if (c.sequence_classification && c.num_labels != opts.head.num_labels)
@@ -132,8 +174,9 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       if (!raw.contains("pad_token_id") || raw["pad_token_id"].is_null()) raw["pad_token_id"] = c.eos_token_id.value_or(0);
     }
   }
-  for (const auto& n : ckpt.names())
-    if (!used.count(n)) log::warn("{}: ignoring unexpected tensor '{}'", opts.path, n);
+  if (ckptp)
+    for (const auto& n : ckptp->names())
+      if (!used.count(n)) log::warn("{}: ignoring unexpected tensor '{}'", opts.path, n);
   impl->inv_freq = rope_inv_freq(c, device);
 
   if (opts.lora) {

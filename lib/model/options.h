@@ -46,6 +46,40 @@ struct HeadOptions {
   }
 };
 
+// A model created from the recipe, without an HF checkpoint: the sizes of its config.json.
+struct ModelInitOptions {
+  std::string architecture = "Qwen2ForCausalLM";
+  int vocab_size = 0;
+  int hidden_size = 256;
+  int intermediate_size = 1024;
+  int num_hidden_layers = 4;
+  int num_attention_heads = 4;
+  int num_key_value_heads = 4;
+  int head_dim = 0;
+  int max_position_embeddings = 2048;
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-6;
+  double initializer_range = 0.02;
+  bool tie_word_embeddings = true;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("architecture", architecture, Spec("HF class of the new model (posttrain list architecture)"));
+    v.field("vocab_size", vocab_size, Spec("size of the id space (events, semantic ids, tokens)").min(1).req());
+    v.field("hidden_size", hidden_size, Spec("model width").min(1));
+    v.field("intermediate_size", intermediate_size, Spec("MLP width").min(1));
+    v.field("num_hidden_layers", num_hidden_layers, Spec("decoder layers").min(1));
+    v.field("num_attention_heads", num_attention_heads, Spec("query heads").min(1));
+    v.field("num_key_value_heads", num_key_value_heads, Spec("key/value heads (GQA)").min(1));
+    v.field("head_dim", head_dim, Spec("per-head width; 0 = hidden_size / num_attention_heads").min(0));
+    v.field("max_position_embeddings", max_position_embeddings, Spec("longest sequence").min(1));
+    v.field("rope_theta", rope_theta, Spec("RoPE base").gt(0));
+    v.field("rms_norm_eps", rms_norm_eps, Spec("RMSNorm epsilon").gt(0));
+    v.field("initializer_range", initializer_range, Spec("std of the normal initialization (as transformers)").gt(0));
+    v.field("tie_word_embeddings", tie_word_embeddings, Spec("share the embedding and the LM head"));
+  }
+};
+
 struct ModelOptions {
   std::string path;
   Dtype dtype = Dtype::Auto;
@@ -54,11 +88,12 @@ struct ModelOptions {
   bool activation_checkpointing = false;
   std::optional<LoraOptions> lora;
   HeadOptions head;
+  std::optional<ModelInitOptions> init;
 
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("path", path, Spec("Hugging Face model directory (config.json + safetensors)").req());
+    v.field("path", path, Spec("Hugging Face model directory (config.json + safetensors); empty with model.init"));
     v.field("dtype", dtype, Spec("parameter/compute dtype; auto = bfloat16 on GPU, float32 on CPU"));
     v.field("attention", attention,
             Spec("attention backend; auto = flash on CUDA, sdpa otherwise. All take packed rows"));
@@ -70,6 +105,9 @@ struct ModelOptions {
             Spec("recompute each decoder block in backward to save activation memory"));
     v.field("lora", lora, Spec("LoRA adapters; null = full fine-tuning"));
     v.field("head", head, Spec("output head over the final hidden states"));
+    v.field("init", init,
+            Spec("create a randomly initialized model of these sizes instead of loading model.path (event sequences, "
+                 "new id spaces); saved in HF format like any other"));
   }
 };
 

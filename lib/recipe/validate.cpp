@@ -25,6 +25,10 @@ Location where(const Node& source, std::initializer_list<const char*> keys) {
 
 void validate(const Recipe& r, const Node& resolved) {
   const auto& d = r.data;
+  if (r.model.path.empty() == !r.model.init.has_value())
+    fail_at(where(resolved, {"model", "path"}),
+            r.model.init ? "model.path and model.init both set: load a checkpoint or create a model, not both"
+                         : "model.path is required (or model.init to create a model from the recipe)");
   const auto& t = r.trainer;
   if (d.sources.empty() && r.algorithm.name != algo::Name::Grpo)
     fail_at(where(resolved, {"data", "sources"}), "at least one training source is required");

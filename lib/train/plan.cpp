@@ -60,7 +60,12 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
 
   std::string tok_path = r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path;
   int64_t model_vocab = 0;
-  if (fs::exists(r.model.path)) {
+  if (r.model.init) {
+    const auto& i = *r.model.init;
+    line(fmt::format("model      created from the recipe: {} vocab {}, hidden {}, {} layers, {} heads ({} kv), random init",
+                     i.architecture, i.vocab_size, i.hidden_size, i.num_hidden_layers, i.num_attention_heads,
+                     i.num_key_value_heads));
+  } else if (fs::exists(r.model.path)) {
     auto c = model::HfConfig::from_file((fs::path(r.model.path) / "config.json").string());
     registry::registries().architectures.get(c.architecture);  // unsupported architectures fail here
     model_vocab = c.vocab_size;
@@ -87,6 +92,8 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
       line(fmt::format("WARNING    the tokenizer has {} tokens but the model's vocabulary is {}: ids >= {} cannot be "
                        "embedded (resize the embedding or use a matching tokenizer)",
                        tok.vocab_size(true), model_vocab, model_vocab));
+  } else if (tok_path.empty()) {
+    line("tokenizer  none (pre-tokenized ids over the model's own vocabulary)");
   } else {
     line(fmt::format("tokenizer  {} (tokenizer.json not present on this machine)", tok_path));
   }

@@ -139,10 +139,16 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   const bool autocast = cuda && R.trainer.precision != Precision::Fp32;
   torch::manual_seed(static_cast<uint64_t>(R.run.seed));
 
+  // A model created from the recipe over its own id space (event sequences) has no tokenizer unless
+  // one is given; then every source must be pre-tokenized.
   const std::string tok_dir = R.tokenizer.path.empty() ? R.model.path : R.tokenizer.path;
-  auto tokenizer = tok::HfTokenizer::from_dir(tok_dir);
-  if (!R.tokenizer.chat_template.empty()) tokenizer.select_chat_template(R.tokenizer.chat_template);
-  if (!R.tokenizer.add_special_tokens.empty()) tokenizer.add_special_tokens(R.tokenizer.add_special_tokens);
+  std::optional<tok::HfTokenizer> tok_holder;
+  if (!tok_dir.empty()) tok_holder.emplace(tok::HfTokenizer::from_dir(tok_dir));
+  else
+    for (const auto& s : R.data.sources)
+      if (s.format != data::Format::TokenIds)
+        fail("data source '{}' (format {}) needs a tokenizer: set tokenizer.path (model.init creates no tokenizer)",
+             s.name, recipe::enum_name(s.format));
   std::vector<std::string> new_tokens = R.tokenizer.add_tokens;
   if (!R.tokenizer.add_tokens_file.empty()) {
     std::ifstream f(R.tokenizer.add_tokens_file);
@@ -150,15 +156,25 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     for (std::string line; std::getline(f, line);)
       if (!line.empty()) new_tokens.push_back(line);
   }
-  if (!new_tokens.empty()) tokenizer.add_tokens(new_tokens);
+  if (tok_holder) {
+    if (!R.tokenizer.chat_template.empty()) tok_holder->select_chat_template(R.tokenizer.chat_template);
+    if (!R.tokenizer.add_special_tokens.empty()) tok_holder->add_special_tokens(R.tokenizer.add_special_tokens);
+    if (!new_tokens.empty()) tok_holder->add_tokens(new_tokens);
+  } else if (!new_tokens.empty() || !R.tokenizer.add_special_tokens.empty()) {
+    fail("tokenizer.add_tokens / add_special_tokens need a tokenizer (tokenizer.path)");
+  }
+  const tok::HfTokenizer* tokenizer = tok_holder ? &*tok_holder : nullptr;
 
   model::ModelOptions mo = R.model;
-  if (resume && !R.model.lora) mo.path = *resume + "/model";
+  if (resume && !R.model.lora) {
+    mo.path = *resume + "/model";
+    mo.init.reset();  // a created model resumes from its saved weights
+  }
   // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
   if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
   auto model = model::CausalLM::from_pretrained(mo, device);
   if (resume && R.model.lora) model->load_state(*resume + "/trainable.safetensors");
-  const int64_t tok_vocab = tokenizer.tokenizer().vocab_size();
+  const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
   if (tok_vocab > model->vocab_size()) {
     const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
     if (!added)
@@ -179,7 +195,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   masks.last_turn_only = R.tokenizer.last_turn_only;
   // With max_steps the mixture repeats as often as the steps need; otherwise trainer.epochs passes.
   const int passes = R.trainer.max_steps > 0 ? (1 << 20) : R.trainer.epochs;
-  data::DataSet ds(R.data, &tokenizer, masks, static_cast<uint64_t>(R.run.seed), model->vocab_size(), passes);
+  data::DataSet ds(R.data, tokenizer, masks, static_cast<uint64_t>(R.run.seed), model->vocab_size(), passes);
   log::info("data: {} training source(s), {} held-out records; model {} ({} parameters) on {}", ds.train_sources().size(),
             ds.num_eval_records(), model->config().architecture, model->config().num_parameters(true), device.str());
 
@@ -187,7 +203,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   auto optimizer = optim::make_optimizer(R.optimizer, *model);
   TrainerParts parts;
   parts.recipe = &loaded;
-  parts.tokenizer = &tokenizer;
+  parts.tokenizer = tokenizer;
   parts.data = &ds;
   parts.model = model.get();
   parts.optimizer = &optimizer;

@@ -35,7 +35,7 @@ class ModelState : public Stateful {
   ModelState(model::CausalLM* m, const tok::HfTokenizer* t) : model_(m), tok_(t) {}
   std::string name() const override { return "model"; }
   void save(const std::string& dir) const override {
-    export_hf(*model_, *tok_, dir + "/model", false);
+    export_hf(*model_, tok_, dir + "/model", false);
     if (model_->has_adapters()) model_->save_state(dir + "/trainable.safetensors");
   }
   // Full fine-tuning: the composition root already built the model from DIR/model (one copy of the
@@ -175,10 +175,11 @@ std::unique_ptr<Stateful> data_state(const json* current, json* restored) {
 std::unique_ptr<Stateful> algorithm_state(algo::Algorithm* a) { return std::make_unique<AlgorithmState>(a); }
 std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* r) { return std::make_unique<RecipeState>(r); }
 
-void export_hf(const model::CausalLM& model, const tok::HfTokenizer& tokenizer, const std::string& dir, bool merge) {
+void export_hf(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir, bool merge) {
   model.save_pretrained(dir, merge);
-  tokenizer.save_pretrained(dir);
-  if (merge && model.has_adapters()) tokenizer.save_pretrained((fs::path(dir) / "merged").string());
+  if (!tokenizer) return;  // a model over its own id space (model.init without a tokenizer)
+  tokenizer->save_pretrained(dir);
+  if (merge && model.has_adapters()) tokenizer->save_pretrained((fs::path(dir) / "merged").string());
 }
 
 }  // namespace pt::train

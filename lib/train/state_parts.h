@@ -33,6 +33,6 @@ std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* recipe);
 
 // The HF export of a run: the model (a PEFT adapter for LoRA, plus dir/merged when `merge`) and
 // the run's tokenizer next to every model directory written. The one writer of tokenizer files.
-void export_hf(const model::CausalLM& model, const tok::HfTokenizer& tokenizer, const std::string& dir, bool merge);
+void export_hf(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir, bool merge);
 
 }  // namespace pt::train

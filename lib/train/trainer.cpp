@@ -73,7 +73,8 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   lo.rank = world.rank();
   lo.world = world.size();
   lo.prefetch_steps = std::max(1, R.data.prefetch / std::max(1, lo.rows_per_step));
-  if (auto pad = p_.tokenizer->pad_id()) lo.pad_id = *pad;
+  if (p_.tokenizer)
+    if (auto pad = p_.tokenizer->pad_id()) lo.pad_id = *pad;
 
   st_.total_steps = R.trainer.max_steps > 0 ? R.trainer.max_steps : static_cast<int64_t>(data::count_steps(*p_.data, lo));
   if (st_.total_steps == 0) fail("the data yields no complete step of {} rows of {} tokens", lo.rows_per_step, R.data.seq_len);
@@ -110,7 +111,8 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   if (world.is_main()) metrics_ = std::make_unique<MetricsLog>(R.run_dir(), R.logging, st_.total_steps, st_.step);
 
   std::vector<int32_t> stop_ids;
-  if (auto e = p_.tokenizer->eos_id()) stop_ids.push_back(*e);
+  if (p_.tokenizer)
+    if (auto e = p_.tokenizer->eos_id()) stop_ids.push_back(*e);
   if (auto e = p_.model->config().eos_token_id) stop_ids.push_back(static_cast<int32_t>(*e));
   evaluator_ = std::make_unique<Evaluator>(R.trainer.eval, p_.algorithm, p_.model, p_.data, geo_.rows_per_micro, stop_ids);
 
@@ -130,7 +132,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   if (R.checkpoint.save_final_hf && world.is_main()) {
     const std::string out = R.run_dir() + "/model";
     fs::remove_all(out);
-    export_hf(*p_.model, *p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
+    export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
     log::info("final model (HF format) written to {}", out);
   }
   world.barrier();

@@ -75,7 +75,9 @@ TEST_CASE("missing required keys are named") {
   auto msg = error_of([] { from_text("run: {name: x}\n"); });
   REQUIRE_THAT(msg, Catch::Contains("missing required key 'model'"));
   msg = error_of([] { from_text("run: {name: x}\nmodel: {dtype: float32}\n"); });
-  REQUIRE_THAT(msg, Catch::Contains("missing required key 'model.path'"));
+  REQUIRE_THAT(msg, Catch::Contains("model.path is required (or model.init"));
+  msg = error_of([] { from_text("run: {name: x}\nmodel: {init: {hidden_size: 64}}\n"); });
+  REQUIRE_THAT(msg, Catch::Contains("missing required key 'model.init.vocab_size'"));
 }
 
 TEST_CASE("set overrides are type-checked and can create nested keys and lists") {
