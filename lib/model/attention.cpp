@@ -8,13 +8,15 @@ namespace pt::model {
 namespace {
 
 // Reference path: one [N, N] block-diagonal causal mask. O(N^2) memory, any device.
-at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale) {
+at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale,
+                 int64_t window) {
   const int64_t n = q.size(0), hq = q.size(1), hkv = k.size(1);
   auto cu = in.cu_seqlens.to(q.device()).to(at::kLong);
   auto lengths = cu.slice(0, 1) - cu.slice(0, 0, -1);
   auto doc = at::repeat_interleave(at::arange(lengths.size(0), cu.options()), lengths);  // [N]
   auto idx = at::arange(n, cu.options());
   auto allowed = doc.unsqueeze(1).eq(doc.unsqueeze(0)).logical_and(idx.unsqueeze(0).le(idx.unsqueeze(1)));
+  if (window > 0) allowed = allowed.logical_and((idx.unsqueeze(1) - idx.unsqueeze(0)).lt(window));
   at::Tensor kk = k, vv = v;
   if (hkv != hq) {
     kk = k.repeat_interleave(hq / hkv, 1);
@@ -28,7 +30,8 @@ at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
 }
 
 // One fused SDPA call per document: O(L^2) per document, never across documents.
-at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale) {
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale,
+                int64_t window) {
   auto bounds = in.boundaries();
   std::vector<at::Tensor> outs;
   outs.reserve(bounds.size());
@@ -39,22 +42,32 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
     auto qd = q.slice(0, b, e).transpose(0, 1).unsqueeze(0);  // [1, H, L, D]
     auto kd = k.slice(0, b, e).transpose(0, 1).unsqueeze(0);
     auto vd = v.slice(0, b, e).transpose(0, 1).unsqueeze(0);
-    auto o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
+    at::Tensor o;
+    if (window > 0 && e - b > window) {
+      auto i = at::arange(e - b, at::TensorOptions().dtype(at::kLong).device(q.device()));
+      auto d = i.unsqueeze(1) - i.unsqueeze(0);  // query - key
+      o = at::scaled_dot_product_attention(qd, kd, vd, d.ge(0).logical_and(d.lt(window)), 0.0, false, scale, gqa);
+    } else {
+      o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
+    }
     outs.push_back(o.squeeze(0).transpose(0, 1));  // [L, H, D]
   }
   return at::cat(outs, 0);
 }
 
-at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale) {
+at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale,
+                 int64_t window) {
 #if PT_HAVE_CUDA
   if (!q.is_cuda()) fail("attention 'flash' needs CUDA tensors (the model is on {})", q.device().str());
   // Varlen flash attention: documents delimited by cu_seqlens, GQA handled by the kernel.
   auto cu = in.cu_seqlens.to(q.device()).to(at::kInt);
+  std::optional<int64_t> left, right;
+  if (window > 0) left = window - 1, right = 0;  // flash counts the keys left of the query
   auto out = at::_flash_attention_forward(q, k, v, cu, cu, in.max_seqlen, in.max_seqlen, 0.0, /*is_causal=*/true,
-                                          /*return_debug_mask=*/false, scale);
+                                          /*return_debug_mask=*/false, scale, left, right);
   return std::get<0>(out);
 #else
-  (void)q, (void)k, (void)v, (void)in, (void)scale;
+  (void)q, (void)k, (void)v, (void)in, (void)scale, (void)window;
   fail("attention 'flash' needs a CUDA build of posttrain");
 #endif
 }
@@ -67,11 +80,11 @@ AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& d
 }
 
 at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const PackedInput& in, double scale) {
+                     const PackedInput& in, double scale, int64_t window) {
   switch (resolve_backend(backend, q.device())) {
-    case AttentionBackend::Eager: return eager(q, k, v, in, scale);
-    case AttentionBackend::Sdpa: return sdpa(q, k, v, in, scale);
-    case AttentionBackend::Flash: return flash(q, k, v, in, scale);
+    case AttentionBackend::Eager: return eager(q, k, v, in, scale, window);
+    case AttentionBackend::Sdpa: return sdpa(q, k, v, in, scale, window);
+    case AttentionBackend::Flash: return flash(q, k, v, in, scale, window);
     case AttentionBackend::Auto: break;
   }
   fail("unreachable attention backend");

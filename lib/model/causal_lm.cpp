@@ -44,10 +44,6 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
 }  // namespace
 
 at::Tensor CausalLM::Impl::hidden(const PackedInput& in, KvStep* kv) {
-  const int64_t longest = kv ? kv->max_context : in.max_seqlen;
-  if (cfg.sliding_window > 0 && longest > cfg.sliding_window)
-    fail("document of {} tokens exceeds the model's sliding_window {}: sliding-window attention is not supported",
-         longest, cfg.sliding_window);
   auto ids = in.input_ids.to(device);
   auto pos = in.position_ids.to(device);
   auto x = embed_lookup(ids);  // [N, hidden]

@@ -81,7 +81,9 @@ struct CausalLM::Impl {
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-    auto a = kv ? cached_attention(q, k, v, *kv, layer, scale) : attention(opts.attention, q, k, v, in, scale);  // [N, Hq, D]
+    const int64_t window = cfg.sliding_window;
+    auto a = kv ? cached_attention(q, k, v, *kv, layer, scale, window)
+                : attention(opts.attention, q, k, v, in, scale, window);  // [N, Hq, D]
     auto x2 = x + proj(a.reshape({n, hq * d}), L.o);
     auto h2 = rms_norm(x2, L.post_norm, cfg.rms_norm_eps);
     auto mlp = proj(at::silu(proj(h2, L.gate)) * proj(h2, L.up), L.down);

@@ -51,7 +51,7 @@ void KvStep::prepare(at::Device device) {
 }
 
 at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
-                            double scale) {
+                            double scale, int64_t window) {
   at::Tensor& ck = step.cache->k(layer);
   at::Tensor& cv = step.cache->v(layer);
   using at::indexing::Slice;
@@ -67,8 +67,17 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
     kb = kb.narrow(2, 0, T);  // [B, Hkv, T, D]
     vb = vb.narrow(2, 0, T);
     auto qb = q.view({b, 1, q.size(1), q.size(2)}).transpose(1, 2);                   // [B, Hq, 1, D]
-    auto o = at::scaled_dot_product_attention(qb, kb.to(q.scalar_type()), vb.to(q.scalar_type()), step.decode_mask,
-                                              0.0, false, scale, gqa);
+    at::Tensor mask = step.decode_mask;
+    if (window > 0) {
+      // Key j is visible to the new token at position len-1 iff len-1 - j < window.
+      std::vector<int64_t> lens;
+      for (size_t d = 0; d < step.doc_slot.size(); ++d) lens.push_back(step.doc_start[d] + 1);
+      auto len = at::tensor(lens, at::TensorOptions().dtype(at::kLong)).to(q.device()).view({b, 1, 1, 1});
+      auto j = at::arange(T, at::TensorOptions().dtype(at::kLong).device(q.device())).view({1, 1, 1, T});
+      mask = mask.logical_and((len - 1 - j).lt(window));
+    }
+    auto o = at::scaled_dot_product_attention(qb, kb.to(q.scalar_type()), vb.to(q.scalar_type()), mask, 0.0, false,
+                                              scale, gqa);
     return o.transpose(1, 2).reshape({b, q.size(1), q.size(2)});
   }
   // Prefill (possibly after a cached prefix): per sequence, queries at positions start..start+L-1
@@ -81,12 +90,14 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
     auto kd = ck[s].narrow(1, 0, p + L).unsqueeze(0).to(q.scalar_type());  // [1, Hkv, p+L, D]
     auto vd = cv[s].narrow(1, 0, p + L).unsqueeze(0).to(q.scalar_type());
     at::Tensor o;
-    if (p == 0) {
+    if (p == 0 && (window <= 0 || L <= window)) {
       o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
     } else {
       auto qi = at::arange(L, step.token_pos.options()).unsqueeze(1) + p;
       auto kj = at::arange(p + L, step.token_pos.options()).unsqueeze(0);
-      o = at::scaled_dot_product_attention(qd, kd, vd, kj.le(qi).view({1, 1, L, p + L}), 0.0, false, scale, gqa);
+      at::Tensor visible = kj.le(qi);
+      if (window > 0) visible = visible.logical_and((qi - kj).lt(window));
+      o = at::scaled_dot_product_attention(qd, kd, vd, visible.view({1, 1, L, p + L}), 0.0, false, scale, gqa);
     }
     outs.push_back(o.squeeze(0).transpose(0, 1));
     off += L;

@@ -45,8 +45,8 @@ struct KvStep {
 };
 
 // Writes this pass's k/v ([N, Hkv, D]) into layer `layer` of the cache, then attends q ([N, Hq, D])
-// to each sequence's cached keys causally. Returns [N, Hq, D].
+// to each sequence's cached keys causally (the last `window` of them when window > 0). Returns [N, Hq, D].
 at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
-                            double scale);
+                            double scale, int64_t window = 0);
 
 }  // namespace pt::model
