@@ -30,15 +30,34 @@ at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device) {
     auto smoothed = (1.0 - smooth) * scaled / s.factor + smooth * scaled;
     auto medium = wavelen.ge(high_wavelen).logical_and(wavelen.le(low_wavelen));
     inv = at::where(medium, smoothed, scaled);
+  } else if (s.type == "yarn") {
+    // Extrapolated frequencies for the fast-rotating dimensions, interpolated (/ factor) for the slow
+    // ones, a linear ramp between the dimensions that rotate beta_fast and beta_slow times over the
+    // original context (transformers' _compute_yarn_parameters).
+    const double base = c.rope_theta, orig = static_cast<double>(s.original_max_position_embeddings);
+    auto correction_dim = [&](double rotations) {
+      return (static_cast<double>(dim) * std::log(orig / (rotations * 2 * M_PI))) / (2 * std::log(base));
+    };
+    double low = correction_dim(s.beta_fast), high = correction_dim(s.beta_slow);
+    if (s.truncate) low = std::floor(low), high = std::ceil(high);
+    low = std::max(low, 0.0);
+    high = std::min(high, static_cast<double>(dim - 1));
+    if (low == high) high += 0.001;
+    auto ramp = ((at::arange(dim / 2, opts) - low) / (high - low)).clamp(0, 1);
+    auto extrapolation = 1 - ramp;
+    auto pos_freqs = at::pow(at::scalar_tensor(base, opts), exponent);
+    auto interpolation = 1.0 / (s.factor * pos_freqs);
+    inv = interpolation * (1 - extrapolation) + (1.0 / pos_freqs) * extrapolation;
   }
   return inv.to(device);
 }
 
 std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& inv_freq, const at::Tensor& position_ids,
-                                               at::ScalarType dtype) {
+                                               at::ScalarType dtype, double attention_scaling) {
   auto freqs = position_ids.to(at::kFloat).unsqueeze(1) * inv_freq.unsqueeze(0);  // [N, D/2]
   auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);                              // [N, 1, D]
-  return {emb.cos().to(dtype), emb.sin().to(dtype)};
+  if (attention_scaling == 1.0) return {emb.cos().to(dtype), emb.sin().to(dtype)};
+  return {(emb.cos() * attention_scaling).to(dtype), (emb.sin() * attention_scaling).to(dtype)};
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {

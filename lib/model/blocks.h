@@ -9,12 +9,13 @@ namespace pt::model {
 // HF semantics: normalize in fp32, cast back, then scale (so bf16 rounding matches transformers).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
-// Inverse frequencies [head_dim/2] (fp32) including llama3 / linear scaling.
+// Inverse frequencies [head_dim/2] (fp32) including llama3 / linear / yarn scaling.
 at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device);
 
 // cos/sin for the given positions: [N, 1, head_dim], in `dtype`.
+// attention_scaling: yarn's factor on cos and sin (1 otherwise).
 std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& inv_freq, const at::Tensor& position_ids,
-                                               at::ScalarType dtype);
+                                               at::ScalarType dtype, double attention_scaling = 1.0);
 
 // x: [N, H, D] rotated by the half-split convention of HF (rotate_half).
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);

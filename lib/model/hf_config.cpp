@@ -1,5 +1,7 @@
 #include "model/hf_config.h"
 
+#include <cmath>
+
 #include <fstream>
 
 #include "core/error.h"
@@ -106,14 +108,35 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
                                                : "default";
     if (r.contains("rope_theta") && r["rope_theta"].is_number()) c.rope_theta = r["rope_theta"].get<double>();
     if (type == "default") type = "";
-    if (!type.empty() && type != "llama3" && type != "linear")
-      fail("{}: rope type '{}' is not supported (expected default, llama3 or linear)", origin, type);
+    if (!type.empty() && type != "llama3" && type != "linear" && type != "yarn")
+      fail("{}: rope type '{}' is not supported (expected default, llama3, linear or yarn)", origin, type);
     c.rope_scaling.type = type;
     if (r.contains("factor") && r["factor"].is_number()) c.rope_scaling.factor = r["factor"].get<double>();
     if (r.contains("low_freq_factor")) c.rope_scaling.low_freq_factor = r["low_freq_factor"].get<double>();
     if (r.contains("high_freq_factor")) c.rope_scaling.high_freq_factor = r["high_freq_factor"].get<double>();
     if (r.contains("original_max_position_embeddings"))
       c.rope_scaling.original_max_position_embeddings = r["original_max_position_embeddings"].get<int64_t>();
+    else if (type == "yarn" && j.contains("original_max_position_embeddings") && j["original_max_position_embeddings"].is_number_integer())
+      c.rope_scaling.original_max_position_embeddings = j["original_max_position_embeddings"].get<int64_t>();
+    else if (type == "yarn")
+      c.rope_scaling.original_max_position_embeddings = c.max_position_embeddings;
+    if (type == "yarn") {
+      // As transformers' _compute_yarn_parameters.
+      auto& y = c.rope_scaling;
+      if (!r.contains("factor") || !r["factor"].is_number())
+        y.factor = static_cast<double>(c.max_position_embeddings) / static_cast<double>(y.original_max_position_embeddings);
+      auto num = [&](const char* k, double d) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : d; };
+      y.beta_fast = num("beta_fast", 32);
+      y.beta_slow = num("beta_slow", 1);
+      if (y.beta_fast == 0) y.beta_fast = 32;
+      if (y.beta_slow == 0) y.beta_slow = 1;
+      y.truncate = r.value("truncate", true);
+      auto get_mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+      const double mscale = num("mscale", 0), mscale_all = num("mscale_all_dim", 0);
+      if (r.contains("attention_factor") && r["attention_factor"].is_number()) y.attention_factor = r["attention_factor"].get<double>();
+      else if (mscale != 0 && mscale_all != 0) y.attention_factor = get_mscale(y.factor, mscale) / get_mscale(y.factor, mscale_all);
+      else y.attention_factor = get_mscale(y.factor, 1);
+    }
   }
   return c;
 }

@@ -8,8 +8,12 @@
 namespace pt::model {
 
 struct RopeScaling {
-  std::string type;  // "" (none), "llama3", "linear"
+  std::string type;  // "" (none), "llama3", "linear", "yarn"
   double factor = 1.0;
+  // yarn: the ramp between extrapolated and interpolated frequencies, and the cos/sin scaling.
+  double beta_fast = 32, beta_slow = 1;
+  bool truncate = true;
+  double attention_factor = 1.0;
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sliding-window attention (Mistral, window 8) on documents longer than the window: logits equal
-# transformers' (eager and SDPA backends, packed and unpacked), and cached generation (prefill +
-# decode past the window) gives transformers' greedy tokens.
+# Model variants gated by logit parity with transformers on tiny random models:
+#  - sliding-window attention (Mistral, window 8) on documents longer than the window (eager and SDPA,
+#    packed and unpacked), and cached generation past the window gives transformers' greedy tokens;
+#  - yarn RoPE scaling (factor 4 over an original context of 16) on Llama and Qwen2, documents of 33.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -23,3 +24,10 @@ same = sum(r["completion"] == o for r, o in zip(ref, ours))
 print(f"sliding-window greedy generation vs transformers: {same}/{len(ref)} identical (prompts 3..40 tokens + 20 new, window 8)")
 assert same == len(ref), [(r["completion"], o) for r, o in zip(ref, ours) if r["completion"] != o][:2]
 PY
+
+for a in llama qwen2; do
+  "$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/yarn-$a" "$a" 2> /dev/null
+  "$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/yarn-$a" "$tmp/yarn-$a.safetensors" > /dev/null 2>&1
+  "$POSTTRAIN" verify-model "$tmp/yarn-$a" --reference "$tmp/yarn-$a.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|result" | sed "s/^/yarn $a: /"
+  grep -q "result .*PASS" "$tmp/v.txt" || fail "yarn logits differ ($a)"
+done
