@@ -110,6 +110,8 @@ bool CausalLM::is_decay_param(const std::string& name) const {
     std::string suf(s);
     return name.size() >= suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
   };
+  // Training new token rows alone: decay would move the frozen rows of the same tensor.
+  if (impl_->frozen_rows > 0) return false;
   return !(ends("norm.weight") || ends("layernorm.weight") || ends(".bias"));
 }
 

@@ -59,6 +59,9 @@ class CausalLM {
   // Grows the vocabulary to `new_vocab` (tokens added to the tokenizer): new embedding / LM-head
   // rows start at the mean of the existing ones; saved checkpoints carry the new vocab_size.
   void resize_vocab(int64_t new_vocab);
+  // Trains only the embedding / LM-head rows >= first_row (tokens added by this run): every other
+  // parameter is frozen, the old rows get no gradient and no weight decay.
+  void train_rows_from(int64_t first_row);
 
   void merge_lora();    // fold B·A·scale into the base weights (inference/export)
   void unmerge_lora();  // exact inverse up to rounding

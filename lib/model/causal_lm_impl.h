@@ -50,6 +50,7 @@ struct CausalLM::Impl {
   at::Tensor inv_freq;
   bool training = true;
   bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
+  int64_t frozen_rows = 0;  // > 0: only embedding / LM-head rows from here on train (new tokens alone)
   // Every parameter by its HF name, in a stable order (checkpoints, optimizer state).
   std::vector<std::pair<std::string, at::Tensor>> base_params;
   std::vector<std::pair<std::string, at::Tensor>> lora_params;  // PEFT names

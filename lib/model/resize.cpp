@@ -40,4 +40,22 @@ void CausalLM::resize_vocab(int64_t new_vocab) {
   im.cfg.raw["vocab_size"] = new_vocab;
 }
 
+void CausalLM::train_rows_from(int64_t first_row) {
+  auto& im = *impl_;
+  PT_CHECK(first_row > 0 && first_row < im.cfg.vocab_size, "train_rows_from: {} is not inside the vocabulary of {}",
+           first_row, im.cfg.vocab_size);
+  if (has_adapters()) fail("training new token rows alone does not combine with LoRA");
+  im.frozen_rows = first_row;
+  for (auto& [name, t] : im.base_params) {
+    const bool rows = t.is_same(im.embed) || (im.lm_head.defined() && t.is_same(im.lm_head));
+    t.requires_grad_(rows);
+    if (rows)
+      t.register_hook([first_row](at::Tensor g) {
+        g = g.clone();
+        g.narrow(0, 0, first_row).zero_();
+        return g;
+      });
+  }
+}
+
 }  // namespace pt::model

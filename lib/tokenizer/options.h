@@ -14,6 +14,7 @@ struct TokenizerOptions {
   std::vector<std::string> add_special_tokens;
   std::vector<std::string> add_tokens;
   std::string add_tokens_file;
+  bool train_new_tokens_only = false;
   bool last_turn_only = false;
   std::vector<std::string> train_roles{"assistant"};
 
@@ -30,6 +31,8 @@ struct TokenizerOptions {
             Spec("extra regular tokens (e.g. semantic ids), matched in text like HF's add_tokens; grow the model "
                  "like add_special_tokens"));
     v.field("add_tokens_file", add_tokens_file, Spec("a file of regular tokens to add, one per line"));
+    v.field("train_new_tokens_only", train_new_tokens_only,
+            Spec("train only the embedding / LM-head rows of the added tokens; the rest of the model stays as it is"));
     v.field("train_roles", train_roles,
             Spec("roles whose turns are trained (loss mask)").one_of({"system", "user", "assistant", "tool"}));
     v.field("last_turn_only", last_turn_only, Spec("train only the final turn of each conversation"));

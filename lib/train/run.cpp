@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "data/stream.h"
 #include "model/causal_lm.h"
+#include "model/hf_config.h"
 #include "optim/adamw.h"
 #include "parallel/world.h"
 #include "recipe/diff.h"
@@ -188,6 +189,16 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     log::info("vocabulary grows from {} to {} tokens (new embedding / LM-head rows at the mean of the existing ones)",
               model->vocab_size(), tok_vocab);
     model->resize_vocab(tok_vocab);
+  }
+  if (R.tokenizer.train_new_tokens_only) {
+    // The original vocabulary is model.path's (a resumed run loads the grown checkpoint).
+    const int64_t original = R.model.init ? 0 : model::HfConfig::from_file(R.model.path + "/config.json").vocab_size;
+    if (original <= 0 || original >= model->vocab_size())
+      fail("tokenizer.train_new_tokens_only: no tokens were added beyond the vocabulary of {} ({} tokens)", R.model.path,
+           model->vocab_size());
+    model->train_rows_from(original);
+    log::info("training only the {} new token rows (ids {}..{}); every other parameter is frozen",
+              model->vocab_size() - original, original, model->vocab_size() - 1);
   }
 
   tok::MaskOptions masks;

@@ -39,6 +39,25 @@ theirs="$("$PT_PYTHON" -c 'import sys; from tokenizers import Tokenizer; print(T
 echo "ids: ours $ours, HF tokenizers $theirs"
 [ "$(echo "$ours" | tr -cd '0-9,')" = "$(echo "$theirs" | tr -cd '0-9,')" ] || fail "token ids differ after reload"
 echo "$ours" | grep -q 305 || fail "<sid_5> is not id 305"
+# New rows alone: everything else (the old rows included) stays bit-identical.
+"$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=alone --set trainer.max_steps=10 \
+  --set tokenizer.train_new_tokens_only=true > "$tmp/alone.log" 2>&1 || { cat "$tmp/alone.log"; fail "new rows alone"; }
+"$PT_PYTHON" - examples/quickstart/model/model.safetensors "$tmp/alone/model/model.safetensors" <<'PY'
+import sys
+from safetensors.torch import load_file
+a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+for k, v in a.items():
+    w = b[k]
+    if k == "model.embed_tokens.weight":
+        assert (w[: v.shape[0]] == v).all(), "old embedding rows moved"
+        new = w[v.shape[0]:]
+        mean = v.mean(0)
+        moved = (new - mean).abs().amax(1) > 0
+        print(f"new rows alone: {int(moved.sum())} of {new.shape[0]} new rows trained, old rows and all other tensors unchanged")
+        assert moved.sum() > 0
+    else:
+        assert (w == v).all(), k
+PY
 if "$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=lora --set 'model.lora={rank: 4}' > "$tmp/lora.log" 2>&1; then
   fail "LoRA with new tokens was accepted"
 fi
