@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "algo/dpo.h"
 #include "algo/logprobs.h"
+#include "algo/reference.h"
 #include "algo/sft.h"
 #include "core/error.h"
 #include "core/log.h"

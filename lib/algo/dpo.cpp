@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "algo/logprobs.h"
+#include "algo/reference.h"
 #include "checkpoint/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -28,13 +29,6 @@ PreferenceLossKind kind_of(DpoLoss l) {
   return PreferenceLossKind::Sigmoid;
 }
 
-// Switches the policy's adapters off for a scope (the reference forward pass).
-struct AdaptersOff {
-  model::CausalLM& m;
-  explicit AdaptersOff(model::CausalLM& model) : m(model) { m.set_adapters_enabled(false); }
-  ~AdaptersOff() { m.set_adapters_enabled(true); }
-};
-
 // Chosen / rejected document indices of every pair of a micro-batch.
 std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb) {
   std::vector<int64_t> c, r;
@@ -52,27 +46,6 @@ constexpr const char* kCacheFile = "reference_logps.json";
 
 }  // namespace
 
-std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, const model::ModelOptions& policy_opts,
-                                             const std::string& path, const std::string& role, bool same_shape) {
-  model::ModelOptions o = policy_opts;
-  o.path = path;
-  o.lora.reset();
-  o.init.reset();
-  o.head = {};
-  o.activation_checkpointing = false;
-  auto cfg = model::HfConfig::from_file((fs::path(path) / "config.json").string());
-  const auto& pc = policy.config();
-  if (same_shape && cfg.architecture != pc.architecture)
-    fail("{} {} is a {} but the policy {} is a {}: a reference model must have the policy's architecture", role, path,
-         cfg.architecture, policy_opts.path, pc.architecture);
-  if (cfg.vocab_size != pc.vocab_size && same_shape)
-    fail("{} {} has vocab_size {} but the policy has {}", role, path, cfg.vocab_size, pc.vocab_size);
-  auto m = model::CausalLM::from_pretrained(o, policy.device());
-  for (auto& [n, p] : m->named_parameters(false)) p.requires_grad_(false);
-  m->train(false);
-  return m;
-}
-
 Dpo::Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir)
     : o_(opts), model_path_(std::move(model_path)), run_dir_(std::move(run_dir)) {
   params_.kind = kind_of(o_.loss);
@@ -87,14 +60,7 @@ void Dpo::setup(const Context& ctx) {
     log::info("dpo: loss simpo is reference-free; no reference model");
     return;
   }
-  mode_ = o_.reference;
-  const bool lora = ctx.policy->has_adapters();
-  if (mode_ == DpoReference::Auto) mode_ = (lora && o_.reference_path.empty()) ? DpoReference::Adapters : DpoReference::Model;
-  if (mode_ == DpoReference::Adapters && !lora)
-    fail("algorithm.dpo.reference: 'adapters' needs LoRA (model.lora), which this run does not use");
-  if (mode_ == DpoReference::Adapters && !o_.reference_path.empty())
-    fail("algorithm.dpo.reference_path is set but reference is 'adapters' (the reference is the policy without its "
-         "adapters); use reference: model to load that directory");
+  mode_ = resolve_reference(o_.reference, ctx.policy->has_adapters(), o_.reference_path, "algorithm.dpo");
   const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
   if (mode_ == DpoReference::Model) {
     ref_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, path, "reference model", true);

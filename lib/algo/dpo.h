@@ -41,9 +41,4 @@ class Dpo : public Algorithm {
 
 std::unique_ptr<Algorithm> make_dpo(const recipe::Recipe& r);
 
-// A frozen copy of a model directory for scoring (no LoRA, no gradients, eval mode), refused when
-// its architecture or vocabulary differs from `policy`'s. `role` names it in errors.
-std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, const model::ModelOptions& policy_opts,
-                                             const std::string& path, const std::string& role, bool same_shape);
-
 }  // namespace pt::algo

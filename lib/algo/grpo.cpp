@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "algo/dpo.h"
 #include "algo/logprobs.h"
+#include "algo/reference.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "parallel/world.h"
@@ -31,12 +31,7 @@ void Grpo::setup(const Context& ctx) {
     log::info("grpo: beta = 0, no reference model");
     return;
   }
-  ref_mode_ = o_.reference;
-  const bool lora = ctx.policy->has_adapters();
-  if (ref_mode_ == DpoReference::Auto)
-    ref_mode_ = (lora && o_.reference_path.empty()) ? DpoReference::Adapters : DpoReference::Model;
-  if (ref_mode_ == DpoReference::Adapters && !lora)
-    fail("algorithm.grpo.reference: 'adapters' needs LoRA (model.lora), which this run does not use");
+  ref_mode_ = resolve_reference(o_.reference, ctx.policy->has_adapters(), o_.reference_path, "algorithm.grpo");
   if (ref_mode_ == DpoReference::Model) {
     const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
     ref_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, path, "reference model", true);
@@ -96,17 +91,17 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     }
   if (world.size() > 1) counts = world.allreduce_sum(counts);
   const int64_t budget = std::max<int64_t>(1, ctx_.rows_per_micro) * ctx_.recipe->recipe.data.seq_len;
-  side_.clear();
-  for (int u = 0; u < updates; ++u) {
-    const int s = u % slices;
-    prep.update_starts.push_back(prep.micro.size());
+  // Each slice's micro-batches (and its reference pass) are built once and reused by every epoch.
+  const at::Tensor advantages = r.advantages.contiguous();
+  const double* adv_of = advantages.data_ptr<double>();
+  std::vector<std::vector<std::pair<MicroBatch, Side>>> built(slices);
+  for (int s = 0; s < slices; ++s) {
     const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
     std::vector<size_t> group;
     int64_t tokens = 0;
     auto flush = [&] {
       if (group.empty()) return;
       std::vector<data::Row> rows;
-      std::vector<float> old;
       int64_t T = 0;
       for (size_t i : group) {
         const auto& c = r.completions[i];
@@ -127,7 +122,6 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       sd.T = T;
       sd.den = den;
       sd.update_tokens = std::max(1.0, counts[2 * s + 1]);
-      sd.first_update = u == 0;
       std::vector<int64_t> pad;
       std::vector<double> adv;
       std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
@@ -139,7 +133,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
           old_pad[static_cast<size_t>(at)] = static_cast<float>(c.logprobs[t]);
           mask[static_cast<size_t>(at)] = 1.f;
         }
-        adv.push_back(r.advantages[static_cast<int64_t>(group[j])].item<double>());
+        adv.push_back(adv_of[group[j]]);
       }
       auto fopts = at::TensorOptions().dtype(at::kFloat);
       sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
@@ -153,14 +147,12 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
         if (ref_) {
           lp = label_logprobs(*ref_, mb);
         } else {
-          ctx_.policy->set_adapters_enabled(false);
+          AdaptersOff off(*ctx_.policy);
           lp = label_logprobs(*ctx_.policy, mb);
-          ctx_.policy->set_adapters_enabled(true);
         }
         sd.ref_lp = at::zeros({sd.seqs * T}, lp.options()).index_put_({sd.pad_index}, lp).view({sd.seqs, T});
       }
-      prep.micro.push_back(std::move(mb));
-      side_.push_back(std::move(sd));
+      built[s].emplace_back(std::move(mb), std::move(sd));
       group.clear();
       tokens = 0;
     };
@@ -171,6 +163,15 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       tokens += n;
     }
     flush();
+  }
+  side_.clear();
+  for (int u = 0; u < updates; ++u) {
+    prep.update_starts.push_back(prep.micro.size());
+    for (const auto& [mb, sd] : built[u % slices]) {
+      prep.micro.push_back(mb);
+      side_.push_back(sd);
+      side_.back().first_update = u == 0;
+    }
   }
   prep.global_tokens = batch.global_tokens;
   return prep;
