@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "tokenizer/regex.h"
 
 namespace pt::rl {
@@ -11,13 +12,6 @@ namespace pt::rl {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string trim(const std::string& s) {
-  const char* ws = " \t\r\n";
-  size_t a = s.find_first_not_of(ws);
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(ws) - a + 1);
-}
 
 // A reference answer from the record, as text ("" when absent).
 std::string reference(const nlohmann::json& record, const std::string& field) {

@@ -3,12 +3,11 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace pt::tok {
 
 namespace {
-
-bool is_blank(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
 std::vector<uint8_t> mark(const Encoding& enc, const std::vector<std::pair<size_t, size_t>>& spans) {
   std::vector<uint8_t> trained(enc.ids.size(), 0);
@@ -34,9 +33,8 @@ size_t dropped_lead(const std::string& full, size_t b, const std::string& after)
 // A recovered turn must still hold the message's text (so a bare terminator never passes as a turn).
 bool keeps_content(const std::string& turn, const nlohmann::ordered_json& msg) {
   if (!msg.contains("content") || !msg["content"].is_string()) return true;
-  const std::string& c = msg["content"].get_ref<const std::string&>();
-  size_t cb = c.find_first_not_of(" \n\t\r"), ce = c.find_last_not_of(" \n\t\r");
-  return cb == std::string::npos || turn.find(c.substr(cb, ce - cb + 1)) != std::string::npos;
+  const std::string c = trim(msg["content"].get_ref<const std::string&>());
+  return c.empty() || turn.find(c) != std::string::npos;
 }
 
 // Templates that print the assistant header after the last message whatever add_generation_prompt
@@ -46,10 +44,8 @@ bool keeps_content(const std::string& turn, const nlohmann::ordered_json& msg) {
 size_t strip_appended_header(const HfTokenizer& tok, const std::string& full, size_t b, size_t e,
                              const std::string& before, const nlohmann::ordered_json& msg) {
   if (!msg.contains("content") || !msg["content"].is_string()) return e;
-  std::string c = msg["content"].get<std::string>();
-  size_t cb = c.find_first_not_of(" \n\t\r"), ce = c.find_last_not_of(" \n\t\r");
-  if (cb == std::string::npos) return e;
-  c = c.substr(cb, ce - cb + 1);
+  const std::string c = trim(msg["content"].get_ref<const std::string&>());
+  if (c.empty()) return e;
   size_t at = full.rfind(c, e);
   if (at == std::string::npos || at < b || at + c.size() > e) return e;
   const size_t cend = at + c.size();
@@ -57,12 +53,10 @@ size_t strip_appended_header(const HfTokenizer& tok, const std::string& full, si
   for (size_t t = 0; t < tail.ids.size(); ++t) {
     if (!tail.special[t]) continue;
     const size_t end_of_turn = cend + tail.offsets[t].second;
-    std::string rest = full.substr(end_of_turn, e - end_of_turn);
-    size_t rb = rest.find_first_not_of(" \n\t\r");
-    if (rb == std::string::npos) return e;  // only blanks after the terminator
-    rest = rest.substr(rb);
-    std::string head = before;
-    while (!head.empty() && is_blank(head.back())) head.pop_back();
+    // What follows the terminator, and the header before the turn (blanks around either ignored).
+    const std::string rest = trim(std::string_view(full).substr(end_of_turn, e - end_of_turn));
+    if (rest.empty()) return e;
+    const std::string head = trim(before);
     if (head.size() >= rest.size() && head.compare(head.size() - rest.size(), rest.size(), rest) == 0) return end_of_turn;
     return e;
   }
@@ -120,11 +114,9 @@ MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& m
       } else {
         // Otherwise find the turn's content followed by the terminator the template printed after
         // it when it was the last message.
-        std::string content = messages[i].contains("content") && messages[i]["content"].is_string()
-                                  ? messages[i]["content"].get<std::string>()
-                                  : std::string();
-        size_t cb = content.find_first_not_of(" \n\t\r"), ce = content.find_last_not_of(" \n\t\r");
-        content = cb == std::string::npos ? std::string() : content.substr(cb, ce - cb + 1);
+        const std::string content = messages[i].contains("content") && messages[i]["content"].is_string()
+                                        ? trim(messages[i]["content"].get_ref<const std::string&>())
+                                        : std::string();
         size_t in_after = content.empty() ? std::string::npos : after.rfind(content);
         if (in_after == std::string::npos || in_after < b)
           fail("{}: the chat template cannot be segmented at message {} (its rendering changes once later messages "

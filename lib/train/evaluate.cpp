@@ -1,20 +1,17 @@
 #include "train/evaluate.h"
 
 #include <cmath>
+#include <map>
 
 #include "algo/sft.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "data/loader.h"
 #include "generate/engine.h"
-#include <map>
 
 namespace pt::train {
 
 namespace {
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 // Reasoning templates (Qwen3) teach an empty think block before the answer; it is not the answer.
 std::string answer_text(const std::string& s) {
   auto t = s.find("</think>");
