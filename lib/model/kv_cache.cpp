@@ -67,15 +67,15 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
     kb = kb.narrow(2, 0, T);  // [B, Hkv, T, D]
     vb = vb.narrow(2, 0, T);
     auto qb = q.view({b, 1, q.size(1), q.size(2)}).transpose(1, 2);                   // [B, Hq, 1, D]
-    at::Tensor mask = step.decode_mask;
-    if (window > 0) {
-      // Key j is visible to the new token at position len-1 iff len-1 - j < window.
+    if (window > 0 && !step.window_mask.defined()) {
+      // Key j is visible to the new token at position len-1 iff len-1 - j < window (same for every layer).
       std::vector<int64_t> lens;
       for (size_t d = 0; d < step.doc_slot.size(); ++d) lens.push_back(step.doc_start[d] + 1);
       auto len = at::tensor(lens, at::TensorOptions().dtype(at::kLong)).to(q.device()).view({b, 1, 1, 1});
       auto j = at::arange(T, at::TensorOptions().dtype(at::kLong).device(q.device())).view({1, 1, 1, T});
-      mask = mask.logical_and((len - 1 - j).lt(window));
+      step.window_mask = step.decode_mask.logical_and((len - 1 - j).lt(window));
     }
+    const at::Tensor& mask = window > 0 ? step.window_mask : step.decode_mask;
     auto o = at::scaled_dot_product_attention(qb, kb.to(q.scalar_type()), vb.to(q.scalar_type()), mask, 0.0, false,
                                               scale, gqa);
     return o.transpose(1, 2).reshape({b, q.size(1), q.size(2)});

@@ -39,6 +39,7 @@ struct KvStep {
   // Derived by prepare(): per-token slot and position, and for a pure decode step (one new token
   // per document) the key mask [B, 1, 1, T] over the longest context T.
   at::Tensor token_slot, token_pos, decode_slots, decode_mask;
+  at::Tensor window_mask;  // decode_mask narrowed to a sliding window, built by the first layer that needs it
   bool decode = false, contiguous_slots = false;
   int64_t max_context = 0;
   void prepare(at::Device device);
