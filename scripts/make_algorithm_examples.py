@@ -45,14 +45,22 @@ def near_miss(rng, s, right):
     raise RuntimeError(s)
 
 
+def digit_strings(rng):
+    """Distinct digit strings of 3 to 6 digits, drawn from `rng` as the quickstart's are."""
+    seen = set()
+    while True:
+        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
+        if s not in seen:
+            seen.add(s)
+            yield s
+
+
 def preference_records(n, seed):
     rng = random.Random(seed)
-    out, seen = [], set()
-    while len(out) < n:
-        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
-        if s in seen:
-            continue
-        seen.add(s)
+    out = []
+    for s in digit_strings(rng):
+        if len(out) == n:
+            break
         right = s[::-1]
         out.append({"prompt": [{"role": "user", "content": f"Reverse the digits: {s}"}],
                     "chosen": [{"role": "assistant", "content": right}],
@@ -61,15 +69,9 @@ def preference_records(n, seed):
 
 
 def prompt_records(n, seed):
-    rng = random.Random(seed)
-    out, seen = [], set()
-    while len(out) < n:
-        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
-        if s in seen:
-            continue
-        seen.add(s)
-        out.append({"prompt": [{"role": "user", "content": f"Reverse the digits: {s}"}], "answer": s[::-1]})
-    return out
+    strings = digit_strings(random.Random(seed))
+    return [{"prompt": [{"role": "user", "content": f"Reverse the digits: {s}"}], "answer": s[::-1]}
+            for s in (next(strings) for _ in range(n))]
 
 
 def event_sessions(n, length, seed):
