@@ -75,9 +75,8 @@ struct Prepared {
   // update); empty = `updates` equal consecutive slices.
   std::vector<size_t> update_starts;
   // Metrics of the preparation itself (rollout and reward stages), logged with the first update.
+  // A rank with no micro-batch in an update contributes zero gradients to it.
   std::vector<MetricSum> metrics;
-  // Micro-batches must still run when this rank has none (collectives, none here) — a rank with no
-  // micro-batch for an update just contributes zero gradients.
 };
 
 struct Context {
