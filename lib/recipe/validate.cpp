@@ -21,6 +21,60 @@ Location where(const Node& source, std::initializer_list<const char*> keys) {
   loc.key = path;
   return loc;
 }
+// Options that only some modes read: a value other than the default under a mode that ignores it is
+// refused (a recipe key is honoured or refused, never accepted and ignored). Compared with the
+// defaults, not with what the file spelled, so a run directory's fully resolved recipe passes.
+void check_applicable(const Recipe& r, const Node& source) {
+  auto refuse = [&](std::initializer_list<const char*> keys, const std::string& why) {
+    fail_at(where(source, keys), "{}", why);
+  };
+  const auto& a = r.algorithm;
+  if (a.name == algo::Name::Dpo) {
+    const algo::DpoOptions d, &o = a.dpo;
+    const std::string loss = enum_name(o.loss);
+    if (o.label_smoothing != d.label_smoothing &&
+        (o.loss == algo::DpoLoss::Ipo || o.loss == algo::DpoLoss::Hinge))
+      refuse({"algorithm", "dpo", "label_smoothing"}, fmt::format("label_smoothing is not used by loss {} (only sigmoid, "
+                                                                   "robust and simpo smooth their labels)", loss));
+    if (o.simpo_gamma != d.simpo_gamma && o.loss != algo::DpoLoss::Simpo)
+      refuse({"algorithm", "dpo", "simpo_gamma"}, fmt::format("simpo_gamma is only used by loss simpo (loss is {})", loss));
+    if (o.loss == algo::DpoLoss::Simpo && (o.reference != d.reference || !o.reference_path.empty()))
+      refuse({"algorithm", "dpo", "reference"}, "loss simpo is reference-free: reference / reference_path do not apply");
+  }
+  if (a.name == algo::Name::Distill && a.distill.beta != algo::DistillOptions{}.beta &&
+      a.distill.loss != algo::DistillLoss::Jsd)
+    refuse({"algorithm", "distill", "beta"},
+           fmt::format("beta is only used by loss jsd (loss is {}: its beta is fixed)", enum_name(a.distill.loss)));
+  if (a.name == algo::Name::Grpo) {
+    const algo::GrpoOptions d, &g = a.grpo;
+    if (g.beta == 0 && (g.reference != d.reference || !g.reference_path.empty()))
+      refuse({"algorithm", "grpo", "reference"}, "beta is 0, so no reference is used: reference / reference_path do not "
+                                                 "apply (set beta > 0 for the KL term)");
+    if (g.overlong_buffer == 0 && g.overlong_penalty != d.overlong_penalty)
+      refuse({"algorithm", "grpo", "overlong_penalty"}, "overlong_penalty needs overlong_buffer > 0");
+    for (size_t i = 0; i < g.rewards.size(); ++i) {
+      const algo::RewardOptions rd, &w = g.rewards[i];
+      const std::string key = fmt::format("algorithm.grpo.rewards[{}]", i);
+      auto only = [&](bool used, bool set, const char* field, const char* users) {
+        if (!used && set)
+          fail_at(Location{"", 0, 0, key + "." + field}, "{} is only read by reward {} (this reward is '{}')", field,
+                  users, w.name);
+      };
+      const std::string& n = w.name;
+      only(n == "regex", w.pattern != rd.pattern, "pattern", "regex");
+      only(n == "command", w.command != rd.command, "command", "command");
+      only(n == "command", w.timeout_s != rd.timeout_s, "timeout_s", "command");
+      only(n == "command", w.on_error != rd.on_error, "on_error", "command");
+      only(n == "model", w.model != rd.model, "model", "model");
+      only(n == "numeric", w.tolerance != rd.tolerance, "tolerance", "numeric");
+      only(n == "length_penalty", w.target_tokens != rd.target_tokens, "target_tokens", "length_penalty");
+      only(n == "length_penalty", w.penalty_scale != rd.penalty_scale, "penalty_scale", "length_penalty");
+      only(n == "exact_match" || n == "numeric", w.answer_field != rd.answer_field, "answer_field",
+           "exact_match or numeric");
+    }
+  }
+}
+
 }  // namespace
 
 void validate(const Recipe& r, const Node& resolved) {
@@ -92,6 +146,7 @@ void validate(const Recipe& r, const Node& resolved) {
   if (r.trainer.precision == train::Precision::Bf16 && r.parallel.device == parallel::Device::Cpu &&
       r.model.dtype == model::Dtype::Float32)
     fail_at(where(resolved, {"trainer", "precision"}), "bf16 autocast on CPU with float32 weights is not supported");
+  check_applicable(r, resolved);
   if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
     fail_at(where(resolved, {"algorithm", "grpo", "rewards"}), "GRPO needs at least one reward");
   if (r.algorithm.name == algo::Name::Grpo && r.data.packing)
