@@ -1,5 +1,6 @@
 #pragma once
-// Whole-file reads that transparently decompress .zst and .gz (test assets, data shards).
+// Whole-file reads that transparently decompress .zst and .gz (tokenizer files, test assets). Data
+// shards are streamed instead: data/compressed_shard.h.
 #include <string>
 
 namespace pt {

@@ -50,6 +50,7 @@ struct DataOptions {
   int prefetch = 8;
   BadRecords on_bad_record = BadRecords::Error;
   int max_bad_records = 100;
+  int stream_chunk_kb = 16384;
 
   template <class V>
   void visit(V& v) {
@@ -66,6 +67,11 @@ struct DataOptions {
     v.field("prefetch", prefetch, Spec("packed rows buffered by the background packer").min(1).max(4096));
     v.field("on_bad_record", on_bad_record, Spec("malformed records: error (stop) or skip (count and log)"));
     v.field("max_bad_records", max_bad_records, Spec("skip at most this many bad records, then fail").min(0));
+    v.field("stream_chunk_kb", stream_chunk_kb,
+            Spec("compressed shards (.gz/.zst) are streamed in chunks of this much text: memory holds 5 chunks "
+                 "per shard, and shuffling mixes 4 chunks at a time in a random chunk order")
+                .min(1)
+                .max(1 << 22));
   }
 };
 

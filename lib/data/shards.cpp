@@ -7,6 +7,7 @@
 
 #include "core/compressed.h"
 #include "core/error.h"
+#include "data/lines.h"
 
 namespace pt::data {
 namespace fs = std::filesystem;
@@ -43,53 +44,78 @@ std::vector<std::string> expand_shards(const std::string& pattern, const std::st
   return out;
 }
 
-Shards::Shards(const std::string& pattern, const std::string& key) : files_(expand_shards(pattern, key)) {
-  texts_.reserve(files_.size());
-  maps_.reserve(files_.size());
-  decompressed_.reserve(files_.size());
-  for (uint32_t f = 0; f < files_.size(); ++f) {
+Shards::Shards(const std::string& pattern, const std::string& key, const ShardOptions& opts)
+    : files_(expand_shards(pattern, key)) {
+  entries_.resize(files_.size());
+  for (size_t f = 0; f < files_.size(); ++f) {
     const std::string& name = files_[f];
+    File& e = entries_[f];
+    e.first_record = total_;
     if (is_compressed(name)) {
-      decompressed_.push_back(read_file(name));
-      texts_.emplace_back(decompressed_.back());
-    } else {
-      maps_.emplace_back(name);
-      texts_.push_back(maps_.back().view());
+      random_access_ = false;
+      e.stream = std::make_unique<CompressedShard>(name, opts.chunk_bytes, opts.cached_chunks);
+      for (const auto& c : e.stream->chunks()) chunks_.push_back({total_ + c.first_record, c.records, c.seekable});
+      total_ += e.stream->records();
+      bytes_ += e.stream->decompressed_bytes();
+      continue;
     }
-    const std::string_view t = texts_.back();
+    e.map = MappedFile(name);
+    const std::string_view t = e.map.view();
     uint32_t line = 0;
-    size_t pos = 0;
-    while (pos < t.size()) {
-      size_t end = t.find('\n', pos);
-      if (end == std::string::npos) end = t.size();
+    uint64_t chunk_start = 0;
+    size_t chunk_first = 0;
+    for_each_line(t, [&](size_t pos, size_t len, size_t end, bool blank) {
       ++line;
-      size_t len = end - pos;
-      if (len && t[pos + len - 1] == '\r') --len;
-      bool blank = std::all_of(t.begin() + pos, t.begin() + pos + len, [](char c) { return c == ' ' || c == '\t'; });
       if (!blank) {
-        if (len > UINT32_MAX) fail("{}:{}: record longer than 4 GiB", files_[f], line);
-        lines_.push_back({f, line, pos, static_cast<uint32_t>(len)});
+        if (len > UINT32_MAX) fail("{}:{}: record longer than 4 GiB", name, line);
+        e.lines.push_back({pos, static_cast<uint32_t>(len), line});
       }
-      pos = end + 1;
-    }
+      if (end + 1 - chunk_start >= opts.chunk_bytes || end >= t.size() - 1) {
+        if (e.lines.size() > chunk_first)
+          chunks_.push_back({total_ + chunk_first, static_cast<uint32_t>(e.lines.size() - chunk_first), true});
+        chunk_first = e.lines.size();
+        chunk_start = end + 1;
+      }
+    });
+    total_ += e.lines.size();
+    bytes_ += t.size();
   }
-  if (lines_.empty()) fail("{}: '{}' has no records (only empty files or blank lines)", key, pattern);
+  if (total_ == 0) fail("{}: '{}' has no records (only empty files or blank lines)", key, pattern);
 }
 
-std::string_view Shards::record(size_t i) const {
-  const Line& l = lines_.at(i);
-  return texts_[l.file].substr(l.offset, l.length);
+Shards::~Shards() = default;
+
+const Shards::File& Shards::file_of(size_t i, size_t* local) const {
+  if (i >= total_) fail("record {} out of range ({} records)", i, total_);
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), i,
+                             [](size_t x, const File& f) { return x < f.first_record; });
+  const File& f = *(it - 1);
+  *local = i - f.first_record;
+  return f;
+}
+
+std::string Shards::record(size_t i) const {
+  size_t r;
+  const File& f = file_of(i, &r);
+  if (f.stream) return f.stream->record(r, nullptr);
+  const Line& l = f.lines[r];
+  return std::string(f.map.view().substr(l.offset, l.length));
 }
 
 std::string Shards::where(size_t i) const {
-  const Line& l = lines_.at(i);
-  return files_[l.file] + ":" + std::to_string(l.line);
+  size_t r;
+  const File& f = file_of(i, &r);
+  uint64_t line = 0;
+  if (f.stream) {
+    f.stream->record(r, &line);
+  } else {
+    line = f.lines[r].line;
+  }
+  return files_[static_cast<size_t>(&f - entries_.data())] + ":" + std::to_string(line);
 }
 
 std::string Shards::fingerprint() const {
-  uint64_t total = 0;
-  for (const auto& t : texts_) total += t.size();
-  return std::to_string(files_.size()) + " files, " + std::to_string(total) + " bytes, " + std::to_string(lines_.size()) +
+  return std::to_string(files_.size()) + " files, " + std::to_string(bytes_) + " bytes, " + std::to_string(total_) +
          " records";
 }
 

@@ -1,5 +1,6 @@
 #include "data/stream.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/hash.h"
@@ -14,6 +15,8 @@ namespace {
 constexpr uint64_t kEvalSalt = 0x6576616c73706c74ull;  // the held-out split
 constexpr uint64_t kMixSalt = 0x6d6978747572652eull;   // mixture draws
 constexpr uint64_t kShuffleSalt = 0x73687566666c652eull;
+constexpr uint64_t kChunkSalt = 0x6368756e6b732e2eull;
+constexpr int kShuffleWindowChunks = 4;
 
 std::string default_name(const SourceOptions& s) {
   if (!s.name.empty()) return s.name;
@@ -25,12 +28,12 @@ std::string default_name(const SourceOptions& s) {
 }
 
 SourceData load_source(const SourceOptions& o, std::string key, const tok::HfTokenizer* tok,
-                       const tok::MaskOptions& masks, int64_t vocab) {
+                       const tok::MaskOptions& masks, int64_t vocab, const ShardOptions& shard_opts) {
   SourceData sd;
   sd.opts = o;
   sd.opts.name = default_name(o);
   sd.key = std::move(key);
-  sd.shards = std::make_unique<Shards>(o.path, sd.key + ".path");
+  sd.shards = std::make_unique<Shards>(o.path, sd.key + ".path", shard_opts);
   sd.encoder = std::make_unique<RecordEncoder>(tok, o, masks, sd.key, vocab);
   return sd;
 }
@@ -41,9 +44,13 @@ DataSet::DataSet(const DataOptions& opts, const tok::HfTokenizer* tok, const tok
     : opts_(opts), tok_(tok), seed_(seed), epochs_(epochs) {
   if (opts.sources.empty()) fail("data.sources: at least one training source is required");
   const bool hold_out = opts.eval_sources.empty() && opts.eval_fraction > 0;
+  ShardOptions shard_opts;
+  shard_opts.chunk_bytes = static_cast<uint64_t>(opts.stream_chunk_kb) << 10;
+  // The shuffle window plus the chunk a record of the previous window may still be read from.
+  shard_opts.cached_chunks = static_cast<size_t>(kShuffleWindowChunks) + 1;
   size_t eval_budget = opts.max_eval_records > 0 ? static_cast<size_t>(opts.max_eval_records) : SIZE_MAX;
   for (size_t i = 0; i < opts.sources.size(); ++i) {
-    auto sd = load_source(opts.sources[i], fmt::format("data.sources[{}]", i), tok, masks, vocab_size);
+    auto sd = load_source(opts.sources[i], fmt::format("data.sources[{}]", i), tok, masks, vocab_size, shard_opts);
     const uint64_t salt = fnv1a64(sd.opts.name);
     for (uint32_t r = 0; r < sd.shards->size(); ++r) {
       // Membership depends on (seed, source name, record index) only: adding a source or changing
@@ -60,7 +67,8 @@ DataSet::DataSet(const DataOptions& opts, const tok::HfTokenizer* tok, const tok
     train_.push_back(std::move(sd));
   }
   for (size_t i = 0; i < opts.eval_sources.size(); ++i) {
-    auto sd = load_source(opts.eval_sources[i], fmt::format("data.eval_sources[{}]", i), tok, masks, vocab_size);
+    auto sd = load_source(opts.eval_sources[i], fmt::format("data.eval_sources[{}]", i), tok, masks, vocab_size,
+                          shard_opts);
     for (uint32_t r = 0; r < sd.shards->size() && eval_budget > 0; ++r, --eval_budget) sd.eval.push_back(r);
     eval_sources_.push_back(std::move(sd));
   }
@@ -127,13 +135,46 @@ std::optional<size_t> DocStream::pick_source() {
   return last;
 }
 
+// The shuffle of a source with compressed shards keeps reads local: runs of chunks (a chunk and the
+// unseekable ones after it) in a random order, then the records of every kShuffleWindowChunks
+// consecutive chunks shuffled together. Only those chunks need to be decompressed at a time.
+static std::vector<uint32_t> chunked_permutation(const SourceData& src, uint64_t seed) {
+  const auto& chunks = src.shards->chunks();
+  std::vector<size_t> run_starts;
+  for (size_t c = 0; c < chunks.size(); ++c)
+    if (chunks[c].seekable || run_starts.empty()) run_starts.push_back(c);
+  const auto run_order = permutation(run_starts.size(), hash3(seed, kChunkSalt, 0));
+  std::vector<size_t> order;
+  order.reserve(chunks.size());
+  for (uint32_t r : run_order) {
+    const size_t end = r + 1 < run_starts.size() ? run_starts[r + 1] : chunks.size();
+    for (size_t c = run_starts[r]; c < end; ++c) order.push_back(c);
+  }
+  std::vector<uint32_t> out;
+  out.reserve(src.train.size());
+  std::vector<uint32_t> window;
+  for (size_t w = 0; w < order.size(); w += kShuffleWindowChunks) {
+    window.clear();
+    for (size_t k = w; k < std::min(order.size(), w + kShuffleWindowChunks); ++k) {
+      const auto& ch = chunks[order[k]];
+      // Positions in `train` (sorted record indices) of this chunk's training records.
+      auto lo = std::lower_bound(src.train.begin(), src.train.end(), ch.first_record);
+      auto hi = std::lower_bound(lo, src.train.end(), ch.first_record + ch.records);
+      for (auto it = lo; it != hi; ++it) window.push_back(static_cast<uint32_t>(it - src.train.begin()));
+    }
+    for (uint32_t i : permutation(window.size(), hash3(seed, kChunkSalt, w + 1))) out.push_back(window[i]);
+  }
+  return out;
+}
+
 uint32_t DocStream::record_at(size_t s, const Cursor& c) {
   const auto& src = (*sources_)[s];
   if (split_ == Split::Eval) return src.eval[c.pos];
   if (!ds_.options().shuffle) return src.train[c.pos];
   auto& [epoch, perm] = perm_[s];
   if (epoch != c.epoch) {
-    perm = permutation(src.train.size(), hash3(ds_.seed(), kShuffleSalt ^ fnv1a64(src.opts.name), c.epoch));
+    const uint64_t seed = hash3(ds_.seed(), kShuffleSalt ^ fnv1a64(src.opts.name), c.epoch);
+    perm = src.shards->random_access() ? permutation(src.train.size(), seed) : chunked_permutation(src, seed);
     epoch = c.epoch;
   }
   return src.train[perm[c.pos]];
