@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# GPU checks are labelled and skipped where there is no GPU (and scripts/gpu/check.sh says so):
+#  - CTest knows the gpu-labelled tests (gpu:unit, gpu:train) and reports them skipped, not passed;
+#  - the [.gpu] Catch2 cases exist but are hidden from the default (CPU) run;
+#  - scripts/gpu/check.sh exits non-zero with the "no GPU" message before building anything.
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_BUILD_DIR:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+if "$POSTTRAIN" version | grep -Eq "devices visible: [1-9]"; then
+  echo "a GPU is visible here: the gpu-labelled tests run for real (ctest -L gpu / scripts/gpu/check.sh)"
+  exit 0
+fi
+
+# From CTest's own test list: every gpu:* test is labelled gpu and skips on exit code 77.
+ctest --test-dir "$PT_BUILD_DIR" --show-only=json-v1 > "$tmp/tests.json"
+gpu_tests="$("$PT_PYTHON" - "$tmp/tests.json" <<'PY'
+import json, sys
+tests = [t for t in json.load(open(sys.argv[1]))["tests"] if t["name"].startswith("gpu:")]
+for t in tests:
+    props = {p["name"]: p["value"] for p in t.get("properties", [])}
+    assert "gpu" in props.get("LABELS", []), (t["name"], props)
+    assert str(props.get("SKIP_RETURN_CODE")) == "77", (t["name"], props)
+    print(t["name"], " ".join(t["command"]))
+PY
+)" || fail "gpu tests not labelled / skippable"
+for t in gpu:unit gpu:train; do echo "$gpu_tests" | grep -q "^$t " || fail "$t missing from CTest: $gpu_tests"; done
+# Each one skips here (77), before doing anything.
+while read -r name cmd; do
+  set +e
+  PT_TESTS_TORCH="$PT_BUILD_DIR/tests/pt_tests_torch" $cmd > "$tmp/skip.txt" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -eq 77 ] || { cat "$tmp/skip.txt"; fail "$name exited $rc without a GPU (expected 77 = skipped)"; }
+  grep -q "SKIPPED: no CUDA device visible" "$tmp/skip.txt" || fail "$name: no skip message"
+done <<< "$gpu_tests"
+
+tests_torch="$PT_BUILD_DIR/tests/pt_tests_torch"
+hidden="$("$tests_torch" --list-test-names-only "[gpu]" | grep -c '^gpu:')" || true
+[ "$hidden" -ge 2 ] || fail "expected the [.gpu] cases, found $hidden"
+if "$tests_torch" --list-test-names-only | grep -q '^gpu:'; then fail "a [gpu] case runs in the default (CPU) run"; fi
+
+set +e
+bash scripts/gpu/check.sh "$tmp/report.txt" > "$tmp/check.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || { cat "$tmp/check.txt"; fail "scripts/gpu/check.sh succeeded without a GPU"; }
+grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh did not say there is no GPU"; }
+echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh: $(head -1 "$tmp/check.txt")"

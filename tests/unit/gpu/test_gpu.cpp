@@ -1,0 +1,99 @@
+// GPU-only checks, hidden from the default run ([.gpu]): CTest runs them as `gpu:unit` (label gpu,
+// skipped where no GPU is visible) and scripts/gpu/check.sh runs them with the rest of the GPU checks.
+#include <catch2/catch.hpp>
+
+#include <ATen/autocast_mode.h>
+#include <torch/cuda.h>
+
+#include <cstdio>
+
+#include "../model/model_fixtures.h"
+
+using namespace pt;
+
+namespace {
+at::Device cuda0() {
+  if (!torch::cuda::is_available()) FAIL("no CUDA device visible");
+  return at::Device(at::kCUDA, 0);
+}
+
+std::unique_ptr<model::CausalLM> load_cuda(const std::string& name, model::AttentionBackend attn, model::Dtype dtype) {
+  model::ModelOptions o;
+  o.path = test::model_dir(name);
+  o.attention = attn;
+  o.dtype = dtype;
+  return model::CausalLM::from_pretrained(o, cuda0());
+}
+
+// A loss over every position and vocabulary entry, so every gradient is non-trivial.
+at::Tensor probe_loss(const at::Tensor& logits) {
+  return at::log_softmax(logits.to(at::kFloat), -1).select(1, 5).sum() + logits.to(at::kFloat).pow(2).mean();
+}
+
+std::map<std::string, at::Tensor> grads(model::CausalLM& m, const model::PackedInput& in, at::Tensor* logits_out) {
+  for (auto& [n, p] : m.named_parameters(true)) p.mutable_grad() = at::Tensor();
+  auto logits = m.logits(in);
+  probe_loss(logits).backward();
+  if (logits_out) *logits_out = logits.detach().to(at::kFloat);
+  std::map<std::string, at::Tensor> g;
+  for (auto& [n, p] : m.named_parameters(true)) g[n] = p.grad().to(at::kFloat).clone();
+  return g;
+}
+
+double max_abs(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+}  // namespace
+
+TEST_CASE("gpu: flash varlen attention equals SDPA on packed documents (logits and gradients)", "[.gpu]") {
+  // Both runs are bf16 on the GPU; they differ only in the attention kernel (flash varlen over the
+  // packed row vs SDPA with the block-diagonal mask). mistral has a sliding window of 8 that the
+  // longer documents exceed.
+  for (const std::string name : {"qwen3", "llama", "mistral"}) {
+    auto ref = test::load_reference(name);
+    auto in = model::PackedInput::from_documents(ref.docs, cuda0());
+    auto flash = load_cuda(name, model::AttentionBackend::Flash, model::Dtype::BFloat16);
+    auto sdpa = load_cuda(name, model::AttentionBackend::Sdpa, model::Dtype::BFloat16);
+    at::Tensor lf, ls;
+    auto gf = grads(*flash, in, &lf);
+    auto gs = grads(*sdpa, in, &ls);
+    const double dl = max_abs(lf, ls);
+    double worst_rel = 0;
+    for (const auto& [n, g] : gs) {
+      const double scale = std::max(g.abs().max().item<double>(), 1e-6);
+      worst_rel = std::max(worst_rel, max_abs(gf.at(n), g) / scale);
+    }
+    std::printf("gpu flash vs sdpa %-8s logits max_abs=%.3g, grads max_abs/max=%.3g\n", name.c_str(), dl, worst_rel);
+    // bf16 rounding of two kernels that sum in different orders: ~1e-2 on logits of magnitude ~3.
+    CHECK(dl <= 0.05);
+    CHECK(worst_rel <= 0.05);
+  }
+}
+
+TEST_CASE("gpu: a bf16-autocast step stays within tolerance of fp32", "[.gpu]") {
+  // What trainer.precision: bf16 does: fp32 master weights, the forward under CUDA autocast.
+  auto ref = test::load_reference("qwen3");
+  auto in = model::PackedInput::from_documents(ref.docs, cuda0());
+  auto m = load_cuda("qwen3", model::AttentionBackend::Sdpa, model::Dtype::Float32);
+  at::Tensor l32, l16;
+  auto g32 = grads(*m, in, &l32);
+  std::map<std::string, at::Tensor> g16;
+  {
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    g16 = grads(*m, in, &l16);
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+  const double loss32 = probe_loss(l32).item<double>(), loss16 = probe_loss(l16).item<double>();
+  double worst_cos = 1;
+  for (const auto& [n, g] : g32) {
+    auto a = g.flatten(), b = g16.at(n).flatten();
+    const double cos = (a.dot(b) / (a.norm() * b.norm() + 1e-12)).item<double>();
+    worst_cos = std::min(worst_cos, cos);
+  }
+  std::printf("gpu bf16 autocast vs fp32: logits max_abs=%.3g, probe loss %.6f vs %.6f, worst grad cosine %.5f\n",
+              max_abs(l16, l32), loss16, loss32, worst_cos);
+  // The fp32 reference on the GPU itself matches transformers' CPU logits.
+  CHECK(max_abs(l32.cpu(), at::cat(ref.logits, 0)) <= 1e-3);
+  CHECK(std::abs(loss16 - loss32) <= 2e-2 * std::abs(loss32));
+  CHECK(worst_cos >= 0.99);
+}
