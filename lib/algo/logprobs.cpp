@@ -2,8 +2,8 @@
 
 #include <torch/autograd.h>
 
-#include <limits>
 
+#include "algo/lm_head.h"
 #include "core/error.h"
 
 namespace pt::algo {
@@ -11,13 +11,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
-
-// fp32 logits of rows [b, b+m) with padding columns at -inf.
-at::Tensor chunk_logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t b, int64_t m, int64_t vocab) {
-  at::Tensor logits = at::matmul(hidden.narrow(0, b, m), weight.t()).to(at::kFloat);
-  if (weight.size(0) > vocab) logits.narrow(1, vocab, weight.size(0) - vocab).fill_(-std::numeric_limits<float>::infinity());
-  return logits;
-}
 
 struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
   static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor weight, at::Tensor labels,
@@ -27,10 +20,14 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     at::Tensor lse = at::empty({n}, hidden.options().dtype(at::kFloat));
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
-      at::Tensor logits = chunk_logits(hidden, weight, b, m, vocab);
-      at::Tensor l = at::logsumexp(logits, 1);
-      lse.narrow(0, b, m).copy_(l);
-      out.narrow(0, b, m).copy_(logits.gather(1, labels.narrow(0, b, m).unsqueeze(1)).squeeze(1) - l);
+      at::Tensor logits = head_logits(hidden, weight, b, m, vocab);
+      at::Tensor y = labels.narrow(0, b, m).unsqueeze(1);
+      at::Tensor target = logits.gather(1, y).squeeze(1);
+      // Fused log-softmax in place (the kernel reads a row before writing it); lse = logit - logp.
+      at::_log_softmax_out(logits, logits, 1, false);
+      at::Tensor lp = logits.gather(1, y).squeeze(1);
+      out.narrow(0, b, m).copy_(lp);
+      lse.narrow(0, b, m).copy_(target - lp);
     }
     ctx->save_for_backward({hidden, weight, labels, lse});
     ctx->saved_data["vocab"] = vocab;
@@ -50,7 +47,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
       // d logp_i / d logits_i = onehot(y_i) - softmax_i, scaled by the incoming gradient g_i.
-      at::Tensor d = chunk_logits(hidden, weight, b, m, vocab);
+      at::Tensor d = head_logits(hidden, weight, b, m, vocab);
       at::Tensor gi = g.narrow(0, b, m).unsqueeze(1);
       d.sub_(lse.narrow(0, b, m).unsqueeze(1)).exp_().mul_(-gi);
       d.scatter_add_(1, labels.narrow(0, b, m).unsqueeze(1), gi);

@@ -2,6 +2,7 @@
 
 #include <torch/autograd.h>
 
+#include "algo/lm_head.h"
 #include "core/error.h"
 
 namespace pt::algo {
@@ -19,23 +20,25 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     at::Tensor grad_h = need_h ? at::empty_like(hidden) : at::Tensor();
     at::Tensor grad_w = need_w ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
     at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
-    // Padding rows of the LM head must never receive probability mass.
-    at::Tensor col_mask;
-    if (padded > vocab) col_mask = at::arange(padded, labels.options()).ge(vocab);
+    const bool direct = head_logits_direct(hidden, weight);
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
       at::Tensor h = hidden.narrow(0, b, m);
-      at::Tensor y = labels.narrow(0, b, m);
-      at::Tensor logits = at::matmul(h, weight.t()).to(at::kFloat);  // [m, V_padded]
-      if (col_mask.defined()) logits.masked_fill_(col_mask, -std::numeric_limits<float>::infinity());
-      at::Tensor lse = at::logsumexp(logits, 1);                     // [m]
-      total.add_((lse - logits.gather(1, y.unsqueeze(1)).squeeze(1)).sum());
+      at::Tensor y = labels.narrow(0, b, m).unsqueeze(1);
+      at::Tensor logits = head_logits(hidden, weight, b, m, vocab);  // [m, V_padded] fp32, padding at -inf
+      // One fused pass gives log-softmax in place (the kernel reads a row before writing it); the CE
+      // is its negative at the label, and its gradient softmax - onehot follows with one exp.
+      at::_log_softmax_out(logits, logits, 1, false);
+      total.sub_(logits.gather(1, y).sum());
       if (need_h || need_w) {
-        // d/dlogits of the summed CE: softmax - onehot, in place over the chunk's logits.
-        logits.sub_(lse.unsqueeze(1)).exp_();
-        logits.scatter_add_(1, y.unsqueeze(1), at::full({m, 1}, -1.0f, logits.options()));
+        logits.exp_();
+        logits.scatter_add_(1, y, at::full({m, 1}, -1.0f, logits.options()));
         at::Tensor g = logits.to(hidden.scalar_type());
-        if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(g, weight));
+        if (need_h && direct) {
+          at::Tensor out = grad_h.narrow(0, b, m);
+          at::mm_out(out, g, weight);
+        }
+        if (need_h && !direct) grad_h.narrow(0, b, m).copy_(at::matmul(g, weight));
         if (need_w) grad_w.addmm_(logits.t(), h.to(at::kFloat));
       }
     }
@@ -45,11 +48,15 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grad_out) {
+    // The gradients were formed in the forward pass and are owned here: scale them in place rather
+    // than allocating a second [V, H] tensor.
     at::Tensor g = grad_out[0];
     at::Tensor gh = ctx->saved_data["grad_h"].toTensor();
     at::Tensor gw = ctx->saved_data["grad_w"].toTensor();
-    return {gh.defined() ? gh * g.to(gh.scalar_type()) : at::Tensor(), gw.defined() ? gw * g.to(gw.scalar_type()) : at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    ctx->saved_data.clear();
+    if (gh.defined()) gh.mul_(g.to(gh.scalar_type()));
+    if (gw.defined()) gw.mul_(g.to(gw.scalar_type()));
+    return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
