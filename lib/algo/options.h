@@ -113,6 +113,7 @@ struct GrpoOptions {
   int overlong_buffer = 0;
   double overlong_penalty = 1.0;
   int max_batch = 64;
+  int rollout_ranks = 0;
   std::vector<RewardOptions> rewards;
   DpoReference reference = DpoReference::Auto;
   std::string reference_path;
@@ -146,6 +147,11 @@ struct GrpoOptions {
                 .min(0));
     v.field("overlong_penalty", overlong_penalty, Spec("largest overlong punishment").min(0));
     v.field("max_batch", max_batch, Spec("sequences generated together (KV-cache slots)").min(1));
+    v.field("rollout_ranks", rollout_ranks,
+            Spec("0 = rollouts on the training ranks (colocated); N = the last N MPI ranks only generate "
+                 "rollouts, with the policy's trainable weights broadcast to them from training rank 0 "
+                 "before every rollout batch")
+                .min(0));
     v.field("rewards", rewards, Spec("reward functions, weighted and summed"));
     v.field("reference", reference,
             Spec("reference for the KL term (beta > 0): model = a frozen copy of reference_path, adapters = the "

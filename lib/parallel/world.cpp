@@ -1,5 +1,6 @@
 #include "parallel/world.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -10,6 +11,15 @@
 #endif
 
 namespace pt::parallel {
+
+#if PT_HAVE_MPI
+namespace {
+// The group's communicator (all ranks until split_rollout) and the training-rank-0 <-> workers link.
+MPI_Comm g_comm = MPI_COMM_NULL;
+MPI_Comm g_link = MPI_COMM_NULL;
+MPI_Comm comm() { return g_comm == MPI_COMM_NULL ? MPI_COMM_WORLD : g_comm; }
+}  // namespace
+#endif
 
 bool launched_by_mpi() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
@@ -30,6 +40,8 @@ void World::init() {
   if (!inited) MPI_Init(nullptr, nullptr);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  global_rank_ = rank_;
+  global_size_ = size_;
   MPI_Comm local;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
   MPI_Comm_size(local, &local_size_);
@@ -41,6 +53,8 @@ void World::init() {
 void World::finalize() {
 #if PT_HAVE_MPI
   if (mpi_) {
+    if (g_link != MPI_COMM_NULL) MPI_Comm_free(&g_link);
+    if (g_comm != MPI_COMM_NULL) MPI_Comm_free(&g_comm);
     MPI_Finalize();
     mpi_ = false;
   }
@@ -49,7 +63,7 @@ void World::finalize() {
 
 void World::barrier() const {
 #if PT_HAVE_MPI
-  if (mpi_) MPI_Barrier(MPI_COMM_WORLD);
+  if (mpi_) MPI_Barrier(comm());
 #endif
 }
 
@@ -66,7 +80,7 @@ void World::allreduce_sum(const std::vector<at::Tensor>& tensors) const {
   // MPI counts are int: reduce in pieces of at most 2^30 elements.
   for (int64_t off = 0; off < buf.numel(); off += (int64_t{1} << 30)) {
     const int n = static_cast<int>(std::min<int64_t>(int64_t{1} << 30, buf.numel() - off));
-    MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr<float>() + off, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr<float>() + off, n, MPI_FLOAT, MPI_SUM, comm());
   }
   int64_t at = 0;
   for (const auto& t : tensors) {
@@ -78,7 +92,7 @@ void World::allreduce_sum(const std::vector<at::Tensor>& tensors) const {
 
 double World::allreduce_sum(double v) const {
 #if PT_HAVE_MPI
-  if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm());
 #endif
   return v;
 }
@@ -86,21 +100,129 @@ double World::allreduce_sum(double v) const {
 std::vector<double> World::allreduce_sum(std::vector<double> v) const {
 #if PT_HAVE_MPI
   if (mpi_ && size_ > 1 && !v.empty())
-    MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, comm());
 #endif
   return v;
 }
 
 int World::allreduce_max(int v) const {
 #if PT_HAVE_MPI
-  if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm());
 #endif
   return v;
 }
 
+void World::split_rollout(int workers) {
+  if (workers <= 0) return;
+#if PT_HAVE_MPI
+  if (!mpi_ || workers >= global_size_)
+    fail("algorithm.grpo.rollout_ranks = {} needs at least {} MPI ranks (the run has {}): launch with mpirun -np {}",
+         workers, workers + 1, global_size_, workers + 1);
+  workers_ = workers;
+  worker_ = global_rank_ >= global_size_ - workers;
+  MPI_Comm_split(MPI_COMM_WORLD, worker_ ? 1 : 0, global_rank_, &g_comm);
+  MPI_Comm_rank(g_comm, &rank_);
+  MPI_Comm_size(g_comm, &size_);
+  // Global rank 0 is training rank 0, and the lowest key: link rank 0.
+  const bool linked = worker_ || global_rank_ == 0;
+  MPI_Comm_split(MPI_COMM_WORLD, linked ? 0 : MPI_UNDEFINED, global_rank_, &g_link);
+#else
+  fail("algorithm.grpo.rollout_ranks = {} needs MPI, which this build lacks", workers);
+#endif
+}
+
+#if PT_HAVE_MPI
+namespace {
+constexpr int kTag = 7301;
+void send_bytes(const std::string& b, int to, MPI_Comm c) {
+  const uint64_t n = b.size();
+  MPI_Send(&n, 1, MPI_UINT64_T, to, kTag, c);
+  for (uint64_t off = 0; off < n; off += (1u << 30))
+    MPI_Send(b.data() + off, static_cast<int>(std::min<uint64_t>(1u << 30, n - off)), MPI_BYTE, to, kTag, c);
+}
+std::string recv_bytes(int from, MPI_Comm c) {
+  uint64_t n = 0;
+  MPI_Recv(&n, 1, MPI_UINT64_T, from, kTag, c, MPI_STATUS_IGNORE);
+  std::string b(n, '\0');
+  for (uint64_t off = 0; off < n; off += (1u << 30))
+    MPI_Recv(b.data() + off, static_cast<int>(std::min<uint64_t>(1u << 30, n - off)), MPI_BYTE, from, kTag, c,
+             MPI_STATUS_IGNORE);
+  return b;
+}
+void bcast_bytes(std::string& b, MPI_Comm c) {
+  uint64_t n = b.size();
+  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, c);
+  b.resize(n);
+  for (uint64_t off = 0; off < n; off += (1u << 30))
+    MPI_Bcast(b.data() + off, static_cast<int>(std::min<uint64_t>(1u << 30, n - off)), MPI_BYTE, 0, c);
+}
+}  // namespace
+#endif
+
+void World::link_bcast(std::string& bytes) const {
+#if PT_HAVE_MPI
+  PT_CHECK(g_link != MPI_COMM_NULL, "link_bcast outside the rollout link");
+  bcast_bytes(bytes, g_link);
+#endif
+}
+
+void World::link_bcast(const std::vector<at::Tensor>& tensors) const {
+#if PT_HAVE_MPI
+  PT_CHECK(g_link != MPI_COMM_NULL, "link_bcast outside the rollout link");
+  for (const auto& t : tensors) {
+    PT_CHECK(t.is_contiguous() && t.device().is_cpu(), "rollout weight broadcast needs contiguous CPU tensors");
+    auto* p = static_cast<char*>(t.data_ptr());
+    const int64_t n = t.numel() * static_cast<int64_t>(t.element_size());
+    for (int64_t off = 0; off < n; off += (int64_t{1} << 30))
+      MPI_Bcast(p + off, static_cast<int>(std::min<int64_t>(int64_t{1} << 30, n - off)), MPI_BYTE, 0, g_link);
+  }
+#endif
+}
+
+void World::link_send(int to, const std::string& bytes) const {
+#if PT_HAVE_MPI
+  send_bytes(bytes, to, g_link);
+#endif
+}
+
+std::string World::link_recv(int from) const {
+#if PT_HAVE_MPI
+  return recv_bytes(from, g_link);
+#else
+  return {};
+#endif
+}
+
+std::vector<std::string> World::gather_bytes(const std::string& mine) const {
+  std::vector<std::string> out;
+  if (size_ == 1) return {mine};
+#if PT_HAVE_MPI
+  if (rank_ == 0) {
+    out.push_back(mine);
+    for (int r = 1; r < size_; ++r) out.push_back(recv_bytes(r, comm()));
+  } else {
+    send_bytes(mine, 0, comm());
+  }
+#endif
+  return out;
+}
+
+std::string World::scatter_bytes(const std::vector<std::string>& parts) const {
+  if (size_ == 1) return parts.at(0);
+#if PT_HAVE_MPI
+  if (rank_ == 0) {
+    for (int r = 1; r < size_; ++r) send_bytes(parts.at(r), r, comm());
+    return parts.at(0);
+  }
+  return recv_bytes(0, comm());
+#else
+  return {};
+#endif
+}
+
 void World::abort(int code) const {
 #if PT_HAVE_MPI
-  if (mpi_ && size_ > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  if (mpi_ && global_size_ > 1) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
   std::exit(code);
 }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "data/rng.h"
 #include "model/causal_lm.h"
+#include "rl/rollout_link.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace pt::rl {
@@ -45,10 +46,14 @@ Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool traini
       reqs.push_back(std::move(q));
       r.prompt_of.push_back(p);
     }
-  gen::EngineOptions eo;
-  eo.max_batch = o_.max_batch;
-  gen::Engine engine(policy_, tok_, eo);
-  r.completions = engine.generate(reqs);
+  if (training && o_.rollout_ranks > 0) {
+    r.completions = remote_generate(policy_, reqs);  // the rollout ranks, with the current weights
+  } else {
+    gen::EngineOptions eo;
+    eo.max_batch = o_.max_batch;
+    gen::Engine engine(policy_, tok_, eo);
+    r.completions = engine.generate(reqs);
+  }
   r.rollout_s = since(t0);
   return r;
 }

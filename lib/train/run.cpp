@@ -17,6 +17,7 @@
 #include "model/hf_config.h"
 #include "optim/adamw.h"
 #include "parallel/world.h"
+#include "rl/rollout_link.h"
 #include "recipe/diff.h"
 #include "recipe/resolved.h"
 #include "registry/builtins.h"
@@ -87,7 +88,15 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   if (flags.dry_run || !parallel::launched_by_mpi()) return train_run(loaded, flags);
   auto& world = parallel::World::get();
   world.init();
-  log::init(world.rank(), world.size(), loaded.recipe.logging.level);
+  log::init(world.global_rank(), world.global_size(), loaded.recipe.logging.level);
+  if (loaded.recipe.algorithm.name == algo::Name::Grpo && loaded.recipe.algorithm.grpo.rollout_ranks > 0) {
+    try {
+      world.split_rollout(loaded.recipe.algorithm.grpo.rollout_ranks);
+    } catch (const std::exception& e) {
+      log::error("{}", e.what());
+      world.abort(2);
+    }
+  }
   int rc = 0;
   try {
     rc = train_run(loaded, flags);
@@ -113,6 +122,12 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   const auto& R = loaded.recipe;
   auto factory = algorithm_factory(R);
   const auto& world = parallel::World::get();
+  if (R.algorithm.name == algo::Name::Grpo && R.algorithm.grpo.rollout_ranks > 0 && world.rollout_workers() == 0)
+    fail("algorithm.grpo.rollout_ranks = {} needs an MPI launch with at least {} ranks (mpirun -np {} posttrain run ...)",
+         R.algorithm.grpo.rollout_ranks, R.algorithm.grpo.rollout_ranks + 1, R.algorithm.grpo.rollout_ranks + 1);
+  if (world.rollout_workers() > 0)
+    log::info("rollouts on {} separate rank(s) ({}..{}); training on {} rank(s)", world.rollout_workers(),
+              world.global_size() - world.rollout_workers(), world.global_size() - 1, world.size());
   if (R.parallel.tensor_parallel > 1) fail("parallel.tensor_parallel: tensor parallelism is not part of this build yet");
   // Refused out loud rather than run as something else (fsdp would silently run replicated).
   if (R.parallel.strategy != parallel::Strategy::Ddp)
@@ -201,6 +216,8 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
               model->vocab_size() - original, original, model->vocab_size() - 1);
   }
 
+  if (world.is_rollout_worker()) return rl::serve_rollouts(*model, tokenizer, R.algorithm.grpo.max_batch);
+
   tok::MaskOptions masks;
   masks.train_roles = R.tokenizer.train_roles;
   masks.last_turn_only = R.tokenizer.last_turn_only;
@@ -222,7 +239,9 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   parts.cuda = cuda;
   parts.autocast_bf16 = autocast;
   Trainer trainer(parts);
-  return trainer.fit(resume);
+  const int rc = trainer.fit(resume);
+  rl::stop_rollout_workers();
+  return rc;
 }
 
 }  // namespace

@@ -8,6 +8,9 @@
 #  - an external reward command that crashes, hangs past its timeout or prints garbage stops the run
 #    with a message naming the reward and the line, and the last checkpoint stays intact and
 #    resumable; under on_error: skip the run finishes and counts the unscored completions
+#  - roles on separate MPI rank groups (algorithm.grpo.rollout_ranks; 2, 3 and 4 ranks): the same
+#    per-step rewards as the colocated run with as many training ranks, and the same learning curve;
+#    without mpirun the option is refused
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -95,4 +98,44 @@ a, b = ([json.loads(l)["reward"] for l in open(f) if '"reward"' in l and "eval/"
 print(f"grpo on 2 ranks vs 1: per-step sampled rewards {b} vs {a}")
 assert len(a) == len(b) == 8 and abs(sum(a) - sum(b)) / 8 < 0.05, (a, b)
 PY
+  # Separate rollout ranks (the last N ranks only generate; weights broadcast before every rollout
+  # batch): the same rollouts as the colocated run with as many training ranks, so the same
+  # per-step rewards, and losses equal to float rounding. 2 ranks = 1 trainer + 1 worker (vs 1
+  # rank); 3 = 2 + 1 and 4 = 2 + 2 (vs 2 colocated ranks).
+  sep() {  # NAME RANKS WORKERS REFERENCE-RUN
+    mpirun --allow-run-as-root --oversubscribe -np "$2" "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" \
+      --set trainer.micro_batch_tokens=256 --set algorithm.grpo.rollout_ranks="$3" --set run.name="$1" > "$tmp/$1.log" 2>&1 ||
+      { cat "$tmp/$1.log"; fail "GRPO with $3 rollout rank(s) of $2"; }
+    grep -q "rollouts on $3 separate rank" "$tmp/$1.log" || { cat "$tmp/$1.log"; fail "$1 did not use rollout ranks"; }
+    "$PT_PYTHON" - "$tmp/$4/metrics.jsonl" "$tmp/$1/metrics.jsonl" "$1" <<'PY'
+import json, sys
+def cols(f, k):
+    return [json.loads(l)[k] for l in open(f) if f'"{k}"' in l and "eval/" not in l]
+a, b = cols(sys.argv[1], "reward"), cols(sys.argv[2], "reward")
+la, lb = cols(sys.argv[1], "loss"), cols(sys.argv[2], "loss")
+worst = max(abs(x - y) for x, y in zip(la, lb))
+print(f"grpo {sys.argv[3]}: per-step rewards {b} (colocated: identical); max |loss diff| {worst:.2e}")
+assert a == b and len(a) == 8, (a, b)
+assert worst < 1e-5, (la, lb)
+PY
+  }
+  sep sep2 2 1 resume-a
+  sep sep3 3 1 dp2
+  sep sep4 4 2 dp2
+  # Learning with separate roles (2 training ranks + 1 rollout rank), the learning recipe as above.
+  mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" \
+    --set trainer.micro_batch_tokens=256 --set algorithm.grpo.rollout_ranks=1 --set run.name=learn-sep > "$tmp/learn-sep.log" 2>&1 || { cat "$tmp/learn-sep.log"; fail "separate-roles learning run"; }
+  "$PT_PYTHON" - "$tmp/learn/metrics.jsonl" "$tmp/learn-sep/metrics.jsonl" <<'PY'
+import json, sys
+def ev(f):
+    return [json.loads(l)["eval/rewards/exact_match"] for l in open(f) if "eval/rewards/exact_match" in l]
+a, b = ev(sys.argv[1]), ev(sys.argv[2])
+print(f"grpo learning, separate rollout rank vs colocated: held-out exact match {b[0]:.2f} -> {b[-1]:.2f} vs {a[0]:.2f} -> {a[-1]:.2f}")
+assert b[-1] >= b[0] + 0.05 and abs(b[-1] - a[-1]) <= 0.06, (a, b)
+PY
 fi
+# Without an MPI launch, separate rollout ranks are refused (not run colocated).
+if "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set algorithm.grpo.rollout_ranks=1 --set run.name=nompi > "$tmp/nompi.log" 2>&1; then
+  fail "rollout_ranks without mpirun was accepted"
+fi
+grep -q "rollout_ranks = 1 needs an MPI launch with at least 2 ranks" "$tmp/nompi.log" || { cat "$tmp/nompi.log"; fail "rollout_ranks message"; }
