@@ -60,6 +60,32 @@ std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& inv_freq, const
   return {(emb.cos() * attention_scaling).to(dtype), (emb.sin() * attention_scaling).to(dtype)};
 }
 
+at::Tensor dynamic_rope_inv_freq(const HfConfig& c, const at::Tensor& position_ids, const at::Tensor& cu_seqlens) {
+  const int64_t dim = c.head_dim;
+  const auto dev = position_ids.device();
+  auto pos = position_ids.to(at::kLong);
+  auto cu = cu_seqlens.to(dev).to(at::kLong);
+  const int64_t docs = cu.size(0) - 1;
+  auto doc_of = at::repeat_interleave(at::arange(docs, cu.options()), cu.narrow(0, 1, docs) - cu.narrow(0, 0, docs));
+  auto longest = at::zeros({docs}, pos.options()).scatter_reduce(0, doc_of, pos, "amax", /*include_self=*/false) + 1;
+  auto seq_len = longest.index_select(0, doc_of).clamp_min(c.max_position_embeddings).to(at::kFloat);  // [N]
+  // fp32 throughout, as transformers computes it from a tensor sequence length.
+  const double factor = c.rope_scaling.factor;
+  auto base = at::pow(seq_len * factor / static_cast<double>(c.max_position_embeddings) - (factor - 1),
+                      static_cast<double>(dim) / static_cast<double>(dim - 2)) *
+              c.rope_theta;
+  auto exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong).device(dev)).to(at::kFloat) /
+                  static_cast<double>(dim);
+  return 1.0 / at::pow(base.unsqueeze(1), exponent.unsqueeze(0));  // [N, D/2]
+}
+
+std::pair<at::Tensor, at::Tensor> rope_cos_sin_per_token(const at::Tensor& inv_freq, const at::Tensor& position_ids,
+                                                         at::ScalarType dtype) {
+  auto freqs = position_ids.to(at::kFloat).unsqueeze(1) * inv_freq;  // [N, D/2]
+  auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);                 // [N, 1, D]
+  return {emb.cos().to(dtype), emb.sin().to(dtype)};
+}
+
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
   auto x1 = x.narrow(-1, 0, half);

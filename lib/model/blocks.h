@@ -17,6 +17,17 @@ at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device);
 std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& inv_freq, const at::Tensor& position_ids,
                                                at::ScalarType dtype, double attention_scaling = 1.0);
 
+// Dynamic NTK scaling (rope type "dynamic"): inverse frequencies per token [N, head_dim/2], from the
+// length of the token's own document (its largest position + 1; a decoding token's position + 1).
+// transformers derives one length per forward pass from the whole batch and keeps it while it only
+// grows; per document, a packed row gives the same logits as its documents one by one and equals
+// transformers on a document alone.
+at::Tensor dynamic_rope_inv_freq(const HfConfig& c, const at::Tensor& position_ids, const at::Tensor& cu_seqlens);
+
+// cos/sin from per-token inverse frequencies [N, head_dim/2].
+std::pair<at::Tensor, at::Tensor> rope_cos_sin_per_token(const at::Tensor& inv_freq, const at::Tensor& position_ids,
+                                                         at::ScalarType dtype);
+
 // x: [N, H, D] rotated by the half-split convention of HF (rotate_half).
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 

@@ -47,7 +47,9 @@ at::Tensor CausalLM::Impl::hidden(const PackedInput& in, KvStep* kv) {
   auto ids = in.input_ids.to(device);
   auto pos = in.position_ids.to(device);
   auto x = embed_lookup(ids);  // [N, hidden]
-  auto [cos, sin] = rope_cos_sin(inv_freq, pos, dtype, cfg.rope_scaling.attention_factor);
+  auto [cos, sin] = cfg.rope_scaling.type == "dynamic"
+                        ? rope_cos_sin_per_token(dynamic_rope_inv_freq(cfg, pos, in.cu_seqlens), pos, dtype)
+                        : rope_cos_sin(inv_freq, pos, dtype, cfg.rope_scaling.attention_factor);
   const bool ckpt = !kv && opts.activation_checkpointing && at::GradMode::is_enabled();
   // A checkpointed block only joins the graph through its input; with a frozen embedding (LoRA)
   // that input must still require grad or no parameter inside the block would get one.

@@ -108,8 +108,8 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
                                                : "default";
     if (r.contains("rope_theta") && r["rope_theta"].is_number()) c.rope_theta = r["rope_theta"].get<double>();
     if (type == "default") type = "";
-    if (!type.empty() && type != "llama3" && type != "linear" && type != "yarn")
-      fail("{}: rope type '{}' is not supported (expected default, llama3, linear or yarn)", origin, type);
+    if (!type.empty() && type != "llama3" && type != "linear" && type != "yarn" && type != "dynamic")
+      fail("{}: rope type '{}' is not supported (expected default, llama3, linear, yarn or dynamic)", origin, type);
     c.rope_scaling.type = type;
     if (r.contains("factor") && r["factor"].is_number()) c.rope_scaling.factor = r["factor"].get<double>();
     if (r.contains("low_freq_factor")) c.rope_scaling.low_freq_factor = r["low_freq_factor"].get<double>();

@@ -8,7 +8,7 @@
 namespace pt::model {
 
 struct RopeScaling {
-  std::string type;  // "" (none), "llama3", "linear", "yarn"
+  std::string type;  // "" (none), "llama3", "linear", "yarn", "dynamic"
   double factor = 1.0;
   // yarn: the ramp between extrapolated and interpolated frequencies, and the cos/sin scaling.
   double beta_fast = 32, beta_slow = 1;

@@ -2,7 +2,9 @@
 # Model variants gated by logit parity with transformers on tiny random models:
 #  - sliding-window attention (Mistral, window 8) on documents longer than the window (eager and SDPA,
 #    packed and unpacked), and cached generation past the window gives transformers' greedy tokens;
-#  - yarn RoPE scaling (factor 4 over an original context of 16) on Llama and Qwen2, documents of 33.
+#  - yarn RoPE scaling (factor 4 over an original context of 16) on Llama and Qwen2, documents of 33;
+#  - dynamic NTK RoPE scaling (factor 2 beyond 16 positions) on Llama and Qwen2: documents of 7, 19, 1
+#    and 33 tokens (scaled, reset, scaled again in transformers), packed and one by one.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -30,4 +32,10 @@ for a in llama qwen2; do
   "$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/yarn-$a" "$tmp/yarn-$a.safetensors" > /dev/null 2>&1
   "$POSTTRAIN" verify-model "$tmp/yarn-$a" --reference "$tmp/yarn-$a.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|result" | sed "s/^/yarn $a: /"
   grep -q "result .*PASS" "$tmp/v.txt" || fail "yarn logits differ ($a)"
+done
+for a in llama qwen2; do
+  "$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/dyn-$a" "$a" dynamic 2> /dev/null
+  "$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/dyn-$a" "$tmp/dyn-$a.safetensors" > /dev/null 2>&1
+  "$POSTTRAIN" verify-model "$tmp/dyn-$a" --reference "$tmp/dyn-$a.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|packed|result" | sed "s/^/dynamic $a: /"
+  grep -q "result .*PASS" "$tmp/v.txt" || fail "dynamic RoPE logits differ ($a)"
 done
