@@ -37,6 +37,7 @@ struct MicroBatch {
   at::Tensor labels;         // [N] int64, data::kIgnoreIndex where no loss (already shifted)
   at::Tensor token_doc;      // [N] int64: the document (index into this micro-batch's documents) of each position
   at::Tensor label_index;    // [num_trained] int64: positions that carry a label (built on the host: no device sync)
+  at::Tensor label_weights;  // [num_trained] fp32 loss weight of each labelled position; undefined = all 1
   int64_t num_tokens = 0;    // non-padding tokens
   int64_t num_trained = 0;   // labels != kIgnoreIndex
   int64_t num_docs = 0;      // documents incl. padding ones

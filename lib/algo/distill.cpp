@@ -56,6 +56,10 @@ void Distill::setup(const Context& ctx) {
 }
 
 LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
+  // Refused rather than half-applied: the divergence has no per-position weighting.
+  if (mb.label_weights.defined())
+    fail("per-position loss weights (the 'weights' field of token_ids records) are applied by SFT only; distillation "
+         "would ignore them in its divergence: remove them from the data or train with algorithm sft");
   const double tokens = static_cast<double>(std::max<int64_t>(1, prep.global_trained));
   at::Tensor idx = labelled_positions(mb);
   at::Tensor hidden = ctx_.policy->hidden_states(mb.input);

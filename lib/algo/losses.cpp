@@ -13,7 +13,7 @@ using torch::autograd::tensor_list;
 
 struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
   static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor weight, at::Tensor labels,
-                            int64_t vocab, int64_t chunk, bool want_grads) {
+                            at::Tensor token_weights, int64_t vocab, int64_t chunk, bool want_grads) {
     const int64_t n = hidden.size(0), padded = weight.size(0);
     // Decided by the caller: inside forward, autograd has not recorded which inputs need gradients.
     const bool need_h = want_grads && hidden.requires_grad(), need_w = want_grads && weight.requires_grad();
@@ -29,10 +29,12 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
       // One fused pass gives log-softmax in place (the kernel reads a row before writing it); the CE
       // is its negative at the label, and its gradient softmax - onehot follows with one exp.
       at::_log_softmax_out(logits, logits, 1, false);
-      total.sub_(logits.gather(1, y).sum());
+      at::Tensor w = token_weights.numel() ? token_weights.narrow(0, b, m).to(at::kFloat).unsqueeze(1) : at::Tensor();
+      total.sub_(w.defined() ? (logits.gather(1, y) * w).sum() : logits.gather(1, y).sum());
       if (need_h || need_w) {
         logits.exp_();
         logits.scatter_add_(1, y, at::full({m, 1}, -1.0f, logits.options()));
+        if (w.defined()) logits.mul_(w);
         at::Tensor g = logits.to(hidden.scalar_type());
         if (need_h && direct) {
           at::Tensor out = grad_h.narrow(0, b, m);
@@ -56,26 +58,32 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     ctx->saved_data.clear();
     if (gh.defined()) gh.mul_(g.to(gh.scalar_type()));
     if (gw.defined()) gw.mul_(g.to(gw.scalar_type()));
-    return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor chunked_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                 int64_t vocab_size, int64_t chunk) {
+                                 int64_t vocab_size, int64_t chunk, const at::Tensor& weights) {
   PT_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1),
            "chunked_cross_entropy: hidden [n, H] and weight [V, H] expected");
   PT_CHECK(labels.dim() == 1 && labels.size(0) == hidden.size(0), "chunked_cross_entropy: one label per row expected");
   PT_CHECK(chunk > 0 && vocab_size > 0 && vocab_size <= weight.size(0), "chunked_cross_entropy: bad chunk/vocab");
+  PT_CHECK(!weights.defined() || (weights.dim() == 1 && weights.size(0) == hidden.size(0)),
+           "chunked_cross_entropy: one weight per row expected");
   if (hidden.size(0) == 0) return (hidden.sum() * 0 + weight.sum() * 0).to(at::kFloat);
-  return ChunkedCE::apply(hidden, weight, labels, vocab_size, chunk, at::GradMode::is_enabled());
+  // Autograd functions take no undefined inputs: "no weights" is an empty tensor.
+  return ChunkedCE::apply(hidden, weight, labels,
+                          weights.defined() ? weights.detach() : at::empty({0}, hidden.options().dtype(at::kFloat)),
+                          vocab_size, chunk, at::GradMode::is_enabled());
 }
 
 at::Tensor plain_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                               int64_t vocab_size) {
+                               int64_t vocab_size, const at::Tensor& weights) {
   at::Tensor logits = at::matmul(hidden, weight.narrow(0, 0, vocab_size).t()).to(at::kFloat);
-  return at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
+  if (!weights.defined()) return at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
+  return (at::cross_entropy_loss(logits, labels, {}, at::Reduction::None) * weights.to(at::kFloat)).sum();
 }
 
 }  // namespace pt::algo

@@ -57,6 +57,18 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
   for (size_t i = 0; i < n; ++i)
     if (pl[i] != data::kIgnoreIndex) labelled.push_back(static_cast<int64_t>(i));
   mb.label_index = at::tensor(labelled, at::TensorOptions().dtype(at::kLong)).to(device);
+  bool weighted = false;
+  for (size_t r = begin; r < end; ++r) weighted = weighted || !rows[r].label_weights.empty();
+  if (weighted) {
+    std::vector<float> w;
+    w.reserve(labelled.size());
+    for (size_t r = begin; r < end; ++r) {
+      const auto& row = rows[r];
+      for (size_t i = 0; i < row.labels.size(); ++i)
+        if (row.labels[i] != data::kIgnoreIndex) w.push_back(row.label_weights.empty() ? 1.0f : row.label_weights[i]);
+    }
+    mb.label_weights = at::tensor(w, at::TensorOptions().dtype(at::kFloat)).to(device);
+  }
   mb.input.input_ids = ids.to(device);
   mb.input.position_ids = pos.to(device);
   mb.input.cu_seqlens = cu.to(device);
@@ -77,7 +89,7 @@ Prepared Algorithm::prepare(data::StepBatch& batch, bool training) {
   const size_t rows = static_cast<size_t>(std::max(1, ctx_.rows_per_micro));
   for (size_t b = 0; b < batch.rows.size(); b += rows)
     p.micro.push_back(make_micro_batch(batch.rows, b, std::min(batch.rows.size(), b + rows), ctx_.device));
-  p.normalizer = static_cast<double>(batch.global_trained);
+  p.normalizer = batch.global_weight;
   p.global_tokens = batch.global_tokens;
   p.global_trained = batch.global_trained;
   p.global_rows = batch.global_rows;

@@ -11,7 +11,7 @@ at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidd
   // Dropping ignored positions first: with short answers in long prompts most rows carry no label.
   at::Tensor idx = labelled_positions(mb);
   return chunked_cross_entropy(hidden.index_select(0, idx), model.lm_head_weight(), mb.labels.index_select(0, idx),
-                               model.vocab_size(), chunk);
+                               model.vocab_size(), chunk, mb.label_weights);
 }
 
 LossOut Sft::loss(const MicroBatch& mb, const Prepared& prep) {
@@ -19,7 +19,8 @@ LossOut Sft::loss(const MicroBatch& mb, const Prepared& prep) {
   at::Tensor sum = labelled_cross_entropy(*ctx_.policy, hidden, mb, ctx_.ce_chunk);
   LossOut out;
   out.loss = prep.normalizer > 0 ? sum / prep.normalizer : sum * 0;
-  out.metrics.push_back({"loss", sum.detach(), static_cast<double>(std::max<int64_t>(1, prep.global_trained))});
+  // The step's loss: per-position weighted mean (the plain token mean without weights).
+  out.metrics.push_back({"loss", sum.detach(), prep.normalizer > 0 ? prep.normalizer : 1.0});
   return out;
 }
 

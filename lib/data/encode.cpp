@@ -1,6 +1,7 @@
 #include "data/encode.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "recipe/fields.h"
 
@@ -58,7 +59,7 @@ const std::vector<std::string>& RecordEncoder::field_names(Format f) {
       {Format::PromptCompletion, {"prompt", "completion"}},
       {Format::Preference, {"prompt", "chosen", "rejected"}},
       {Format::Prompts, {"prompt", "answer"}},
-      {Format::TokenIds, {"ids", "trained"}},
+      {Format::TokenIds, {"ids", "trained", "weights"}},
       {Format::Text, {"text"}},
       {Format::Classification, {"text", "label"}},
   };
@@ -298,6 +299,18 @@ Example RecordEncoder::token_ids(const ordered_json& rec, const std::string& whe
     }
   } else {
     d.trained.assign(d.ids.size(), 1);
+  }
+  auto w = rec.find(field("weights"));
+  if (w != rec.end() && !w->is_null()) {
+    if (!w->is_array() || w->size() != ids.size())
+      bad(where, field("weights"), fmt::format("expected a list of {} loss weights (one per id)", ids.size()));
+    d.weights.reserve(ids.size());
+    for (size_t i = 0; i < w->size(); ++i) {
+      const auto& v = (*w)[i];
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+        bad(where, fmt::format("{}[{}]", field("weights"), i), fmt::format("expected a finite number >= 0, got {}", v.dump()));
+      d.weights.push_back(v.get<float>());
+    }
   }
   Example ex;
   ex.docs.push_back(std::move(d));

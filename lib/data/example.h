@@ -14,6 +14,8 @@ constexpr int32_t kIgnoreIndex = -100;
 struct Document {
   std::vector<int32_t> ids;
   std::vector<uint8_t> trained;  // per token: 1 = this token is a target of the loss
+  // Per token, optional (token_ids records): the loss weight of the token as a target; empty = 1.
+  std::vector<float> weights;
   size_t size() const { return ids.size(); }
   size_t num_trained() const;
 };

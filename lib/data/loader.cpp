@@ -45,6 +45,7 @@ std::optional<StepBatch> Loader::produce() {
     ++b.global_rows;
     b.global_tokens += row->num_tokens;
     b.global_trained += row->num_trained;
+    b.global_weight += row->weight_sum;
     if (k % opts_.world == opts_.rank) b.rows.push_back(std::move(*row));
   }
   ++step_;

@@ -28,6 +28,7 @@ struct StepBatch {
   int64_t global_rows = 0;  // the step's counts over all ranks' rows
   int64_t global_tokens = 0;
   int64_t global_trained = 0;
+  double global_weight = 0;  // loss weight of the trained tokens (= global_trained without per-position weights)
   std::vector<SourceStats> source_stats;  // cumulative per-source counters of the stream after this step
 };
 

@@ -48,6 +48,9 @@ Row pack_row(std::vector<Unit>&& units, int seq_len, int32_t pad_id, uint64_t in
   r.input_ids.reserve(seq_len);
   r.labels.reserve(seq_len);
   r.position_ids.reserve(seq_len);
+  bool weighted = false;
+  for (const auto& u : units)
+    for (const auto& d : u.ex.docs) weighted = weighted || !d.weights.empty();
   for (size_t u = 0; u < units.size(); ++u) {
     for (const auto& d : units[u].ex.docs) {
       const auto n = static_cast<int32_t>(d.size());
@@ -57,6 +60,9 @@ Row pack_row(std::vector<Unit>&& units, int seq_len, int32_t pad_id, uint64_t in
         const bool has_target = i + 1 < n && d.trained[i + 1];
         r.labels.push_back(has_target ? d.ids[i + 1] : kIgnoreIndex);
         r.num_trained += has_target;
+        const float w = has_target ? (d.weights.empty() ? 1.0f : d.weights[i + 1]) : 0.0f;
+        if (weighted) r.label_weights.push_back(w);
+        r.weight_sum += w;
       }
       r.doc_lens.push_back(n);
       r.doc_source.push_back(static_cast<int32_t>(units[u].ref.source));
@@ -76,6 +82,7 @@ Row pack_row(std::vector<Unit>&& units, int seq_len, int32_t pad_id, uint64_t in
       r.input_ids.push_back(pad_id);
       r.position_ids.push_back(i);
       r.labels.push_back(kIgnoreIndex);
+      if (weighted) r.label_weights.push_back(0.0f);
     }
     r.doc_lens.push_back(pad);
     r.doc_source.push_back(-1);

@@ -28,6 +28,10 @@ struct Row {
   std::vector<int64_t> doc_record;    // per entry: record index in its source, -1 = padding
   int32_t num_tokens = 0;             // non-padding tokens
   int32_t num_trained = 0;            // labels != kIgnoreIndex
+  // Loss weight per position (of its label), only when a document of the row has weights; and the
+  // row's total weight over labelled positions (= num_trained without weights).
+  std::vector<float> label_weights;
+  double weight_sum = 0;
   uint64_t index = 0;                 // global row number in the stream
   std::vector<nlohmann::json> meta;   // per unit, when the format carries metadata
 };

@@ -211,7 +211,8 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
     const Document& d = ex.docs[0];
     for (size_t b = 0; b < d.size(); b += seq_len) {
       size_t e = std::min(d.size(), b + seq_len);
-      Document piece{{d.ids.begin() + b, d.ids.begin() + e}, {d.trained.begin() + b, d.trained.begin() + e}};
+      Document piece{{d.ids.begin() + b, d.ids.begin() + e}, {d.trained.begin() + b, d.trained.begin() + e}, {}};
+      if (!d.weights.empty()) piece.weights.assign(d.weights.begin() + b, d.weights.begin() + e);
       // A piece whose targets are all masked teaches nothing.
       if (needs_trained && piece.num_trained() == 0) continue;
       Example pe;
@@ -230,9 +231,11 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
         if (policy == Truncation::Left) {
           d.ids.erase(d.ids.begin(), d.ids.begin() + cut);
           d.trained.erase(d.trained.begin(), d.trained.begin() + cut);
+          if (!d.weights.empty()) d.weights.erase(d.weights.begin(), d.weights.begin() + cut);
         } else {
           d.ids.resize(budget);
           d.trained.resize(budget);
+          if (!d.weights.empty()) d.weights.resize(budget);
         }
       }
       if (needs_trained && d.num_trained() == 0) return drop("truncation removed every trained token");

@@ -33,6 +33,33 @@ TEST_CASE("chunked cross-entropy equals plain cross-entropy (value and gradients
   }
 }
 
+TEST_CASE("weighted chunked cross-entropy equals the weighted plain sum; unit weights change nothing",
+          "[algo][loss]") {
+  torch::manual_seed(1);
+  const int64_t n = 29, H = 16, V = 70, padded = 128;
+  auto w_full = torch::randn({padded, H}) * 0.5;
+  auto y = torch::randint(0, V, {n}, torch::kLong);
+  auto weights = torch::rand({n}) * 3;
+  weights[4] = 0;
+  auto h0 = torch::randn({n, H});
+  for (int64_t chunk : {1, 8, 1000}) {
+    auto h1 = h0.clone().requires_grad_(), h2 = h0.clone().requires_grad_(), h3 = h0.clone().requires_grad_();
+    auto w1 = w_full.clone().requires_grad_(), w2 = w_full.clone().requires_grad_(), w3 = w_full.clone().requires_grad_();
+    auto a = algo::chunked_cross_entropy(h1, w1, y, V, chunk, weights);
+    auto b = algo::plain_cross_entropy(h2, w2, y, V, weights);
+    INFO("chunk " << chunk);
+    CHECK(a.item<double>() == Approx(b.item<double>()).epsilon(1e-5));
+    a.backward();
+    b.backward();
+    CHECK((h1.grad() - h2.grad()).abs().max().item<double>() < 1e-5);
+    CHECK((w1.grad() - w2.grad()).abs().max().item<double>() < 1e-5);
+    CHECK(h1.grad()[4].abs().max().item<double>() == 0.0);  // weight 0: no gradient
+    auto ones = algo::chunked_cross_entropy(h3, w3, y, V, chunk, torch::ones({n}));
+    auto none = algo::chunked_cross_entropy(h0, w_full, y, V, chunk);
+    CHECK(ones.item<double>() == none.item<double>());
+  }
+}
+
 TEST_CASE("chunked cross-entropy without gradients and on empty input", "[algo][loss]") {
   auto h = torch::randn({5, 8});
   auto w = torch::randn({16, 8});

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "data/encode.h"
+#include "data/packer.h"
 #include "data_fixtures.h"
 
 using namespace pt;
@@ -111,6 +112,31 @@ TEST_CASE("token id records take their own vocabulary and optional mask", "[data
   CHECK_THROWS_WITH(e.encode(R"({"ids":[1,99]})", "e.jsonl:3"),
                     Catch::Contains("e.jsonl:3: field 'ids[1]'") && Catch::Contains("[0, 50)"));
   CHECK_THROWS_WITH(e.encode(R"({"ids":[1,2],"trained":[1]})", "e.jsonl:4"), Catch::Contains("e.jsonl:4: field 'trained'"));
+}
+
+TEST_CASE("token id records carry optional per-position loss weights into the packed row", "[data][format]") {
+  SourceOptions s;
+  s.path = "events.jsonl";
+  s.format = Format::TokenIds;
+  RecordEncoder e(nullptr, s, {}, "data.sources[1]", 50);
+  auto ex = e.encode(R"({"ids":[3,4,5,6],"trained":[0,1,1,1],"weights":[9,0.5,0,2]})", "e.jsonl:1");
+  CHECK(ex.docs[0].weights == std::vector<float>{9, 0.5, 0, 2});
+  // A label at position i is the next token: it carries that token's weight (the first token is
+  // never a target, so its weight is unused); a row with one weighted document weights every label.
+  Unit a{UnitRef{0, 0, 0}, ex}, b{UnitRef{0, 1, 0}, e.encode(R"({"ids":[7,8,9]})", "e.jsonl:2")};
+  Row r = pack_row({a, b}, 10, 0, 0);
+  CHECK(r.labels == std::vector<int32_t>{4, 5, 6, kIgnoreIndex, 8, 9, kIgnoreIndex, kIgnoreIndex, kIgnoreIndex,
+                                         kIgnoreIndex});
+  CHECK(r.label_weights == std::vector<float>{0.5, 0, 2, 0, 1, 1, 0, 0, 0, 0});
+  CHECK(r.weight_sum == Approx(4.5));
+  CHECK(r.num_trained == 5);
+  // Without weights the row has none and its weight is its trained count.
+  Row plain = pack_row({b}, 4, 0, 1);
+  CHECK(plain.label_weights.empty());
+  CHECK(plain.weight_sum == 2);
+  for (const char* bad : {R"({"ids":[1,2],"weights":[1]})", R"({"ids":[1,2],"weights":[1,-1]})",
+                          R"({"ids":[1,2],"weights":[1,"x"]})", R"({"ids":[1,2],"weights":{"a":1}})"})
+    CHECK_THROWS_WITH(e.encode(bad, "e.jsonl:7"), Catch::Contains("e.jsonl:7: field 'weights"));
 }
 
 TEST_CASE("plain text is tokenized whole and ends with EOS", "[data][format]") {
