@@ -5,7 +5,8 @@
 namespace pt::model {
 
 const std::vector<const ArchSpec*>& all_architectures() {
-  static const std::vector<const ArchSpec*> all{&arch_llama(), &arch_mistral(), &arch_qwen2(), &arch_qwen3()};
+  static const std::vector<const ArchSpec*> all{&arch_llama(), &arch_mistral(), &arch_qwen2(), &arch_qwen3(),
+                                                       &arch_gemma3()};
   return all;
 }
 

@@ -19,6 +19,8 @@ struct TensorNames {
   std::string q = "self_attn.q_proj", k = "self_attn.k_proj", v = "self_attn.v_proj", o = "self_attn.o_proj";
   std::string gate = "mlp.gate_proj", up = "mlp.up_proj", down = "mlp.down_proj";
   std::string score = "score.weight";  // *ForSequenceClassification head
+  // Gemma 3's extra norms on the attention output and the MLP output (empty: the architecture has none).
+  std::string attn_out_norm, ffn_out_norm;
 };
 
 struct ArchSpec {
@@ -35,6 +37,7 @@ const ArchSpec& arch_llama();
 const ArchSpec& arch_mistral();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
+const ArchSpec& arch_gemma3();
 
 // All supported architectures, in registration order (the registry lists them from here).
 const std::vector<const ArchSpec*>& all_architectures();

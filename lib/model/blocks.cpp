@@ -10,6 +10,19 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * normed.to(x.scalar_type());
 }
 
+at::Tensor rms_norm_plus_one(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return (normed * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());
+}
+
+at::Tensor rope_inv_freq_plain(double theta, int64_t head_dim, const at::Device& device) {
+  HfConfig c;
+  c.head_dim = head_dim;
+  c.rope_theta = theta;
+  return rope_inv_freq(c, device);
+}
+
 at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device) {
   const int64_t dim = c.head_dim;
   auto opts = at::TensorOptions().dtype(at::kFloat);

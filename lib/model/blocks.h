@@ -9,8 +9,13 @@ namespace pt::model {
 // HF semantics: normalize in fp32, cast back, then scale (so bf16 rounding matches transformers).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
+// Gemma's RMSNorm: normalize and scale by (1 + w) in fp32, then cast back.
+at::Tensor rms_norm_plus_one(const at::Tensor& x, const at::Tensor& weight, double eps);
+
 // Inverse frequencies [head_dim/2] (fp32) including llama3 / linear / yarn scaling.
 at::Tensor rope_inv_freq(const HfConfig& c, const at::Device& device);
+// Plain inverse frequencies for base `theta` (no scaling).
+at::Tensor rope_inv_freq_plain(double theta, int64_t head_dim, const at::Device& device);
 
 // cos/sin for the given positions: [N, 1, head_dim], in `dtype`.
 // attention_scaling: yarn's factor on cos and sin (1 otherwise).

@@ -50,18 +50,24 @@ at::Tensor CausalLM::Impl::hidden(const PackedInput& in, KvStep* kv) {
   auto [cos, sin] = cfg.rope_scaling.type == "dynamic"
                         ? rope_cos_sin_per_token(dynamic_rope_inv_freq(cfg, pos, in.cu_seqlens), pos, dtype)
                         : rope_cos_sin(inv_freq, pos, dtype, cfg.rope_scaling.attention_factor);
+  // Windowed layers with a RoPE base of their own (Gemma 3).
+  at::Tensor cos_local = cos, sin_local = sin;
+  if (inv_freq_local.defined()) std::tie(cos_local, sin_local) = rope_cos_sin(inv_freq_local, pos, dtype);
   const bool ckpt = !kv && opts.activation_checkpointing && at::GradMode::is_enabled();
   // A checkpointed block only joins the graph through its input; with a frozen embedding (LoRA)
   // that input must still require grad or no parameter inside the block would get one.
   if (ckpt && !x.requires_grad()) x = x.detach().requires_grad_(true);
   for (size_t i = 0; i < layers.size(); ++i) {
+    const bool local = inv_freq_local.defined() && cfg.window_of(static_cast<int64_t>(i)) > 0;
+    const at::Tensor& c = local ? cos_local : cos;
+    const at::Tensor& s = local ? sin_local : sin;
     if (ckpt)
       x = CheckpointedBlock::apply(x, reinterpret_cast<int64_t>(this), static_cast<int64_t>(i),
-                                   reinterpret_cast<int64_t>(&in), cos, sin);
+                                   reinterpret_cast<int64_t>(&in), c, s);
     else
-      x = block(layers[i], x, in, cos, sin, static_cast<int64_t>(i), kv);
+      x = block(layers[i], x, in, c, s, static_cast<int64_t>(i), kv);
   }
-  return rms_norm(x, final_norm, cfg.rms_norm_eps);
+  return norm(x, final_norm);
 }
 
 CausalLM::CausalLM(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

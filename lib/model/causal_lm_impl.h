@@ -32,6 +32,7 @@ struct Linear {
 
 struct Layer {
   at::Tensor input_norm, post_norm, q_norm, k_norm;
+  at::Tensor attn_out_norm, ffn_out_norm;  // Gemma 3 only
   Linear q, k, v, o, gate, up, down;
 };
 
@@ -48,6 +49,7 @@ struct CausalLM::Impl {
   std::unique_ptr<Lora> head_lora;   // a: [r, hidden], b: [padded_vocab, r]
   std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)
   at::Tensor inv_freq;
+  at::Tensor inv_freq_local;  // windowed layers' own RoPE base (Gemma 3), or undefined
   bool training = true;
   bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
   int64_t frozen_rows = 0;  // > 0: only embedding / LM-head rows from here on train (new tokens alone)
@@ -71,24 +73,33 @@ struct CausalLM::Impl {
   at::Tensor block(const Layer& L, const at::Tensor& x, const PackedInput& in, const at::Tensor& cos,
                    const at::Tensor& sin, int64_t layer = 0, KvStep* kv = nullptr) const {
     const int64_t n = x.size(0), hq = cfg.num_attention_heads, hkv = cfg.num_key_value_heads, d = cfg.head_dim;
-    auto h = rms_norm(x, L.input_norm, cfg.rms_norm_eps);
+    auto h = norm(x, L.input_norm);
     auto q = proj(h, L.q).view({n, hq, d});
     auto k = proj(h, L.k).view({n, hkv, d});
     auto v = proj(h, L.v).view({n, hkv, d});
     if (arch->qk_norm) {
-      q = rms_norm(q, L.q_norm, cfg.rms_norm_eps);
-      k = rms_norm(k, L.k_norm, cfg.rms_norm_eps);
+      q = norm(q, L.q_norm);
+      k = norm(k, L.k_norm);
     }
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
-    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-    const int64_t window = cfg.sliding_window;
+    const double scale = cfg.attn_scale > 0 ? cfg.attn_scale : 1.0 / std::sqrt(static_cast<double>(d));
+    const int64_t window = cfg.window_of(layer);
     auto a = kv ? cached_attention(q, k, v, *kv, layer, scale, window)
                 : attention(opts.attention, q, k, v, in, scale, window);  // [N, Hq, D]
-    auto x2 = x + proj(a.reshape({n, hq * d}), L.o);
-    auto h2 = rms_norm(x2, L.post_norm, cfg.rms_norm_eps);
-    auto mlp = proj(at::silu(proj(h2, L.gate)) * proj(h2, L.up), L.down);
+    auto attn_out = proj(a.reshape({n, hq * d}), L.o);
+    if (L.attn_out_norm.defined()) attn_out = norm(attn_out, L.attn_out_norm);
+    auto x2 = x + attn_out;
+    auto h2 = norm(x2, L.post_norm);
+    auto g = proj(h2, L.gate);
+    auto act = cfg.hidden_act == "gelu_pytorch_tanh" ? at::gelu(g, "tanh") : at::silu(g);
+    auto mlp = proj(act * proj(h2, L.up), L.down);
+    if (L.ffn_out_norm.defined()) mlp = norm(mlp, L.ffn_out_norm);
     return x2 + mlp;
+  }
+
+  at::Tensor norm(const at::Tensor& x, const at::Tensor& w) const {
+    return cfg.norm_plus_one ? rms_norm_plus_one(x, w, cfg.rms_norm_eps) : rms_norm(x, w, cfg.rms_norm_eps);
   }
 
   at::Tensor hidden(const PackedInput& in, KvStep* kv = nullptr);
@@ -100,9 +111,16 @@ struct CausalLM::Impl {
     return lm_head;
   }
   at::Tensor embed_lookup(const at::Tensor& ids) const {
+    // Gemma 3 scales embeddings by a factor rounded to the weights' dtype, and PEFT scales the LoRA
+    // delta by it separately.
+    const bool scaled = cfg.embed_scale != 1.0;
+    auto s = scaled ? at::scalar_tensor(cfg.embed_scale, at::kFloat).to(embed.scalar_type()).to(embed.device()) : at::Tensor();
     auto x = at::embedding(embed, ids);  // [N, hidden]
-    if (embed_lora && !embed_lora->merged && adapters_on)
-      x = x + at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
+    if (scaled) x = x * s;
+    if (embed_lora && !embed_lora->merged && adapters_on) {
+      auto delta = at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
+      x = x + (scaled ? delta * s.to(delta.scalar_type()) : delta);
+    }
     return x;
   }
 };

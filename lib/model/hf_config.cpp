@@ -20,6 +20,44 @@ HfConfig HfConfig::from_file(const std::string& path) {
   return from_json(j, path);
 }
 
+void parse_rope_parameters(const nlohmann::json& r, HfConfig& c, const std::string& origin) {
+  const auto& j = c.raw;
+  std::string type = r.contains("rope_type") ? r["rope_type"].get<std::string>()
+                     : r.contains("type")    ? r["type"].get<std::string>()
+                                             : "default";
+  if (r.contains("rope_theta") && r["rope_theta"].is_number()) c.rope_theta = r["rope_theta"].get<double>();
+  if (type == "default") type = "";
+  if (!type.empty() && type != "llama3" && type != "linear" && type != "yarn" && type != "dynamic")
+    fail("{}: rope type '{}' is not supported (expected default, llama3, linear, yarn or dynamic)", origin, type);
+  c.rope_scaling.type = type;
+  if (r.contains("factor") && r["factor"].is_number()) c.rope_scaling.factor = r["factor"].get<double>();
+  if (r.contains("low_freq_factor")) c.rope_scaling.low_freq_factor = r["low_freq_factor"].get<double>();
+  if (r.contains("high_freq_factor")) c.rope_scaling.high_freq_factor = r["high_freq_factor"].get<double>();
+  if (r.contains("original_max_position_embeddings"))
+    c.rope_scaling.original_max_position_embeddings = r["original_max_position_embeddings"].get<int64_t>();
+  else if (type == "yarn" && j.contains("original_max_position_embeddings") && j["original_max_position_embeddings"].is_number_integer())
+    c.rope_scaling.original_max_position_embeddings = j["original_max_position_embeddings"].get<int64_t>();
+  else if (type == "yarn")
+    c.rope_scaling.original_max_position_embeddings = c.max_position_embeddings;
+  if (type == "yarn") {
+    // As transformers' _compute_yarn_parameters.
+    auto& y = c.rope_scaling;
+    if (!r.contains("factor") || !r["factor"].is_number())
+      y.factor = static_cast<double>(c.max_position_embeddings) / static_cast<double>(y.original_max_position_embeddings);
+    auto num = [&](const char* k, double d) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : d; };
+    y.beta_fast = num("beta_fast", 32);
+    y.beta_slow = num("beta_slow", 1);
+    if (y.beta_fast == 0) y.beta_fast = 32;
+    if (y.beta_slow == 0) y.beta_slow = 1;
+    y.truncate = r.value("truncate", true);
+    auto get_mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+    const double mscale = num("mscale", 0), mscale_all = num("mscale_all_dim", 0);
+    if (r.contains("attention_factor") && r["attention_factor"].is_number()) y.attention_factor = r["attention_factor"].get<double>();
+    else if (mscale != 0 && mscale_all != 0) y.attention_factor = get_mscale(y.factor, mscale) / get_mscale(y.factor, mscale_all);
+    else y.attention_factor = get_mscale(y.factor, 1);
+  }
+}
+
 HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin) {
   if (!j.is_object()) fail("{}: expected a JSON object", origin);
   HfConfig c;
@@ -90,7 +128,8 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
   bool_field("attention_bias", c.attention_bias);
   bool_field("mlp_bias", c.mlp_bias);
   if (j.contains("hidden_act") && j["hidden_act"].is_string()) c.hidden_act = j["hidden_act"].get<std::string>();
-  if (c.hidden_act != "silu") fail("{}: hidden_act '{}' is not supported (expected silu)", origin, c.hidden_act);
+  if (c.hidden_act != "silu" && c.hidden_act != "gelu_pytorch_tanh")
+    fail("{}: hidden_act '{}' is not supported (expected silu or gelu_pytorch_tanh)", origin, c.hidden_act);
   opt_id("bos_token_id", c.bos_token_id);
   opt_id("eos_token_id", c.eos_token_id);
   opt_id("pad_token_id", c.pad_token_id);
@@ -101,43 +140,8 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
   const nlohmann::json* rs = nullptr;
   if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) rs = &j["rope_parameters"];
   else if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) rs = &j["rope_scaling"];
-  if (rs) {
-    const auto& r = *rs;
-    std::string type = r.contains("rope_type") ? r["rope_type"].get<std::string>()
-                       : r.contains("type")    ? r["type"].get<std::string>()
-                                               : "default";
-    if (r.contains("rope_theta") && r["rope_theta"].is_number()) c.rope_theta = r["rope_theta"].get<double>();
-    if (type == "default") type = "";
-    if (!type.empty() && type != "llama3" && type != "linear" && type != "yarn" && type != "dynamic")
-      fail("{}: rope type '{}' is not supported (expected default, llama3, linear, yarn or dynamic)", origin, type);
-    c.rope_scaling.type = type;
-    if (r.contains("factor") && r["factor"].is_number()) c.rope_scaling.factor = r["factor"].get<double>();
-    if (r.contains("low_freq_factor")) c.rope_scaling.low_freq_factor = r["low_freq_factor"].get<double>();
-    if (r.contains("high_freq_factor")) c.rope_scaling.high_freq_factor = r["high_freq_factor"].get<double>();
-    if (r.contains("original_max_position_embeddings"))
-      c.rope_scaling.original_max_position_embeddings = r["original_max_position_embeddings"].get<int64_t>();
-    else if (type == "yarn" && j.contains("original_max_position_embeddings") && j["original_max_position_embeddings"].is_number_integer())
-      c.rope_scaling.original_max_position_embeddings = j["original_max_position_embeddings"].get<int64_t>();
-    else if (type == "yarn")
-      c.rope_scaling.original_max_position_embeddings = c.max_position_embeddings;
-    if (type == "yarn") {
-      // As transformers' _compute_yarn_parameters.
-      auto& y = c.rope_scaling;
-      if (!r.contains("factor") || !r["factor"].is_number())
-        y.factor = static_cast<double>(c.max_position_embeddings) / static_cast<double>(y.original_max_position_embeddings);
-      auto num = [&](const char* k, double d) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : d; };
-      y.beta_fast = num("beta_fast", 32);
-      y.beta_slow = num("beta_slow", 1);
-      if (y.beta_fast == 0) y.beta_fast = 32;
-      if (y.beta_slow == 0) y.beta_slow = 1;
-      y.truncate = r.value("truncate", true);
-      auto get_mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
-      const double mscale = num("mscale", 0), mscale_all = num("mscale_all_dim", 0);
-      if (r.contains("attention_factor") && r["attention_factor"].is_number()) y.attention_factor = r["attention_factor"].get<double>();
-      else if (mscale != 0 && mscale_all != 0) y.attention_factor = get_mscale(y.factor, mscale) / get_mscale(y.factor, mscale_all);
-      else y.attention_factor = get_mscale(y.factor, 1);
-    }
-  }
+  // Per-layer-type rope (Gemma 3: {full_attention: ..., sliding_attention: ...}) is read by the architecture.
+  if (rs && !rs->contains("full_attention")) parse_rope_parameters(*rs, c, origin);
   return c;
 }
 

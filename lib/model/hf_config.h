@@ -2,6 +2,7 @@
 // The fields of a Hugging Face config.json that the Llama-family decoders read.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -45,11 +46,27 @@ struct HfConfig {
   std::optional<int64_t> bos_token_id, eos_token_id, pad_token_id;
   std::string torch_dtype;
   int64_t sliding_window = 0;  // 0 = none (Mistral sets it)
+  // Gemma 3 style, set by the architecture: RMSNorm scaling by (1 + w) in fp32, embeddings times
+  // embed_scale, attention scaled by attn_scale (0 = 1/sqrt(head_dim)), a window per layer (0 =
+  // global; empty = sliding_window everywhere), and windowed layers with their own plain RoPE base.
+  bool norm_plus_one = false;
+  double embed_scale = 1.0;
+  double attn_scale = 0;
+  std::vector<int64_t> layer_window;
+  double rope_local_theta = 0;  // 0 = every layer uses rope_theta / rope_scaling
   nlohmann::json raw;  // the whole file, re-emitted on save with our edits
+
+  int64_t window_of(int64_t layer) const {
+    return layer_window.empty() ? sliding_window : layer_window[static_cast<size_t>(layer)];
+  }
 
   static HfConfig from_file(const std::string& path);
   static HfConfig from_json(const nlohmann::json& j, const std::string& origin);
   int64_t num_parameters(bool include_embeddings = true) const;  // dense count, unpadded vocab
 };
+
+// Reads one rope settings object (rope_parameters / rope_scaling style) into c.rope_theta and
+// c.rope_scaling.
+void parse_rope_parameters(const nlohmann::json& r, HfConfig& c, const std::string& origin);
 
 }  // namespace pt::model

@@ -55,7 +55,8 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
                      {"tie_word_embeddings", i.tie_word_embeddings},
                      {"hidden_act", "silu"},
                      {"torch_dtype", "float32"},
-                     {"model_type", i.architecture.rfind("Qwen3", 0) == 0   ? "qwen3"
+                     {"model_type", i.architecture.rfind("Gemma3", 0) == 0  ? "gemma3_text"
+                                    : i.architecture.rfind("Qwen3", 0) == 0   ? "qwen3"
                                     : i.architecture.rfind("Qwen2", 0) == 0 ? "qwen2"
                                     : i.architecture.rfind("Mistral", 0) == 0 ? "mistral"
                                                                              : "llama"}};
@@ -84,7 +85,8 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     if (!ckptp) {
       // model.init: transformers' initialization (normal with initializer_range; norms 1, biases 0).
       const double std = c.raw.value("initializer_range", 0.02);
-      at::Tensor t = name.find("norm") != std::string::npos ? at::ones(shape, topts)
+      // Gemma's (1 + w) norms start at w = 0.
+      at::Tensor t = name.find("norm") != std::string::npos ? (c.norm_plus_one ? at::zeros(shape, topts) : at::ones(shape, topts))
                      : name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0
                          ? at::zeros(shape, topts)
                          : at::empty(shape, topts).normal_(0, std);
@@ -123,6 +125,8 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     Layer L;
     L.input_norm = load(p + N.input_norm, {H});
     L.post_norm = load(p + N.post_norm, {H});
+    if (!N.attn_out_norm.empty()) L.attn_out_norm = load(p + N.attn_out_norm, {H});
+    if (!N.ffn_out_norm.empty()) L.ffn_out_norm = load(p + N.ffn_out_norm, {H});
     auto lin = [&](const std::string& n, int64_t out, int64_t in, bool bias) {
       Linear l;
       l.w = load(p + n + ".weight", {out, in});
@@ -178,6 +182,7 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     for (const auto& n : ckptp->names())
       if (!used.count(n)) log::warn("{}: ignoring unexpected tensor '{}'", opts.path, n);
   impl->inv_freq = rope_inv_freq(c, device);
+  if (c.rope_local_theta > 0) impl->inv_freq_local = rope_inv_freq_plain(c.rope_local_theta, c.head_dim, device);
 
   if (opts.lora) {
     attach_lora(*impl, *opts.lora);

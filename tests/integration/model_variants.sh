@@ -3,6 +3,10 @@
 #  - sliding-window attention (Mistral, window 8) on documents longer than the window (eager and SDPA,
 #    packed and unpacked), and cached generation past the window gives transformers' greedy tokens;
 #  - yarn RoPE scaling (factor 4 over an original context of 16) on Llama and Qwen2, documents of 33;
+#  - Gemma 3 (text): (1 + w) sandwich norms, scaled embeddings, GELU, query_pre_attn_scalar,
+#    alternating sliding-window (8) and global layers with their own RoPE bases (linear scaling on the
+#    global ones): logits (eager and SDPA, packed and unpacked) and cached greedy generation past the
+#    window equal transformers';
 #  - dynamic NTK RoPE scaling (factor 2 beyond 16 positions) on Llama and Qwen2: documents of 7, 19, 1
 #    and 33 tokens (scaled, reset, scaled again in transformers), packed and one by one.
 set -euo pipefail
@@ -39,3 +43,37 @@ for a in llama qwen2; do
   "$POSTTRAIN" verify-model "$tmp/dyn-$a" --reference "$tmp/dyn-$a.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|packed|result" | sed "s/^/dynamic $a: /"
   grep -q "result .*PASS" "$tmp/v.txt" || fail "dynamic RoPE logits differ ($a)"
 done
+"$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/g3" 2> /dev/null
+"$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/g3" "$tmp/g3.safetensors" > /dev/null 2>&1
+for a in eager sdpa; do
+  "$POSTTRAIN" verify-model "$tmp/g3" --reference "$tmp/g3.safetensors" --attention "$a" | tee "$tmp/v.txt" | grep -E "max abs|packed|result" | sed "s/^/gemma3 $a: /"
+  grep -q "result .*PASS" "$tmp/v.txt" || fail "Gemma 3 logits differ ($a)"
+done
+"$PT_PYTHON" tests/reference/hf_greedy.py "$tmp/g3" "$tmp/g3-greedy.json" 12 20 2> /dev/null
+"$PT_PYTHON" -c 'import json,sys; [print(json.dumps({"prompt_ids": r["prompt"]})) for r in json.load(open(sys.argv[1]))]' "$tmp/g3-greedy.json" > "$tmp/g3-prompts.jsonl"
+"$POSTTRAIN" generate --model "$tmp/g3" --input "$tmp/g3-prompts.jsonl" --output "$tmp/g3-ours.jsonl" --max-new-tokens 20 --stop-id -1 --max-batch 5 --no-progress 2> /dev/null
+"$PT_PYTHON" - "$tmp/g3-greedy.json" "$tmp/g3-ours.jsonl" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+ours = [json.loads(l)["completions"][0]["tokens"] for l in open(sys.argv[2])]
+same = sum(r["completion"] == o for r, o in zip(ref, ours))
+print(f"gemma3 greedy generation vs transformers: {same}/{len(ref)} identical (prompts 3..40 tokens + 20 new, window 8)")
+assert same == len(ref), [(r["completion"], o) for r, o in zip(ref, ours) if r["completion"] != o][:2]
+PY
+# Trained (SFT on the quickstart data, full fine-tuning, then LoRA) and exported: transformers loads
+# the result with our logits.
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=g3-sft --set model.path="$tmp/g3" \
+  "${short[@]}" > "$tmp/g3-sft.log" 2>&1 || { cat "$tmp/g3-sft.log"; fail "Gemma 3 SFT"; }
+"$PT_PYTHON" -c 'import json,sys; l=[json.loads(x)["loss"] for x in open(sys.argv[1]) if "\"loss\"" in x]; print(f"gemma3 SFT: loss {l[0]:.3f} -> {l[-1]:.3f} in {len(l)} steps"); assert l[-1] < l[0]' "$tmp/g3-sft/metrics.jsonl"
+"$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/g3-sft/model" "$tmp/g3-sft.safetensors" > /dev/null 2>&1
+"$POSTTRAIN" verify-model "$tmp/g3-sft/model" --reference "$tmp/g3-sft.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|result" | sed "s/^/gemma3 trained + exported: /"
+grep -q "result .*PASS" "$tmp/v.txt" || fail "exported Gemma 3 logits differ"
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=g3-lora --set model.path="$tmp/g3" \
+  --set 'model.lora={rank: 8, alpha: 16, merge_on_export: true}' --set optimizer.lr=3e-2 "${short[@]}" > "$tmp/g3-lora.log" 2>&1 ||
+  { cat "$tmp/g3-lora.log"; fail "Gemma 3 LoRA"; }
+# peft's logits with our adapter on the base model = our merged export's logits.
+merged="$(ls -d "$tmp"/g3-lora/model/merged* 2> /dev/null | head -1)"
+[ -n "$merged" ] || { ls -R "$tmp/g3-lora/model"; fail "no merged export"; }
+"$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/g3" "$tmp/g3-lora.safetensors" --adapter "$tmp/g3-lora/model" > /dev/null 2>&1
+"$POSTTRAIN" verify-model "$merged" --reference "$tmp/g3-lora.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|result" | sed "s/^/gemma3 LoRA: peft(base + our adapter) vs our merged export: /"
+grep -q "result .*PASS" "$tmp/v.txt" || fail "Gemma 3 LoRA adapter logits differ in peft"

@@ -33,7 +33,7 @@ TEST_CASE("chunked cross-entropy equals plain cross-entropy (value and gradients
   }
 }
 
-TEST_CASE("weighted chunked cross-entropy equals the weighted plain sum; unit weights change nothing",
+TEST_CASE("weighted chunked cross-entropy equals the weighted plain sum, and unit weights change nothing",
           "[algo][loss]") {
   torch::manual_seed(1);
   const int64_t n = 29, H = 16, V = 70, padded = 128;
