@@ -38,6 +38,8 @@ const ArchSpec& arch_mistral();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
 const ArchSpec& arch_gemma3();
+// Per-layer windows of Qwen2/Qwen3 configs with use_sliding_window (their ArchSpec::adapt).
+void adapt_qwen_sliding_layers(HfConfig& c);
 
 // All supported architectures, in registration order (the registry lists them from here).
 const std::vector<const ArchSpec*>& all_architectures();

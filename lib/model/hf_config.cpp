@@ -94,9 +94,6 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
     fail("{}: missing 'architectures' (a list naming the model class)", origin);
   c.architecture = j["architectures"][0].get<std::string>();
   c.hf_class = c.architecture;
-  if (j.value("use_sliding_window", false) && j.contains("sliding_window") && j["sliding_window"].is_number_integer())
-    fail("{}: use_sliding_window (sliding-window layers from max_window_layers on, Qwen2 style) is not supported yet; "
-         "Mistral-style sliding_window is", origin);
   const std::string cls = "ForSequenceClassification";
   if (c.architecture.size() > cls.size() &&
       c.architecture.compare(c.architecture.size() - cls.size(), cls.size(), cls) == 0) {

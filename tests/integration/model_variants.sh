@@ -2,6 +2,8 @@
 # Model variants gated by logit parity with transformers on tiny random models:
 #  - sliding-window attention (Mistral, window 8) on documents longer than the window (eager and SDPA,
 #    packed and unpacked), and cached generation past the window gives transformers' greedy tokens;
+#  - Qwen2 / Qwen3 use_sliding_window (layers from max_window_layers on windowed): logits and greedy
+#    generation past the window;
 #  - yarn RoPE scaling (factor 4 over an original context of 16) on Llama and Qwen2, documents of 33;
 #  - Gemma 3 (text): (1 + w) sandwich norms, scaled embeddings, GELU, query_pre_attn_scalar,
 #    alternating sliding-window (8) and global layers with their own RoPE bases (linear scaling on the
@@ -31,6 +33,23 @@ print(f"sliding-window greedy generation vs transformers: {same}/{len(ref)} iden
 assert same == len(ref), [(r["completion"], o) for r, o in zip(ref, ours) if r["completion"] != o][:2]
 PY
 
+for a in qwen2 qwen3; do
+  "$PT_PYTHON" tests/reference/make_sliding.py "$tmp/sw-$a" "$a" 2> /dev/null
+  "$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/sw-$a" "$tmp/sw-$a.safetensors" > /dev/null 2>&1
+  "$POSTTRAIN" verify-model "$tmp/sw-$a" --reference "$tmp/sw-$a.safetensors" | tee "$tmp/v.txt" | grep -E "max abs|packed|result" | sed "s/^/$a use_sliding_window: /"
+  grep -q "result .*PASS" "$tmp/v.txt" || fail "$a sliding-window logits differ"
+  "$PT_PYTHON" tests/reference/hf_greedy.py "$tmp/sw-$a" "$tmp/sw-$a.json" 12 20 2> /dev/null
+  "$PT_PYTHON" -c 'import json,sys; [print(json.dumps({"prompt_ids": r["prompt"]})) for r in json.load(open(sys.argv[1]))]' "$tmp/sw-$a.json" > "$tmp/sw-prompts.jsonl"
+  "$POSTTRAIN" generate --model "$tmp/sw-$a" --input "$tmp/sw-prompts.jsonl" --output "$tmp/sw-ours.jsonl" --max-new-tokens 20 --stop-id -1 --max-batch 5 --no-progress 2> /dev/null
+  "$PT_PYTHON" - "$tmp/sw-$a.json" "$tmp/sw-ours.jsonl" "$a" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+ours = [json.loads(l)["completions"][0]["tokens"] for l in open(sys.argv[2])]
+same = sum(r["completion"] == o for r, o in zip(ref, ours))
+print(f"{sys.argv[3]} use_sliding_window greedy generation vs transformers: {same}/{len(ref)} identical")
+assert same == len(ref)
+PY
+done
 for a in llama qwen2; do
   "$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/yarn-$a" "$a" 2> /dev/null
   "$PT_PYTHON" scripts/hf_reference_logits.py "$tmp/yarn-$a" "$tmp/yarn-$a.safetensors" > /dev/null 2>&1
