@@ -4,7 +4,8 @@
   hf_reference_logits.py MODEL_DIR OUT.safetensors [--adapter DIR] [--inputs IN.safetensors] [--seed N]
 
 Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32 ([1, num_labels] for a
-*ForSequenceClassification model: its score at the last token), each document run on its own with
+*ForSequenceClassification model: its score at the last token; [L, num_labels] for a
+*ForTokenClassification one), each document run on its own with
 eager attention in fp32. Without --inputs, documents are random ids (lengths 7, 19, 1, 33) from --seed.
 """
 import argparse
@@ -23,8 +24,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     arch = tf.AutoConfig.from_pretrained(a.model).architectures[0]
-    # Classifiers (reward models) are gated on their score head: logits [1, num_labels] per document.
-    auto = tf.AutoModelForSequenceClassification if arch.endswith("ForSequenceClassification") else tf.AutoModelForCausalLM
+    # Classifiers (reward models) are gated on their score head: logits [1, num_labels] per document;
+    # token classifiers on theirs at every token: [L, num_labels].
+    auto = (tf.AutoModelForSequenceClassification if arch.endswith("ForSequenceClassification")
+            else tf.AutoModelForTokenClassification if arch.endswith("ForTokenClassification") else tf.AutoModelForCausalLM)
     model = auto.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
     if a.adapter:
         from peft import PeftModel

@@ -1,21 +1,46 @@
 #include "algo/classify.h"
 
 #include "core/error.h"
+#include "data/options.h"
+#include "recipe/recipe.h"
 #include "parallel/world.h"
 
 namespace pt::algo {
 
 void Classify::setup(const Context& ctx) {
   Algorithm::setup(ctx);
-  if (!ctx.policy->has_score_head())
-    fail("algorithm classify needs a score head: set model.head.type: sequence_classification, or start from a "
-         "*ForSequenceClassification checkpoint");
+  token_ = ctx.policy->has_token_head();
+  if (!ctx.policy->has_score_head() && !token_)
+    fail("algorithm classify needs a score head: set model.head.type: sequence_classification or token_classification, "
+         "or start from a *ForSequenceClassification / *ForTokenClassification checkpoint");
+  // Refused rather than trained frozen: under LoRA the base (the head included) does not train.
+  if (ctx.recipe->recipe.model.lora)
+    fail("algorithm classify with model.lora: the score head would stay frozen (heads under LoRA are not part of this "
+         "build yet); use full fine-tuning");
+  for (const auto& s : ctx.recipe->recipe.data.sources)
+    if ((s.format == data::Format::TokenClassification) != token_)
+      fail("data source '{}' has format {} but the model's head is {}: token_classification records need a "
+           "token-classification head, classification records a sequence-classification head",
+           s.name.empty() ? s.path : s.name, recipe::enum_name(s.format), token_ ? "per token" : "per sequence");
+}
+
+// Per-position labels of a unit (token classification): its metadata's token_labels.
+static const nlohmann::json& token_labels(const nlohmann::json& meta) {
+  PT_CHECK(meta.is_object() && meta.contains("token_labels"), "classify: a record without token labels reached the loss");
+  return meta["token_labels"];
 }
 
 Prepared Classify::prepare(data::StepBatch& batch, bool training) {
   Prepared p = Algorithm::prepare(batch, training);
   double records = 0;
-  for (const auto& mb : p.micro) records += static_cast<double>(mb.units.size());
+  for (const auto& mb : p.micro) {
+    if (!token_) {
+      records += static_cast<double>(mb.units.size());
+      continue;
+    }
+    for (const auto& meta : mb.unit_meta)
+      for (const auto& l : token_labels(meta)) records += l.get<int64_t>() != -100;
+  }
   std::vector<double> totals{records};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
   p.normalizer = std::max(1.0, totals[0]);
@@ -23,7 +48,40 @@ Prepared Classify::prepare(data::StepBatch& batch, bool training) {
   return p;
 }
 
+LossOut Classify::token_loss(const MicroBatch& mb, const Prepared& prep) {
+  const auto bounds = mb.input.boundaries();
+  std::vector<int64_t> pos, cls;
+  for (size_t u = 0; u < mb.units.size(); ++u) {
+    const auto start = bounds[static_cast<size_t>(mb.units[u].front())];
+    const auto& labels = token_labels(mb.unit_meta[u]);
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const int64_t c = labels[i].get<int64_t>();
+      if (c == -100) continue;
+      PT_CHECK(c < ctx_.policy->config().num_labels, "classify: token label {} is not a class index in [0, {})", c,
+               ctx_.policy->config().num_labels);
+      pos.push_back(start + static_cast<int64_t>(i));
+      cls.push_back(c);
+    }
+  }
+  const auto dev = mb.labels.device();
+  at::Tensor h = ctx_.policy->hidden_states(mb.input);
+  LossOut out;
+  if (pos.empty()) {
+    out.loss = h.sum() * 0;
+    return out;
+  }
+  at::Tensor idx = at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(dev);
+  at::Tensor logits = ctx_.policy->token_score_logits(h.index_select(0, idx));  // [T, L]
+  at::Tensor y = at::tensor(cls, at::TensorOptions().dtype(at::kLong)).to(dev);
+  at::Tensor sum = at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum);
+  out.loss = sum / prep.normalizer;
+  out.metrics.push_back({"loss", sum.detach(), prep.normalizer});
+  out.metrics.push_back({"accuracy", logits.argmax(1).eq(y).sum(), prep.normalizer});
+  return out;
+}
+
 LossOut Classify::loss(const MicroBatch& mb, const Prepared& prep) {
+  if (token_) return token_loss(mb, prep);
   const auto bounds = mb.input.boundaries();
   std::vector<int64_t> last;
   std::vector<double> labels;

@@ -1,7 +1,9 @@
 #pragma once
-// Sequence classification / regression with the model's score head (model.head, or a
-// *ForSequenceClassification checkpoint): cross-entropy over num_labels classes (mean squared error
-// when num_labels is 1) at each record's last token; the loss is a mean over the step's records.
+// Classification with the model's score head (model.head, or a *For{Sequence,Token}Classification
+// checkpoint). Per sequence: cross-entropy over num_labels classes (mean squared error when
+// num_labels is 1) at each record's last token, a mean over the step's records. Per token
+// (token_classification records): cross-entropy at every labelled position, a mean over the step's
+// labelled positions.
 #include "algo/algorithm.h"
 
 namespace pt::algo {
@@ -11,6 +13,10 @@ class Classify : public Algorithm {
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
   LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+
+ private:
+  LossOut token_loss(const MicroBatch& mb, const Prepared& prep);
+  bool token_ = false;
 };
 
 std::unique_ptr<Algorithm> make_classify(const recipe::Recipe& r);

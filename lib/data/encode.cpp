@@ -62,6 +62,7 @@ const std::vector<std::string>& RecordEncoder::field_names(Format f) {
       {Format::TokenIds, {"ids", "trained", "weights"}},
       {Format::Text, {"text"}},
       {Format::Classification, {"text", "label"}},
+      {Format::TokenClassification, {"ids", "labels"}},
   };
   return names.at(f);
 }
@@ -80,7 +81,7 @@ RecordEncoder::RecordEncoder(const tok::HfTokenizer* tok, const SourceOptions& s
     }
     fields_[ours] = theirs;
   }
-  if (!tok_ && format_ != Format::TokenIds)
+  if (!tok_ && format_ != Format::TokenIds && format_ != Format::TokenClassification)
     fail("{}: format '{}' needs a tokenizer", key_, recipe::enum_name(format_));
 }
 
@@ -111,6 +112,7 @@ Example RecordEncoder::encode(std::string_view line, const std::string& where) c
       case Format::TokenIds: return token_ids(rec, where);
       case Format::Text: return text(rec, where);
       case Format::Classification: return classification(rec, where);
+      case Format::TokenClassification: return token_classification(rec, where);
     }
   } catch (const BadRecord&) {
     throw;
@@ -273,20 +275,27 @@ Example RecordEncoder::prompts(const ordered_json& rec, const std::string& where
   return ex;
 }
 
-Example RecordEncoder::token_ids(const ordered_json& rec, const std::string& where) const {
+std::vector<int32_t> RecordEncoder::token_id_list(const ordered_json& rec, const std::string& where, const char* format) const {
   const auto& f = field("ids");
-  const auto& ids = need(rec, f, where, "token_ids");
+  const auto& ids = need(rec, f, where, format);
   if (!ids.is_array() || ids.empty()) bad(where, f, fmt::format("expected a non-empty list of token ids, got {}", type_name(ids)));
-  Document d;
-  d.ids.reserve(ids.size());
+  std::vector<int32_t> out;
+  out.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     const auto& v = ids[i];
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || (vocab_size_ > 0 && v.get<int64_t>() >= vocab_size_))
       bad(where, fmt::format("{}[{}]", f, i),
           fmt::format("expected a token id in [0, {}), got {}", vocab_size_ > 0 ? std::to_string(vocab_size_) : "2^31",
                       v.dump()));
-    d.ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+    out.push_back(static_cast<int32_t>(v.get<int64_t>()));
   }
+  return out;
+}
+
+Example RecordEncoder::token_ids(const ordered_json& rec, const std::string& where) const {
+  Document d;
+  d.ids = token_id_list(rec, where, "token_ids");
+  const auto& ids = rec.at(field("ids"));
   auto t = rec.find(field("trained"));
   if (t != rec.end() && !t->is_null()) {
     if (!t->is_array() || t->size() != ids.size())
@@ -338,6 +347,31 @@ Example RecordEncoder::classification(const ordered_json& rec, const std::string
   Example ex;
   ex.docs.push_back(std::move(d));
   ex.meta = nlohmann::json{{"label", l}};
+  return ex;
+}
+
+Example RecordEncoder::token_classification(const ordered_json& rec, const std::string& where) const {
+  // Pre-tokenized ids and a class per position (-100: no loss there), kept as the unit's metadata
+  // "token_labels": the loss is on the head at each position, not on next tokens.
+  Example ex;
+  ex.docs.emplace_back();
+  Document& d = ex.docs[0];
+  d.ids = token_id_list(rec, where, "token_classification");
+  const auto& lf = field("labels");
+  const auto& l = need(rec, lf, where, "token_classification");
+  if (!l.is_array() || l.size() != d.size())
+    bad(where, lf, fmt::format("expected a list of {} class indices (one per id; -100 = no loss)", d.size()));
+  nlohmann::json labels = nlohmann::json::array();
+  size_t labelled = 0;
+  for (size_t i = 0; i < l.size(); ++i) {
+    if (!l[i].is_number_integer() || l[i].get<int64_t>() < -100 || (l[i].get<int64_t>() < 0 && l[i].get<int64_t>() != -100))
+      bad(where, fmt::format("{}[{}]", lf, i), fmt::format("expected a class index >= 0 or -100, got {}", l[i].dump()));
+    labelled += l[i].get<int64_t>() != -100;
+    labels.push_back(l[i].get<int64_t>());
+  }
+  if (labelled == 0) bad(where, lf, "every position is -100: the record teaches nothing");
+  d.trained.assign(d.ids.size(), 0);
+  ex.meta = nlohmann::json{{"token_labels", std::move(labels)}};
   return ex;
 }
 

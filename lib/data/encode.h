@@ -51,6 +51,8 @@ class RecordEncoder {
   Example token_ids(const nlohmann::ordered_json& rec, const std::string& where) const;
   Example text(const nlohmann::ordered_json& rec, const std::string& where) const;
   Example classification(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example token_classification(const nlohmann::ordered_json& rec, const std::string& where) const;
+  std::vector<int32_t> token_id_list(const nlohmann::ordered_json& rec, const std::string& where, const char* format) const;
 
   const tok::HfTokenizer* tok_;
   Format format_;

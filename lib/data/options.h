@@ -8,7 +8,7 @@
 
 namespace pt::data {
 
-enum class Format { Chat, PromptCompletion, Preference, Prompts, TokenIds, Text, Classification };
+enum class Format { Chat, PromptCompletion, Preference, Prompts, TokenIds, Text, Classification, TokenClassification };
 enum class Truncation { Drop, Left, Right, Split };
 enum class BadRecords { Error, Skip };
 
@@ -81,7 +81,8 @@ PT_RECIPE_ENUM(pt::data::Format, {pt::data::Format::Chat, "chat"},
                {pt::data::Format::PromptCompletion, "prompt_completion"},
                {pt::data::Format::Preference, "preference"}, {pt::data::Format::Prompts, "prompts"},
                {pt::data::Format::TokenIds, "token_ids"}, {pt::data::Format::Text, "text"},
-               {pt::data::Format::Classification, "classification"})
+               {pt::data::Format::Classification, "classification"},
+               {pt::data::Format::TokenClassification, "token_classification"})
 PT_RECIPE_ENUM(pt::data::Truncation, {pt::data::Truncation::Drop, "drop"}, {pt::data::Truncation::Left, "left"},
                {pt::data::Truncation::Right, "right"}, {pt::data::Truncation::Split, "split"})
 PT_RECIPE_ENUM(pt::data::BadRecords, {pt::data::BadRecords::Error, "error"}, {pt::data::BadRecords::Skip, "skip"})

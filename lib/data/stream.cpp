@@ -183,7 +183,16 @@ uint32_t DocStream::record_at(size_t s, const Cursor& c) {
 DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
   const auto& src = (*sources_)[s];
   const size_t seq_len = static_cast<size_t>(ds_.options().seq_len);
-  const bool needs_trained = src.opts.format != Format::Prompts && src.opts.format != Format::Classification;
+  const bool needs_trained = src.opts.format != Format::Prompts && src.opts.format != Format::Classification &&
+                             src.opts.format != Format::TokenClassification;
+  // Per-position labels in the metadata are cut with their positions.
+  auto cut_labels = [](nlohmann::json& meta, size_t b, size_t e) {
+    if (!meta.is_object() || !meta.contains("token_labels")) return;
+    const auto& all = meta["token_labels"];
+    nlohmann::json part = nlohmann::json::array();
+    for (size_t i = b; i < e && i < all.size(); ++i) part.push_back(all[i]);
+    meta["token_labels"] = std::move(part);
+  };
   Encoded out;
   out.where = src.shards->where(record);
   Example ex = src.encoder->encode(src.shards->record(record), out.where);
@@ -218,6 +227,7 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
       Example pe;
       pe.docs.push_back(std::move(piece));
       pe.meta = ex.meta;
+      cut_labels(pe.meta, b, e);
       pieces.push_back(std::move(pe));
     }
     if (pieces.empty()) return drop("no split piece has a trained token");
@@ -228,6 +238,7 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
     for (auto& d : ex.docs) {
       if (d.size() > budget) {
         size_t cut = d.size() - budget;
+        if (ex.docs.size() == 1) cut_labels(ex.meta, policy == Truncation::Left ? cut : 0, policy == Truncation::Left ? d.size() : budget);
         if (policy == Truncation::Left) {
           d.ids.erase(d.ids.begin(), d.ids.begin() + cut);
           d.trained.erase(d.trained.begin(), d.trained.begin() + cut);

@@ -82,11 +82,21 @@ at::Tensor CausalLM::lm_head_weight() const {
   return impl_->head();
 }
 
-bool CausalLM::has_score_head() const { return impl_->score.defined(); }
+bool CausalLM::has_score_head() const { return impl_->score.defined() && impl_->cfg.sequence_classification; }
+bool CausalLM::has_token_head() const { return impl_->score.defined() && impl_->cfg.token_classification; }
+
+at::Tensor CausalLM::token_score_logits(const at::Tensor& hidden) {
+  if (!has_token_head())
+    fail("{} ({}) has no token-classification head", impl_->opts.path, impl_->cfg.hf_class);
+  const double p = impl_->cfg.classifier_dropout;
+  at::Tensor h = impl_->training && p > 0 ? at::dropout(hidden, p, true) : hidden;
+  return at::linear(h, impl_->score, impl_->score_bias.defined() ? std::optional<at::Tensor>(impl_->score_bias) : std::nullopt)
+      .to(at::kFloat);
+}
 at::Tensor CausalLM::score_weight() const { return impl_->score; }
 
 at::Tensor CausalLM::score_logits(const PackedInput& in) {
-  if (!impl_->score.defined())
+  if (!has_score_head())
     fail("{} ({}) has no sequence-classification head (score.weight)", impl_->opts.path, impl_->cfg.hf_class);
   at::Tensor h = impl_->hidden(in);
   at::Tensor last = in.cu_seqlens.to(h.device()).to(at::kLong).narrow(0, 1, in.cu_seqlens.size(0) - 1) - 1;

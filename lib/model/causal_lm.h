@@ -31,7 +31,11 @@ class CausalLM {
   at::Tensor logits(const PackedInput& in);         // [N, vocab_size()] (padding columns sliced off)
   // *ForSequenceClassification checkpoints: the score head at each document's last token,
   // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
-  bool has_score_head() const;
+  bool has_score_head() const;  // a sequence-classification head
+  // *ForTokenClassification: the score head at every position of `hidden` ([N, hidden] from
+  // hidden_states) -> [N, num_labels] fp32, after the head's dropout while training.
+  bool has_token_head() const;
+  at::Tensor token_score_logits(const at::Tensor& hidden);
   at::Tensor score_weight() const;  // [num_labels, hidden]
   at::Tensor score_logits(const PackedInput& in);
   int64_t vocab_size() const;                       // original, unpadded

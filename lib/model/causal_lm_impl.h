@@ -44,7 +44,8 @@ struct CausalLM::Impl {
   at::ScalarType dtype = at::kFloat;
   int64_t padded_vocab = 0;
   at::Tensor embed, final_norm, lm_head;  // lm_head aliases embed when tied; undefined for a classifier without one
-  at::Tensor score;                       // [num_labels, hidden] sequence-classification head, or undefined
+  at::Tensor score;                       // [num_labels, hidden] classification head, or undefined
+  at::Tensor score_bias;                  // [num_labels] (token classification), or undefined
   std::vector<Layer> layers;
   std::unique_ptr<Lora> head_lora;   // a: [r, hidden], b: [padded_vocab, r]
   std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)

@@ -94,15 +94,21 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
     fail("{}: missing 'architectures' (a list naming the model class)", origin);
   c.architecture = j["architectures"][0].get<std::string>();
   c.hf_class = c.architecture;
-  const std::string cls = "ForSequenceClassification";
-  if (c.architecture.size() > cls.size() &&
-      c.architecture.compare(c.architecture.size() - cls.size(), cls.size(), cls) == 0) {
-    c.sequence_classification = true;
+  for (const std::string cls : {"ForSequenceClassification", "ForTokenClassification"}) {
+    if (c.architecture.size() <= cls.size() ||
+        c.architecture.compare(c.architecture.size() - cls.size(), cls.size(), cls) != 0)
+      continue;
+    (cls == "ForTokenClassification" ? c.token_classification : c.sequence_classification) = true;
     c.architecture = c.architecture.substr(0, c.architecture.size() - cls.size()) + "ForCausalLM";
     // transformers stores the label count through id2label (num_labels is derived from it).
     if (j.contains("id2label") && j["id2label"].is_object()) c.num_labels = static_cast<int64_t>(j["id2label"].size());
     else if (j.contains("num_labels") && j["num_labels"].is_number_integer()) c.num_labels = j["num_labels"].get<int64_t>();
     else c.num_labels = 2;  // transformers' default
+    if (c.token_classification) {
+      c.score_bias = j.value("token_classification_bias", true);
+      if (j.contains("classifier_dropout") && j["classifier_dropout"].is_number()) c.classifier_dropout = j["classifier_dropout"].get<double>();
+      else if (j.contains("hidden_dropout") && j["hidden_dropout"].is_number()) c.classifier_dropout = j["hidden_dropout"].get<double>();
+    }
   }
   if (j.contains("model_type") && j["model_type"].is_string()) c.model_type = j["model_type"].get<std::string>();
   int_field("vocab_size", c.vocab_size, true);

@@ -26,6 +26,11 @@ struct HfConfig {
   // *ForSequenceClassification: a `score` head [num_labels, hidden] read at each sequence's last
   // token (reward models, classifiers) instead of (or besides) the LM head.
   bool sequence_classification = false;
+  // *ForTokenClassification: a `score` head (with a bias unless token_classification_bias is false)
+  // applied at every token, after dropout (classifier_dropout, else hidden_dropout, else 0.1) in training.
+  bool token_classification = false;
+  bool score_bias = true;
+  double classifier_dropout = 0.1;
   int64_t num_labels = 0;
   std::string model_type;
   int64_t vocab_size = 0;

@@ -148,23 +148,36 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     impl->layers.push_back(std::move(L));
   }
   impl->final_norm = load(N.final_norm, {H});
+  const bool classifier = c.sequence_classification || c.token_classification;
   if (c.tie_word_embeddings) impl->lm_head = impl->embed;
-  else if (!c.sequence_classification || (ckptp && ckptp->contains(N.lm_head))) impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
-  if (c.sequence_classification) impl->score = load(N.score, {c.num_labels, H});
-  if (opts.head.type == HeadType::SequenceClassification) {
-    if (c.sequence_classification && c.num_labels != opts.head.num_labels)
+  else if (!classifier || (ckptp && ckptp->contains(N.lm_head))) impl->lm_head = load(N.lm_head, {impl->padded_vocab, H}, true);
+  const std::string score_bias_name = N.score.substr(0, N.score.size() - std::string("weight").size()) + "bias";
+  if (classifier) impl->score = load(N.score, {c.num_labels, H});
+  if (c.token_classification && c.score_bias) impl->score_bias = load(score_bias_name, {c.num_labels});
+  if (opts.head.type != HeadType::None) {
+    const bool token = opts.head.type == HeadType::TokenClassification;
+    const char* want = token ? "token_classification" : "sequence_classification";
+    if ((token && c.sequence_classification) || (!token && c.token_classification))
+      fail("model.head.type = {} but {} is a {}", want, opts.path, c.hf_class);
+    if (token && opts.head.num_labels < 2)
+      fail("model.head.num_labels = {}: token classification needs at least 2 classes", opts.head.num_labels);
+    if (classifier && c.num_labels != opts.head.num_labels)
       fail("model.head.num_labels = {} but {} is a classifier with {} labels", opts.head.num_labels, opts.path,
            c.num_labels);
-    if (!c.sequence_classification) {
-      // A new head, initialized as transformers does (normal, std = initializer_range), and the
-      // config it is saved with.
+    if (!classifier) {
+      // A new head, initialized as transformers does (normal, std = initializer_range; bias 0), and
+      // the config it is saved with.
       const double std = c.raw.value("initializer_range", 0.02);
       impl->score = at::empty({opts.head.num_labels, H}, topts).normal_(0, std);
       impl->base_params.emplace_back(N.score, impl->score);
-      impl->cfg.sequence_classification = true;
+      if (token) {
+        impl->score_bias = at::zeros({opts.head.num_labels}, topts);
+        impl->base_params.emplace_back(score_bias_name, impl->score_bias);
+      }
+      (token ? impl->cfg.token_classification : impl->cfg.sequence_classification) = true;
       impl->cfg.num_labels = opts.head.num_labels;
       const std::string base = c.architecture.substr(0, c.architecture.size() - std::string("ForCausalLM").size());
-      impl->cfg.hf_class = base + "ForSequenceClassification";
+      impl->cfg.hf_class = base + (token ? "ForTokenClassification" : "ForSequenceClassification");
       auto& raw = impl->cfg.raw;
       raw["architectures"] = nlohmann::json::array({impl->cfg.hf_class});
       nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
@@ -175,6 +188,7 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       raw["id2label"] = id2label;
       raw["label2id"] = label2id;
       if (opts.head.num_labels == 1) raw["problem_type"] = "regression";
+      if (token) raw["classifier_dropout"] = impl->cfg.classifier_dropout;
       if (!raw.contains("pad_token_id") || raw["pad_token_id"].is_null()) raw["pad_token_id"] = c.eos_token_id.value_or(0);
     }
   }

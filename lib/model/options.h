@@ -31,7 +31,7 @@ struct LoraOptions {
   }
 };
 
-enum class HeadType { None, SequenceClassification };
+enum class HeadType { None, SequenceClassification, TokenClassification };
 
 struct HeadOptions {
   HeadType type = HeadType::None;
@@ -41,8 +41,10 @@ struct HeadOptions {
     using recipe::Spec;
     v.field("type", type,
             Spec("none = the LM head only; sequence_classification = a score head at each sequence's last token "
-                 "(saved as *ForSequenceClassification), created when the checkpoint has none"));
-    v.field("num_labels", num_labels, Spec("classes; 1 = regression (mean squared error)").min(1));
+                 "(saved as *ForSequenceClassification); token_classification = a score head with a bias at every "
+                 "token (saved as *ForTokenClassification); created when the checkpoint has none"));
+    v.field("num_labels", num_labels,
+            Spec("classes; 1 = regression (mean squared error; sequence classification only)").min(1));
   }
 };
 
@@ -116,7 +118,8 @@ struct ModelOptions {
 PT_RECIPE_ENUM(pt::model::Dtype, {pt::model::Dtype::Auto, "auto"}, {pt::model::Dtype::Float32, "float32"},
                {pt::model::Dtype::BFloat16, "bfloat16"}, {pt::model::Dtype::Float16, "float16"})
 PT_RECIPE_ENUM(pt::model::HeadType, {pt::model::HeadType::None, "none"},
-               {pt::model::HeadType::SequenceClassification, "sequence_classification"})
+               {pt::model::HeadType::SequenceClassification, "sequence_classification"},
+               {pt::model::HeadType::TokenClassification, "token_classification"})
 PT_RECIPE_ENUM(pt::model::AttentionBackend, {pt::model::AttentionBackend::Auto, "auto"},
                {pt::model::AttentionBackend::Eager, "eager"}, {pt::model::AttentionBackend::Sdpa, "sdpa"},
                {pt::model::AttentionBackend::Flash, "flash"})

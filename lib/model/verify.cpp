@@ -31,8 +31,13 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
 
   at::NoGradGuard ng;
   // A *ForSequenceClassification checkpoint is gated on its score head (one row per document).
+  // A *ForTokenClassification checkpoint on its head at every token.
   const bool classifier = model->config().sequence_classification;
-  auto run = [&](const PackedInput& in) { return classifier ? model->score_logits(in) : model->logits(in); };
+  const bool tagger = model->config().token_classification;
+  auto run = [&](const PackedInput& in) {
+    if (tagger) return model->token_score_logits(model->hidden_states(in));
+    return classifier ? model->score_logits(in) : model->logits(in);
+  };
   VerifyResult r;
   double abs_sum = 0, kl_sum = 0;
   int64_t count = 0, tokens = 0;

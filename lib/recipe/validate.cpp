@@ -104,11 +104,12 @@ void validate(const Recipe& r, const Node& resolved) {
         fail_at(Location{"", 0, 0, key + ".format"},
                 "preference data is only used by algorithm dpo (algorithm.name is '{}')",
                 enum_name(r.algorithm.name));
-      const bool cls = s.format == data::Format::Classification;
+      const bool cls = s.format == data::Format::Classification || s.format == data::Format::TokenClassification;
       if ((r.algorithm.name == algo::Name::Classify) != cls)
         fail_at(Location{"", 0, 0, key + ".format"},
                 cls ? "classification data is only used by algorithm classify"
-                    : "algorithm classify needs format 'classification' ({text, label} records)");
+                    : "algorithm classify needs format 'classification' ({text, label} records) or "
+                      "'token_classification' ({ids, labels} records)");
       if (r.algorithm.name == algo::Name::Grpo && s.format != data::Format::Prompts)
         fail_at(Location{"", 0, 0, key + ".format"}, "algorithm grpo needs format 'prompts'");
     }

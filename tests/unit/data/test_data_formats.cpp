@@ -4,6 +4,7 @@
 
 #include "data/encode.h"
 #include "data/packer.h"
+#include "data/stream.h"
 #include "data_fixtures.h"
 
 using namespace pt;
@@ -137,6 +138,46 @@ TEST_CASE("token id records carry optional per-position loss weights into the pa
   for (const char* bad : {R"({"ids":[1,2],"weights":[1]})", R"({"ids":[1,2],"weights":[1,-1]})",
                           R"({"ids":[1,2],"weights":[1,"x"]})", R"({"ids":[1,2],"weights":{"a":1}})"})
     CHECK_THROWS_WITH(e.encode(bad, "e.jsonl:7"), Catch::Contains("e.jsonl:7: field 'weights"));
+}
+
+TEST_CASE("token classification records carry a label per position, cut with their positions", "[data][format]") {
+  SourceOptions s;
+  s.path = "tags.jsonl";
+  s.format = Format::TokenClassification;
+  RecordEncoder e(nullptr, s, {}, "data.sources[0]", 50);
+  auto ex = e.encode(R"({"ids":[3,4,5,6],"labels":[-100,1,0,2]})", "t.jsonl:1");
+  CHECK(ex.docs[0].ids == std::vector<int32_t>{3, 4, 5, 6});
+  CHECK(ex.docs[0].num_trained() == 0);  // the loss is on the head
+  CHECK(ex.meta["token_labels"] == nlohmann::json::array({-100, 1, 0, 2}));
+  CHECK_THROWS_WITH(e.encode(R"({"ids":[3,4],"labels":[1]})", "t.jsonl:2"), Catch::Contains("t.jsonl:2: field 'labels'"));
+  CHECK_THROWS_WITH(e.encode(R"({"ids":[3,4],"labels":[1,-3]})", "t.jsonl:3"), Catch::Contains("t.jsonl:3: field 'labels[1]'"));
+  CHECK_THROWS_WITH(e.encode(R"({"ids":[3,4],"labels":[-100,-100]})", "t.jsonl:4"), Catch::Contains("teaches nothing"));
+  CHECK_THROWS_WITH(e.encode(R"({"ids":[3,4]})", "t.jsonl:5"), Catch::Contains("t.jsonl:5") && Catch::Contains("labels"));
+  // Truncation keeps labels aligned with the positions that remain.
+  testing::TempDir dir;
+  DataOptions o;
+  s.path = dir.write("tags.jsonl", {R"({"ids":[1,2,3,4,5,6,7,8,9,10,11,12],"labels":[0,1,2,0,1,2,0,1,2,0,1,2]})"});
+  for (auto [policy, first] : {std::pair{Truncation::Right, 0}, std::pair{Truncation::Left, 1}}) {
+    s.truncation = policy;
+    o.sources = {s};
+    o.seq_len = 8;
+    DataSet ds(o, nullptr, {}, 1, 50);
+    DocStream st(ds, DocStream::Split::Train);
+    auto u = st.next();
+    REQUIRE(u);
+    CHECK(u->ex.docs[0].size() == 8);
+    REQUIRE(u->ex.meta["token_labels"].size() == 8);
+    CHECK(u->ex.meta["token_labels"][0] == first);
+  }
+  s.truncation = Truncation::Split;
+  o.sources = {s};
+  DataSet ds(o, nullptr, {}, 1, 50);
+  DocStream st(ds, DocStream::Split::Train);
+  auto a = st.next(), b = st.next();
+  REQUIRE((a && b));
+  CHECK(a->ex.meta["token_labels"].size() == 8);
+  CHECK(b->ex.docs[0].ids == std::vector<int32_t>{9, 10, 11, 12});
+  CHECK(b->ex.meta["token_labels"] == nlohmann::json::array({2, 0, 1, 2}));
 }
 
 TEST_CASE("plain text is tokenized whole and ends with EOS", "[data][format]") {
