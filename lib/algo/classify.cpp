@@ -1,5 +1,6 @@
 #include "algo/classify.h"
 
+#include "algo/losses.h"
 #include "core/error.h"
 #include "data/options.h"
 #include "recipe/recipe.h"
@@ -9,7 +10,8 @@ namespace pt::algo {
 
 void Classify::setup(const Context& ctx) {
   Algorithm::setup(ctx);
-  token_ = ctx.policy->has_token_head();
+  projection_ = ctx.policy->has_projection_head();
+  token_ = ctx.policy->has_token_head() || projection_;
   if (!ctx.policy->has_score_head() && !token_)
     fail("algorithm classify needs a score head: set model.head.type: sequence_classification or token_classification, "
          "or start from a *ForSequenceClassification / *ForTokenClassification checkpoint");
@@ -57,8 +59,10 @@ LossOut Classify::token_loss(const MicroBatch& mb, const Prepared& prep) {
     for (size_t i = 0; i < labels.size(); ++i) {
       const int64_t c = labels[i].get<int64_t>();
       if (c == -100) continue;
-      PT_CHECK(c < ctx_.policy->config().num_labels, "classify: token label {} is not a class index in [0, {})", c,
-               ctx_.policy->config().num_labels);
+      const int64_t classes = projection_ ? ctx_.policy->projection_weight().size(0) : ctx_.policy->config().num_labels;
+      if (c >= classes)
+        fail("classify: label {} at position {} of {} is outside [0, {})", c, i,
+             mb.unit_keys.size() > u ? fmt::format("record {}", mb.unit_keys[u].second) : std::string("a record"), classes);
       pos.push_back(start + static_cast<int64_t>(i));
       cls.push_back(c);
     }
@@ -71,8 +75,25 @@ LossOut Classify::token_loss(const MicroBatch& mb, const Prepared& prep) {
     return out;
   }
   at::Tensor idx = at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(dev);
-  at::Tensor logits = ctx_.policy->token_score_logits(h.index_select(0, idx));  // [T, L]
   at::Tensor y = at::tensor(cls, at::TensorOptions().dtype(at::kLong)).to(dev);
+  if (projection_) {
+    // A separate id space can be as large as a vocabulary: the chunked CE, and argmax chunk by chunk.
+    const at::Tensor w = ctx_.policy->projection_weight(), hs = h.index_select(0, idx);
+    at::Tensor sum = chunked_cross_entropy(hs, w, y, w.size(0), ctx_.ce_chunk);
+    at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(dev));
+    {
+      at::NoGradGuard ng;
+      for (int64_t b = 0; b < hs.size(0); b += ctx_.ce_chunk) {
+        const int64_t m = std::min<int64_t>(ctx_.ce_chunk, hs.size(0) - b);
+        correct += at::matmul(hs.narrow(0, b, m), w.t()).argmax(1).eq(y.narrow(0, b, m)).sum();
+      }
+    }
+    out.loss = sum / prep.normalizer;
+    out.metrics.push_back({"loss", sum.detach(), prep.normalizer});
+    out.metrics.push_back({"accuracy", correct, prep.normalizer});
+    return out;
+  }
+  at::Tensor logits = ctx_.policy->token_score_logits(h.index_select(0, idx));  // [T, L]
   at::Tensor sum = at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum);
   out.loss = sum / prep.normalizer;
   out.metrics.push_back({"loss", sum.detach(), prep.normalizer});

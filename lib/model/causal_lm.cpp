@@ -83,6 +83,12 @@ at::Tensor CausalLM::lm_head_weight() const {
 }
 
 bool CausalLM::has_score_head() const { return impl_->score.defined() && impl_->cfg.sequence_classification; }
+bool CausalLM::has_projection_head() const { return impl_->projection.defined(); }
+at::Tensor CausalLM::projection_weight() const {
+  if (!impl_->projection.defined()) fail("{} has no projection head (model.head.type: projection)", impl_->opts.path);
+  return impl_->projection;
+}
+
 bool CausalLM::has_token_head() const { return impl_->score.defined() && impl_->cfg.token_classification; }
 
 at::Tensor CausalLM::token_score_logits(const at::Tensor& hidden) {

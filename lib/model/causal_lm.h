@@ -35,6 +35,10 @@ class CausalLM {
   // *ForTokenClassification: the score head at every position of `hidden` ([N, hidden] from
   // hidden_states) -> [N, num_labels] fp32, after the head's dropout while training.
   bool has_token_head() const;
+  // A projection of every token onto a separate id space (model.head.type projection):
+  // [num_outputs, hidden], used like an LM head by the chunked losses.
+  bool has_projection_head() const;
+  at::Tensor projection_weight() const;
   at::Tensor token_score_logits(const at::Tensor& hidden);
   at::Tensor score_weight() const;  // [num_labels, hidden]
   at::Tensor score_logits(const PackedInput& in);

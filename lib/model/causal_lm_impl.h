@@ -46,6 +46,7 @@ struct CausalLM::Impl {
   at::Tensor embed, final_norm, lm_head;  // lm_head aliases embed when tied; undefined for a classifier without one
   at::Tensor score;                       // [num_labels, hidden] classification head, or undefined
   at::Tensor score_bias;                  // [num_labels] (token classification), or undefined
+  at::Tensor projection;                  // [num_outputs, hidden] projection head (kProjectionName), or undefined
   std::vector<Layer> layers;
   std::unique_ptr<Lora> head_lora;   // a: [r, hidden], b: [padded_vocab, r]
   std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)
@@ -125,6 +126,11 @@ struct CausalLM::Impl {
     return x;
   }
 };
+
+// The projection head: its parameter name, and the files it is saved in beside the HF model.
+inline const char* kProjectionName = "projection_head.weight";
+inline const char* kProjectionFile = "projection_head.safetensors";
+inline const char* kProjectionMeta = "projection_head.json";
 
 // Adds LoRA adapters (PEFT init) to the modules `lo` targets and freezes the base (lora.cpp).
 void attach_lora(CausalLM::Impl& impl, const LoraOptions& lo);

@@ -50,6 +50,18 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto& [n, p] : impl_->base_params) {
       at::Tensor t = p.detach();
+      if (n == kProjectionName) {
+        // No transformers layout: its own file, described by a JSON beside it.
+        save_safetensors((fs::path(out_dir) / kProjectionFile).string(), {{n, t}}, {{"format", "pt"}});
+        nlohmann::json meta{{"type", "projection"},
+                            {"tensor", kProjectionName},
+                            {"num_outputs", t.size(0)},
+                            {"hidden_size", t.size(1)},
+                            {"applies_to", "the final hidden states (after the final norm) at every position"},
+                            {"logits", "hidden_states @ weight.T, one score per id of the output space"}};
+        std::ofstream(fs::path(out_dir) / kProjectionMeta) << meta.dump(2) << "\n";
+        continue;
+      }
       if (n == impl_->arch->names.embed || n == impl_->arch->names.lm_head) t = t.narrow(0, 0, c.vocab_size);
       tensors.emplace_back(n, t);
     }

@@ -154,7 +154,32 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   const std::string score_bias_name = N.score.substr(0, N.score.size() - std::string("weight").size()) + "bias";
   if (classifier) impl->score = load(N.score, {c.num_labels, H});
   if (c.token_classification && c.score_bias) impl->score_bias = load(score_bias_name, {c.num_labels});
-  if (opts.head.type != HeadType::None) {
+  // The projection head lives beside the HF files (it has no transformers layout).
+  const fs::path proj_file = opts.init ? fs::path() : fs::path(opts.path) / kProjectionFile;
+  if (!opts.init && fs::exists(proj_file)) {
+    if (opts.head.type != HeadType::Projection)
+      fail("{} has a projection head ({}): set model.head: {{type: projection, num_labels: N}} to use it", opts.path,
+           kProjectionFile);
+    SafetensorsFile f(proj_file.string());
+    if (!f.contains(kProjectionName)) fail("{}: missing tensor '{}'", proj_file.string(), kProjectionName);
+    auto src = f.view(kProjectionName);
+    if (src.dim() != 2 || src.size(1) != H || src.size(0) != opts.head.num_labels)
+      fail("{}: '{}' has shape [{}], expected [{}, {}] (model.head.num_labels, hidden_size)", proj_file.string(),
+           kProjectionName, fmt::join(src.sizes(), ", "), opts.head.num_labels, H);
+    impl->projection = at::empty({opts.head.num_labels, H}, topts);
+    {
+      at::NoGradGuard ng;
+      impl->projection.copy_(src);
+    }
+    impl->base_params.emplace_back(kProjectionName, impl->projection);
+  } else if (opts.head.type == HeadType::Projection) {
+    const double std = c.raw.value("initializer_range", 0.02);
+    impl->projection = at::empty({opts.head.num_labels, H}, topts).normal_(0, std);
+    impl->base_params.emplace_back(kProjectionName, impl->projection);
+  }
+  if (opts.head.type == HeadType::Projection && classifier)
+    fail("model.head.type = projection but {} is a {}", opts.path, c.hf_class);
+  if (opts.head.type != HeadType::None && opts.head.type != HeadType::Projection) {
     const bool token = opts.head.type == HeadType::TokenClassification;
     const char* want = token ? "token_classification" : "sequence_classification";
     if ((token && c.sequence_classification) || (!token && c.token_classification))

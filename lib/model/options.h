@@ -31,7 +31,7 @@ struct LoraOptions {
   }
 };
 
-enum class HeadType { None, SequenceClassification, TokenClassification };
+enum class HeadType { None, SequenceClassification, TokenClassification, Projection };
 
 struct HeadOptions {
   HeadType type = HeadType::None;
@@ -42,9 +42,13 @@ struct HeadOptions {
     v.field("type", type,
             Spec("none = the LM head only; sequence_classification = a score head at each sequence's last token "
                  "(saved as *ForSequenceClassification); token_classification = a score head with a bias at every "
-                 "token (saved as *ForTokenClassification); created when the checkpoint has none"));
+                 "token (saved as *ForTokenClassification); projection = a linear map of every token onto a separate "
+                 "id space of num_labels ids (saved beside the HF model as projection_head.safetensors + "
+                 "projection_head.json); created when the checkpoint has none"));
     v.field("num_labels", num_labels,
-            Spec("classes; 1 = regression (mean squared error; sequence classification only)").min(1));
+            Spec("classes (projection: size of the output id space); 1 = regression (mean squared error; sequence "
+                 "classification only)")
+                .min(1));
   }
 };
 
@@ -119,7 +123,8 @@ PT_RECIPE_ENUM(pt::model::Dtype, {pt::model::Dtype::Auto, "auto"}, {pt::model::D
                {pt::model::Dtype::BFloat16, "bfloat16"}, {pt::model::Dtype::Float16, "float16"})
 PT_RECIPE_ENUM(pt::model::HeadType, {pt::model::HeadType::None, "none"},
                {pt::model::HeadType::SequenceClassification, "sequence_classification"},
-               {pt::model::HeadType::TokenClassification, "token_classification"})
+               {pt::model::HeadType::TokenClassification, "token_classification"},
+               {pt::model::HeadType::Projection, "projection"})
 PT_RECIPE_ENUM(pt::model::AttentionBackend, {pt::model::AttentionBackend::Auto, "auto"},
                {pt::model::AttentionBackend::Eager, "eager"}, {pt::model::AttentionBackend::Sdpa, "sdpa"},
                {pt::model::AttentionBackend::Flash, "flash"})

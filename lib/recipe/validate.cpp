@@ -148,6 +148,11 @@ void validate(const Recipe& r, const Node& resolved) {
       r.model.dtype == model::Dtype::Float32)
     fail_at(where(resolved, {"trainer", "precision"}), "bf16 autocast on CPU with float32 weights is not supported");
   check_applicable(r, resolved);
+  // A head only the classify algorithm trains would otherwise be carried along untrained.
+  if (r.model.head.type != model::HeadType::None && r.algorithm.name != algo::Name::Classify)
+    fail_at(where(resolved, {"model", "head"}), "model.head ({}) is trained by algorithm classify; algorithm {} trains "
+            "the LM head (remove model.head, or set algorithm.name: classify)",
+            enum_name(r.model.head.type), enum_name(r.algorithm.name));
   if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
     fail_at(where(resolved, {"algorithm", "grpo", "rewards"}), "GRPO needs at least one reward");
   if (r.algorithm.name == algo::Name::Grpo && r.data.packing)

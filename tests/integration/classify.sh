@@ -7,6 +7,9 @@
 # transformers' logits at every token; trained on pre-tokenized records whose label at each position
 # is the previous id mod 3 (needs attention), it reaches high held-out accuracy and exports as
 # Qwen2ForTokenClassification with transformers' logits; LoRA with a head is refused.
+# A projection head onto a separate id space (1,000 ids, beyond the 300-token vocabulary) learns
+# "output id = f(previous input id)", is saved beside the HF model (projection_head.safetensors +
+# .json; transformers loads the rest), and is loaded back by posttrain with its accuracy.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -75,4 +78,38 @@ if "$POSTTRAIN" run examples/quickstart/recipe.yaml "${targs[@]}" --set run.name
   fail "LoRA with a classification head was accepted"
 fi
 grep -q "heads under LoRA are not part of this build" "$tmp/tl.log" || { cat "$tmp/tl.log"; fail "LoRA head message"; }
+
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, random, sys
+rng = random.Random(3)
+with open(f"{sys.argv[1]}/proj.jsonl", "w") as f:
+    for _ in range(3000):
+        ids = [rng.randrange(3, 60) for _ in range(rng.randint(6, 24))]
+        f.write(json.dumps({"ids": ids, "labels": [-100] + [(p * 37 + 11) % 1000 for p in ids[:-1]]}) + "\n")
+PY
+pargs=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false
+       --set "data.sources=[{name: proj, path: $tmp/proj.jsonl, format: token_classification}]"
+       --set 'model.head={type: projection, num_labels: 1000}')
+"$POSTTRAIN" run examples/quickstart/recipe.yaml "${pargs[@]}" --set run.name=proj --set trainer.max_steps=120 --set trainer.eval.every=60 \
+  > "$tmp/proj.log" 2>&1 || { cat "$tmp/proj.log"; fail "projection head run"; }
+"$PT_PYTHON" - "$tmp/proj/metrics.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"eval/accuracy"' in l]
+print("projection head (1,000 output ids) held-out accuracy by step: " + ", ".join(f"{e['step']}: {e['eval/accuracy']:.3f}" for e in ev))
+assert ev[-1]["eval/accuracy"] > 0.9, ev[-1]
+PY
+[ -f "$tmp/proj/model/projection_head.safetensors" ] && [ -f "$tmp/proj/model/projection_head.json" ] || fail "projection head files missing"
+"$PT_PYTHON" - "$tmp/proj/model" <<'PY'
+import json, sys
+import transformers as tf
+from safetensors.torch import load_file
+m = tf.AutoModelForCausalLM.from_pretrained(sys.argv[1])
+w = load_file(f"{sys.argv[1]}/projection_head.safetensors")["projection_head.weight"]
+meta = json.load(open(f"{sys.argv[1]}/projection_head.json"))
+assert tuple(w.shape) == (1000, m.config.hidden_size) and meta["num_outputs"] == 1000, (w.shape, meta)
+print(f"transformers loads the body; projection head {tuple(w.shape)} beside it")
+PY
+"$POSTTRAIN" run examples/quickstart/recipe.yaml "${pargs[@]}" --set run.name=proj-again --set model.path="$tmp/proj/model" \
+  --set trainer.max_steps=5 --set schedule.warmup_steps=1 > "$tmp/proj-again.log" 2>&1 || { cat "$tmp/proj-again.log"; fail "reload projection head"; }
+grep "eval at step 0:" "$tmp/proj-again.log" | grep -qE "eval/accuracy (0\.9|1)" || { grep "eval at" "$tmp/proj-again.log"; fail "the reloaded projection head lost its accuracy"; }
 echo "classification heads ok"
