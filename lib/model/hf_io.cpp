@@ -157,16 +157,18 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   // The projection head lives beside the HF files (it has no transformers layout).
   const fs::path proj_file = opts.init ? fs::path() : fs::path(opts.path) / kProjectionFile;
   if (!opts.init && fs::exists(proj_file)) {
-    if (opts.head.type != HeadType::Projection)
-      fail("{} has a projection head ({}): set model.head: {{type: projection, num_labels: N}} to use it", opts.path,
-           kProjectionFile);
+    // A directory that carries its head is loaded with it (as a classifier checkpoint is).
+    if (opts.head.type != HeadType::Projection && opts.head.type != HeadType::None)
+      fail("{} has a projection head ({}) but model.head.type is {}", opts.path, kProjectionFile,
+           opts.head.type == HeadType::TokenClassification ? "token_classification" : "sequence_classification");
     SafetensorsFile f(proj_file.string());
     if (!f.contains(kProjectionName)) fail("{}: missing tensor '{}'", proj_file.string(), kProjectionName);
     auto src = f.view(kProjectionName);
-    if (src.dim() != 2 || src.size(1) != H || src.size(0) != opts.head.num_labels)
+    const int64_t outputs = opts.head.type == HeadType::Projection ? opts.head.num_labels : src.size(0);
+    if (src.dim() != 2 || src.size(1) != H || src.size(0) != outputs)
       fail("{}: '{}' has shape [{}], expected [{}, {}] (model.head.num_labels, hidden_size)", proj_file.string(),
-           kProjectionName, fmt::join(src.sizes(), ", "), opts.head.num_labels, H);
-    impl->projection = at::empty({opts.head.num_labels, H}, topts);
+           kProjectionName, fmt::join(src.sizes(), ", "), outputs, H);
+    impl->projection = at::empty({outputs, H}, topts);
     {
       at::NoGradGuard ng;
       impl->projection.copy_(src);
