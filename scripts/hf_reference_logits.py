@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference logits from transformers (optionally with a PEFT adapter) for `posttrain verify-model`.
 
-  hf_reference_logits.py MODEL_DIR OUT.safetensors [--adapter DIR] [--inputs IN.safetensors] [--seed N]
+  hf_reference_logits.py MODEL_DIR OUT.safetensors [--adapter DIR] [--resize N] [--inputs IN.safetensors] [--seed N]
 
 Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32 ([1, num_labels] for a
 *ForSequenceClassification model: its score at the last token; [L, num_labels] for a
@@ -22,6 +22,7 @@ def main():
     ap.add_argument("--adapter")
     ap.add_argument("--inputs")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--resize", type=int, help="resize the base vocabulary first (new tokens in the adapter)")
     a = ap.parse_args()
     arch = tf.AutoConfig.from_pretrained(a.model).architectures[0]
     # Classifiers (reward models) are gated on their score head: logits [1, num_labels] per document;
@@ -29,6 +30,8 @@ def main():
     auto = (tf.AutoModelForSequenceClassification if arch.endswith("ForSequenceClassification")
             else tf.AutoModelForTokenClassification if arch.endswith("ForTokenClassification") else tf.AutoModelForCausalLM)
     model = auto.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
+    if a.resize:
+        model.resize_token_embeddings(a.resize, mean_resizing=False)
     if a.adapter:
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, a.adapter)

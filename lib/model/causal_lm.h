@@ -70,6 +70,10 @@ class CausalLM {
   // Trains only the embedding / LM-head rows >= first_row (tokens added by this run): every other
   // parameter is frozen, the old rows get no gradient and no weight decay.
   void train_rows_from(int64_t first_row);
+  // With LoRA: embedding (and untied LM-head) rows from `first_row` on (the new tokens) become
+  // trainable values of their own, exported as PEFT trainable_token_indices.
+  void train_new_rows_with_lora(int64_t first_row);
+  int64_t new_token_rows_from() const;  // 0 = none
 
   void merge_lora();    // fold B·A·scale into the base weights (inference/export)
   void unmerge_lora();  // exact inverse up to rounding

@@ -55,6 +55,13 @@ struct CausalLM::Impl {
   bool training = true;
   bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
   int64_t frozen_rows = 0;  // > 0: only embedding / LM-head rows from here on train (new tokens alone)
+  // New tokens under LoRA (PEFT's trainable_token_indices): the values of rows [new_rows_from,
+  // new_rows_from + n) of the embedding (and of an untied LM head), trainable, replacing the frozen
+  // base rows while adapters are on. `rows_merged`: written into the base (merge_lora), originals kept.
+  int64_t new_rows_from = 0;
+  at::Tensor new_embed_rows, new_head_rows, base_embed_rows, base_head_rows;
+  bool rows_merged = false;
+  bool new_rows_active() const { return new_embed_rows.defined() && adapters_on && !rows_merged; }
   // Every parameter by its HF name, in a stable order (checkpoints, optimizer state).
   std::vector<std::pair<std::string, at::Tensor>> base_params;
   std::vector<std::pair<std::string, at::Tensor>> lora_params;  // PEFT names
@@ -109,8 +116,13 @@ struct CausalLM::Impl {
   bool sequence_head_only() const { return !lm_head.defined(); }
   // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
   at::Tensor head() const {
-    if (head_lora && !head_lora->merged && adapters_on) return lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
-    return lm_head;
+    at::Tensor w = lm_head;
+    if (head_lora && !head_lora->merged && adapters_on) w = lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
+    if (new_rows_active()) {
+      const auto& rows = new_head_rows.defined() ? new_head_rows : new_embed_rows;  // tied: the embedding's
+      w = w.index_copy(0, at::arange(new_rows_from, new_rows_from + rows.size(0), rows.options().dtype(at::kLong)), rows);
+    }
+    return w;
   }
   at::Tensor embed_lookup(const at::Tensor& ids) const {
     // Gemma 3 scales embeddings by a factor rounded to the weights' dtype, and PEFT scales the LoRA
@@ -122,6 +134,14 @@ struct CausalLM::Impl {
     if (embed_lora && !embed_lora->merged && adapters_on) {
       auto delta = at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
       x = x + (scaled ? delta * s.to(delta.scalar_type()) : delta);
+    }
+    if (new_rows_active()) {
+      // Positions of new tokens take their trainable rows (a host sync: new tokens are rare).
+      auto sel = ids.ge(new_rows_from).nonzero().squeeze(1);
+      if (sel.numel() > 0) {
+        auto rows = at::embedding(new_embed_rows, ids.index_select(0, sel) - new_rows_from);
+        x = x.index_copy(0, sel, scaled ? rows * s : rows);
+      }
     }
     return x;
   }

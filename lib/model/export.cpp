@@ -105,6 +105,21 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
                                      {"use_rslora", false},
                                      {"use_dora", false},
                                      {"modules_to_save", nullptr}});
+  if (const int64_t from = new_token_rows_from(); from > 0) {
+    // New tokens: PEFT's trainable_token_indices (their rows' values, not deltas; the base model is
+    // resized to the new vocabulary before the adapter is loaded).
+    std::vector<int64_t> ids;
+    for (int64_t i = from; i < c.vocab_size; ++i) ids.push_back(i);
+    nlohmann::json cfg = nlohmann::json::parse(std::ifstream(fs::path(dir) / "adapter_config.json"));
+    const auto& N = impl_->arch->names;
+    auto module = [](const std::string& name) {
+      const std::string s = strip_weight(name);
+      return s.substr(s.rfind('.') + 1);
+    };
+    cfg["trainable_token_indices"] = {{module(N.embed), ids}};
+    if (impl_->new_head_rows.defined()) cfg["trainable_token_indices"][module(N.lm_head)] = ids;
+    write_json("adapter_config.json", cfg);
+  }
   if (merge) {
     auto* self = const_cast<CausalLM*>(this);
     self->merge_lora();

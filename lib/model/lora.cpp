@@ -105,6 +105,13 @@ void CausalLM::merge_lora() {
     impl_->embed.add_(at::matmul(e->b, e->a).t() * e->scale);
     e->merged = true;
   }
+  auto& im = *impl_;
+  if (im.new_embed_rows.defined() && !im.rows_merged) {
+    const int64_t n = im.new_embed_rows.size(0);
+    im.embed.narrow(0, im.new_rows_from, n).copy_(im.new_embed_rows);
+    if (im.new_head_rows.defined()) im.lm_head.narrow(0, im.new_rows_from, n).copy_(im.new_head_rows);
+    im.rows_merged = true;
+  }
 }
 
 void CausalLM::unmerge_lora() {
@@ -122,6 +129,13 @@ void CausalLM::unmerge_lora() {
   if (auto& e = impl_->embed_lora; e && e->merged) {
     impl_->embed.sub_(at::matmul(e->b, e->a).t() * e->scale);
     e->merged = false;
+  }
+  auto& im = *impl_;
+  if (im.rows_merged) {
+    const int64_t n = im.base_embed_rows.size(0);
+    im.embed.narrow(0, im.new_rows_from, n).copy_(im.base_embed_rows);
+    if (im.base_head_rows.defined()) im.lm_head.narrow(0, im.new_rows_from, n).copy_(im.base_head_rows);
+    im.rows_merged = false;
   }
 }
 

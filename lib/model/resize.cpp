@@ -40,6 +40,36 @@ void CausalLM::resize_vocab(int64_t new_vocab) {
   im.cfg.raw["vocab_size"] = new_vocab;
 }
 
+void CausalLM::train_new_rows_with_lora(int64_t first_row) {
+  auto& im = *impl_;
+  PT_CHECK(first_row > 0 && first_row < im.cfg.vocab_size, "train_new_rows_with_lora: {} is not inside the vocabulary of {}",
+           first_row, im.cfg.vocab_size);
+  PT_CHECK(has_adapters(), "train_new_rows_with_lora: the model has no LoRA adapters");
+  const int64_t n = im.cfg.vocab_size - first_row;
+  const auto& N = im.arch->names;
+  im.new_rows_from = first_row;
+  {
+    at::NoGradGuard ng;
+    im.base_embed_rows = im.embed.narrow(0, first_row, n).clone();
+    im.new_embed_rows = im.base_embed_rows.clone();
+    const bool tied = im.lm_head.is_same(im.embed);
+    if (!tied) {
+      im.base_head_rows = im.lm_head.narrow(0, first_row, n).clone();
+      im.new_head_rows = im.base_head_rows.clone();
+    }
+  }
+  im.new_embed_rows.requires_grad_(true);
+  im.lora_params.emplace_back("base_model.model." + strip_weight(N.embed) + ".token_adapter.trainable_tokens_delta",
+                              im.new_embed_rows);
+  if (im.new_head_rows.defined()) {
+    im.new_head_rows.requires_grad_(true);
+    im.lora_params.emplace_back("base_model.model." + strip_weight(N.lm_head) + ".token_adapter.trainable_tokens_delta",
+                                im.new_head_rows);
+  }
+}
+
+int64_t CausalLM::new_token_rows_from() const { return impl_->new_embed_rows.defined() ? impl_->new_rows_from : 0; }
+
 void CausalLM::train_rows_from(int64_t first_row) {
   auto& im = *impl_;
   PT_CHECK(first_row > 0 && first_row < im.cfg.vocab_size, "train_rows_from: {} is not inside the vocabulary of {}",

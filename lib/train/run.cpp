@@ -189,7 +189,6 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
   if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
   auto model = model::CausalLM::from_pretrained(mo, device);
-  if (resume && R.model.lora) model->load_state(*resume + "/trainable.safetensors");
   const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
   if (tok_vocab > model->vocab_size()) {
     const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
@@ -197,14 +196,19 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
       fail("tokenizer {} has {} tokens but model {} has vocab_size {}: ids would index past the embedding (use the "
            "model's tokenizer, or add tokens with tokenizer.add_special_tokens / add_tokens to grow the model)",
            tok_dir, tok_vocab, R.model.path, model->vocab_size());
-    if (R.model.lora)
-      fail("tokenizer: {} new tokens with model.lora: their embedding rows would stay frozen at the initial mean; "
-           "train new tokens with full fine-tuning (trainable new rows under LoRA are not part of this build yet)",
-           tok_vocab - model->vocab_size());
     log::info("vocabulary grows from {} to {} tokens (new embedding / LM-head rows at the mean of the existing ones)",
               model->vocab_size(), tok_vocab);
+    const int64_t original = model->vocab_size();
     model->resize_vocab(tok_vocab);
+    if (R.model.lora) {
+      // The base stays frozen: the new rows train as values of their own (PEFT trainable_token_indices).
+      model->train_new_rows_with_lora(original);
+      log::info("LoRA: the {} new token rows (ids {}..{}) train with the adapters", tok_vocab - original, original,
+                tok_vocab - 1);
+    }
   }
+  // After any growth: a LoRA checkpoint holds the new rows among its trainable tensors.
+  if (resume && R.model.lora) model->load_state(*resume + "/trainable.safetensors");
   if (R.tokenizer.train_new_tokens_only) {
     // The original vocabulary is model.path's (a resumed run loads the grown checkpoint).
     const int64_t original = R.model.init ? 0 : model::HfConfig::from_file(R.model.path + "/config.json").vocab_size;

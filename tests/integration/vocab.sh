@@ -3,7 +3,8 @@
 # grow the quickstart model's embedding (tied LM head) from 300 to 1,300 rows (new rows at the mean),
 # full fine-tuning trains them on chats whose answers are spelled in new tokens; the saved checkpoint
 # reloads in transformers with the same logits (verify-model, ids drawn over the whole vocabulary) and
-# in HF tokenizers with the same ids; LoRA with new tokens is refused.
+# in HF tokenizers with the same ids; with LoRA the new rows train as PEFT trainable_token_indices
+# that peft loads with our logits, and resume exactly.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -58,8 +59,24 @@ for k, v in a.items():
     else:
         assert (w == v).all(), k
 PY
-if "$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=lora --set 'model.lora={rank: 4}' > "$tmp/lora.log" 2>&1; then
-  fail "LoRA with new tokens was accepted"
-fi
-grep -q "new tokens with model.lora" "$tmp/lora.log" || { cat "$tmp/lora.log"; fail "unclear LoRA refusal"; }
+# With LoRA: the base stays frozen, the new rows train as PEFT trainable_token_indices; peft loads
+# the adapter onto the base resized to 1,300 rows with the logits of our merged export; the new rows
+# resume exactly.
+lora=(--set 'model.lora={rank: 8, alpha: 16, merge_on_export: true}')
+"$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=lora "${lora[@]}" > "$tmp/lora.log" 2>&1 || { cat "$tmp/lora.log"; fail "LoRA with new tokens"; }
+grep -q "new token rows (ids 300..1299) train with the adapters" "$tmp/lora.log" || { cat "$tmp/lora.log"; fail "new rows under LoRA"; }
+"$PT_PYTHON" - "$tmp/lora/metrics.jsonl" "$tmp/lora/model/adapter_config.json" <<'PY'
+import json, sys
+l = [json.loads(x)["loss"] for x in open(sys.argv[1]) if '"loss"' in x and "eval/" not in x]
+c = json.load(open(sys.argv[2]))
+ids = c["trainable_token_indices"]["embed_tokens"]
+print(f"LoRA + new tokens: loss {l[0]:.3f} -> {l[-1]:.3f}; adapter trainable_token_indices embed_tokens {ids[0]}..{ids[-1]}")
+assert l[-1] < l[0] / 2 and ids == list(range(300, 1300)), (l, ids[:3])
+PY
+"$PT_PYTHON" scripts/hf_reference_logits.py examples/quickstart/model "$tmp/lora-ref.safetensors" --adapter "$tmp/lora/model" --resize 1300 > /dev/null 2>&1
+"$POSTTRAIN" verify-model "$tmp/lora/model/merged" --reference "$tmp/lora-ref.safetensors" | tee "$tmp/verify.txt" | grep -E "max abs|result" | sed "s/^/peft(base resized + our adapter) vs our merged export: /"
+grep -q "result .*PASS" "$tmp/verify.txt" || fail "peft logits with new tokens differ"
+resume_check lora-rows examples/quickstart/recipe.yaml loss --set run.output_dir="$tmp" --set tokenizer.add_tokens_file="$tmp/tokens.txt" \
+  --set "data.sources=[{name: sid, path: $tmp/chats.jsonl, format: chat}]" "${lora[@]}"
+cmp "$tmp/lora-rows-a/model/adapter_model.safetensors" "$tmp/lora-rows-b/model/adapter_model.safetensors" || fail "adapter differs after resume"
 echo "expanded vocabulary: 1000 new tokens trained, reloaded by transformers and HF tokenizers with the same logits and ids"
