@@ -6,7 +6,7 @@ namespace pt::model {
 
 const std::vector<const ArchSpec*>& all_architectures() {
   static const std::vector<const ArchSpec*> all{&arch_llama(), &arch_mistral(), &arch_qwen2(), &arch_qwen3(),
-                                                       &arch_gemma3()};
+                                                       &arch_gemma3(), &arch_qwen3_moe()};
   return all;
 }
 

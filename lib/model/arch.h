@@ -21,6 +21,8 @@ struct TensorNames {
   std::string score = "score.weight";  // *ForSequenceClassification head
   // Gemma 3's extra norms on the attention output and the MLP output (empty: the architecture has none).
   std::string attn_out_norm, ffn_out_norm;
+  // Mixture-of-experts layers: the router and each expert's projections ("{}" = the expert index).
+  std::string router = "mlp.gate.weight", expert = "mlp.experts.{}.";
 };
 
 struct ArchSpec {
@@ -38,6 +40,7 @@ const ArchSpec& arch_mistral();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
 const ArchSpec& arch_gemma3();
+const ArchSpec& arch_qwen3_moe();
 // Per-layer windows of Qwen2/Qwen3 configs with use_sliding_window (their ArchSpec::adapt).
 void adapt_qwen_sliding_layers(HfConfig& c);
 

@@ -30,10 +30,16 @@ struct Linear {
   std::unique_ptr<Lora> lora;
 };
 
+struct Expert {
+  Linear gate, up, down;
+};
+
 struct Layer {
   at::Tensor input_norm, post_norm, q_norm, k_norm;
   at::Tensor attn_out_norm, ffn_out_norm;  // Gemma 3 only
-  Linear q, k, v, o, gate, up, down;
+  Linear q, k, v, o, gate, up, down;       // gate/up/down undefined in a mixture-of-experts layer
+  at::Tensor router;                        // [num_experts, hidden] (MoE layers)
+  std::vector<Expert> experts;
 };
 
 struct CausalLM::Impl {
@@ -100,11 +106,38 @@ struct CausalLM::Impl {
     if (L.attn_out_norm.defined()) attn_out = norm(attn_out, L.attn_out_norm);
     auto x2 = x + attn_out;
     auto h2 = norm(x2, L.post_norm);
-    auto g = proj(h2, L.gate);
-    auto act = cfg.hidden_act == "gelu_pytorch_tanh" ? at::gelu(g, "tanh") : at::silu(g);
-    auto mlp = proj(act * proj(h2, L.up), L.down);
+    auto mlp = L.experts.empty() ? dense_mlp(h2, L.gate, L.up, L.down) : moe(h2, L);
     if (L.ffn_out_norm.defined()) mlp = norm(mlp, L.ffn_out_norm);
     return x2 + mlp;
+  }
+
+  at::Tensor dense_mlp(const at::Tensor& h, const Linear& gate, const Linear& up, const Linear& down) const {
+    auto g = proj(h, gate);
+    auto act = cfg.hidden_act == "gelu_pytorch_tanh" ? at::gelu(g, "tanh") : at::silu(g);
+    return proj(act * proj(h, up), down);
+  }
+
+  // Top-k routing as transformers does it: softmax over the experts in fp32, the k largest
+  // (renormalized when norm_topk_prob) in the activations' dtype, each expert applied to its tokens
+  // and its weighted output added in expert order.
+  at::Tensor moe(const at::Tensor& h, const Layer& L) const {
+    auto probs = at::softmax(at::linear(h, L.router), -1, at::kFloat);
+    auto [top_v, top_i] = at::topk(probs, cfg.experts_per_token, -1);
+    if (cfg.norm_topk_prob) top_v = top_v / top_v.sum(-1, true);
+    top_v = top_v.to(h.scalar_type());
+    auto out = at::zeros_like(h);
+    // Which experts any token chose, on the host once per layer (one sync).
+    auto hit = at::zeros({cfg.num_experts}, top_i.options()).index_fill_(0, top_i.flatten(), 1).nonzero().squeeze(1).cpu();
+    const auto* e_ptr = hit.data_ptr<int64_t>();
+    for (int64_t k = 0; k < hit.numel(); ++k) {
+      const int64_t e = e_ptr[k];
+      auto where = top_i.eq(e).nonzero();  // [T, 2]: token, slot
+      auto tok = where.select(1, 0), slot = where.select(1, 1);
+      const Expert& E = L.experts[static_cast<size_t>(e)];
+      auto y = dense_mlp(h.index_select(0, tok), E.gate, E.up, E.down) * top_v.index({tok, slot}).unsqueeze(1);
+      out = out.index_add(0, tok, y);
+    }
+    return out;
   }
 
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w) const {

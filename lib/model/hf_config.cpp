@@ -151,9 +151,13 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
 int64_t HfConfig::num_parameters(bool include_embeddings) const {
   int64_t h = hidden_size, q = num_attention_heads * head_dim, kv = num_key_value_heads * head_dim;
   int64_t attn = h * q + 2 * h * kv + q * h;
-  int64_t mlp = 3 * h * intermediate_size;
-  int64_t per_layer = attn + mlp + 2 * h;
-  int64_t total = per_layer * num_hidden_layers + h;
+  int64_t total = h;
+  for (int64_t l = 0; l < num_hidden_layers; ++l) {
+    // A mixture-of-experts layer counts what one token uses: the router and its top experts.
+    const int64_t mlp = is_moe_layer(l) ? h * num_experts + experts_per_token * 3 * h * moe_intermediate_size
+                                        : 3 * h * intermediate_size;
+    total += attn + mlp + 2 * h;
+  }
   if (include_embeddings) total += vocab_size * h * (tie_word_embeddings ? 1 : 2);
   return total;
 }

@@ -59,6 +59,14 @@ struct HfConfig {
   double attn_scale = 0;
   std::vector<int64_t> layer_window;
   double rope_local_theta = 0;  // 0 = every layer uses rope_theta / rope_scaling
+  // Mixture of experts (Qwen3-MoE): layers listed in moe_layers route each token to its top
+  // experts_per_token of num_experts SwiGLU experts of width moe_intermediate_size.
+  int64_t num_experts = 0, experts_per_token = 0, moe_intermediate_size = 0;
+  bool norm_topk_prob = false;
+  std::vector<bool> moe_layers;
+  bool is_moe_layer(int64_t layer) const {
+    return !moe_layers.empty() && moe_layers[static_cast<size_t>(layer)];
+  }
   nlohmann::json raw;  // the whole file, re-emitted on save with our edits
 
   int64_t window_of(int64_t layer) const {
@@ -67,7 +75,8 @@ struct HfConfig {
 
   static HfConfig from_file(const std::string& path);
   static HfConfig from_json(const nlohmann::json& j, const std::string& origin);
-  int64_t num_parameters(bool include_embeddings = true) const;  // dense count, unpadded vocab
+  // Dense count, unpadded vocab; mixture-of-experts layers count the parameters one token uses.
+  int64_t num_parameters(bool include_embeddings = true) const;
 };
 
 // Reads one rope settings object (rope_parameters / rope_scaling style) into c.rope_theta and

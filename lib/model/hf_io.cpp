@@ -142,9 +142,23 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       L.q_norm = load(p + N.q_norm, {c.head_dim});
       L.k_norm = load(p + N.k_norm, {c.head_dim});
     }
-    L.gate = lin(N.gate, I, H, c.mlp_bias);
-    L.up = lin(N.up, I, H, c.mlp_bias);
-    L.down = lin(N.down, H, I, c.mlp_bias);
+    if (c.is_moe_layer(i)) {
+      L.router = load(p + N.router, {c.num_experts, H});
+      const int64_t EI = c.moe_intermediate_size;
+      for (int64_t e = 0; e < c.num_experts; ++e) {
+        const std::string x = fmt::format(fmt::runtime(N.expert), e);
+        const auto module = [&](const std::string& n) { return x + n.substr(n.rfind('.') + 1); };  // mlp.gate_proj -> gate_proj
+        Expert E;
+        E.gate = lin(module(N.gate), EI, H, false);
+        E.up = lin(module(N.up), EI, H, false);
+        E.down = lin(module(N.down), H, EI, false);
+        L.experts.push_back(std::move(E));
+      }
+    } else {
+      L.gate = lin(N.gate, I, H, c.mlp_bias);
+      L.up = lin(N.up, I, H, c.mlp_bias);
+      L.down = lin(N.down, H, I, c.mlp_bias);
+    }
     impl->layers.push_back(std::move(L));
   }
   impl->final_norm = load(N.final_norm, {H});

@@ -35,6 +35,9 @@ void attach_lora(CausalLM::Impl& im, const LoraOptions& lo) {
     bool wanted = false;
     for (const auto& t : lo.target_modules) wanted = wanted || t == module;
     if (!wanted) return;
+    if (!l.w.defined())
+      fail("model.lora.target_modules: '{}' in {} is a mixture-of-experts layer: adapters on experts are not part of "
+           "this build yet (target the attention projections)", module, path.substr(0, path.rfind('.')));
     auto fopts = at::TensorOptions().dtype(impl->dtype).device(device);
     l.lora = std::make_unique<Lora>();
     const int64_t in = l.w.size(1), out = l.w.size(0);
