@@ -17,6 +17,8 @@ constexpr uint64_t kMixSalt = 0x6d6978747572652eull;   // mixture draws
 constexpr uint64_t kShuffleSalt = 0x73687566666c652eull;
 constexpr uint64_t kChunkSalt = 0x6368756e6b732e2eull;
 constexpr int kShuffleWindowChunks = 4;
+// 2: sources with compressed shards are shuffled chunk-locally (chunked_permutation).
+constexpr int kOrderVersion = 2;
 
 std::string default_name(const SourceOptions& s) {
   if (!s.name.empty()) return s.name;
@@ -333,13 +335,18 @@ json DocStream::state() const {
   for (const auto& [src, rec] : known_bad_) bad.push_back({src, rec});
   return json{{"mix_counter", mix_counter_}, {"cursors", cur},      {"pending", pend},
               {"stats", st},                 {"bad_total", bad_total_}, {"known_bad", bad},
-              {"fingerprint", ds_.fingerprint()}};
+              {"fingerprint", ds_.fingerprint()}, {"order", kOrderVersion}};
 }
 
 void DocStream::restore(const json& j) {
   if (j.at("fingerprint") != ds_.fingerprint())
     fail("the data changed since the checkpoint was written (then: {}; now: {}); exact resume is impossible",
          j.at("fingerprint").get<std::string>(), ds_.fingerprint());
+  for (const auto& src : *sources_)
+    if (!src.shards->random_access() && j.value("order", 1) != kOrderVersion)
+      log::warn("{}: this checkpoint's data state predates the chunk-local order of compressed shards; the run "
+                "continues with the new order, so it is not a bit-exact continuation of the saved run",
+                src.key);
   if (j.at("cursors").size() != cursors_.size()) fail("data state has {} sources, the recipe {}", j.at("cursors").size(), cursors_.size());
   mix_counter_ = j.at("mix_counter");
   bad_total_ = j.at("bad_total");
