@@ -39,3 +39,32 @@ resume_check() {
   done
   echo "$name exact resume: 8 steps identical ($keys): $(col "$tmp/$name-a/metrics.jsonl" "${keys%%,*}")"
 }
+
+# verify-model against transformers' own logits (eager fp32, one document at a time): LABEL MODEL [ARGS...]
+# (ARGS: hf_reference_logits.py options before --, verify-model options after it).
+parity() {
+  local label="$1" model="$2"; shift 2
+  local ref_args=() ver_args=() seen=0 a
+  for a in "$@"; do
+    if [ "$a" = "--" ]; then seen=1; elif [ "$seen" = 0 ]; then ref_args+=("$a"); else ver_args+=("$a"); fi
+  done
+  local ref="$tmp/ref-$(echo "$label" | tr -c 'a-zA-Z0-9' _).safetensors"
+  "$PT_PYTHON" scripts/hf_reference_logits.py "${ref_model:-$model}" "$ref" "${ref_args[@]}" > /dev/null 2>&1
+  "$POSTTRAIN" verify-model "$model" --reference "$ref" "${ver_args[@]}" | tee "$tmp/v.txt" | grep -E "max abs|packed|result" | sed "s/^/$label: /"
+  grep -q "result .*PASS" "$tmp/v.txt" || fail "$label: logits differ from transformers"
+}
+# Cached greedy generation vs transformers generate(): 12 prompts of 3..40 tokens + 20 new. LABEL MODEL
+greedy() {
+  "$PT_PYTHON" tests/reference/hf_greedy.py "$2" "$tmp/greedy.json" 12 20 2> /dev/null
+  "$PT_PYTHON" -c 'import json,sys; [print(json.dumps({"prompt_ids": r["prompt"]})) for r in json.load(open(sys.argv[1]))]' "$tmp/greedy.json" > "$tmp/prompts.jsonl"
+  "$POSTTRAIN" generate --model "$2" --input "$tmp/prompts.jsonl" --output "$tmp/ours.jsonl" --max-new-tokens 20 --stop-id -1 \
+    --max-batch 5 --no-progress 2> /dev/null || fail "$1: posttrain generate"
+  "$PT_PYTHON" - "$tmp/greedy.json" "$tmp/ours.jsonl" "$1" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+ours = [json.loads(l)["completions"][0]["tokens"] for l in open(sys.argv[2])]
+same = sum(r["completion"] == o for r, o in zip(ref, ours))
+print(f"{sys.argv[3]}: greedy generation vs transformers {same}/{len(ref)} identical")
+assert same == len(ref), [(r["completion"], o) for r, o in zip(ref, ours) if r["completion"] != o][:2]
+PY
+}
