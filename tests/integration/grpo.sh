@@ -122,6 +122,22 @@ PY
   sep sep2 2 1 resume-a
   sep sep3 3 1 dp2
   sep sep4 4 2 dp2
+  # SIGKILL inside step 6 with separate roles (every training rank dies, mpirun takes the workers
+  # down), then a resume from step 4: the same per-step rewards and losses as the uninterrupted sep3.
+  sepk=(--set trainer.micro_batch_tokens=256 --set algorithm.grpo.rollout_ranks=1 --set run.name=sepk)
+  set +e
+  mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" \
+    "${short[@]}" "${sepk[@]}" > "$tmp/sepk.log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || { cat "$tmp/sepk.log"; fail "the killed separate-roles run exited 0"; }
+  mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${sepk[@]}" \
+    > "$tmp/sepk2.log" 2>&1 || { cat "$tmp/sepk2.log"; fail "separate-roles resume"; }
+  grep -q "resumed from .*step-00000004 at step 4" "$tmp/sepk2.log" || { cat "$tmp/sepk2.log"; fail "did not resume from step 4"; }
+  for k in reward loss; do
+    [ "$(col "$tmp/sep3/metrics.jsonl" "$k")" = "$(col "$tmp/sepk/metrics.jsonl" "$k")" ] || fail "separate roles: $k differs after resume"
+  done
+  echo "separate roles, SIGKILL in step 6 + resume: rewards and losses identical to the uninterrupted run (exit $rc when killed)"
   # Learning with separate roles (2 training ranks + 1 rollout rank), the learning recipe as above.
   mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" \
     --set trainer.micro_batch_tokens=256 --set algorithm.grpo.rollout_ranks=1 --set run.name=learn-sep > "$tmp/learn-sep.log" 2>&1 || { cat "$tmp/learn-sep.log"; fail "separate-roles learning run"; }
