@@ -2,6 +2,7 @@
 
 #include "algo/losses.h"
 #include "core/error.h"
+#include "data/example.h"
 #include "data/options.h"
 #include "recipe/recipe.h"
 #include "parallel/world.h"
@@ -41,7 +42,7 @@ Prepared Classify::prepare(data::StepBatch& batch, bool training) {
       continue;
     }
     for (const auto& meta : mb.unit_meta)
-      for (const auto& l : token_labels(meta)) records += l.get<int64_t>() != -100;
+      for (const auto& l : token_labels(meta)) records += l.get<int64_t>() != data::kIgnoreIndex;
   }
   std::vector<double> totals{records};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
@@ -58,7 +59,7 @@ LossOut Classify::token_loss(const MicroBatch& mb, const Prepared& prep) {
     const auto& labels = token_labels(mb.unit_meta[u]);
     for (size_t i = 0; i < labels.size(); ++i) {
       const int64_t c = labels[i].get<int64_t>();
-      if (c == -100) continue;
+      if (c == data::kIgnoreIndex) continue;
       const int64_t classes = projection_ ? ctx_.policy->projection_weight().size(0) : ctx_.policy->config().num_labels;
       if (c >= classes)
         fail("classify: label {} at position {} of {} is outside [0, {})", c, i,

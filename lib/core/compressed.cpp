@@ -7,13 +7,9 @@
 #include <zstd.h>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace pt {
-
-static bool ends_with(const std::string& s, const char* suf) {
-  std::string x(suf);
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
 
 bool is_compressed(const std::string& path) { return ends_with(path, ".zst") || ends_with(path, ".gz"); }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "data/lines.h"
 
 namespace pt::data {
@@ -17,11 +18,6 @@ namespace {
 
 constexpr size_t kWindow = 32768;  // deflate's history
 constexpr size_t kInBuf = 1 << 17;
-
-bool ends_with(const std::string& s, const char* suf) {
-  const size_t n = std::strlen(suf);
-  return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
-}
 
 // Where decompression can start. zstd: a frame start. gzip: a deflate block boundary, which may fall
 // inside a byte (`bits` of the byte before `in` belong to the block), plus the history the block's

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace pt::model {
 
@@ -95,9 +96,7 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
   c.architecture = j["architectures"][0].get<std::string>();
   c.hf_class = c.architecture;
   for (const std::string cls : {"ForSequenceClassification", "ForTokenClassification"}) {
-    if (c.architecture.size() <= cls.size() ||
-        c.architecture.compare(c.architecture.size() - cls.size(), cls.size(), cls) != 0)
-      continue;
+    if (c.architecture.size() == cls.size() || !ends_with(c.architecture, cls)) continue;
     (cls == "ForTokenClassification" ? c.token_classification : c.sequence_classification) = true;
     c.architecture = c.architecture.substr(0, c.architecture.size() - cls.size()) + "ForCausalLM";
     // transformers stores the label count through id2label (num_labels is derived from it).
