@@ -8,6 +8,12 @@
 namespace pt::data {
 using nlohmann::ordered_json;
 
+Document Document::slice(size_t b, size_t e) const {
+  Document d{{ids.begin() + b, ids.begin() + e}, {trained.begin() + b, trained.begin() + e}, {}};
+  if (!weights.empty()) d.weights.assign(weights.begin() + b, weights.begin() + e);
+  return d;
+}
+
 size_t Document::num_trained() const { return static_cast<size_t>(std::count(trained.begin(), trained.end(), 1)); }
 
 size_t Example::size() const {
@@ -364,10 +370,11 @@ Example RecordEncoder::token_classification(const ordered_json& rec, const std::
   nlohmann::json labels = nlohmann::json::array();
   size_t labelled = 0;
   for (size_t i = 0; i < l.size(); ++i) {
-    if (!l[i].is_number_integer() || l[i].get<int64_t>() < -100 || (l[i].get<int64_t>() < 0 && l[i].get<int64_t>() != -100))
+    const int64_t c = l[i].is_number_integer() ? l[i].get<int64_t>() : -1;
+    if (c < 0 && c != kIgnoreIndex)
       bad(where, fmt::format("{}[{}]", lf, i), fmt::format("expected a class index >= 0 or -100, got {}", l[i].dump()));
-    labelled += l[i].get<int64_t>() != -100;
-    labels.push_back(l[i].get<int64_t>());
+    labelled += c != kIgnoreIndex;
+    labels.push_back(c);
   }
   if (labelled == 0) bad(where, lf, "every position is -100: the record teaches nothing");
   d.trained.assign(d.ids.size(), 0);

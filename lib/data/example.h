@@ -18,6 +18,8 @@ struct Document {
   std::vector<float> weights;
   size_t size() const { return ids.size(); }
   size_t num_trained() const;
+  // Positions [b, e) with everything recorded per position.
+  Document slice(size_t b, size_t e) const;
 };
 
 // One packing unit: documents that must land in the same row, in order (a preference pair is

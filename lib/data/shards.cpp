@@ -7,6 +7,7 @@
 
 #include "core/compressed.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "data/lines.h"
 
 namespace pt::data {
@@ -15,8 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 bool is_shard_name(const std::string& name) {
   for (const char* ext : {".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json.zst"})
-    if (name.size() >= std::string(ext).size() && name.compare(name.size() - std::string(ext).size(), std::string::npos, ext) == 0)
-      return true;
+    if (ends_with(name, ext)) return true;
   return false;
 }
 }  // namespace
@@ -94,24 +94,26 @@ const Shards::File& Shards::file_of(size_t i, size_t* local) const {
   return f;
 }
 
-std::string Shards::record(size_t i) const {
-  size_t r;
-  const File& f = file_of(i, &r);
-  if (f.stream) return f.stream->record(r, nullptr);
-  const Line& l = f.lines[r];
-  return std::string(f.map.view().substr(l.offset, l.length));
-}
-
-std::string Shards::where(size_t i) const {
+std::string Shards::record(size_t i, std::string* where) const {
   size_t r;
   const File& f = file_of(i, &r);
   uint64_t line = 0;
+  std::string text;
   if (f.stream) {
-    f.stream->record(r, &line);
+    text = f.stream->record(r, &line);
   } else {
-    line = f.lines[r].line;
+    const Line& l = f.lines[r];
+    text = std::string(f.map.view().substr(l.offset, l.length));
+    line = l.line;
   }
-  return files_[static_cast<size_t>(&f - entries_.data())] + ":" + std::to_string(line);
+  if (where) *where = files_[static_cast<size_t>(&f - entries_.data())] + ":" + std::to_string(line);
+  return text;
+}
+
+std::string Shards::where(size_t i) const {
+  std::string w;
+  record(i, &w);
+  return w;
 }
 
 std::string Shards::fingerprint() const {

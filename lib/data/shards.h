@@ -28,7 +28,8 @@ class Shards {
   Shards(const std::string& pattern, const std::string& key, const ShardOptions& opts = {});
   ~Shards();
   size_t size() const { return total_; }
-  std::string record(size_t i) const;
+  // The record's text, and with `where` its "file:line" from the same read.
+  std::string record(size_t i, std::string* where = nullptr) const;
   std::string where(size_t i) const;  // "file:line"
   const std::vector<std::string>& files() const { return files_; }
   // Identity of the content, to refuse resuming over data that changed (file sizes and line count).

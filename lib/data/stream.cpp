@@ -196,8 +196,8 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
     meta["token_labels"] = std::move(part);
   };
   Encoded out;
-  out.where = src.shards->where(record);
-  Example ex = src.encoder->encode(src.shards->record(record), out.where);
+  const std::string text = src.shards->record(record, &out.where);
+  Example ex = src.encoder->encode(text, out.where);
   out.size_before = ex.size();
   std::vector<Example> pieces;
   auto trained_of = [](const Example& e) {
@@ -222,8 +222,7 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
     const Document& d = ex.docs[0];
     for (size_t b = 0; b < d.size(); b += seq_len) {
       size_t e = std::min(d.size(), b + seq_len);
-      Document piece{{d.ids.begin() + b, d.ids.begin() + e}, {d.trained.begin() + b, d.trained.begin() + e}, {}};
-      if (!d.weights.empty()) piece.weights.assign(d.weights.begin() + b, d.weights.begin() + e);
+      Document piece = d.slice(b, e);
       // A piece whose targets are all masked teaches nothing.
       if (needs_trained && piece.num_trained() == 0) continue;
       Example pe;
@@ -239,17 +238,10 @@ DocStream::Encoded DocStream::encode(size_t s, uint32_t record) const {
     const size_t budget = seq_len / ex.docs.size();
     for (auto& d : ex.docs) {
       if (d.size() > budget) {
-        size_t cut = d.size() - budget;
-        if (ex.docs.size() == 1) cut_labels(ex.meta, policy == Truncation::Left ? cut : 0, policy == Truncation::Left ? d.size() : budget);
-        if (policy == Truncation::Left) {
-          d.ids.erase(d.ids.begin(), d.ids.begin() + cut);
-          d.trained.erase(d.trained.begin(), d.trained.begin() + cut);
-          if (!d.weights.empty()) d.weights.erase(d.weights.begin(), d.weights.begin() + cut);
-        } else {
-          d.ids.resize(budget);
-          d.trained.resize(budget);
-          if (!d.weights.empty()) d.weights.resize(budget);
-        }
+        // Left keeps the last `budget` positions, right the first.
+        const size_t b = policy == Truncation::Left ? d.size() - budget : 0;
+        if (ex.docs.size() == 1) cut_labels(ex.meta, b, b + budget);
+        d = d.slice(b, b + budget);
       }
       if (needs_trained && d.num_trained() == 0) return drop("truncation removed every trained token");
     }

@@ -24,10 +24,11 @@ std::vector<GenerationExample> generation_examples(const data::DataSet& ds) {
   if (!ds.tokenizer()) return out;
   for (const auto& src : ds.eval_sources())
     for (uint32_t r : src.eval) {
-      const std::string where = src.shards->where(r);
+      std::string where;
+      const std::string text = src.shards->record(r, &where);
       std::optional<data::RecordEncoder::PromptAndAnswer> pa;
       try {
-        pa = src.encoder->prompt_and_answer(src.shards->record(r), where);
+        pa = src.encoder->prompt_and_answer(text, where);
       } catch (const std::exception&) {
         continue;  // a bad record: the eval stream reports and counts it
       }
