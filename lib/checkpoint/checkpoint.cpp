@@ -64,15 +64,21 @@ void write_file_synced(const std::string& path, const std::string& content) {
   fsync_path(path);
 }
 
-std::string save(const std::string& run_dir, int64_t step, const std::function<void(const std::string&)>& write,
-                 int keep_last) {
+std::string staging_dir(const std::string& run_dir, int64_t step) {
+  return (fs::path(checkpoints_dir(run_dir)) / fmt::format(".{}.staging", step_name(step))).string();
+}
+
+namespace {
+std::string commit(const std::string& run_dir, int64_t step, const std::function<void(const std::string&)>& write,
+                   int keep_last, const fs::path& tmp, bool fresh) {
   const fs::path root = checkpoints_dir(run_dir);
   fs::create_directories(root);
   const fs::path final_dir = step_dir(run_dir, step);
-  const fs::path tmp = root / fmt::format(".{}.tmp-{}", step_name(step), ::getpid());
   try {
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
+    if (fresh) {
+      fs::remove_all(tmp);
+      fs::create_directories(tmp);
+    }
     write(tmp.string());
     json files = json::object();
     for (const auto& e : fs::recursive_directory_iterator(tmp))
@@ -110,6 +116,18 @@ std::string save(const std::string& run_dir, int64_t step, const std::function<v
     fs::remove_all(complete[i].dir, ec);
   }
   return final_dir.string();
+}
+}  // namespace
+
+std::string save(const std::string& run_dir, int64_t step, const std::function<void(const std::string&)>& write,
+                 int keep_last) {
+  const fs::path tmp = fs::path(checkpoints_dir(run_dir)) / fmt::format(".{}.tmp-{}", step_name(step), ::getpid());
+  return commit(run_dir, step, write, keep_last, tmp, true);
+}
+
+std::string save_staged(const std::string& run_dir, int64_t step,
+                        const std::function<void(const std::string&)>& write, int keep_last) {
+  return commit(run_dir, step, write, keep_last, staging_dir(run_dir, step), false);
 }
 
 std::optional<std::string> problem(const std::string& dir) {

@@ -28,6 +28,12 @@ std::string step_dir(const std::string& run_dir, int64_t step);  // checkpoints_
 // temporary directory is removed and the error is rethrown with what was kept.
 std::string save(const std::string& run_dir, int64_t step, const std::function<void(const std::string&)>& write,
                  int keep_last);
+// The same commit of a checkpoint whose staging directory (staging_dir) already holds what every
+// rank wrote into it (sharded state); `write` adds the rest.
+std::string save_staged(const std::string& run_dir, int64_t step,
+                        const std::function<void(const std::string&)>& write, int keep_last);
+// Where ranks write their shards before the commit (known to every rank, hidden from listings).
+std::string staging_dir(const std::string& run_dir, int64_t step);
 
 // Why `dir` is not a complete checkpoint, or nullopt when it is.
 std::optional<std::string> problem(const std::string& dir);

@@ -7,10 +7,14 @@
 namespace pt::optim {
 
 Optimizer make_optimizer(const OptimizerOptions& o, model::CausalLM& model) {
-  if (o.name != "adamw") fail("optimizer.name: unknown optimizer '{}' (available: adamw)", o.name);
-  if (o.betas.size() != 2) fail("optimizer.betas: expected [beta1, beta2], got {} values", o.betas.size());
   std::vector<at::Tensor> decay, no_decay;
   for (auto& [name, p] : model.named_parameters(true)) (model.is_decay_param(name) ? decay : no_decay).push_back(p);
+  return make_optimizer(o, std::move(decay), std::move(no_decay));
+}
+
+Optimizer make_optimizer(const OptimizerOptions& o, std::vector<at::Tensor> decay, std::vector<at::Tensor> no_decay) {
+  if (o.name != "adamw") fail("optimizer.name: unknown optimizer '{}' (available: adamw)", o.name);
+  if (o.betas.size() != 2) fail("optimizer.betas: expected [beta1, beta2], got {} values", o.betas.size());
   if (decay.empty() && no_decay.empty()) fail("the model has no trainable parameters");
   auto base = torch::optim::AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps);
   std::vector<torch::optim::OptimizerParamGroup> groups;

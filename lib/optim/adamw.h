@@ -20,5 +20,7 @@ struct Optimizer {
 };
 
 Optimizer make_optimizer(const OptimizerOptions& o, model::CausalLM& model);
+// Over given tensors per group (what a data-parallel strategy hands the optimizer: shards under fsdp).
+Optimizer make_optimizer(const OptimizerOptions& o, std::vector<at::Tensor> decay, std::vector<at::Tensor> no_decay);
 
 }  // namespace pt::optim

@@ -1,9 +1,15 @@
 #include "parallel/world.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "posttrain/build_config.h"
 
 #if PT_HAVE_MPI
@@ -21,6 +27,54 @@ MPI_Comm comm() { return g_comm == MPI_COMM_NULL ? MPI_COMM_WORLD : g_comm; }
 }  // namespace
 #endif
 
+namespace {
+// One thread issues every collective of the group, in the order posted, so that asynchronous
+// work and the waits on it never reorder collectives between ranks (which would deadlock MPI).
+class CommThread {
+ public:
+  CommThread() : thread_([this] { loop(); }) {}
+  ~CommThread() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  std::shared_future<void> post(std::function<void()> fn) {
+    std::packaged_task<void()> task(std::move(fn));
+    auto done = task.get_future().share();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return done;
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::packaged_task<void()> task;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<void()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+std::unique_ptr<CommThread> g_thread;
+}  // namespace
+
 bool launched_by_mpi() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
     if (std::getenv(v)) return true;
@@ -37,7 +91,10 @@ void World::init() {
   if (mpi_ || !launched_by_mpi()) return;
   int inited = 0;
   MPI_Initialized(&inited);
-  if (!inited) MPI_Init(nullptr, nullptr);
+  // Collectives run on the communication thread while the main thread may abort the job after a
+  // deadline: MPI must allow calls from more than one thread.
+  int provided = 0;
+  if (!inited) MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   global_rank_ = rank_;
@@ -45,14 +102,47 @@ void World::init() {
   MPI_Comm local;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
   MPI_Comm_size(local, &local_size_);
+  MPI_Comm_rank(local, &local_rank_);
   MPI_Comm_free(&local);
   mpi_ = true;
+  if (global_size_ > 1) g_thread = std::make_unique<CommThread>();
+#endif
+}
+
+std::shared_future<void> World::post(std::function<void()> fn, std::string what) const {
+  if (!g_thread) {
+    std::packaged_task<void()> task(std::move(fn));
+    task();
+    return task.get_future().share();
+  }
+  (void)what;
+  return g_thread->post(std::move(fn));
+}
+
+void World::wait(const std::shared_future<void>& done, const std::string& what) const {
+  const auto limit = std::chrono::duration<double>(timeout_s_);
+  if (done.wait_for(limit) == std::future_status::timeout) {
+    log::error("{} did not complete within {:.0f} s (parallel.timeout_s): another rank failed, was killed or hangs; "
+               "stopping every rank", what, timeout_s_);
+    abort(kExitCollectiveTimeout);
+  }
+  done.get();  // rethrows what the collective threw
+}
+
+void World::run(const std::function<void()>& fn, const char* what) const { wait(post(fn, what), what); }
+
+int World::mpi_comm_f() const {
+#if PT_HAVE_MPI
+  return static_cast<int>(MPI_Comm_c2f(comm()));
+#else
+  return 0;
 #endif
 }
 
 void World::finalize() {
 #if PT_HAVE_MPI
   if (mpi_) {
+    g_thread.reset();
     if (g_link != MPI_COMM_NULL) MPI_Comm_free(&g_link);
     if (g_comm != MPI_COMM_NULL) MPI_Comm_free(&g_comm);
     MPI_Finalize();
@@ -63,36 +153,13 @@ void World::finalize() {
 
 void World::barrier() const {
 #if PT_HAVE_MPI
-  if (mpi_) MPI_Barrier(comm());
-#endif
-}
-
-void World::allreduce_sum(const std::vector<at::Tensor>& tensors) const {
-  if (size_ == 1 || tensors.empty()) return;
-#if PT_HAVE_MPI
-  std::vector<at::Tensor> flat;
-  for (const auto& t : tensors) {
-    PT_CHECK(t.device().is_cpu() && t.scalar_type() == at::kFloat,
-             "data-parallel gradient reduction over MPI needs fp32 CPU tensors (CUDA ranks need NCCL)");
-    flat.push_back(t.reshape({-1}));
-  }
-  at::Tensor buf = at::cat(flat);
-  // MPI counts are int: reduce in pieces of at most 2^30 elements.
-  for (int64_t off = 0; off < buf.numel(); off += (int64_t{1} << 30)) {
-    const int n = static_cast<int>(std::min<int64_t>(int64_t{1} << 30, buf.numel() - off));
-    MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr<float>() + off, n, MPI_FLOAT, MPI_SUM, comm());
-  }
-  int64_t at = 0;
-  for (const auto& t : tensors) {
-    t.copy_(buf.narrow(0, at, t.numel()).view(t.sizes()));
-    at += t.numel();
-  }
+  if (mpi_) run([] { MPI_Barrier(comm()); }, "barrier");
 #endif
 }
 
 double World::allreduce_sum(double v) const {
 #if PT_HAVE_MPI
-  if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm());
+  if (mpi_ && size_ > 1) run([&] { MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm()); }, "all-reduce");
 #endif
   return v;
 }
@@ -100,14 +167,15 @@ double World::allreduce_sum(double v) const {
 std::vector<double> World::allreduce_sum(std::vector<double> v) const {
 #if PT_HAVE_MPI
   if (mpi_ && size_ > 1 && !v.empty())
-    MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, comm());
+    run([&] { MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, comm()); },
+        "metrics all-reduce");
 #endif
   return v;
 }
 
 int World::allreduce_max(int v) const {
 #if PT_HAVE_MPI
-  if (mpi_ && size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm());
+  if (mpi_ && size_ > 1) run([&] { MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm()); }, "all-reduce (max)");
 #endif
   return v;
 }
@@ -149,7 +217,7 @@ std::string recv_bytes(int from, MPI_Comm c) {
              MPI_STATUS_IGNORE);
   return b;
 }
-void bcast_bytes(std::string& b, MPI_Comm c) {
+void bcast_string(std::string& b, MPI_Comm c) {
   uint64_t n = b.size();
   MPI_Bcast(&n, 1, MPI_UINT64_T, 0, c);
   b.resize(n);
@@ -162,7 +230,7 @@ void bcast_bytes(std::string& b, MPI_Comm c) {
 void World::link_bcast(std::string& bytes) const {
 #if PT_HAVE_MPI
   PT_CHECK(g_link != MPI_COMM_NULL, "link_bcast outside the rollout link");
-  bcast_bytes(bytes, g_link);
+  bcast_string(bytes, g_link);
 #endif
 }
 
@@ -217,6 +285,13 @@ std::string World::scatter_bytes(const std::vector<std::string>& parts) const {
   return recv_bytes(0, comm());
 #else
   return {};
+#endif
+}
+
+void World::bcast_bytes(std::string& bytes) const {
+  if (size_ == 1) return;
+#if PT_HAVE_MPI
+  run([&] { bcast_string(bytes, comm()); }, "broadcast");
 #endif
 }
 

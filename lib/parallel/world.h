@@ -1,13 +1,20 @@
 #pragma once
 // The process group of a run. Launched by mpirun / srun (MPI environment present) it is the MPI
-// world; otherwise a single process. Collectives here are for CPU tensors over MPI (data-parallel
-// training on CPU ranks); NCCL for CUDA ranks is the next parallel step.
+// world; otherwise a single process. Every MPI collective runs on one communication thread, in
+// the order it was issued: asynchronous work (gradient buckets, parallel/comm.h) overlaps with
+// the backward pass, and every wait has a deadline (parallel.timeout_s), so a rank that died or
+// hangs makes the others abort with a message instead of waiting forever.
+#include <functional>
+#include <future>
 #include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
 
 namespace pt::parallel {
+
+// Exit code of a rank that gave up waiting on a collective (parallel.timeout_s).
+inline constexpr int kExitCollectiveTimeout = 86;
 
 class World {
  public:
@@ -20,6 +27,7 @@ class World {
   int rank() const { return rank_; }
   int size() const { return size_; }
   int local_size() const { return local_size_; }
+  int local_rank() const { return local_rank_; }  // among the ranks on this node: picks the GPU
   bool is_main() const { return rank_ == 0 && !worker_; }
   int global_rank() const { return global_rank_; }
   int global_size() const { return global_size_; }
@@ -36,17 +44,30 @@ class World {
   // Within the group: every rank's bytes at rank 0 (empty elsewhere), and rank 0's parts[r] to rank r.
   std::vector<std::string> gather_bytes(const std::string& mine) const;
   std::string scatter_bytes(const std::vector<std::string>& parts) const;
+  void bcast_bytes(std::string& bytes) const;  // from group rank 0
+
+  // Deadline for every wait on a collective (default 600 s).
+  void set_timeout(double seconds) { timeout_s_ = seconds; }
+  double timeout() const { return timeout_s_; }
+  // Queues `fn` (MPI calls on this group) on the communication thread; in issue order.
+  std::shared_future<void> post(std::function<void()> fn, std::string what) const;
+  // Waits for posted work; past the deadline it aborts every rank with `what` in the message.
+  void wait(const std::shared_future<void>& done, const std::string& what) const;
+  // Fortran handle of the group communicator (MPI_Comm_f2c turns it back), for parallel/comm.
+  int mpi_comm_f() const;
 
   void barrier() const;
-  // Sums in place over ranks: the tensors are flattened into one fp32 buffer (one collective).
-  void allreduce_sum(const std::vector<at::Tensor>& tensors) const;
   double allreduce_sum(double v) const;
   std::vector<double> allreduce_sum(std::vector<double> v) const;  // element-wise, one collective
   int allreduce_max(int v) const;
   [[noreturn]] void abort(int code) const;
 
  private:
-  int rank_ = 0, size_ = 1, local_size_ = 1, global_rank_ = 0, global_size_ = 1, workers_ = 0;
+  // Runs `fn` on the communication thread and waits for it (with the deadline).
+  void run(const std::function<void()>& fn, const char* what) const;
+
+  int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, global_rank_ = 0, global_size_ = 1, workers_ = 0;
+  double timeout_s_ = 600;
   bool mpi_ = false, worker_ = false;
 };
 

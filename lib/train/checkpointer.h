@@ -17,6 +17,8 @@ class Stateful {
   virtual std::string name() const = 0;
   virtual void save(const std::string& dir) const = 0;  // into the checkpoint directory being written
   virtual void load(const std::string& dir) = 0;        // from a complete checkpoint directory
+  // Every rank saves its own part (sharded state); otherwise rank 0 saves the replicated state.
+  virtual bool per_rank() const { return false; }
 };
 
 // The format tag of trainer_state.json; a checkpoint without it is not ours.
@@ -30,7 +32,8 @@ class Checkpointer {
   bool periodic_due(int64_t step) const { return opts_.every > 0 && step % opts_.every == 0; }
   bool final_due() const { return opts_.save_final; }
 
-  // Every rank calls it: rank 0 writes (replicated state), the others wait for it to be complete.
+  // Every rank calls it: every rank writes its per-rank parts into the staging directory, then rank 0
+  // writes the replicated state and commits (DONE last); the others wait for it to be complete.
   std::string save(int64_t step) const;
   void load(const std::string& dir) const;
 

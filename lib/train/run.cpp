@@ -16,6 +16,8 @@
 #include "model/causal_lm.h"
 #include "model/hf_config.h"
 #include "optim/adamw.h"
+#include "parallel/comm.h"
+#include "parallel/data_parallel.h"
 #include "parallel/world.h"
 #include "rl/rollout_link.h"
 #include "recipe/diff.h"
@@ -66,7 +68,14 @@ at::Device pick_device(const recipe::Recipe& R) {
   using parallel::Device;
   const bool cuda_ok = PT_HAVE_CUDA && torch::cuda::is_available();
   if (R.parallel.device == Device::Cuda && !cuda_ok) fail("parallel.device: cuda requested but no CUDA device is available");
-  return (R.parallel.device != Device::Cpu && cuda_ok) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  if (R.parallel.device == Device::Cpu || !cuda_ok) return at::Device(at::kCPU);
+  // One rank per GPU: the rank's place among the ranks of its node picks the device.
+  const auto& world = parallel::World::get();
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  if (world.size() > 1 && world.local_size() > gpus)
+    fail("{} ranks on this node but {} GPU(s): launch one rank per GPU (mpirun -np / srun --ntasks-per-node = {})",
+         world.local_size(), gpus, gpus);
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
 }
 
 algo::AlgorithmFactory algorithm_factory(const recipe::Recipe& R) {
@@ -129,13 +138,13 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     log::info("rollouts on {} separate rank(s) ({}..{}); training on {} rank(s)", world.rollout_workers(),
               world.global_size() - world.rollout_workers(), world.global_size() - 1, world.size());
   if (R.parallel.tensor_parallel > 1) fail("parallel.tensor_parallel: tensor parallelism is not part of this build yet");
-  // Refused out loud rather than run as something else (fsdp would silently run replicated).
-  if (R.parallel.strategy != parallel::Strategy::Ddp)
-    fail("parallel.strategy: '{}' is not part of this build yet (available: ddp = replicated weights, gradients "
-         "all-reduced)", recipe::enum_name(R.parallel.strategy));
-  if (R.parallel.backend == parallel::Backend::Nccl || R.parallel.backend == parallel::Backend::Gloo)
-    fail("parallel.backend: '{}' is not part of this build yet (available: auto or mpi; collectives run over MPI "
-         "on CPU ranks)", recipe::enum_name(R.parallel.backend));
+  // Refused out loud rather than run as something else.
+  if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3)
+    fail("parallel.zero_stage: 3 (parameters sharded too) is not part of this build yet; set parallel.zero_stage: 1 "
+         "(optimizer state sharded) or 2 (optimizer state and gradients sharded)");
+  if (R.parallel.strategy == parallel::Strategy::Fsdp && world.rollout_workers() > 0)
+    fail("parallel.strategy: fsdp with algorithm.grpo.rollout_ranks: the rollout workers receive whole weights; use "
+         "ddp (or colocated rollouts)");
   if (R.parallel.data_parallel > 0 && R.parallel.data_parallel != world.size())
     fail("parallel.data_parallel = {} but the run has {} rank(s) (launch with mpirun -np {}, or set 0 = all ranks)",
          R.parallel.data_parallel, world.size(), R.parallel.data_parallel);
@@ -147,10 +156,13 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
 
   const at::Device device = pick_device(R);
   const bool cuda = device.is_cuda();
+  parallel::World::get().set_timeout(R.parallel.timeout_s);
   if (world.size() > 1) {
-    if (cuda) fail("multi-rank training on CUDA needs the NCCL data-parallel path, not part of this build yet");
+    if (cuda && world.rollout_workers() > 0)
+      fail("algorithm.grpo.rollout_ranks on CUDA: the weight hand-off to rollout workers runs over MPI on CPU tensors "
+           "only in this build (colocated rollouts work on CUDA ranks)");
     // Ranks sharing a node share its cores.
-    at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
+    if (!cuda) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
   }
   const bool autocast = cuda && R.trainer.precision != Precision::Fp32;
   torch::manual_seed(static_cast<uint64_t>(R.run.seed));
@@ -232,13 +244,31 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
             ds.num_eval_records(), model->config().architecture, model->config().num_parameters(true), device.str());
 
   auto algorithm = factory(R);
-  auto optimizer = optim::make_optimizer(R.optimizer, *model);
+  // Several ranks, or sharding asked for: gradients go through buckets (parallel/data_parallel.h)
+  // and the optimizer steps what this rank owns.
+  std::unique_ptr<parallel::DataParallel> dp;
+  optim::Optimizer optimizer;
+  if (world.size() > 1 || R.parallel.strategy == parallel::Strategy::Fsdp) {
+    std::vector<parallel::TrainableParam> params;
+    for (auto& [n, p] : model->named_parameters(true)) params.push_back({n, p, model->is_decay_param(n)});
+    if (params.empty()) fail("the model has no trainable parameters");
+    std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
+    dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel);
+    optimizer = optim::make_optimizer(R.optimizer, dp->optimizer_params(true), dp->optimizer_params(false));
+    const auto b = dp->bytes();
+    log::info("{} over {} rank(s) ({}): parameters {:.3f} MB, gradients {:.3f} MB, optimizer state {:.3f} MB on this rank",
+              dp->sharded() ? fmt::format("fsdp zero-{}", dp->zero_stage()) : std::string("ddp"), world.size(),
+              comm->name(), b.params / 1e6, b.grads / 1e6, b.optimizer / 1e6);
+  } else {
+    optimizer = optim::make_optimizer(R.optimizer, *model);
+  }
   TrainerParts parts;
   parts.recipe = &loaded;
   parts.tokenizer = tokenizer;
   parts.data = &ds;
   parts.model = model.get();
   parts.optimizer = &optimizer;
+  parts.dp = dp.get();
   parts.algorithm = algorithm.get();
   parts.cuda = cuda;
   parts.autocast_bf16 = autocast;

@@ -7,6 +7,8 @@
 
 #include "checkpoint/checkpoint.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "optim/sharded_state.h"
 #include "parallel/world.h"
 #include "recipe/resolved.h"
 
@@ -60,6 +62,23 @@ class OptimizerState : public Stateful {
   optim::Optimizer* opt_;
 };
 
+// fsdp: each rank's moments of the elements it owns (optim/sharded_state.h); any rank count reads them.
+class ShardedOptimizerState : public Stateful {
+ public:
+  ShardedOptimizerState(optim::Optimizer* o, const parallel::DataParallel* dp) : opt_(o), dp_(dp) {}
+  std::string name() const override { return "optimizer"; }
+  bool per_rank() const override { return true; }
+  void save(const std::string& dir) const override {
+    const auto& w = parallel::World::get();
+    optim::save_sharded(*opt_, dp_->owned_pieces(), dir, w.rank(), w.size());
+  }
+  void load(const std::string& dir) override { optim::load_sharded(*opt_, dp_->owned_pieces(), dir); }
+
+ private:
+  optim::Optimizer* opt_;
+  const parallel::DataParallel* dp_;
+};
+
 class ProgressState : public Stateful {
  public:
   explicit ProgressState(Progress* p) : p_(p) {}
@@ -74,10 +93,12 @@ class ProgressState : public Stateful {
     json ts = read_json(dir + "/trainer_state.json");
     if (ts.value("format", "") != kCheckpointFormat)
       fail("{}/trainer_state.json: not a posttrain checkpoint (format '{}')", dir, ts.value("format", ""));
+    // Every rank draws the same global stream and keeps its share of each step's rows, so a different
+    // number of ranks continues the same data; only the order of the gradient sums changes.
     const int world = parallel::World::get().size();
     if (ts.at("world_size") != world)
-      fail("{}: written by a run of {} ranks, this one has {} (an exact resume needs the same data-parallel size)", dir,
-           ts.at("world_size").dump(), world);
+      log::warn("{}: written by a run of {} rank(s), resuming on {}: same data and steps, gradients summed in another "
+                "order (not bit-identical)", dir, ts.at("world_size").dump(), world);
     p_->step = ts.at("step");
     p_->tokens = ts.at("tokens");
     p_->trained = ts.at("trained");
@@ -166,7 +187,10 @@ class RecipeState : public Stateful {
 std::unique_ptr<Stateful> model_state(model::CausalLM* m, const tok::HfTokenizer* t) {
   return std::make_unique<ModelState>(m, t);
 }
-std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* o) { return std::make_unique<OptimizerState>(o); }
+std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* o, const parallel::DataParallel* dp) {
+  if (dp && dp->sharded()) return std::make_unique<ShardedOptimizerState>(o, dp);
+  return std::make_unique<OptimizerState>(o);
+}
 std::unique_ptr<Stateful> progress_state(Progress* p) { return std::make_unique<ProgressState>(p); }
 std::unique_ptr<Stateful> rng_state(bool cuda, at::Device d) { return std::make_unique<RngState>(cuda, d); }
 std::unique_ptr<Stateful> data_state(const json* current, json* restored) {

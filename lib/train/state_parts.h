@@ -8,6 +8,7 @@
 #include "algo/algorithm.h"
 #include "model/causal_lm.h"
 #include "optim/adamw.h"
+#include "parallel/data_parallel.h"
 #include "recipe/recipe.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "train/checkpointer.h"
@@ -22,7 +23,8 @@ struct Progress {
 };
 
 std::unique_ptr<Stateful> model_state(model::CausalLM* model, const tok::HfTokenizer* tokenizer);
-std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* optimizer);
+// Replicated (one optimizer.pt from rank 0), or per rank under fsdp.
+std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* optimizer, const parallel::DataParallel* dp);
 std::unique_ptr<Stateful> progress_state(Progress* progress);
 std::unique_ptr<Stateful> rng_state(bool cuda, at::Device device);
 // `current`: the data state to save (the loader's state after the last trained step); `restored`

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -39,13 +40,18 @@ struct AutocastGuard {
 };
 
 // Test hook: POSTTRAIN_FAULT=kill_in_step:N kills the process with SIGKILL inside optimizer step N
-// (after a backward pass, before the optimizer update), the worst moment for a resume.
-int64_t kill_in_step() {
+// (after a backward pass, before the optimizer update), the worst moment for a resume;
+// hang_in_step:N stops it there forever (a hung rank). POSTTRAIN_FAULT_RANK=R limits either to
+// global rank R.
+Trainer::Fault parse_fault() {
   const char* f = std::getenv("POSTTRAIN_FAULT");
-  if (!f) return -1;
-  std::string s(f);
-  const std::string key = "kill_in_step:";
-  return s.rfind(key, 0) == 0 ? std::stoll(s.substr(key.size())) : -1;
+  if (!f) return {};
+  if (const char* r = std::getenv("POSTTRAIN_FAULT_RANK"))
+    if (std::stoi(r) != parallel::World::get().global_rank()) return {};
+  const std::string s(f);
+  for (auto [key, hang] : {std::pair<const char*, bool>{"kill_in_step:", false}, {"hang_in_step:", true}})
+    if (s.rfind(key, 0) == 0) return {std::stoll(s.substr(std::string(key).size())), hang};
+  return {};
 }
 
 }  // namespace
@@ -94,7 +100,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   json restored_data;
   checkpointer_ = std::make_unique<Checkpointer>(R.run_dir(), R.checkpoint);
   checkpointer_->add(model_state(p_.model, p_.tokenizer));
-  checkpointer_->add(optimizer_state(p_.optimizer));
+  checkpointer_->add(optimizer_state(p_.optimizer, p_.dp));
   checkpointer_->add(rng_state(p_.cuda, p_.model->device()));
   checkpointer_->add(data_state(&data_state_, &restored_data));
   checkpointer_->add(progress_state(&st_));
@@ -118,7 +124,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
 
   install_stop_handlers();
   peak_flops_ = device_peak_flops(p_.cuda, R.logging.peak_tflops);
-  fault_step_ = kill_in_step();
+  fault_ = parse_fault();
   for (auto& [n, t] : p_.model->named_parameters(true)) params_.push_back(t);
   p_.model->train(true);
   if (st_.step == 0 && evaluator_->at_start()) evaluate();  // the baseline the run improves on
@@ -182,14 +188,17 @@ bool Trainer::train_step() {
   for (int u = 0; u < updates && st_.step < st_.total_steps; ++u) {
     const double lr = optim::lr_at(R.schedule, R.optimizer.lr, st_.step, st_.total_steps);
     p_.optimizer->set_lr(lr);
-    p_.optimizer->adamw->zero_grad();
+    if (p_.dp)
+      p_.dp->zero_grad();
+    else
+      p_.optimizer->adamw->zero_grad();
     StepMetrics sm;
     if (u == 0)
       for (const auto& m : prep.metrics) sm.add(m);
     std::vector<int64_t> doc_lens;
     const size_t end = u + 1 < updates ? starts[u + 1] : prep.micro.size();
     for (size_t m = starts[u]; m < end; ++m) {
-      forward_backward(prep.micro[m], prep, sm);
+      forward_backward(prep.micro[m], prep, sm, m + 1 == end);
       doc_lens.insert(doc_lens.end(), prep.micro[m].doc_lens.begin(), prep.micro[m].doc_lens.end());
     }
     const double grad_norm = optimizer_update();
@@ -208,30 +217,33 @@ bool Trainer::train_step() {
   return true;
 }
 
-void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& sm) {
+void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& sm, bool last) {
   algo::LossOut out;
   {
     AutocastGuard ac(p_.autocast_bf16);
     out = p_.algorithm->loss(mb, prep);
   }
+  if (p_.dp) p_.dp->begin_backward(last);
   out.loss.backward();
+  if (p_.dp) p_.dp->end_backward();
   for (const auto& m : out.metrics) sm.add(m);
-  if (fault_step_ == st_.step + 1) std::raise(SIGKILL);
+  if (fault_.step == st_.step + 1) {
+    if (!fault_.hang) std::raise(SIGKILL);
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
 }
 
 double Trainer::optimizer_update() {
-  const auto& world = parallel::World::get();
-  if (world.size() > 1) {
+  const double max_norm = p_.recipe->recipe.trainer.max_grad_norm;
+  if (p_.dp) {
     // Each rank's loss is already divided by the step's global normalizer: summing the gradients
     // gives the gradient of the global mean.
-    std::vector<at::Tensor> grads;
-    for (auto& p : params_) {
-      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-      grads.push_back(p.grad());
-    }
-    world.allreduce_sum(grads);
+    p_.dp->finish();
+    const double grad_norm = p_.dp->clip_grad_norm(max_norm);
+    p_.optimizer->adamw->step();
+    p_.dp->after_step();
+    return grad_norm;
   }
-  const double max_norm = p_.recipe->recipe.trainer.max_grad_norm;
   const double grad_norm =
       torch::nn::utils::clip_grad_norm_(params_, max_norm > 0 ? max_norm : std::numeric_limits<double>::infinity());
   p_.optimizer->adamw->step();

@@ -17,6 +17,7 @@
 #include "data/stream.h"
 #include "model/causal_lm.h"
 #include "optim/adamw.h"
+#include "parallel/data_parallel.h"
 #include "recipe/recipe.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "train/checkpointer.h"
@@ -33,6 +34,7 @@ struct TrainerParts {
   const data::DataSet* data = nullptr;
   model::CausalLM* model = nullptr;
   optim::Optimizer* optimizer = nullptr;
+  parallel::DataParallel* dp = nullptr;  // several ranks or fsdp: bucketed / sharded gradients
   algo::Algorithm* algorithm = nullptr;
   bool cuda = false;
   bool autocast_bf16 = false;
@@ -46,6 +48,12 @@ class Trainer {
   // caller already loaded). Returns the exit code (0, or kExitRequeue after a signal).
   int fit(const std::optional<std::string>& resume_dir);
 
+ public:
+  struct Fault {
+    int64_t step = -1;
+    bool hang = false;
+  };
+
  private:
   // Per step: summed metric values (double, on the device until the step ends) and denominators.
   struct StepMetrics {
@@ -57,7 +65,7 @@ class Trainer {
   int train();
   // False when the data ran out before the step could start.
   bool train_step();
-  void forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& metrics);
+  void forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& metrics, bool last);
   double optimizer_update();
   void log_step(const data::StepBatch& batch, const algo::Prepared& prep, StepMetrics& sm, double lr, double grad_norm,
                 double dt, const std::vector<int64_t>& doc_lens);
@@ -75,7 +83,7 @@ class Trainer {
   std::unique_ptr<Checkpointer> checkpointer_;
   std::vector<at::Tensor> params_;
   double peak_flops_ = 0;
-  int64_t fault_step_ = -1;
+  Fault fault_;
 };
 
 }  // namespace pt::train

@@ -1,49 +1,151 @@
 #!/usr/bin/env bash
-# Data parallelism over MPI on CPU ranks: 2 ranks train the same steps as 1 rank (each rank keeps
-# its share of every step; gradients summed) — the same losses up to float summation order and the
-# same final weights; a 2-rank run killed in mid-step resumes bit for bit; a resume with another
-# number of ranks is refused.
+# Data parallelism on CPU ranks (mpirun, oversubscribed): ddp (bucketed all-reduce from the backward
+# pass) and fsdp ZeRO-1 / ZeRO-2 on 2 and 4 ranks train the same 8 steps as 1 rank — losses within
+# 1e-5 relative, final weights within 1e-5, the fsdp export gives transformers the same logits; LoRA
+# and activation checkpointing compose with fsdp; optimizer bytes per rank fall as 1/N; a 4-rank fsdp
+# checkpoint resumes on 2 ranks and on 1 and continues the same curve; a 2-rank run killed in mid-step
+# resumes bit for bit; one killed rank ends the job, and a hung rank makes the others give up after
+# parallel.timeout_s.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun"; exit 0; fi
 "$POSTTRAIN" version | grep -q "mpi *yes" || { echo "SKIP: built without MPI"; exit 0; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 recipe=examples/quickstart/recipe.yaml
-mpi=(mpirun --allow-run-as-root --oversubscribe -np 2)
-common=(--set run.output_dir="$tmp" --set trainer.max_steps=8 --set checkpoint.every=2 --set trainer.eval.every=0
-        --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2)
+mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
+# Small buckets: several per model, so their order across ranks is exercised.
+common=(--set run.output_dir="$tmp" --set trainer.max_steps=8 --set checkpoint.every=4 --set checkpoint.keep_last=3
+        --set trainer.eval.every=0 --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2
+        --set parallel.bucket_mb=0.25)
+fsdp=(--set parallel.strategy=fsdp)
 fail() { echo "FAIL: $*"; exit 1; }
 losses() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) for l in open(sys.argv[1]) if "\"loss\"" in l))' "$1"; }
-
-"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=one > "$tmp/one.log" 2>&1 || { cat "$tmp/one.log"; fail "1 rank"; }
-"${mpi[@]}" "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=two > "$tmp/two.log" 2>&1 || { cat "$tmp/two.log"; fail "2 ranks"; }
-grep -q "\[rank 0/2\] trained 8 steps" "$tmp/two.log" || { cat "$tmp/two.log"; fail "2-rank run did not train 8 steps"; }
-"$PT_PYTHON" - "$tmp" <<'PY'
+train() {  # NAME RANKS ARGS...
+  local name=$1 n=$2; shift 2
+  if [ "$n" = 1 ]; then "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1
+  else mpi "$n" "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1; fi \
+    || { cat "$tmp/$name.log"; fail "$name"; }
+}
+same() {  # REFERENCE RUN... : 8 losses within 1e-5 relative and final weights within 1e-5
+  "$PT_PYTHON" - "$tmp" "$@" <<'PY'
 import json, sys
 from safetensors.numpy import load_file
+t, ref, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
+def steps(r):
+    return [json.loads(l)["loss"] for l in open(f"{t}/{r}/metrics.jsonl") if '"loss"' in l]
+a, wa = steps(ref), load_file(f"{t}/{ref}/model/model.safetensors")
+for r in runs:
+    b, wb = steps(r), load_file(f"{t}/{r}/model/model.safetensors")
+    rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+    diff = max(float(abs(wa[k] - wb[k]).max()) for k in wa)
+    assert len(a) == len(b) == 8 and rel < 1e-5, (r, a, b)
+    assert wa.keys() == wb.keys() and diff < 1e-5, (r, diff)
+    print(f"{r} vs {ref}: 8 losses within {rel:.1e} (relative), final weights within {diff:.1e}")
+PY
+}
+
+train one 1
+train ddp2 2
+train ddp4 4
+grep -q "\[rank 0/4\] trained 8 steps" "$tmp/ddp4.log" || fail "4-rank run did not train 8 steps"
+grep -q "ddp over 4 rank(s) (mpi)" "$tmp/ddp4.log" || fail "no ddp line"
+train z1n2 2 "${fsdp[@]}" --set parallel.zero_stage=1
+train z2n2 2 "${fsdp[@]}" --set parallel.zero_stage=2
+train z1n4 4 "${fsdp[@]}" --set parallel.zero_stage=1
+train z2n4 4 "${fsdp[@]}" --set parallel.zero_stage=2
+train z2n1 1 "${fsdp[@]}" --set parallel.zero_stage=2
+same one ddp2 ddp4 z1n2 z2n2 z1n4 z2n4 z2n1
+
+# Per-rank memory of the strategy (parameters / gradients / optimizer state, from the start-up line).
+"$PT_PYTHON" - "$tmp" <<'PY'
+import re, sys
 t = sys.argv[1]
-a, b = ([json.loads(l)["loss"] for l in open(f"{t}/{r}/metrics.jsonl") if '"loss"' in l] for r in ("one", "two"))
-rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
-assert len(a) == len(b) == 8 and rel < 1e-5, (a, b)
-wa, wb = load_file(f"{t}/one/model/model.safetensors"), load_file(f"{t}/two/model/model.safetensors")
-diff = max(float(abs(wa[k] - wb[k]).max()) for k in wa)
-assert wa.keys() == wb.keys() and diff < 1e-5, diff
-print(f"1 rank vs 2 ranks: 8 losses within {rel:.1e} (relative), weights within {diff:.1e}")
+def mb(run):
+    m = re.search(r"parameters ([\d.]+) MB, gradients ([\d.]+) MB, optimizer state ([\d.]+) MB", open(f"{t}/{run}.log").read())
+    return tuple(float(x) for x in m.groups())
+rows = {r: mb(r) for r in ("z2n1", "ddp2", "z1n2", "z2n2", "ddp4", "z1n4", "z2n4")}
+for r, (p, g, o) in rows.items():
+    print(f"  {r:5s} parameters {p:.2f} MB  gradients {g:.2f} MB  optimizer {o:.2f} MB")
+o1 = rows["z2n1"][2]
+for r, n in (("z1n2", 2), ("z2n2", 2), ("z1n4", 4), ("z2n4", 4)):
+    assert abs(rows[r][2] - o1 / n) <= 0.02 * o1, (r, rows[r], o1)
+for r, n in (("z2n2", 2), ("z2n4", 4)):  # ZeRO-2 keeps only the gradient shard between backward passes
+    assert abs(rows[r][1] - rows["z2n1"][1] / n) <= 0.02 * rows["z2n1"][1], (r, rows[r])
+assert rows["ddp4"][2] == rows["z2n1"][2], rows
+print("optimizer state per rank = 1/N of one rank's; ZeRO-2 gradients 1/N")
 PY
 
+# The fsdp export is an ordinary HF model: transformers' logits equal the 1-rank model's.
+"$PT_PYTHON" - "$tmp" <<'PY'
+import sys, torch
+from transformers import AutoModelForCausalLM
+t = sys.argv[1]
+ids = torch.tensor([[1, 5, 9, 42, 7, 3, 11, 100, 2, 64]])
+with torch.no_grad():
+    a = AutoModelForCausalLM.from_pretrained(f"{t}/one/model").eval()(ids).logits
+    b = AutoModelForCausalLM.from_pretrained(f"{t}/z2n4/model").eval()(ids).logits
+d = float((a - b).abs().max())
+assert d < 1e-4, d
+print(f"fsdp (ZeRO-2, 4 ranks) export vs 1-rank export in transformers: logits within {d:.1e}")
+PY
+
+# LoRA and activation checkpointing under fsdp.
+lora=(--set 'model.lora={rank: 4, alpha: 8}' --set model.activation_checkpointing=true --set optimizer.lr=1e-2)
+train lora1 1 "${lora[@]}"
+train lora2 2 "${lora[@]}" "${fsdp[@]}" --set parallel.zero_stage=2
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, sys
+t = sys.argv[1]
+a, b = ([json.loads(l)["loss"] for l in open(f"{t}/{r}/metrics.jsonl") if '"loss"' in l] for r in ("lora1", "lora2"))
+rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+assert len(a) == len(b) == 8 and rel < 1e-5 and a[-1] < a[0], (a, b)
+print(f"LoRA + activation checkpointing, fsdp ZeRO-2 on 2 ranks vs 1 rank: 8 losses within {rel:.1e}")
+PY
+
+# A 4-rank fsdp checkpoint (step 4) resumed on 2 ranks (ZeRO-1) and on 1 rank: the same curve.
+for r in re2 re1; do
+  cp -r "$tmp/z2n4" "$tmp/$r"; rm -rf "$tmp/$r/checkpoints/step-00000008" "$tmp/$r/model"
+  "$PT_PYTHON" -c 'import sys; p=sys.argv[1]; L=open(p).readlines(); open(p,"w").writelines(L[:[i for i,l in enumerate(L) if "\"step\": 4" in l or "\"step\":4" in l][-1]+1])' "$tmp/$r/metrics.jsonl"
+done
+train re2 2 "${fsdp[@]}" --set parallel.zero_stage=1
+train re1 1 "${fsdp[@]}" --set parallel.zero_stage=2
+for r in re2 re1; do
+  grep -q "resumed from .*step-00000004 at step 4" "$tmp/$r.log" || { cat "$tmp/$r.log"; fail "$r did not resume from step 4"; }
+  grep -q "written by a run of 4 rank(s)" "$tmp/$r.log" || fail "$r: no note on the rank count"
+done
+same z2n4 re2 re1
+rm -rf "$tmp/bad"; cp -r "$tmp/z2n4" "$tmp/bad"; rm -rf "$tmp/bad/checkpoints/step-00000008"
+rm "$tmp/bad/checkpoints/step-00000004/optimizer/shard-00002-of-00004.safetensors"
+sed -i '/shard-00002/d' "$tmp/bad/checkpoints/step-00000004/DONE"
+if mpi 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${fsdp[@]}" --set parallel.zero_stage=2 --set run.name=bad > "$tmp/bad.log" 2>&1; then
+  fail "resumed with an optimizer shard missing"
+fi
+grep -q "3 of 4 optimizer shards present" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "no missing-shard error"; }
+echo "missing optimizer shard refused: $(grep -o '[^ ]*3 of 4 optimizer shards present' "$tmp/bad.log" | head -1)"
+
+# SIGKILL inside step 6 (both ranks), resume: bit for bit.
 set +e
-POSTTRAIN_FAULT=kill_in_step:6 "${mpi[@]}" "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=killed > "$tmp/killed.log" 2>&1
+POSTTRAIN_FAULT=kill_in_step:6 mpi 2 "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=killed > "$tmp/killed.log" 2>&1
 rc=$?
 set -e
 [ "$rc" -ne 0 ] || fail "the killed 2-rank run exited 0"
-"${mpi[@]}" "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=killed > "$tmp/resumed.log" 2>&1 || { cat "$tmp/resumed.log"; fail "2-rank resume"; }
-grep -q "resumed from .*step-00000004 at step 4" "$tmp/resumed.log" || { cat "$tmp/resumed.log"; fail "did not resume from step 4"; }
-[ "$(losses "$tmp/two/metrics.jsonl")" = "$(losses "$tmp/killed/metrics.jsonl")" ] || fail "2-rank losses differ after resume"
-cmp "$tmp/two/model/model.safetensors" "$tmp/killed/model/model.safetensors" || fail "2-rank weights differ after resume"
+train killed 2
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/killed.log" || { cat "$tmp/killed.log"; fail "did not resume from step 4"; }
+[ "$(losses "$tmp/ddp2/metrics.jsonl")" = "$(losses "$tmp/killed/metrics.jsonl")" ] || fail "2-rank losses differ after resume"
+cmp "$tmp/ddp2/model/model.safetensors" "$tmp/killed/model/model.safetensors" || fail "2-rank weights differ after resume"
 echo "2 ranks: SIGKILL in step 6 + resume -> identical losses and weights"
 
-if "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=killed > "$tmp/mismatch.log" 2>&1; then
-  fail "a 2-rank checkpoint resumed on 1 rank"
-fi
-grep -q "written by a run of 2 ranks, this one has 1" "$tmp/mismatch.log" || { cat "$tmp/mismatch.log"; fail "no world-size error"; }
+# One rank killed: the job ends non-zero within 60 s. One rank hung: the others abort after the timeout.
+for fault in kill hang; do
+  start=$(date +%s)
+  set +e
+  POSTTRAIN_FAULT=${fault}_in_step:3 POSTTRAIN_FAULT_RANK=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 \
+    "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=$fault --set parallel.timeout_s=5 > "$tmp/$fault.log" 2>&1
+  rc=$?
+  set -e
+  took=$(( $(date +%s) - start ))
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$took" -le 60 ] || { cat "$tmp/$fault.log"; fail "rank 1 $fault: rc $rc after $took s"; }
+  echo "rank 1 ${fault}ed in step 3: the job exited $rc after ${took}s"
+done
+grep -q "did not complete within 5 s (parallel.timeout_s)" "$tmp/hang.log" || { cat "$tmp/hang.log"; fail "no timeout message"; }
 echo "data parallel ok"

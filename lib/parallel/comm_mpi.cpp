@@ -1,0 +1,111 @@
+// Comm over MPI for CPU ranks. Every call is posted to World's communication thread, so it runs
+// while the caller (the backward pass) keeps computing; collectives stay in issue order.
+#include <algorithm>
+
+#include "core/error.h"
+#include "parallel/comm.h"
+#include "parallel/comm_impl.h"
+#include "parallel/world.h"
+#include "posttrain/build_config.h"
+
+#if PT_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace pt::parallel {
+
+namespace {
+
+class MpiWork : public Work {
+ public:
+  MpiWork(std::shared_future<void> done, std::string what) : done_(std::move(done)), what_(std::move(what)) {}
+  void wait() override { World::get().wait(done_, what_); }
+
+ private:
+  std::shared_future<void> done_;
+  std::string what_;
+};
+
+void check_cpu(const at::Tensor& t, const char* op) {
+  PT_CHECK(t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous(),
+           "{} over MPI needs contiguous fp32 CPU tensors (CUDA ranks use parallel.backend: nccl)", op);
+}
+
+#if PT_HAVE_MPI
+// MPI counts are int: at most 2^30 elements per call.
+constexpr int64_t kPiece = int64_t{1} << 30;
+#endif
+
+class MpiComm : public Comm {
+ public:
+  std::string name() const override { return "mpi"; }
+  int rank() const override { return World::get().rank(); }
+  int size() const override { return World::get().size(); }
+
+  WorkPtr all_reduce_sum(const at::Tensor& t) override {
+    check_cpu(t, "all-reduce");
+    if (size() == 1) return done();
+    return post("gradient all-reduce", [t] {
+#if PT_HAVE_MPI
+      MPI_Comm c = MPI_Comm_f2c(World::get().mpi_comm_f());
+      float* p = t.data_ptr<float>();
+      for (int64_t off = 0; off < t.numel(); off += kPiece)
+        MPI_Allreduce(MPI_IN_PLACE, p + off, static_cast<int>(std::min(kPiece, t.numel() - off)), MPI_FLOAT, MPI_SUM, c);
+#endif
+    });
+  }
+
+  WorkPtr reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out) override {
+    check_cpu(in, "reduce-scatter");
+    check_cpu(out, "reduce-scatter");
+    PT_CHECK(in.numel() == out.numel() * size(), "reduce-scatter: {} elements in, {} out over {} ranks", in.numel(),
+             out.numel(), size());
+    if (size() == 1) return copy(out, in);
+    PT_CHECK(out.numel() < kPieceLimit, "reduce-scatter: a shard of {} elements is over MPI's int count", out.numel());
+    return post("gradient reduce-scatter", [in, out] {
+#if PT_HAVE_MPI
+      MPI_Comm c = MPI_Comm_f2c(World::get().mpi_comm_f());
+      MPI_Reduce_scatter_block(in.data_ptr<float>(), out.data_ptr<float>(), static_cast<int>(out.numel()), MPI_FLOAT,
+                               MPI_SUM, c);
+#endif
+    });
+  }
+
+  WorkPtr all_gather(const at::Tensor& in, const at::Tensor& out) override {
+    check_cpu(in, "all-gather");
+    check_cpu(out, "all-gather");
+    PT_CHECK(out.numel() == in.numel() * size(), "all-gather: {} elements in, {} out over {} ranks", in.numel(),
+             out.numel(), size());
+    if (size() == 1) return copy(out, in);
+    PT_CHECK(in.numel() < kPieceLimit, "all-gather: a shard of {} elements is over MPI's int count", in.numel());
+    return post("parameter all-gather", [in, out] {
+#if PT_HAVE_MPI
+      MPI_Comm c = MPI_Comm_f2c(World::get().mpi_comm_f());
+      MPI_Allgather(in.data_ptr<float>(), static_cast<int>(in.numel()), MPI_FLOAT, out.data_ptr<float>(),
+                    static_cast<int>(in.numel()), MPI_FLOAT, c);
+#endif
+    });
+  }
+
+ private:
+  static constexpr int64_t kPieceLimit = int64_t{1} << 31;
+  WorkPtr post(const char* what, std::function<void()> fn) {
+    return std::make_shared<MpiWork>(World::get().post(std::move(fn), what), what);
+  }
+  // A single rank has nothing to exchange: reduce-scatter and all-gather are copies.
+  static WorkPtr done() {
+    std::promise<void> p;
+    p.set_value();
+    return std::make_shared<MpiWork>(p.get_future().share(), "");
+  }
+  static WorkPtr copy(const at::Tensor& dst, const at::Tensor& src) {
+    if (!dst.is_same(src)) dst.copy_(src);
+    return done();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> make_mpi_comm() { return std::make_unique<MpiComm>(); }
+
+}  // namespace pt::parallel

@@ -1,0 +1,90 @@
+#pragma once
+// Data-parallel gradient traffic for the training loop (parallel.strategy):
+//   ddp    — replicated parameters; each parameter's .grad is a view into a flat bucket, and a
+//            bucket's all-reduce starts from the backward pass as soon as its last gradient is
+//            accumulated (post-accumulate-grad hooks), in bucket order so every rank issues the
+//            same collectives; no full-size copy of the gradients exists besides the buckets.
+//   fsdp   — ZeRO over the same buckets, padded to a multiple of the ranks; rank r owns part r of
+//            every bucket: its optimizer state only (stage 1: gradients accumulate in the buckets and
+//            are reduce-scattered on the last micro-batch), or also only its gradients (stage 2: every
+//            micro-batch's bucket is reduce-scattered into the rank's gradient shard and freed, so at
+//            most two buckets of full gradients are alive). After the update the owned parameter parts
+//            are all-gathered back into the flat parameter buffers the model's tensors view.
+// Gradient clipping uses the norm over all shards. Buckets are launched in index order (reverse
+// parameter order: the order the backward pass produces gradients), so ranks cannot mismatch.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "parallel/comm.h"
+#include "parallel/options.h"
+
+namespace pt::parallel {
+
+struct TrainableParam {
+  std::string name;
+  at::Tensor param;
+  bool decay = true;  // weight-decay group (buckets never mix groups)
+};
+
+// A contiguous run of one parameter's elements owned by this rank (fsdp): elements
+// [begin, begin + length) of `name`, stored at `offset` in `shard` (an optimizer parameter).
+struct OwnedPiece {
+  std::string name;
+  int64_t begin = 0, length = 0, offset = 0;
+  at::Tensor shard;
+};
+
+class DataParallel {
+ public:
+  DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts);
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  bool sharded() const { return stage_ > 0; }
+  int zero_stage() const { return stage_; }
+  // What the optimizer steps, per weight-decay group: the parameters (ddp) or this rank's shards.
+  std::vector<at::Tensor> optimizer_params(bool decay) const;
+  std::vector<OwnedPiece> owned_pieces() const;
+
+  void zero_grad();
+  // Around each micro-batch's backward; `last` marks the micro-batch whose gradients complete the
+  // update (ddp and stage 1 communicate only then).
+  void begin_backward(bool last);
+  void end_backward();
+  // Completes every reduction of the update; gradients (or gradient shards) are then final.
+  void finish();
+  // Clips to max_norm (<= 0: no clipping) by the norm over all ranks' shards; returns the norm.
+  double clip_grad_norm(double max_norm);
+  // After the optimizer step: gathers the updated parameter shards (fsdp).
+  void after_step();
+
+  // Bytes this rank holds for parameters, gradients and optimizer state (2 moments) — the memory
+  // accounting of the strategy, logged at start.
+  struct Bytes {
+    int64_t params = 0, grads = 0, optimizer = 0;
+  };
+  Bytes bytes() const;
+
+  struct Bucket;
+
+ private:
+  void on_grad(size_t param);
+  void launch_ready();
+  void launch(size_t b);
+  void complete(size_t b);
+
+  std::vector<TrainableParam> params_;
+  std::shared_ptr<Comm> comm_;
+  int stage_ = 0;
+  std::vector<std::unique_ptr<Bucket>> buckets_;
+  std::vector<std::pair<size_t, int64_t>> where_;  // param -> (bucket, offset)
+  bool syncing_ = false;
+  bool first_micro_ = true;  // stage 2: the update's first micro-batch reduces straight into gshard
+  size_t next_launch_ = 0, next_complete_ = 0;
+};
+
+}  // namespace pt::parallel
