@@ -61,11 +61,13 @@ at::Tensor CausalLM::Impl::hidden(const PackedInput& in, KvStep* kv) {
     const bool local = inv_freq_local.defined() && cfg.window_of(static_cast<int64_t>(i)) > 0;
     const at::Tensor& c = local ? cos_local : cos;
     const at::Tensor& s = local ? sin_local : sin;
+    if (layer_hooks) layer_hooks->before_layer(static_cast<int64_t>(i));
     if (ckpt)
       x = CheckpointedBlock::apply(x, reinterpret_cast<int64_t>(this), static_cast<int64_t>(i),
                                    reinterpret_cast<int64_t>(&in), c, s);
     else
       x = block(layers[i], x, in, c, s, static_cast<int64_t>(i), kv);
+    if (layer_hooks) layer_hooks->after_layer(static_cast<int64_t>(i), x);
   }
   return norm(x, final_norm);
 }
@@ -128,6 +130,8 @@ std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters(bool 
   for (const auto& p : impl_->lora_params) out.push_back(p);
   return out;
 }
+
+void CausalLM::set_layer_hooks(LayerHooks* hooks) { impl_->layer_hooks = hooks; }
 
 bool CausalLM::is_decay_param(const std::string& name) const {
   auto ends = [&](const char* s) {

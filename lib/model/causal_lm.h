@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "model/hf_config.h"
+#include "model/layer_hooks.h"
 #include "model/options.h"
 #include "model/packed.h"
 
@@ -49,6 +50,8 @@ class CausalLM {
   at::ScalarType dtype() const;
 
   std::vector<std::pair<std::string, at::Tensor>> named_parameters(bool trainable_only = true) const;
+  // Called around every decoder layer of every forward pass (nullptr: none).
+  void set_layer_hooks(LayerHooks* hooks);
   bool is_decay_param(const std::string& name) const;  // false for norms and biases
   void train(bool on);                                 // LoRA dropout on/off
   bool has_adapters() const;

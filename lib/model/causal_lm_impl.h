@@ -60,6 +60,7 @@ struct CausalLM::Impl {
   at::Tensor inv_freq_local;  // windowed layers' own RoPE base (Gemma 3), or undefined
   bool training = true;
   bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
+  LayerHooks* layer_hooks = nullptr;
   int64_t frozen_rows = 0;  // > 0: only embedding / LM-head rows from here on train (new tokens alone)
   // New tokens under LoRA (PEFT's trainable_token_indices): the values of rows [new_rows_from,
   // new_rows_from + n) of the embedding (and of an untied LM head), trainable, replacing the frozen

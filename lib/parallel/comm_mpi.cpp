@@ -1,10 +1,12 @@
-// Comm over MPI for CPU ranks. Every call is posted to World's communication thread, so it runs
-// while the caller (the backward pass) keeps computing; collectives stay in issue order.
+// Comm over MPI for CPU ranks: a duplicate of the group's communicator and a thread of its own that
+// issues its collectives in order while the caller (the backward pass) keeps computing. Two Comms
+// (gradients, parameter gathers) therefore never constrain each other's order.
 #include <algorithm>
 
 #include "core/error.h"
 #include "parallel/comm.h"
 #include "parallel/comm_impl.h"
+#include "parallel/comm_thread.h"
 #include "parallel/world.h"
 #include "posttrain/build_config.h"
 
@@ -38,6 +40,23 @@ constexpr int64_t kPiece = int64_t{1} << 30;
 
 class MpiComm : public Comm {
  public:
+  MpiComm() {
+#if PT_HAVE_MPI
+    if (World::get().size() > 1) {
+      comm_f_ = World::get().dup_comm_f();
+      thread_ = std::make_unique<CommThread>();
+    }
+#endif
+  }
+  ~MpiComm() override {
+    thread_.reset();
+#if PT_HAVE_MPI
+    if (comm_f_) {
+      MPI_Comm c = MPI_Comm_f2c(comm_f_);
+      MPI_Comm_free(&c);
+    }
+#endif
+  }
   std::string name() const override { return "mpi"; }
   int rank() const override { return World::get().rank(); }
   int size() const override { return World::get().size(); }
@@ -45,9 +64,8 @@ class MpiComm : public Comm {
   WorkPtr all_reduce_sum(const at::Tensor& t) override {
     check_cpu(t, "all-reduce");
     if (size() == 1) return done();
-    return post("gradient all-reduce", [t] {
+    return post("all-reduce", [t, c = comm()] {
 #if PT_HAVE_MPI
-      MPI_Comm c = MPI_Comm_f2c(World::get().mpi_comm_f());
       float* p = t.data_ptr<float>();
       for (int64_t off = 0; off < t.numel(); off += kPiece)
         MPI_Allreduce(MPI_IN_PLACE, p + off, static_cast<int>(std::min(kPiece, t.numel() - off)), MPI_FLOAT, MPI_SUM, c);
@@ -62,9 +80,8 @@ class MpiComm : public Comm {
              out.numel(), size());
     if (size() == 1) return copy(out, in);
     PT_CHECK(out.numel() < kPieceLimit, "reduce-scatter: a shard of {} elements is over MPI's int count", out.numel());
-    return post("gradient reduce-scatter", [in, out] {
+    return post("reduce-scatter", [in, out, c = comm()] {
 #if PT_HAVE_MPI
-      MPI_Comm c = MPI_Comm_f2c(World::get().mpi_comm_f());
       MPI_Reduce_scatter_block(in.data_ptr<float>(), out.data_ptr<float>(), static_cast<int>(out.numel()), MPI_FLOAT,
                                MPI_SUM, c);
 #endif
@@ -78,20 +95,30 @@ class MpiComm : public Comm {
              out.numel(), size());
     if (size() == 1) return copy(out, in);
     PT_CHECK(in.numel() < kPieceLimit, "all-gather: a shard of {} elements is over MPI's int count", in.numel());
-    return post("parameter all-gather", [in, out] {
+    // In place when `in` already is this rank's part of `out`.
+    const bool in_place = in.data_ptr<float>() == out.data_ptr<float>() + rank() * in.numel();
+    return post("all-gather", [in, out, in_place, c = comm()] {
 #if PT_HAVE_MPI
-      MPI_Comm c = MPI_Comm_f2c(World::get().mpi_comm_f());
-      MPI_Allgather(in.data_ptr<float>(), static_cast<int>(in.numel()), MPI_FLOAT, out.data_ptr<float>(),
-                    static_cast<int>(in.numel()), MPI_FLOAT, c);
+      MPI_Allgather(in_place ? MPI_IN_PLACE : in.data_ptr<float>(), static_cast<int>(in.numel()), MPI_FLOAT,
+                    out.data_ptr<float>(), static_cast<int>(in.numel()), MPI_FLOAT, c);
+#else
+      (void)in_place;
 #endif
     });
   }
 
  private:
   static constexpr int64_t kPieceLimit = int64_t{1} << 31;
+#if PT_HAVE_MPI
+  MPI_Comm comm() const { return MPI_Comm_f2c(comm_f_); }
+#else
+  int comm() const { return 0; }
+#endif
   WorkPtr post(const char* what, std::function<void()> fn) {
-    return std::make_shared<MpiWork>(World::get().post(std::move(fn), what), what);
+    return std::make_shared<MpiWork>(thread_->post(std::move(fn)), what);
   }
+  int comm_f_ = 0;
+  std::unique_ptr<CommThread> thread_;
   // A single rank has nothing to exchange: reduce-scatter and all-gather are copies.
   static WorkPtr done() {
     std::promise<void> p;

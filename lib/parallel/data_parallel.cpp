@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <regex>
 
 #include "core/error.h"
 #include "parallel/world.h"
@@ -25,6 +27,9 @@ struct DataParallel::Bucket {
   at::Tensor incoming;  // stage 2: a later micro-batch's reduced part, added into gshard
   size_t ready = 0;
   WorkPtr work;
+  int64_t layer = -1;     // stage 3: the decoder layer whose parameters this bucket holds
+  bool resident = true;   // stage 3: pbuf holds data (else its storage is freed)
+  WorkPtr gathering;      // stage 3: a gather under way into pbuf
 };
 
 namespace {
@@ -39,12 +44,32 @@ class ReadyHook : public torch::autograd::PostAccumulateGradHook {
   std::function<void()> fn_;
 };
 
-constexpr int64_t kInFlightStage2 = 2;  // buckets of full gradients alive at once under stage 2
+constexpr int64_t kInFlightStage2 = 2;  // buckets of full gradients alive at once under stages 2, 3
+
+// The decoder layer a parameter belongs to (HF and PEFT names: "...layers.<i>."), or -1.
+int64_t layer_of(const std::string& name) {
+  static const std::regex re("(^|\\.)layers\\.([0-9]+)\\.");
+  std::smatch m;
+  return std::regex_search(name, m, re) ? std::stoll(m[2]) : -1;
+}
+
+// Gives a flat buffer's storage `bytes` bytes (0 frees it); the parameters viewing it see the new
+// memory, and the values are whatever the caller writes next.
+void resize_storage(const at::Tensor& t, size_t bytes) {
+  c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  if (bytes == 0) {
+    s->set_data_ptr_noswap(at::DataPtr(nullptr, s->device()));
+  } else {
+    s->set_data_ptr_noswap(s->allocator()->allocate(bytes));
+  }
+  s->set_nbytes(bytes);
+}
 
 }  // namespace
 
-DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts)
-    : params_(std::move(params)), comm_(std::move(comm)) {
+DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts,
+                           std::shared_ptr<Comm> gather_comm)
+    : params_(std::move(params)), comm_(std::move(comm)), gather_comm_(gather_comm ? gather_comm : comm_) {
   PT_CHECK(!params_.empty(), "data parallel: no trainable parameters");
   stage_ = opts.strategy == Strategy::Fsdp ? opts.zero_stage : 0;
   const int n = comm_->size(), r = comm_->rank();
@@ -55,34 +80,51 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
              c10::toString(p.param.scalar_type()), p.param.device().str());
   const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(opts.bucket_mb * (1 << 20)) / like.element_size());
 
-  // Reverse order: the backward pass produces the last layers' gradients first.
-  size_t open[2] = {SIZE_MAX, SIZE_MAX};  // the bucket being filled, per weight-decay group
+  // Reverse order: the backward pass produces the last layers' gradients first. Stage 3: one
+  // bucket per layer and weight-decay group, layers from the last, then the rest (the embedding's
+  // gradient comes last).
   where_.resize(params_.size());
-  for (size_t i = params_.size(); i-- > 0;) {
-    const int g = params_[i].decay ? 1 : 0;
-    if (open[g] == SIZE_MAX || buckets_[open[g]]->numel >= cap) {
-      buckets_.push_back(std::make_unique<Bucket>());
-      open[g] = buckets_.size() - 1;
-      buckets_.back()->decay = params_[i].decay;
+  auto fill = [&](const std::vector<size_t>& order, int64_t layer, int64_t limit) {
+    size_t open[2] = {SIZE_MAX, SIZE_MAX};  // the bucket being filled, per weight-decay group
+    for (size_t i : order) {
+      const int g = params_[i].decay ? 1 : 0;
+      if (open[g] == SIZE_MAX || buckets_[open[g]]->numel >= limit) {
+        buckets_.push_back(std::make_unique<Bucket>());
+        open[g] = buckets_.size() - 1;
+        buckets_.back()->decay = params_[i].decay;
+        buckets_.back()->layer = layer;
+      }
+      Bucket& b = *buckets_[open[g]];
+      where_[i] = {open[g], b.numel};
+      b.params.push_back(i);
+      b.offsets.push_back(b.numel);
+      b.numel += params_[i].param.numel();
     }
-    Bucket& b = *buckets_[open[g]];
-    where_[i] = {open[g], b.numel};
-    b.params.push_back(i);
-    b.offsets.push_back(b.numel);
-    b.numel += params_[i].param.numel();
+  };
+  std::vector<size_t> rest;
+  std::map<int64_t, std::vector<size_t>, std::greater<int64_t>> by_layer;
+  for (size_t i = params_.size(); i-- > 0;) {
+    const int64_t l = stage_ == 3 ? layer_of(params_[i].name) : -1;
+    (l >= 0 ? by_layer[l] : rest).push_back(i);
   }
+  for (const auto& [l, order] : by_layer) {
+    fill(order, l, std::numeric_limits<int64_t>::max());
+    num_layers_ = std::max(num_layers_, l + 1);
+  }
+  fill(rest, -1, cap);
 
   const auto opt = like.options().requires_grad(false);
   for (auto& bp : buckets_) {
     Bucket& b = *bp;
     b.padded = stage_ > 0 ? (b.numel + n - 1) / n * n : b.numel;
     b.shard = b.padded / n;
-    if (stage_ != 2) b.grad = at::zeros({b.padded}, opt);
+    if (stage_ < 2) b.grad = at::zeros({b.padded}, opt);
     if (stage_ > 0) {
       b.pbuf = at::zeros({b.padded}, opt);
       b.pshard = b.pbuf.narrow(0, r * b.shard, b.shard);
       b.gshard = at::zeros({b.shard}, opt);
     }
+    const bool sharded_params = b.layer >= 0;
     for (size_t k = 0; k < b.params.size(); ++k) {
       at::Tensor& p = params_[b.params[k]].param;
       const int64_t off = b.offsets[k], numel = p.numel();
@@ -93,6 +135,8 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
       }
       if (b.grad.defined()) p.mutable_grad() = b.grad.narrow(0, off, numel).view(p.sizes());
     }
+    // The shard must outlive pbuf's storage, which is freed between uses.
+    if (sharded_params) b.pshard = b.pshard.clone();
   }
   for (size_t i = 0; i < params_.size(); ++i)
     torch::autograd::impl::set_post_acc_grad_hooks(params_[i].param,
@@ -136,13 +180,13 @@ void DataParallel::zero_grad() {
     if (b->gshard.defined()) b->gshard.zero_();
     b->incoming = at::Tensor();
   }
-  if (stage_ == 2)
+  if (stage_ >= 2)
     for (auto& p : params_) p.param.mutable_grad() = at::Tensor();
   first_micro_ = true;
 }
 
 void DataParallel::begin_backward(bool last) {
-  syncing_ = stage_ == 2 || last;
+  syncing_ = stage_ >= 2 || last;
   for (auto& b : buckets_) b->ready = 0;
   next_launch_ = next_complete_ = 0;
 }
@@ -151,21 +195,24 @@ void DataParallel::on_grad(size_t i) {
   if (!syncing_) return;
   auto [bi, off] = where_[i];
   Bucket& b = *buckets_[bi];
-  if (stage_ == 2) {
+  if (stage_ >= 2) {
     // Move the gradient into the bucket and drop it, so only buckets in flight hold full gradients.
     at::Tensor& p = params_[i].param;
     if (!b.grad.defined()) b.grad = at::zeros({b.padded}, p.options().requires_grad(false));
     b.grad.narrow(0, off, p.numel()).view(p.sizes()).copy_(p.grad());
     p.mutable_grad() = at::Tensor();
   }
-  if (++b.ready == b.params.size()) launch_ready();
+  if (++b.ready == b.params.size()) {
+    launch_ready();
+    if (b.layer >= 0) release(b);  // this layer's backward is done with its parameters
+  }
 }
 
 void DataParallel::launch_ready() {
   while (next_launch_ < buckets_.size() && buckets_[next_launch_]->ready == buckets_[next_launch_]->params.size()) {
     launch(next_launch_++);
     // Stage 2 bounds the full-size gradients alive: wait for the oldest bucket in flight.
-    while (stage_ == 2 && static_cast<int64_t>(next_launch_ - next_complete_) > kInFlightStage2) complete(next_complete_++);
+    while (stage_ >= 2 && static_cast<int64_t>(next_launch_ - next_complete_) > kInFlightStage2) complete(next_complete_++);
   }
 }
 
@@ -187,7 +234,7 @@ void DataParallel::complete(size_t bi) {
   if (!b.work) return;
   b.work->wait();
   b.work.reset();
-  if (stage_ == 2) {
+  if (stage_ >= 2) {
     if (b.incoming.defined()) b.gshard.add_(b.incoming);
     b.incoming = at::Tensor();
     b.grad = at::Tensor();
@@ -198,10 +245,11 @@ void DataParallel::end_backward() {
   if (!syncing_) return;
   // Buckets with a parameter that got no gradient this pass go now, still in index order.
   while (next_launch_ < buckets_.size()) launch(next_launch_++);
-  if (stage_ == 2) {
+  if (stage_ >= 2) {
     while (next_complete_ < buckets_.size()) complete(next_complete_++);
     first_micro_ = false;
   }
+  if (stage_ == 3) release_all();  // layers whose parameters got no gradient
 }
 
 void DataParallel::finish() {
@@ -229,19 +277,88 @@ double DataParallel::clip_grad_norm(double max_norm) {
 
 void DataParallel::after_step() {
   if (stage_ == 0) return;
-  // In place: each rank's part already sits at its offset of the flat buffer.
-  for (auto& b : buckets_) b->work = comm_->all_gather(b->pshard, b->pbuf);
-  for (auto& b : buckets_) {
-    b->work->wait();
-    b->work.reset();
+  // In place: each rank's part already sits at its offset of the flat buffer. Freed layers are
+  // gathered when they next run.
+  for (auto& b : buckets_)
+    if (b->resident) b->work = gather_comm_->all_gather(b->pshard, b->pbuf);
+  for (auto& b : buckets_)
+    if (b->work) {
+      b->work->wait();
+      b->work.reset();
+    }
+}
+
+std::vector<DataParallel::Bucket*> DataParallel::layer_buckets(int64_t layer) {
+  std::vector<Bucket*> out;
+  for (auto& b : buckets_)
+    if (b->layer == layer) out.push_back(b.get());
+  return out;
+}
+
+void DataParallel::gather(Bucket& b) {
+  if (b.resident) return;
+  resize_storage(b.pbuf, static_cast<size_t>(b.padded) * b.pbuf.element_size());
+  b.gathering = gather_comm_->all_gather(b.pshard, b.pbuf);
+  b.resident = true;
+}
+
+void DataParallel::release(Bucket& b) {
+  if (!b.resident) return;
+  if (b.gathering) b.gathering->wait();
+  b.gathering.reset();
+  resize_storage(b.pbuf, 0);
+  b.resident = false;
+}
+
+void DataParallel::present(int64_t layer) {
+  for (Bucket* b : layer_buckets(layer)) gather(*b);
+  for (Bucket* b : layer_buckets(layer))
+    if (b->gathering) {
+      b->gathering->wait();
+      b->gathering.reset();
+    }
+}
+
+void DataParallel::before_layer(int64_t layer) {
+  if (stage_ != 3) return;
+  present(layer);
+  if (layer + 1 < num_layers_)
+    for (Bucket* b : layer_buckets(layer + 1)) gather(*b);  // prefetch
+}
+
+void DataParallel::after_layer(int64_t layer, const at::Tensor& output) {
+  if (stage_ != 3) return;
+  if (at::GradMode::is_enabled() && output.requires_grad()) {
+    // Runs when the gradient of this layer's output is complete: right before the layer's backward.
+    output.register_hook([this, layer](const at::Tensor&) {
+      present(layer);
+      if (layer > 0)
+        for (Bucket* b : layer_buckets(layer - 1)) gather(*b);  // prefetch
+    });
   }
+  for (Bucket* b : layer_buckets(layer)) release(*b);
+}
+
+void DataParallel::gather_all() {
+  if (stage_ != 3) return;
+  for (auto& b : buckets_) gather(*b);
+  for (auto& b : buckets_)
+    if (b->gathering) {
+      b->gathering->wait();
+      b->gathering.reset();
+    }
+}
+
+void DataParallel::release_all() {
+  for (auto& b : buckets_)
+    if (b->layer >= 0) release(*b);
 }
 
 DataParallel::Bytes DataParallel::bytes() const {
   Bytes out;
   for (const auto& b : buckets_) {
     const int64_t es = b->gshard.defined() ? b->gshard.element_size() : params_.front().param.element_size();
-    out.params += (stage_ > 0 ? b->padded : b->numel) * es;
+    out.params += (b->layer >= 0 ? b->shard : stage_ > 0 ? b->padded : b->numel) * es;
     out.grads += (b->grad.defined() ? b->padded : 0) * es + (b->gshard.defined() ? b->shard : 0) * es;
     out.optimizer += 2 * (stage_ > 0 ? b->shard : b->numel) * es;
   }

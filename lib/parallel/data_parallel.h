@@ -10,6 +10,12 @@
 //            micro-batch's bucket is reduce-scattered into the rank's gradient shard and freed, so at
 //            most two buckets of full gradients are alive). After the update the owned parameter parts
 //            are all-gathered back into the flat parameter buffers the model's tensors view.
+//            Stage 3 also shards the parameters of every decoder layer: each layer has buckets of
+//            its own whose flat buffers hold data only while the layer runs — gathered before its
+//            forward (the next layer's gather prefetched), freed after it, gathered again by a hook
+//            on the layer's output before its backward, freed once its gradients are reduced.
+//            Parameter gathers use a communicator of their own, so their order never interleaves
+//            with the gradient reductions'. Embeddings, LM head and final norm stay as in stage 2.
 // Gradient clipping uses the norm over all shards. Buckets are launched in index order (reverse
 // parameter order: the order the backward pass produces gradients), so ranks cannot mismatch.
 #include <memory>
@@ -18,6 +24,7 @@
 
 #include <ATen/ATen.h>
 
+#include "model/layer_hooks.h"
 #include "parallel/comm.h"
 #include "parallel/options.h"
 
@@ -37,10 +44,12 @@ struct OwnedPiece {
   at::Tensor shard;
 };
 
-class DataParallel {
+class DataParallel : public model::LayerHooks {
  public:
-  DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts);
-  ~DataParallel();
+  // `gather_comm` (stage 3): the communicator for parameter gathers; default: `comm`.
+  DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts,
+               std::shared_ptr<Comm> gather_comm = nullptr);
+  ~DataParallel() override;
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
 
@@ -62,6 +71,12 @@ class DataParallel {
   // After the optimizer step: gathers the updated parameter shards (fsdp).
   void after_step();
 
+  // Stage 3: every layer's parameters present (checkpoints, export) / freed again.
+  void gather_all();
+  void release_all();
+  void before_layer(int64_t layer) override;
+  void after_layer(int64_t layer, const at::Tensor& output) override;
+
   // Bytes this rank holds for parameters, gradients and optimizer state (2 moments) — the memory
   // accounting of the strategy, logged at start.
   struct Bytes {
@@ -76,9 +91,14 @@ class DataParallel {
   void launch_ready();
   void launch(size_t b);
   void complete(size_t b);
+  void gather(Bucket& b);  // starts it (asynchronously)
+  void present(int64_t layer);
+  void release(Bucket& b);
+  std::vector<Bucket*> layer_buckets(int64_t layer);
 
   std::vector<TrainableParam> params_;
-  std::shared_ptr<Comm> comm_;
+  std::shared_ptr<Comm> comm_, gather_comm_;
+  int64_t num_layers_ = 0;
   int stage_ = 0;
   std::vector<std::unique_ptr<Bucket>> buckets_;
   std::vector<std::pair<size_t, int64_t>> where_;  // param -> (bucket, offset)

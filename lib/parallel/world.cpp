@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "parallel/comm_thread.h"
 #include "posttrain/build_config.h"
 
 #if PT_HAVE_MPI
@@ -28,50 +25,6 @@ MPI_Comm comm() { return g_comm == MPI_COMM_NULL ? MPI_COMM_WORLD : g_comm; }
 #endif
 
 namespace {
-// One thread issues every collective of the group, in the order posted, so that asynchronous
-// work and the waits on it never reorder collectives between ranks (which would deadlock MPI).
-class CommThread {
- public:
-  CommThread() : thread_([this] { loop(); }) {}
-  ~CommThread() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  std::shared_future<void> post(std::function<void()> fn) {
-    std::packaged_task<void()> task(std::move(fn));
-    auto done = task.get_future().share();
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      queue_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-    return done;
-  }
-
- private:
-  void loop() {
-    for (;;) {
-      std::packaged_task<void()> task;
-      {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        task = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      task();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::packaged_task<void()>> queue_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 std::unique_ptr<CommThread> g_thread;
 }  // namespace
 
@@ -131,9 +84,11 @@ void World::wait(const std::shared_future<void>& done, const std::string& what) 
 
 void World::run(const std::function<void()>& fn, const char* what) const { wait(post(fn, what), what); }
 
-int World::mpi_comm_f() const {
+int World::dup_comm_f() const {
 #if PT_HAVE_MPI
-  return static_cast<int>(MPI_Comm_c2f(comm()));
+  MPI_Comm dup = MPI_COMM_NULL;
+  run([&] { MPI_Comm_dup(comm(), &dup); }, "communicator set-up");
+  return static_cast<int>(MPI_Comm_c2f(dup));
 #else
   return 0;
 #endif

@@ -53,8 +53,9 @@ class World {
   std::shared_future<void> post(std::function<void()> fn, std::string what) const;
   // Waits for posted work; past the deadline it aborts every rank with `what` in the message.
   void wait(const std::shared_future<void>& done, const std::string& what) const;
-  // Fortran handle of the group communicator (MPI_Comm_f2c turns it back), for parallel/comm.
-  int mpi_comm_f() const;
+  // A duplicate of the group communicator (collective over the group), as a Fortran handle
+  // (MPI_Comm_f2c turns it back): a communicator of its own for each parallel::Comm.
+  int dup_comm_f() const;
 
   void barrier() const;
   double allreduce_sum(double v) const;

@@ -139,9 +139,9 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
               world.global_size() - world.rollout_workers(), world.global_size() - 1, world.size());
   if (R.parallel.tensor_parallel > 1) fail("parallel.tensor_parallel: tensor parallelism is not part of this build yet");
   // Refused out loud rather than run as something else.
-  if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3)
-    fail("parallel.zero_stage: 3 (parameters sharded too) is not part of this build yet; set parallel.zero_stage: 1 "
-         "(optimizer state sharded) or 2 (optimizer state and gradients sharded)");
+  if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3 && R.algorithm.name == algo::Name::Grpo)
+    fail("parallel.zero_stage: 3 with algorithm grpo: every decoding step gathers each layer from all ranks, and "
+         "ranks generate completions of different lengths; use zero_stage 2 (parameters replicated)");
   if (R.parallel.strategy == parallel::Strategy::Fsdp && world.rollout_workers() > 0)
     fail("parallel.strategy: fsdp with algorithm.grpo.rollout_ranks: the rollout workers receive whole weights; use "
          "ddp (or colocated rollouts)");
@@ -253,7 +253,10 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     for (auto& [n, p] : model->named_parameters(true)) params.push_back({n, p, model->is_decay_param(n)});
     if (params.empty()) fail("the model has no trainable parameters");
     std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
-    dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel);
+    const bool zero3 = R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3;
+    std::shared_ptr<parallel::Comm> gathers = zero3 ? parallel::make_comm(R.parallel.backend, device) : comm;
+    dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel, gathers);
+    if (zero3) model->set_layer_hooks(dp.get());
     optimizer = optim::make_optimizer(R.optimizer, dp->optimizer_params(true), dp->optimizer_params(false));
     const auto b = dp->bytes();
     log::info("{} over {} rank(s) ({}): parameters {:.3f} MB, gradients {:.3f} MB, optimizer state {:.3f} MB on this rank",

@@ -135,11 +135,15 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   if (evaluator_->at_end()) evaluate();
   std::string final_ckpt = "none (checkpoint.save_final: false)";
   if (checkpointer_->final_due()) final_ckpt = checkpoint();
-  if (R.checkpoint.save_final_hf && world.is_main()) {
-    const std::string out = R.run_dir() + "/model";
-    fs::remove_all(out);
-    export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
-    log::info("final model (HF format) written to {}", out);
+  if (R.checkpoint.save_final_hf) {
+    if (p_.dp) p_.dp->gather_all();  // ZeRO-3: every rank takes part in gathering the layers
+    if (world.is_main()) {
+      const std::string out = R.run_dir() + "/model";
+      fs::remove_all(out);
+      export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
+      log::info("final model (HF format) written to {}", out);
+    }
+    if (p_.dp) p_.dp->release_all();
   }
   world.barrier();
   for (size_t i = 0; i < last_stats_.size(); ++i)
@@ -293,13 +297,23 @@ void Trainer::log_step(const data::StepBatch& batch, const algo::Prepared&, Step
 
 void Trainer::evaluate() {
   const auto& world = parallel::World::get();
-  if (world.is_main()) {
+  // ZeRO-3 gathers each layer from all ranks as it runs: every rank runs the (identical) evaluation
+  // in step; otherwise rank 0 alone.
+  const bool lockstep = p_.dp && p_.dp->zero_stage() == 3;
+  if (world.is_main() || lockstep) {
     AutocastGuard ac(p_.autocast_bf16);
-    metrics_->log_eval(st_.step, evaluator_->run());
+    auto results = evaluator_->run();
+    if (metrics_) metrics_->log_eval(st_.step, results);
   }
   world.barrier();
 }
 
-std::string Trainer::checkpoint() { return checkpointer_->save(st_.step); }
+std::string Trainer::checkpoint() {
+  // ZeRO-3 keeps layers' parameters only while they run; the model part of a checkpoint needs them.
+  if (p_.dp) p_.dp->gather_all();
+  std::string dir = checkpointer_->save(st_.step);
+  if (p_.dp) p_.dp->release_all();
+  return dir;
+}
 
 }  // namespace pt::train

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Data parallelism on CPU ranks (mpirun, oversubscribed): ddp (bucketed all-reduce from the backward
-# pass) and fsdp ZeRO-1 / ZeRO-2 on 2 and 4 ranks train the same 8 steps as 1 rank — losses within
-# 1e-5 relative, final weights within 1e-5, the fsdp export gives transformers the same logits; LoRA
-# and activation checkpointing compose with fsdp; optimizer bytes per rank fall as 1/N; a 4-rank fsdp
-# checkpoint resumes on 2 ranks and on 1 and continues the same curve; a 2-rank run killed in mid-step
+# pass) and fsdp ZeRO-1 / 2 / 3 on 2 and 4 ranks train the same 8 steps as 1 rank — losses within
+# 1e-5 relative, final weights within 1e-5, the fsdp export gives transformers the same logits; LoRA,
+# activation checkpointing and evaluation with generation compose with fsdp (ZeRO-3 included);
+# per-rank bytes fall as 1/N; 4-rank fsdp checkpoints resume on 2 ranks and on 1 and continue the
+# same curve; a 2-rank run killed in mid-step
 # resumes bit for bit; one killed rank ends the job, and a hung rank makes the others give up after
 # parallel.timeout_s.
 set -euo pipefail
@@ -54,7 +55,10 @@ train z2n2 2 "${fsdp[@]}" --set parallel.zero_stage=2
 train z1n4 4 "${fsdp[@]}" --set parallel.zero_stage=1
 train z2n4 4 "${fsdp[@]}" --set parallel.zero_stage=2
 train z2n1 1 "${fsdp[@]}" --set parallel.zero_stage=2
-same one ddp2 ddp4 z1n2 z2n2 z1n4 z2n4 z2n1
+train z3n1 1 "${fsdp[@]}" --set parallel.zero_stage=3
+train z3n2 2 "${fsdp[@]}" --set parallel.zero_stage=3
+train z3n4 4 "${fsdp[@]}" --set parallel.zero_stage=3
+same one ddp2 ddp4 z1n2 z2n2 z1n4 z2n4 z2n1 z3n1 z3n2 z3n4
 
 # Per-rank memory of the strategy (parameters / gradients / optimizer state, from the start-up line).
 "$PT_PYTHON" - "$tmp" <<'PY'
@@ -63,7 +67,7 @@ t = sys.argv[1]
 def mb(run):
     m = re.search(r"parameters ([\d.]+) MB, gradients ([\d.]+) MB, optimizer state ([\d.]+) MB", open(f"{t}/{run}.log").read())
     return tuple(float(x) for x in m.groups())
-rows = {r: mb(r) for r in ("z2n1", "ddp2", "z1n2", "z2n2", "ddp4", "z1n4", "z2n4")}
+rows = {r: mb(r) for r in ("z2n1", "ddp2", "z1n2", "z2n2", "ddp4", "z1n4", "z2n4", "z3n1", "z3n2", "z3n4")}
 for r, (p, g, o) in rows.items():
     print(f"  {r:5s} parameters {p:.2f} MB  gradients {g:.2f} MB  optimizer {o:.2f} MB")
 o1 = rows["z2n1"][2]
@@ -72,7 +76,12 @@ for r, n in (("z1n2", 2), ("z2n2", 2), ("z1n4", 4), ("z2n4", 4)):
 for r, n in (("z2n2", 2), ("z2n4", 4)):  # ZeRO-2 keeps only the gradient shard between backward passes
     assert abs(rows[r][1] - rows["z2n1"][1] / n) <= 0.02 * rows["z2n1"][1], (r, rows[r])
 assert rows["ddp4"][2] == rows["z2n1"][2], rows
-print("optimizer state per rank = 1/N of one rank's; ZeRO-2 gradients 1/N")
+# ZeRO-3: decoder layers' parameters at rest 1/N too (embeddings / LM head / final norm stay whole).
+for r, n in (("z3n2", 2), ("z3n4", 4)):
+    total, one = sum(rows[r]), sum(rows["z3n1"])
+    print(f"  ZeRO-3 on {n} ranks: parameters + gradients + optimizer = {total:.3f} MB = {total / one:.3f} of one rank's")
+    assert total < one / n * 1.25, (r, rows[r])
+print("optimizer state per rank = 1/N of one rank's; ZeRO-2 gradients 1/N; ZeRO-3 totals near 1/N")
 PY
 
 # The fsdp export is an ordinary HF model: transformers' logits equal the 1-rank model's.
@@ -83,33 +92,44 @@ t = sys.argv[1]
 ids = torch.tensor([[1, 5, 9, 42, 7, 3, 11, 100, 2, 64]])
 with torch.no_grad():
     a = AutoModelForCausalLM.from_pretrained(f"{t}/one/model").eval()(ids).logits
-    b = AutoModelForCausalLM.from_pretrained(f"{t}/z2n4/model").eval()(ids).logits
-d = float((a - b).abs().max())
-assert d < 1e-4, d
-print(f"fsdp (ZeRO-2, 4 ranks) export vs 1-rank export in transformers: logits within {d:.1e}")
+    for r in ("z2n4", "z3n4"):
+        b = AutoModelForCausalLM.from_pretrained(f"{t}/{r}/model").eval()(ids).logits
+        d = float((a - b).abs().max())
+        assert d < 1e-4, (r, d)
+        print(f"fsdp export ({r}) vs 1-rank export in transformers: logits within {d:.1e}")
 PY
 
-# LoRA and activation checkpointing under fsdp.
-lora=(--set 'model.lora={rank: 4, alpha: 8}' --set model.activation_checkpointing=true --set optimizer.lr=1e-2)
+# LoRA, activation checkpointing and evaluation with generation (every 4 steps) under fsdp.
+lora=(--set 'model.lora={rank: 4, alpha: 8}' --set model.activation_checkpointing=true --set optimizer.lr=1e-2
+      --set trainer.eval.every=4 --set trainer.eval.generate=true)
 train lora1 1 "${lora[@]}"
 train lora2 2 "${lora[@]}" "${fsdp[@]}" --set parallel.zero_stage=2
+train lora3 2 "${lora[@]}" "${fsdp[@]}" --set parallel.zero_stage=3
 "$PT_PYTHON" - "$tmp" <<'PY'
 import json, sys
 t = sys.argv[1]
-a, b = ([json.loads(l)["loss"] for l in open(f"{t}/{r}/metrics.jsonl") if '"loss"' in l] for r in ("lora1", "lora2"))
-rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
-assert len(a) == len(b) == 8 and rel < 1e-5 and a[-1] < a[0], (a, b)
-print(f"LoRA + activation checkpointing, fsdp ZeRO-2 on 2 ranks vs 1 rank: 8 losses within {rel:.1e}")
+def read(r):
+    rows = [json.loads(l) for l in open(f"{t}/{r}/metrics.jsonl")]
+    return [x["loss"] for x in rows if "loss" in x], [x["eval/loss"] for x in rows if "eval/loss" in x]
+a, ea = read("lora1")
+for r in ("lora2", "lora3"):
+    b, eb = read(r)
+    rel = max(abs(x - y) / abs(x) for x, y in zip(a + ea, b + eb))
+    assert len(a) == len(b) == 8 and len(ea) == len(eb) == 3 and rel < 1e-5 and a[-1] < a[0], (a, b, ea, eb)
+    print(f"LoRA + activation checkpointing + eval, {r} (fsdp, 2 ranks) vs 1 rank: 8 losses and 3 eval losses within {rel:.1e}")
 PY
 
-# A 4-rank fsdp checkpoint (step 4) resumed on 2 ranks (ZeRO-1) and on 1 rank: the same curve.
-for r in re2 re1; do
-  cp -r "$tmp/z2n4" "$tmp/$r"; rm -rf "$tmp/$r/checkpoints/step-00000008" "$tmp/$r/model"
-  "$PT_PYTHON" -c 'import sys; p=sys.argv[1]; L=open(p).readlines(); open(p,"w").writelines(L[:[i for i,l in enumerate(L) if "\"step\": 4" in l or "\"step\":4" in l][-1]+1])' "$tmp/$r/metrics.jsonl"
-done
+# 4-rank fsdp checkpoints (step 4) resumed on 2 ranks and on 1 rank: the same curve.
+# The run as it stood after step 4's checkpoint (a resume keeps metrics lines up to its step).
+as_of_step4() { cp -r "$tmp/$1" "$tmp/$2"; rm -rf "$tmp/$2/checkpoints/step-00000008" "$tmp/$2/model"; }
+as_of_step4 z2n4 re2
+as_of_step4 z2n4 re1
+as_of_step4 z3n4 re3
 train re2 2 "${fsdp[@]}" --set parallel.zero_stage=1
 train re1 1 "${fsdp[@]}" --set parallel.zero_stage=2
-for r in re2 re1; do
+train re3 2 "${fsdp[@]}" --set parallel.zero_stage=3
+same z3n4 re3
+for r in re2 re1 re3; do
   grep -q "resumed from .*step-00000004 at step 4" "$tmp/$r.log" || { cat "$tmp/$r.log"; fail "$r did not resume from step 4"; }
   grep -q "written by a run of 4 rank(s)" "$tmp/$r.log" || fail "$r: no note on the rank count"
 done

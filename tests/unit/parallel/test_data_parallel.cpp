@@ -127,15 +127,20 @@ TEST_CASE("data parallel on one rank: every strategy accumulates the same gradie
   };
   auto reference = make_params();
   for (int m = 0; m < 3; ++m) loss_of(reference, m).backward();
-  for (int stage : {0, 1, 2}) {
+  for (int stage : {0, 1, 2, 3}) {
     auto ps = make_params();
     parallel::ParallelOptions o = fsdp(stage);
     if (stage == 0) o.strategy = parallel::Strategy::Ddp;
     parallel::DataParallel dp(ps, std::make_shared<SoloComm>(0, 1), o);
     dp.zero_grad();
     for (int m = 0; m < 3; ++m) {
+      // Stage 3: "layers.0." is a layer whose parameters are freed after its forward and gathered
+      // again (by the hook on its output) before its backward.
+      dp.before_layer(0);
+      auto loss = loss_of(ps, m);
+      dp.after_layer(0, loss);
       dp.begin_backward(m == 2);
-      loss_of(ps, m).backward();
+      loss.backward();
       dp.end_backward();
     }
     dp.finish();
