@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/nn/utils/clip_grad.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -232,8 +233,7 @@ void DataParallel::launch(size_t bi) {
 void DataParallel::complete(size_t bi) {
   Bucket& b = *buckets_[bi];
   if (!b.work) return;
-  b.work->wait();
-  b.work.reset();
+  wait(b.work);
   if (stage_ >= 2) {
     if (b.incoming.defined()) b.gshard.add_(b.incoming);
     b.incoming = at::Tensor();
@@ -282,10 +282,20 @@ void DataParallel::after_step() {
   for (auto& b : buckets_)
     if (b->resident) b->work = gather_comm_->all_gather(b->pshard, b->pbuf);
   for (auto& b : buckets_)
-    if (b->work) {
-      b->work->wait();
-      b->work.reset();
-    }
+    if (b->work) wait(b->work);
+}
+
+void DataParallel::wait(WorkPtr& w) {
+  const auto t0 = std::chrono::steady_clock::now();
+  w->wait();
+  w.reset();
+  wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double DataParallel::take_wait_seconds() {
+  const double s = wait_s_;
+  wait_s_ = 0;
+  return s;
 }
 
 std::vector<DataParallel::Bucket*> DataParallel::layer_buckets(int64_t layer) {
@@ -304,8 +314,7 @@ void DataParallel::gather(Bucket& b) {
 
 void DataParallel::release(Bucket& b) {
   if (!b.resident) return;
-  if (b.gathering) b.gathering->wait();
-  b.gathering.reset();
+  if (b.gathering) wait(b.gathering);
   resize_storage(b.pbuf, 0);
   b.resident = false;
 }
@@ -313,10 +322,7 @@ void DataParallel::release(Bucket& b) {
 void DataParallel::present(int64_t layer) {
   for (Bucket* b : layer_buckets(layer)) gather(*b);
   for (Bucket* b : layer_buckets(layer))
-    if (b->gathering) {
-      b->gathering->wait();
-      b->gathering.reset();
-    }
+    if (b->gathering) wait(b->gathering);
 }
 
 void DataParallel::before_layer(int64_t layer) {
@@ -343,10 +349,7 @@ void DataParallel::gather_all() {
   if (stage_ != 3) return;
   for (auto& b : buckets_) gather(*b);
   for (auto& b : buckets_)
-    if (b->gathering) {
-      b->gathering->wait();
-      b->gathering.reset();
-    }
+    if (b->gathering) wait(b->gathering);
 }
 
 void DataParallel::release_all() {

@@ -71,6 +71,10 @@ class DataParallel : public model::LayerHooks {
   // After the optimizer step: gathers the updated parameter shards (fsdp).
   void after_step();
 
+  // Seconds the caller was blocked waiting on collectives since the last call (the exposed
+  // communication time; NCCL waits only order streams, so there it counts host-side blocking).
+  double take_wait_seconds();
+
   // Stage 3: every layer's parameters present (checkpoints, export) / freed again.
   void gather_all();
   void release_all();
@@ -91,6 +95,7 @@ class DataParallel : public model::LayerHooks {
   void launch_ready();
   void launch(size_t b);
   void complete(size_t b);
+  void wait(WorkPtr& w);   // timed; resets w
   void gather(Bucket& b);  // starts it (asynchronously)
   void present(int64_t layer);
   void release(Bucket& b);
@@ -105,6 +110,7 @@ class DataParallel : public model::LayerHooks {
   bool syncing_ = false;
   bool first_micro_ = true;  // stage 2: the update's first micro-batch reduces straight into gshard
   size_t next_launch_ = 0, next_complete_ = 0;
+  double wait_s_ = 0;
 };
 
 }  // namespace pt::parallel

@@ -275,6 +275,7 @@ void Trainer::log_step(const data::StepBatch& batch, const algo::Prepared&, Step
                      {"trained_fraction", static_cast<double>(batch.global_trained) / std::max<int64_t>(1, batch.global_tokens)},
                      {"peak_memory_gb", peak_memory_bytes(p_.cuda) / 1e9},
                      {"step_time_s", dt}});
+  if (p_.dp) s.emplace_back("comm_wait_s", p_.dp->take_wait_seconds());
   if (peak_flops_ > 0) {
     const double flops = world.allreduce_sum(step_flops(p_.model->config(), 0, 0, doc_lens) +
                                              step_flops(p_.model->config(), batch.global_tokens, batch.global_trained, {}) /

@@ -7,6 +7,8 @@
 #     a bf16-autocast step vs fp32, CUDA RNG state in checkpoints and exact resume on the GPU, MFU reported;
 #  3. runs the benchmarks' GPU presets: scripts/bench_sft.sh gpu (transformers vs posttrain, MFU),
 #     scripts/bench_generate.sh gpu, and bench_lm_head cuda (vocabulary padding);
+#  4. runs the NCCL path (scripts/gpu/nccl_check.sh): world size 1 and every GPU present, ddp and
+#     fsdp ZeRO-2/3, losses against one GPU, per-step and communication time;
 # and writes everything to one report file. Without a GPU it says so and exits 1 before building.
 #   scripts/gpu/check.sh [REPORT]        default: gpu-report-<host>-<UTC time>.txt
 # Env: PT_PYTHON (a Python whose torch has CUDA; default: the setup venv, else python3),
@@ -65,6 +67,7 @@ step gpu-tests ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure -V
 step lm-head-padding "$BUILD_DIR/bench/bench_lm_head" cuda
 step bench-sft env OUT="$BUILD_DIR/bench-sft-gpu.txt" bash "$ROOT/scripts/bench_sft.sh" gpu
 step bench-generate bash "$ROOT/scripts/bench_generate.sh" gpu
+step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR"
 
 say ""
 if [ ${#failed[@]} -eq 0 ]; then say "GPU check: all steps passed. Report: $REPORT"; exit 0; fi

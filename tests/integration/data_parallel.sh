@@ -168,4 +168,37 @@ for fault in kill hang; do
   echo "rank 1 ${fault}ed in step 3: the job exited $rc after ${took}s"
 done
 grep -q "did not complete within 5 s (parallel.timeout_s)" "$tmp/hang.log" || { cat "$tmp/hang.log"; fail "no timeout message"; }
+# The one-node Slurm template with 2 tasks (srun played by mpirun, scontrol by a stub): SIGUSR1 to
+# the batch shell reaches both ranks, they checkpoint together and exit 75, the job is requeued, and
+# the requeued job resumes from that checkpoint and finishes.
+mkdir -p "$tmp/bin"
+cat > "$tmp/bin/scontrol" <<'SH'
+#!/bin/sh
+case "$1" in show) echo localhost ;; requeue) echo "$2" >> "$REQUEUED" ;; esac
+SH
+cat > "$tmp/bin/srun" <<'SH'
+#!/bin/sh
+while [ "${1#--}" != "$1" ]; do shift; done  # srun's own options
+exec mpirun --allow-run-as-root --oversubscribe -np "$SLURM_NTASKS" "$@"
+SH
+chmod +x "$tmp/bin/scontrol" "$tmp/bin/srun"
+slurm=(env PATH="$tmp/bin:$PATH" REQUEUED="$tmp/requeued" SLURM_NTASKS=2 SLURM_JOB_ID=4242 SLURM_JOB_NODELIST=vm
+       POSTTRAIN="$POSTTRAIN" bash scripts/slurm/one-node.sbatch "$recipe" "${common[@]}" --set run.name=slurm
+       --set trainer.max_steps=300 --set checkpoint.every=0)
+"${slurm[@]}" > "$tmp/slurm1.log" 2>&1 &
+spid=$!
+for _ in $(seq 1 300); do
+  [ -f "$tmp/slurm/metrics.jsonl" ] && [ "$(grep -c '"loss"' "$tmp/slurm/metrics.jsonl")" -ge 3 ] && break
+  sleep 0.1
+done
+kill -USR1 "$spid"
+set +e; wait "$spid"; rc=$?; set -e
+[ "$rc" -eq 75 ] || { cat "$tmp/slurm1.log"; fail "one-node.sbatch exit $rc, expected 75"; }
+[ "$(cat "$tmp/requeued")" = 4242 ] || fail "the job was not requeued"
+grep -q "\[rank 1/2\] .*signal 10 received" "$tmp/slurm1.log" || { cat "$tmp/slurm1.log"; fail "SIGUSR1 did not reach rank 1"; }
+stopped=$(ls "$tmp/slurm/checkpoints" | grep '^step-' | tail -1)
+"${slurm[@]}" > "$tmp/slurm2.log" 2>&1 || { cat "$tmp/slurm2.log"; fail "requeued job"; }
+grep -q "resumed from .*$stopped" "$tmp/slurm2.log" || { cat "$tmp/slurm2.log"; fail "requeued job did not resume from $stopped"; }
+grep -q "\[rank 0/2\] trained 300 steps" "$tmp/slurm2.log" || fail "requeued job did not finish"
+echo "one-node.sbatch, 2 tasks: SIGUSR1 -> $stopped saved by both ranks, exit 75, requeued, resumed, finished"
 echo "data parallel ok"

@@ -47,4 +47,9 @@ rc=$?
 set -e
 [ "$rc" -ne 0 ] || { cat "$tmp/check.txt"; fail "scripts/gpu/check.sh succeeded without a GPU"; }
 grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh did not say there is no GPU"; }
-echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh: $(head -1 "$tmp/check.txt")"
+set +e
+bash scripts/gpu/nccl_check.sh "$PT_BUILD_DIR" > "$tmp/nccl.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && grep -q "no GPU" "$tmp/nccl.txt" || { cat "$tmp/nccl.txt"; fail "nccl_check.sh without a GPU: exit $rc"; }
+echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh: $(head -1 "$tmp/check.txt"); nccl_check.sh: $(head -1 "$tmp/nccl.txt")"
