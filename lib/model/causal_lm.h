@@ -1,5 +1,6 @@
 #pragma once
 // Our own Llama-family decoder over packed documents, loading and saving Hugging Face checkpoints.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,6 +64,8 @@ class CausalLM {
   // adapter (adapter_config.json + adapter_model.safetensors), plus the merged model in dir/merged
   // if merge_lora. Tokenizer files are not the model's business: train::export_hf writes the run's.
   void save_pretrained(const std::string& dir, bool merge_lora = false, uint64_t max_shard_bytes = 5ull << 30) const;
+  // The same without the base tensors `skip` names (saved elsewhere: fsdp ZeRO-3's per-rank shards).
+  void save_pretrained_except(const std::string& dir, const std::function<bool(const std::string&)>& skip) const;
   // Trainable parameters only, by name (checkpoints).
   void save_state(const std::string& file) const;
   void load_state(const std::string& file);
@@ -89,6 +92,8 @@ class CausalLM {
 
  private:
   explicit CausalLM(std::unique_ptr<Impl> impl);
+  void save_impl(const std::string& dir, bool merge, uint64_t max_shard_bytes,
+                 const std::function<bool(const std::string&)>& skip) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -38,7 +38,17 @@ void CausalLM::load_state(const std::string& file) {
   }
 }
 
+void CausalLM::save_pretrained_except(const std::string& dir, const std::function<bool(const std::string&)>& skip) const {
+  PT_CHECK(!impl_->opts.lora, "save_pretrained_except: the base of a LoRA model is saved whole");
+  save_impl(dir, false, 5ull << 30, skip);
+}
+
 void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_shard_bytes) const {
+  save_impl(dir, merge, max_shard_bytes, nullptr);
+}
+
+void CausalLM::save_impl(const std::string& dir, bool merge, uint64_t max_shard_bytes,
+                         const std::function<bool(const std::string&)>& skip) const {
   fs::create_directories(dir);
   const auto& c = impl_->cfg;
   auto write_json = [&](const std::string& name, const nlohmann::json& j) {
@@ -49,6 +59,7 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
   auto export_base = [&](const std::string& out_dir) {
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto& [n, p] : impl_->base_params) {
+      if (skip && skip(n)) continue;
       at::Tensor t = p.detach();
       if (n == kProjectionName) {
         // No transformers layout: its own file, described by a JSON beside it.

@@ -99,6 +99,18 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       return t;
     }
     Checkpoint& ckpt = *ckptp;
+    if (!pad_rows && opts.defer_param && opts.defer_param(name)) {
+      // Shape only: the storage stays empty until the strategy gives the tensor its memory (from
+      // these files, or from its own shards when the files leave the tensor out).
+      if (ckpt.contains(name) && ckpt.file_of(name).info(name).shape != shape)
+        fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name,
+             fmt::join(ckpt.file_of(name).info(name).shape, ", "), fmt::join(shape, ", "));
+      at::Tensor t = at::empty({0}, topts);
+      t.unsafeGetTensorImpl()->set_sizes_contiguous(shape);
+      used[name] = true;
+      impl->base_params.emplace_back(name, t);
+      return t;
+    }
     if (!ckpt.contains(name)) fail("{}: checkpoint is missing tensor '{}'", opts.path, name);
     const auto& info = ckpt.file_of(name).info(name);
     std::vector<int64_t> expect = shape;

@@ -95,6 +95,9 @@ struct ModelOptions {
   std::optional<LoraOptions> lora;
   HeadOptions head;
   std::optional<ModelInitOptions> init;
+  // Not a recipe key: parameters (by name) that the loader only checks against the checkpoint and
+  // creates without memory, because a sharding strategy reads its own slices of them (fsdp ZeRO-3).
+  std::function<bool(const std::string&)> defer_param;
 
   template <class V>
   void visit(V& v) {

@@ -5,15 +5,17 @@
 
 namespace pt::parallel {
 
-std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device) {
-  if (backend == Backend::Auto) backend = device.is_cuda() ? Backend::Nccl : Backend::Mpi;
-  if (backend == Backend::Nccl) {
-    if (!device.is_cuda()) fail("parallel.backend: nccl runs on CUDA ranks, this run is on the CPU (use auto or mpi)");
-    return make_nccl_comm(device);
-  }
-  if (device.is_cuda())
+Backend resolve_backend(Backend backend, const at::Device& device) {
+  if (backend == Backend::Auto) return device.is_cuda() ? Backend::Nccl : Backend::Mpi;
+  if (backend == Backend::Nccl && !device.is_cuda())
+    fail("parallel.backend: nccl runs on CUDA ranks, this run is on the CPU (use auto or mpi)");
+  if (backend == Backend::Mpi && device.is_cuda())
     fail("parallel.backend: mpi moves CPU tensors; CUDA ranks need nccl (or auto)");
-  return make_mpi_comm();
+  return backend;
+}
+
+std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device) {
+  return resolve_backend(backend, device) == Backend::Nccl ? make_nccl_comm(device) : make_mpi_comm();
 }
 
 }  // namespace pt::parallel

@@ -35,8 +35,10 @@ class Comm {
   virtual WorkPtr all_gather(const at::Tensor& in, const at::Tensor& out) = 0;
 };
 
-// The communicator of this process's group (World) for tensors on `device`; `backend` auto picks
-// nccl on CUDA and mpi on CPU. Refuses combinations this build cannot run, naming the key.
+// parallel.backend for tensors on `device` (auto: nccl on CUDA, mpi on CPU); refuses combinations
+// that cannot run, naming the key — also for single-rank runs, which never communicate.
+Backend resolve_backend(Backend backend, const at::Device& device);
+// The communicator of this process's group (World) for tensors on `device`.
 std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device);
 
 }  // namespace pt::parallel

@@ -47,13 +47,6 @@ class ReadyHook : public torch::autograd::PostAccumulateGradHook {
 
 constexpr int64_t kInFlightStage2 = 2;  // buckets of full gradients alive at once under stages 2, 3
 
-// The decoder layer a parameter belongs to (HF and PEFT names: "...layers.<i>."), or -1.
-int64_t layer_of(const std::string& name) {
-  static const std::regex re("(^|\\.)layers\\.([0-9]+)\\.");
-  std::smatch m;
-  return std::regex_search(name, m, re) ? std::stoll(m[2]) : -1;
-}
-
 // Gives a flat buffer's storage `bytes` bytes (0 frees it); the parameters viewing it see the new
 // memory, and the values are whatever the caller writes next.
 void resize_storage(const at::Tensor& t, size_t bytes) {
@@ -68,8 +61,14 @@ void resize_storage(const at::Tensor& t, size_t bytes) {
 
 }  // namespace
 
+int64_t layer_of(const std::string& name) {
+  static const std::regex re("(^|\\.)layers\\.([0-9]+)\\.");
+  std::smatch m;
+  return std::regex_search(name, m, re) ? std::stoll(m[2]) : -1;
+}
+
 DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts,
-                           std::shared_ptr<Comm> gather_comm)
+                           std::shared_ptr<Comm> gather_comm, ParamSource source)
     : params_(std::move(params)), comm_(std::move(comm)), gather_comm_(gather_comm ? gather_comm : comm_) {
   PT_CHECK(!params_.empty(), "data parallel: no trainable parameters");
   stage_ = opts.strategy == Strategy::Fsdp ? opts.zero_stage : 0;
@@ -120,24 +119,43 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
     b.padded = stage_ > 0 ? (b.numel + n - 1) / n * n : b.numel;
     b.shard = b.padded / n;
     if (stage_ < 2) b.grad = at::zeros({b.padded}, opt);
+    const bool sharded_params = b.layer >= 0;
+    // Parameters created without memory (deferred by the loader) are read slice by slice from
+    // `source` into the shard; the layer is then first gathered when it runs.
+    bool deferred = false;
+    for (size_t k : b.params) deferred |= params_[k].param.storage().nbytes() < params_[k].param.nbytes();
+    PT_CHECK(!deferred || (sharded_params && source), "data parallel: {} has no memory and no source to read it from",
+             params_[b.params.front()].name);
     if (stage_ > 0) {
-      b.pbuf = at::zeros({b.padded}, opt);
+      // Deferred: views are cut from it, then its storage is freed before a page is touched.
+      b.pbuf = deferred ? at::empty({b.padded}, opt) : at::zeros({b.padded}, opt);
       b.pshard = b.pbuf.narrow(0, r * b.shard, b.shard);
       b.gshard = at::zeros({b.shard}, opt);
     }
-    const bool sharded_params = b.layer >= 0;
     for (size_t k = 0; k < b.params.size(); ++k) {
       at::Tensor& p = params_[b.params[k]].param;
       const int64_t off = b.offsets[k], numel = p.numel();
       if (stage_ > 0) {
         auto view = b.pbuf.narrow(0, off, numel).view(p.sizes());
-        view.copy_(p.detach());
+        if (!deferred) view.copy_(p.detach());
         p.set_data(view);
       }
       if (b.grad.defined()) p.mutable_grad() = b.grad.narrow(0, off, numel).view(p.sizes());
     }
-    // The shard must outlive pbuf's storage, which is freed between uses.
-    if (sharded_params) b.pshard = b.pshard.clone();
+    if (sharded_params) {
+      // The shard must outlive pbuf's storage, which is freed between uses.
+      b.pshard = deferred ? at::zeros({b.shard}, opt) : b.pshard.clone();
+      if (deferred) {
+        const int64_t lo = r * b.shard, hi = lo + b.shard;
+        for (size_t k = 0; k < b.params.size(); ++k) {
+          const auto& tp = params_[b.params[k]];
+          const int64_t s = std::max(lo, b.offsets[k]), e = std::min(hi, b.offsets[k] + tp.param.numel());
+          if (s < e) source(tp.name, s - b.offsets[k], b.pshard.narrow(0, s - lo, e - s));
+        }
+        resize_storage(b.pbuf, 0);
+        b.resident = false;
+      }
+    }
   }
   for (size_t i = 0; i < params_.size(); ++i)
     torch::autograd::impl::set_post_acc_grad_hooks(params_[i].param,

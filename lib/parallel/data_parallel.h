@@ -18,6 +18,7 @@
 //            with the gradient reductions'. Embeddings, LM head and final norm stay as in stage 2.
 // Gradient clipping uses the norm over all shards. Buckets are launched in index order (reverse
 // parameter order: the order the backward pass produces gradients), so ranks cannot mismatch.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,11 +45,19 @@ struct OwnedPiece {
   at::Tensor shard;
 };
 
+// The decoder layer a parameter belongs to (HF and PEFT names: "...layers.<i>."), or -1.
+int64_t layer_of(const std::string& name);
+
+// Reads elements [begin, begin + dst.numel()) of parameter `name` (flattened) into dst: how stage 3
+// fills a rank's shards straight from the checkpoint files, so the full layer never exists on it.
+using ParamSource = std::function<void(const std::string& name, int64_t begin, const at::Tensor& dst)>;
+
 class DataParallel : public model::LayerHooks {
  public:
-  // `gather_comm` (stage 3): the communicator for parameter gathers; default: `comm`.
+  // `gather_comm` (stage 3): the communicator for parameter gathers; default: `comm`. `source`
+  // (stage 3): where layer parameters created without memory (ModelOptions::defer_param) are read.
   DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts,
-               std::shared_ptr<Comm> gather_comm = nullptr);
+               std::shared_ptr<Comm> gather_comm = nullptr, ParamSource source = nullptr);
   ~DataParallel() override;
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;

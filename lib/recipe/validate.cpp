@@ -28,6 +28,8 @@ void check_applicable(const Recipe& r, const Node& source) {
   auto refuse = [&](std::initializer_list<const char*> keys, const std::string& why) {
     fail_at(where(source, keys), "{}", why);
   };
+  if (r.parallel.strategy != parallel::Strategy::Fsdp && r.parallel.zero_stage != parallel::ParallelOptions{}.zero_stage)
+    refuse({"parallel", "zero_stage"}, "zero_stage is only read by strategy fsdp (strategy is ddp: everything replicated)");
   const auto& a = r.algorithm;
   if (a.name == algo::Name::Dpo) {
     const algo::DpoOptions d, &o = a.dpo;

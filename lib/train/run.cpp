@@ -5,16 +5,19 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "algo/sft.h"
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/pieces.h"
 #include "core/log.h"
 #include "data/stream.h"
 #include "model/causal_lm.h"
 #include "model/hf_config.h"
+#include "model/safetensors.h"
 #include "optim/adamw.h"
 #include "parallel/comm.h"
 #include "parallel/data_parallel.h"
@@ -27,6 +30,7 @@
 #include "train/trainer.h"
 
 namespace pt::train {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -156,6 +160,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
 
   const at::Device device = pick_device(R);
   const bool cuda = device.is_cuda();
+  parallel::resolve_backend(R.parallel.backend, device);
   parallel::World::get().set_timeout(R.parallel.timeout_s);
   if (world.size() > 1) {
     if (cuda && world.rollout_workers() > 0)
@@ -200,6 +205,16 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   }
   // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
   if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
+  // ZeRO-3 over a checkpoint: decoder layers are not loaded whole; each rank reads its own slices
+  // of them below (DataParallel's source), so a full layer set never exists on one rank.
+  const bool zero3 = R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3;
+  const bool sharded_load = zero3 && !R.model.lora && !mo.init;
+  const bool from_shards = resume && fs::is_directory(fs::path(*resume) / kModelShardsDir);
+  if (from_shards && !sharded_load)
+    fail("{} keeps the decoder layers as fsdp ZeRO-3 shards ({}/): resume it with parallel.strategy: fsdp and "
+         "parallel.zero_stage: 3 (any number of ranks); the final HF export of that run is a whole model", *resume,
+         kModelShardsDir);
+  if (sharded_load) mo.defer_param = [](const std::string& name) { return parallel::layer_of(name) >= 0; };
   auto model = model::CausalLM::from_pretrained(mo, device);
   const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
   if (tok_vocab > model->vocab_size()) {
@@ -253,9 +268,30 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     for (auto& [n, p] : model->named_parameters(true)) params.push_back({n, p, model->is_decay_param(n)});
     if (params.empty()) fail("the model has no trainable parameters");
     std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
-    const bool zero3 = R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3;
     std::shared_ptr<parallel::Comm> gathers = zero3 ? parallel::make_comm(R.parallel.backend, device) : comm;
-    dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel, gathers);
+    std::unique_ptr<model::Checkpoint> files;
+    std::unique_ptr<ckpt::PieceSet> shards;
+    parallel::ParamSource source;
+    if (from_shards) {
+      const std::string dir = (fs::path(*resume) / kModelShardsDir).string();
+      shards = std::make_unique<ckpt::PieceSet>(dir, kModelShardsFormat);
+      source = [&shards, dir](const std::string& name, int64_t begin, const at::Tensor& dst) {
+        const int64_t got = shards->read("param", name, begin, dst);
+        if (got != dst.numel())
+          fail("{}: the shards hold {} of the {} elements of {} from element {}", dir, got, dst.numel(), name, begin);
+      };
+    } else if (sharded_load) {
+      files = std::make_unique<model::Checkpoint>(mo.path);
+      source = [&files](const std::string& name, int64_t begin, const at::Tensor& dst) {
+        const auto& f = files->file_of(name);
+        dst.copy_(f.view(name).reshape({-1}).narrow(0, begin, dst.numel()));
+        f.release(name);
+      };
+    }
+    dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel, gathers, source);
+    if (sharded_load)
+      log::info("ZeRO-3: each rank read only its own slices of the decoder layers from {}",
+                (from_shards ? fs::path(*resume) / kModelShardsDir : fs::path(mo.path)).string());
     if (zero3) model->set_layer_hooks(dp.get());
     optimizer = optim::make_optimizer(R.optimizer, dp->optimizer_params(true), dp->optimizer_params(false));
     const auto b = dp->bytes();

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/pieces.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "optim/sharded_state.h"
@@ -34,10 +35,15 @@ json read_json(const std::string& path) {
 
 class ModelState : public Stateful {
  public:
-  ModelState(model::CausalLM* m, const tok::HfTokenizer* t) : model_(m), tok_(t) {}
+  ModelState(model::CausalLM* m, const tok::HfTokenizer* t, const parallel::DataParallel* dp)
+      : model_(m), tok_(t), layers_apart_(layers_in_shards(m, dp)) {}
   std::string name() const override { return "model"; }
   void save(const std::string& dir) const override {
-    export_hf(*model_, tok_, dir + "/model", false);
+    // ZeRO-3: the decoder layers are in model_shards/ (ShardedModelState); the rest is HF files.
+    if (layers_apart_)
+      export_hf(*model_, tok_, dir + "/model", false, [](const std::string& n) { return parallel::layer_of(n) >= 0; });
+    else
+      export_hf(*model_, tok_, dir + "/model", false);
     if (model_->has_adapters()) model_->save_state(dir + "/trainable.safetensors");
   }
   // Full fine-tuning: the composition root already built the model from DIR/model (one copy of the
@@ -49,6 +55,28 @@ class ModelState : public Stateful {
  private:
   model::CausalLM* model_;
   const tok::HfTokenizer* tok_;
+  bool layers_apart_;
+};
+
+// fsdp ZeRO-3 (full fine-tuning): every rank writes the decoder-layer elements it owns; a resume on
+// any number of ranks reads its slices from them (run.cpp) without the full layers on any rank.
+class ShardedModelState : public Stateful {
+ public:
+  explicit ShardedModelState(const parallel::DataParallel* dp) : dp_(dp) {}
+  std::string name() const override { return "model shards"; }
+  bool per_rank() const override { return true; }
+  void save(const std::string& dir) const override {
+    std::vector<std::pair<std::string, at::Tensor>> pieces;
+    for (const auto& p : dp_->owned_pieces())
+      if (parallel::layer_of(p.name) >= 0)
+        pieces.emplace_back(ckpt::piece_key("param", p.name, p.begin), p.shard.narrow(0, p.offset, p.length));
+    const auto& w = parallel::World::get();
+    ckpt::write_pieces(dir + "/" + kModelShardsDir, w.rank(), w.size(), kModelShardsFormat, pieces);
+  }
+  void load(const std::string&) override {}  // read while the model is built (run.cpp)
+
+ private:
+  const parallel::DataParallel* dp_;
 };
 
 class OptimizerState : public Stateful {
@@ -184,8 +212,15 @@ class RecipeState : public Stateful {
 
 }  // namespace
 
-std::unique_ptr<Stateful> model_state(model::CausalLM* m, const tok::HfTokenizer* t) {
-  return std::make_unique<ModelState>(m, t);
+bool layers_in_shards(const model::CausalLM* m, const parallel::DataParallel* dp) {
+  return dp && dp->zero_stage() == 3 && !m->has_adapters();
+}
+
+std::unique_ptr<Stateful> model_state(model::CausalLM* m, const tok::HfTokenizer* t, const parallel::DataParallel* dp) {
+  return std::make_unique<ModelState>(m, t, dp);
+}
+std::unique_ptr<Stateful> sharded_model_state(const parallel::DataParallel* dp) {
+  return std::make_unique<ShardedModelState>(dp);
 }
 std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* o, const parallel::DataParallel* dp) {
   if (dp && dp->sharded()) return std::make_unique<ShardedOptimizerState>(o, dp);
@@ -199,8 +234,12 @@ std::unique_ptr<Stateful> data_state(const json* current, json* restored) {
 std::unique_ptr<Stateful> algorithm_state(algo::Algorithm* a) { return std::make_unique<AlgorithmState>(a); }
 std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* r) { return std::make_unique<RecipeState>(r); }
 
-void export_hf(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir, bool merge) {
-  model.save_pretrained(dir, merge);
+void export_hf(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir, bool merge,
+               const std::function<bool(const std::string&)>& skip) {
+  if (skip)
+    model.save_pretrained_except(dir, skip);
+  else
+    model.save_pretrained(dir, merge);
   if (!tokenizer) return;  // a model over its own id space (model.init without a tokenizer)
   tokenizer->save_pretrained(dir);
   if (merge && model.has_adapters()) tokenizer->save_pretrained((fs::path(dir) / "merged").string());

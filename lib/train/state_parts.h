@@ -22,7 +22,14 @@ struct Progress {
   double elapsed_s = 0;
 };
 
-std::unique_ptr<Stateful> model_state(model::CausalLM* model, const tok::HfTokenizer* tokenizer);
+// The model as HF files from rank 0 — under fsdp ZeRO-3 (full fine-tuning) without the decoder
+// layers, which every rank writes as its own shards (sharded_model_state) into kModelShardsDir.
+std::unique_ptr<Stateful> model_state(model::CausalLM* model, const tok::HfTokenizer* tokenizer,
+                                      const parallel::DataParallel* dp);
+std::unique_ptr<Stateful> sharded_model_state(const parallel::DataParallel* dp);
+bool layers_in_shards(const model::CausalLM* model, const parallel::DataParallel* dp);
+inline constexpr const char* kModelShardsDir = "model_shards";
+inline constexpr const char* kModelShardsFormat = "posttrain-zero3-params-v1";
 // Replicated (one optimizer.pt from rank 0), or per rank under fsdp.
 std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* optimizer, const parallel::DataParallel* dp);
 std::unique_ptr<Stateful> progress_state(Progress* progress);
@@ -35,6 +42,8 @@ std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* recipe);
 
 // The HF export of a run: the model (a PEFT adapter for LoRA, plus dir/merged when `merge`) and
 // the run's tokenizer next to every model directory written. The one writer of tokenizer files.
-void export_hf(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir, bool merge);
+// `skip`: base tensors left out (ZeRO-3 checkpoints keep the layers in their shards).
+void export_hf(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir, bool merge,
+               const std::function<bool(const std::string&)>& skip = nullptr);
 
 }  // namespace pt::train

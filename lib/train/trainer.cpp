@@ -95,11 +95,15 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   ctx.rows_per_micro = geo_.rows_per_micro;
   ctx.ce_chunk = R.trainer.ce_chunk_tokens;
   ctx.resuming = resume_dir.has_value();
+  // ZeRO-3: an algorithm may copy the policy (a frozen reference): every layer present meanwhile.
+  if (p_.dp) p_.dp->gather_all();
   p_.algorithm->setup(ctx);
+  if (p_.dp) p_.dp->release_all();
 
   json restored_data;
   checkpointer_ = std::make_unique<Checkpointer>(R.run_dir(), R.checkpoint);
-  checkpointer_->add(model_state(p_.model, p_.tokenizer));
+  checkpointer_->add(model_state(p_.model, p_.tokenizer, p_.dp));
+  if (layers_in_shards(p_.model, p_.dp)) checkpointer_->add(sharded_model_state(p_.dp));
   checkpointer_->add(optimizer_state(p_.optimizer, p_.dp));
   checkpointer_->add(rng_state(p_.cuda, p_.model->device()));
   checkpointer_->add(data_state(&data_state_, &restored_data));
@@ -310,10 +314,12 @@ void Trainer::evaluate() {
 }
 
 std::string Trainer::checkpoint() {
-  // ZeRO-3 keeps layers' parameters only while they run; the model part of a checkpoint needs them.
-  if (p_.dp) p_.dp->gather_all();
+  // ZeRO-3 keeps layers' parameters only while they run: full fine-tuning saves each rank's shards;
+  // LoRA adapters (small) are gathered for the replicated save.
+  const bool gather = p_.dp && !layers_in_shards(p_.model, p_.dp);
+  if (gather) p_.dp->gather_all();
   std::string dir = checkpointer_->save(st_.step);
-  if (p_.dp) p_.dp->release_all();
+  if (gather) p_.dp->release_all();
   return dir;
 }
 

@@ -40,12 +40,14 @@ if "$POSTTRAIN" list architectur 2>"$tmp/err"; then echo "FAIL: bad kind accepte
 grep -q "did you mean 'architecture'" "$tmp/err"
 echo "cli ok"
 
-# Parallel settings this build cannot honour are refused, never run as something else.
-for kv in parallel.strategy=fsdp parallel.backend=nccl; do
-  if out="$("$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set "$kv" 2>&1)"; then
-    echo "FAIL: $kv was accepted"; exit 1
+# Parallel settings this run cannot honour are refused, never run as something else.
+for kv in "parallel.tensor_parallel=2|not part of this build yet" "parallel.backend=nccl|nccl runs on CUDA ranks" \
+          "parallel.data_parallel=2|the run has 1 rank"; do
+  if out="$("$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set parallel.device=cpu \
+            --set "${kv%%|*}" 2>&1)"; then
+    echo "FAIL: ${kv%%|*} was accepted"; exit 1
   fi
-  echo "$out" | grep -q "not part of this build yet" || { echo "FAIL: $kv: $out"; exit 1; }
+  echo "$out" | grep -q "${kv#*|}" || { echo "FAIL: ${kv%%|*}: $out"; exit 1; }
 done
 echo "unsupported parallel settings refused"
 "$POSTTRAIN" list algorithm | grep -q "dpo" && "$POSTTRAIN" list algorithm | grep -q "distill"

@@ -129,6 +129,19 @@ train re2 2 "${fsdp[@]}" --set parallel.zero_stage=1
 train re1 1 "${fsdp[@]}" --set parallel.zero_stage=2
 train re3 2 "${fsdp[@]}" --set parallel.zero_stage=3
 same z3n4 re3
+# ZeRO-3 checkpoints: rank 0's HF files without the decoder layers, every rank's layer shards beside.
+ck="$tmp/z3n4/checkpoints/step-00000004"
+[ "$(ls "$ck/model_shards" | grep -c '^shard-.*-of-00004.safetensors$')" = 4 ] || fail "ZeRO-3: expected 4 model shards"
+"$PT_PYTHON" -c 'import sys; from safetensors import safe_open; k=list(safe_open(sys.argv[1],"np").keys()); assert k and not [x for x in k if ".layers." in x], k' \
+  "$ck/model/model.safetensors" || fail "ZeRO-3 checkpoint's model/ holds layer tensors"
+grep -q "read only its own slices of the decoder layers from .*step-00000004/model_shards" "$tmp/re3.log" \
+  || { cat "$tmp/re3.log"; fail "re3 did not read the layer shards"; }
+as_of_step4 z3n4 re3z2
+if mpi 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${fsdp[@]}" --set parallel.zero_stage=2 --set run.name=re3z2 > "$tmp/re3z2.log" 2>&1; then
+  fail "a ZeRO-3 checkpoint resumed under ZeRO-2"
+fi
+grep -q "resume it with parallel.strategy: fsdp and parallel.zero_stage: 3" "$tmp/re3z2.log" || { cat "$tmp/re3z2.log"; fail "no ZeRO-3 resume message"; }
+echo "ZeRO-3 checkpoint: 4 layer shards + HF files without layers; read back on 2 ranks; refused under ZeRO-2"
 for r in re2 re1 re3; do
   grep -q "resumed from .*step-00000004 at step 4" "$tmp/$r.log" || { cat "$tmp/$r.log"; fail "$r did not resume from step 4"; }
   grep -q "written by a run of 4 rank(s)" "$tmp/$r.log" || fail "$r: no note on the rank count"
@@ -140,8 +153,8 @@ sed -i '/shard-00002/d' "$tmp/bad/checkpoints/step-00000004/DONE"
 if mpi 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${fsdp[@]}" --set parallel.zero_stage=2 --set run.name=bad > "$tmp/bad.log" 2>&1; then
   fail "resumed with an optimizer shard missing"
 fi
-grep -q "3 of 4 optimizer shards present" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "no missing-shard error"; }
-echo "missing optimizer shard refused: $(grep -o '[^ ]*3 of 4 optimizer shards present' "$tmp/bad.log" | head -1)"
+grep -q "optimizer: 3 of 4 shards present" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "no missing-shard error"; }
+echo "missing optimizer shard refused: $(grep -o "[^ ]*3 of 4 shards present" "$tmp/bad.log" | head -1)"
 
 # SIGKILL inside step 6 (both ranks), resume: bit for bit.
 set +e
