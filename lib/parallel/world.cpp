@@ -48,6 +48,13 @@ void World::init() {
   // deadline: MPI must allow calls from more than one thread.
   int provided = 0;
   if (!inited) MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  else MPI_Query_thread(&provided);
+  if (provided < MPI_THREAD_MULTIPLE) {
+    log::error("the MPI library offers thread level {} (of 0..3); posttrain needs MPI_THREAD_MULTIPLE (3): its "
+               "collectives run on communication threads. Use an MPI built with thread support (Open MPI 4+: default)",
+               provided);
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   global_rank_ = rank_;
@@ -62,15 +69,6 @@ void World::init() {
 #endif
 }
 
-std::shared_future<void> World::post(std::function<void()> fn, std::string what) const {
-  if (!g_thread) {
-    std::packaged_task<void()> task(std::move(fn));
-    task();
-    return task.get_future().share();
-  }
-  (void)what;
-  return g_thread->post(std::move(fn));
-}
 
 void World::wait(const std::shared_future<void>& done, const std::string& what) const {
   const auto limit = std::chrono::duration<double>(timeout_s_);
@@ -82,7 +80,10 @@ void World::wait(const std::shared_future<void>& done, const std::string& what) 
   done.get();  // rethrows what the collective threw
 }
 
-void World::run(const std::function<void()>& fn, const char* what) const { wait(post(fn, what), what); }
+void World::run(const std::function<void()>& fn, const char* what) const {
+  if (!g_thread) return fn();  // one process: nothing to wait on
+  wait(g_thread->post(fn), what);
+}
 
 int World::dup_comm_f() const {
 #if PT_HAVE_MPI
@@ -220,12 +221,16 @@ std::vector<std::string> World::gather_bytes(const std::string& mine) const {
   std::vector<std::string> out;
   if (size_ == 1) return {mine};
 #if PT_HAVE_MPI
-  if (rank_ == 0) {
-    out.push_back(mine);
-    for (int r = 1; r < size_; ++r) out.push_back(recv_bytes(r, comm()));
-  } else {
-    send_bytes(mine, 0, comm());
-  }
+  run(
+      [&] {
+        if (rank_ == 0) {
+          out.push_back(mine);
+          for (int r = 1; r < size_; ++r) out.push_back(recv_bytes(r, comm()));
+        } else {
+          send_bytes(mine, 0, comm());
+        }
+      },
+      "gather");
 #endif
   return out;
 }
@@ -233,11 +238,18 @@ std::vector<std::string> World::gather_bytes(const std::string& mine) const {
 std::string World::scatter_bytes(const std::vector<std::string>& parts) const {
   if (size_ == 1) return parts.at(0);
 #if PT_HAVE_MPI
-  if (rank_ == 0) {
-    for (int r = 1; r < size_; ++r) send_bytes(parts.at(r), r, comm());
-    return parts.at(0);
-  }
-  return recv_bytes(0, comm());
+  std::string mine;
+  run(
+      [&] {
+        if (rank_ == 0) {
+          for (int r = 1; r < size_; ++r) send_bytes(parts.at(r), r, comm());
+          mine = parts.at(0);
+        } else {
+          mine = recv_bytes(0, comm());
+        }
+      },
+      "scatter");
+  return mine;
 #else
   return {};
 #endif

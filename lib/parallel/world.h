@@ -1,9 +1,10 @@
 #pragma once
 // The process group of a run. Launched by mpirun / srun (MPI environment present) it is the MPI
-// world; otherwise a single process. Every MPI collective runs on one communication thread, in
-// the order it was issued: asynchronous work (gradient buckets, parallel/comm.h) overlaps with
-// the backward pass, and every wait has a deadline (parallel.timeout_s), so a rank that died or
-// hangs makes the others abort with a message instead of waiting forever.
+// world; otherwise a single process. World's own collectives (barriers, stop flags, metrics) run on
+// its communication thread in issue order, and every wait has a deadline (parallel.timeout_s), so a
+// rank that died or hangs makes the others abort with a message instead of waiting forever. Tensor
+// traffic (gradient buckets, parameter shards) goes through parallel::Comm (comm.h), each with a
+// communicator and thread of its own, under the same deadline.
 #include <functional>
 #include <future>
 #include <string>
@@ -49,9 +50,8 @@ class World {
   // Deadline for every wait on a collective (default 600 s).
   void set_timeout(double seconds) { timeout_s_ = seconds; }
   double timeout() const { return timeout_s_; }
-  // Queues `fn` (MPI calls on this group) on the communication thread; in issue order.
-  std::shared_future<void> post(std::function<void()> fn, std::string what) const;
-  // Waits for posted work; past the deadline it aborts every rank with `what` in the message.
+  // Waits for work posted to a communication thread; past the deadline it aborts every rank with
+  // `what` in the message.
   void wait(const std::shared_future<void>& done, const std::string& what) const;
   // A duplicate of the group communicator (collective over the group), as a Fortran handle
   // (MPI_Comm_f2c turns it back): a communicator of its own for each parallel::Comm.
@@ -64,7 +64,8 @@ class World {
   [[noreturn]] void abort(int code) const;
 
  private:
-  // Runs `fn` on the communication thread and waits for it (with the deadline).
+  // Runs `fn` (MPI calls on this group) on World's communication thread, in issue order, and waits
+  // for it (with the deadline).
   void run(const std::function<void()>& fn, const char* what) const;
 
   int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, global_rank_ = 0, global_size_ = 1, workers_ = 0;

@@ -119,6 +119,26 @@ for r in ("lora2", "lora3"):
     print(f"LoRA + activation checkpointing + eval, {r} (fsdp, 2 ranks) vs 1 rank: 8 losses and 3 eval losses within {rel:.1e}")
 PY
 
+# DPO (frozen reference copy) and distillation (a teacher model) under ZeRO-3 on 2 ranks = 1 rank.
+algo=(--set run.output_dir="$tmp" --set trainer.max_steps=6 --set trainer.eval.every=0 --set trainer.eval.at_start=false
+      --set trainer.eval.at_end=false --set logging.every=1 --set schedule.warmup_steps=1)
+for a in dpo distill; do
+  extra=(--set model.path=examples/quickstart/model --set tokenizer.path=examples/quickstart/tokenizer)
+  [ "$a" = distill ] && extra=(--set algorithm.distill.teacher="$PWD/examples/quickstart/model")
+  "$POSTTRAIN" run "examples/$a/recipe.yaml" "${algo[@]}" "${extra[@]}" --set run.name=$a-1 > "$tmp/$a-1.log" 2>&1 \
+    || { cat "$tmp/$a-1.log"; fail "$a on 1 rank"; }
+  mpi 2 "$POSTTRAIN" run "examples/$a/recipe.yaml" "${algo[@]}" "${extra[@]}" "${fsdp[@]}" --set parallel.zero_stage=3 \
+    --set run.name=$a-z3 > "$tmp/$a-z3.log" 2>&1 || { cat "$tmp/$a-z3.log"; fail "$a under ZeRO-3"; }
+  "$PT_PYTHON" - "$tmp" "$a" <<'PY'
+import json, sys
+t, a = sys.argv[1], sys.argv[2]
+x, y = ([json.loads(l)["loss"] for l in open(f"{t}/{r}/metrics.jsonl") if '"loss"' in l] for r in (f"{a}-1", f"{a}-z3"))
+rel = max(abs(p - q) / abs(p) for p, q in zip(x, y))
+assert len(x) == len(y) == 6 and rel < 1e-5, (x, y)
+print(f"{a}: ZeRO-3 on 2 ranks vs 1 rank, 6 losses within {rel:.1e}")
+PY
+done
+
 # 4-rank fsdp checkpoints (step 4) resumed on 2 ranks and on 1 rank: the same curve.
 # The run as it stood after step 4's checkpoint (a resume keeps metrics lines up to its step).
 as_of_step4() { cp -r "$tmp/$1" "$tmp/$2"; rm -rf "$tmp/$2/checkpoints/step-00000008" "$tmp/$2/model"; }
