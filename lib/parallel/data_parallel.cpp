@@ -370,6 +370,10 @@ void DataParallel::gather_all() {
     if (b->gathering) wait(b->gathering);
 }
 
+void DataParallel::release_layer(int64_t layer) {
+  for (Bucket* b : layer_buckets(layer)) release(*b);
+}
+
 void DataParallel::release_all() {
   for (auto& b : buckets_)
     if (b->layer >= 0) release(*b);

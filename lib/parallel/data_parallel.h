@@ -84,9 +84,12 @@ class DataParallel : public model::LayerHooks {
   // communication time; NCCL waits only order streams, so there it counts host-side blocking).
   double take_wait_seconds();
 
-  // Stage 3: every layer's parameters present (checkpoints, export) / freed again.
+  // Stage 3: every layer's parameters present (checkpoints, export) / freed again; one layer's
+  // (all ranks call them together).
   void gather_all();
   void release_all();
+  void gather_layer(int64_t layer) { present(layer); }
+  void release_layer(int64_t layer);
   void before_layer(int64_t layer) override;
   void after_layer(int64_t layer, const at::Tensor& output) override;
 

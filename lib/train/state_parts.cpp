@@ -9,6 +9,7 @@
 #include "checkpoint/pieces.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/safetensors.h"
 #include "optim/sharded_state.h"
 #include "parallel/world.h"
 #include "recipe/resolved.h"
@@ -211,6 +212,47 @@ class RecipeState : public Stateful {
 };
 
 }  // namespace
+
+void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
+                         parallel::DataParallel& dp, bool write) {
+  std::map<int64_t, std::vector<std::pair<std::string, at::Tensor>>> layers;
+  for (const auto& [n, p] : model.named_parameters(false))
+    if (parallel::layer_of(n) >= 0) layers[parallel::layer_of(n)].emplace_back(n, p);
+  nlohmann::json weight_map = nlohmann::json::object();
+  uint64_t total = 0;
+  if (write) {
+    fs::remove_all(dir);
+    export_hf(model, tokenizer, dir, false, [](const std::string& n) { return parallel::layer_of(n) >= 0; });
+    // The rest (embeddings, final norm, heads) as written: one file or its own shards.
+    const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+      weight_map = read_json(index.string()).at("weight_map");
+    } else {
+      fs::rename(fs::path(dir) / "model.safetensors", fs::path(dir) / "model-rest.safetensors");
+      for (const auto& n : model::SafetensorsFile((fs::path(dir) / "model-rest.safetensors").string()).names())
+        weight_map[n] = "model-rest.safetensors";
+    }
+    for (const auto& [n, p] : model.named_parameters(false))
+      if (parallel::layer_of(n) < 0 && weight_map.contains(n)) total += p.nbytes();
+  }
+  for (const auto& [l, tensors] : layers) {
+    dp.gather_layer(l);
+    if (write) {
+      const std::string f = fmt::format("model-layer-{:05d}.safetensors", l);
+      std::vector<std::pair<std::string, at::Tensor>> out;
+      for (const auto& [n, p] : tensors) {
+        out.emplace_back(n, p.detach());
+        weight_map[n] = f;
+        total += p.nbytes();
+      }
+      model::save_safetensors((fs::path(dir) / f).string(), out);
+    }
+    dp.release_layer(l);
+  }
+  if (write)
+    ckpt::write_file_synced((fs::path(dir) / "model.safetensors.index.json").string(),
+                            nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2) + "\n");
+}
 
 bool layers_in_shards(const model::CausalLM* m, const parallel::DataParallel* dp) {
   return dp && dp->zero_stage() == 3 && !m->has_adapters();

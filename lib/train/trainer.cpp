@@ -140,14 +140,18 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   std::string final_ckpt = "none (checkpoint.save_final: false)";
   if (checkpointer_->final_due()) final_ckpt = checkpoint();
   if (R.checkpoint.save_final_hf) {
-    if (p_.dp) p_.dp->gather_all();  // ZeRO-3: every rank takes part in gathering the layers
-    if (world.is_main()) {
-      const std::string out = R.run_dir() + "/model";
-      fs::remove_all(out);
-      export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
-      log::info("final model (HF format) written to {}", out);
+    const std::string out = R.run_dir() + "/model";
+    if (layers_in_shards(p_.model, p_.dp)) {
+      export_hf_layerwise(*p_.model, p_.tokenizer, out, *p_.dp, world.is_main());
+    } else {
+      if (p_.dp) p_.dp->gather_all();  // ZeRO-3 LoRA: the adapters, gathered by every rank
+      if (world.is_main()) {
+        fs::remove_all(out);
+        export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
+      }
+      if (p_.dp) p_.dp->release_all();
     }
-    if (p_.dp) p_.dp->release_all();
+    if (world.is_main()) log::info("final model (HF format) written to {}", out);
   }
   world.barrier();
   for (size_t i = 0; i < last_stats_.size(); ++i)

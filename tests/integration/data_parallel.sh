@@ -29,14 +29,19 @@ train() {  # NAME RANKS ARGS...
 }
 same() {  # REFERENCE RUN... : 8 losses within 1e-5 relative and final weights within 1e-5
   "$PT_PYTHON" - "$tmp" "$@" <<'PY'
-import json, sys
+import glob, json, sys
 from safetensors.numpy import load_file
 t, ref, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
 def steps(r):
     return [json.loads(l)["loss"] for l in open(f"{t}/{r}/metrics.jsonl") if '"loss"' in l]
-a, wa = steps(ref), load_file(f"{t}/{ref}/model/model.safetensors")
+def weights(r):  # one file, or ZeRO-3's file per layer
+    w = {}
+    for f in glob.glob(f"{t}/{r}/model/*.safetensors"):
+        w.update(load_file(f))
+    return w
+a, wa = steps(ref), weights(ref)
 for r in runs:
-    b, wb = steps(r), load_file(f"{t}/{r}/model/model.safetensors")
+    b, wb = steps(r), weights(r)
     rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
     diff = max(float(abs(wa[k] - wb[k]).max()) for k in wa)
     assert len(a) == len(b) == 8 and rel < 1e-5, (r, a, b)
@@ -84,6 +89,9 @@ for r, n in (("z3n2", 2), ("z3n4", 4)):
 print("optimizer state per rank = 1/N of one rank's; ZeRO-2 gradients 1/N; ZeRO-3 totals near 1/N")
 PY
 
+# ZeRO-3 exports one file per decoder layer (gathered one at a time) plus the rest, with an index.
+[ -f "$tmp/z3n4/model/model.safetensors.index.json" ] && [ -f "$tmp/z3n4/model/model-layer-00001.safetensors" ] \
+  || { ls "$tmp/z3n4/model"; fail "ZeRO-3 export is not layer by layer"; }
 # The fsdp export is an ordinary HF model: transformers' logits equal the 1-rank model's.
 "$PT_PYTHON" - "$tmp" <<'PY'
 import sys, torch
