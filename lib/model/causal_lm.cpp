@@ -44,6 +44,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
 }  // namespace
 
 at::Tensor CausalLM::Impl::hidden(const PackedInput& in, KvStep* kv) {
+  if (layer_hooks) layer_hooks->before_model();
   auto ids = in.input_ids.to(device);
   auto pos = in.position_ids.to(device);
   auto x = embed_lookup(ids);  // [N, hidden]

@@ -11,6 +11,8 @@ namespace pt::model {
 class LayerHooks {
  public:
   virtual ~LayerHooks() = default;
+  // Before the embedding lookup of every forward pass (whose LM head / score head use follows it).
+  virtual void before_model() {}
   virtual void before_layer(int64_t layer) = 0;
   virtual void after_layer(int64_t layer, const at::Tensor& output) = 0;
 };

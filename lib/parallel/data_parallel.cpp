@@ -119,7 +119,7 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
     b.padded = stage_ > 0 ? (b.numel + n - 1) / n * n : b.numel;
     b.shard = b.padded / n;
     if (stage_ < 2) b.grad = at::zeros({b.padded}, opt);
-    const bool sharded_params = b.layer >= 0;
+    const bool sharded_params = stage_ == 3;
     // Parameters created without memory (deferred by the loader) are read slice by slice from
     // `source` into the shard; the layer is then first gathered when it runs.
     bool deferred = false;
@@ -223,7 +223,7 @@ void DataParallel::on_grad(size_t i) {
   }
   if (++b.ready == b.params.size()) {
     launch_ready();
-    if (b.layer >= 0) release(b);  // this layer's backward is done with its parameters
+    if (stage_ == 3) release(b);  // this layer's (or the rest's) backward is done with its parameters
   }
 }
 
@@ -343,6 +343,10 @@ void DataParallel::present(int64_t layer) {
     if (b->gathering) wait(b->gathering);
 }
 
+void DataParallel::before_model() {
+  if (stage_ == 3) present(kRest);
+}
+
 void DataParallel::before_layer(int64_t layer) {
   if (stage_ != 3) return;
   present(layer);
@@ -376,14 +380,14 @@ void DataParallel::release_layer(int64_t layer) {
 
 void DataParallel::release_all() {
   for (auto& b : buckets_)
-    if (b->layer >= 0) release(*b);
+    if (stage_ == 3) release(*b);
 }
 
 DataParallel::Bytes DataParallel::bytes() const {
   Bytes out;
   for (const auto& b : buckets_) {
     const int64_t es = b->gshard.defined() ? b->gshard.element_size() : params_.front().param.element_size();
-    out.params += (b->layer >= 0 ? b->shard : stage_ > 0 ? b->padded : b->numel) * es;
+    out.params += (stage_ == 3 ? b->shard : stage_ > 0 ? b->padded : b->numel) * es;
     out.grads += (b->grad.defined() ? b->padded : 0) * es + (b->gshard.defined() ? b->shard : 0) * es;
     out.optimizer += 2 * (stage_ > 0 ? b->shard : b->numel) * es;
   }

@@ -15,7 +15,9 @@
 //            forward (the next layer's gather prefetched), freed after it, gathered again by a hook
 //            on the layer's output before its backward, freed once its gradients are reduced.
 //            Parameter gathers use a communicator of their own, so their order never interleaves
-//            with the gradient reductions'. Embeddings, LM head and final norm stay as in stage 2.
+//            with the gradient reductions'. The rest (embeddings, final norm, LM head / score head) is
+//            sharded the same way as one unit: gathered when a forward pass starts, freed once its
+//            gradients are reduced (after a pass without gradients it stays until the next backward).
 // Gradient clipping uses the norm over all shards. Buckets are launched in index order (reverse
 // parameter order: the order the backward pass produces gradients), so ranks cannot mismatch.
 #include <functional>
@@ -90,6 +92,8 @@ class DataParallel : public model::LayerHooks {
   void release_all();
   void gather_layer(int64_t layer) { present(layer); }
   void release_layer(int64_t layer);
+  static constexpr int64_t kRest = -1;  // the "layer" of every parameter outside the decoder layers
+  void before_model() override;
   void before_layer(int64_t layer) override;
   void after_layer(int64_t layer, const at::Tensor& output) override;
 

@@ -220,6 +220,7 @@ void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* t
     if (parallel::layer_of(n) >= 0) layers[parallel::layer_of(n)].emplace_back(n, p);
   nlohmann::json weight_map = nlohmann::json::object();
   uint64_t total = 0;
+  dp.gather_layer(parallel::DataParallel::kRest);
   if (write) {
     fs::remove_all(dir);
     export_hf(model, tokenizer, dir, false, [](const std::string& n) { return parallel::layer_of(n) >= 0; });
@@ -235,6 +236,7 @@ void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* t
     for (const auto& [n, p] : model.named_parameters(false))
       if (parallel::layer_of(n) < 0 && weight_map.contains(n)) total += p.nbytes();
   }
+  dp.release_layer(parallel::DataParallel::kRest);
   for (const auto& [l, tensors] : layers) {
     dp.gather_layer(l);
     if (write) {

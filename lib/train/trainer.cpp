@@ -320,10 +320,15 @@ void Trainer::evaluate() {
 std::string Trainer::checkpoint() {
   // ZeRO-3 keeps layers' parameters only while they run: full fine-tuning saves each rank's shards;
   // LoRA adapters (small) are gathered for the replicated save.
-  const bool gather = p_.dp && !layers_in_shards(p_.model, p_.dp);
-  if (gather) p_.dp->gather_all();
+  const bool shards = layers_in_shards(p_.model, p_.dp);
+  if (p_.dp) {
+    if (shards)
+      p_.dp->gather_layer(parallel::DataParallel::kRest);  // rank 0's HF files hold the rest
+    else
+      p_.dp->gather_all();
+  }
   std::string dir = checkpointer_->save(st_.step);
-  if (gather) p_.dp->release_all();
+  if (p_.dp) p_.dp->release_all();
   return dir;
 }
 

@@ -135,7 +135,9 @@ TEST_CASE("data parallel on one rank: every strategy accumulates the same gradie
     dp.zero_grad();
     for (int m = 0; m < 3; ++m) {
       // Stage 3: "layers.0." is a layer whose parameters are freed after its forward and gathered
-      // again (by the hook on its output) before its backward.
+      // again (by the hook on its output) before its backward; the rest is gathered as the pass
+      // starts and freed once its gradients are in.
+      dp.before_model();
       dp.before_layer(0);
       auto loss = loss_of(ps, m);
       dp.after_layer(0, loss);
