@@ -8,6 +8,8 @@
 #include <cstdio>
 
 #include "../model/model_fixtures.h"
+#include "parallel/comm.h"
+#include "../parallel/zero3_check.h"
 
 using namespace pt;
 
@@ -96,4 +98,28 @@ TEST_CASE("gpu: a bf16-autocast step stays within tolerance of fp32", "[.gpu]") 
   CHECK(max_abs(l32.cpu(), at::cat(ref.logits, 0)) <= 1e-3);
   CHECK(std::abs(loss16 - loss32) <= 2e-2 * std::abs(loss32));
   CHECK(worst_cos >= 0.99);
+}
+
+TEST_CASE("gpu: the NCCL communicator (world size 1) reduces, scatters and gathers on the device", "[.gpu]") {
+  const at::Device d = cuda0();
+  auto comm = parallel::make_comm(parallel::Backend::Nccl, d);
+  REQUIRE(comm->name() == "nccl");
+  REQUIRE(comm->size() == 1);
+  auto t = at::arange(10, at::TensorOptions().dtype(at::kFloat).device(d));
+  const auto want = t.clone();
+  comm->all_reduce_sum(t)->wait();
+  auto out = at::empty({10}, t.options());
+  comm->reduce_scatter_sum(t, out)->wait();
+  auto back = at::empty({10}, t.options());
+  comm->all_gather(out, back)->wait();
+  torch::cuda::synchronize();
+  CHECK(at::equal(t, want));
+  CHECK(at::equal(out, want));
+  CHECK(at::equal(back, want));
+}
+
+TEST_CASE("gpu: ZeRO-3 over a model on the device (world size 1, NCCL) gives autograd's gradients", "[.gpu]") {
+  const double err = test::zero3_grad_error("qwen2", cuda0(), parallel::Backend::Nccl);
+  std::printf("ZeRO-3 on the GPU (world size 1): max |grad - autograd| %.2e\n", err);
+  CHECK(err < 1e-5);
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "../temp_dir.h"
+#include "zero3_check.h"
 #include "optim/sharded_state.h"
 #include "parallel/data_parallel.h"
 
@@ -161,5 +162,13 @@ TEST_CASE("data parallel on one rank: every strategy accumulates the same gradie
     double want = 0;
     for (const auto& p : reference) want += p.param.grad().pow(2).sum().item<double>();
     REQUIRE(norm == Approx(std::sqrt(want)).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("ZeRO-3 over a real model on one rank: layer hooks gather and free, gradients equal autograd's", "[parallel][fsdp]") {
+  for (const std::string name : {"qwen2", "llama_tied"}) {
+    const double err = test::zero3_grad_error(name, at::kCPU, parallel::Backend::Mpi);
+    INFO(name << ": max |grad - autograd| " << err);
+    CHECK(err < 1e-6);
   }
 }
