@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Per-rank memory of the data-parallel strategies, measured: a ~300M-parameter Qwen2-shaped model
-# (random init, saved by transformers; 16 decoder layers of hidden 1024 / MLP 2816, so the layers are
-# ~95% of it) trains 2 steps on N ranks (default 4, oversubscribed) under ddp, fsdp ZeRO-2 and
-# ZeRO-3 (whose ranks read only their own slices of the layers from the safetensors files). Prints
+# Per-rank memory of the data-parallel strategies, measured: a ~214M-parameter Qwen2-shaped model
+# (random init, saved by transformers; 16 decoder layers of hidden 1024 / MLP 2816 and a tied
+# embedding of 32,000 rows, 15% of it) trains 2 steps on N ranks (default 4, oversubscribed) under
+# ddp, fsdp ZeRO-2 and ZeRO-3 (whose ranks read only their own slices of the layers from the
+# safetensors files). Prints
 # each rank's peak RSS (getrusage max RSS via /usr/bin/time) and the strategy's parameter /
 # gradient / optimizer bytes per rank, with ratios against ddp measured in the same run.
 #   scripts/bench_fsdp_memory.sh [RANKS]
@@ -17,7 +18,7 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 import json, sys, torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 out, tok = sys.argv[1], sys.argv[2]
-vocab = len(json.load(open(f"{tok}/tokenizer.json"))["model"]["vocab"]) + 16
+vocab = max(32000, len(json.load(open(f"{tok}/tokenizer.json"))["model"]["vocab"]))
 torch.manual_seed(0)
 cfg = Qwen2Config(vocab_size=vocab, hidden_size=1024, intermediate_size=2816, num_hidden_layers=16,
                   num_attention_heads=16, num_key_value_heads=4, max_position_embeddings=512, tie_word_embeddings=True,
