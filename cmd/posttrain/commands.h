@@ -20,5 +20,6 @@ void add_tokenize_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 }  // namespace pt::cmd

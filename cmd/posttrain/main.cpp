@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_inspect_command(app);
   add_plot_command(app);
   add_generate_command(app);
+  add_export_command(app);
 
   try {
     app.parse(argc, argv);

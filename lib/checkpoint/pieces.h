@@ -16,6 +16,10 @@ class SafetensorsFile;
 
 namespace pt::ckpt {
 
+// Where a checkpoint of fsdp ZeRO-3 (full fine-tuning) keeps every rank's decoder-layer elements.
+inline constexpr const char* kModelShardsDir = "model_shards";
+inline constexpr const char* kModelShardsFormat = "posttrain-zero3-params-v1";
+
 std::string piece_key(const std::string& kind, const std::string& name, int64_t begin);
 // Writes this rank's file into `dir` (created); `metadata` gains format, rank and world.
 void write_pieces(const std::string& dir, int rank, int world, const std::string& format,

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/pieces.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "generate/engine.h"
@@ -38,6 +39,9 @@ ModelLocation locate_model(const std::string& dir) {
       fail("--model {}: neither an HF model directory (config.json) nor a run or checkpoint directory (model/)", dir);
     }
   }
+  if (fs::is_directory(d.parent_path() / ckpt::kModelShardsDir))
+    fail("--model {}: a checkpoint of fsdp ZeRO-3 keeps its decoder layers in {}/{}; join them into an HF model "
+         "with: posttrain export {} OUT", dir, d.parent_path().string(), ckpt::kModelShardsDir, d.parent_path().string());
   ModelLocation loc;
   if (fs::exists(d / "adapter_config.json")) {
     ordered_json a;

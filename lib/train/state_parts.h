@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "algo/algorithm.h"
+#include "checkpoint/pieces.h"
 #include "model/causal_lm.h"
 #include "optim/adamw.h"
 #include "parallel/data_parallel.h"
@@ -33,8 +34,8 @@ bool layers_in_shards(const model::CausalLM* model, const parallel::DataParallel
 // model.safetensors.index.json mapping every tensor — no rank ever holds all layers.
 void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
                          parallel::DataParallel& dp, bool write);
-inline constexpr const char* kModelShardsDir = "model_shards";
-inline constexpr const char* kModelShardsFormat = "posttrain-zero3-params-v1";
+using ckpt::kModelShardsDir;
+using ckpt::kModelShardsFormat;
 // Replicated (one optimizer.pt from rank 0), or per rank under fsdp.
 std::unique_ptr<Stateful> optimizer_state(optim::Optimizer* optimizer, const parallel::DataParallel* dp);
 std::unique_ptr<Stateful> progress_state(Progress* progress);

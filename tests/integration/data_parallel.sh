@@ -170,6 +170,28 @@ if mpi 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${fsdp[@]}" --set parallel.z
 fi
 grep -q "resume it with parallel.strategy: fsdp and parallel.zero_stage: 3" "$tmp/re3z2.log" || { cat "$tmp/re3z2.log"; fail "no ZeRO-3 resume message"; }
 echo "ZeRO-3 checkpoint: 4 layer shards + HF files without layers; read back on 2 ranks; refused under ZeRO-2"
+# posttrain export joins a ZeRO-3 checkpoint into one HF model: its logits are the final export's
+# (the step-8 checkpoint holds the final weights); generate on the raw checkpoint names the fix.
+"$POSTTRAIN" export "$tmp/z3n4/checkpoints/step-00000008" "$tmp/joined" > "$tmp/export.log" 2>&1 \
+  || { cat "$tmp/export.log"; fail "posttrain export"; }
+"$PT_PYTHON" - "$tmp" <<'PY'
+import sys, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+t = sys.argv[1]
+ids = torch.tensor([[1, 5, 9, 42, 7, 3, 11, 100, 2, 64]])
+with torch.no_grad():
+    a = AutoModelForCausalLM.from_pretrained(f"{t}/z3n4/model").eval()(ids).logits
+    b = AutoModelForCausalLM.from_pretrained(f"{t}/joined").eval()(ids).logits
+AutoTokenizer.from_pretrained(f"{t}/joined")
+d = float((a - b).abs().max())
+assert d == 0, d
+print(f"posttrain export of the ZeRO-3 step-8 checkpoint = the run's final export (logits max diff {d})")
+PY
+echo '{"prompt": "1 2 3"}' > "$tmp/prompts.jsonl"
+if "$POSTTRAIN" generate --model "$tmp/z3n4/checkpoints/step-00000008" --input "$tmp/prompts.jsonl" > "$tmp/gen.log" 2>&1; then
+  fail "generate read a ZeRO-3 checkpoint without its layers"
+fi
+grep -q "posttrain export" "$tmp/gen.log" || { cat "$tmp/gen.log"; fail "generate did not point to posttrain export"; }
 for r in re2 re1 re3; do
   grep -q "resumed from .*step-00000004 at step 4" "$tmp/$r.log" || { cat "$tmp/$r.log"; fail "$r did not resume from step 4"; }
   grep -q "written by a run of 4 rank(s)" "$tmp/$r.log" || fail "$r: no note on the rank count"

@@ -1,0 +1,52 @@
+#include "train/consolidate.h"
+
+#include <filesystem>
+#include <optional>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/pieces.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "model/causal_lm.h"
+#include "parallel/data_parallel.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "train/state_parts.h"
+
+namespace pt::train {
+namespace fs = std::filesystem;
+
+void export_checkpoint(const std::string& checkpoint_dir, const std::string& out_dir) {
+  const fs::path ck(checkpoint_dir);
+  if (auto why = ckpt::problem(ck.string())) fail("{}: not a complete checkpoint ({})", ck.string(), *why);
+  const fs::path model_dir = ck / "model", shards_dir = ck / kModelShardsDir;
+  if (fs::exists(out_dir) && !fs::is_empty(out_dir)) fail("{}: exists and is not empty (choose a new directory)", out_dir);
+  if (!fs::is_directory(shards_dir)) {
+    // Already a whole HF model (ddp, ZeRO-1/2, LoRA checkpoints).
+    fs::create_directories(out_dir);
+    fs::copy(model_dir, out_dir, fs::copy_options::recursive);
+    log::info("{}: copied the checkpoint's HF model to {}", ck.string(), out_dir);
+    return;
+  }
+  ckpt::PieceSet shards(shards_dir.string(), kModelShardsFormat);
+  model::ModelOptions mo;
+  mo.path = model_dir.string();
+  mo.defer_param = [](const std::string& name) { return parallel::layer_of(name) >= 0; };
+  auto model = model::CausalLM::from_pretrained(mo, at::kCPU);
+  int64_t filled = 0;
+  for (auto& [name, p] : model->named_parameters(false)) {
+    if (p.storage().nbytes() >= p.nbytes()) continue;  // loaded from the HF files
+    at::NoGradGuard ng;
+    p.set_data(at::empty(p.sizes(), p.options()));
+    const int64_t got = shards.read("param", name, 0, p.view({-1}));
+    if (got != p.numel())
+      fail("{}: the shards hold {} of the {} elements of {}", shards_dir.string(), got, p.numel(), name);
+    ++filled;
+  }
+  std::optional<tok::HfTokenizer> tokenizer;
+  if (fs::exists(model_dir / "tokenizer.json")) tokenizer.emplace(tok::HfTokenizer::from_dir(model_dir.string()));
+  export_hf(*model, tokenizer ? &*tokenizer : nullptr, out_dir, false);
+  log::info("{}: {} decoder-layer tensors from the shards of {} ranks + the rest -> HF model {}", ck.string(), filled,
+            shards.saved_world(), out_dir);
+}
+
+}  // namespace pt::train
