@@ -125,6 +125,14 @@ for r in ("lora2", "lora3"):
     rel = max(abs(x - y) / abs(x) for x, y in zip(a + ea, b + eb))
     assert len(a) == len(b) == 8 and len(ea) == len(eb) == 3 and rel < 1e-5 and a[-1] < a[0], (a, b, ea, eb)
     print(f"LoRA + activation checkpointing + eval, {r} (fsdp, 2 ranks) vs 1 rank: 8 losses and 3 eval losses within {rel:.1e}")
+# One PEFT adapter per run, whatever the sharding: the same adapter weights.
+from safetensors.numpy import load_file
+wa = load_file(f"{t}/lora1/model/adapter_model.safetensors")
+for r in ("lora2", "lora3"):
+    wb = load_file(f"{t}/{r}/model/adapter_model.safetensors")
+    d = max(float(abs(wa[k] - wb[k]).max()) for k in wa)
+    assert wa.keys() == wb.keys() and d < 1e-5, (r, d)
+    print(f"  {r}: PEFT adapter within {d:.1e} of the 1-rank adapter ({len(wa)} tensors)")
 PY
 
 # DPO (frozen reference copy) and distillation (a teacher model) under ZeRO-3 on 2 ranks = 1 rank.
