@@ -99,12 +99,14 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       return t;
     }
     Checkpoint& ckpt = *ckptp;
-    if (!pad_rows && opts.defer_param && opts.defer_param(name)) {
+    if (opts.defer_param && opts.defer_param(name)) {
       // Shape only: the storage stays empty until the strategy gives the tensor its memory (from
-      // these files, or from its own shards when the files leave the tensor out).
-      if (ckpt.contains(name) && ckpt.file_of(name).info(name).shape != shape)
+      // these files — padding rows as zeros —, or from its own shards when the files leave it out).
+      std::vector<int64_t> expect = shape;
+      if (pad_rows) expect[0] = c.vocab_size;
+      if (ckpt.contains(name) && ckpt.file_of(name).info(name).shape != expect)
         fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name,
-             fmt::join(ckpt.file_of(name).info(name).shape, ", "), fmt::join(shape, ", "));
+             fmt::join(ckpt.file_of(name).info(name).shape, ", "), fmt::join(expect, ", "));
       at::Tensor t = at::empty({0}, topts);
       t.unsafeGetTensorImpl()->set_sizes_contiguous(shape);
       used[name] = true;

@@ -214,8 +214,20 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     fail("{} keeps the decoder layers as fsdp ZeRO-3 shards ({}/): resume it with parallel.strategy: fsdp and "
          "parallel.zero_stage: 3 (any number of ranks); the final HF export of that run is a whole model", *resume,
          kModelShardsDir);
-  if (sharded_load) mo.defer_param = [](const std::string& name) { return parallel::layer_of(name) >= 0; };
+  // The rest (embeddings, norms, heads) too, unless something reshapes it right after loading
+  // (vocabulary growth, new-token-only training) or it is not in the files (a new head).
+  std::shared_ptr<model::Checkpoint> hf_files;
+  if (sharded_load) {
+    hf_files = std::make_shared<model::Checkpoint>(mo.path);
+    const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
+    const bool rest_as_is = !R.tokenizer.train_new_tokens_only &&
+                            tok_vocab <= model::HfConfig::from_file(mo.path + "/config.json").vocab_size;
+    mo.defer_param = [files = hf_files, rest_as_is](const std::string& name) {
+      return parallel::layer_of(name) >= 0 || (rest_as_is && files->contains(name));
+    };
+  }
   auto model = model::CausalLM::from_pretrained(mo, device);
+  mo.defer_param = nullptr;
   const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
   if (tok_vocab > model->vocab_size()) {
     const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
@@ -269,22 +281,26 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     if (params.empty()) fail("the model has no trainable parameters");
     std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
     std::shared_ptr<parallel::Comm> gathers = zero3 ? parallel::make_comm(R.parallel.backend, device) : comm;
-    std::unique_ptr<model::Checkpoint> files;
     std::unique_ptr<ckpt::PieceSet> shards;
     parallel::ParamSource source;
-    if (from_shards) {
-      const std::string dir = (fs::path(*resume) / kModelShardsDir).string();
-      shards = std::make_unique<ckpt::PieceSet>(dir, kModelShardsFormat);
-      source = [&shards, dir](const std::string& name, int64_t begin, const at::Tensor& dst) {
-        const int64_t got = shards->read("param", name, begin, dst);
-        if (got != dst.numel())
-          fail("{}: the shards hold {} of the {} elements of {} from element {}", dir, got, dst.numel(), name, begin);
-      };
-    } else if (sharded_load) {
-      files = std::make_unique<model::Checkpoint>(mo.path);
-      source = [&files](const std::string& name, int64_t begin, const at::Tensor& dst) {
+    if (from_shards)
+      shards = std::make_unique<ckpt::PieceSet>((fs::path(*resume) / kModelShardsDir).string(), kModelShardsFormat);
+    if (sharded_load) {
+      // Decoder layers from the resumed checkpoint's shards, or from the HF files; the rest from the
+      // HF files (rows past the file's vocabulary are the padding: zeros).
+      source = [&shards, files = hf_files](const std::string& name, int64_t begin, const at::Tensor& dst) {
+        if (shards && parallel::layer_of(name) >= 0) {
+          const int64_t got = shards->read("param", name, begin, dst);
+          if (got != dst.numel())
+            fail("{}: the shards hold {} of the {} elements of {} from element {}", kModelShardsDir, got, dst.numel(),
+                 name, begin);
+          return;
+        }
         const auto& f = files->file_of(name);
-        dst.copy_(f.view(name).reshape({-1}).narrow(0, begin, dst.numel()));
+        const at::Tensor src = f.view(name).reshape({-1});
+        const int64_t end = begin + dst.numel(), have = std::min(end, src.numel());
+        if (have > begin) dst.narrow(0, 0, have - begin).copy_(src.narrow(0, begin, have - begin));
+        if (end > std::max(have, begin)) dst.narrow(0, std::max(have, begin) - begin, end - std::max(have, begin)).zero_();
         f.release(name);
       };
     }
@@ -292,6 +308,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     if (sharded_load)
       log::info("ZeRO-3: each rank read only its own slices of the decoder layers from {}",
                 (from_shards ? fs::path(*resume) / kModelShardsDir : fs::path(mo.path)).string());
+    hf_files.reset();
     if (zero3) model->set_layer_hooks(dp.get());
     optimizer = optim::make_optimizer(R.optimizer, dp->optimizer_params(true), dp->optimizer_params(false));
     const auto b = dp->bytes();
