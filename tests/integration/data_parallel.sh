@@ -4,7 +4,7 @@
 # 1e-5 relative, final weights within 1e-5, the fsdp export gives transformers the same logits; LoRA,
 # activation checkpointing and evaluation with generation compose with fsdp (ZeRO-3 included);
 # per-rank bytes fall as 1/N; 4-rank fsdp checkpoints resume on 2 ranks and on 1 and continue the
-# same curve; a 2-rank run killed in mid-step
+# same curve; a ZeRO-3 checkpoint joins into one HF model (posttrain export); a 2-rank run killed in mid-step
 # resumes bit for bit; one killed rank ends the job, and a hung rank makes the others give up after
 # parallel.timeout_s.
 set -euo pipefail
@@ -92,19 +92,26 @@ PY
 # ZeRO-3 exports one file per decoder layer (gathered one at a time) plus the rest, with an index.
 [ -f "$tmp/z3n4/model/model.safetensors.index.json" ] && [ -f "$tmp/z3n4/model/model-layer-00001.safetensors" ] \
   || { ls "$tmp/z3n4/model"; fail "ZeRO-3 export is not layer by layer"; }
-# The fsdp export is an ordinary HF model: transformers' logits equal the 1-rank model's.
+# The fsdp export is an ordinary HF model: transformers' logits equal the 1-rank model's; posttrain
+# export joins the ZeRO-3 step-8 checkpoint (its layers only in per-rank shards) into the same model.
+"$POSTTRAIN" export "$tmp/z3n4/checkpoints/step-00000008" "$tmp/joined" > "$tmp/export.log" 2>&1 \
+  || { cat "$tmp/export.log"; fail "posttrain export"; }
 "$PT_PYTHON" - "$tmp" <<'PY'
 import sys, torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 t = sys.argv[1]
 ids = torch.tensor([[1, 5, 9, 42, 7, 3, 11, 100, 2, 64]])
+logits = lambda d: AutoModelForCausalLM.from_pretrained(d).eval()(ids).logits
 with torch.no_grad():
-    a = AutoModelForCausalLM.from_pretrained(f"{t}/one/model").eval()(ids).logits
+    a = logits(f"{t}/one/model")
     for r in ("z2n4", "z3n4"):
-        b = AutoModelForCausalLM.from_pretrained(f"{t}/{r}/model").eval()(ids).logits
-        d = float((a - b).abs().max())
+        d = float((a - logits(f"{t}/{r}/model")).abs().max())
         assert d < 1e-4, (r, d)
         print(f"fsdp export ({r}) vs 1-rank export in transformers: logits within {d:.1e}")
+    d = float((logits(f"{t}/z3n4/model") - logits(f"{t}/joined")).abs().max())
+AutoTokenizer.from_pretrained(f"{t}/joined")
+assert d == 0, d
+print(f"posttrain export of the ZeRO-3 step-8 checkpoint = the run's final export (logits max diff {d})")
 PY
 
 # LoRA, activation checkpointing and evaluation with generation (every 4 steps) under fsdp.
@@ -178,23 +185,7 @@ if mpi 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${fsdp[@]}" --set parallel.z
 fi
 grep -q "resume it with parallel.strategy: fsdp and parallel.zero_stage: 3" "$tmp/re3z2.log" || { cat "$tmp/re3z2.log"; fail "no ZeRO-3 resume message"; }
 echo "ZeRO-3 checkpoint: 4 layer shards + HF files without layers; read back on 2 ranks; refused under ZeRO-2"
-# posttrain export joins a ZeRO-3 checkpoint into one HF model: its logits are the final export's
-# (the step-8 checkpoint holds the final weights); generate on the raw checkpoint names the fix.
-"$POSTTRAIN" export "$tmp/z3n4/checkpoints/step-00000008" "$tmp/joined" > "$tmp/export.log" 2>&1 \
-  || { cat "$tmp/export.log"; fail "posttrain export"; }
-"$PT_PYTHON" - "$tmp" <<'PY'
-import sys, torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-t = sys.argv[1]
-ids = torch.tensor([[1, 5, 9, 42, 7, 3, 11, 100, 2, 64]])
-with torch.no_grad():
-    a = AutoModelForCausalLM.from_pretrained(f"{t}/z3n4/model").eval()(ids).logits
-    b = AutoModelForCausalLM.from_pretrained(f"{t}/joined").eval()(ids).logits
-AutoTokenizer.from_pretrained(f"{t}/joined")
-d = float((a - b).abs().max())
-assert d == 0, d
-print(f"posttrain export of the ZeRO-3 step-8 checkpoint = the run's final export (logits max diff {d})")
-PY
+# generate on a raw ZeRO-3 checkpoint (layers only in the shards) names the fix: posttrain export.
 echo '{"prompt": "1 2 3"}' > "$tmp/prompts.jsonl"
 if "$POSTTRAIN" generate --model "$tmp/z3n4/checkpoints/step-00000008" --input "$tmp/prompts.jsonl" > "$tmp/gen.log" 2>&1; then
   fail "generate read a ZeRO-3 checkpoint without its layers"
