@@ -69,9 +69,9 @@ TEST_CASE("LoRA merge and unmerge preserve the function", "[model][lora]") {
   auto merged = m->logits(in);
   m->unmerge_lora();
   auto after = m->logits(in);
-  // fp32: merging reorders the sums, so the bound scales with the logits (|logits| here reach ~10;
-  // one observed run differed by 1.01e-5 absolute).
-  const double tol = 2e-6 * std::max(1.0, before.abs().max().item<double>());
+  // fp32: merging reorders the sums (and the kernels picked may vary run to run), so the bound scales
+  // with the logits (|logits| ~6 here; one CI run differed by 1.01e-5 absolute; a wrong merge is ~0.1).
+  const double tol = 5e-6 * std::max(1.0, before.abs().max().item<double>());
   INFO("max |logit| " << before.abs().max().item<double>());
   CHECK((before - merged).abs().max().item<double>() <= tol);
   CHECK((before - after).abs().max().item<double>() <= tol);
