@@ -111,7 +111,10 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
     fill(order, l, std::numeric_limits<int64_t>::max());
     num_layers_ = std::max(num_layers_, l + 1);
   }
-  fill(rest, -1, cap);
+  fill(rest, kRest, cap);
+  // The buckets of each unit (kRest, then layers 0..), looked up on every layer of every pass.
+  units_.resize(static_cast<size_t>(num_layers_) + 1);
+  for (auto& b : buckets_) units_[static_cast<size_t>(b->layer + 1)].push_back(b.get());
 
   const auto opt = like.options().requires_grad(false);
   for (auto& bp : buckets_) {
@@ -119,12 +122,11 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
     b.padded = stage_ > 0 ? (b.numel + n - 1) / n * n : b.numel;
     b.shard = b.padded / n;
     if (stage_ < 2) b.grad = at::zeros({b.padded}, opt);
-    const bool sharded_params = stage_ == 3;
     // Parameters created without memory (deferred by the loader) are read slice by slice from
     // `source` into the shard; the layer is then first gathered when it runs.
     bool deferred = false;
     for (size_t k : b.params) deferred |= params_[k].param.storage().nbytes() < params_[k].param.nbytes();
-    PT_CHECK(!deferred || (sharded_params && source), "data parallel: {} has no memory and no source to read it from",
+    PT_CHECK(!deferred || (stage_ == 3 && source), "data parallel: {} has no memory and no source to read it from",
              params_[b.params.front()].name);
     if (stage_ > 0) {
       // Deferred: views are cut from it, then its storage is freed before a page is touched.
@@ -142,7 +144,7 @@ DataParallel::DataParallel(std::vector<TrainableParam> params, std::shared_ptr<C
       }
       if (b.grad.defined()) p.mutable_grad() = b.grad.narrow(0, off, numel).view(p.sizes());
     }
-    if (sharded_params) {
+    if (stage_ == 3) {
       // The shard must outlive pbuf's storage, which is freed between uses.
       b.pshard = deferred ? at::zeros({b.shard}, opt) : b.pshard.clone();
       if (deferred) {
@@ -295,8 +297,8 @@ double DataParallel::clip_grad_norm(double max_norm) {
 
 void DataParallel::after_step() {
   if (stage_ == 0) return;
-  // In place: each rank's part already sits at its offset of the flat buffer. Freed layers are
-  // gathered when they next run.
+  // Stages 1-2 gather in place (each rank's part sits at its offset of the flat buffer); stage 3
+  // refreshes only what is resident, the freed units are gathered when they next run.
   for (auto& b : buckets_)
     if (b->resident) b->work = gather_comm_->all_gather(b->pshard, b->pbuf);
   for (auto& b : buckets_)
@@ -316,11 +318,15 @@ double DataParallel::take_wait_seconds() {
   return s;
 }
 
-std::vector<DataParallel::Bucket*> DataParallel::layer_buckets(int64_t layer) {
-  std::vector<Bucket*> out;
-  for (auto& b : buckets_)
-    if (b->layer == layer) out.push_back(b.get());
-  return out;
+const std::vector<DataParallel::Bucket*>& DataParallel::layer_buckets(int64_t layer) const {
+  static const std::vector<Bucket*> none;  // a layer without trainable parameters
+  const size_t i = static_cast<size_t>(layer + 1);
+  return i < units_.size() ? units_[i] : none;
+}
+
+void DataParallel::wait_gathered(const std::vector<Bucket*>& buckets) {
+  for (Bucket* b : buckets)
+    if (b->gathering) wait(b->gathering);
 }
 
 void DataParallel::gather(Bucket& b) {
@@ -339,8 +345,7 @@ void DataParallel::release(Bucket& b) {
 
 void DataParallel::present(int64_t layer) {
   for (Bucket* b : layer_buckets(layer)) gather(*b);
-  for (Bucket* b : layer_buckets(layer))
-    if (b->gathering) wait(b->gathering);
+  wait_gathered(layer_buckets(layer));
 }
 
 void DataParallel::before_model() {
@@ -364,14 +369,13 @@ void DataParallel::after_layer(int64_t layer, const at::Tensor& output) {
         for (Bucket* b : layer_buckets(layer - 1)) gather(*b);  // prefetch
     });
   }
-  for (Bucket* b : layer_buckets(layer)) release(*b);
+  release_layer(layer);
 }
 
 void DataParallel::gather_all() {
   if (stage_ != 3) return;
   for (auto& b : buckets_) gather(*b);
-  for (auto& b : buckets_)
-    if (b->gathering) wait(b->gathering);
+  for (const auto& unit : units_) wait_gathered(unit);
 }
 
 void DataParallel::release_layer(int64_t layer) {
@@ -379,8 +383,8 @@ void DataParallel::release_layer(int64_t layer) {
 }
 
 void DataParallel::release_all() {
-  for (auto& b : buckets_)
-    if (stage_ == 3) release(*b);
+  if (stage_ != 3) return;
+  for (auto& b : buckets_) release(*b);
 }
 
 DataParallel::Bytes DataParallel::bytes() const {

@@ -49,6 +49,7 @@ struct OwnedPiece {
 
 // The decoder layer a parameter belongs to (HF and PEFT names: "...layers.<i>."), or -1.
 int64_t layer_of(const std::string& name);
+inline bool in_decoder_layer(const std::string& name) { return layer_of(name) >= 0; }
 
 // Reads elements [begin, begin + dst.numel()) of parameter `name` (flattened) into dst: how stage 3
 // fills a rank's shards straight from the checkpoint files, so the full layer never exists on it.
@@ -114,14 +115,16 @@ class DataParallel : public model::LayerHooks {
   void wait(WorkPtr& w);   // timed; resets w
   void gather(Bucket& b);  // starts it (asynchronously)
   void present(int64_t layer);
+  void wait_gathered(const std::vector<Bucket*>& buckets);
   void release(Bucket& b);
-  std::vector<Bucket*> layer_buckets(int64_t layer);
+  const std::vector<Bucket*>& layer_buckets(int64_t layer) const;
 
   std::vector<TrainableParam> params_;
   std::shared_ptr<Comm> comm_, gather_comm_;
   int64_t num_layers_ = 0;
   int stage_ = 0;
   std::vector<std::unique_ptr<Bucket>> buckets_;
+  std::vector<std::vector<Bucket*>> units_;  // [layer + 1]: the buckets of kRest and of each layer
   std::vector<std::pair<size_t, int64_t>> where_;  // param -> (bucket, offset)
   bool syncing_ = false;
   bool first_micro_ = true;  // stage 2: the update's first micro-batch reduces straight into gshard

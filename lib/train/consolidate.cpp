@@ -30,7 +30,7 @@ void export_checkpoint(const std::string& checkpoint_dir, const std::string& out
   ckpt::PieceSet shards(shards_dir.string(), kModelShardsFormat);
   model::ModelOptions mo;
   mo.path = model_dir.string();
-  mo.defer_param = [](const std::string& name) { return parallel::layer_of(name) >= 0; };
+  mo.defer_param = parallel::in_decoder_layer;
   auto model = model::CausalLM::from_pretrained(mo, at::kCPU);
   int64_t filled = 0;
   for (auto& [name, p] : model->named_parameters(false)) {

@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -216,19 +217,18 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
          kModelShardsDir);
   // The rest (embeddings, norms, heads) too, unless something reshapes it right after loading
   // (vocabulary growth, new-token-only training) or it is not in the files (a new head).
+  const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
   std::shared_ptr<model::Checkpoint> hf_files;
   if (sharded_load) {
     hf_files = std::make_shared<model::Checkpoint>(mo.path);
-    const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
     const bool rest_as_is = !R.tokenizer.train_new_tokens_only &&
                             tok_vocab <= model::HfConfig::from_file(mo.path + "/config.json").vocab_size;
     mo.defer_param = [files = hf_files, rest_as_is](const std::string& name) {
-      return parallel::layer_of(name) >= 0 || (rest_as_is && files->contains(name));
+      return parallel::in_decoder_layer(name) || (rest_as_is && files->contains(name));
     };
   }
   auto model = model::CausalLM::from_pretrained(mo, device);
   mo.defer_param = nullptr;
-  const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
   if (tok_vocab > model->vocab_size()) {
     const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
     if (!added)
@@ -289,7 +289,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
       // Decoder layers from the resumed checkpoint's shards, or from the HF files; the rest from the
       // HF files (rows past the file's vocabulary are the padding: zeros).
       source = [&shards, files = hf_files](const std::string& name, int64_t begin, const at::Tensor& dst) {
-        if (shards && parallel::layer_of(name) >= 0) {
+        if (shards && parallel::in_decoder_layer(name)) {
           const int64_t got = shards->read("param", name, begin, dst);
           if (got != dst.numel())
             fail("{}: the shards hold {} of the {} elements of {} from element {}", kModelShardsDir, got, dst.numel(),
@@ -298,9 +298,9 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
         }
         const auto& f = files->file_of(name);
         const at::Tensor src = f.view(name).reshape({-1});
-        const int64_t end = begin + dst.numel(), have = std::min(end, src.numel());
-        if (have > begin) dst.narrow(0, 0, have - begin).copy_(src.narrow(0, begin, have - begin));
-        if (end > std::max(have, begin)) dst.narrow(0, std::max(have, begin) - begin, end - std::max(have, begin)).zero_();
+        const int64_t stored = std::clamp<int64_t>(src.numel() - begin, 0, dst.numel());
+        if (stored > 0) dst.narrow(0, 0, stored).copy_(src.narrow(0, begin, stored));
+        dst.narrow(0, stored, dst.numel() - stored).zero_();
         f.release(name);
       };
     }

@@ -42,7 +42,7 @@ class ModelState : public Stateful {
   void save(const std::string& dir) const override {
     // ZeRO-3: the decoder layers are in model_shards/ (ShardedModelState); the rest is HF files.
     if (layers_apart_)
-      export_hf(*model_, tok_, dir + "/model", false, [](const std::string& n) { return parallel::layer_of(n) >= 0; });
+      export_hf(*model_, tok_, dir + "/model", false, parallel::in_decoder_layer);
     else
       export_hf(*model_, tok_, dir + "/model", false);
     if (model_->has_adapters()) model_->save_state(dir + "/trainable.safetensors");
@@ -69,7 +69,7 @@ class ShardedModelState : public Stateful {
   void save(const std::string& dir) const override {
     std::vector<std::pair<std::string, at::Tensor>> pieces;
     for (const auto& p : dp_->owned_pieces())
-      if (parallel::layer_of(p.name) >= 0)
+      if (parallel::in_decoder_layer(p.name))
         pieces.emplace_back(ckpt::piece_key("param", p.name, p.begin), p.shard.narrow(0, p.offset, p.length));
     const auto& w = parallel::World::get();
     ckpt::write_pieces(dir + "/" + kModelShardsDir, w.rank(), w.size(), kModelShardsFormat, pieces);
@@ -217,24 +217,28 @@ void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* t
                          parallel::DataParallel& dp, bool write) {
   std::map<int64_t, std::vector<std::pair<std::string, at::Tensor>>> layers;
   for (const auto& [n, p] : model.named_parameters(false))
-    if (parallel::layer_of(n) >= 0) layers[parallel::layer_of(n)].emplace_back(n, p);
+    if (const int64_t l = parallel::layer_of(n); l >= 0) layers[l].emplace_back(n, p);
   nlohmann::json weight_map = nlohmann::json::object();
-  uint64_t total = 0;
+  uint64_t total = 0;  // bytes as stored (the embeddings without their padding rows)
   dp.gather_layer(parallel::DataParallel::kRest);
   if (write) {
     fs::remove_all(dir);
-    export_hf(model, tokenizer, dir, false, [](const std::string& n) { return parallel::layer_of(n) >= 0; });
+    export_hf(model, tokenizer, dir, false, parallel::in_decoder_layer);
     // The rest (embeddings, final norm, heads) as written: one file or its own shards.
     const fs::path index = fs::path(dir) / "model.safetensors.index.json";
     if (fs::exists(index)) {
-      weight_map = read_json(index.string()).at("weight_map");
+      const json written = read_json(index.string());
+      weight_map = written.at("weight_map");
+      total = written.at("metadata").at("total_size").get<uint64_t>();
     } else {
-      fs::rename(fs::path(dir) / "model.safetensors", fs::path(dir) / "model-rest.safetensors");
-      for (const auto& n : model::SafetensorsFile((fs::path(dir) / "model-rest.safetensors").string()).names())
-        weight_map[n] = "model-rest.safetensors";
+      const fs::path rest = fs::path(dir) / "model-rest.safetensors";
+      fs::rename(fs::path(dir) / "model.safetensors", rest);
+      const model::SafetensorsFile f(rest.string());
+      for (const auto& n : f.names()) {
+        weight_map[n] = rest.filename().string();
+        total += f.info(n).end - f.info(n).begin;
+      }
     }
-    for (const auto& [n, p] : model.named_parameters(false))
-      if (parallel::layer_of(n) < 0 && weight_map.contains(n)) total += p.nbytes();
   }
   dp.release_layer(parallel::DataParallel::kRest);
   for (const auto& [l, tensors] : layers) {
