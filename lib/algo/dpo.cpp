@@ -152,7 +152,7 @@ at::Tensor Dpo::doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* 
   at::Tensor seg = mb.token_doc.index_select(0, idx);
   at::Tensor hidden = m.hidden_states(mb.input).index_select(0, idx);
   at::Tensor lp = chunked_logprobs(hidden, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(),
-                                   ctx_.ce_chunk);
+                                   ctx_.ce_chunk, vocab_shard_of(m));
   if (doc_tokens) *doc_tokens = segment_sum(at::ones_like(lp), seg, mb.num_docs);
   return segment_sum(lp, seg, mb.num_docs);
 }

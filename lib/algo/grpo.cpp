@@ -45,7 +45,7 @@ at::Tensor Grpo::label_logprobs(model::CausalLM& m, const MicroBatch& mb) {
   at::Tensor idx = labelled_positions(mb);
   // Log-probs at the sampling temperature (logits / T), as the rollout's were taken.
   at::Tensor h = m.hidden_states(mb.input).index_select(0, idx) / o_.temperature;
-  return chunked_logprobs(h, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(), ctx_.ce_chunk);
+  return chunked_logprobs(h, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(), ctx_.ce_chunk, vocab_shard_of(m));
 }
 
 Prepared Grpo::prepare(data::StepBatch& batch, bool training) {

@@ -61,12 +61,14 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
 }  // namespace
 
 at::Tensor chunked_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                            int64_t vocab_size, int64_t chunk) {
+                            int64_t vocab_size, int64_t chunk, const VocabShard& shard) {
   PT_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1),
            "chunked_logprobs: hidden [n, H] and weight [V, H] expected");
   PT_CHECK(labels.dim() == 1 && labels.size(0) == hidden.size(0), "chunked_logprobs: one label per row expected");
-  PT_CHECK(chunk > 0 && vocab_size > 0 && vocab_size <= weight.size(0), "chunked_logprobs: bad chunk/vocab");
+  PT_CHECK(chunk > 0 && vocab_size > 0 && (shard.split() || vocab_size <= weight.size(0)),
+           "chunked_logprobs: bad chunk/vocab");
   if (hidden.size(0) == 0) return at::zeros({0}, hidden.options().dtype(at::kFloat)) + (hidden.sum() + weight.sum()) * 0;
+  if (shard.split()) return vocab_parallel_logprobs(hidden, weight, labels, vocab_size, chunk, shard);
   return ChunkedLogprobs::apply(hidden, weight, labels, vocab_size, chunk);
 }
 

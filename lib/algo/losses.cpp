@@ -65,14 +65,17 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
 }  // namespace
 
 at::Tensor chunked_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                 int64_t vocab_size, int64_t chunk, const at::Tensor& weights) {
+                                 int64_t vocab_size, int64_t chunk, const at::Tensor& weights,
+                                 const VocabShard& shard) {
   PT_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1),
            "chunked_cross_entropy: hidden [n, H] and weight [V, H] expected");
   PT_CHECK(labels.dim() == 1 && labels.size(0) == hidden.size(0), "chunked_cross_entropy: one label per row expected");
-  PT_CHECK(chunk > 0 && vocab_size > 0 && vocab_size <= weight.size(0), "chunked_cross_entropy: bad chunk/vocab");
+  PT_CHECK(chunk > 0 && vocab_size > 0 && (shard.split() || vocab_size <= weight.size(0)),
+           "chunked_cross_entropy: bad chunk/vocab");
   PT_CHECK(!weights.defined() || (weights.dim() == 1 && weights.size(0) == hidden.size(0)),
            "chunked_cross_entropy: one weight per row expected");
   if (hidden.size(0) == 0) return (hidden.sum() * 0 + weight.sum() * 0).to(at::kFloat);
+  if (shard.split()) return vocab_parallel_cross_entropy(hidden, weight, labels, vocab_size, chunk, weights, shard);
   // Autograd functions take no undefined inputs: "no weights" is an empty tensor.
   return ChunkedCE::apply(hidden, weight, labels,
                           weights.defined() ? weights.detach() : at::empty({0}, hidden.options().dtype(at::kFloat)),

@@ -15,6 +15,7 @@ std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, cons
   o.init.reset();
   o.head = {};
   o.activation_checkpointing = false;
+  o.tp = policy.tp_group();  // split like the policy: the losses combine both over the same group
   auto cfg = model::HfConfig::from_file((fs::path(path) / "config.json").string());
   const auto& pc = policy.config();
   if (same_shape && cfg.architecture != pc.architecture)

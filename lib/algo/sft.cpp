@@ -11,7 +11,7 @@ at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidd
   // Dropping ignored positions first: with short answers in long prompts most rows carry no label.
   at::Tensor idx = labelled_positions(mb);
   return chunked_cross_entropy(hidden.index_select(0, idx), model.lm_head_weight(), mb.labels.index_select(0, idx),
-                               model.vocab_size(), chunk, mb.label_weights);
+                               model.vocab_size(), chunk, mb.label_weights, vocab_shard_of(model));
 }
 
 LossOut Sft::loss(const MicroBatch& mb, const Prepared& prep) {

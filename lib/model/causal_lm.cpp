@@ -114,7 +114,30 @@ at::Tensor CausalLM::score_logits(const PackedInput& in) {
 
 at::Tensor CausalLM::logits(const PackedInput& in) {
   auto h = impl_->hidden(in);
-  return at::linear(h, lm_head_weight()).narrow(1, 0, impl_->cfg.vocab_size);
+  auto local = at::linear(h, lm_head_weight());
+  return tp_gather(local, 1, impl_->tp).narrow(1, 0, impl_->cfg.vocab_size);
+}
+
+const std::shared_ptr<TpGroup>& CausalLM::tp_group() const { return impl_->opts.tp; }
+int64_t CausalLM::vocab_offset() const { return impl_->vocab_offset; }
+
+int CausalLM::tp_split_dim(const std::string& name) const {
+  return impl_->tp ? model::tp_split_dim(*impl_->arch, name) : -1;
+}
+
+void CausalLM::set_tp_whole(bool whole) {
+  if (!impl_->tp || whole == !impl_->tp_slices.empty()) return;
+  at::NoGradGuard ng;
+  if (whole) {
+    for (auto& [n, p] : impl_->base_params)
+      if (const int dim = tp_split_dim(n); dim >= 0) {
+        impl_->tp_slices.emplace_back(p, p.detach());
+        p.set_data(tp_gather(p.detach(), dim, impl_->tp));
+      }
+  } else {
+    for (auto& [p, slice] : impl_->tp_slices) p.set_data(slice);
+    impl_->tp_slices.clear();
+  }
 }
 
 int64_t CausalLM::vocab_size() const { return impl_->cfg.vocab_size; }

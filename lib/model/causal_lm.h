@@ -16,6 +16,7 @@
 namespace pt::model {
 
 struct KvStep;
+class TpGroup;
 
 class CausalLM {
  public:
@@ -29,8 +30,19 @@ class CausalLM {
   // [N, hidden] after the final norm. With `kv`, the documents of `in` continue sequences whose
   // earlier tokens are in the KV cache (generation), and their keys/values are appended to it.
   at::Tensor hidden_states(const PackedInput& in, KvStep* kv = nullptr);
-  at::Tensor lm_head_weight() const;                // [padded_vocab, hidden]; rows >= vocab_size() are padding
+  // [padded_vocab, hidden]; rows >= vocab_size() are padding. Under tensor parallelism this rank's
+  // rows [vocab_offset(), vocab_offset() + padded_vocab / tp size) only.
+  at::Tensor lm_head_weight() const;
   at::Tensor logits(const PackedInput& in);         // [N, vocab_size()] (padding columns sliced off)
+  // The tensor-parallel group the model is split over (null: the whole model is here).
+  const std::shared_ptr<TpGroup>& tp_group() const;
+  int64_t vocab_offset() const;  // first embedding / LM-head row of this rank
+  // The dimension parameter `name` is split along over the group (0, 1), or -1 (replicated).
+  int tp_split_dim(const std::string& name) const;
+  // Every split parameter as the whole tensor (all ranks of the group call it together: saving,
+  // export), or back to this rank's slices. The parameters stay the same tensors (their data is
+  // swapped), so optimizer state and gradient views keep pointing at them.
+  void set_tp_whole(bool whole);
   // *ForSequenceClassification checkpoints: the score head at each document's last token,
   // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
   bool has_score_head() const;  // a sequence-classification head

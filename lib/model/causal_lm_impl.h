@@ -14,6 +14,7 @@
 #include "model/blocks.h"
 #include "model/causal_lm.h"
 #include "model/kv_cache.h"
+#include "model/tensor_parallel.h"
 
 namespace pt::model {
 
@@ -61,6 +62,12 @@ struct CausalLM::Impl {
   bool training = true;
   bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
   LayerHooks* layer_hooks = nullptr;
+  // Tensor parallelism (opts.tp; null = off): this rank's heads and embedding / LM-head rows
+  // [vocab_offset, vocab_offset + padded_vocab / tp size).
+  TpGroup* tp = nullptr;
+  int64_t vocab_offset = 0;
+  int tp_size() const { return tp ? tp->size() : 1; }
+  std::vector<std::pair<at::Tensor, at::Tensor>> tp_slices;  // while whole (set_tp_whole): parameter, its slice
   int64_t frozen_rows = 0;  // > 0: only embedding / LM-head rows from here on train (new tokens alone)
   // New tokens under LoRA (PEFT's trainable_token_indices): the values of rows [new_rows_from,
   // new_rows_from + n) of the embedding (and of an untied LM head), trainable, replacing the frozen
@@ -88,14 +95,16 @@ struct CausalLM::Impl {
   // in the KV cache. The rest of the block is the same code either way.
   at::Tensor block(const Layer& L, const at::Tensor& x, const PackedInput& in, const at::Tensor& cos,
                    const at::Tensor& sin, int64_t layer = 0, KvStep* kv = nullptr) const {
-    const int64_t n = x.size(0), hq = cfg.num_attention_heads, hkv = cfg.num_key_value_heads, d = cfg.head_dim;
-    auto h = norm(x, L.input_norm);
+    const int64_t n = x.size(0), hq = cfg.num_attention_heads / tp_size(), hkv = cfg.num_key_value_heads / tp_size(),
+                  d = cfg.head_dim;
+    auto h = tp_copy(norm(x, L.input_norm), tp);
     auto q = proj(h, L.q).view({n, hq, d});
     auto k = proj(h, L.k).view({n, hkv, d});
     auto v = proj(h, L.v).view({n, hkv, d});
     if (arch->qk_norm) {
-      q = norm(q, L.q_norm);
-      k = norm(k, L.k_norm);
+      // Replicated weights applied to this rank's heads only: their gradients are summed (f).
+      q = norm(q, tp_copy(L.q_norm, tp));
+      k = norm(k, tp_copy(L.k_norm, tp));
     }
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
@@ -103,29 +112,43 @@ struct CausalLM::Impl {
     const int64_t window = cfg.window_of(layer);
     auto a = kv ? cached_attention(q, k, v, *kv, layer, scale, window)
                 : attention(opts.attention, q, k, v, in, scale, window);  // [N, Hq, D]
-    auto attn_out = proj(a.reshape({n, hq * d}), L.o);
+    auto attn_out = row_parallel(a.reshape({n, hq * d}), L.o);
     if (L.attn_out_norm.defined()) attn_out = norm(attn_out, L.attn_out_norm);
     auto x2 = x + attn_out;
     auto h2 = norm(x2, L.post_norm);
-    auto mlp = L.experts.empty() ? dense_mlp(h2, L.gate, L.up, L.down) : moe(h2, L);
+    auto mlp = L.experts.empty() ? dense_mlp(tp_copy(h2, tp), L.gate, L.up, L.down) : tp_reduce(moe(h2, L), tp);
     if (L.ffn_out_norm.defined()) mlp = norm(mlp, L.ffn_out_norm);
     return x2 + mlp;
   }
 
-  at::Tensor dense_mlp(const at::Tensor& h, const Linear& gate, const Linear& up, const Linear& down) const {
+  // Under tensor parallelism the sum over ranks of the down projection; `partial`: without it (the
+  // caller sums several experts' outputs first).
+  at::Tensor dense_mlp(const at::Tensor& h, const Linear& gate, const Linear& up, const Linear& down,
+                       bool partial = false) const {
     auto g = proj(h, gate);
     auto act = cfg.hidden_act == "gelu_pytorch_tanh" ? at::gelu(g, "tanh") : at::silu(g);
-    return proj(act * proj(h, up), down);
+    return partial ? proj(act * proj(h, up), down) : row_parallel(act * proj(h, up), down);
+  }
+
+  // A row-parallel projection: each rank's partial product over its input columns, summed over the
+  // group; the (replicated) bias added once, after the sum.
+  at::Tensor row_parallel(const at::Tensor& x, const Linear& l) const {
+    if (!tp) return proj(x, l);
+    auto y = tp_reduce(at::linear(x, l.w), tp);
+    return l.b.defined() ? y + l.b : y;
   }
 
   // Top-k routing as transformers does it: softmax over the experts in fp32, the k largest
   // (renormalized when norm_topk_prob) in the activations' dtype, each expert applied to its tokens
-  // and its weighted output added in expert order.
+  // and its weighted output added in expert order. Under tensor parallelism the router runs on
+  // every rank alike and each rank's experts compute their share of the width: the result is this
+  // rank's partial sum (the caller sums it over the group).
   at::Tensor moe(const at::Tensor& h, const Layer& L) const {
     auto probs = at::softmax(at::linear(h, L.router), -1, at::kFloat);
     auto [top_v, top_i] = at::topk(probs, cfg.experts_per_token, -1);
     if (cfg.norm_topk_prob) top_v = top_v / top_v.sum(-1, true);
-    top_v = top_v.to(h.scalar_type());
+    top_v = tp_copy(top_v.to(h.scalar_type()), tp);
+    auto hx = tp_copy(h, tp);
     auto out = at::zeros_like(h);
     // Which experts any token chose, on the host once per layer (one sync).
     auto hit = at::zeros({cfg.num_experts}, top_i.options()).index_fill_(0, top_i.flatten(), 1).nonzero().squeeze(1).cpu();
@@ -135,7 +158,7 @@ struct CausalLM::Impl {
       auto where = top_i.eq(e).nonzero();  // [T, 2]: token, slot
       auto tok = where.select(1, 0), slot = where.select(1, 1);
       const Expert& E = L.experts[static_cast<size_t>(e)];
-      auto y = dense_mlp(h.index_select(0, tok), E.gate, E.up, E.down) * top_v.index({tok, slot}).unsqueeze(1);
+      auto y = dense_mlp(hx.index_select(0, tok), E.gate, E.up, E.down, /*partial=*/true) * top_v.index({tok, slot}).unsqueeze(1);
       out = out.index_add(0, tok, y);
     }
     return out;
@@ -158,12 +181,19 @@ struct CausalLM::Impl {
     }
     return w;
   }
+  // Rows this rank owns looked up, the others zero, summed over the group.
+  at::Tensor vocab_parallel_lookup(const at::Tensor& ids) const {
+    auto local = ids - vocab_offset;
+    auto outside = local.lt(0).logical_or(local.ge(embed.size(0)));
+    auto x = at::embedding(embed, local.masked_fill(outside, 0)).masked_fill(outside.unsqueeze(1), 0);
+    return tp_reduce(x, tp);
+  }
   at::Tensor embed_lookup(const at::Tensor& ids) const {
     // Gemma 3 scales embeddings by a factor rounded to the weights' dtype, and PEFT scales the LoRA
     // delta by it separately.
     const bool scaled = cfg.embed_scale != 1.0;
     auto s = scaled ? at::scalar_tensor(cfg.embed_scale, at::kFloat).to(embed.scalar_type()).to(embed.device()) : at::Tensor();
-    auto x = at::embedding(embed, ids);  // [N, hidden]
+    auto x = tp ? vocab_parallel_lookup(ids) : at::embedding(embed, ids);  // [N, hidden]
     if (scaled) x = x * s;
     if (embed_lora && !embed_lora->merged && adapters_on) {
       auto delta = at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;

@@ -49,6 +49,8 @@ void CausalLM::save_pretrained(const std::string& dir, bool merge, uint64_t max_
 
 void CausalLM::save_impl(const std::string& dir, bool merge, uint64_t max_shard_bytes,
                          const std::function<bool(const std::string&)>& skip) const {
+  PT_CHECK(!impl_->tp || !impl_->tp_slices.empty(),
+           "saving a tensor-parallel model needs its whole tensors: call set_tp_whole(true) on every rank of the group");
   fs::create_directories(dir);
   const auto& c = impl_->cfg;
   auto write_json = [&](const std::string& name, const nlohmann::json& j) {

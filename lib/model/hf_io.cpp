@@ -1,5 +1,6 @@
 // Loading a Hugging Face checkpoint into our decoder: every tensor by the name the architecture's
 // table gives it, shape-checked against config.json, copied straight from the memory-mapped files.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -73,6 +74,25 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   const HfConfig& c = impl->cfg;
   const int64_t m = opts.vocab_pad_multiple;
   impl->padded_vocab = (c.vocab_size + m - 1) / m * m;
+  TpGroup* tp = opts.tp && opts.tp->size() > 1 ? opts.tp.get() : nullptr;
+  if (tp) {
+    const int n = tp->size();
+    auto divisible = [&](const char* what, int64_t v, const char* fix) {
+      if (v % n != 0)
+        fail("parallel.tensor_parallel = {}: {} has {} = {}, which does not divide by {} ({})", n, opts.path.empty() ? "model.init" : opts.path, what, v, n, fix);
+    };
+    divisible("num_attention_heads", c.num_attention_heads, "each rank computes whole heads");
+    divisible("num_key_value_heads", c.num_key_value_heads, "each rank keeps whole key/value heads");
+    divisible("intermediate_size", c.intermediate_size, "the MLP width is split evenly");
+    if (c.num_experts > 0) divisible("moe_intermediate_size", c.moe_intermediate_size, "each expert's width is split evenly");
+    if (impl->padded_vocab % n != 0)
+      fail("parallel.tensor_parallel = {}: the embedding's {} rows (vocab_size {} padded to model.vocab_pad_multiple = "
+           "{}) do not divide by {}; set model.vocab_pad_multiple to a multiple of {}", n, impl->padded_vocab,
+           c.vocab_size, m, n, n);
+    if (opts.defer_param) fail("tensor parallelism with deferred (ZeRO-3) parameters is not supported");
+    impl->tp = tp;
+    impl->vocab_offset = impl->padded_vocab / n * tp->rank();
+  }
 
   std::unique_ptr<Checkpoint> source;
   if (!opts.init) source = std::make_unique<Checkpoint>(opts.path);
@@ -94,6 +114,8 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
         at::NoGradGuard ng;
         t.narrow(0, c.vocab_size, shape[0] - c.vocab_size).zero_();
       }
+      // The whole tensor is drawn first, so a split model starts from the same weights as a whole one.
+      if (const int dim = tp ? model::tp_split_dim(*impl->arch, name) : -1; dim >= 0) t = tp_slice(t, dim, *tp);
       used[name] = true;
       impl->base_params.emplace_back(name, t);
       return t;
@@ -120,10 +142,23 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     if (info.shape != expect)
       fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name, fmt::join(info.shape, ", "),
            fmt::join(expect, ", "));
-    at::Tensor t = pad_rows ? at::zeros(shape, topts) : at::empty(shape, topts);
-    {
+    const int dim = tp ? model::tp_split_dim(*impl->arch, name) : -1;
+    at::Tensor t;
+    if (dim < 0) {
+      t = pad_rows ? at::zeros(shape, topts) : at::empty(shape, topts);
       at::NoGradGuard ng;
       t.narrow(0, 0, expect[0]).copy_(ckpt.file_of(name).view(name));
+    } else {
+      // Only this rank's slice is read from the mapped file (rows past the file's vocabulary are
+      // padding: zeros).
+      std::vector<int64_t> local = shape;
+      local[dim] /= tp->size();
+      const int64_t begin = local[dim] * tp->rank();
+      t = at::zeros(local, topts);
+      at::NoGradGuard ng;
+      const at::Tensor src = ckpt.file_of(name).view(name);
+      const int64_t stored = std::clamp<int64_t>(src.size(dim) - begin, 0, local[dim]);
+      if (stored > 0) t.narrow(dim, 0, stored).copy_(src.narrow(dim, begin, stored));
     }
     ckpt.file_of(name).release(name);
     used[name] = true;

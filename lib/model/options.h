@@ -1,11 +1,14 @@
 #pragma once
 // Recipe section `model`: which HF checkpoint, in which dtype, with which attention backend/LoRA.
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "recipe/fields.h"
 
 namespace pt::model {
+
+class TpGroup;
 
 enum class Dtype { Auto, Float32, BFloat16, Float16 };
 enum class AttentionBackend { Auto, Eager, Sdpa, Flash };
@@ -98,6 +101,9 @@ struct ModelOptions {
   // Not a recipe key: parameters (by name) that the loader only checks against the checkpoint and
   // creates without memory, because a sharding strategy reads its own slices of them (fsdp ZeRO-3).
   std::function<bool(const std::string&)> defer_param;
+  // Not a recipe key: the tensor-parallel group this model is split over (parallel.tensor_parallel);
+  // null = the whole model on this rank. The loader reads only this rank's slices.
+  std::shared_ptr<TpGroup> tp;
 
   template <class V>
   void visit(V& v) {

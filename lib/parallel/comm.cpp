@@ -14,8 +14,9 @@ Backend resolve_backend(Backend backend, const at::Device& device) {
   return backend;
 }
 
-std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device) {
-  return resolve_backend(backend, device) == Backend::Nccl ? make_nccl_comm(device) : make_mpi_comm();
+std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device, bool tensor_group) {
+  return resolve_backend(backend, device) == Backend::Nccl ? make_nccl_comm(device, tensor_group)
+                                                           : make_mpi_comm(tensor_group);
 }
 
 }  // namespace pt::parallel

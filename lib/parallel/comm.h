@@ -38,7 +38,8 @@ class Comm {
 // parallel.backend for tensors on `device` (auto: nccl on CUDA, mpi on CPU); refuses combinations
 // that cannot run, naming the key — also for single-rank runs, which never communicate.
 Backend resolve_backend(Backend backend, const at::Device& device);
-// The communicator of this process's group (World) for tensors on `device`.
-std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device);
+// The communicator of this process's data-parallel group (World), or with `tensor_group` of its
+// tensor-parallel group, for tensors on `device`.
+std::unique_ptr<Comm> make_comm(Backend backend, const at::Device& device, bool tensor_group = false);
 
 }  // namespace pt::parallel

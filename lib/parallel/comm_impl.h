@@ -6,8 +6,9 @@
 
 namespace pt::parallel {
 
-std::unique_ptr<Comm> make_mpi_comm();
+// `tensor_group`: over World's tensor-parallel group instead of its (data-parallel) group.
+std::unique_ptr<Comm> make_mpi_comm(bool tensor_group);
 // Only in builds with NCCL; `device` is this rank's GPU.
-std::unique_ptr<Comm> make_nccl_comm(const at::Device& device);
+std::unique_ptr<Comm> make_nccl_comm(const at::Device& device, bool tensor_group);
 
 }  // namespace pt::parallel

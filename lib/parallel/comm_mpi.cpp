@@ -40,10 +40,10 @@ constexpr int64_t kPiece = int64_t{1} << 30;
 
 class MpiComm : public Comm {
  public:
-  MpiComm() {
+  explicit MpiComm(bool tensor_group) : tensor_(tensor_group) {
 #if PT_HAVE_MPI
-    if (World::get().size() > 1) {
-      comm_f_ = World::get().dup_comm_f();
+    if (size() > 1) {
+      comm_f_ = World::get().dup_comm_f(tensor_group);
       thread_ = std::make_unique<CommThread>();
     }
 #endif
@@ -58,8 +58,8 @@ class MpiComm : public Comm {
 #endif
   }
   std::string name() const override { return "mpi"; }
-  int rank() const override { return World::get().rank(); }
-  int size() const override { return World::get().size(); }
+  int rank() const override { return tensor_ ? World::get().tp_rank() : World::get().rank(); }
+  int size() const override { return tensor_ ? World::get().tp_size() : World::get().size(); }
 
   WorkPtr all_reduce_sum(const at::Tensor& t) override {
     check_cpu(t, "all-reduce");
@@ -117,6 +117,7 @@ class MpiComm : public Comm {
   WorkPtr post(const char* what, std::function<void()> fn) {
     return std::make_shared<MpiWork>(thread_->post(std::move(fn)), what);
   }
+  bool tensor_ = false;
   int comm_f_ = 0;
   std::unique_ptr<CommThread> thread_;
   // A single rank has nothing to exchange: reduce-scatter and all-gather are copies.
@@ -133,6 +134,6 @@ class MpiComm : public Comm {
 
 }  // namespace
 
-std::unique_ptr<Comm> make_mpi_comm() { return std::make_unique<MpiComm>(); }
+std::unique_ptr<Comm> make_mpi_comm(bool tensor_group) { return std::make_unique<MpiComm>(tensor_group); }
 
 }  // namespace pt::parallel

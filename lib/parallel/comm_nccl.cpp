@@ -41,15 +41,17 @@ class NcclWork : public Work {
   c10::intrusive_ptr<c10d::Work> w_;
 };
 
-c10::intrusive_ptr<c10d::Store> make_store(const World& world) {
+// `tensor_group`: the store of World's tensor-parallel group (each group serves its own).
+c10::intrusive_ptr<c10d::Store> make_store(const World& world, bool tensor_group) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(world.timeout() * 1000));
-  if (world.size() == 1) return c10::make_intrusive<c10d::HashStore>();
+  const int rank = tensor_group ? world.tp_rank() : world.rank(), size = tensor_group ? world.tp_size() : world.size();
+  if (size == 1) return c10::make_intrusive<c10d::HashStore>();
   std::string addr;
-  if (world.rank() == 0) {
+  if (rank == 0) {
     c10d::TCPStoreOptions o;
     o.port = 0;  // a free port, told to the others below
     o.isServer = true;
-    o.numWorkers = world.size();
+    o.numWorkers = size;
     o.waitWorkers = false;
     o.timeout = timeout;
     const char* host = std::getenv("MASTER_ADDR");
@@ -60,28 +62,31 @@ c10::intrusive_ptr<c10d::Store> make_store(const World& world) {
     }
     auto server = c10::make_intrusive<c10d::TCPStore>(host, o);
     addr = std::string(host) + " " + std::to_string(server->getPort());
-    world.bcast_bytes(addr);
+    world.bcast_bytes(addr, tensor_group);
     return server;
   }
-  world.bcast_bytes(addr);
+  world.bcast_bytes(addr, tensor_group);
   const auto space = addr.rfind(' ');
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(std::stoi(addr.substr(space + 1)));
   o.isServer = false;
-  o.numWorkers = world.size();
+  o.numWorkers = size;
   o.timeout = timeout;
   return c10::make_intrusive<c10d::TCPStore>(addr.substr(0, space), o);
 }
 
 class NcclComm : public Comm {
  public:
-  explicit NcclComm(const at::Device& device) : device_(device) {
+  NcclComm(const at::Device& device, bool tensor_group) : device_(device) {
     const auto& world = World::get();
     c10::cuda::set_device(device.index());
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = std::chrono::milliseconds(static_cast<int64_t>(world.timeout() * 1000));
-    pg_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(make_store(world), world.rank(), world.size(), opts);
-    log::info("NCCL process group: rank {} of {} on cuda:{}", world.rank(), world.size(), device.index());
+    const int rank = tensor_group ? world.tp_rank() : world.rank();
+    const int size = tensor_group ? world.tp_size() : world.size();
+    pg_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(make_store(world, tensor_group), rank, size, opts);
+    log::info("NCCL process group ({}): rank {} of {} on cuda:{}", tensor_group ? "tensor-parallel" : "data-parallel",
+              rank, size, device.index());
   }
   std::string name() const override { return "nccl"; }
   int rank() const override { return pg_->getRank(); }
@@ -111,9 +116,11 @@ class NcclComm : public Comm {
 
 }  // namespace
 
-std::unique_ptr<Comm> make_nccl_comm(const at::Device& device) { return std::make_unique<NcclComm>(device); }
+std::unique_ptr<Comm> make_nccl_comm(const at::Device& device, bool tensor_group) {
+  return std::make_unique<NcclComm>(device, tensor_group);
+}
 #else
-std::unique_ptr<Comm> make_nccl_comm(const at::Device&) {
+std::unique_ptr<Comm> make_nccl_comm(const at::Device&, bool) {
   fail("parallel.backend: nccl needs a build with CUDA and NCCL (this one has neither; rebuild on a machine with the "
        "CUDA toolkit, see README 'GPU')");
 }

@@ -23,7 +23,10 @@ struct ParallelOptions {
     using recipe::Spec;
     v.field("device", device, Spec("auto = CUDA when available"));
     v.field("data_parallel", data_parallel, Spec("data-parallel degree; 0 = world size / tensor_parallel").min(0));
-    v.field("tensor_parallel", tensor_parallel, Spec("tensor-parallel degree").min(1));
+    v.field("tensor_parallel", tensor_parallel,
+            Spec("tensor-parallel degree: consecutive ranks that split every weight between them (attention heads, MLP "
+                 "width, vocabulary rows; Megatron-style); launched ranks = data_parallel x tensor_parallel")
+                .min(1));
     v.field("strategy", strategy,
             Spec("ddp = replicated weights, bucketed all-reduce; fsdp = ZeRO sharding (zero_stage) over data-parallel ranks"));
     v.field("backend", backend, Spec("collectives; auto = nccl on CUDA, mpi on CPU"));

@@ -20,7 +20,12 @@ namespace {
 // The group's communicator (all ranks until split_rollout) and the training-rank-0 <-> workers link.
 MPI_Comm g_comm = MPI_COMM_NULL;
 MPI_Comm g_link = MPI_COMM_NULL;
+// Under tensor parallelism g_comm is the data-parallel group; g_tp the tensor-parallel group and
+// g_all every rank of the run.
+MPI_Comm g_tp = MPI_COMM_NULL;
+MPI_Comm g_all = MPI_COMM_NULL;
 MPI_Comm comm() { return g_comm == MPI_COMM_NULL ? MPI_COMM_WORLD : g_comm; }
+MPI_Comm all() { return g_all == MPI_COMM_NULL ? comm() : g_all; }
 }  // namespace
 #endif
 
@@ -85,10 +90,11 @@ void World::run(const std::function<void()>& fn, const char* what) const {
   wait(g_thread->post(fn), what);
 }
 
-int World::dup_comm_f() const {
+int World::dup_comm_f(bool tensor_group) const {
 #if PT_HAVE_MPI
   MPI_Comm dup = MPI_COMM_NULL;
-  run([&] { MPI_Comm_dup(comm(), &dup); }, "communicator set-up");
+  PT_CHECK(!tensor_group || g_tp != MPI_COMM_NULL, "no tensor-parallel group (split_tensor_parallel first)");
+  run([&] { MPI_Comm_dup(tensor_group ? g_tp : comm(), &dup); }, "communicator set-up");
   return static_cast<int>(MPI_Comm_c2f(dup));
 #else
   return 0;
@@ -100,6 +106,8 @@ void World::finalize() {
   if (mpi_) {
     g_thread.reset();
     if (g_link != MPI_COMM_NULL) MPI_Comm_free(&g_link);
+    if (g_tp != MPI_COMM_NULL) MPI_Comm_free(&g_tp);
+    if (g_all != MPI_COMM_NULL) MPI_Comm_free(&g_all);
     if (g_comm != MPI_COMM_NULL) MPI_Comm_free(&g_comm);
     MPI_Finalize();
     mpi_ = false;
@@ -109,7 +117,7 @@ void World::finalize() {
 
 void World::barrier() const {
 #if PT_HAVE_MPI
-  if (mpi_) run([] { MPI_Barrier(comm()); }, "barrier");
+  if (mpi_) run([] { MPI_Barrier(all()); }, "barrier");
 #endif
 }
 
@@ -131,9 +139,36 @@ std::vector<double> World::allreduce_sum(std::vector<double> v) const {
 
 int World::allreduce_max(int v) const {
 #if PT_HAVE_MPI
-  if (mpi_ && size_ > 1) run([&] { MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm()); }, "all-reduce (max)");
+  if (mpi_ && size_ * tp_size_ > 1)
+    run([&] { MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, all()); }, "all-reduce (max)");
 #endif
   return v;
+}
+
+void World::split_tensor_parallel(int tp) {
+  if (tp <= 1) return;
+  if (size_ % tp != 0)
+    fail("parallel.tensor_parallel = {} does not divide the {} rank(s) of the run (launch a multiple of {} ranks)", tp,
+         size_, tp);
+  PT_CHECK(tp_size_ == 1 && !worker_ && workers_ == 0, "split_tensor_parallel: already split");
+#if PT_HAVE_MPI
+  if (!mpi_) return;
+  const int rank = rank_;
+  run(
+      [&] {
+        MPI_Comm_dup(comm(), &g_all);
+        MPI_Comm_split(g_all, rank / tp, rank, &g_tp);
+        MPI_Comm dp = MPI_COMM_NULL;
+        MPI_Comm_split(g_all, rank % tp, rank, &dp);
+        if (g_comm != MPI_COMM_NULL) MPI_Comm_free(&g_comm);
+        g_comm = dp;
+      },
+      "tensor-parallel split");
+  tp_size_ = tp;
+  tp_rank_ = rank % tp;
+  rank_ = rank / tp;
+  size_ /= tp;
+#endif
 }
 
 void World::split_rollout(int workers) {
@@ -255,10 +290,10 @@ std::string World::scatter_bytes(const std::vector<std::string>& parts) const {
 #endif
 }
 
-void World::bcast_bytes(std::string& bytes) const {
-  if (size_ == 1) return;
+void World::bcast_bytes(std::string& bytes, bool tensor_group) const {
+  if ((tensor_group ? tp_size_ : size_) == 1) return;
 #if PT_HAVE_MPI
-  run([&] { bcast_string(bytes, comm()); }, "broadcast");
+  run([&] { bcast_string(bytes, tensor_group ? g_tp : comm()); }, "broadcast");
 #endif
 }
 

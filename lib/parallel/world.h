@@ -29,9 +29,19 @@ class World {
   int size() const { return size_; }
   int local_size() const { return local_size_; }
   int local_rank() const { return local_rank_; }  // among the ranks on this node: picks the GPU
-  bool is_main() const { return rank_ == 0 && !worker_; }
+  bool is_main() const { return rank_ == 0 && tp_rank_ == 0 && !worker_; }
   int global_rank() const { return global_rank_; }
   int global_size() const { return global_size_; }
+
+  // Tensor parallelism: consecutive groups of `tp` ranks hold one model between them (tensor-parallel
+  // groups, on one node when tp divides the ranks per node); ranks with the same position in their
+  // group form a data-parallel group. Afterwards rank()/size() and the collectives above and below
+  // (metrics, data sharding, gradient buckets) are the data-parallel group's; barrier() and
+  // allreduce_max() (stop requests, failures) span every rank, so all ranks stop together.
+  void split_tensor_parallel(int tp);
+  int tp_rank() const { return tp_rank_; }
+  int tp_size() const { return tp_size_; }
+  bool is_main_of_tp() const { return tp_rank_ == 0; }
 
   // RL with separate roles: the last `workers` ranks become rollout workers, the others train.
   // A link joins training rank 0 (link rank 0) with the workers (link ranks 1..workers).
@@ -45,7 +55,7 @@ class World {
   // Within the group: every rank's bytes at rank 0 (empty elsewhere), and rank 0's parts[r] to rank r.
   std::vector<std::string> gather_bytes(const std::string& mine) const;
   std::string scatter_bytes(const std::vector<std::string>& parts) const;
-  void bcast_bytes(std::string& bytes) const;  // from group rank 0
+  void bcast_bytes(std::string& bytes, bool tensor_group = false) const;  // from group rank 0
 
   // Deadline for every wait on a collective (default 600 s).
   void set_timeout(double seconds) { timeout_s_ = seconds; }
@@ -55,7 +65,7 @@ class World {
   void wait(const std::shared_future<void>& done, const std::string& what) const;
   // A duplicate of the group communicator (collective over the group), as a Fortran handle
   // (MPI_Comm_f2c turns it back): a communicator of its own for each parallel::Comm.
-  int dup_comm_f() const;
+  int dup_comm_f(bool tensor_group = false) const;
 
   void barrier() const;
   double allreduce_sum(double v) const;
@@ -68,6 +78,7 @@ class World {
   // for it (with the deadline).
   void run(const std::function<void()>& fn, const char* what) const;
 
+  int tp_rank_ = 0, tp_size_ = 1;
   int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, global_rank_ = 0, global_size_ = 1, workers_ = 0;
   double timeout_s_ = 600;
   bool mpi_ = false, worker_ = false;

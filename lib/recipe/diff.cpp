@@ -112,12 +112,14 @@ std::string format_diff(const std::vector<Change>& changes, bool color) {
 bool is_resume_safe(const Change& c) {
   // trainer.max_steps is not here: it sets the length of linear/cosine schedules, so changing it
   // changes every later learning rate (extend a run with --force, knowingly).
-  // The parallel layout only reorders gradient sums (a different rank count already does); the
-  // strategy is not here: ddp and fsdp checkpoint the optimizer in different forms.
+  // The parallel layout only reorders gradient sums (a different rank count already does; tensor
+  // parallel checkpoints hold whole tensors); the strategy is not here: ddp and fsdp checkpoint the
+  // optimizer in different forms.
   static const char* safe_prefixes[] = {"logging",      "checkpoint.every",        "checkpoint.keep_last",
                                         "checkpoint.save_final_hf", "trainer.eval", "run.name",
                                         "run.output_dir", "data.prefetch", "parallel.zero_stage", "parallel.bucket_mb",
-                                        "parallel.backend", "parallel.timeout_s", "parallel.data_parallel"};
+                                        "parallel.backend", "parallel.timeout_s", "parallel.data_parallel",
+                                        "parallel.tensor_parallel"};
   for (const char* p : safe_prefixes) {
     std::string s(p);
     if (c.path == s || c.path.rfind(s + ".", 0) == 0) return true;

@@ -22,6 +22,7 @@
 #include "optim/adamw.h"
 #include "parallel/comm.h"
 #include "parallel/data_parallel.h"
+#include "parallel/tensor_parallel.h"
 #include "parallel/world.h"
 #include "rl/rollout_link.h"
 #include "recipe/diff.h"
@@ -111,6 +112,12 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
       world.abort(2);
     }
   }
+  try {
+    world.split_tensor_parallel(loaded.recipe.parallel.tensor_parallel);
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    world.abort(2);
+  }
   int rc = 0;
   try {
     rc = train_run(loaded, flags);
@@ -142,7 +149,11 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   if (world.rollout_workers() > 0)
     log::info("rollouts on {} separate rank(s) ({}..{}); training on {} rank(s)", world.rollout_workers(),
               world.global_size() - world.rollout_workers(), world.global_size() - 1, world.size());
-  if (R.parallel.tensor_parallel > 1) fail("parallel.tensor_parallel: tensor parallelism is not part of this build yet");
+  if (R.parallel.tensor_parallel > 1 && world.tp_size() != R.parallel.tensor_parallel)
+    fail("parallel.tensor_parallel = {} needs an MPI launch with a multiple of {} ranks (mpirun -np {} posttrain run ...)",
+         R.parallel.tensor_parallel, R.parallel.tensor_parallel, R.parallel.tensor_parallel);
+  if (R.parallel.tensor_parallel > 1 && world.rollout_workers() > 0)
+    fail("parallel.tensor_parallel > 1 with algorithm.grpo.rollout_ranks is not supported");
   // Refused out loud rather than run as something else.
   if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3 && R.algorithm.name == algo::Name::Grpo)
     fail("parallel.zero_stage: 3 with algorithm grpo: every decoding step gathers each layer from all ranks, and "
@@ -151,8 +162,11 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     fail("parallel.strategy: fsdp with algorithm.grpo.rollout_ranks: the rollout workers receive whole weights; use "
          "ddp (or colocated rollouts)");
   if (R.parallel.data_parallel > 0 && R.parallel.data_parallel != world.size())
-    fail("parallel.data_parallel = {} but the run has {} rank(s) (launch with mpirun -np {}, or set 0 = all ranks)",
-         R.parallel.data_parallel, world.size(), R.parallel.data_parallel);
+    fail("parallel.data_parallel = {} but the run has {} rank(s){} (launch with mpirun -np {}, or set 0 = all ranks)",
+         R.parallel.data_parallel, world.size() * world.tp_size(),
+         world.tp_size() > 1 ? fmt::format(" = {} data-parallel x tensor_parallel {}", world.size(), world.tp_size())
+                             : std::string(),
+         R.parallel.data_parallel * world.tp_size());
   const auto resume = resolve_resume(loaded, flags);
   // Written before anything else so that a run directory always says what produced it.
   if (world.is_main()) recipe::write_resolved(loaded, R.run_dir());
@@ -227,8 +241,23 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
       return parallel::in_decoder_layer(name) || (rest_as_is && files->contains(name));
     };
   }
+  if (world.tp_size() > 1) {
+    mo.tp = parallel::make_tp_group(R.parallel.backend, device);
+    log::info("tensor parallelism: rank {} of {} in its group, data-parallel rank {} of {}", world.tp_rank(),
+              world.tp_size(), world.rank(), world.size());
+  }
   auto model = model::CausalLM::from_pretrained(mo, device);
   mo.defer_param = nullptr;
+  if (world.tp_size() > 1) {
+    int64_t bytes = 0;
+    for (const auto& [n, p] : model->named_parameters(false)) bytes += p.nbytes();
+    log::info("tensor parallelism: {:.3f} MB of parameters on this rank (split over {} ranks: attention heads, MLP "
+              "width, vocabulary rows)", bytes / 1e6, world.tp_size());
+  }
+  if (tok_vocab > model->vocab_size() && world.tp_size() > 1)
+    fail("tokenizer {} has {} tokens, model {} has vocab_size {}: growing the vocabulary is not supported with "
+         "parallel.tensor_parallel > 1 (grow it in a run without tensor parallelism first)",
+         tok_dir, tok_vocab, R.model.path, model->vocab_size());
   if (tok_vocab > model->vocab_size()) {
     const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
     if (!added)

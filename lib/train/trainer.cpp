@@ -12,9 +12,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "optim/schedule.h"
+#include "parallel/tensor_parallel.h"
 #include "parallel/world.h"
 #include "train/batch.h"
 #include "train/signals.h"
+#include "train/tp_state.h"
 
 namespace pt::train {
 namespace fs = std::filesystem;
@@ -112,6 +114,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   checkpointer_->add(recipe_state(p_.recipe));
   if (resume_dir) {
     checkpointer_->load(*resume_dir);
+    slice_optimizer_moments(*p_.model, *p_.optimizer);
     log::info("resumed from {} at step {}", *resume_dir, st_.step);
   }
   loader_ = std::make_unique<data::Loader>(*p_.data, data::DocStream::Split::Train, lo,
@@ -145,6 +148,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
       export_hf_layerwise(*p_.model, p_.tokenizer, out, *p_.dp, world.is_main());
     } else {
       if (p_.dp) p_.dp->gather_all();  // ZeRO-3 LoRA: the adapters, gathered by every rank
+      TpWhole whole(*p_.model, nullptr, world.rank() == 0);
       if (world.is_main()) {
         fs::remove_all(out);
         export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
@@ -247,6 +251,15 @@ void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared&
 
 double Trainer::optimizer_update() {
   const double max_norm = p_.recipe->recipe.trainer.max_grad_norm;
+  if (tensor_parallel()) {
+    // Replicated parameters have the same gradient on every rank of the group: counted once.
+    if (p_.dp) p_.dp->finish();
+    std::vector<std::pair<at::Tensor, bool>> params;
+    for (const auto& [n, p] : p_.model->named_parameters(true)) params.emplace_back(p, p_.model->tp_split_dim(n) >= 0);
+    const double grad_norm = parallel::clip_grad_norm_tp(params, *p_.model->tp_group(), max_norm);
+    p_.optimizer->adamw->step();
+    return grad_norm;
+  }
   if (p_.dp) {
     // Each rank's loss is already divided by the step's global normalizer: summing the gradients
     // gives the gradient of the global mean.
@@ -288,7 +301,7 @@ void Trainer::log_step(const data::StepBatch& batch, const algo::Prepared&, Step
     const double flops = world.allreduce_sum(step_flops(p_.model->config(), 0, 0, doc_lens) +
                                              step_flops(p_.model->config(), batch.global_tokens, batch.global_trained, {}) /
                                                  world.size());
-    s.emplace_back("mfu", flops / dt / (peak_flops_ * world.size()));
+    s.emplace_back("mfu", flops / dt / (peak_flops_ * world.size() * world.tp_size()));
   }
   s.emplace_back("masked_tokens", static_cast<double>(batch.global_tokens - batch.global_trained));
   if (st_.step % R.logging.every == 0 || st_.step == st_.total_steps) {
@@ -306,9 +319,9 @@ void Trainer::log_step(const data::StepBatch& batch, const algo::Prepared&, Step
 
 void Trainer::evaluate() {
   const auto& world = parallel::World::get();
-  // ZeRO-3 gathers each layer from all ranks as it runs: every rank runs the (identical) evaluation
-  // in step; otherwise rank 0 alone.
-  const bool lockstep = p_.dp && p_.dp->zero_stage() == 3;
+  // ZeRO-3 gathers each layer from all ranks as it runs, tensor parallelism exchanges activations:
+  // every rank runs the (identical) evaluation in step; otherwise rank 0 alone.
+  const bool lockstep = (p_.dp && p_.dp->zero_stage() == 3) || tensor_parallel();
   if (world.is_main() || lockstep) {
     AutocastGuard ac(p_.autocast_bf16);
     auto results = evaluator_->run();
@@ -327,7 +340,13 @@ std::string Trainer::checkpoint() {
     else
       p_.dp->gather_all();
   }
-  std::string dir = checkpointer_->save(st_.step);
+  std::string dir;
+  {
+    // Tensor parallelism: the group that holds data-parallel rank 0 (where rank 0 writes) gathers
+    // whole tensors for the files.
+    TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0);
+    dir = checkpointer_->save(st_.step);
+  }
   if (p_.dp) p_.dp->release_all();
   return dir;
 }

@@ -16,6 +16,7 @@
 #include "data/loader.h"
 #include "data/stream.h"
 #include "model/causal_lm.h"
+#include "model/tensor_parallel.h"
 #include "optim/adamw.h"
 #include "parallel/data_parallel.h"
 #include "recipe/recipe.h"
@@ -71,6 +72,7 @@ class Trainer {
                 double dt, const std::vector<int64_t>& doc_lens);
   void evaluate();
   std::string checkpoint();
+  bool tensor_parallel() const { return p_.model->tp_group() && p_.model->tp_group()->size() > 1; }
 
   TrainerParts p_;
   BatchGeometry geo_;

@@ -1,0 +1,32 @@
+#pragma once
+// Checkpoints of a tensor-parallel run hold whole tensors, the same files as any other run, so they
+// resume on any tensor- and data-parallel layout and export without a conversion step: around a
+// save the ranks of the group holding data-parallel rank 0 gather each split parameter and its AdamW
+// moments (TpWhole), and after a load every rank cuts its slice of the moments back out.
+#include <functional>
+#include <vector>
+
+#include "model/causal_lm.h"
+#include "optim/adamw.h"
+
+namespace pt::train {
+
+class TpWhole {
+ public:
+  // `active`: this rank takes part (every rank of one tensor-parallel group together); `opt` may be
+  // null (the model alone: exports).
+  TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active);
+  ~TpWhole();
+  TpWhole(const TpWhole&) = delete;
+  TpWhole& operator=(const TpWhole&) = delete;
+
+ private:
+  model::CausalLM& model_;
+  bool active_;
+  std::vector<std::function<void()>> restore_;  // puts each optimizer moment's slice back
+};
+
+// After a checkpoint's (whole) AdamW moments were loaded: this rank's slices of the split ones.
+void slice_optimizer_moments(model::CausalLM& model, optim::Optimizer& opt);
+
+}  // namespace pt::train

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Tensor parallelism on CPU ranks (mpirun, oversubscribed): column/row-parallel attention and MLP,
+# vocabulary-parallel embedding, LM head and chunked cross-entropy. Against one rank:
+#  - quickstart Qwen2 (q/k/v biases, tied embeddings): tp 2 and a 2 x 2 dp x tp mesh train the same
+#    8 losses (1e-5 relative) and gradient norms (clipping counts replicated parameters once); the
+#    exports give transformers the same logits;
+#  - Qwen3-MoE (q/k norms, experts split by width, untied head), Gemma 3 (sandwich norms, scaled
+#    embeddings) at tp 2, a Qwen3 with 4 key/value heads at tp 4, DPO (frozen reference split too)
+#    on the 2 x 2 mesh, activation checkpointing at tp 2: the same losses (evaluation losses included);
+#  - checkpoints hold whole tensors: a 2 x 2 checkpoint resumes on 1 rank and on tp 2, a 1-rank
+#    checkpoint on the 2 x 2 mesh, each continuing the same curve;
+#  - layouts that cannot be split are refused with the reason.
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun"; exit 0; fi
+"$POSTTRAIN" version | grep -q "mpi *yes" || { echo "SKIP: built without MPI"; exit 0; }
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
+qs=examples/quickstart
+common=(--set run.output_dir="$tmp" --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2
+        --set parallel.bucket_mb=0.25)
+long=(--set trainer.max_steps=8 --set checkpoint.every=4 --set checkpoint.keep_last=3 --set trainer.eval.every=0)
+short=(--set trainer.max_steps=6 --set checkpoint.every=0 --set checkpoint.save_final=false --set trainer.eval.every=3)
+train() {  # NAME RANKS RECIPE ARGS...
+  local name=$1 n=$2 recipe=$3; shift 3
+  if [ "$n" = 1 ]; then "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1
+  else mpi "$n" "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1; fi \
+    || { cat "$tmp/$name.log"; fail "$name"; }
+}
+same() {  # WEIGHT_TOL REFERENCE RUN... : every logged loss (and grad norm, eval loss) within 1e-5 relative
+  "$PT_PYTHON" - "$tmp" "$@" <<'PY'
+import glob, json, os, sys
+from safetensors.numpy import load_file
+t, tol, ref, runs = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
+def series(r, key):
+    return [json.loads(l)[key] for l in open(f"{t}/{r}/metrics.jsonl") if f'"{key}"' in l]
+def weights(r):
+    w = {}
+    for f in glob.glob(f"{t}/{r}/model/*.safetensors"):
+        w.update(load_file(f))
+    return w
+for r in runs:
+    out = []
+    for key in ("loss", "grad_norm", "eval/loss"):
+        a, b = series(ref, key), series(r, key)
+        assert len(a) == len(b) and (key == "eval/loss" or len(a) >= 6), (r, key, a, b)
+        if a:
+            rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+            assert rel < 1e-5, (r, key, a, b)
+            out.append(f"{len(a)} {key} within {rel:.1e}")
+    if tol > 0:
+        wa, wb = weights(ref), weights(r)
+        diff = max(float(abs(wa[k] - wb[k]).max()) for k in wa)
+        assert wa.keys() == wb.keys() and diff < tol, (r, diff)
+        out.append(f"final weights within {diff:.1e}")
+    print(f"{r} vs {ref}: " + ", ".join(out))
+PY
+}
+
+# Quickstart model: 1 rank, tp 2, dp 2 x tp 2.
+train one 1 $qs/recipe.yaml "${long[@]}"
+train tp2 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2
+train dp2tp2 4 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2
+grep -q "tensor parallelism: rank 0 of 2 in its group, data-parallel rank 0 of 2" "$tmp/dp2tp2.log" \
+  || { cat "$tmp/dp2tp2.log"; fail "no mesh line"; }
+grep -q "ddp over 2 rank(s)" "$tmp/dp2tp2.log" || fail "the 2 x 2 mesh did not run ddp over 2 ranks"
+# Weights: the row-parallel sums run in another order, and AdamW's first steps move an element by
+# about lr whatever its gradient's size, so a near-zero gradient's rounding shows up to ~1e-5.
+same 1e-4 one tp2 dp2tp2
+"$PT_PYTHON" - "$tmp" <<'PY'
+import sys, torch, transformers as tf
+t = sys.argv[1]
+ids = torch.randint(3, 300, (2, 48), generator=torch.Generator().manual_seed(0))
+def logits(r):
+    m = tf.AutoModelForCausalLM.from_pretrained(f"{t}/{r}/model", torch_dtype=torch.float32)
+    with torch.no_grad():
+        return m(ids).logits
+ref = logits("one")
+for r in ("tp2", "dp2tp2"):
+    d = (logits(r) - ref).abs().max().item()
+    assert d < 1e-3 * ref.abs().max().item(), (r, d)
+    print(f"transformers' logits of the {r} export vs the 1-rank export: max diff {d:.1e} (logits up to {ref.abs().max().item():.1f})")
+PY
+# Per-rank parameter bytes: the split tensors halve.
+"$PT_PYTHON" - "$tmp" <<'PY'
+import re, sys
+t = sys.argv[1]
+mb = float(re.search(r"tensor parallelism: ([\d.]+) MB of parameters", open(f"{t}/tp2.log").read()).group(1))
+print(f"tp 2: {mb:.3f} MB of parameters per rank")
+PY
+
+# Checkpoints hold whole tensors: resume on other layouts (step 4 -> 8).
+as_of_step4() { cp -r "$tmp/$1" "$tmp/$2"; rm -rf "$tmp/$2/checkpoints/step-00000008" "$tmp/$2/model"; }
+as_of_step4 dp2tp2 re1
+as_of_step4 dp2tp2 re2
+as_of_step4 one re4
+train re1 1 $qs/recipe.yaml "${long[@]}"
+train re2 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2
+train re4 4 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2
+for r in re1 re2 re4; do
+  grep -q "resumed from .*step-00000004 at step 4" "$tmp/$r.log" || { cat "$tmp/$r.log"; fail "$r did not resume"; }
+done
+same 1e-6 dp2tp2 re1 re2
+same 1e-6 one re4
+
+# Other architectures and tp 4.
+"$PT_PYTHON" tests/reference/make_moe.py "$tmp/moe" 1 2> /dev/null
+"$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/g3" 2> /dev/null
+for m in moe g3; do
+  at=(--set model.path="$tmp/$m" --set tokenizer.path="$tmp/$m")
+  train $m-1 1 $qs/recipe.yaml "${short[@]}" "${at[@]}"
+  train $m-tp2 2 $qs/recipe.yaml "${short[@]}" "${at[@]}" --set parallel.tensor_parallel=2
+  same 0 $m-1 $m-tp2
+done
+# Activation checkpointing recomputes each block (and its collectives) in the backward pass.
+train g3-tp2-ac 2 $qs/recipe.yaml "${short[@]}" --set model.path="$tmp/g3" --set tokenizer.path="$tmp/g3" \
+  --set parallel.tensor_parallel=2 --set model.activation_checkpointing=true
+same 0 g3-1 g3-tp2-ac
+init='model.init={architecture: Qwen3ForCausalLM, vocab_size: 300, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, head_dim: 16}'
+train q3-1 1 $qs/recipe.yaml "${short[@]}" --set model.path= --set "$init"
+train q3-tp4 4 $qs/recipe.yaml "${short[@]}" --set model.path= --set "$init" --set parallel.tensor_parallel=4
+same 0 q3-1 q3-tp4
+
+# DPO: policy and frozen reference both split, on the 2 x 2 mesh.
+dpo=(--set model.path="$PWD/$qs/model" --set tokenizer.path="$PWD/$qs/tokenizer" --set algorithm.dpo.reference=model)
+train dpo-1 1 examples/dpo/recipe.yaml "${short[@]}" "${dpo[@]}"
+train dpo-dp2tp2 4 examples/dpo/recipe.yaml "${short[@]}" "${dpo[@]}" --set parallel.tensor_parallel=2
+same 0 dpo-1 dpo-dp2tp2
+
+# Refusals.
+refused() {  # NAME RANKS MESSAGE ARGS...
+  local name=$1 n=$2 msg=$3; shift 3
+  if [ "$n" = 1 ]; then cmd=("$POSTTRAIN"); else cmd=(mpirun --allow-run-as-root --oversubscribe -np "$n" "$POSTTRAIN"); fi
+  if "${cmd[@]}" run $qs/recipe.yaml "${common[@]}" "${short[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1; then
+    fail "$name was accepted"
+  fi
+  grep -q -- "$msg" "$tmp/$name.log" || { cat "$tmp/$name.log"; fail "$name: no message '$msg'"; }
+  echo "refused ($name): $(grep -o -- "$msg.*" "$tmp/$name.log" | head -1 | cut -c1-150)"
+}
+refused kvheads 4 "num_key_value_heads = 2, which does not divide by 4" --set parallel.tensor_parallel=4
+refused ranks 3 "parallel.tensor_parallel = 2 does not divide the 3 rank(s)" --set parallel.tensor_parallel=2
+refused single 1 "needs an MPI launch with a multiple of 2 ranks" --set parallel.tensor_parallel=2
+refused fsdp 2 "the data-parallel axis of a dp x tp mesh runs ddp" --set parallel.tensor_parallel=2 --set parallel.strategy=fsdp
+refused lora 2 "LoRA with tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set 'model.lora={rank: 4}'
+refused generate 2 "generation under tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set trainer.eval.generate=true
+refused pad 2 "set model.vocab_pad_multiple to a multiple of 2" --set parallel.tensor_parallel=2 --set model.vocab_pad_multiple=1 \
+  --set model.path= --set "${init/vocab_size: 300/vocab_size: 301}"
+echo "tensor parallelism: all checks passed"

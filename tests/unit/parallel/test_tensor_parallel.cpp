@@ -1,0 +1,125 @@
+// Tensor parallelism in one process (a group of threads): the vocabulary-parallel losses equal the
+// whole-vocabulary ones, and every tiny architecture split over 2 ranks gives the whole model's
+// logits, loss and gradients (each rank's gradient = its slice of the whole gradient).
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "../model/model_fixtures.h"
+#include "algo/logprobs.h"
+#include "algo/losses.h"
+#include "model/arch.h"
+#include "thread_group.h"
+
+using namespace pt;
+
+namespace {
+
+// The rows of `full` that rank r of n holds.
+at::Tensor rows_of(const at::Tensor& full, int r, int n) { return full.narrow(0, full.size(0) / n * r, full.size(0) / n); }
+
+}  // namespace
+
+TEST_CASE("vocabulary-parallel cross-entropy and log-probs equal the whole-vocabulary ones", "[tp][loss]") {
+  for (int n : {2, 3}) {
+    at::manual_seed(3);
+    const int64_t rows = 13, hidden = 8, vocab = 37, padded = 42;  // padding rows end up on the last rank
+    auto h = at::randn({rows, hidden}, at::kDouble).to(at::kFloat);
+    auto w = at::randn({padded, hidden}) * 0.5;
+    auto labels = at::randint(0, vocab, {rows}, at::TensorOptions().dtype(at::kLong));
+    labels[0] = vocab - 1;  // the last real id: on the rank that also holds padding
+    auto weights = at::rand({rows});
+    // Whole vocabulary.
+    auto hr = h.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
+    auto ce = algo::chunked_cross_entropy(hr, wr, labels, vocab, 5, weights);
+    auto lp = algo::chunked_logprobs(hr, wr, labels, vocab, 5);
+    (ce + (lp * at::linspace(-1, 1, rows)).sum()).backward();
+    std::vector<double> loss_diff(n), lp_diff(n), gh_diff(n), gw_diff(n);
+    test::run_ranks(n, [&](int r, std::shared_ptr<model::TpGroup> g) {
+      auto hs = h.clone().requires_grad_(true), ws = rows_of(w, r, n).clone().requires_grad_(true);
+      algo::VocabShard shard{g.get(), padded / n * r};
+      auto ce_s = algo::chunked_cross_entropy(hs, ws, labels, vocab, 5, weights, shard);
+      auto lp_s = algo::chunked_logprobs(hs, ws, labels, vocab, 5, shard);
+      (ce_s + (lp_s * at::linspace(-1, 1, rows)).sum()).backward();
+      loss_diff[r] = std::abs(ce_s.item<double>() - ce.item<double>());
+      lp_diff[r] = (lp_s - lp).abs().max().item<double>();
+      gh_diff[r] = (hs.grad() - hr.grad()).abs().max().item<double>();
+      gw_diff[r] = (ws.grad() - rows_of(wr.grad(), r, n)).abs().max().item<double>();
+    });
+    for (int r = 0; r < n; ++r) {
+      INFO("tp " << n << " rank " << r);
+      CHECK(loss_diff[r] < 1e-5 * std::abs(ce.item<double>()));
+      CHECK(lp_diff[r] < 1e-5);
+      CHECK(gh_diff[r] < 1e-5);
+      CHECK(gw_diff[r] < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("tensor-parallel split dimensions follow the projection names", "[tp]") {
+  const auto& a = model::arch_qwen2();
+  CHECK(model::tp_split_dim(a, "model.embed_tokens.weight") == 0);
+  CHECK(model::tp_split_dim(a, "lm_head.weight") == 0);
+  CHECK(model::tp_split_dim(a, "model.layers.0.self_attn.q_proj.weight") == 0);
+  CHECK(model::tp_split_dim(a, "model.layers.0.self_attn.k_proj.bias") == 0);
+  CHECK(model::tp_split_dim(a, "model.layers.0.self_attn.o_proj.weight") == 1);
+  CHECK(model::tp_split_dim(a, "model.layers.0.self_attn.o_proj.bias") == -1);
+  CHECK(model::tp_split_dim(a, "model.layers.0.mlp.down_proj.weight") == 1);
+  CHECK(model::tp_split_dim(a, "model.layers.1.mlp.experts.3.up_proj.weight") == 0);
+  CHECK(model::tp_split_dim(a, "model.layers.1.mlp.gate.weight") == -1);  // the MoE router stays whole
+  CHECK(model::tp_split_dim(a, "model.layers.0.self_attn.q_norm.weight") == -1);
+  CHECK(model::tp_split_dim(a, "model.norm.weight") == -1);
+}
+
+TEST_CASE("every tiny architecture split over 2 ranks gives the whole model's logits, loss and gradients", "[tp][model]") {
+  for (const auto& name : test::tiny_models()) {
+    auto ref = test::load_reference(name);
+    auto in = model::PackedInput::from_documents(ref.docs);
+    // Next-token labels inside each packed document (the last position of the row predicts token 0).
+    auto labels = at::roll(in.input_ids, -1);
+    auto whole = test::load_tiny(name);
+    auto loss_of = [&](model::CausalLM& m) {
+      auto h = m.hidden_states(in);
+      return algo::chunked_cross_entropy(h, m.lm_head_weight(), labels, m.vocab_size(), 7, {}, algo::vocab_shard_of(m));
+    };
+    auto loss = loss_of(*whole);
+    loss.backward();
+    at::Tensor logits;
+    {
+      at::NoGradGuard ng;
+      logits = whole->logits(in);
+    }
+    std::map<std::string, at::Tensor> grads;
+    for (auto& [n, p] : whole->named_parameters(true)) grads[n] = p.grad();
+    const int n = 2;
+    std::vector<double> logit_diff(n), loss_diff(n), grad_diff(n);  // grad_diff: relative to the gradient's max
+    std::vector<std::string> worst(n);
+    test::run_ranks(n, [&](int r, std::shared_ptr<model::TpGroup> g) {
+      model::ModelOptions o;
+      o.path = test::model_dir(name);
+      o.attention = model::AttentionBackend::Sdpa;
+      o.tp = g;
+      auto m = model::CausalLM::from_pretrained(o, at::kCPU);
+      auto l = loss_of(*m);
+      l.backward();
+      loss_diff[r] = std::abs(l.item<double>() - loss.item<double>()) / loss.item<double>();
+      {
+        at::NoGradGuard ng;
+        logit_diff[r] = (m->logits(in) - logits).abs().max().item<double>();
+      }
+      for (auto& [pn, p] : m->named_parameters(true)) {
+        const int dim = m->tp_split_dim(pn);
+        at::Tensor expect = dim < 0 ? grads.at(pn) : model::tp_slice(grads.at(pn), dim, *g);
+        // Relative to the gradient's scale: the split sums run in another order.
+        const double d = (p.grad() - expect).abs().max().item<double>() / (expect.abs().max().item<double>() + 1e-12);
+        if (d >= grad_diff[r]) grad_diff[r] = d, worst[r] = pn;
+      }
+    });
+    for (int r = 0; r < n; ++r) {
+      INFO(name << " rank " << r << ": worst gradient " << worst[r]);
+      CHECK(loss_diff[r] < 1e-6);
+      CHECK(logit_diff[r] < 1e-4);
+      CHECK(grad_diff[r] < 1e-5);
+    }
+  }
+}
