@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "model/kv_cache.h"
+#include "model/tensor_parallel.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace pt::gen {
@@ -53,7 +54,9 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
       fail("generation: request {} has a prompt of {} tokens, the context holds {} (max_seq_len)", i,
            requests[i].prompt.size(), max_len);
   const int64_t slots = std::min<int64_t>(opts_.max_batch, static_cast<int64_t>(requests.size()));
-  const auto& cfg = model_.config();
+  // Under tensor parallelism the cache holds this rank's key/value heads.
+  model::HfConfig cfg = model_.config();
+  cfg.num_key_value_heads /= model_.tp_group() ? model_.tp_group()->size() : 1;
   const int64_t bytes = model::KvCache::bytes_needed(cfg, slots, max_len, model_.dtype());
   if (opts_.max_cache_gb > 0 && bytes > opts_.max_cache_gb * 1e9)
     fail("generation: the KV cache for {} sequences of {} positions needs {:.2f} GB, more than max_cache_gb = {} "
@@ -68,7 +71,10 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
 
   at::NoGradGuard ng;
   EvalMode eval(model_);
-  const at::Tensor head = model_.lm_head_weight().narrow(0, 0, model_.vocab_size());
+  // Tensor parallelism: every rank's logits of its own rows, gathered, so all ranks sample alike and
+  // run the same passes.
+  model::TpGroup* tp = model_.tp_group() && model_.tp_group()->size() > 1 ? model_.tp_group().get() : nullptr;
+  const at::Tensor head = tp ? model_.lm_head_weight() : model_.lm_head_weight().narrow(0, 0, model_.vocab_size());
   std::deque<size_t> waiting;
   for (size_t i = 0; i < requests.size(); ++i) waiting.push_back(i);
   std::vector<int64_t> free_slots;
@@ -134,7 +140,9 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
     at::Tensor hidden = model_.hidden_states(in, &step);
     at::Tensor last = in.cu_seqlens.narrow(0, 1, static_cast<int64_t>(seqs.size())).to(at::kLong) - 1;
     for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->cached += static_cast<int64_t>(pieces[i].size());
-    return at::matmul(hidden.index_select(0, last), head.t()).to(at::kFloat).to(at::kCPU);  // [B, V]
+    at::Tensor logits = at::matmul(hidden.index_select(0, last), head.t());
+    if (tp) logits = model::tp_gather(logits, 1, tp).narrow(1, 0, model_.vocab_size());
+    return logits.to(at::kFloat).to(at::kCPU);  // [B, V]
   };
 
   while (!waiting.empty() || !live.empty()) {

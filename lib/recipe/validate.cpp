@@ -151,13 +151,9 @@ void validate(const Recipe& r, const Node& resolved) {
     if (r.parallel.strategy == parallel::Strategy::Fsdp)
       fail_at(tp_key, "tensor_parallel > 1 with parallel.strategy fsdp is not supported: the data-parallel axis of a "
                       "dp x tp mesh runs ddp (set parallel.strategy: ddp)");
-    if (r.algorithm.name != algo::Name::Sft && r.algorithm.name != algo::Name::Dpo)
-      fail_at(tp_key, "tensor_parallel > 1 runs algorithms sft and dpo; {} is not supported with it yet",
+    if (r.algorithm.name != algo::Name::Sft && r.algorithm.name != algo::Name::Dpo && r.algorithm.name != algo::Name::Grpo)
+      fail_at(tp_key, "tensor_parallel > 1 runs algorithms sft, dpo and grpo; {} is not supported with it yet",
               enum_name(r.algorithm.name));
-    if (r.trainer.eval.generate)
-      fail_at(where(resolved, {"trainer", "eval", "generate"}),
-              "generation under tensor_parallel > 1 is not supported (the KV cache is not split); evaluate the "
-              "exported model with posttrain generate");
     if (r.tokenizer.train_new_tokens_only)
       fail_at(where(resolved, {"tokenizer", "train_new_tokens_only"}),
               "training only new token rows is not supported with tensor_parallel > 1");

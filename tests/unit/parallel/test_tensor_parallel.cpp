@@ -8,6 +8,7 @@
 #include "../model/model_fixtures.h"
 #include "algo/logprobs.h"
 #include "algo/losses.h"
+#include "generate/engine.h"
 #include "model/arch.h"
 #include "thread_group.h"
 
@@ -121,5 +122,39 @@ TEST_CASE("every tiny architecture split over 2 ranks gives the whole model's lo
       CHECK(logit_diff[r] < 1e-4);
       CHECK(grad_diff[r] < 1e-5);
     }
+  }
+}
+
+TEST_CASE("generation on a model split over 2 ranks samples the whole model's tokens", "[tp][generate]") {
+  for (const std::string name : {"qwen3", "llama"}) {
+    std::vector<gen::Request> reqs;
+    for (int i = 0; i < 5; ++i) {
+      gen::Request r;
+      r.prompt = {static_cast<int32_t>(3 + i), 17, static_cast<int32_t>(40 + 7 * i), 9};
+      r.params.temperature = i % 2 ? 0.8 : 0.0;  // greedy and seeded sampling
+      r.params.seed = 100 + static_cast<uint64_t>(i);
+      r.params.max_new_tokens = 6 + i;
+      reqs.push_back(r);
+    }
+    gen::EngineOptions eo;
+    eo.max_batch = 3;  // continuous batching: slots are reused
+    auto whole = test::load_tiny(name);
+    const auto expect = gen::Engine(*whole, nullptr, eo).generate(reqs);
+    std::vector<std::vector<gen::Completion>> got(2);
+    test::run_ranks(2, [&](int r, std::shared_ptr<model::TpGroup> g) {
+      model::ModelOptions o;
+      o.path = test::model_dir(name);
+      o.attention = model::AttentionBackend::Sdpa;
+      o.tp = g;
+      auto m = model::CausalLM::from_pretrained(o, at::kCPU);
+      got[static_cast<size_t>(r)] = gen::Engine(*m, nullptr, eo).generate(reqs);
+    });
+    for (int r = 0; r < 2; ++r)
+      for (size_t i = 0; i < reqs.size(); ++i) {
+        INFO(name << " rank " << r << " request " << i);
+        CHECK(got[static_cast<size_t>(r)][i].tokens == expect[i].tokens);
+        for (size_t t = 0; t < expect[i].logprobs.size(); ++t)
+          CHECK(std::abs(got[static_cast<size_t>(r)][i].logprobs[t] - expect[i].logprobs[t]) < 1e-5);
+      }
   }
 }
