@@ -125,14 +125,17 @@ int CausalLM::tp_split_dim(const std::string& name) const {
   return impl_->tp ? model::tp_split_dim(*impl_->arch, name) : -1;
 }
 
-void CausalLM::set_tp_whole(bool whole) {
+void CausalLM::set_tp_whole(bool whole, bool keep) {
   if (!impl_->tp || whole == !impl_->tp_slices.empty()) return;
   at::NoGradGuard ng;
   if (whole) {
     for (auto& [n, p] : impl_->base_params)
       if (const int dim = tp_split_dim(n); dim >= 0) {
+        // One whole tensor at a time on the device; the writer's copy goes to the host.
+        at::Tensor full = tp_gather(p.detach(), dim, impl_->tp);
+        if (!keep) continue;
         impl_->tp_slices.emplace_back(p, p.detach());
-        p.set_data(tp_gather(p.detach(), dim, impl_->tp));
+        p.set_data(full.to(at::kCPU));
       }
   } else {
     for (auto& [p, slice] : impl_->tp_slices) p.set_data(slice);

@@ -39,10 +39,12 @@ class CausalLM {
   int64_t vocab_offset() const;  // first embedding / LM-head row of this rank
   // The dimension parameter `name` is split along over the group (0, 1), or -1 (replicated).
   int tp_split_dim(const std::string& name) const;
-  // Every split parameter as the whole tensor (all ranks of the group call it together: saving,
-  // export), or back to this rank's slices. The parameters stay the same tensors (their data is
-  // swapped), so optimizer state and gradient views keep pointing at them.
-  void set_tp_whole(bool whole);
+  // Every split parameter as the whole tensor, in host memory (all ranks of the group call it
+  // together, one gather per tensor: saving, export), or back to this rank's slices. Only a rank
+  // with `keep` (the writer) holds the whole tensors; the others just take part in the gathers. The
+  // parameters stay the same tensors (their data is swapped), so optimizer state and gradient views
+  // keep pointing at them.
+  void set_tp_whole(bool whole, bool keep = true);
   // *ForSequenceClassification checkpoints: the score head at each document's last token,
   // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
   bool has_score_head() const;  // a sequence-classification head

@@ -15,7 +15,7 @@ torch::optim::AdamWParamState* state_of(optim::Optimizer& opt, const at::Tensor&
 
 }  // namespace
 
-TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active) : model_(model), active_(active) {
+TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep) : model_(model), active_(active) {
   const auto& group = model.tp_group();
   if (!group || group->size() == 1 || !active_) {
     active_ = false;
@@ -28,14 +28,17 @@ TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active) : m
       auto* s = dim >= 0 ? state_of(*opt, p) : nullptr;
       if (!s) continue;
       const at::Tensor avg = s->exp_avg(), sq = s->exp_avg_sq();
-      s->exp_avg(model::tp_gather(avg, dim, group.get()));
-      s->exp_avg_sq(model::tp_gather(sq, dim, group.get()));
+      at::Tensor whole_avg = model::tp_gather(avg, dim, group.get()).to(at::kCPU);
+      at::Tensor whole_sq = model::tp_gather(sq, dim, group.get()).to(at::kCPU);
+      if (!keep) continue;
+      s->exp_avg(whole_avg);
+      s->exp_avg_sq(whole_sq);
       restore_.push_back([s, avg, sq] {
         s->exp_avg(avg);
         s->exp_avg_sq(sq);
       });
     }
-  model.set_tp_whole(true);
+  model.set_tp_whole(true, keep);
 }
 
 TpWhole::~TpWhole() {
@@ -44,14 +47,18 @@ TpWhole::~TpWhole() {
   for (auto& r : restore_) r();
 }
 
-void slice_optimizer_moments(model::CausalLM& model, optim::Optimizer& opt) {
+void place_optimizer_moments(model::CausalLM& model, optim::Optimizer& opt) {
   const auto& group = model.tp_group();
-  if (!group || group->size() == 1) return;
+  const bool split = group && group->size() > 1;
   for (const auto& [n, p] : model.named_parameters(true)) {
-    const int dim = model.tp_split_dim(n);
-    auto* s = dim >= 0 ? state_of(opt, p) : nullptr;
+    auto* s = state_of(opt, p);
     if (!s) continue;
-    if (s->exp_avg().sizes() == p.sizes()) continue;  // already this rank's (a checkpoint of the same layout)
+    if (s->exp_avg().device() != p.device()) {
+      s->exp_avg(s->exp_avg().to(p.device()));
+      s->exp_avg_sq(s->exp_avg_sq().to(p.device()));
+    }
+    const int dim = split ? model.tp_split_dim(n) : -1;
+    if (dim < 0 || s->exp_avg().sizes() == p.sizes()) continue;
     const int64_t whole = p.size(dim) * group->size();
     if (s->exp_avg().dim() != p.dim() || s->exp_avg().size(dim) != whole)
       fail("optimizer state of '{}' has shape [{}]; this run's parameter is [{}] of a whole [{}] along dimension {}", n,

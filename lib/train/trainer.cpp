@@ -114,7 +114,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   checkpointer_->add(recipe_state(p_.recipe));
   if (resume_dir) {
     checkpointer_->load(*resume_dir);
-    slice_optimizer_moments(*p_.model, *p_.optimizer);
+    place_optimizer_moments(*p_.model, *p_.optimizer);
     log::info("resumed from {} at step {}", *resume_dir, st_.step);
   }
   loader_ = std::make_unique<data::Loader>(*p_.data, data::DocStream::Split::Train, lo,
@@ -148,7 +148,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
       export_hf_layerwise(*p_.model, p_.tokenizer, out, *p_.dp, world.is_main());
     } else {
       if (p_.dp) p_.dp->gather_all();  // ZeRO-3 LoRA: the adapters, gathered by every rank
-      TpWhole whole(*p_.model, nullptr, world.rank() == 0);
+      TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main());
       if (world.is_main()) {
         fs::remove_all(out);
         export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
@@ -344,7 +344,7 @@ std::string Trainer::checkpoint() {
   {
     // Tensor parallelism: the group that holds data-parallel rank 0 (where rank 0 writes) gathers
     // whole tensors for the files.
-    TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0);
+    TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0, parallel::World::get().is_main());
     dir = checkpointer_->save(st_.step);
   }
   if (p_.dp) p_.dp->release_all();
