@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "checkpoint/pieces.h"
 #include "core/error.h"
 
@@ -22,8 +24,13 @@ torch::optim::AdamWParamState* state_of(const Optimizer& opt, const at::Tensor& 
 
 }  // namespace
 
+std::string sharded_dir(const std::string& dir, int tp_rank, int tp_size) {
+  const fs::path sub = fs::path(dir) / "optimizer";
+  return tp_size > 1 ? (sub / fmt::format("tp-{:05d}-of-{:05d}", tp_rank, tp_size)).string() : sub.string();
+}
+
 void save_sharded(const Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir,
-                  int rank, int world) {
+                  int rank, int world, int tp_rank, int tp_size) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   int64_t step = 0;
   for (const auto& p : owned) {
@@ -33,14 +40,25 @@ void save_sharded(const Optimizer& opt, const std::vector<parallel::OwnedPiece>&
     tensors.emplace_back(ckpt::piece_key("exp_avg", p.name, p.begin), s->exp_avg().narrow(0, p.offset, p.length));
     tensors.emplace_back(ckpt::piece_key("exp_avg_sq", p.name, p.begin), s->exp_avg_sq().narrow(0, p.offset, p.length));
   }
-  ckpt::write_pieces((fs::path(dir) / "optimizer").string(), rank, world, kFormat, tensors, {{"step", std::to_string(step)}});
+  ckpt::write_pieces(sharded_dir(dir, tp_rank, tp_size), rank, world, kFormat, tensors, {{"step", std::to_string(step)}});
 }
 
-void load_sharded(Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir) {
-  const fs::path sub = fs::path(dir) / "optimizer";
-  if (!fs::is_directory(sub))
+void load_sharded(Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir, int tp_rank,
+                  int tp_size) {
+  const fs::path top = fs::path(dir) / "optimizer";
+  if (!fs::is_directory(top))
     fail("{}: no optimizer/ directory — the checkpoint was not written by parallel.strategy: fsdp (resume it with "
          "the strategy it was saved with)", dir);
+  int saved_tp = 1;
+  for (const auto& e : fs::directory_iterator(top))
+    if (e.is_directory() && e.path().filename().string().rfind("tp-", 0) == 0)
+      saved_tp = std::stoi(e.path().filename().string().substr(e.path().filename().string().rfind('-') + 1));
+  const fs::path sub = sharded_dir(dir, tp_rank, tp_size);
+  if (saved_tp != tp_size || !fs::is_directory(sub)) {
+    fail("{}: the fsdp optimizer state was saved with parallel.tensor_parallel = {}; this run has {} (fsdp state is "
+         "kept per tensor-parallel slice: resume with tensor_parallel {}, any number of data-parallel ranks)", dir,
+         saved_tp, tp_size, saved_tp);
+  }
   ckpt::PieceSet saved(sub.string(), kFormat);
   const int64_t step = std::stoll(saved.metadata().at("step"));
   if (step == 0) return;  // saved before the first update

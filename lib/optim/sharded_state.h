@@ -11,10 +11,15 @@
 
 namespace pt::optim {
 
-// Writes this rank's file into DIR/optimizer/.
+// Where the pieces live in a checkpoint: DIR/optimizer/, or under tensor parallelism (each rank of
+// a tensor-parallel group owns other slices of the same parameter names)
+// DIR/optimizer/tp-RRRRR-of-TTTTT/ — a resume needs the same tensor_parallel, any data-parallel size.
+std::string sharded_dir(const std::string& dir, int tp_rank, int tp_size);
+// Writes this rank's file into sharded_dir(...).
 void save_sharded(const Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir,
-                  int rank, int world);
-// Restores the moments and step of every owned piece from all files in DIR/optimizer/.
-void load_sharded(Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir);
+                  int rank, int world, int tp_rank = 0, int tp_size = 1);
+// Restores the moments and step of every owned piece from all files in sharded_dir(...).
+void load_sharded(Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir,
+                  int tp_rank = 0, int tp_size = 1);
 
 }  // namespace pt::optim

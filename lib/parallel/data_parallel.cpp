@@ -286,13 +286,40 @@ double DataParallel::clip_grad_norm(double max_norm) {
     return torch::nn::utils::clip_grad_norm_(ps, limit);
   }
   // Padding elements carry zero gradient, so the shards' squares sum to the full gradient's.
-  at::Tensor sq = at::zeros({}, params_.front().param.options().dtype(at::kDouble).requires_grad(false));
-  for (auto& b : buckets_) sq += b->gshard.to(at::kDouble).pow(2).sum();
-  const double norm = std::sqrt(World::get().allreduce_sum(sq.item<double>()));
+  double norm = 0;
+  if (!tp_) {
+    at::Tensor sq = at::zeros({}, params_.front().param.options().dtype(at::kDouble).requires_grad(false));
+    for (auto& b : buckets_) sq += b->gshard.to(at::kDouble).pow(2).sum();
+    norm = std::sqrt(World::get().allreduce_sum(sq.item<double>()));
+  } else {
+    // Per owned piece: a slice of a split parameter (summed over the tensor-parallel group too) or
+    // of a replicated one (the same on every rank of the group: counted once).
+    std::vector<double> sq(2, 0.0);
+    const int r = comm_->rank();
+    for (const auto& b : buckets_) {
+      const int64_t lo = r * b->shard, hi = lo + b->shard;
+      for (size_t k = 0; k < b->params.size(); ++k) {
+        const int64_t off = b->offsets[k], end = off + params_[b->params[k]].param.numel();
+        const int64_t s = std::max(lo, off), e = std::min(hi, end);
+        if (s < e)
+          sq[tp_split_(params_[b->params[k]].name) ? 0 : 1] +=
+              b->gshard.narrow(0, s - lo, e - s).to(at::kDouble).pow(2).sum().item<double>();
+      }
+    }
+    sq = World::get().allreduce_sum(sq);
+    at::Tensor split = at::tensor({static_cast<float>(sq[0])}, params_.front().param.options().dtype(at::kFloat).requires_grad(false));
+    tp_->all_reduce_sum(split);
+    norm = std::sqrt(split.item<double>() + sq[1]);
+  }
   const double coef = limit / (norm + 1e-6);
   if (coef < 1)
     for (auto& b : buckets_) b->gshard.mul_(coef);
   return norm;
+}
+
+void DataParallel::set_tensor_parallel(model::TpGroup* tp, std::function<bool(const std::string&)> split) {
+  tp_ = tp && tp->size() > 1 ? tp : nullptr;
+  tp_split_ = std::move(split);
 }
 
 void DataParallel::after_step() {

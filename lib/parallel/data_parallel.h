@@ -28,6 +28,7 @@
 #include <ATen/ATen.h>
 
 #include "model/layer_hooks.h"
+#include "model/tensor_parallel.h"
 #include "parallel/comm.h"
 #include "parallel/options.h"
 
@@ -80,6 +81,10 @@ class DataParallel : public model::LayerHooks {
   void finish();
   // Clips to max_norm (<= 0: no clipping) by the norm over all ranks' shards; returns the norm.
   double clip_grad_norm(double max_norm);
+  // On the data-parallel axis of a tensor-parallel mesh: parameters `split` names are slices of a
+  // whole tensor over `tp` (their squares are summed over it), the others the same on every rank of
+  // it (counted once) — for the norm of sharded (fsdp) gradients.
+  void set_tensor_parallel(model::TpGroup* tp, std::function<bool(const std::string&)> split);
   // After the optimizer step: gathers the updated parameter shards (fsdp).
   void after_step();
 
@@ -130,6 +135,8 @@ class DataParallel : public model::LayerHooks {
   bool first_micro_ = true;  // stage 2: the update's first micro-batch reduces straight into gshard
   size_t next_launch_ = 0, next_complete_ = 0;
   double wait_s_ = 0;
+  model::TpGroup* tp_ = nullptr;
+  std::function<bool(const std::string&)> tp_split_;
 };
 
 }  // namespace pt::parallel

@@ -339,6 +339,8 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
                 (from_shards ? fs::path(*resume) / kModelShardsDir : fs::path(mo.path)).string());
     hf_files.reset();
     if (zero3) model->set_layer_hooks(dp.get());
+    if (world.tp_size() > 1)
+      dp->set_tensor_parallel(model->tp_group().get(), [m = model.get()](const std::string& n) { return m->tp_split_dim(n) >= 0; });
     optimizer = optim::make_optimizer(R.optimizer, dp->optimizer_params(true), dp->optimizer_params(false));
     const auto b = dp->bytes();
     log::info("{} over {} rank(s) ({}): parameters {:.3f} MB, gradients {:.3f} MB, optimizer state {:.3f} MB on this rank",

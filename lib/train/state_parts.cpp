@@ -99,9 +99,12 @@ class ShardedOptimizerState : public Stateful {
   bool per_rank() const override { return true; }
   void save(const std::string& dir) const override {
     const auto& w = parallel::World::get();
-    optim::save_sharded(*opt_, dp_->owned_pieces(), dir, w.rank(), w.size());
+    optim::save_sharded(*opt_, dp_->owned_pieces(), dir, w.rank(), w.size(), w.tp_rank(), w.tp_size());
   }
-  void load(const std::string& dir) override { optim::load_sharded(*opt_, dp_->owned_pieces(), dir); }
+  void load(const std::string& dir) override {
+    const auto& w = parallel::World::get();
+    optim::load_sharded(*opt_, dp_->owned_pieces(), dir, w.tp_rank(), w.tp_size());
+  }
 
  private:
   optim::Optimizer* opt_;

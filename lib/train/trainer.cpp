@@ -251,8 +251,9 @@ void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared&
 
 double Trainer::optimizer_update() {
   const double max_norm = p_.recipe->recipe.trainer.max_grad_norm;
-  if (tensor_parallel()) {
+  if (tensor_parallel() && !(p_.dp && p_.dp->sharded())) {
     // Replicated parameters have the same gradient on every rank of the group: counted once.
+    // (fsdp: DataParallel clips its shards the same way.)
     if (p_.dp) p_.dp->finish();
     std::vector<std::pair<at::Tensor, bool>> params;
     for (const auto& [n, p] : p_.model->named_parameters(true)) params.emplace_back(p, p_.model->tp_split_dim(n) >= 0);

@@ -41,7 +41,7 @@ grep -q "did you mean 'architecture'" "$tmp/err"
 echo "cli ok"
 
 # Parallel settings this run cannot honour are refused, never run as something else.
-for kv in "parallel.tensor_parallel=2|not part of this build yet" "parallel.backend=nccl|nccl runs on CUDA ranks" \
+for kv in "parallel.tensor_parallel=2|needs an MPI launch with a multiple of 2 ranks" "parallel.backend=nccl|nccl runs on CUDA ranks" \
           "parallel.data_parallel=2|the run has 1 rank"; do
   if out="$("$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set parallel.device=cpu \
             --set "${kv%%|*}" 2>&1)"; then

@@ -9,6 +9,8 @@
 #    on the 2 x 2 mesh, activation checkpointing at tp 2: the same losses (evaluation losses included);
 #  - checkpoints hold whole tensors: a 2 x 2 checkpoint resumes on 1 rank and on tp 2, a 1-rank
 #    checkpoint on the 2 x 2 mesh, each continuing the same curve;
+#  - fsdp ZeRO-1 / ZeRO-2 on the mesh's data-parallel axis: the same curve, per-rank optimizer bytes
+#    halved again; resumed on another data-parallel size, refused on another tp;
 #  - GRPO at tp 2 (rollouts from the split model): identical rewards; evaluation with generation on
 #    the 2 x 2 mesh: identical exact-match accuracy;
 #  - layouts that cannot be split are refused with the reason.
@@ -106,6 +108,37 @@ done
 same 1e-6 dp2tp2 re1 re2
 same 1e-6 one re4
 
+# fsdp ZeRO-1 / ZeRO-2 on the data-parallel axis of the 2 x 2 mesh: the same curve, optimizer state
+# (and ZeRO-2's gradients) per rank halved again; its checkpoint (optimizer pieces per tensor-parallel
+# slice) resumes on tp 2 with another data-parallel size, and is refused on another tp.
+z=(--set parallel.strategy=fsdp)
+train z1dp2tp2 4 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=1
+train z2dp2tp2 4 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=2
+same 1e-4 one z1dp2tp2 z2dp2tp2
+"$PT_PYTHON" - "$tmp" <<'PY'
+import re, sys
+t = sys.argv[1]
+def mb(run):
+    m = re.search(r"over 2 rank\(s\) \(mpi\): parameters ([\d.]+) MB, gradients ([\d.]+) MB, optimizer state ([\d.]+) MB", open(f"{t}/{run}.log").read())
+    return tuple(float(x) for x in m.groups())
+ddp, z1, z2 = mb("dp2tp2"), mb("z1dp2tp2"), mb("z2dp2tp2")
+print(f"per rank on the 2 x 2 mesh (MB, parameters / gradients / optimizer): ddp {ddp}, ZeRO-1 {z1}, ZeRO-2 {z2}")
+assert abs(z1[2] - ddp[2] / 2) <= 0.02 * ddp[2] and abs(z2[2] - ddp[2] / 2) <= 0.02 * ddp[2], (ddp, z1, z2)
+assert abs(z2[1] - ddp[1] / 2) <= 0.02 * ddp[1], (ddp, z2)
+PY
+[ -d "$tmp/z2dp2tp2/checkpoints/step-00000004/optimizer/tp-00001-of-00002" ] || fail "no per-slice optimizer pieces"
+as_of_step4 z2dp2tp2 rez
+train rez 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=1
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/rez.log" || { cat "$tmp/rez.log"; fail "rez did not resume"; }
+same 1e-6 z2dp2tp2 rez
+as_of_step4 z2dp2tp2 reztp1
+if mpi 2 "$POSTTRAIN" run $qs/recipe.yaml "${common[@]}" "${long[@]}" --set run.name=reztp1 "${z[@]}" \
+     --set parallel.zero_stage=2 > "$tmp/reztp1.log" 2>&1; then
+  fail "a tp 2 fsdp checkpoint resumed without tensor parallelism"
+fi
+grep -q "saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/reztp1.log" || { cat "$tmp/reztp1.log"; fail "no tp message"; }
+echo "tp 2 fsdp checkpoint on tp 1: refused ($(grep -o "saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/reztp1.log" | head -1))"
+
 # Other architectures and tp 4.
 "$PT_PYTHON" tests/reference/make_moe.py "$tmp/moe" 1 2> /dev/null
 "$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/g3" 2> /dev/null
@@ -181,7 +214,7 @@ refused() {  # NAME RANKS MESSAGE ARGS...
 refused kvheads 4 "num_key_value_heads = 2, which does not divide by 4" --set parallel.tensor_parallel=4
 refused ranks 3 "parallel.tensor_parallel = 2 does not divide the 3 rank(s)" --set parallel.tensor_parallel=2
 refused single 1 "needs an MPI launch with a multiple of 2 ranks" --set parallel.tensor_parallel=2
-refused fsdp 2 "the data-parallel axis of a dp x tp mesh runs ddp" --set parallel.tensor_parallel=2 --set parallel.strategy=fsdp
+refused zero3 2 "zero_stage 3 with tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set parallel.strategy=fsdp
 refused lora 2 "LoRA with tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set 'model.lora={rank: 4}'
 refused pad 2 "set model.vocab_pad_multiple to a multiple of 2" --set parallel.tensor_parallel=2 --set model.vocab_pad_multiple=1 \
   --set model.path= --set "${init/vocab_size: 300/vocab_size: 301}"
