@@ -122,14 +122,19 @@ const std::shared_ptr<TpGroup>& CausalLM::tp_group() const { return impl_->opts.
 int64_t CausalLM::vocab_offset() const { return impl_->vocab_offset; }
 
 int CausalLM::tp_split_dim(const std::string& name) const {
-  return impl_->tp ? model::tp_split_dim(*impl_->arch, name) : -1;
+  if (!impl_->tp) return -1;
+  if (name.rfind("base_model.model.", 0) == 0) {  // a LoRA factor
+    auto it = impl_->lora_split.find(name);
+    return it == impl_->lora_split.end() ? -1 : it->second;
+  }
+  return model::tp_split_dim(*impl_->arch, name);
 }
 
-void CausalLM::set_tp_whole(bool whole, bool keep) {
+void CausalLM::set_tp_whole(bool whole, bool keep, bool trainable_only) {
   if (!impl_->tp || whole == !impl_->tp_slices.empty()) return;
   at::NoGradGuard ng;
   if (whole) {
-    for (auto& [n, p] : impl_->base_params)
+    for (auto& [n, p] : named_parameters(trainable_only))
       if (const int dim = tp_split_dim(n); dim >= 0) {
         // One whole tensor at a time on the device; the writer's copy goes to the host.
         at::Tensor full = tp_gather(p.detach(), dim, impl_->tp);

@@ -43,8 +43,9 @@ class CausalLM {
   // together, one gather per tensor: saving, export), or back to this rank's slices. Only a rank
   // with `keep` (the writer) holds the whole tensors; the others just take part in the gathers. The
   // parameters stay the same tensors (their data is swapped), so optimizer state and gradient views
-  // keep pointing at them.
-  void set_tp_whole(bool whole, bool keep = true);
+  // keep pointing at them. `trainable_only`: just the trained ones (a LoRA checkpoint saves the
+  // adapters, not the frozen base).
+  void set_tp_whole(bool whole, bool keep = true, bool trainable_only = false);
   // *ForSequenceClassification checkpoints: the score head at each document's last token,
   // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
   bool has_score_head() const;  // a sequence-classification head

@@ -2,6 +2,7 @@
 // CausalLM's state, shared by the files that each own one concern of it: causal_lm.cpp (the
 // decoder forward pass), hf_io.cpp (HF checkpoint loading through the architecture's tensor-name
 // table), lora.cpp (adapters) and export.cpp (HF / PEFT export and trainable-state files).
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,12 @@ struct Lora {
   at::Tensor b;  // [out, r]
   double scale = 1.0;
   bool merged = false;
+  // Tensor parallelism: how the adapted weight is split (0: output rows — B split, A whole; 1: input
+  // columns — A split, B whole; -1: not split). The whole factor is used on a rank's slice only, so
+  // its gradient is summed over the group (f).
+  int split = -1;
+  at::Tensor a_for(TpGroup* tp) const { return split == 0 ? tp_copy(a, tp) : a; }
+  at::Tensor b_for(TpGroup* tp) const { return split == 1 ? tp_copy(b, tp) : b; }
 };
 
 struct Linear {
@@ -68,6 +75,7 @@ struct CausalLM::Impl {
   int64_t vocab_offset = 0;
   int tp_size() const { return tp ? tp->size() : 1; }
   std::vector<std::pair<at::Tensor, at::Tensor>> tp_slices;  // while whole (set_tp_whole): parameter, its slice
+  std::map<std::string, int> lora_split;                     // split dimension of each split LoRA factor
   int64_t frozen_rows = 0;  // > 0: only embedding / LM-head rows from here on train (new tokens alone)
   // New tokens under LoRA (PEFT's trainable_token_indices): the values of rows [new_rows_from,
   // new_rows_from + n) of the embedding (and of an untied LM head), trainable, replacing the frozen
@@ -81,11 +89,23 @@ struct CausalLM::Impl {
   std::vector<std::pair<std::string, at::Tensor>> lora_params;  // PEFT names
 
   // --- forward --------------------------------------------------------------------------------
-  at::Tensor proj(const at::Tensor& x, const Linear& l) const {
-    auto y = at::linear(x, l.w, l.b.defined() ? std::optional<at::Tensor>(l.b) : std::nullopt);
+  // LoRA dropout. A row-parallel input holds this rank's columns only: the mask of the whole row is
+  // drawn (every rank of the group draws the same one, as one unsplit rank would) and this rank's
+  // columns kept, so the ranks' masks are not copies of each other and a CPU run equals an unsplit one.
+  at::Tensor lora_input(const at::Tensor& x, const Lora& l) const {
+    const double p = opts.lora ? opts.lora->dropout : 0.0;
+    if (!training || p <= 0) return x;
+    if (!tp || l.split != 1) return at::dropout(x, p, true);
+    auto sizes = x.sizes().vec();
+    const int64_t cols = sizes.back();
+    sizes.back() = cols * tp_size();
+    auto mask = at::empty(sizes, x.options()).bernoulli_(1 - p).narrow(-1, cols * tp->rank(), cols).div_(1 - p);
+    return x * mask;
+  }
+  at::Tensor proj(const at::Tensor& x, const Linear& l, bool bias = true) const {
+    auto y = at::linear(x, l.w, bias && l.b.defined() ? std::optional<at::Tensor>(l.b) : std::nullopt);
     if (l.lora && !l.lora->merged && adapters_on) {
-      auto xin = (training && opts.lora && opts.lora->dropout > 0) ? at::dropout(x, opts.lora->dropout, true) : x;
-      y = y + at::linear(at::linear(xin, l.lora->a), l.lora->b) * l.lora->scale;
+      y = y + at::linear(at::linear(lora_input(x, *l.lora), l.lora->a_for(tp)), l.lora->b_for(tp)) * l.lora->scale;
     }
     return y;
   }
@@ -134,7 +154,7 @@ struct CausalLM::Impl {
   // group; the (replicated) bias added once, after the sum.
   at::Tensor row_parallel(const at::Tensor& x, const Linear& l) const {
     if (!tp) return proj(x, l);
-    auto y = tp_reduce(at::linear(x, l.w), tp);
+    auto y = tp_reduce(proj(x, l, /*bias=*/false), tp);
     return l.b.defined() ? y + l.b : y;
   }
 
@@ -174,26 +194,36 @@ struct CausalLM::Impl {
   // The LM head the loss sees: W, plus the LoRA delta while unmerged. [padded_vocab, hidden]
   at::Tensor head() const {
     at::Tensor w = lm_head;
-    if (head_lora && !head_lora->merged && adapters_on) w = lm_head + at::matmul(head_lora->b, head_lora->a) * head_lora->scale;
+    if (head_lora && !head_lora->merged && adapters_on)
+      w = lm_head + at::matmul(head_lora->b_for(tp), head_lora->a_for(tp)) * head_lora->scale;
     if (new_rows_active()) {
       const auto& rows = new_head_rows.defined() ? new_head_rows : new_embed_rows;  // tied: the embedding's
       w = w.index_copy(0, at::arange(new_rows_from, new_rows_from + rows.size(0), rows.options().dtype(at::kLong)), rows);
     }
     return w;
   }
-  // Rows this rank owns looked up, the others zero, summed over the group.
-  at::Tensor vocab_parallel_lookup(const at::Tensor& ids) const {
+  // Rows this rank owns looked up (with the LoRA delta of their A columns), the others zero, summed
+  // over the group; `s`: the embedding scale (Gemma 3) or undefined.
+  at::Tensor vocab_parallel_lookup(const at::Tensor& ids, const at::Tensor& s) const {
     auto local = ids - vocab_offset;
     auto outside = local.lt(0).logical_or(local.ge(embed.size(0)));
-    auto x = at::embedding(embed, local.masked_fill(outside, 0)).masked_fill(outside.unsqueeze(1), 0);
-    return tp_reduce(x, tp);
+    local = local.masked_fill(outside, 0);
+    auto x = at::embedding(embed, local);
+    if (s.defined()) x = x * s;
+    if (embed_lora && !embed_lora->merged && adapters_on) {
+      auto& e = *embed_lora;
+      auto delta = at::matmul(at::embedding(e.a.t(), local), e.b_for(tp).t()) * e.scale;
+      x = x + (s.defined() ? delta * s.to(delta.scalar_type()) : delta);
+    }
+    return tp_reduce(x.masked_fill(outside.unsqueeze(1), 0), tp);
   }
   at::Tensor embed_lookup(const at::Tensor& ids) const {
     // Gemma 3 scales embeddings by a factor rounded to the weights' dtype, and PEFT scales the LoRA
     // delta by it separately.
     const bool scaled = cfg.embed_scale != 1.0;
     auto s = scaled ? at::scalar_tensor(cfg.embed_scale, at::kFloat).to(embed.scalar_type()).to(embed.device()) : at::Tensor();
-    auto x = tp ? vocab_parallel_lookup(ids) : at::embedding(embed, ids);  // [N, hidden]
+    if (tp) return vocab_parallel_lookup(ids, s);  // new token rows are not trained under tensor parallelism
+    auto x = at::embedding(embed, ids);  // [N, hidden]
     if (scaled) x = x * s;
     if (embed_lora && !embed_lora->merged && adapters_on) {
       auto delta = at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;

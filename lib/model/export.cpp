@@ -24,6 +24,9 @@ void CausalLM::load_state(const std::string& file) {
   for (auto& [n, p] : named_parameters(true)) {
     if (!f.contains(n)) fail("{}: missing parameter '{}' (saved by a different model or LoRA setup?)", file, n);
     auto src = f.view(n);
+    // Tensor parallelism: the file holds whole tensors; this rank's slice of a split one.
+    if (const int dim = tp_split_dim(n); dim >= 0 && src.dim() == p.dim() && src.size(dim) == p.size(dim) * impl_->tp_size())
+      src = tp_slice(src, dim, *impl_->tp);
     // PEFT adapters are saved with the original vocabulary; ours pad it (lm_head B rows, embedding A columns).
     at::Tensor dst = p;
     for (int64_t d = 0; d < p.dim() && src.dim() == p.dim(); ++d)

@@ -40,16 +40,24 @@ void attach_lora(CausalLM::Impl& im, const LoraOptions& lo) {
            "this build yet (target the attention projections)", module, path.substr(0, path.rfind('.')));
     auto fopts = at::TensorOptions().dtype(impl->dtype).device(device);
     l.lora = std::make_unique<Lora>();
-    const int64_t in = l.w.size(1), out = l.w.size(0);
+    std::string base = "base_model.model." + path;
+    // Tensor parallelism: a column-parallel weight's B is split by rows, a row-parallel weight's A
+    // by columns (the whole A is drawn first: the same start as a whole model).
+    const int split = impl->tp ? tp_split_dim(*impl->arch, path + ".weight") : -1;
+    const int64_t in = l.w.size(1) * (split == 1 ? impl->tp_size() : 1), out = l.w.size(0);
     // PEFT's default init: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0, so the
     // adapted model starts exactly at the base model.
     double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    l.lora->a = at::empty({lo.rank, in}, fopts).uniform_(-bound, bound).requires_grad_(true);
+    at::Tensor a = at::empty({lo.rank, in}, fopts).uniform_(-bound, bound);
+    if (split == 1) a = tp_slice(a, 1, *impl->tp);
+    l.lora->a = a.requires_grad_(true);
     l.lora->b = at::zeros({out, lo.rank}, fopts).requires_grad_(true);
     l.lora->scale = lo.alpha / lo.rank;
-    std::string base = "base_model.model." + path;
+    l.lora->split = split;
     impl->lora_params.emplace_back(base + ".lora_A.weight", l.lora->a);
     impl->lora_params.emplace_back(base + ".lora_B.weight", l.lora->b);
+    if (split == 0) impl->lora_split[base + ".lora_B.weight"] = 0;
+    if (split == 1) impl->lora_split[base + ".lora_A.weight"] = 1;
   };
   const TensorNames& N = impl->arch->names;
   for (size_t i = 0; i < impl->layers.size(); ++i) {
@@ -63,9 +71,14 @@ void attach_lora(CausalLM::Impl& im, const LoraOptions& lo) {
   if (targeted("embed_tokens")) {
     // PEFT's embedding init is the mirror of the linear one: A = 0, B ~ N(0, 1).
     impl->embed_lora = std::make_unique<Lora>();
-    impl->embed_lora->a = at::zeros({lo.rank, impl->padded_vocab}, fopts).requires_grad_(true);
+    // Tensor parallelism: A's columns are vocabulary ids, split like the embedding's rows.
+    impl->embed_lora->a = at::zeros({lo.rank, impl->padded_vocab / impl->tp_size()}, fopts).requires_grad_(true);
     impl->embed_lora->b = at::randn({H, lo.rank}, fopts).requires_grad_(true);
     impl->embed_lora->scale = lo.alpha / lo.rank;
+    if (impl->tp) {
+      impl->embed_lora->split = 1;
+      impl->lora_split["base_model.model." + strip_weight(N.embed) + ".lora_embedding_A"] = 1;
+    }
     impl->lora_params.emplace_back("base_model.model." + strip_weight(N.embed) + ".lora_embedding_A", impl->embed_lora->a);
     impl->lora_params.emplace_back("base_model.model." + strip_weight(N.embed) + ".lora_embedding_B", impl->embed_lora->b);
   }
@@ -73,8 +86,12 @@ void attach_lora(CausalLM::Impl& im, const LoraOptions& lo) {
     double bound = 1.0 / std::sqrt(static_cast<double>(H));
     impl->head_lora = std::make_unique<Lora>();
     impl->head_lora->a = at::empty({lo.rank, H}, fopts).uniform_(-bound, bound).requires_grad_(true);
-    impl->head_lora->b = at::zeros({impl->padded_vocab, lo.rank}, fopts).requires_grad_(true);
+    impl->head_lora->b = at::zeros({impl->padded_vocab / impl->tp_size(), lo.rank}, fopts).requires_grad_(true);
     impl->head_lora->scale = lo.alpha / lo.rank;
+    if (impl->tp) {
+      impl->head_lora->split = 0;
+      impl->lora_split["base_model.model." + strip_weight(N.lm_head) + ".lora_B.weight"] = 0;
+    }
     impl->lora_params.emplace_back("base_model.model." + strip_weight(N.lm_head) + ".lora_A.weight", impl->head_lora->a);
     impl->lora_params.emplace_back("base_model.model." + strip_weight(N.lm_head) + ".lora_B.weight", impl->head_lora->b);
   }
@@ -92,20 +109,30 @@ void CausalLM::set_adapters_enabled(bool on) {
   impl_->adapters_on = on;
 }
 
+namespace {
+
+// B A scale, on `like`'s device: while a tensor-parallel model is whole (set_tp_whole) its split
+// tensors live in host memory and the replicated factors on the device.
+at::Tensor lora_delta(const Lora& l, const at::Tensor& like) {
+  return at::matmul(l.b.to(like.device()), l.a.to(like.device())) * l.scale;
+}
+
+}  // namespace
+
 void CausalLM::merge_lora() {
   at::NoGradGuard ng;
   for (auto& L : impl_->layers)
     for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down})
       if (l->lora && !l->lora->merged) {
-        l->w.add_(at::matmul(l->lora->b, l->lora->a) * l->lora->scale);
+        l->w.add_(lora_delta(*l->lora, l->w));
         l->lora->merged = true;
       }
   if (auto& h = impl_->head_lora; h && !h->merged) {
-    impl_->lm_head.add_(at::matmul(h->b, h->a) * h->scale);
+    impl_->lm_head.add_(lora_delta(*h, impl_->lm_head));
     h->merged = true;
   }
   if (auto& e = impl_->embed_lora; e && !e->merged) {
-    impl_->embed.add_(at::matmul(e->b, e->a).t() * e->scale);
+    impl_->embed.add_(lora_delta(*e, impl_->embed).t());
     e->merged = true;
   }
   auto& im = *impl_;
@@ -122,15 +149,15 @@ void CausalLM::unmerge_lora() {
   for (auto& L : impl_->layers)
     for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down})
       if (l->lora && l->lora->merged) {
-        l->w.sub_(at::matmul(l->lora->b, l->lora->a) * l->lora->scale);
+        l->w.sub_(lora_delta(*l->lora, l->w));
         l->lora->merged = false;
       }
   if (auto& h = impl_->head_lora; h && h->merged) {
-    impl_->lm_head.sub_(at::matmul(h->b, h->a) * h->scale);
+    impl_->lm_head.sub_(lora_delta(*h, impl_->lm_head));
     h->merged = false;
   }
   if (auto& e = impl_->embed_lora; e && e->merged) {
-    impl_->embed.sub_(at::matmul(e->b, e->a).t() * e->scale);
+    impl_->embed.sub_(lora_delta(*e, impl_->embed).t());
     e->merged = false;
   }
   auto& im = *impl_;

@@ -145,9 +145,6 @@ void validate(const Recipe& r, const Node& resolved) {
   if (r.parallel.tensor_parallel > 1) {
     // Refused rather than run as something else: each needs split-aware code that is not written yet.
     const auto tp_key = where(resolved, {"parallel", "tensor_parallel"});
-    if (r.model.lora)
-      fail_at(tp_key, "LoRA with tensor_parallel > 1 is not supported (LoRA already fits large models on few GPUs; "
-                      "use parallel.strategy fsdp for memory)");
     if (r.parallel.strategy == parallel::Strategy::Fsdp && r.parallel.zero_stage == 3)
       fail_at(where(resolved, {"parallel", "zero_stage"}),
               "zero_stage 3 with tensor_parallel > 1 is not supported: the data-parallel axis of a dp x tp mesh "

@@ -15,7 +15,8 @@ torch::optim::AdamWParamState* state_of(optim::Optimizer& opt, const at::Tensor&
 
 }  // namespace
 
-TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep) : model_(model), active_(active) {
+TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep, bool trainable_only)
+    : model_(model), active_(active) {
   const auto& group = model.tp_group();
   if (!group || group->size() == 1 || !active_) {
     active_ = false;
@@ -38,7 +39,7 @@ TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, boo
         s->exp_avg_sq(sq);
       });
     }
-  model.set_tp_whole(true, keep);
+  model.set_tp_whole(true, keep, trainable_only);
 }
 
 TpWhole::~TpWhole() {

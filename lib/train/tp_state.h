@@ -17,8 +17,9 @@ class TpWhole {
  public:
   // `active`: this rank takes part (every rank of one tensor-parallel group together); `keep`: it
   // is the writer and holds the whole tensors (in host memory) meanwhile. `opt` may be null (the
-  // model alone: exports).
-  TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep);
+  // model alone: exports). `trainable_only`: the trained parameters alone (checkpoints and LoRA
+  // adapter exports need no frozen base).
+  TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep, bool trainable_only);
   ~TpWhole();
   TpWhole(const TpWhole&) = delete;
   TpWhole& operator=(const TpWhole&) = delete;

@@ -148,10 +148,11 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
       export_hf_layerwise(*p_.model, p_.tokenizer, out, *p_.dp, world.is_main());
     } else {
       if (p_.dp) p_.dp->gather_all();  // ZeRO-3 LoRA: the adapters, gathered by every rank
-      TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main());
+      const bool merge = R.model.lora && R.model.lora->merge_on_export;
+      TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main(), /*trainable_only=*/R.model.lora && !merge);
       if (world.is_main()) {
         fs::remove_all(out);
-        export_hf(*p_.model, p_.tokenizer, out, R.model.lora && R.model.lora->merge_on_export);
+        export_hf(*p_.model, p_.tokenizer, out, merge);
       }
       if (p_.dp) p_.dp->release_all();
     }
@@ -345,7 +346,8 @@ std::string Trainer::checkpoint() {
   {
     // Tensor parallelism: the group that holds data-parallel rank 0 (where rank 0 writes) gathers
     // whole tensors for the files.
-    TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0, parallel::World::get().is_main());
+    TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0, parallel::World::get().is_main(),
+                  /*trainable_only=*/true);
     dir = checkpointer_->save(st_.step);
   }
   if (p_.dp) p_.dp->release_all();

@@ -13,6 +13,8 @@
 #    halved again; resumed on another data-parallel size, refused on another tp;
 #  - GRPO at tp 2 (rollouts from the split model): identical rewards; evaluation with generation on
 #    the 2 x 2 mesh: identical exact-match accuracy;
+#  - LoRA (every projection, the embedding, an untied LM head; dropout) at tp 2 and on the 2 x 2 mesh:
+#    the same losses and adapters as without tensor parallelism, resumed on one rank;
 #  - layouts that cannot be split are refused with the reason.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -201,6 +203,47 @@ assert len(a) == len(b) == 3 and a[-1] > 0.5 and max(abs(x - y) for x, y in zip(
 print(f"evaluation with greedy generation, 2 x 2 mesh vs 1 rank: exact match {b} vs {a}")
 PY
 
+# LoRA: column-parallel B split by rows, row-parallel A by columns, the embedding's A by vocabulary
+# columns; dropout draws whole-row masks, so tp 2 equals one rank (and the 2 x 2 mesh ddp); the adapters
+# (and the merged export) are saved whole, and a tp 2 LoRA checkpoint resumes on one rank.
+lora=(--set 'model.lora={rank: 4, alpha: 8, dropout: 0.1, merge_on_export: true, target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, embed_tokens]}'
+      --set optimizer.lr=2e-3)
+train lora-1 1 $qs/recipe.yaml "${long[@]}" "${lora[@]}"
+train lora-tp2 2 $qs/recipe.yaml "${long[@]}" "${lora[@]}" --set parallel.tensor_parallel=2
+train lora-dp2tp2 4 $qs/recipe.yaml "${long[@]}" "${lora[@]}" --set parallel.tensor_parallel=2
+# Data-parallel ranks draw the same dropout stream for different micro-batches (one rank draws them in
+# sequence): the mesh equals plain ddp over 2 ranks instead.
+train lora-dp2 2 $qs/recipe.yaml "${long[@]}" "${lora[@]}"
+same 1e-4 lora-1 lora-tp2
+same 1e-4 lora-dp2 lora-dp2tp2
+as_of_step4 lora-tp2 relora1
+train relora1 1 $qs/recipe.yaml "${long[@]}" "${lora[@]}"
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/relora1.log" || { cat "$tmp/relora1.log"; fail "relora1 did not resume"; }
+same 1e-6 lora-tp2 relora1
+"$PT_PYTHON" - "$tmp" <<'PY'
+import sys
+from safetensors.numpy import load_file
+t = sys.argv[1]
+ad = {r: load_file(f"{t}/{r}/model/adapter_model.safetensors") for r in ("lora-1", "lora-tp2")}
+assert ad["lora-1"].keys() == ad["lora-tp2"].keys() and all(ad["lora-1"][k].shape == ad["lora-tp2"][k].shape for k in ad["lora-1"])
+m = {r: load_file(f"{t}/{r}/model/merged/model.safetensors") for r in ("lora-1", "lora-tp2")}
+d = max(float(abs(m["lora-1"][k] - m["lora-tp2"][k]).max()) for k in m["lora-1"])
+assert d < 1e-4, d
+print(f"LoRA tp 2: {len(ad['lora-1'])} adapter tensors of the unsplit shapes; merged export within {d:.1e} of 1 rank's")
+PY
+# An untied LM head (Qwen3-MoE) with its LoRA B split by vocabulary rows.
+mo=(--set model.path="$tmp/moe" --set tokenizer.path="$tmp/moe"
+    --set 'model.lora={rank: 4, alpha: 8, target_modules: [q_proj, k_proj, v_proj, o_proj, lm_head]}' --set optimizer.lr=2e-3)
+train moe-lora-1 1 $qs/recipe.yaml "${short[@]}" "${mo[@]}"
+train moe-lora-tp2 2 $qs/recipe.yaml "${short[@]}" "${mo[@]}" --set parallel.tensor_parallel=2
+same 0 moe-lora-1 moe-lora-tp2
+# Gemma 3: the embedding's LoRA delta scaled like its rows, inside the vocabulary-parallel lookup.
+g3l=(--set model.path="$tmp/g3" --set tokenizer.path="$tmp/g3" --set optimizer.lr=2e-3
+     --set 'model.lora={rank: 4, alpha: 8, target_modules: [q_proj, o_proj, up_proj, down_proj, embed_tokens]}')
+train g3-lora-1 1 $qs/recipe.yaml "${short[@]}" "${g3l[@]}"
+train g3-lora-tp2 2 $qs/recipe.yaml "${short[@]}" "${g3l[@]}" --set parallel.tensor_parallel=2
+same 0 g3-lora-1 g3-lora-tp2
+
 # Refusals.
 refused() {  # NAME RANKS MESSAGE ARGS...
   local name=$1 n=$2 msg=$3; shift 3
@@ -215,7 +258,6 @@ refused kvheads 4 "num_key_value_heads = 2, which does not divide by 4" --set pa
 refused ranks 3 "parallel.tensor_parallel = 2 does not divide the 3 rank(s)" --set parallel.tensor_parallel=2
 refused single 1 "needs an MPI launch with a multiple of 2 ranks" --set parallel.tensor_parallel=2
 refused zero3 2 "zero_stage 3 with tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set parallel.strategy=fsdp
-refused lora 2 "LoRA with tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set 'model.lora={rank: 4}'
 refused pad 2 "set model.vocab_pad_multiple to a multiple of 2" --set parallel.tensor_parallel=2 --set model.vocab_pad_multiple=1 \
   --set model.path= --set "${init/vocab_size: 300/vocab_size: 301}"
 echo "tensor parallelism: all checks passed"

@@ -158,3 +158,81 @@ TEST_CASE("generation on a model split over 2 ranks samples the whole model's to
       }
   }
 }
+
+TEST_CASE("LoRA on a model split over 2 ranks gives the whole model's loss, gradients and merged logits", "[tp][lora]") {
+  for (const auto& name : test::tiny_models()) {
+    auto ref = test::load_reference(name);
+    auto in = model::PackedInput::from_documents(ref.docs);
+    auto labels = at::roll(in.input_ids, -1);
+    model::ModelOptions o;
+    o.path = test::model_dir(name);
+    o.attention = model::AttentionBackend::Sdpa;
+    o.lora = model::LoraOptions{};
+    o.lora->rank = 4;
+    o.lora->alpha = 8;
+    // Column- and row-parallel projections, the vocabulary-parallel embedding and (untied) LM head.
+    o.lora->target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "embed_tokens"};
+    auto whole = model::CausalLM::from_pretrained(o, at::kCPU);
+    if (!whole->config().tie_word_embeddings) {
+      o.lora->target_modules.push_back("lm_head");
+      whole = model::CausalLM::from_pretrained(o, at::kCPU);
+    }
+    // Non-zero factors everywhere (PEFT's init zeroes one of each pair, which would hide half the gradients).
+    std::map<std::string, at::Tensor> values;
+    {
+      at::NoGradGuard ng;
+      at::manual_seed(11);
+      for (auto& [n, p] : whole->named_parameters(true)) values[n] = p.copy_(at::randn_like(p) * 0.05).clone();
+    }
+    auto loss_of = [&](model::CausalLM& m) {
+      auto h = m.hidden_states(in);
+      return algo::chunked_cross_entropy(h, m.lm_head_weight(), labels, m.vocab_size(), 7, {}, algo::vocab_shard_of(m));
+    };
+    auto loss = loss_of(*whole);
+    loss.backward();
+    std::map<std::string, at::Tensor> grads;
+    for (auto& [n, p] : whole->named_parameters(true)) grads[n] = p.grad();
+    at::Tensor merged;
+    {
+      at::NoGradGuard ng;
+      whole->merge_lora();
+      merged = whole->logits(in);
+    }
+    const int n = 2;
+    std::vector<double> loss_diff(n), grad_diff(n), merged_diff(n);
+    std::vector<std::string> worst(n);
+    std::vector<size_t> count(n);
+    test::run_ranks(n, [&](int r, std::shared_ptr<model::TpGroup> g) {
+      model::ModelOptions os = o;
+      os.tp = g;
+      auto m = model::CausalLM::from_pretrained(os, at::kCPU);
+      {
+        at::NoGradGuard ng;
+        for (auto& [pn, p] : m->named_parameters(true)) {
+          const int dim = m->tp_split_dim(pn);
+          p.copy_(dim < 0 ? values.at(pn) : model::tp_slice(values.at(pn), dim, *g));
+        }
+      }
+      auto l = loss_of(*m);
+      l.backward();
+      loss_diff[r] = std::abs(l.item<double>() - loss.item<double>()) / loss.item<double>();
+      for (auto& [pn, p] : m->named_parameters(true)) {
+        ++count[r];
+        const int dim = m->tp_split_dim(pn);
+        at::Tensor expect = dim < 0 ? grads.at(pn) : model::tp_slice(grads.at(pn), dim, *g);
+        const double d = (p.grad() - expect).abs().max().item<double>() / (expect.abs().max().item<double>() + 1e-12);
+        if (d >= grad_diff[r]) grad_diff[r] = d, worst[r] = pn;
+      }
+      at::NoGradGuard ng;
+      m->merge_lora();
+      merged_diff[r] = (m->logits(in) - merged).abs().max().item<double>();
+    });
+    for (int r = 0; r < n; ++r) {
+      INFO(name << " rank " << r << ": worst gradient " << worst[r]);
+      CHECK(count[r] == grads.size());
+      CHECK(loss_diff[r] < 1e-6);
+      CHECK(grad_diff[r] < 1e-5);
+      CHECK(merged_diff[r] < 1e-4);
+    }
+  }
+}
