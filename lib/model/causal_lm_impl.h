@@ -202,39 +202,32 @@ struct CausalLM::Impl {
     }
     return w;
   }
-  // Rows this rank owns looked up (with the LoRA delta of their A columns), the others zero, summed
-  // over the group; `s`: the embedding scale (Gemma 3) or undefined.
-  at::Tensor vocab_parallel_lookup(const at::Tensor& ids, const at::Tensor& s) const {
-    auto local = ids - vocab_offset;
-    auto outside = local.lt(0).logical_or(local.ge(embed.size(0)));
-    local = local.masked_fill(outside, 0);
-    auto x = at::embedding(embed, local);
-    if (s.defined()) x = x * s;
-    if (embed_lora && !embed_lora->merged && adapters_on) {
-      auto& e = *embed_lora;
-      auto delta = at::matmul(at::embedding(e.a.t(), local), e.b_for(tp).t()) * e.scale;
-      x = x + (s.defined() ? delta * s.to(delta.scalar_type()) : delta);
-    }
-    return tp_reduce(x.masked_fill(outside.unsqueeze(1), 0), tp);
-  }
   at::Tensor embed_lookup(const at::Tensor& ids) const {
     // Gemma 3 scales embeddings by a factor rounded to the weights' dtype, and PEFT scales the LoRA
     // delta by it separately.
     const bool scaled = cfg.embed_scale != 1.0;
     auto s = scaled ? at::scalar_tensor(cfg.embed_scale, at::kFloat).to(embed.scalar_type()).to(embed.device()) : at::Tensor();
-    if (tp) return vocab_parallel_lookup(ids, s);  // new token rows are not trained under tensor parallelism
-    auto x = at::embedding(embed, ids);  // [N, hidden]
+    // Tensor parallelism: the rows (and LoRA A columns) this rank owns looked up, the others zero,
+    // summed over the group.
+    at::Tensor rows = ids, outside;
+    if (tp) {
+      rows = ids - vocab_offset;
+      outside = rows.lt(0).logical_or(rows.ge(embed.size(0)));
+      rows = rows.masked_fill(outside, 0);
+    }
+    auto x = at::embedding(embed, rows);  // [N, hidden]
     if (scaled) x = x * s;
     if (embed_lora && !embed_lora->merged && adapters_on) {
-      auto delta = at::matmul(at::embedding(embed_lora->a.t(), ids), embed_lora->b.t()) * embed_lora->scale;
+      auto delta = at::matmul(at::embedding(embed_lora->a.t(), rows), embed_lora->b_for(tp).t()) * embed_lora->scale;
       x = x + (scaled ? delta * s.to(delta.scalar_type()) : delta);
     }
+    if (tp) return tp_reduce(x.masked_fill(outside.unsqueeze(1), 0), tp);  // new token rows are refused under tp
     if (new_rows_active()) {
       // Positions of new tokens take their trainable rows (a host sync: new tokens are rare).
       auto sel = ids.ge(new_rows_from).nonzero().squeeze(1);
       if (sel.numel() > 0) {
-        auto rows = at::embedding(new_embed_rows, ids.index_select(0, sel) - new_rows_from);
-        x = x.index_copy(0, sel, scaled ? rows * s : rows);
+        auto fresh = at::embedding(new_embed_rows, ids.index_select(0, sel) - new_rows_from);
+        x = x.index_copy(0, sel, scaled ? fresh * s : fresh);
       }
     }
     return x;
