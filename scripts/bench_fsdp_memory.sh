@@ -3,7 +3,8 @@
 # (random init, saved by transformers; 16 decoder layers of hidden 1024 / MLP 2816 and a tied
 # embedding of 32,000 rows, 15% of it) trains 2 steps on N ranks (default 4, oversubscribed) under
 # ddp, fsdp ZeRO-2 and ZeRO-3 (whose ranks read only their own slices of the layers from the
-# safetensors files). Prints
+# safetensors files), tensor parallelism over all N ranks, and (N >= 4) ZeRO-3 on the data-parallel
+# axis of a 2 x N/2 dp x tp mesh (each rank reads only its share of its slice). Prints
 # each rank's peak RSS (getrusage max RSS via /usr/bin/time) and the strategy's parameter /
 # gradient / optimizer bytes per rank, with ratios against ddp measured in the same run.
 #   scripts/bench_fsdp_memory.sh [RANKS]
@@ -42,18 +43,29 @@ run() {  # NAME ARGS...
 run ddp
 run zero2 --set parallel.strategy=fsdp --set parallel.zero_stage=2
 run zero3 --set parallel.strategy=fsdp --set parallel.zero_stage=3
-"$PY" - "$tmp" "$N" <<'PY'
+run tp$N --set parallel.tensor_parallel="$N"
+names="ddp zero2 zero3 tp$N"
+if [ "$N" -ge 4 ] && [ $((N % 2)) -eq 0 ]; then
+  run tp$((N / 2))-zero3 --set parallel.tensor_parallel=$((N / 2)) --set parallel.strategy=fsdp --set parallel.zero_stage=3
+  names="$names tp$((N / 2))-zero3"
+fi
+"$PY" - "$tmp" "$N" $names <<'PY'
 import re, sys
-t, n = sys.argv[1], int(sys.argv[2])
+t, n, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 rows = {}
-for name in ("ddp", "zero2", "zero3"):
+for name in names:
     log = open(f"{t}/{name}.log").read()
     rss = [int(x) / 2**20 for x in re.findall(r"maxrss_kb (\d+)", log)]
-    p, g, o = (float(x) for x in re.search(r"parameters ([\d.]+) MB, gradients ([\d.]+) MB, optimizer state ([\d.]+) MB", log).groups())
+    m = re.search(r"parameters ([\d.]+) MB, gradients ([\d.]+) MB, optimizer state ([\d.]+) MB", log)
+    if m:
+        p, g, o = (float(x) for x in m.groups())
+    else:  # tensor parallelism alone: no data-parallel buckets; gradients as large as the slices, 2 moments
+        p = float(re.search(r"tensor parallelism: ([\d.]+) MB of parameters", log).group(1))
+        g, o = p, 2 * p
     rows[name] = (max(rss), sum(rss) / len(rss), p, g, o)
 print(f"{n} ranks, per rank:        peak RSS max / mean (GB)   params MB   grads MB   optimizer MB   p+g+o vs ddp")
 base = sum(rows["ddp"][2:])
 for name, (mx, mean, p, g, o) in rows.items():
-    print(f"  {name:6s}                 {mx:6.2f} / {mean:6.2f}            {p:9.1f}  {g:9.1f}  {o:12.1f}   {(p + g + o) / base:.3f}")
-print(f"peak RSS zero3 / ddp = {rows['zero3'][0] / rows['ddp'][0]:.2f}, zero2 / ddp = {rows['zero2'][0] / rows['ddp'][0]:.2f}")
+    print(f"  {name:10s}                 {mx:6.2f} / {mean:6.2f}            {p:9.1f}  {g:9.1f}  {o:12.1f}   {(p + g + o) / base:.3f}")
+print("peak RSS vs ddp: " + ", ".join(f"{k} {v[0] / rows['ddp'][0]:.2f}" for k, v in rows.items() if k != "ddp"))
 PY

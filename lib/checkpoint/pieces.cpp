@@ -13,6 +13,22 @@ std::string piece_key(const std::string& kind, const std::string& name, int64_t 
   return fmt::format("{}/{}/{}", kind, name, begin);
 }
 
+std::string tp_pieces_dir(const std::string& dir, int tp_rank, int tp_size) {
+  return tp_size > 1 ? (fs::path(dir) / fmt::format("tp-{:05d}-of-{:05d}", tp_rank, tp_size)).string() : dir;
+}
+
+int saved_tp_size(const std::string& dir) {
+  static const std::regex re("tp-[0-9]{5}-of-([0-9]{5})");
+  int saved = 1;
+  if (!fs::is_directory(dir)) return saved;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && std::regex_match(name, m, re)) saved = std::stoi(m[1]);
+  }
+  return saved;
+}
+
 void write_pieces(const std::string& dir, int rank, int world, const std::string& format,
                   const std::vector<std::pair<std::string, at::Tensor>>& pieces,
                   std::map<std::string, std::string> metadata) {

@@ -21,6 +21,11 @@ inline constexpr const char* kModelShardsDir = "model_shards";
 inline constexpr const char* kModelShardsFormat = "posttrain-zero3-params-v1";
 
 std::string piece_key(const std::string& kind, const std::string& name, int64_t begin);
+// Under tensor parallelism every rank of a tensor-parallel group owns slices of the same names, so
+// each slice's pieces live apart: DIR/tp-RRRRR-of-TTTTT/ (DIR itself for tp_size 1).
+std::string tp_pieces_dir(const std::string& dir, int tp_rank, int tp_size);
+// The tensor_parallel the pieces under DIR were written with (1: no tp-* directories).
+int saved_tp_size(const std::string& dir);
 // Writes this rank's file into `dir` (created); `metadata` gains format, rank and world.
 void write_pieces(const std::string& dir, int rank, int world, const std::string& format,
                   const std::vector<std::pair<std::string, at::Tensor>>& pieces,

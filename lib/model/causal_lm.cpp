@@ -130,12 +130,13 @@ int CausalLM::tp_split_dim(const std::string& name) const {
   return model::tp_split_dim(*impl_->arch, name);
 }
 
-void CausalLM::set_tp_whole(bool whole, bool keep, bool trainable_only) {
+void CausalLM::set_tp_whole(bool whole, bool keep, bool trainable_only,
+                            const std::function<bool(const std::string&)>& skip) {
   if (!impl_->tp || whole == !impl_->tp_slices.empty()) return;
   at::NoGradGuard ng;
   if (whole) {
     for (auto& [n, p] : named_parameters(trainable_only))
-      if (const int dim = tp_split_dim(n); dim >= 0) {
+      if (const int dim = tp_split_dim(n); dim >= 0 && !(skip && skip(n))) {
         // One whole tensor at a time on the device; the writer's copy goes to the host.
         at::Tensor full = tp_gather(p.detach(), dim, impl_->tp);
         if (!keep) continue;

@@ -44,8 +44,9 @@ class CausalLM {
   // with `keep` (the writer) holds the whole tensors; the others just take part in the gathers. The
   // parameters stay the same tensors (their data is swapped), so optimizer state and gradient views
   // keep pointing at them. `trainable_only`: just the trained ones (a LoRA checkpoint saves the
-  // adapters, not the frozen base).
-  void set_tp_whole(bool whole, bool keep = true, bool trainable_only = false);
+  // adapters, not the frozen base). `skip`: parameters left as slices.
+  void set_tp_whole(bool whole, bool keep = true, bool trainable_only = false,
+                    const std::function<bool(const std::string&)>& skip = nullptr);
   // *ForSequenceClassification checkpoints: the score head at each document's last token,
   // [documents, num_labels] fp32 (transformers pools at the last non-padding token the same way).
   bool has_score_head() const;  // a sequence-classification head

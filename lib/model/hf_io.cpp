@@ -89,7 +89,6 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       fail("parallel.tensor_parallel = {}: the embedding's {} rows (vocab_size {} padded to model.vocab_pad_multiple = "
            "{}) do not divide by {}; set model.vocab_pad_multiple to a multiple of {}", n, impl->padded_vocab,
            c.vocab_size, m, n, n);
-    if (opts.defer_param) fail("tensor parallelism with deferred (ZeRO-3) parameters is not supported");
     impl->tp = tp;
     impl->vocab_offset = impl->padded_vocab / n * tp->rank();
   }
@@ -129,8 +128,11 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       if (ckpt.contains(name) && ckpt.file_of(name).info(name).shape != expect)
         fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name,
              fmt::join(ckpt.file_of(name).info(name).shape, ", "), fmt::join(expect, ", "));
+      // Under tensor parallelism this rank's slice (the strategy reads its part of that slice).
+      std::vector<int64_t> local = shape;
+      if (const int dim = tp ? model::tp_split_dim(*impl->arch, name) : -1; dim >= 0) local[dim] /= tp->size();
       at::Tensor t = at::empty({0}, topts);
-      t.unsafeGetTensorImpl()->set_sizes_contiguous(shape);
+      t.unsafeGetTensorImpl()->set_sizes_contiguous(local);
       used[name] = true;
       impl->base_params.emplace_back(name, t);
       return t;

@@ -2,6 +2,10 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
+#include <functional>
+#include <numeric>
+
 #include "core/error.h"
 #include "model/arch.h"
 
@@ -91,6 +95,39 @@ at::Tensor tp_slice(const at::Tensor& full, int dim, const TpGroup& group) {
            group.size());
   const int64_t part = n / group.size();
   return full.narrow(dim, part * group.rank(), part).contiguous();
+}
+
+void tp_read_slice_range(const at::Tensor& src, at::IntArrayRef whole, int dim, int rank, int size, int64_t begin,
+                         const at::Tensor& dst) {
+  const int64_t n = dst.numel();
+  if (n == 0) return;
+  PT_CHECK(dim <= 1 && !whole.empty() && (dim < 1 || whole.size() == 2),
+           "tp_read_slice_range: split dimension {} of a {}-D tensor", dim, whole.size());
+  std::vector<int64_t> local = whole.vec();
+  if (dim >= 0) {
+    PT_CHECK(local[dim] % size == 0, "tp_read_slice_range: size {} of dimension {} does not divide by {}", local[dim],
+             dim, size);
+    local[dim] /= size;
+  }
+  const int64_t cols = std::accumulate(local.begin() + 1, local.end(), int64_t{1}, std::multiplies<>());
+  PT_CHECK(begin >= 0 && begin + n <= local[0] * cols, "tp_read_slice_range: elements [{}, {}) of a slice of {}",
+           begin, begin + n, local[0] * cols);
+  if (dim <= 0) {
+    // Rows split (or none): the slice is one contiguous run of the stored elements.
+    const int64_t from = (dim == 0 ? local[0] * rank : 0) * cols + begin;
+    const at::Tensor flat = src.reshape({-1});
+    const int64_t stored = std::clamp<int64_t>(flat.numel() - from, 0, n);
+    at::Tensor out = dst.view({-1});
+    if (stored > 0) out.narrow(0, 0, stored).copy_(flat.narrow(0, from, stored));
+    out.narrow(0, stored, n - stored).zero_();
+    return;
+  }
+  // Columns split: the local rows [r0, r1) the range covers, staged (at most two rows more than it).
+  const int64_t r0 = begin / cols, r1 = (begin + n - 1) / cols + 1;
+  const int64_t stored = std::clamp<int64_t>(src.size(0) - r0, 0, r1 - r0);
+  at::Tensor rows = at::zeros({r1 - r0, cols}, src.options());
+  if (stored > 0) rows.narrow(0, 0, stored).copy_(src.narrow(0, r0, stored).narrow(1, local[1] * rank, local[1]));
+  dst.copy_(rows.view({-1}).narrow(0, begin - r0 * cols, n).view(dst.sizes()));
 }
 
 }  // namespace pt::model

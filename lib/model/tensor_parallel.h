@@ -44,5 +44,12 @@ at::Tensor tp_reduce(const at::Tensor& x, TpGroup* group);
 at::Tensor tp_gather(const at::Tensor& local, int dim, TpGroup* group);
 // This rank's slice of `full` along `dim` (contiguous copy).
 at::Tensor tp_slice(const at::Tensor& full, int dim, const TpGroup& group);
+// Elements [begin, begin + dst.numel()) of the flattened slice `rank` of `size` along `dim` (0, 1;
+// -1: the whole tensor) of a tensor of shape `whole`, read from `src` — the stored tensor, which may
+// have fewer rows than `whole` (vocabulary padding: those rows read as zeros). Touches only the
+// rows the range covers: how ZeRO-3 fills a rank's share of a tensor-parallel slice from mapped
+// files without the slice ever existing on it.
+void tp_read_slice_range(const at::Tensor& src, at::IntArrayRef whole, int dim, int rank, int size, int64_t begin,
+                         const at::Tensor& dst);
 
 }  // namespace pt::model

@@ -25,8 +25,7 @@ torch::optim::AdamWParamState* state_of(const Optimizer& opt, const at::Tensor& 
 }  // namespace
 
 std::string sharded_dir(const std::string& dir, int tp_rank, int tp_size) {
-  const fs::path sub = fs::path(dir) / "optimizer";
-  return tp_size > 1 ? (sub / fmt::format("tp-{:05d}-of-{:05d}", tp_rank, tp_size)).string() : sub.string();
+  return ckpt::tp_pieces_dir((fs::path(dir) / "optimizer").string(), tp_rank, tp_size);
 }
 
 void save_sharded(const Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned, const std::string& dir,
@@ -49,10 +48,7 @@ void load_sharded(Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned
   if (!fs::is_directory(top))
     fail("{}: no optimizer/ directory — the checkpoint was not written by parallel.strategy: fsdp (resume it with "
          "the strategy it was saved with)", dir);
-  int saved_tp = 1;
-  for (const auto& e : fs::directory_iterator(top))
-    if (e.is_directory() && e.path().filename().string().rfind("tp-", 0) == 0)
-      saved_tp = std::stoi(e.path().filename().string().substr(e.path().filename().string().rfind('-') + 1));
+  const int saved_tp = ckpt::saved_tp_size(top.string());
   const fs::path sub = sharded_dir(dir, tp_rank, tp_size);
   if (saved_tp != tp_size || !fs::is_directory(sub)) {
     fail("{}: the fsdp optimizer state was saved with parallel.tensor_parallel = {}; this run has {} (fsdp state is "

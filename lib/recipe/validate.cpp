@@ -145,10 +145,6 @@ void validate(const Recipe& r, const Node& resolved) {
   if (r.parallel.tensor_parallel > 1) {
     // Refused rather than run as something else: each needs split-aware code that is not written yet.
     const auto tp_key = where(resolved, {"parallel", "tensor_parallel"});
-    if (r.parallel.strategy == parallel::Strategy::Fsdp && r.parallel.zero_stage == 3)
-      fail_at(where(resolved, {"parallel", "zero_stage"}),
-              "zero_stage 3 with tensor_parallel > 1 is not supported: the data-parallel axis of a dp x tp mesh "
-              "shards optimizer state (zero_stage 1) and gradients (2), not the parameters");
     if (r.algorithm.name != algo::Name::Sft && r.algorithm.name != algo::Name::Dpo && r.algorithm.name != algo::Name::Grpo)
       fail_at(tp_key, "tensor_parallel > 1 runs algorithms sft, dpo and grpo; {} is not supported with it yet",
               enum_name(r.algorithm.name));

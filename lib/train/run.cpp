@@ -29,6 +29,7 @@
 #include "recipe/resolved.h"
 #include "registry/builtins.h"
 #include "posttrain/build_config.h"
+#include "train/sharded_load.h"
 #include "train/trainer.h"
 
 namespace pt::train {
@@ -310,29 +311,10 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     if (params.empty()) fail("the model has no trainable parameters");
     std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
     std::shared_ptr<parallel::Comm> gathers = zero3 ? parallel::make_comm(R.parallel.backend, device) : comm;
-    std::unique_ptr<ckpt::PieceSet> shards;
     parallel::ParamSource source;
-    if (from_shards)
-      shards = std::make_unique<ckpt::PieceSet>((fs::path(*resume) / kModelShardsDir).string(), kModelShardsFormat);
-    if (sharded_load) {
-      // Decoder layers from the resumed checkpoint's shards, or from the HF files; the rest from the
-      // HF files (rows past the file's vocabulary are the padding: zeros).
-      source = [&shards, files = hf_files](const std::string& name, int64_t begin, const at::Tensor& dst) {
-        if (shards && parallel::in_decoder_layer(name)) {
-          const int64_t got = shards->read("param", name, begin, dst);
-          if (got != dst.numel())
-            fail("{}: the shards hold {} of the {} elements of {} from element {}", kModelShardsDir, got, dst.numel(),
-                 name, begin);
-          return;
-        }
-        const auto& f = files->file_of(name);
-        const at::Tensor src = f.view(name).reshape({-1});
-        const int64_t stored = std::clamp<int64_t>(src.numel() - begin, 0, dst.numel());
-        if (stored > 0) dst.narrow(0, 0, stored).copy_(src.narrow(0, begin, stored));
-        dst.narrow(0, stored, dst.numel() - stored).zero_();
-        f.release(name);
-      };
-    }
+    if (sharded_load)
+      source = sharded_source(hf_files, from_shards ? open_model_shards(*resume, world.tp_rank(), world.tp_size()) : nullptr,
+                              *model);
     dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel, gathers, source);
     if (sharded_load)
       log::info("ZeRO-3: each rank read only its own slices of the decoder layers from {}",

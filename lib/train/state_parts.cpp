@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/pieces.h"
@@ -12,7 +13,9 @@
 #include "model/safetensors.h"
 #include "optim/sharded_state.h"
 #include "parallel/world.h"
+#include "model/tensor_parallel.h"
 #include "recipe/resolved.h"
+#include "train/tp_state.h"
 
 namespace pt::train {
 namespace fs = std::filesystem;
@@ -72,7 +75,8 @@ class ShardedModelState : public Stateful {
       if (parallel::in_decoder_layer(p.name))
         pieces.emplace_back(ckpt::piece_key("param", p.name, p.begin), p.shard.narrow(0, p.offset, p.length));
     const auto& w = parallel::World::get();
-    ckpt::write_pieces(dir + "/" + kModelShardsDir, w.rank(), w.size(), kModelShardsFormat, pieces);
+    ckpt::write_pieces(ckpt::tp_pieces_dir(dir + "/" + kModelShardsDir, w.tp_rank(), w.tp_size()), w.rank(), w.size(),
+                       kModelShardsFormat, pieces);
   }
   void load(const std::string&) override {}  // read while the model is built (run.cpp)
 
@@ -216,14 +220,18 @@ class RecipeState : public Stateful {
 
 }  // namespace
 
-void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
+void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
                          parallel::DataParallel& dp, bool write) {
   std::map<int64_t, std::vector<std::pair<std::string, at::Tensor>>> layers;
   for (const auto& [n, p] : model.named_parameters(false))
     if (const int64_t l = parallel::layer_of(n); l >= 0) layers[l].emplace_back(n, p);
   nlohmann::json weight_map = nlohmann::json::object();
   uint64_t total = 0;  // bytes as stored (the embeddings without their padding rows)
+  // Tensor parallelism: the group holding data-parallel rank 0 (the writer's) gathers whole tensors.
+  const bool tp_active = parallel::World::get().rank() == 0;
   dp.gather_layer(parallel::DataParallel::kRest);
+  std::optional<TpWhole> rest_whole;
+  rest_whole.emplace(model, nullptr, tp_active, write, /*trainable_only=*/false, parallel::in_decoder_layer);
   if (write) {
     fs::remove_all(dir);
     export_hf(model, tokenizer, dir, false, parallel::in_decoder_layer);
@@ -243,16 +251,22 @@ void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* t
       }
     }
   }
+  rest_whole.reset();
   dp.release_layer(parallel::DataParallel::kRest);
+  const auto& group = model.tp_group();
   for (const auto& [l, tensors] : layers) {
     dp.gather_layer(l);
-    if (write) {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& [n, p] : tensors) {
+      at::Tensor t = p.detach();
+      if (const int dim = model.tp_split_dim(n); dim >= 0 && tp_active) t = model::tp_gather(t, dim, group.get());
+      if (write) out.emplace_back(n, t.to(at::kCPU));
+    }
+    if (write) {  // before the release: replicated tensors are still views of the gathered buffers
       const std::string f = fmt::format("model-layer-{:05d}.safetensors", l);
-      std::vector<std::pair<std::string, at::Tensor>> out;
-      for (const auto& [n, p] : tensors) {
-        out.emplace_back(n, p.detach());
+      for (const auto& [n, t] : out) {
         weight_map[n] = f;
-        total += p.nbytes();
+        total += t.nbytes();
       }
       model::save_safetensors((fs::path(dir) / f).string(), out);
     }

@@ -31,8 +31,9 @@ std::unique_ptr<Stateful> sharded_model_state(const parallel::DataParallel* dp);
 bool layers_in_shards(const model::CausalLM* model, const parallel::DataParallel* dp);
 // The final HF export under ZeRO-3 (full fine-tuning): every rank takes part in gathering one
 // decoder layer at a time, and `write` (rank 0) stores it as a file of its own beside the rest, with
-// model.safetensors.index.json mapping every tensor — no rank ever holds all layers.
-void export_hf_layerwise(const model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
+// model.safetensors.index.json mapping every tensor — no rank ever holds all layers. Under tensor
+// parallelism the ranks of the writer's group gather each split tensor of the layer whole.
+void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
                          parallel::DataParallel& dp, bool write);
 using ckpt::kModelShardsDir;
 using ckpt::kModelShardsFormat;

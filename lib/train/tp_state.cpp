@@ -15,7 +15,8 @@ torch::optim::AdamWParamState* state_of(optim::Optimizer& opt, const at::Tensor&
 
 }  // namespace
 
-TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep, bool trainable_only)
+TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep, bool trainable_only,
+                 std::function<bool(const std::string&)> skip)
     : model_(model), active_(active) {
   const auto& group = model.tp_group();
   if (!group || group->size() == 1 || !active_) {
@@ -26,7 +27,7 @@ TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, boo
   if (opt)
     for (const auto& [n, p] : model.named_parameters(true)) {
       const int dim = model.tp_split_dim(n);
-      auto* s = dim >= 0 ? state_of(*opt, p) : nullptr;
+      auto* s = dim >= 0 && !(skip && skip(n)) ? state_of(*opt, p) : nullptr;
       if (!s) continue;
       const at::Tensor avg = s->exp_avg(), sq = s->exp_avg_sq();
       at::Tensor whole_avg = model::tp_gather(avg, dim, group.get()).to(at::kCPU);
@@ -39,7 +40,7 @@ TpWhole::TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, boo
         s->exp_avg_sq(sq);
       });
     }
-  model.set_tp_whole(true, keep, trainable_only);
+  model.set_tp_whole(true, keep, trainable_only, skip);
 }
 
 TpWhole::~TpWhole() {

@@ -18,8 +18,10 @@ class TpWhole {
   // `active`: this rank takes part (every rank of one tensor-parallel group together); `keep`: it
   // is the writer and holds the whole tensors (in host memory) meanwhile. `opt` may be null (the
   // model alone: exports). `trainable_only`: the trained parameters alone (checkpoints and LoRA
-  // adapter exports need no frozen base).
-  TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep, bool trainable_only);
+  // adapter exports need no frozen base). `skip`: parameters left split (ZeRO-3's decoder layers,
+  // which checkpoints keep as shards and exports gather one layer at a time).
+  TpWhole(model::CausalLM& model, optim::Optimizer* opt, bool active, bool keep, bool trainable_only,
+          std::function<bool(const std::string&)> skip = nullptr);
   ~TpWhole();
   TpWhole(const TpWhole&) = delete;
   TpWhole& operator=(const TpWhole&) = delete;

@@ -345,9 +345,9 @@ std::string Trainer::checkpoint() {
   std::string dir;
   {
     // Tensor parallelism: the group that holds data-parallel rank 0 (where rank 0 writes) gathers
-    // whole tensors for the files.
+    // whole tensors for the files; ZeRO-3's layers stay in their shards (one directory per slice).
     TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0, parallel::World::get().is_main(),
-                  /*trainable_only=*/true);
+                  /*trainable_only=*/true, shards ? parallel::in_decoder_layer : std::function<bool(const std::string&)>());
     dir = checkpointer_->save(st_.step);
   }
   if (p_.dp) p_.dp->release_all();

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # NCCL readiness: on a machine with one or more GPUs, runs the NCCL path of a posttrain build —
 # world size 1 (a c10d ProcessGroupNCCL of one rank) and every GPU present (mpirun, one rank per
-# GPU) — with ddp, fsdp ZeRO-2 / ZeRO-3 and tensor parallelism (tp 2, dp 2 x tp 2), checks the
-# multi-GPU losses against one GPU (fp32), and prints each run's per-step time and exposed
-# communication time (comm_wait_s).
+# GPU) — with ddp, fsdp ZeRO-2 / ZeRO-3 and tensor parallelism (tp 2, dp 2 x tp 2 with ddp and
+# ZeRO-3), checks the multi-GPU losses against one GPU (fp32), and prints each run's per-step time
+# and exposed communication time (comm_wait_s).
 #   scripts/gpu/nccl_check.sh [BUILD_DIR]      (scripts/gpu/check.sh runs it after building)
 # Without a GPU it says so and exits 1.
 set -uo pipefail
@@ -52,7 +52,10 @@ if [ "$gpus" -gt 1 ]; then
   # Tensor parallelism over NCCL (the quickstart model has 2 key/value heads: tp 2), and a dp x tp
   # mesh when 4 or more GPUs are present.
   run tp2 2 --set parallel.tensor_parallel=2
-  [ "$gpus" -ge 4 ] && run dp2tp2 4 --set parallel.tensor_parallel=2
+  if [ "$gpus" -ge 4 ]; then
+    run dp2tp2 4 --set parallel.tensor_parallel=2
+    run dp2tp2-zero3 4 --set parallel.tensor_parallel=2 --set parallel.strategy=fsdp --set parallel.zero_stage=3
+  fi
 fi
 "$PY" - "$tmp" <<'PY' || failed=1
 import glob, json, os, sys

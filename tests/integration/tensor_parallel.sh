@@ -11,10 +11,14 @@
 #    checkpoint on the 2 x 2 mesh, each continuing the same curve;
 #  - fsdp ZeRO-1 / ZeRO-2 on the mesh's data-parallel axis: the same curve, per-rank optimizer bytes
 #    halved again; resumed on another data-parallel size, refused on another tp;
+#  - fsdp ZeRO-3 on the mesh (FSDP x TP): sharded loading of each slice, the same curve, per-rank
+#    parameter / gradient / optimizer bytes halved again, per-slice model shards resumed on another
+#    data-parallel size, refused on another tp, exported by `posttrain export` to the run's model;
 #  - GRPO at tp 2 (rollouts from the split model): identical rewards; evaluation with generation on
 #    the 2 x 2 mesh: identical exact-match accuracy;
 #  - LoRA (every projection, the embedding, an untied LM head; dropout) at tp 2 and on the 2 x 2 mesh:
-#    the same losses and adapters as without tensor parallelism, resumed on one rank;
+#    the same losses and adapters as without tensor parallelism (also with ZeRO-3 on the mesh),
+#    resumed on one rank;
 #  - layouts that cannot be split are refused with the reason.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -141,6 +145,56 @@ fi
 grep -q "saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/reztp1.log" || { cat "$tmp/reztp1.log"; fail "no tp message"; }
 echo "tp 2 fsdp checkpoint on tp 1: refused ($(grep -o "saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/reztp1.log" | head -1))"
 
+# fsdp ZeRO-3 on the mesh's data-parallel axis (2-D FSDP x TP): each rank reads only its share of its
+# tensor-parallel slice from the files; the layers are gathered over the data-parallel axis as they
+# run. The same curve; parameters per rank a quarter of one rank's; the checkpoint keeps each slice's
+# shards apart (model_shards/tp-R-of-T/), resumes on another data-parallel size, is refused on another
+# tp, and `posttrain export` reassembles it into the model the run exported (one layer at a time).
+train z3dp2tp2 4 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=3
+same 1e-4 one z3dp2tp2
+grep -q "ZeRO-3: each rank read only its own slices" "$tmp/z3dp2tp2.log" || fail "ZeRO-3 on the mesh did not load sharded"
+[ -d "$tmp/z3dp2tp2/checkpoints/step-00000004/model_shards/tp-00001-of-00002" ] || fail "no per-slice model shards"
+as_of_step4 z3dp2tp2 rez3
+train rez3 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=3
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/rez3.log" || { cat "$tmp/rez3.log"; fail "rez3 did not resume"; }
+same 1e-6 z3dp2tp2 rez3
+as_of_step4 z3dp2tp2 rez3tp1
+if mpi 2 "$POSTTRAIN" run $qs/recipe.yaml "${common[@]}" "${long[@]}" --set run.name=rez3tp1 "${z[@]}" \
+     --set parallel.zero_stage=3 > "$tmp/rez3tp1.log" 2>&1; then
+  fail "a tp 2 ZeRO-3 checkpoint resumed without tensor parallelism"
+fi
+grep -q "model shards were saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/rez3tp1.log" \
+  || { cat "$tmp/rez3tp1.log"; fail "no ZeRO-3 tp message"; }
+"$POSTTRAIN" export "$tmp/z3dp2tp2/checkpoints/step-00000008" "$tmp/z3export" > "$tmp/z3export.log" 2>&1 \
+  || { cat "$tmp/z3export.log"; fail "export of the ZeRO-3 x tp checkpoint"; }
+grep -q "(2 tensor-parallel slices)" "$tmp/z3export.log" || { cat "$tmp/z3export.log"; fail "export did not read 2 slices"; }
+"$PT_PYTHON" - "$tmp" <<'PY'
+import glob, re, sys, torch, transformers as tf
+from safetensors.torch import load_file
+t = sys.argv[1]
+def w(d):
+    out = {}
+    for f in glob.glob(f"{d}/*.safetensors"):
+        out.update(load_file(f))
+    return out
+a, b = w(f"{t}/z3dp2tp2/model"), w(f"{t}/z3export")
+assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "export of the checkpoint != the run's export"
+ids = torch.randint(3, 300, (2, 48), generator=torch.Generator().manual_seed(0))
+def logits(d):
+    with torch.no_grad():
+        return tf.AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32)(ids).logits
+ref = logits(f"{t}/one/model")
+d = (logits(f"{t}/z3export") - ref).abs().max().item()
+assert d < 1e-3 * ref.abs().max().item(), d
+def mb(run, what):
+    m = re.search(what + r" over 2 rank\(s\) \(mpi\): parameters ([\d.]+) MB, gradients ([\d.]+) MB, optimizer state ([\d.]+) MB", open(f"{t}/{run}.log").read())
+    return tuple(float(x) for x in m.groups())
+ddp, z3 = mb("dp2tp2", "ddp"), mb("z3dp2tp2", "fsdp zero-3")
+assert all(abs(z - d / 2) <= 0.02 * d for z, d in zip(z3, ddp)), (ddp, z3)
+print(f"ZeRO-3 on the 2 x 2 mesh: {len(a)} tensors of `posttrain export` equal to the run's export; transformers' logits "
+      f"within {d:.1e} of the 1-rank model's; per rank (MB, parameters / gradients / optimizer): ddp {ddp}, ZeRO-3 {z3}")
+PY
+
 # Other architectures and tp 4.
 "$PT_PYTHON" tests/reference/make_moe.py "$tmp/moe" 1 2> /dev/null
 "$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/g3" 2> /dev/null
@@ -148,7 +202,8 @@ for m in moe g3; do
   at=(--set model.path="$tmp/$m" --set tokenizer.path="$tmp/$m")
   train $m-1 1 $qs/recipe.yaml "${short[@]}" "${at[@]}"
   train $m-tp2 2 $qs/recipe.yaml "${short[@]}" "${at[@]}" --set parallel.tensor_parallel=2
-  same 0 $m-1 $m-tp2
+  train $m-z3dp2tp2 4 $qs/recipe.yaml "${short[@]}" "${at[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=3
+  same 0 $m-1 $m-tp2 $m-z3dp2tp2
 done
 # Activation checkpointing recomputes each block (and its collectives) in the backward pass.
 train g3-tp2-ac 2 $qs/recipe.yaml "${short[@]}" --set model.path="$tmp/g3" --set tokenizer.path="$tmp/g3" \
@@ -215,7 +270,9 @@ train lora-dp2tp2 4 $qs/recipe.yaml "${long[@]}" "${lora[@]}" --set parallel.ten
 # sequence): the mesh equals plain ddp over 2 ranks instead.
 train lora-dp2 2 $qs/recipe.yaml "${long[@]}" "${lora[@]}"
 same 1e-4 lora-1 lora-tp2
-same 1e-4 lora-dp2 lora-dp2tp2
+# ... and with the adapters sharded by ZeRO-3 over the data-parallel axis.
+train lora-z3dp2tp2 4 $qs/recipe.yaml "${long[@]}" "${lora[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=3
+same 1e-4 lora-dp2 lora-dp2tp2 lora-z3dp2tp2
 as_of_step4 lora-tp2 relora1
 train relora1 1 $qs/recipe.yaml "${long[@]}" "${lora[@]}"
 grep -q "resumed from .*step-00000004 at step 4" "$tmp/relora1.log" || { cat "$tmp/relora1.log"; fail "relora1 did not resume"; }
@@ -257,7 +314,6 @@ refused() {  # NAME RANKS MESSAGE ARGS...
 refused kvheads 4 "num_key_value_heads = 2, which does not divide by 4" --set parallel.tensor_parallel=4
 refused ranks 3 "parallel.tensor_parallel = 2 does not divide the 3 rank(s)" --set parallel.tensor_parallel=2
 refused single 1 "needs an MPI launch with a multiple of 2 ranks" --set parallel.tensor_parallel=2
-refused zero3 2 "zero_stage 3 with tensor_parallel > 1 is not supported" --set parallel.tensor_parallel=2 --set parallel.strategy=fsdp
 refused pad 2 "set model.vocab_pad_multiple to a multiple of 2" --set parallel.tensor_parallel=2 --set model.vocab_pad_multiple=1 \
   --set model.path= --set "${init/vocab_size: 300/vocab_size: 301}"
 echo "tensor parallelism: all checks passed"

@@ -72,6 +72,44 @@ TEST_CASE("tensor-parallel split dimensions follow the projection names", "[tp]"
   CHECK(model::tp_split_dim(a, "model.norm.weight") == -1);
 }
 
+TEST_CASE("a range of a rank's slice is read from the stored whole tensor", "[tp][load]") {
+  // What ZeRO-3 under tensor parallelism reads into a rank's share: every range of every slice equals
+  // the same range of tp_slice of the whole (padded) tensor, rows past the stored ones as zeros.
+  struct Fake : model::TpGroup {
+    int r, n;
+    Fake(int r, int n) : r(r), n(n) {}
+    int rank() const override { return r; }
+    int size() const override { return n; }
+    void all_reduce_sum(const at::Tensor&) override {}
+    at::Tensor all_gather(const at::Tensor& t) override { return t; }
+  };
+  at::manual_seed(5);
+  const at::Tensor stored = at::randn({10, 6}, at::kDouble);  // a vocabulary of 10 padded to 12 rows
+  const at::Tensor padded = at::cat({stored, at::zeros({2, 6}, at::kDouble)});
+  const at::Tensor vec = at::randn({12}, at::kDouble);
+  int64_t ranges = 0;
+  for (int n : {1, 2, 3})
+    for (int dim : {-1, 0, 1}) {
+      if (dim == 1 && 6 % n != 0) continue;
+      for (int r = 0; r < n; ++r) {
+        const Fake g(r, n);
+        for (const auto& [src, whole] : {std::pair{stored, padded}, std::pair{vec, vec}}) {
+          if (dim == 1 && whole.dim() == 1) continue;
+          const at::Tensor want = (dim < 0 ? whole : model::tp_slice(whole, dim, g)).reshape({-1});
+          for (int64_t b = 0; b < want.numel(); b += 5)
+            for (int64_t len : {int64_t{1}, int64_t{7}, want.numel() - b}) {
+              len = std::min(len, want.numel() - b);
+              at::Tensor dst = at::full({len}, 99.0, at::kFloat);  // another dtype, as fp32 from bf16 files
+              model::tp_read_slice_range(src, whole.sizes(), dim, r, n, b, dst);
+              REQUIRE(at::equal(dst, want.narrow(0, b, len).to(at::kFloat)));
+              ++ranges;
+            }
+        }
+      }
+    }
+  CHECK(ranges > 100);
+}
+
 TEST_CASE("every tiny architecture split over 2 ranks gives the whole model's logits, loss and gradients", "[tp][model]") {
   for (const auto& name : test::tiny_models()) {
     auto ref = test::load_reference(name);
