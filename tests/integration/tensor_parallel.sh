@@ -133,17 +133,23 @@ assert abs(z1[2] - ddp[2] / 2) <= 0.02 * ddp[2] and abs(z2[2] - ddp[2] / 2) <= 0
 assert abs(z2[1] - ddp[1] / 2) <= 0.02 * ddp[1], (ddp, z2)
 PY
 [ -d "$tmp/z2dp2tp2/checkpoints/step-00000004/optimizer/tp-00001-of-00002" ] || fail "no per-slice optimizer pieces"
-as_of_step4 z2dp2tp2 rez
-train rez 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=1
-grep -q "resumed from .*step-00000004 at step 4" "$tmp/rez.log" || { cat "$tmp/rez.log"; fail "rez did not resume"; }
-same 1e-6 z2dp2tp2 rez
-as_of_step4 z2dp2tp2 reztp1
-if mpi 2 "$POSTTRAIN" run $qs/recipe.yaml "${common[@]}" "${long[@]}" --set run.name=reztp1 "${z[@]}" \
-     --set parallel.zero_stage=2 > "$tmp/reztp1.log" 2>&1; then
-  fail "a tp 2 fsdp checkpoint resumed without tensor parallelism"
-fi
-grep -q "saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/reztp1.log" || { cat "$tmp/reztp1.log"; fail "no tp message"; }
-echo "tp 2 fsdp checkpoint on tp 1: refused ($(grep -o "saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/reztp1.log" | head -1))"
+# A tp 2 fsdp checkpoint (step 4 of RUN) resumes on tp 2 x dp 1 with zero_stage STAGE and continues the
+# curve, and is refused on tp 1 with MESSAGE.
+fsdp_resumes() {  # RUN STAGE MESSAGE
+  local run=$1 stage=$2 msg=$3
+  as_of_step4 "$run" "re-$run"
+  train "re-$run" 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage="$stage"
+  grep -q "resumed from .*step-00000004 at step 4" "$tmp/re-$run.log" || { cat "$tmp/re-$run.log"; fail "re-$run did not resume"; }
+  same 1e-6 "$run" "re-$run"
+  as_of_step4 "$run" "tp1-$run"
+  if mpi 2 "$POSTTRAIN" run $qs/recipe.yaml "${common[@]}" "${long[@]}" --set run.name="tp1-$run" "${z[@]}" \
+       --set parallel.zero_stage="$stage" > "$tmp/tp1-$run.log" 2>&1; then
+    fail "the tp 2 checkpoint of $run resumed without tensor parallelism"
+  fi
+  grep -q -- "$msg" "$tmp/tp1-$run.log" || { cat "$tmp/tp1-$run.log"; fail "no tp message for $run"; }
+  echo "tp 2 checkpoint of $run on tp 1: refused ($(grep -o -- "$msg" "$tmp/tp1-$run.log" | head -1))"
+}
+fsdp_resumes z2dp2tp2 1 "saved with parallel.tensor_parallel = 2; this run has 1"
 
 # fsdp ZeRO-3 on the mesh's data-parallel axis (2-D FSDP x TP): each rank reads only its share of its
 # tensor-parallel slice from the files; the layers are gathered over the data-parallel axis as they
@@ -154,17 +160,7 @@ train z3dp2tp2 4 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "
 same 1e-4 one z3dp2tp2
 grep -q "ZeRO-3: each rank read only its own slices" "$tmp/z3dp2tp2.log" || fail "ZeRO-3 on the mesh did not load sharded"
 [ -d "$tmp/z3dp2tp2/checkpoints/step-00000004/model_shards/tp-00001-of-00002" ] || fail "no per-slice model shards"
-as_of_step4 z3dp2tp2 rez3
-train rez3 2 $qs/recipe.yaml "${long[@]}" --set parallel.tensor_parallel=2 "${z[@]}" --set parallel.zero_stage=3
-grep -q "resumed from .*step-00000004 at step 4" "$tmp/rez3.log" || { cat "$tmp/rez3.log"; fail "rez3 did not resume"; }
-same 1e-6 z3dp2tp2 rez3
-as_of_step4 z3dp2tp2 rez3tp1
-if mpi 2 "$POSTTRAIN" run $qs/recipe.yaml "${common[@]}" "${long[@]}" --set run.name=rez3tp1 "${z[@]}" \
-     --set parallel.zero_stage=3 > "$tmp/rez3tp1.log" 2>&1; then
-  fail "a tp 2 ZeRO-3 checkpoint resumed without tensor parallelism"
-fi
-grep -q "model shards were saved with parallel.tensor_parallel = 2; this run has 1" "$tmp/rez3tp1.log" \
-  || { cat "$tmp/rez3tp1.log"; fail "no ZeRO-3 tp message"; }
+fsdp_resumes z3dp2tp2 3 "model shards were saved with parallel.tensor_parallel = 2; this run has 1"
 "$POSTTRAIN" export "$tmp/z3dp2tp2/checkpoints/step-00000008" "$tmp/z3export" > "$tmp/z3export.log" 2>&1 \
   || { cat "$tmp/z3export.log"; fail "export of the ZeRO-3 x tp checkpoint"; }
 grep -q "(2 tensor-parallel slices)" "$tmp/z3export.log" || { cat "$tmp/z3export.log"; fail "export did not read 2 slices"; }
