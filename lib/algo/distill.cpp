@@ -46,6 +46,13 @@ void Distill::setup(const Context& ctx) {
   if (ctx.tokenizer) check_same_tokenizer(*ctx.tokenizer, o_.teacher);
   teacher_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, o_.teacher, "teacher", false);
   vocab_ = std::min(ctx.policy->vocab_size(), teacher_->vocab_size());
+  // Split vocabularies are compared rank by rank: both models must split at the same rows.
+  if (vocab_shard_of(*ctx.policy).split() && (teacher_->padded_vocab_size() != ctx.policy->padded_vocab_size()))
+    fail("algorithm.distill.teacher: with parallel.tensor_parallel > 1 the teacher's and the student's vocabularies "
+         "must split at the same rows: teacher {} has {} rows (vocab_size {} padded), the student {} (vocab_size {}); "
+         "set model.vocab_pad_multiple so both pad to the same size",
+         o_.teacher, teacher_->padded_vocab_size(), teacher_->vocab_size(), ctx.policy->padded_vocab_size(),
+         ctx.policy->vocab_size());
   const int64_t tok_vocab = ctx.tokenizer ? static_cast<int64_t>(ctx.tokenizer->tokenizer().vocab_size(true)) : 0;
   if (tok_vocab > vocab_)
     fail("algorithm.distill.teacher: the tokenizer has {} tokens but the teacher's vocabulary is {}", tok_vocab,
@@ -69,8 +76,9 @@ LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
     teacher_hidden = teacher_->hidden_states(mb.input).index_select(0, idx);
   }
   at::Tensor hs = hidden.index_select(0, idx);
-  at::Tensor div = chunked_distillation(hs, ctx_.policy->lm_head_weight(), teacher_hidden, teacher_->lm_head_weight(),
-                                        vocab_, o_.chunk_tokens, params_);
+  at::Tensor div = vocab_parallel_distillation(hs, ctx_.policy->lm_head_weight(), teacher_hidden,
+                                               teacher_->lm_head_weight(), vocab_, o_.chunk_tokens, params_,
+                                               vocab_shard_of(*ctx_.policy));
   at::Tensor ce;
   if (o_.alpha < 1) {
     ce = labelled_cross_entropy(*ctx_.policy, hidden, mb, ctx_.ce_chunk);

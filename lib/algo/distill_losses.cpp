@@ -21,12 +21,15 @@ at::Tensor generalized_jsd(const at::Tensor& student_logits, const at::Tensor& t
     s = s.gather(-1, idx);
     t = t.gather(-1, idx);
   }
-  at::Tensor ls = at::log_softmax(s, -1), lt = at::log_softmax(t, -1);
-  if (p.beta == 0) return kl(lt, ls);
-  if (p.beta == 1) return kl(ls, lt);
+  return generalized_jsd_logprobs(at::log_softmax(s, -1), at::log_softmax(t, -1), p.beta);
+}
+
+at::Tensor generalized_jsd_logprobs(const at::Tensor& ls, const at::Tensor& lt, double beta) {
+  if (beta == 0) return kl(lt, ls);
+  if (beta == 1) return kl(ls, lt);
   // log of the mixture β·P_t + (1-β)·P_s, stably.
-  at::Tensor mix = at::logsumexp(at::stack({ls + std::log1p(-p.beta), lt + std::log(p.beta)}), 0);
-  return p.beta * kl(lt, mix) + (1 - p.beta) * kl(ls, mix);
+  at::Tensor mix = at::logsumexp(at::stack({ls + std::log1p(-beta), lt + std::log(beta)}), 0);
+  return beta * kl(lt, mix) + (1 - beta) * kl(ls, mix);
 }
 
 namespace {

@@ -2,6 +2,8 @@
 // Knowledge-distillation divergences between a student and a teacher next-token distribution.
 #include <ATen/ATen.h>
 
+#include "algo/vocab_parallel.h"
+
 namespace pt::algo {
 
 struct DistillParams {
@@ -16,6 +18,10 @@ struct DistillParams {
 // Same definition as TRL's GKDTrainer.generalized_jsd_loss before its reduction.
 at::Tensor generalized_jsd(const at::Tensor& student_logits, const at::Tensor& teacher_logits, const DistillParams& p);
 
+// The same from normalized log-probabilities [m, V] (no temperature, no top-k): a sum over the
+// vocabulary of element-wise terms, so a vocabulary split over ranks can sum its parts.
+at::Tensor generalized_jsd_logprobs(const at::Tensor& student_logprobs, const at::Tensor& teacher_logprobs, double beta);
+
 // Summed divergence over n positions, chunk by chunk through both LM heads, so neither model's
 // [n, V] logits exist at once. Gradients flow to `student_hidden` and `student_weight` (formed per
 // chunk during the forward pass); the teacher side is constant.
@@ -24,5 +30,15 @@ at::Tensor generalized_jsd(const at::Tensor& student_logits, const at::Tensor& t
 at::Tensor chunked_distillation(const at::Tensor& student_hidden, const at::Tensor& student_weight,
                                 const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, int64_t vocab,
                                 int64_t chunk, const DistillParams& p);
+
+// As chunked_distillation over a vocabulary split across a tensor-parallel group: each weight holds
+// this rank's rows (student and teacher split alike, `shard` says where). Each rank forms the logits
+// of its own rows only; the log-softmax normalizers (max, sum of exponentials) are combined over the
+// group, and top-k selects from every rank's candidates, so no rank holds a whole-vocabulary block.
+// The divergence and the hidden-state gradient are the same on every rank; each rank gets the
+// gradient of its own weight rows.
+at::Tensor vocab_parallel_distillation(const at::Tensor& student_hidden, const at::Tensor& student_weight,
+                                       const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight,
+                                       int64_t vocab, int64_t chunk, const DistillParams& p, const VocabShard& shard);
 
 }  // namespace pt::algo

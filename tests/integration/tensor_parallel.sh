@@ -19,6 +19,8 @@
 #  - LoRA (every projection, the embedding, an untied LM head; dropout) at tp 2 and on the 2 x 2 mesh:
 #    the same losses and adapters as without tensor parallelism (also with ZeRO-3 on the mesh),
 #    resumed on one rank;
+#  - classification (sequence, token and projection heads) at tp 2 and distillation (forward KL at
+#    tp 2, tempered top-k JSD on the 2 x 2 mesh): the same losses as one rank;
 #  - layouts that cannot be split are refused with the reason.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -38,11 +40,12 @@ train() {  # NAME RANKS RECIPE ARGS...
   else mpi "$n" "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1; fi \
     || { cat "$tmp/$name.log"; fail "$name"; }
 }
-same() {  # WEIGHT_TOL REFERENCE RUN... : every logged loss (and grad norm, eval loss) within 1e-5 relative
+same() {  # WEIGHT_TOL REFERENCE RUN... : every logged loss (and grad norm — GRAD_TOL —, eval loss) within 1e-5 relative
   "$PT_PYTHON" - "$tmp" "$@" <<'PY'
 import glob, json, os, sys
 from safetensors.numpy import load_file
 t, tol, ref, runs = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
+grad_tol = float(os.environ.get("GRAD_TOL", "1e-5"))
 def series(r, key):
     return [json.loads(l)[key] for l in open(f"{t}/{r}/metrics.jsonl") if f'"{key}"' in l]
 def weights(r):
@@ -57,7 +60,7 @@ for r in runs:
         assert len(a) == len(b) and (key == "eval/loss" or len(a) >= 6), (r, key, a, b)
         if a:
             rel = max(abs(x - y) / abs(x) for x, y in zip(a, b))
-            assert rel < 1e-5, (r, key, a, b)
+            assert rel < (grad_tol if key == "grad_norm" else 1e-5), (r, key, a, b)
             out.append(f"{len(a)} {key} within {rel:.1e}")
     if tol > 0:
         wa, wb = weights(ref), weights(r)
@@ -240,6 +243,17 @@ assert len(la) == len(lb) == 4 and d < 1e-6, (la, lb)
 print(f"grpo tp 2 vs 1 rank: identical sampled and greedy rewards {[r['rewards/exact_match'] for r in b if 'rewards/exact_match' in r]}, "
       f"losses within {d:.1e} (absolute; |loss| ~ {max(abs(v) for v in la):.3f})")
 PY
+# Distillation: student and teacher both split by vocabulary rows; the divergence's normalizers and
+# top-k candidates combined over the group (forward KL, and JSD restricted to the teacher's top 8).
+dst=(--set algorithm.distill.teacher="$tmp/base/model")
+train dst-1 1 examples/distill/recipe.yaml "${short[@]}" "${dst[@]}"
+train dst-tp2 2 examples/distill/recipe.yaml "${short[@]}" "${dst[@]}" --set parallel.tensor_parallel=2
+jsd=(--set algorithm.distill.loss=jsd --set algorithm.distill.beta=0.3 --set algorithm.distill.top_k=8
+     --set algorithm.distill.temperature=2)
+train jsd-1 1 examples/distill/recipe.yaml "${short[@]}" "${dst[@]}" "${jsd[@]}"
+train jsd-dp2tp2 4 examples/distill/recipe.yaml "${short[@]}" "${dst[@]}" "${jsd[@]}" --set parallel.tensor_parallel=2
+same 0 dst-1 dst-tp2
+same 0 jsd-1 jsd-dp2tp2
 gen=(--set trainer.eval.generate=true --set trainer.max_steps=100 --set trainer.eval.every=50 --set checkpoint.every=0
      --set checkpoint.save_final=false --set schedule.warmup_steps=10 --set logging.every=10)
 train gen-1 1 $qs/recipe.yaml "${gen[@]}"
@@ -296,6 +310,42 @@ g3l=(--set model.path="$tmp/g3" --set tokenizer.path="$tmp/g3" --set optimizer.l
 train g3-lora-1 1 $qs/recipe.yaml "${short[@]}" "${g3l[@]}"
 train g3-lora-tp2 2 $qs/recipe.yaml "${short[@]}" "${g3l[@]}" --set parallel.tensor_parallel=2
 same 0 g3-lora-1 g3-lora-tp2
+
+# Classification heads read the replicated hidden states (the embedding stays vocabulary-parallel): a new
+# sequence-classification head, a token-classification head and a projection onto 1,000 ids beyond the
+# vocabulary train at tp 2 as on one rank, and the classifier exports whole (score head included).
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, random, sys
+rng = random.Random(1)
+with open(f"{sys.argv[1]}/has7.jsonl", "w") as f:
+    for _ in range(600):
+        s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
+        f.write(json.dumps({"text": f"Digits: {s}", "label": int("7" in s)}) + "\n")
+with open(f"{sys.argv[1]}/tags.jsonl", "w") as f:
+    for _ in range(600):
+        ids = [rng.randrange(3, 300) for _ in range(rng.randint(6, 24))]
+        f.write(json.dumps({"ids": ids, "labels": [-100] + [p % 3 for p in ids[:-1]]}) + "\n")
+with open(f"{sys.argv[1]}/proj.jsonl", "w") as f:
+    for _ in range(600):
+        ids = [rng.randrange(3, 60) for _ in range(rng.randint(6, 24))]
+        f.write(json.dumps({"ids": ids, "labels": [-100] + [(p * 37 + 11) % 1000 for p in ids[:-1]]}) + "\n")
+PY
+cls=(--set algorithm.name=classify --set data.seq_len=64)
+for h in "seq|has7|classification|{type: sequence_classification, num_labels: 2}" \
+         "tok|tags|token_classification|{type: token_classification, num_labels: 3}" \
+         "proj|proj|token_classification|{type: projection, num_labels: 1000}"; do
+  IFS='|' read -r name file format head <<< "$h"
+  src=(--set "data.sources=[{name: $name, path: $tmp/$file.jsonl, format: $format}]" --set "model.head=$head")
+  train cls-$name-1 1 $qs/recipe.yaml "${short[@]}" "${cls[@]}" "${src[@]}"
+  train cls-$name-tp2 2 $qs/recipe.yaml "${short[@]}" "${cls[@]}" "${src[@]}" --set parallel.tensor_parallel=2
+done
+# Gradient norms within 1e-4: a new head's elements all start with near-zero moments, and AdamW's first
+# steps move each by about lr whatever the rounding of its gradient, so the rounding of the row-parallel
+# sums shows up in the next steps' gradients (step 1 agrees to ~1e-7; the losses stay within 1e-5).
+GRAD_TOL=1e-4 same 1e-4 cls-seq-1 cls-seq-tp2
+GRAD_TOL=1e-4 same 0 cls-tok-1 cls-tok-tp2
+GRAD_TOL=1e-4 same 0 cls-proj-1 cls-proj-tp2
+grep -q '"Qwen2ForSequenceClassification"' "$tmp/cls-seq-tp2/model/config.json" || fail "the tp 2 classifier was not saved as Qwen2ForSequenceClassification"
 
 # Refusals.
 refused() {  # NAME RANKS MESSAGE ARGS...
