@@ -24,38 +24,43 @@ at::Tensor group_lse(const at::Tensor& x, model::TpGroup* g) {
   return sum.log() + maxes;
 }
 
-// Per chunk: the divergence summed over its rows and the gradient w.r.t. this rank's (tempered)
-// student logits. `replicated`: the sum is already the whole divergence on every rank (top-k);
-// otherwise it is this rank's columns' part.
+// The divergence of one chunk summed over its rows, and (`need`) its gradient w.r.t. `x`.
 struct ChunkDivergence {
   at::Tensor sum, grad;
-  bool replicated = false;
 };
 
-ChunkDivergence full_vocab(const at::Tensor& s, const at::Tensor& t, double beta, bool need, model::TpGroup* g) {
+template <typename F>
+ChunkDivergence sum_and_grad(F&& divergence, const at::Tensor& x, bool need) {
   ChunkDivergence out;
-  at::Tensor ls = s - group_lse(s, g).unsqueeze(1), lt = t - group_lse(t, g).unsqueeze(1);
   if (!need) {
-    out.sum = generalized_jsd_logprobs(ls, lt, beta).sum();
+    out.sum = divergence(x).sum();
     return out;
   }
-  at::Tensor leaf = ls.detach().requires_grad_(true);
-  at::Tensor gl;
-  {
-    at::AutoGradMode enable(true);
-    at::Tensor l = generalized_jsd_logprobs(leaf, lt, beta).sum();
-    out.sum = l.detach();
-    gl = torch::autograd::grad({l}, {leaf})[0];
-  }
-  // Through the normalizer: d/ds_j = g_j - p_j * sum_v g_v, the sum over the whole vocabulary.
-  at::Tensor total = gl.sum(1).contiguous();
-  g->all_reduce_sum(total);
-  out.grad = gl - ls.exp() * total.unsqueeze(1);
+  at::Tensor leaf = x.detach().requires_grad_(true);
+  at::AutoGradMode enable(true);
+  at::Tensor l = divergence(leaf).sum();
+  out.sum = l.detach();
+  out.grad = torch::autograd::grad({l}, {leaf})[0];
   return out;
 }
 
-ChunkDivergence top_k_divergence(const at::Tensor& s, const at::Tensor& t, const DistillParams& p, int64_t offset, bool need,
-                      model::TpGroup* g) {
+// The whole vocabulary: this rank's columns' part of the divergence, and the gradient w.r.t. its
+// (tempered) student logits.
+ChunkDivergence full_vocab(const at::Tensor& s, const at::Tensor& t, double beta, bool need, model::TpGroup* g) {
+  at::Tensor ls = s - group_lse(s, g).unsqueeze(1), lt = t - group_lse(t, g).unsqueeze(1);
+  ChunkDivergence out = sum_and_grad([&](const at::Tensor& x) { return generalized_jsd_logprobs(x, lt, beta); }, ls, need);
+  if (!need) return out;
+  // Through the normalizer: d/ds_j = g_j - p_j * sum_v g_v, the sum over the whole vocabulary.
+  at::Tensor total = out.grad.sum(1).contiguous();
+  g->all_reduce_sum(total);
+  out.grad = out.grad - ls.exp() * total.unsqueeze(1);
+  return out;
+}
+
+// Restricted to the teacher's top k ids of the whole vocabulary: the whole divergence (the same on
+// every rank), and the gradient w.r.t. this rank's (tempered) student logits.
+ChunkDivergence top_k_divergence(const at::Tensor& s, const at::Tensor& t, const DistillParams& p, int64_t offset,
+                                 bool need, model::TpGroup* g) {
   const int64_t m = s.size(0), real = s.size(1), k = p.top_k;
   // Every rank's k best teacher ids (padded with -inf when it holds fewer), then the best k of those.
   at::Tensor vals = at::full({m, k}, kNegInf, t.options());
@@ -77,21 +82,10 @@ ChunkDivergence top_k_divergence(const at::Tensor& s, const at::Tensor& t, const
   at::Tensor s_sel = real > 0 ? s.gather(1, col).masked_fill(here.logical_not(), 0) : at::zeros({m, k}, s.options());
   s_sel = s_sel.contiguous();
   g->all_reduce_sum(s_sel);
-  ChunkDivergence out;
-  out.replicated = true;
   const DistillParams plain{p.beta, 1.0, 0};  // already tempered and restricted
-  if (!need) {
-    out.sum = generalized_jsd(s_sel, t_sel, plain).sum();
-    return out;
-  }
-  at::Tensor leaf = s_sel.requires_grad_(true);
-  at::Tensor d;
-  {
-    at::AutoGradMode enable(true);
-    at::Tensor l = generalized_jsd(leaf, t_sel, plain).sum();
-    out.sum = l.detach();
-    d = torch::autograd::grad({l}, {leaf})[0];
-  }
+  ChunkDivergence out = sum_and_grad([&](const at::Tensor& x) { return generalized_jsd(x, t_sel, plain); }, s_sel, need);
+  if (!need) return out;
+  at::Tensor d = out.grad;
   out.grad = at::zeros_like(s);
   if (real > 0) out.grad.scatter_add_(1, col, d.masked_fill(here.logical_not(), 0));
   return out;
@@ -111,15 +105,16 @@ struct VocabParallelDistill : public torch::autograd::Function<VocabParallelDist
     at::Tensor local_sum = at::zeros({}, hs.options().dtype(at::kFloat));
     at::Tensor replicated_sum = at::zeros({}, hs.options().dtype(at::kFloat));
     at::Tensor ws_v = ws.narrow(0, 0, real), wt_v = wt.narrow(0, 0, real);
+    // Top-k: each chunk's sum is already the whole divergence; otherwise this rank's columns' part.
     const bool restricted = top_k > 0 && top_k < vocab;
+    const bool need = need_h || need_w;
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
       at::Tensor h = hs.narrow(0, b, m);
       at::Tensor s = at::matmul(h, ws_v.t()).to(at::kFloat) / temperature;
       at::Tensor t = at::matmul(ht.narrow(0, b, m), wt_v.t()).to(at::kFloat) / temperature;
-      const bool need = need_h || need_w;
       ChunkDivergence c = restricted ? top_k_divergence(s, t, p, offset, need, g) : full_vocab(s, t, beta, need, g);
-      (c.replicated ? replicated_sum : local_sum).add_(c.sum);
+      (restricted ? replicated_sum : local_sum).add_(c.sum);
       if (!need) continue;
       at::Tensor d = c.grad / temperature;  // through the tempering of the logits
       if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(d.to(hs.scalar_type()), ws_v));

@@ -120,17 +120,17 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       return t;
     }
     Checkpoint& ckpt = *ckptp;
+    std::vector<int64_t> expect = shape;  // as stored: the file's vocabulary, without padding rows
+    if (pad_rows) expect[0] = c.vocab_size;
+    if (ckpt.contains(name) && ckpt.file_of(name).info(name).shape != expect)
+      fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name,
+           fmt::join(ckpt.file_of(name).info(name).shape, ", "), fmt::join(expect, ", "));
+    const int dim = tp ? model::tp_split_dim(*impl->arch, name) : -1;
+    std::vector<int64_t> local = shape;  // this rank's slice under tensor parallelism
+    if (dim >= 0) local[dim] /= tp->size();
     if (opts.defer_param && opts.defer_param(name)) {
       // Shape only: the storage stays empty until the strategy gives the tensor its memory (from
       // these files — padding rows as zeros —, or from its own shards when the files leave it out).
-      std::vector<int64_t> expect = shape;
-      if (pad_rows) expect[0] = c.vocab_size;
-      if (ckpt.contains(name) && ckpt.file_of(name).info(name).shape != expect)
-        fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name,
-             fmt::join(ckpt.file_of(name).info(name).shape, ", "), fmt::join(expect, ", "));
-      // Under tensor parallelism this rank's slice (the strategy reads its part of that slice).
-      std::vector<int64_t> local = shape;
-      if (const int dim = tp ? model::tp_split_dim(*impl->arch, name) : -1; dim >= 0) local[dim] /= tp->size();
       at::Tensor t = at::empty({0}, topts);
       t.unsafeGetTensorImpl()->set_sizes_contiguous(local);
       used[name] = true;
@@ -138,13 +138,6 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
       return t;
     }
     if (!ckpt.contains(name)) fail("{}: checkpoint is missing tensor '{}'", opts.path, name);
-    const auto& info = ckpt.file_of(name).info(name);
-    std::vector<int64_t> expect = shape;
-    if (pad_rows) expect[0] = c.vocab_size;
-    if (info.shape != expect)
-      fail("{}: tensor '{}' has shape [{}] but config.json implies [{}]", opts.path, name, fmt::join(info.shape, ", "),
-           fmt::join(expect, ", "));
-    const int dim = tp ? model::tp_split_dim(*impl->arch, name) : -1;
     at::Tensor t;
     if (dim < 0) {
       t = pad_rows ? at::zeros(shape, topts) : at::empty(shape, topts);
@@ -153,8 +146,6 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     } else {
       // Only this rank's slice is read from the mapped file (rows past the file's vocabulary are
       // padding: zeros).
-      std::vector<int64_t> local = shape;
-      local[dim] /= tp->size();
       const int64_t begin = local[dim] * tp->rank();
       t = at::zeros(local, topts);
       at::NoGradGuard ng;

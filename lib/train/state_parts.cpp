@@ -4,16 +4,15 @@
 
 #include <filesystem>
 #include <fstream>
-#include <optional>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/pieces.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "model/safetensors.h"
+#include "model/tensor_parallel.h"
 #include "optim/sharded_state.h"
 #include "parallel/world.h"
-#include "model/tensor_parallel.h"
 #include "recipe/resolved.h"
 #include "train/tp_state.h"
 
@@ -230,28 +229,29 @@ void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokeniz
   // Tensor parallelism: the group holding data-parallel rank 0 (the writer's) gathers whole tensors.
   const bool tp_active = parallel::World::get().rank() == 0;
   dp.gather_layer(parallel::DataParallel::kRest);
-  std::optional<TpWhole> rest_whole;
-  rest_whole.emplace(model, nullptr, tp_active, write, /*trainable_only=*/false, parallel::in_decoder_layer);
-  if (write) {
-    fs::remove_all(dir);
-    export_hf(model, tokenizer, dir, false, parallel::in_decoder_layer);
-    // The rest (embeddings, final norm, heads) as written: one file or its own shards.
-    const fs::path index = fs::path(dir) / "model.safetensors.index.json";
-    if (fs::exists(index)) {
-      const json written = read_json(index.string());
-      weight_map = written.at("weight_map");
-      total = written.at("metadata").at("total_size").get<uint64_t>();
-    } else {
-      const fs::path rest = fs::path(dir) / "model-rest.safetensors";
-      fs::rename(fs::path(dir) / "model.safetensors", rest);
-      const model::SafetensorsFile f(rest.string());
-      for (const auto& n : f.names()) {
-        weight_map[n] = rest.filename().string();
-        total += f.info(n).end - f.info(n).begin;
+  {
+    // The rest (embeddings, final norm, heads) whole on the writer, the layers left in their shards.
+    TpWhole rest_whole(model, nullptr, tp_active, write, /*trainable_only=*/false, parallel::in_decoder_layer);
+    if (write) {
+      fs::remove_all(dir);
+      export_hf(model, tokenizer, dir, false, parallel::in_decoder_layer);
+      // The rest (embeddings, final norm, heads) as written: one file or its own shards.
+      const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+      if (fs::exists(index)) {
+        const json written = read_json(index.string());
+        weight_map = written.at("weight_map");
+        total = written.at("metadata").at("total_size").get<uint64_t>();
+      } else {
+        const fs::path rest = fs::path(dir) / "model-rest.safetensors";
+        fs::rename(fs::path(dir) / "model.safetensors", rest);
+        const model::SafetensorsFile f(rest.string());
+        for (const auto& n : f.names()) {
+          weight_map[n] = rest.filename().string();
+          total += f.info(n).end - f.info(n).begin;
+        }
       }
     }
-  }
-  rest_whole.reset();
+  }  // the rest back to its slices
   dp.release_layer(parallel::DataParallel::kRest);
   const auto& group = model.tp_group();
   for (const auto& [l, tensors] : layers) {
