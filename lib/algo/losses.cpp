@@ -2,6 +2,7 @@
 
 #include <torch/autograd.h>
 
+#include "algo/column_softmax.h"
 #include "algo/lm_head.h"
 #include "core/error.h"
 
@@ -10,6 +11,23 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
+
+// One chunk on the fp32 CPU path, in the transposed layout head_logits_t writes: the loss summed into
+// `total`, the gradients written into grad_h's rows (when defined) and added to grad_w (when defined).
+void transposed_chunk(const at::Tensor& h, const at::Tensor& weight, const at::Tensor& labels,
+                      const at::Tensor& token_weights, int64_t vocab, at::Tensor& total, at::Tensor grad_h,
+                      at::Tensor& grad_w) {
+  const int64_t m = h.size(0);
+  at::Tensor lt = head_logits_t(h, weight, 0, m);  // [V_padded, m]
+  ColumnLse lse = column_logsumexp(lt, vocab);
+  at::Tensor at_label = lt.view(-1).index_select(0, labels * m + at::arange(m, labels.options()));
+  at::Tensor w = token_weights.defined() ? token_weights.to(at::kFloat) : at::ones({m}, lse.max.options());
+  total.add_((((lse.max - at_label) + lse.log_sum) * w).sum());
+  if (!grad_h.defined() && !grad_w.defined()) return;
+  column_softmax_minus_onehot_(lt, lse, labels, w, vocab);
+  if (grad_h.defined()) at::mm_out(grad_h, lt.t(), weight);
+  if (grad_w.defined()) grad_w.addmm_(lt, h);
+}
 
 struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
   static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor weight, at::Tensor labels,
@@ -24,8 +42,14 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
       at::Tensor h = hidden.narrow(0, b, m);
+      if (direct) {
+        transposed_chunk(h, weight, labels.narrow(0, b, m),
+                         token_weights.numel() ? token_weights.narrow(0, b, m) : at::Tensor(), vocab, total,
+                         need_h ? grad_h.narrow(0, b, m) : at::Tensor(), grad_w);
+        continue;
+      }
       at::Tensor y = labels.narrow(0, b, m).unsqueeze(1);
-      at::Tensor logits = head_logits(hidden, weight, b, m, vocab);  // [m, V_padded] fp32, padding at -inf
+      at::Tensor logits = head_logits(hidden, weight, b, m, vocab);  // [m, V_padded], padding at -inf
       // One fused pass gives log-softmax in place (the kernel reads a row before writing it); the CE
       // is its negative at the label, and its gradient softmax - onehot follows with one exp.
       at::_log_softmax_out(logits, logits, 1, false);
@@ -36,11 +60,7 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
         logits.scatter_add_(1, y, at::full({m, 1}, -1.0f, logits.options()));
         if (w.defined()) logits.mul_(w);
         at::Tensor g = logits.to(hidden.scalar_type());
-        if (need_h && direct) {
-          at::Tensor out = grad_h.narrow(0, b, m);
-          at::mm_out(out, g, weight);
-        }
-        if (need_h && !direct) grad_h.narrow(0, b, m).copy_(at::matmul(g, weight));
+        if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(g, weight));
         if (need_w) grad_w.addmm_(logits.t(), h.to(at::kFloat));
       }
     }
