@@ -88,16 +88,15 @@ void column_softmax_minus_onehot_(at::Tensor& lt, const ColumnLse& lse, const at
            "column softmax: one lse, label and scale per column expected");
   at::Tensor big = lse.max.contiguous(), logs = lse.log_sum.contiguous(), sc = scale.to(at::kFloat).contiguous();
   at::Tensor y = labels.to(at::kLong).contiguous();
+  const int64_t* lab = y.const_data_ptr<int64_t>();
+  for (int64_t j = 0; j < m; ++j)  // before the block is overwritten
+    PT_CHECK(lab[j] >= 0 && lab[j] < vocab, "column softmax: label {} outside [0, {})", lab[j], vocab);
   const Kernels& k = kernels_for_cpu();
   float* x = lt.data_ptr<float>();
   const float *mx = big.const_data_ptr<float>(), *ls = logs.const_data_ptr<float>(), *w = sc.const_data_ptr<float>();
   at::parallel_for(0, vocab, 256, [&](int64_t r0, int64_t r1) { k.exp_scale(x + r0 * m, r1 - r0, m, m, mx, ls, w); });
   if (padded > vocab) lt.narrow(0, vocab, padded - vocab).zero_();
-  const int64_t* lab = y.const_data_ptr<int64_t>();
-  for (int64_t j = 0; j < m; ++j) {
-    PT_CHECK(lab[j] >= 0 && lab[j] < vocab, "column softmax: label {} outside [0, {})", lab[j], vocab);
-    x[lab[j] * m + j] -= w[j];
-  }
+  for (int64_t j = 0; j < m; ++j) x[lab[j] * m + j] -= w[j];
 }
 
 }  // namespace pt::algo
