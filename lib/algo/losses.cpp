@@ -1,16 +1,44 @@
 #include "algo/losses.h"
 
+#include <mutex>
+
 #include <torch/autograd.h>
 
 #include "algo/column_softmax.h"
 #include "algo/lm_head.h"
 #include "core/error.h"
+#include "model/grad_accumulation.h"
 
 namespace pt::algo {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
+
+// The head's dW buffer on the fp32 CPU path, kept between calls: one fresh [V, H] tensor per
+// micro-batch is a mapping faulted in page by page (model/grad_accumulation.h). Taken by one call
+// at a time (a call in flight before another's backward gets its own) and given back when its
+// contents have been added into .grad.
+class HeadGradBuffer {
+ public:
+  static at::Tensor take(at::IntArrayRef sizes, const at::TensorOptions& options) {
+    std::lock_guard<std::mutex> lock(mu_);
+    at::Tensor t = std::move(cached_);
+    cached_ = at::Tensor();
+    if (t.defined() && t.sizes() == sizes && t.scalar_type() == options.dtype().toScalarType() &&
+        t.device() == options.device())
+      return t.zero_();
+    return at::zeros(sizes, options);
+  }
+  static void give_back(at::Tensor t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cached_ = std::move(t);
+  }
+
+ private:
+  static inline std::mutex mu_;
+  static inline at::Tensor cached_;
+};
 
 // One chunk on the fp32 CPU path, in the transposed layout head_logits_t writes: the loss summed into
 // `total`, the gradients written into grad_h's rows (when defined) and added to grad_w (when defined).
@@ -36,9 +64,11 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     // Decided by the caller: inside forward, autograd has not recorded which inputs need gradients.
     const bool need_h = want_grads && hidden.requires_grad(), need_w = want_grads && weight.requires_grad();
     at::Tensor grad_h = need_h ? at::empty_like(hidden) : at::Tensor();
-    at::Tensor grad_w = need_w ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
-    at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
     const bool direct = head_logits_direct(hidden, weight);
+    const auto w_opts = weight.options().dtype(at::kFloat);
+    at::Tensor grad_w = !need_w ? at::Tensor() : direct ? HeadGradBuffer::take(weight.sizes(), w_opts)
+                                                        : at::zeros(weight.sizes(), w_opts);
+    at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
       at::Tensor h = hidden.narrow(0, b, m);
@@ -66,6 +96,8 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     }
     ctx->saved_data["grad_h"] = grad_h;
     ctx->saved_data["grad_w"] = need_w ? grad_w.to(weight.scalar_type()) : grad_w;
+    // The weight itself when its gradient may go straight into .grad (decided again in backward).
+    if (need_w && direct && model::may_accumulate_into(weight)) ctx->saved_data["weight"] = weight;
     return total;
   }
 
@@ -75,8 +107,17 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     at::Tensor g = grad_out[0];
     at::Tensor gh = ctx->saved_data["grad_h"].toTensor();
     at::Tensor gw = ctx->saved_data["grad_w"].toTensor();
+    at::Tensor weight = ctx->saved_data.count("weight") ? ctx->saved_data["weight"].toTensor() : at::Tensor();
     ctx->saved_data.clear();
     if (gh.defined()) gh.mul_(g.to(gh.scalar_type()));
+    if (gw.defined() && weight.defined() && model::may_accumulate_into(weight)) {
+      // Fused: added into .grad here, so autograd gets no [V, H] tensor to sum and accumulate.
+      const bool own = weight.grad().defined();  // else the buffer itself becomes .grad
+      if (model::accumulate_into_grad(weight, gw, g.item<double>())) {
+        if (own) HeadGradBuffer::give_back(std::move(gw));
+        gw = at::Tensor();
+      }
+    }
     if (gw.defined()) gw.mul_(g.to(gw.scalar_type()));
     return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }

@@ -14,6 +14,7 @@
 #include "model/attention.h"
 #include "model/blocks.h"
 #include "model/causal_lm.h"
+#include "model/grad_accumulation.h"
 #include "model/kv_cache.h"
 #include "model/tensor_parallel.h"
 
@@ -215,7 +216,8 @@ struct CausalLM::Impl {
       outside = rows.lt(0).logical_or(rows.ge(embed.size(0)));
       rows = rows.masked_fill(outside, 0);
     }
-    auto x = at::embedding(embed, rows);  // [N, hidden]
+    // A sparse gradient (one row per token) when it can be added into a dense .grad: no [V, H] tensor.
+    auto x = at::embedding(embed, rows, -1, false, sparse_lookup_grad_ok(embed));  // [N, hidden]
     if (scaled) x = x * s;
     if (embed_lora && !embed_lora->merged && adapters_on) {
       auto delta = at::matmul(at::embedding(embed_lora->a.t(), rows), embed_lora->b_for(tp).t()) * embed_lora->scale;

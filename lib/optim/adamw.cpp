@@ -1,10 +1,59 @@
 #include "optim/adamw.h"
 
+#include <algorithm>
+
 #include <torch/serialize.h>
 
 #include "core/error.h"
 
 namespace pt::optim {
+
+torch::Tensor FusedAdamW::step(LossClosure closure) {
+  torch::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable(true);
+    loss = closure();
+  }
+  at::NoGradGuard no_grad;
+  // One fused call per device and dtype, as the kernel's CUDA form requires.
+  struct Batch {
+    at::Device device;
+    at::ScalarType dtype;
+    std::vector<at::Tensor> p, g, m, v, vmax, steps;
+  };
+  for (auto& group : param_groups_) {
+    auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
+    std::vector<Batch> batches;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      PT_CHECK(!p.grad().is_sparse(), "AdamW: sparse gradient for a {} parameter", p.sizes());
+      auto& slot = state_[p.unsafeGetTensorImpl()];
+      if (!slot) {
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        s->step(0);
+        s->exp_avg(at::zeros_like(p, at::MemoryFormat::Preserve));
+        s->exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+        if (o.amsgrad()) s->max_exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+        slot = std::move(s);
+      }
+      auto& s = static_cast<torch::optim::AdamWParamState&>(*slot);
+      s.step(s.step() + 1);
+      auto it = std::find_if(batches.begin(), batches.end(),
+                             [&](const Batch& b) { return b.device == p.device() && b.dtype == p.scalar_type(); });
+      if (it == batches.end()) it = batches.insert(batches.end(), Batch{p.device(), p.scalar_type()});
+      it->p.push_back(p);
+      it->g.push_back(p.grad());
+      it->m.push_back(s.exp_avg());
+      it->v.push_back(s.exp_avg_sq());
+      if (o.amsgrad()) it->vmax.push_back(s.max_exp_avg_sq());
+      it->steps.push_back(at::full({}, static_cast<double>(s.step()), p.options().dtype(at::kFloat)));
+    }
+    for (auto& b : batches)
+      at::_fused_adamw_(b.p, b.g, b.m, b.v, b.vmax, b.steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
+                        o.weight_decay(), o.eps(), o.amsgrad(), /*maximize=*/false);
+  }
+  return loss;
+}
 
 Optimizer make_optimizer(const OptimizerOptions& o, model::CausalLM& model) {
   std::vector<at::Tensor> decay, no_decay;
@@ -28,7 +77,7 @@ Optimizer make_optimizer(const OptimizerOptions& o, std::vector<at::Tensor> deca
   Optimizer out;
   out.num_decay = static_cast<int64_t>(decay.size());
   out.num_no_decay = static_cast<int64_t>(no_decay.size());
-  out.adamw = std::make_unique<torch::optim::AdamW>(std::move(groups), base);
+  out.adamw = std::make_unique<FusedAdamW>(std::move(groups), base);
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "model/grad_accumulation.h"
 #include "optim/schedule.h"
 #include "parallel/tensor_parallel.h"
 #include "parallel/world.h"
@@ -236,6 +237,7 @@ bool Trainer::train_step() {
 
 void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& sm, bool last) {
   algo::LossOut out;
+  model::GradAccumulationScope fused_grads;  // model/grad_accumulation.h
   {
     AutocastGuard ac(p_.autocast_bf16);
     out = p_.algorithm->loss(mb, prep);

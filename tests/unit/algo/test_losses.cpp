@@ -4,9 +4,23 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
 #include "algo/losses.h"
+#include "model/grad_accumulation.h"
 
 using namespace pt;
+
+namespace {
+struct CountHook : torch::autograd::PostAccumulateGradHook {
+  explicit CountHook(int* calls) : calls(calls) {}
+  void operator()(const torch::autograd::Variable&) override { ++*calls; }
+  int* calls;
+};
+}  // namespace
 
 TEST_CASE("chunked cross-entropy equals plain cross-entropy (value and gradients)", "[algo][loss]") {
   torch::manual_seed(0);
@@ -71,4 +85,43 @@ TEST_CASE("chunked cross-entropy without gradients and on empty input", "[algo][
   }
   auto none = algo::chunked_cross_entropy(torch::randn({0, 8}), w, torch::empty({0}, torch::kLong), 16, 4);
   CHECK(none.item<double>() == 0.0);
+}
+
+TEST_CASE("fused gradient accumulation of a tied head and lookup equals plain autograd",
+          "[algo][loss]") {
+  // Two micro-batches through a tied weight (lookup + LM head), the trainer's pattern: the fused path
+  // (dW added into .grad by the loss, the lookup's gradient sparse) must give what plain autograd gives.
+  torch::manual_seed(4);
+  const int64_t n = 23, H = 16, V = 90, padded = 128;
+  auto w0 = torch::randn({padded, H}) * 0.5;
+  auto ids = torch::randint(0, V, {2, n}, torch::kLong);
+  auto y = torch::randint(0, V, {2, n}, torch::kLong);
+  auto run = [&](bool fused, bool hooked) {
+    auto w = w0.clone().requires_grad_();
+    int hook_calls = 0;
+    if (hooked)  // what data parallelism registers: then nothing may bypass AccumulateGrad
+      torch::autograd::impl::set_post_acc_grad_hooks(w, std::make_unique<CountHook>(&hook_calls));
+    for (int mb = 0; mb < 2; ++mb) {
+      std::optional<model::GradAccumulationScope> scope;
+      if (fused) scope.emplace();
+      const bool sparse = model::sparse_lookup_grad_ok(w);
+      CHECK(sparse == (fused && mb == 1));  // the first micro-batch has no .grad to add a sparse one into
+      auto x = at::embedding(w, ids[mb], -1, false, sparse);
+      auto hidden = torch::tanh(x * 1.5);
+      (algo::chunked_cross_entropy(hidden, w, y[mb], V, 7) * 0.25).backward();
+    }
+    if (hooked) {
+      CHECK(hook_calls == 2);
+      torch::autograd::impl::set_post_acc_grad_hooks(w, nullptr);
+    }
+    return w.grad();
+  };
+  auto plain = run(false, false);
+  for (bool hooked : {false, true}) {
+    INFO("hooked " << hooked);
+    auto fused = run(true, hooked);
+    REQUIRE(fused.layout() == at::kStrided);
+    CHECK((fused - plain).abs().max().item<double>() < 1e-6);
+  }
+  CHECK(plain.abs().max().item<double>() > 0);
 }

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "../model/model_fixtures.h"
+#include "../temp_dir.h"
 #include "optim/adamw.h"
 #include "train/batch.h"
 
@@ -32,6 +33,53 @@ TEST_CASE("norms and biases are in the no-decay group and are not decayed", "[op
     const bool decays = m->is_decay_param(n);
     auto expected = decays ? before[n] * (1 - 0.1 * 0.5) : before[n];
     CHECK(torch::allclose(p.detach(), expected, 1e-6, 1e-7));
+  }
+}
+
+TEST_CASE("the fused AdamW step equals libtorch's AdamW step, state and checkpoint included", "[optim][adamw]") {
+  torch::manual_seed(3);
+  optim::OptimizerOptions o;
+  o.lr = 0.01;
+  o.weight_decay = 0.1;
+  o.betas = {0.9, 0.95};
+  auto make = [] { return std::vector<at::Tensor>{torch::randn({7, 5}), torch::randn({13})}; };
+  auto init = make();
+  std::vector<at::Tensor> ours, theirs;
+  for (auto& t : init) {
+    ours.push_back(t.clone().requires_grad_());
+    theirs.push_back(t.clone().requires_grad_());
+  }
+  auto opt = optim::make_optimizer(o, {ours[0]}, {ours[1]});
+  auto base = torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).eps(o.eps);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  auto decay = std::make_unique<torch::optim::AdamWOptions>(base);
+  decay->weight_decay(o.weight_decay);
+  auto none = std::make_unique<torch::optim::AdamWOptions>(base);
+  none->weight_decay(0.0);
+  groups.emplace_back(std::vector<at::Tensor>{theirs[0]}, std::move(decay));
+  groups.emplace_back(std::vector<at::Tensor>{theirs[1]}, std::move(none));
+  torch::optim::AdamW reference(std::move(groups), base);
+  pt::testing::TempDir dir;
+  for (int step = 0; step < 6; ++step) {
+    auto grads = make();
+    for (size_t i = 0; i < grads.size(); ++i) {
+      ours[i].mutable_grad() = grads[i].clone();
+      theirs[i].mutable_grad() = grads[i].clone();
+    }
+    if (step == 3) ours[1].mutable_grad() = at::Tensor();  // a parameter without gradient is skipped
+    if (step == 3) theirs[1].mutable_grad() = at::Tensor();
+    opt.adamw->step();
+    reference.step();
+    if (step == 2) {  // saved and loaded mid-run: the rest continues from the loaded moments and step count
+      opt.save(dir.path + "/opt.pt");
+      auto again = optim::make_optimizer(o, {ours[0]}, {ours[1]});
+      again.load(dir.path + "/opt.pt");
+      opt = std::move(again);
+    }
+    for (size_t i = 0; i < ours.size(); ++i) {
+      INFO("step " << step << " tensor " << i);
+      CHECK((ours[i] - theirs[i]).abs().max().item<double>() < 1e-6);
+    }
   }
 }
 
