@@ -66,7 +66,5 @@ if(POSTTRAIN_WITH_MPI)
   endif()
 endif()
 
-execute_process(COMMAND git -C ${CMAKE_SOURCE_DIR} rev-parse --short HEAD
-  OUTPUT_VARIABLE PT_GIT_SHA OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/build_config.h.in ${CMAKE_BINARY_DIR}/generated/posttrain/build_config.h @ONLY)
 message(STATUS "posttrain: torch ${TORCH_VERSION} cuda=${PT_HAVE_CUDA} nccl=${PT_HAVE_NCCL} mpi=${PT_HAVE_MPI}")

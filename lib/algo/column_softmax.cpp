@@ -50,7 +50,7 @@ ColumnLse column_logsumexp(const at::Tensor& lt, int64_t vocab) {
   const int64_t m = lt.size(1);
   // Column groups alone leave threads idle on a narrow block (the last chunk of a micro-batch), so the
   // rows are cut into slabs as well and the slabs' (max, sum) pairs merged.
-  constexpr int64_t kGroup = 64, kMinSlabRows = 4096;
+  constexpr int64_t kGroup = 1024, kMinSlabRows = 4096;
   const int64_t groups = (m + kGroup - 1) / kGroup, threads = at::get_num_threads();
   const int64_t slabs = std::clamp<int64_t>((threads + groups - 1) / groups, 1, std::max<int64_t>(1, vocab / kMinSlabRows));
   const int64_t slab_rows = (vocab + slabs - 1) / slabs;

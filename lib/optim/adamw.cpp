@@ -21,6 +21,15 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     at::ScalarType dtype;
     std::vector<at::Tensor> p, g, m, v, vmax, steps;
   };
+  // The kernel walks each tensor as one flat range: a strided one (none of ours; a user's custom
+  // head could be) steps as a contiguous copy that is written back.
+  std::vector<std::pair<at::Tensor, at::Tensor>> write_back;
+  auto dense = [&](const at::Tensor& t) {
+    if (t.is_contiguous()) return t;
+    at::Tensor c = t.contiguous();
+    write_back.emplace_back(t, c);
+    return c;
+  };
   for (auto& group : param_groups_) {
     auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
     std::vector<Batch> batches;
@@ -41,17 +50,18 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       auto it = std::find_if(batches.begin(), batches.end(),
                              [&](const Batch& b) { return b.device == p.device() && b.dtype == p.scalar_type(); });
       if (it == batches.end()) it = batches.insert(batches.end(), Batch{p.device(), p.scalar_type()});
-      it->p.push_back(p);
-      it->g.push_back(p.grad());
-      it->m.push_back(s.exp_avg());
-      it->v.push_back(s.exp_avg_sq());
-      if (o.amsgrad()) it->vmax.push_back(s.max_exp_avg_sq());
+      it->p.push_back(dense(p));
+      it->g.push_back(p.grad().contiguous());
+      it->m.push_back(dense(s.exp_avg()));
+      it->v.push_back(dense(s.exp_avg_sq()));
+      if (o.amsgrad()) it->vmax.push_back(dense(s.max_exp_avg_sq()));
       it->steps.push_back(at::full({}, static_cast<double>(s.step()), p.options().dtype(at::kFloat)));
     }
     for (auto& b : batches)
       at::_fused_adamw_(b.p, b.g, b.m, b.v, b.vmax, b.steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
                         o.weight_decay(), o.eps(), o.amsgrad(), /*maximize=*/false);
   }
+  for (auto& [t, c] : write_back) t.copy_(c);
   return loss;
 }
 

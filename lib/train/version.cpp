@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 
 #include "posttrain/build_config.h"
+#include "posttrain/git_sha.h"
 
 namespace pt {
 

@@ -1,6 +1,7 @@
 // The transposed-layout CE kernels (the fp32 CPU LM-head path) against ATen on the same block, at
-// widths that reach every code path: 64-column groups, 8-wide groups, scalar tails, row slabs (more
-// rows than one slab), padding rows, extreme logits, on the instruction set this CPU dispatches to.
+// widths that reach every code path: column ranges wider than the kernel takes at once, 4-vector and
+// 1-vector groups, scalar tails, row slabs (more rows than one slab), padding rows, extreme logits,
+// on the instruction set this CPU dispatches to.
 #include <catch2/catch.hpp>
 
 #include <ATen/Parallel.h>
@@ -64,36 +65,41 @@ TEST_CASE("column softmax refuses bad blocks and labels", "[algo][loss][kernels]
 
 TEST_CASE("every instruction set this CPU runs gives the same column sums and softmax", "[algo][loss][kernels]") {
   torch::manual_seed(2);
-  const int64_t rows = 3000, m = 77;
-  auto x = torch::randn({rows, m}) * 3;
-  auto ref = x.to(torch::kDouble);
-  auto want_max = std::get<0>(ref.max(0));
-  auto want_sum = (ref - want_max.unsqueeze(0)).exp().sum(0);
-  // The dispatcher picks the widest set the CPU runs; every narrower one runs too.
-  const std::string picked = algo::column_softmax_isa();
-  struct Isa {
-    const char* name;
-    bool runs;
-    decltype(&kernels::base::column_max_sumexp) max_sumexp;
-    decltype(&kernels::base::rows_exp_scale) exp_scale;
-  };
-  std::vector<Isa> isas{{"base", true, &kernels::base::column_max_sumexp, &kernels::base::rows_exp_scale}};
+  // 1,100 columns: more than the kernel takes at once (1,024), 4-vector and 1-vector groups and a
+  // scalar tail; 3,000 rows: past the first cascade level (64 blocks of 32 rows).
+  const int64_t rows = 3000;
+  for (int64_t m : {77, 1100}) {
+    CAPTURE(m);
+    auto x = torch::randn({rows, m}) * 3;
+    auto ref = x.to(torch::kDouble);
+    auto want_max = std::get<0>(ref.max(0));
+    auto want_sum = (ref - want_max.unsqueeze(0)).exp().sum(0);
+    // The dispatcher picks the widest set the CPU runs; every narrower one runs too.
+    const std::string picked = algo::column_softmax_isa();
+    struct Isa {
+      const char* name;
+      bool runs;
+      decltype(&kernels::base::column_max_sumexp) max_sumexp;
+      decltype(&kernels::base::rows_exp_scale) exp_scale;
+    };
+    std::vector<Isa> isas{{"base", true, &kernels::base::column_max_sumexp, &kernels::base::rows_exp_scale}};
 #if defined(__x86_64__)
-  isas.push_back({"avx2", picked != "base", &kernels::avx2::column_max_sumexp, &kernels::avx2::rows_exp_scale});
-  isas.push_back({"avx512", picked == "avx512", &kernels::avx512::column_max_sumexp, &kernels::avx512::rows_exp_scale});
+    isas.push_back({"avx2", picked != "base", &kernels::avx2::column_max_sumexp, &kernels::avx2::rows_exp_scale});
+    isas.push_back({"avx512", picked == "avx512", &kernels::avx512::column_max_sumexp, &kernels::avx512::rows_exp_scale});
 #endif
-  for (const Isa& isa : isas) {
-    if (!isa.runs) continue;
-    CAPTURE(isa.name);
-    auto mx = torch::empty({m}), sm = torch::empty({m});
-    isa.max_sumexp(x.data_ptr<float>(), rows, m, m, mx.data_ptr<float>(), sm.data_ptr<float>());
-    CHECK((mx.to(torch::kDouble) - want_max).abs().max().item<double>() == 0.0);
-    CHECK(((sm.to(torch::kDouble) - want_sum) / want_sum).abs().max().item<double>() < 1e-6);
-    auto g = x.clone();
-    auto ls = sm.log();
-    auto w = torch::rand({m});
-    isa.exp_scale(g.data_ptr<float>(), rows, m, m, mx.data_ptr<float>(), ls.data_ptr<float>(), w.data_ptr<float>());
-    auto want = torch::softmax(ref, 0) * w.to(torch::kDouble).unsqueeze(0);
-    CHECK((g.to(torch::kDouble) - want).abs().max().item<double>() < 1e-6);
+    for (const Isa& isa : isas) {
+      if (!isa.runs) continue;
+      CAPTURE(isa.name);
+      auto mx = torch::empty({m}), sm = torch::empty({m});
+      isa.max_sumexp(x.data_ptr<float>(), rows, m, m, mx.data_ptr<float>(), sm.data_ptr<float>());
+      CHECK((mx.to(torch::kDouble) - want_max).abs().max().item<double>() == 0.0);
+      CHECK(((sm.to(torch::kDouble) - want_sum) / want_sum).abs().max().item<double>() < 1e-6);
+      auto g = x.clone();
+      auto ls = sm.log();
+      auto w = torch::rand({m});
+      isa.exp_scale(g.data_ptr<float>(), rows, m, m, mx.data_ptr<float>(), ls.data_ptr<float>(), w.data_ptr<float>());
+      auto want = torch::softmax(ref, 0) * w.to(torch::kDouble).unsqueeze(0);
+      CHECK((g.to(torch::kDouble) - want).abs().max().item<double>() < 1e-6);
+    }
   }
 }
