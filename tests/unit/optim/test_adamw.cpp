@@ -50,7 +50,7 @@ TEST_CASE("the fused AdamW step equals libtorch's AdamW step, state and checkpoi
     theirs.push_back(t.clone().requires_grad_());
   }
   // A strided parameter (a transposed view) steps like a contiguous one.
-  ours[0] = init[0].t().clone().t().requires_grad_();
+  ours[0] = init[0].t().contiguous().t().requires_grad_();
   REQUIRE(!ours[0].is_contiguous());
   auto opt = optim::make_optimizer(o, {ours[0]}, {ours[1]});
   auto base = torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).eps(o.eps);
