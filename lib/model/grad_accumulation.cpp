@@ -10,8 +10,6 @@ thread_local bool open_ = false;
 GradAccumulationScope::GradAccumulationScope() : prev_(open_) { open_ = true; }
 GradAccumulationScope::~GradAccumulationScope() { open_ = prev_; }
 
-bool grad_accumulation_open() { return open_; }
-
 bool may_accumulate_into(const at::Tensor& param) {
   if (!open_ || !param.defined() || !param.requires_grad() || !param.is_leaf()) return false;
   return torch::autograd::impl::hooks(param).empty() && !torch::autograd::impl::post_acc_grad_hooks(param);

@@ -24,8 +24,6 @@ class GradAccumulationScope {
   bool prev_;
 };
 
-bool grad_accumulation_open();
-
 // Whether `param`'s gradient may be written into its .grad by our code: a scope is open, it is a leaf
 // that requires grad, and nothing observes its gradient on the way (no tensor hooks, no
 // post-accumulate hooks such as data parallelism's bucket readiness).
