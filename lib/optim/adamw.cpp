@@ -8,6 +8,15 @@
 
 namespace pt::optim {
 
+std::unique_ptr<torch::optim::AdamWParamState> new_adamw_state(const at::Tensor& p, int64_t step, bool amsgrad) {
+  auto s = std::make_unique<torch::optim::AdamWParamState>();
+  s->step(step);
+  s->exp_avg(at::zeros_like(p, at::MemoryFormat::Preserve));
+  s->exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+  if (amsgrad) s->max_exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+  return s;
+}
+
 torch::Tensor FusedAdamW::step(LossClosure closure) {
   torch::Tensor loss;
   if (closure) {
@@ -37,14 +46,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       if (!p.grad().defined()) continue;
       PT_CHECK(!p.grad().is_sparse(), "AdamW: sparse gradient for a {} parameter", p.sizes());
       auto& slot = state_[p.unsafeGetTensorImpl()];
-      if (!slot) {
-        auto s = std::make_unique<torch::optim::AdamWParamState>();
-        s->step(0);
-        s->exp_avg(at::zeros_like(p, at::MemoryFormat::Preserve));
-        s->exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
-        if (o.amsgrad()) s->max_exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
-        slot = std::move(s);
-      }
+      if (!slot) slot = new_adamw_state(p, 0, o.amsgrad());
       auto& s = static_cast<torch::optim::AdamWParamState&>(*slot);
       s.step(s.step() + 1);
       auto it = std::find_if(batches.begin(), batches.end(),

@@ -19,6 +19,11 @@ class FusedAdamW final : public torch::optim::AdamW {
   torch::Tensor step(LossClosure closure = nullptr) override;
 };
 
+// A parameter's AdamW state as libtorch's AdamW makes it on the first step: zero moments shaped like
+// `p` (its memory format kept), the step count given (non-zero when a sharded checkpoint restores
+// moments into it).
+std::unique_ptr<torch::optim::AdamWParamState> new_adamw_state(const at::Tensor& p, int64_t step, bool amsgrad);
+
 struct Optimizer {
   std::unique_ptr<torch::optim::AdamW> adamw;
   int64_t num_decay = 0, num_no_decay = 0;  // parameter tensors per group

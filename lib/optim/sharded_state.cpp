@@ -61,13 +61,8 @@ void load_sharded(Optimizer& opt, const std::vector<parallel::OwnedPiece>& owned
   auto& st = opt.adamw->state();
   for (const auto& p : owned) {
     void* key = p.shard.unsafeGetTensorImpl();
-    if (!st.count(key)) {
-      auto s = std::make_unique<torch::optim::AdamWParamState>();
-      s->step(step);
-      s->exp_avg(at::zeros_like(p.shard));
-      s->exp_avg_sq(at::zeros_like(p.shard));
-      st[key] = std::move(s);
-    }
+    // The saved moments are exp_avg and exp_avg_sq only: the recipe has no amsgrad switch.
+    if (!st.count(key)) st[key] = new_adamw_state(p.shard, step, /*amsgrad=*/false);
     auto* s = static_cast<torch::optim::AdamWParamState*>(st[key].get());
     for (const char* m : kMoments) {
       at::Tensor dst = (std::string(m) == "exp_avg" ? s->exp_avg() : s->exp_avg_sq()).narrow(0, p.offset, p.length);
