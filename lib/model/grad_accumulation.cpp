@@ -15,18 +15,18 @@ bool may_accumulate_into(const at::Tensor& param) {
   return torch::autograd::impl::hooks(param).empty() && !torch::autograd::impl::post_acc_grad_hooks(param);
 }
 
-bool accumulate_into_grad(const at::Tensor& param, at::Tensor g, double scale) {
+Accumulated accumulate_into_grad(const at::Tensor& param, at::Tensor g, double scale) {
   at::Tensor& grad = param.mutable_grad();
   if (!grad.defined()) {
     if (scale != 1.0) g.mul_(scale);
     grad = std::move(g);
-    return true;
+    return Accumulated::kTaken;
   }
   if (grad.is_sparse() || grad.sizes() != g.sizes() || grad.scalar_type() != g.scalar_type() ||
       grad.device() != g.device())
-    return false;
+    return Accumulated::kRefused;
   grad.add_(g, scale);
-  return true;
+  return Accumulated::kAdded;
 }
 
 bool sparse_lookup_grad_ok(const at::Tensor& weight) {

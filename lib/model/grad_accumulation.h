@@ -29,10 +29,16 @@ class GradAccumulationScope {
 // post-accumulate hooks such as data parallelism's bucket readiness).
 bool may_accumulate_into(const at::Tensor& param);
 
+// What accumulate_into_grad did with `g`.
+enum class Accumulated {
+  kTaken,    // `g` (scaled) became .grad: it is the gradient now, not the caller's buffer any more
+  kAdded,    // scale * g was added into the existing .grad: `g` is the caller's to reuse
+  kRefused,  // .grad exists in a form `g` cannot be added to in place: nothing was done
+};
+
 // Adds scale * g into param.grad (g: dense, param's shape): `g` itself becomes the gradient when
-// there is none yet, as autograd's AccumulateGrad takes a tensor nobody else holds. Returns false
-// (and does nothing) when .grad exists in a form g cannot be added to in place.
-bool accumulate_into_grad(const at::Tensor& param, at::Tensor g, double scale);
+// there is none yet, as autograd's AccumulateGrad takes a tensor nobody else holds.
+Accumulated accumulate_into_grad(const at::Tensor& param, at::Tensor g, double scale);
 
 // The embedding lookup's backward may yield a sparse gradient (one row per token instead of a
 // dense [V, H] tensor): safe when a dense .grad already exists for autograd to add it into, inside
