@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # One-command GPU check. On a machine with an NVIDIA GPU and no internet:
-#  1. builds posttrain with CUDA by the offline route in the README ("GPU"): torch (headers,
-#     CMake package, NCCL) from the local Python, the C++ dependencies from the system or from .deb files
-#     unpacked into a prefix (PT_DEBS);
-#  2. runs the GPU-labelled tests (ctest -L gpu): flash varlen attention vs SDPA (logits and gradients),
-#     a bf16-autocast step vs fp32, CUDA RNG state in checkpoints and exact resume on the GPU, MFU reported;
-#  3. runs the benchmarks' GPU presets: scripts/bench_sft.sh gpu (transformers vs posttrain, MFU),
-#     scripts/bench_generate.sh gpu, and bench_lm_head cuda (vocabulary padding);
-#  4. runs the NCCL path (scripts/gpu/nccl_check.sh): world size 1 and every GPU present, ddp and
-#     fsdp ZeRO-2/3, losses against one GPU, per-step and communication time;
+#  build           scripts/gpu/build.sh: torch (headers, CMake package, NCCL) from the local Python,
+#                  the C++ dependencies from the system or from .deb files (PT_DEBS, made by
+#                  scripts/gpu/fetch_debs.sh) unpacked into a prefix; a no-op when already built;
+#  gpu-tests       the GPU-labelled tests (ctest -L gpu): flash varlen attention vs SDPA (logits and
+#                  gradients), a bf16-autocast step vs fp32, CUDA RNG state in checkpoints and exact
+#                  resume on the GPU, MFU reported;
+#  lm-head         bench_lm_head cuda (the vocabulary-padding timing);
+#  bench-sft       scripts/bench_sft.sh gpu (transformers (a), (b) vs posttrain (c), MFU);
+#  bench-generate  scripts/bench_generate.sh gpu;
+#  nccl            scripts/gpu/nccl_check.sh: world size 1 and every GPU present, ddp and fsdp
+#                  ZeRO-2/3, losses against one GPU, per-step and communication time;
 # and writes everything to one report file. Without a GPU it says so and exits 1 before building.
-#   scripts/gpu/check.sh [REPORT]        default: gpu-report-<host>-<UTC time>.txt
+#   scripts/gpu/check.sh [--steps a,b,...] [REPORT]   default: every step, gpu-report-<host>-<UTC>.txt
+# Where one command may run only minutes (a lent machine), split the steps over calls on the same
+# warm machine; the build of the first is kept and the second's build step is a no-op:
+#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps gpu-tests,lm-head $OUT/report-1.txt
+#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps bench-sft,bench-generate,nccl $OUT/report-2.txt
 # Env: PT_PYTHON (a Python whose torch has CUDA; default: the setup venv, else python3),
-#      PT_DEBS (directory of .deb files for missing C++ dependencies), BUILD_DIR (default build-gpu),
-#      STEPS (timed steps of bench_sft; default 10).
+#      PT_DEBS, BUILD_DIR (default build-gpu), STEPS (timed steps of bench_sft; default 10).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/versions.env"
+ALL_STEPS="gpu-tests,lm-head,bench-sft,bench-generate,nccl"
+steps="$ALL_STEPS"
+if [ "${1:-}" = "--steps" ]; then
+  steps="${2:?--steps needs a comma-separated list out of $ALL_STEPS}"; shift 2
+fi
+for s in ${steps//,/ }; do
+  case ",$ALL_STEPS," in *",$s,"*) ;; *) echo "check.sh: unknown step '$s' (steps: $ALL_STEPS; build always runs)" >&2; exit 2;; esac
+done
 REPORT="${1:-$PWD/gpu-report-$(hostname)-$(date -u +%Y%m%dT%H%M%SZ).txt}"
 
 if ! command -v nvidia-smi > /dev/null 2>&1 || ! nvidia-smi -L > /dev/null 2>&1; then
@@ -34,7 +47,7 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-gpu}"
 : > "$REPORT"
 failed=()
 say() { echo "$*" | tee -a "$REPORT"; }
-step() {  # NAME COMMAND... : runs, tees into the report, records a failure and goes on
+run_step() {  # NAME COMMAND... : runs, tees into the report, records a failure and goes on
   local name="$1"; shift
   say ""; say "== $name: $*"
   local start=$SECONDS
@@ -44,32 +57,22 @@ step() {  # NAME COMMAND... : runs, tees into the report, records a failure and 
   [ "$rc" -eq 0 ] || failed+=("$name")
   return 0
 }
+wanted() { case ",$steps," in *",$1,"*) return 0;; esac; return 1; }
 
-say "# posttrain GPU check — $(date -u +%FT%TZ) on $(hostname)"
+say "# posttrain GPU check ($steps) — $(date -u +%FT%TZ) on $(hostname), $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null)"
 say "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
 say "python $PY: torch $("$PY" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda)')"
 
-prefix="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
-if [ -n "${PT_DEBS:-}" ]; then
-  deps="$BUILD_DIR/deps"; mkdir -p "$deps"
-  for f in "$PT_DEBS"/*.deb; do dpkg -x "$f" "$deps"; done
-  prefix="$deps/usr;$prefix"
-  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-fi
-gen=(); command -v ninja > /dev/null && gen=(-G Ninja)
-step configure cmake -S "$ROOT" -B "$BUILD_DIR" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DPOSTTRAIN_PYTHON="$PY"
-step build cmake --build "$BUILD_DIR" -j "$(nproc)"
+run_step build env PT_PYTHON="$PY" bash "$ROOT/scripts/gpu/build.sh" "$BUILD_DIR"
 [ -x "$BUILD_DIR/posttrain" ] || { say "the build failed: see above"; exit 1; }
-step version "$BUILD_DIR/posttrain" version
 export POSTTRAIN="$BUILD_DIR/posttrain" PT_PYTHON="$PY" BUILD_DIR
-step gpu-tests ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure -V
-step lm-head-padding "$BUILD_DIR/bench/bench_lm_head" cuda
-step bench-sft env OUT="$BUILD_DIR/bench-sft-gpu.txt" bash "$ROOT/scripts/bench_sft.sh" gpu
-step bench-generate bash "$ROOT/scripts/bench_generate.sh" gpu
-step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR"
+wanted gpu-tests && run_step gpu-tests ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure -V
+wanted lm-head && run_step lm-head "$BUILD_DIR/bench/bench_lm_head" cuda
+wanted bench-sft && run_step bench-sft env OUT="$BUILD_DIR/bench-sft-gpu.txt" bash "$ROOT/scripts/bench_sft.sh" gpu
+wanted bench-generate && run_step bench-generate bash "$ROOT/scripts/bench_generate.sh" gpu
+wanted nccl && run_step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR"
 
 say ""
-if [ ${#failed[@]} -eq 0 ]; then say "GPU check: all steps passed. Report: $REPORT"; exit 0; fi
+if [ ${#failed[@]} -eq 0 ]; then say "GPU check: all steps passed ($steps). Report: $REPORT"; exit 0; fi
 say "GPU check: failed steps: ${failed[*]}. Report: $REPORT"
 exit 1

@@ -2,7 +2,8 @@
 # GPU checks are labelled and skipped where there is no GPU (and scripts/gpu/check.sh says so):
 #  - CTest knows the gpu-labelled tests (gpu:unit, gpu:train) and reports them skipped, not passed;
 #  - the [.gpu] Catch2 cases exist but are hidden from the default (CPU) run;
-#  - scripts/gpu/check.sh exits non-zero with the "no GPU" message before building anything.
+#  - scripts/gpu/check.sh exits non-zero with the "no GPU" message before building anything, for
+#    every split of its steps the README documents; an unknown step is refused by name.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_BUILD_DIR:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -47,9 +48,25 @@ rc=$?
 set -e
 [ "$rc" -ne 0 ] || { cat "$tmp/check.txt"; fail "scripts/gpu/check.sh succeeded without a GPU"; }
 grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh did not say there is no GPU"; }
+# The split runs the README documents name steps check.sh knows (they reach the GPU test, exit 1),
+# and a step it does not know is refused by name (exit 2) before anything else.
+documented="$(grep -o 'check.sh --steps [a-z,-]*' README.md | awk '{print $3}')"
+[ "$(echo "$documented" | wc -l)" -ge 2 ] || fail "README documents no split GPU check: $documented"
+for steps in $documented; do
+  set +e
+  bash scripts/gpu/check.sh --steps "$steps" "$tmp/report.txt" > "$tmp/check.txt" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -eq 1 ] && grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh --steps $steps: exit $rc"; }
+done
+set +e
+bash scripts/gpu/check.sh --steps gpu-tests,bench-sf "$tmp/report.txt" > "$tmp/unknown.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "unknown step 'bench-sf'" "$tmp/unknown.txt" || { cat "$tmp/unknown.txt"; fail "check.sh took an unknown step: exit $rc"; }
 set +e
 bash scripts/gpu/nccl_check.sh "$PT_BUILD_DIR" > "$tmp/nccl.txt" 2>&1
 rc=$?
 set -e
 [ "$rc" -ne 0 ] && grep -q "no GPU" "$tmp/nccl.txt" || { cat "$tmp/nccl.txt"; fail "nccl_check.sh without a GPU: exit $rc"; }
-echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh: $(head -1 "$tmp/check.txt"); nccl_check.sh: $(head -1 "$tmp/nccl.txt")"
+echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh ($(echo $documented)): $(head -1 "$tmp/check.txt"); nccl_check.sh: $(head -1 "$tmp/nccl.txt")"
