@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the offline GPU build route (scripts/gpu/build.sh with PT_DEBS) on this machine as if it
 # were a bare GPU box: in a private mount namespace (root, unshare -m; nothing changes outside it)
-# every file of the C++ dependencies' Debian packages, pkg-config and Open MPI's dev files is
+# every file of the packages in scripts/gpu/debs.env (but the base system's runtime libraries) and
+# of Open MPI's dev files is
 # covered by /dev/null, so anything the build or the binaries take from the system instead of the
 # unpacked prefix fails. Then: build from scratch (no ccache), the libraries' origin (ldd), unit
 # tests, the gpu-labelled tests (skipped without a GPU) and a short quickstart run with fsdp ZeRO-3.
@@ -16,10 +17,10 @@ if [ -z "${PT_BARE_INSIDE:-}" ]; then
   [ "$(id -u)" -eq 0 ] && command -v unshare > /dev/null || { echo "needs root and unshare (a private mount namespace)" >&2; exit 1; }
   exec env PT_BARE_INSIDE=1 unshare -m bash "$0" "$@"
 fi
+source "$ROOT/scripts/gpu/debs.env"
 hidden=0
-for p in libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev libsentencepiece-dev \
-         libpcre2-dev libutf8proc-dev libzstd-dev zlib1g-dev libyaml-cpp0.7 libfmt9 libspdlog1.10 libsentencepiece0 \
-         libutf8proc2 pkgconf pkgconf-bin libpkgconf3 libopenmpi-dev openmpi-bin; do
+for p in "${PT_GPU_DEBS[@]}" libopenmpi-dev openmpi-bin; do
+  case " ${PT_GPU_DEBS_BASE[*]} " in *" $p "*) continue;; esac
   dpkg -s "$p" > /dev/null 2>&1 || continue
   while read -r f; do
     if [ -f "$f" ] && [ ! -L "$f" ]; then mount --bind /dev/null "$f"; hidden=$((hidden + 1)); fi

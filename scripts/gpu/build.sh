@@ -5,8 +5,8 @@
 # checked without a GPU.
 #  - torch (headers, CMake package, CUDA and NCCL libraries) comes from the Python in PT_PYTHON
 #    (default: the setup venv, else python3);
-#  - with PT_DEBS=DIR (made by scripts/gpu/fetch_debs.sh), the .deb files there are unpacked with
-#    dpkg -x into BUILD_DIR/deps (never into /). Debian's .pc files hardcode prefix=/usr, so their
+#  - with PT_DEBS=DIR (made by scripts/gpu/fetch_debs.sh), the .deb files there are unpacked
+#    (dpkg-deb -x, or ar + tar where dpkg is missing) into BUILD_DIR/deps (never into /). Debian's .pc files hardcode prefix=/usr, so their
 #    paths are rewritten to the prefix; pkgconf comes from the same files when the machine has no
 #    pkg-config. Nothing is exported to the environment: the binaries find the unpacked libraries
 #    through the RPATH CMake gives every library linked from outside the system directories.
@@ -15,17 +15,16 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/versions.env"
-BUILD_DIR="$(mkdir -p "${1:-${BUILD_DIR:-$ROOT/build-gpu}}" && cd "${1:-${BUILD_DIR:-$ROOT/build-gpu}}" && pwd)"
+BUILD_DIR="${1:-${BUILD_DIR:-$ROOT/build-gpu}}"
+BUILD_DIR="$(mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" && pwd)"
 VENV_PY="${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}/bin/python"
 PY="${PT_PYTHON:-$([ -x "$VENV_PY" ] && echo "$VENV_PY" || echo python3)}"
 log() { echo "[gpu/build] $*" >&2; }
 
-torch_prefix="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2> /dev/null)" || {
+prefix="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2> /dev/null)" || {
   log "no torch in $PY (set PT_PYTHON to a Python with torch $TORCH_VERSION)"; exit 1; }
-prefix="$torch_prefix"
-pkg_config=""
-system_pkg_config="$(command -v pkg-config || true)"
-[ -n "$system_pkg_config" ] && [ -x "$system_pkg_config" ] || system_pkg_config=""
+pkg_config="$(command -v pkg-config || true)"
+[ -n "$pkg_config" ] && [ -x "$pkg_config" ] || pkg_config=""
 if [ -n "${PT_DEBS:-}" ]; then
   debs=("$PT_DEBS"/*.deb)
   [ -e "${debs[0]}" ] || { log "PT_DEBS=$PT_DEBS holds no .deb files (make them with scripts/gpu/fetch_debs.sh)"; exit 1; }
@@ -34,8 +33,9 @@ if [ -n "${PT_DEBS:-}" ]; then
   listing="$(cd "$PT_DEBS" && ls -l -- *.deb | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2> /dev/null)" != "$listing" ]; then
     rm -rf "$deps"; mkdir -p "$deps"
+    have_dpkg=0; command -v dpkg-deb > /dev/null && have_dpkg=1
     for f in "${debs[@]}"; do
-      if command -v dpkg-deb > /dev/null; then dpkg-deb -x "$f" "$deps"
+      if [ "$have_dpkg" -eq 1 ]; then dpkg-deb -x "$f" "$deps"
       else  # a .deb is an ar archive around data.tar.{xz,zst,gz}
         member="$(ar t "$f" | grep '^data\.tar')"
         case "$member" in *.xz) z=-J;; *.zst) z=--zstd;; *.gz) z=-z;; *) z=;; esac
@@ -48,7 +48,7 @@ if [ -n "${PT_DEBS:-}" ]; then
     log "unpacked ${#debs[@]} packages into $deps"
   fi
   prefix="$deps/usr;$prefix"
-  if [ -z "$system_pkg_config" ] && [ -x "$deps/usr/bin/pkgconf" ]; then
+  if [ -z "$pkg_config" ] && [ -x "$deps/usr/bin/pkgconf" ]; then
     # The unpacked pkgconf needs its libpkgconf from the prefix; only pkgconf gets that path.
     mkdir -p "$deps/bin"
     cat > "$deps/bin/pkg-config" << EOF
@@ -61,7 +61,6 @@ EOF
 fi
 # Named explicitly: CMake's find_program would look in the prefixes' bin/ (the unpacked pkgconf,
 # which cannot load its library from there) before PATH.
-pkg_config="${pkg_config:-$system_pkg_config}"
 [ -n "$pkg_config" ] || { log "no pkg-config here: give PT_DEBS (scripts/gpu/fetch_debs.sh brings pkgconf)"; exit 1; }
 
 gen=(); command -v ninja > /dev/null && gen=(-G Ninja)

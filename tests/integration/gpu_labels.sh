@@ -8,6 +8,8 @@ set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_BUILD_DIR:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# OUT COMMAND...: runs it with stdout and stderr into OUT; its exit status lands in rc.
+run_rc() { local out="$1"; shift; set +e; "$@" > "$out" 2>&1; rc=$?; set -e; }
 
 if "$POSTTRAIN" version | grep -Eq "devices visible: [1-9]"; then
   echo "a GPU is visible here: the gpu-labelled tests run for real (ctest -L gpu / scripts/gpu/check.sh)"
@@ -29,10 +31,7 @@ PY
 for t in gpu:unit gpu:train; do echo "$gpu_tests" | grep -q "^$t " || fail "$t missing from CTest: $gpu_tests"; done
 # Each one skips here (77), before doing anything.
 while read -r name cmd; do
-  set +e
-  PT_TESTS_TORCH="$PT_BUILD_DIR/tests/pt_tests_torch" $cmd > "$tmp/skip.txt" 2>&1
-  rc=$?
-  set -e
+  run_rc "$tmp/skip.txt" env PT_TESTS_TORCH="$PT_BUILD_DIR/tests/pt_tests_torch" $cmd
   [ "$rc" -eq 77 ] || { cat "$tmp/skip.txt"; fail "$name exited $rc without a GPU (expected 77 = skipped)"; }
   grep -q "SKIPPED: no CUDA device visible" "$tmp/skip.txt" || fail "$name: no skip message"
 done <<< "$gpu_tests"
@@ -42,10 +41,7 @@ hidden="$("$tests_torch" --list-test-names-only "[gpu]" | grep -c '^gpu:')" || t
 [ "$hidden" -ge 2 ] || fail "expected the [.gpu] cases, found $hidden"
 if "$tests_torch" --list-test-names-only | grep -q '^gpu:'; then fail "a [gpu] case runs in the default (CPU) run"; fi
 
-set +e
-bash scripts/gpu/check.sh "$tmp/report.txt" > "$tmp/check.txt" 2>&1
-rc=$?
-set -e
+run_rc "$tmp/check.txt" bash scripts/gpu/check.sh "$tmp/report.txt"
 [ "$rc" -ne 0 ] || { cat "$tmp/check.txt"; fail "scripts/gpu/check.sh succeeded without a GPU"; }
 grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh did not say there is no GPU"; }
 # The split runs the README documents name steps check.sh knows (they reach the GPU test, exit 1),
@@ -53,20 +49,11 @@ grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh did 
 documented="$(grep -o 'check.sh --steps [a-z,-]*' README.md | awk '{print $3}')"
 [ "$(echo "$documented" | wc -l)" -ge 2 ] || fail "README documents no split GPU check: $documented"
 for steps in $documented; do
-  set +e
-  bash scripts/gpu/check.sh --steps "$steps" "$tmp/report.txt" > "$tmp/check.txt" 2>&1
-  rc=$?
-  set -e
+  run_rc "$tmp/check.txt" bash scripts/gpu/check.sh --steps "$steps" "$tmp/report.txt"
   [ "$rc" -eq 1 ] && grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh --steps $steps: exit $rc"; }
 done
-set +e
-bash scripts/gpu/check.sh --steps gpu-tests,bench-sf "$tmp/report.txt" > "$tmp/unknown.txt" 2>&1
-rc=$?
-set -e
+run_rc "$tmp/unknown.txt" bash scripts/gpu/check.sh --steps gpu-tests,bench-sf "$tmp/report.txt"
 [ "$rc" -eq 2 ] && grep -q "unknown step 'bench-sf'" "$tmp/unknown.txt" || { cat "$tmp/unknown.txt"; fail "check.sh took an unknown step: exit $rc"; }
-set +e
-bash scripts/gpu/nccl_check.sh "$PT_BUILD_DIR" > "$tmp/nccl.txt" 2>&1
-rc=$?
-set -e
+run_rc "$tmp/nccl.txt" bash scripts/gpu/nccl_check.sh "$PT_BUILD_DIR"
 [ "$rc" -ne 0 ] && grep -q "no GPU" "$tmp/nccl.txt" || { cat "$tmp/nccl.txt"; fail "nccl_check.sh without a GPU: exit $rc"; }
 echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh ($(echo $documented)): $(head -1 "$tmp/check.txt"); nccl_check.sh: $(head -1 "$tmp/nccl.txt")"
