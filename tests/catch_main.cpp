@@ -29,10 +29,21 @@ void refuse_unprintable_name(const std::string& name, std::size_t indent, const 
     std::_Exit(2);
 }
 
+// catch_discover_tests hands CTest each test case's name as a list element: a ';'
+// splits it into two CTest tests that match nothing.
+void refuse_semicolon(const std::string& name) {
+    if (name.find(';') == std::string::npos) return;
+    std::fprintf(stderr, "catch_main: test case name \"%s\" contains ';', which splits it into two CTest tests; "
+                 "use ',' or 'and'.\n", name.c_str());
+    std::fflush(stderr);
+    std::_Exit(2);
+}
+
 struct NameGuard : Catch::TestEventListenerBase {
     using TestEventListenerBase::TestEventListenerBase;
     void testCaseStarting(const Catch::TestCaseInfo& info) override {
         refuse_unprintable_name(info.name, 0, "test case");
+        refuse_semicolon(info.name);
         TestEventListenerBase::testCaseStarting(info);
     }
     void sectionStarting(const Catch::SectionInfo& info) override {

@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,6 +65,29 @@ void write_file_synced(const std::string& path, const std::string& content) {
   fsync_path(path);
 }
 
+void publish_dir(const std::string& staged, const std::string& final_dir) {
+  const fs::path parent = fs::path(final_dir).parent_path();
+  if (std::error_code ec; !fs::is_directory(staged, ec)) fail("cannot rename {} to {}: no such directory", staged, final_dir);
+  fsync_tree(staged);  // a no-op for what is already on disk; the name must not outrun the data
+  if (::rename(staged.c_str(), final_dir.c_str()) != 0) {
+    if (errno != EEXIST && errno != ENOTEMPTY) fail("cannot rename {} to {}: {}", staged, final_dir, std::strerror(errno));
+    if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
+      fs::remove_all(staged);  // now the old directory
+    } else {
+      if (errno != EINVAL && errno != ENOSYS)
+        fail("cannot swap {} into {}: {}", staged, final_dir, std::strerror(errno));
+      // A file system without the atomic swap: the old directory is set aside under a hidden name
+      // (still complete: list_complete names it if the two renames are interrupted).
+      const fs::path old = parent / fmt::format(".{}.old-{}", fs::path(final_dir).filename().string(), ::getpid());
+      fs::remove_all(old);
+      fs::rename(final_dir, old);
+      fs::rename(staged, final_dir);
+      fs::remove_all(old);
+    }
+  }
+  fsync_path(parent.string());
+}
+
 std::string staging_dir(const std::string& run_dir, int64_t step) {
   return (fs::path(checkpoints_dir(run_dir)) / fmt::format(".{}.staging", step_name(step))).string();
 }
@@ -84,21 +108,10 @@ std::string commit(const std::string& run_dir, int64_t step, const std::function
     for (const auto& e : fs::recursive_directory_iterator(tmp))
       if (e.is_regular_file()) files[fs::relative(e.path(), tmp).string()] = e.file_size();
     fsync_tree(tmp);
-    // A complete checkpoint of the same step (a resumed run re-saving) is replaced, never half-replaced:
-    // the old one is only removed once the new one is fully on disk.
-    if (fs::exists(final_dir)) {
-      fs::path old = root / fmt::format(".{}.old-{}", step_name(step), ::getpid());
-      fs::rename(final_dir, old);
-      fs::rename(tmp, final_dir);
-      fs::remove_all(old);
-    } else {
-      fs::rename(tmp, final_dir);
-    }
-    fsync_path(root.string());
-    const fs::path done_tmp = final_dir / ".DONE.tmp";
-    write_file_synced(done_tmp.string(), json{{"step", step}, {"files", files}}.dump(1) + "\n");
-    fs::rename(done_tmp, final_dir / kDone);
-    fsync_path(final_dir.string());
+    // DONE is inside before the directory gets its name, so a step-N directory is complete from
+    // the instant it exists, and a re-saved step swaps whole directories.
+    write_file_synced((tmp / kDone).string(), json{{"step", step}, {"files", files}}.dump(1) + "\n");
+    publish_dir(tmp.string(), final_dir.string());
   } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -157,8 +170,16 @@ std::vector<Info> list_complete(const std::string& run_dir, bool warn) {
   if (!fs::is_directory(root, ec)) return out;
   for (const auto& e : fs::directory_iterator(root)) {
     if (!e.is_directory()) continue;
-    auto step = parse_step(e.path().filename().string());
-    if (!step) continue;
+    const std::string name = e.path().filename().string();
+    auto step = parse_step(name);
+    if (!step) {
+      static const std::regex set_aside(R"(\.(step-[0-9]{8,})\.old-[0-9]+)");
+      std::smatch m;
+      if (warn && std::regex_match(name, m, set_aside) && !problem(e.path().string()) && !fs::exists(root / m[1].str()))
+        log::warn("{} is a complete checkpoint set aside by an interrupted replace of {}: rename it to {} to resume from it",
+                  e.path().string(), m[1].str(), m[1].str());
+      continue;
+    }
     if (auto why = problem(e.path().string())) {
       if (warn) log::warn("skipping checkpoint {}: {}", e.path().string(), *why);
       continue;

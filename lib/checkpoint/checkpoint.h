@@ -1,12 +1,13 @@
 #pragma once
 // Checkpoint directories: RUN_DIR/checkpoints/step-00000042/.
 //
-// Commit protocol (llm.c style): everything is written into a hidden temporary directory, every
-// file and the directory are fsynced, the directory is renamed into place, and only then is DONE
-// written (itself via a temporary file + rename). DONE lists every file with its size, so a
-// checkpoint with a missing DONE, a missing file or a truncated file is recognised and skipped.
-// A failed save (disk full, killed) leaves only a temporary directory behind; earlier checkpoints
-// are never touched until a newer one is complete.
+// Commit protocol: everything is written into a hidden temporary directory together with DONE,
+// which lists every file with its size; every file and the directory are fsynced; then the
+// directory gets its step name in one rename (or, when a checkpoint of that step exists already,
+// one atomic swap). So a step directory is complete from the instant it exists, and one with a
+// missing DONE, a missing or truncated file (copied by hand, damaged later) is recognised and
+// skipped. A failed save (disk full, killed) leaves only a temporary directory behind; earlier
+// checkpoints, and an older copy of the same step, are never touched until the new one is complete.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -44,5 +45,11 @@ std::vector<Info> list_complete(const std::string& run_dir, bool warn = true);
 // Write a file and fsync it (used for every file of a checkpoint).
 void write_file_synced(const std::string& path, const std::string& content);
 void fsync_path(const std::string& path);
+
+// Gives the complete directory `staged` the name `final_dir`. An existing final_dir is swapped out
+// atomically (renameat2 RENAME_EXCHANGE) and then removed, so at every instant final_dir is either
+// the old or the new directory, whole. Where the file system cannot swap, the old one is set aside
+// as .NAME.old-PID for the moment between two renames. Both names must be in one directory.
+void publish_dir(const std::string& staged, const std::string& final_dir);
 
 }  // namespace pt::ckpt

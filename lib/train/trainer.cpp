@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "checkpoint/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "model/grad_accumulation.h"
@@ -118,6 +119,10 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
     place_optimizer_moments(*p_.model, *p_.optimizer);
     log::info("resumed from {} at step {}", *resume_dir, st_.step);
   }
+  // A finished run started again: its own checkpoint of the final step already holds this state.
+  std::error_code same_ec;
+  const bool resumed_final = resume_dir && st_.step >= st_.total_steps &&
+                             fs::equivalent(*resume_dir, ckpt::step_dir(R.run_dir(), st_.step), same_ec);
   loader_ = std::make_unique<data::Loader>(*p_.data, data::DocStream::Split::Train, lo,
                                            resume_dir ? &restored_data : nullptr);
   data_state_ = loader_->state();
@@ -142,21 +147,23 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   if (rc != 0) return rc;
   if (evaluator_->at_end()) evaluate();
   std::string final_ckpt = "none (checkpoint.save_final: false)";
-  if (checkpointer_->final_due()) final_ckpt = checkpoint();
+  if (checkpointer_->final_due()) final_ckpt = resumed_final ? *resume_dir + " (the run had finished; kept as it was)" : checkpoint();
   if (R.checkpoint.save_final_hf) {
-    const std::string out = R.run_dir() + "/model";
+    // Written beside the old one and swapped in whole: a kill meanwhile leaves the previous model.
+    const std::string out = R.run_dir() + "/model", staged = R.run_dir() + "/.model.tmp";
     if (layers_in_shards(p_.model, p_.dp)) {
-      export_hf_layerwise(*p_.model, p_.tokenizer, out, *p_.dp, world.is_main());
+      export_hf_layerwise(*p_.model, p_.tokenizer, staged, *p_.dp, world.is_main());
     } else {
       if (p_.dp) p_.dp->gather_all();  // ZeRO-3 LoRA: the adapters, gathered by every rank
       const bool merge = R.model.lora && R.model.lora->merge_on_export;
       TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main(), /*trainable_only=*/R.model.lora && !merge);
       if (world.is_main()) {
-        fs::remove_all(out);
-        export_hf(*p_.model, p_.tokenizer, out, merge);
+        fs::remove_all(staged);
+        export_hf(*p_.model, p_.tokenizer, staged, merge);
       }
       if (p_.dp) p_.dp->release_all();
     }
+    if (world.is_main()) ckpt::publish_dir(staged, out);
     if (world.is_main()) log::info("final model (HF format) written to {}", out);
   }
   world.barrier();

@@ -2,6 +2,7 @@
 # The trainer end to end on the quickstart fixtures (CPU):
 #  - exact resume: 8 steps straight == 6 steps killed by SIGKILL inside step 6 + resume to 8
 #    (per-step losses bit for bit, final weights byte for byte)
+#  - a finished run started again keeps its final checkpoint untouched
 #  - a truncated newest checkpoint is skipped with a warning; resuming from the older one still
 #    reproduces the straight run
 #  - a recipe change that breaks exactness is refused with the diff (--force overrides)
@@ -42,6 +43,17 @@ a="$(losses "$tmp/straight/metrics.jsonl")"; b="$(losses "$tmp/killed/metrics.js
 cmp "$tmp/straight/model/model.safetensors" "$tmp/killed/model/model.safetensors" || fail "final weights differ"
 echo "exact resume: 8 losses identical, final weights identical"
 echo "losses: $a"
+
+# A finished run started again keeps its final checkpoint as it was (no re-save of the same step) and
+# swaps in an identical HF export.
+cp "$tmp/straight/checkpoints/step-00000008/DONE" "$tmp/done-before"
+cp "$tmp/straight/model/model.safetensors" "$tmp/model-before"
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name=straight > "$tmp/again.log" 2>&1 || { cat "$tmp/again.log"; fail "re-run of a finished run"; }
+grep -q "the run had finished; kept as it was" "$tmp/again.log" || { cat "$tmp/again.log"; fail "the finished run's checkpoint was saved again"; }
+cmp "$tmp/done-before" "$tmp/straight/checkpoints/step-00000008/DONE" || fail "final checkpoint changed"
+cmp "$tmp/model-before" "$tmp/straight/model/model.safetensors" || fail "re-exported model differs"
+[ ! -e "$tmp/straight/.model.tmp" ] || fail "the export's staging directory was left behind"
+echo "finished run started again: final checkpoint kept, model re-exported identically"
 
 # Accumulation: 8 micro-batches of one row vs 1 micro-batch of 8 rows give the same losses (the
 # loss is normalized by the step's trained tokens, not averaged per micro-batch).
