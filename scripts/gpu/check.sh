@@ -12,11 +12,15 @@
 #  nccl            scripts/gpu/nccl_check.sh: world size 1 and every GPU present, ddp and fsdp
 #                  ZeRO-2/3, losses against one GPU, per-step and communication time;
 # and writes everything to one report file. Without a GPU it says so and exits 1 before building.
-#   scripts/gpu/check.sh [--steps a,b,...] [REPORT]   default: every step, gpu-report-<host>-<UTC>.txt
+#   scripts/gpu/check.sh [--steps a,b,...] [--budget SECONDS] [REPORT]
+#   default: every step, no time limit, gpu-report-<host>-<UTC>.txt
+# --budget: the whole check ends within SECONDS of its start: each step runs under a timeout of what
+# is left, and a step with under a minute left is skipped, so the report says what ran, what timed
+# out and what did not start (a command killed from outside would say nothing for its last step).
 # Where one command may run only minutes (a lent machine), split the steps over calls on the same
 # warm machine; the build of the first is kept and the second's build step is a no-op:
-#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps gpu-tests,lm-head $OUT/report-1.txt
-#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps bench-sft,bench-generate,nccl $OUT/report-2.txt
+#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps gpu-tests,lm-head --budget 570 $OUT/report-1.txt
+#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps bench-sft,bench-generate,nccl --budget 570 $OUT/report-2.txt
 # Env: PT_PYTHON (a Python whose torch has CUDA; default: the setup venv, else python3),
 #      PT_DEBS, BUILD_DIR (default build-gpu), STEPS (timed steps of bench_sft; default 10).
 set -uo pipefail
@@ -24,9 +28,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/versions.env"
 ALL_STEPS="gpu-tests,lm-head,bench-sft,bench-generate,nccl"
 steps="$ALL_STEPS"
-if [ "${1:-}" = "--steps" ]; then
-  steps="${2:?--steps needs a comma-separated list out of $ALL_STEPS}"; shift 2
-fi
+budget=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --steps) steps="${2:?--steps needs a comma-separated list out of $ALL_STEPS}"; shift 2;;
+    --budget)
+      budget="${2:-}"
+      [[ "$budget" =~ ^[1-9][0-9]*$ ]] || { echo "check.sh: --budget needs a whole number of seconds, got '${budget}'" >&2; exit 2; }
+      shift 2;;
+    --*) echo "check.sh: unknown option '$1' (options: --steps LIST, --budget SECONDS)" >&2; exit 2;;
+    *) break;;
+  esac
+done
 for s in ${steps//,/ }; do
   case ",$ALL_STEPS," in *",$s,"*) ;; *) echo "check.sh: unknown step '$s' (steps: $ALL_STEPS; build always runs)" >&2; exit 2;; esac
 done
@@ -47,13 +60,27 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-gpu}"
 : > "$REPORT"
 failed=()
 say() { echo "$*" | tee -a "$REPORT"; }
+skipped=()
 run_step() {  # NAME COMMAND... : runs, tees into the report, records a failure and goes on
   local name="$1"; shift
+  local limit=()
+  if [ "$budget" -gt 0 ]; then
+    local left=$(( budget - SECONDS ))
+    if [ "$left" -lt 60 ]; then
+      say ""; say "== $name: skipped, ${left}s of the ${budget}s budget left"
+      skipped+=("$name"); return 0
+    fi
+    limit=(timeout --kill-after=10 "$(( left - 5 ))")
+  fi
   say ""; say "== $name: $*"
   local start=$SECONDS
-  "$@" 2>&1 | tee -a "$REPORT"
+  "${limit[@]}" "$@" 2>&1 | tee -a "$REPORT"
   local rc=${PIPESTATUS[0]}
-  say "== $name: exit $rc after $(( SECONDS - start ))s"
+  if [ ${#limit[@]} -gt 0 ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+    say "== $name: timed out after $(( SECONDS - start ))s (--budget $budget)"
+  else
+    say "== $name: exit $rc after $(( SECONDS - start ))s"
+  fi
   [ "$rc" -eq 0 ] || failed+=("$name")
   return 0
 }
@@ -74,6 +101,8 @@ wanted bench-generate && run_step bench-generate bash "$ROOT/scripts/bench_gener
 wanted nccl && run_step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR"
 
 say ""
-if [ ${#failed[@]} -eq 0 ]; then say "GPU check: all steps passed ($steps). Report: $REPORT"; exit 0; fi
-say "GPU check: failed steps: ${failed[*]}. Report: $REPORT"
+[ ${#skipped[@]} -eq 0 ] || say "GPU check: not started for lack of time: ${skipped[*]}"
+if [ ${#failed[@]} -eq 0 ] && [ ${#skipped[@]} -eq 0 ]; then say "GPU check: all steps passed ($steps). Report: $REPORT"; exit 0; fi
+[ ${#failed[@]} -eq 0 ] || say "GPU check: failed steps: ${failed[*]}."
+say "Report: $REPORT"
 exit 1

@@ -3,7 +3,8 @@
 #  - CTest knows the gpu-labelled tests (gpu:unit, gpu:train) and reports them skipped, not passed;
 #  - the [.gpu] Catch2 cases exist but are hidden from the default (CPU) run;
 #  - scripts/gpu/check.sh exits non-zero with the "no GPU" message before building anything, for
-#    every split of its steps the README documents; an unknown step is refused by name.
+#    every split of its steps the README documents (the command lines as written there); an unknown
+#    step or option and a malformed --budget are refused by name.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_BUILD_DIR:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -44,16 +45,22 @@ if "$tests_torch" --list-test-names-only | grep -q '^gpu:'; then fail "a [gpu] c
 run_rc "$tmp/check.txt" bash scripts/gpu/check.sh "$tmp/report.txt"
 [ "$rc" -ne 0 ] || { cat "$tmp/check.txt"; fail "scripts/gpu/check.sh succeeded without a GPU"; }
 grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh did not say there is no GPU"; }
-# The split runs the README documents name steps check.sh knows (they reach the GPU test, exit 1),
-# and a step it does not know is refused by name (exit 2) before anything else.
-documented="$(grep -o 'check.sh --steps [a-z,-]*' README.md | awk '{print $3}')"
-[ "$(echo "$documented" | wc -l)" -ge 2 ] || fail "README documents no split GPU check: $documented"
-for steps in $documented; do
-  run_rc "$tmp/check.txt" bash scripts/gpu/check.sh --steps "$steps" "$tmp/report.txt"
-  [ "$rc" -eq 1 ] && grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "check.sh --steps $steps: exit $rc"; }
+# The split runs the README documents, as written there (REPORT -> a temporary file), pass check.sh's
+# option parsing and reach the GPU test (exit 1); unknown steps and bad options are refused (exit 2).
+mapfile -t documented < <(grep -o 'check.sh --steps [^`]*' README.md | sed 's|\$OUT/[^ ]*|'"$tmp/report.txt"'|')
+[ "${#documented[@]}" -ge 2 ] || fail "README documents no split GPU check: ${documented[*]}"
+for cmdline in "${documented[@]}"; do
+  read -r -a args <<< "${cmdline#check.sh }"
+  [ "${args[-1]}" = "$tmp/report.txt" ] || fail "README's check.sh command does not end in \$OUT/REPORT: $cmdline"
+  run_rc "$tmp/check.txt" bash scripts/gpu/check.sh "${args[@]}"
+  [ "$rc" -eq 1 ] && grep -q "no GPU" "$tmp/check.txt" || { cat "$tmp/check.txt"; fail "$cmdline: exit $rc"; }
 done
 run_rc "$tmp/unknown.txt" bash scripts/gpu/check.sh --steps gpu-tests,bench-sf "$tmp/report.txt"
 [ "$rc" -eq 2 ] && grep -q "unknown step 'bench-sf'" "$tmp/unknown.txt" || { cat "$tmp/unknown.txt"; fail "check.sh took an unknown step: exit $rc"; }
+run_rc "$tmp/budget.txt" bash scripts/gpu/check.sh --budget 5m "$tmp/report.txt"
+[ "$rc" -eq 2 ] && grep -q "whole number of seconds, got '5m'" "$tmp/budget.txt" || { cat "$tmp/budget.txt"; fail "check.sh took --budget 5m: exit $rc"; }
+run_rc "$tmp/option.txt" bash scripts/gpu/check.sh --step gpu-tests "$tmp/report.txt"
+[ "$rc" -eq 2 ] && grep -q "unknown option '--step'" "$tmp/option.txt" || { cat "$tmp/option.txt"; fail "check.sh took --step: exit $rc"; }
 run_rc "$tmp/nccl.txt" bash scripts/gpu/nccl_check.sh "$PT_BUILD_DIR"
 [ "$rc" -ne 0 ] && grep -q "no GPU" "$tmp/nccl.txt" || { cat "$tmp/nccl.txt"; fail "nccl_check.sh without a GPU: exit $rc"; }
-echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh ($(echo $documented)): $(head -1 "$tmp/check.txt"); nccl_check.sh: $(head -1 "$tmp/nccl.txt")"
+echo "gpu tests: $(echo "$gpu_tests" | wc -l) labelled gpu, all skipped here; $hidden hidden [.gpu] cases; check.sh (${#documented[@]} documented splits): $(head -1 "$tmp/check.txt"); nccl_check.sh: $(head -1 "$tmp/nccl.txt")"
