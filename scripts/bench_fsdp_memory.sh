@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
 N="${1:-4}"
 POSTTRAIN="${POSTTRAIN:-$ROOT/build/posttrain}"
-PY="${PT_PYTHON:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION/bin/python}"
+source "$ROOT/scripts/python.env"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 "$PY" - "$tmp/model" "$ROOT/examples/quickstart/tokenizer" <<'PY'
 import json, sys, torch

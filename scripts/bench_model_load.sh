@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
-PY="${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}/bin/python"
+source "$ROOT/scripts/python.env"
 DIR=/tmp/posttrain-bench-model
 if [ ! -f "$DIR/config.json" ]; then
   "$PY" - "$DIR" <<'PY'

@@ -20,7 +20,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
-PY="${PT_PYTHON:-${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}/bin/python}"
+source "$ROOT/scripts/python.env"
 PT="${POSTTRAIN:-${BUILD_DIR:-$ROOT/build}/posttrain}"
 arg="${1:-cpu}"
 case "$arg" in

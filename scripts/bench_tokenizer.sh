@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
-PY="${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}/bin/python"
+source "$ROOT/scripts/python.env"
 BENCH="${BUILD_DIR:-$ROOT/build}/bench/bench_tokenizer"
 ASSETS="$ROOT/tests/assets/tokenizers"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT

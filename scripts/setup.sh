@@ -8,7 +8,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
-VENV="${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}"
+source "$ROOT/scripts/python.env"  # POSTTRAIN_VENV: where the venv lives
+VENV="$POSTTRAIN_VENV"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 DEBS=(build-essential cmake ninja-build ccache pkg-config python3-venv

@@ -17,8 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/versions.env"
 BUILD_DIR="${1:-${BUILD_DIR:-$ROOT/build-gpu}}"
 BUILD_DIR="$(mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" && pwd)"
-VENV_PY="${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}/bin/python"
-PY="${PT_PYTHON:-$([ -x "$VENV_PY" ] && echo "$VENV_PY" || echo python3)}"
+source "$ROOT/scripts/python.env"
 log() { echo "[gpu/build] $*" >&2; }
 
 prefix="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2> /dev/null)" || {

@@ -50,8 +50,7 @@ if ! command -v nvidia-smi > /dev/null 2>&1 || ! nvidia-smi -L > /dev/null 2>&1;
   echo "Run scripts/gpu/check.sh on a machine with a GPU; on this one, CTest skips the gpu-labelled tests." >&2
   exit 1
 fi
-VENV_PY="${POSTTRAIN_VENV:-$HOME/.cache/posttrain/venv-torch$TORCH_VERSION}/bin/python"
-PY="${PT_PYTHON:-$([ -x "$VENV_PY" ] && echo "$VENV_PY" || echo python3)}"
+source "$ROOT/scripts/python.env"
 if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
   echo "no GPU usable by torch from $PY (set PT_PYTHON to a Python whose torch has CUDA)" >&2
   exit 1

@@ -16,7 +16,8 @@ if ! command -v nvidia-smi > /dev/null 2>&1 || ! nvidia-smi -L > /dev/null 2>&1;
 fi
 [ -x "$BIN" ] || { echo "no posttrain binary at $BIN (build first: scripts/gpu/check.sh)" >&2; exit 1; }
 "$BIN" version | grep -q "nccl *yes" || { echo "$BIN was built without NCCL" >&2; exit 1; }
-PY="${PT_PYTHON:-python3}"
+source "$ROOT/scripts/versions.env"
+source "$ROOT/scripts/python.env"
 gpus=$(nvidia-smi -L | wc -l)
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 args=(--set run.output_dir="$tmp" --set trainer.max_steps="${STEPS:-20}" --set trainer.eval.every=0
