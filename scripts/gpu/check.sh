@@ -7,7 +7,8 @@
 #                  gradients), a bf16-autocast step vs fp32, CUDA RNG state in checkpoints and exact
 #                  resume on the GPU, MFU reported;
 #  lm-head         bench_lm_head cuda (the vocabulary-padding timing);
-#  bench-sft       scripts/bench_sft.sh gpu (transformers (a), (b) vs posttrain (c), MFU);
+#  bench-sft       scripts/bench_sft.sh gpu (transformers (a), (b) vs posttrain (c), MFU) on both
+#                  shapes; bench-sft=llama3.2-1b or bench-sft=qwen2.5-0.5b runs one of them;
 #  bench-generate  scripts/bench_generate.sh gpu;
 #  nccl            scripts/gpu/nccl_check.sh: world size 1 and every GPU present, ddp and fsdp
 #                  ZeRO-2/3, losses against one GPU, per-step and communication time;
@@ -17,16 +18,20 @@
 # --budget: the whole check ends within SECONDS of its start: each step runs under a timeout of what
 # is left, and a step with under a minute left is skipped, so the report says what ran, what timed
 # out and what did not start (a command killed from outside would say nothing for its last step).
-# Where one command may run only minutes (a lent machine), split the steps over calls on the same
-# warm machine; the build of the first is kept and the second's build step is a no-op:
-#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps gpu-tests,lm-head --budget 570 $OUT/report-1.txt
-#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps bench-sft,bench-generate,nccl --budget 570 $OUT/report-2.txt
+# Steps run in the order named. Where one command may run only minutes and the whole loan is short
+# (a lent machine: 10 minutes a command, 15 minutes in all, start-up included), split the steps over
+# calls on the same warm machine, the issue's targets first; the first call's build is kept and the
+# second's build step is a no-op:
+#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps gpu-tests,bench-sft=llama3.2-1b,lm-head --budget 480 $OUT/report-1.txt
+#   PT_DEBS=.gpu-debs scripts/gpu/check.sh --steps bench-sft=qwen2.5-0.5b,nccl,bench-generate --budget 300 $OUT/report-2.txt
+# (the second --budget: what the first reply's lease.budget_left_s leaves, less ~40 s).
 # Env: PT_PYTHON (a Python whose torch has CUDA; default: the setup venv, else python3),
 #      PT_DEBS, BUILD_DIR (default build-gpu), STEPS (timed steps of bench_sft; default 10).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/versions.env"
 ALL_STEPS="gpu-tests,lm-head,bench-sft,bench-generate,nccl"
+SFT_PRESETS="llama3.2-1b qwen2.5-0.5b"
 steps="$ALL_STEPS"
 budget=0
 while [ $# -gt 0 ]; do
@@ -41,7 +46,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in ${steps//,/ }; do
-  case ",$ALL_STEPS," in *",$s,"*) ;; *) echo "check.sh: unknown step '$s' (steps: $ALL_STEPS; build always runs)" >&2; exit 2;; esac
+  case "$s" in
+    bench-sft=*)
+      case " $SFT_PRESETS " in *" ${s#bench-sft=} "*) ;; *)
+        echo "check.sh: unknown bench_sft preset in '$s' (presets: $SFT_PRESETS; plain bench-sft runs both)" >&2; exit 2;; esac;;
+    *) case ",$ALL_STEPS," in *",$s,"*) ;; *) echo "check.sh: unknown step '$s' (steps: $ALL_STEPS; build always runs)" >&2; exit 2;; esac;;
+  esac
 done
 REPORT="${1:-$PWD/gpu-report-$(hostname)-$(date -u +%Y%m%dT%H%M%SZ).txt}"
 
@@ -83,7 +93,6 @@ run_step() {  # NAME COMMAND... : runs, tees into the report, records a failure 
   [ "$rc" -eq 0 ] || failed+=("$name")
   return 0
 }
-wanted() { case ",$steps," in *",$1,"*) return 0;; esac; return 1; }
 
 say "# posttrain GPU check ($steps) — $(date -u +%FT%TZ) on $(hostname), $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null)"
 say "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
@@ -93,11 +102,17 @@ run_step build env PT_PYTHON="$PY" bash "$ROOT/scripts/gpu/build.sh" "$BUILD_DIR
 # A failed build may leave an older binary behind: nothing is measured with it.
 [ ${#failed[@]} -eq 0 ] && [ -x "$BUILD_DIR/posttrain" ] || { say "the build failed: see above"; exit 1; }
 export POSTTRAIN="$BUILD_DIR/posttrain" PT_PYTHON="$PY" BUILD_DIR
-wanted gpu-tests && run_step gpu-tests ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure -V
-wanted lm-head && run_step lm-head "$BUILD_DIR/bench/bench_lm_head" cuda
-wanted bench-sft && run_step bench-sft env OUT="$BUILD_DIR/bench-sft-gpu.txt" bash "$ROOT/scripts/bench_sft.sh" gpu
-wanted bench-generate && run_step bench-generate bash "$ROOT/scripts/bench_generate.sh" gpu
-wanted nccl && run_step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR"
+# In the order given: on a lent machine the first steps named are the ones sure to get time.
+for s in ${steps//,/ }; do
+  case "$s" in
+    gpu-tests) run_step gpu-tests ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure -V;;
+    lm-head) run_step lm-head "$BUILD_DIR/bench/bench_lm_head" cuda;;
+    bench-sft) run_step bench-sft env OUT="$BUILD_DIR/bench-sft-gpu.txt" bash "$ROOT/scripts/bench_sft.sh" gpu;;
+    bench-sft=*) run_step "$s" env OUT="$BUILD_DIR/bench-sft-${s#bench-sft=}.txt" bash "$ROOT/scripts/bench_sft.sh" "${s#bench-sft=}";;
+    bench-generate) run_step bench-generate bash "$ROOT/scripts/bench_generate.sh" gpu;;
+    nccl) run_step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR";;
+  esac
+done
 
 say ""
 [ ${#skipped[@]} -eq 0 ] || say "GPU check: not started for lack of time: ${skipped[*]}"

@@ -57,6 +57,8 @@ for cmdline in "${documented[@]}"; do
 done
 run_rc "$tmp/unknown.txt" bash scripts/gpu/check.sh --steps gpu-tests,bench-sf "$tmp/report.txt"
 [ "$rc" -eq 2 ] && grep -q "unknown step 'bench-sf'" "$tmp/unknown.txt" || { cat "$tmp/unknown.txt"; fail "check.sh took an unknown step: exit $rc"; }
+run_rc "$tmp/preset.txt" bash scripts/gpu/check.sh --steps bench-sft=llama-1b "$tmp/report.txt"
+[ "$rc" -eq 2 ] && grep -q "unknown bench_sft preset in 'bench-sft=llama-1b'" "$tmp/preset.txt" || { cat "$tmp/preset.txt"; fail "check.sh took bench-sft=llama-1b: exit $rc"; }
 run_rc "$tmp/budget.txt" bash scripts/gpu/check.sh --budget 5m "$tmp/report.txt"
 [ "$rc" -eq 2 ] && grep -q "whole number of seconds, got '5m'" "$tmp/budget.txt" || { cat "$tmp/budget.txt"; fail "check.sh took --budget 5m: exit $rc"; }
 run_rc "$tmp/option.txt" bash scripts/gpu/check.sh --step gpu-tests "$tmp/report.txt"
