@@ -5,11 +5,13 @@
   train DIR MODE STEPS TOKENS ROW MICRO DEVICE LR
                                     MODE padded: the usual transformers SFT step (chat template, labels
                                     -100 outside the assistant answer, conversations batched MICRO at a
-                                    time and padded to the longest, SDPA, AdamW, bf16 autocast on CUDA);
+                                    time and padded to the longest, SDPA, AdamW; bf16 autocast when
+                                    BENCH_PRECISION is bf16 (bench_sft.sh: the default on CUDA));
                                     MODE packed: the same records concatenated into rows of ROW tokens
                                     with no document mask (fast but attends across documents).
                                     Prints one JSON line of measurements.
-  gemm  DEVICE                      the practical peak of the device: a large GEMM on the same threads.
+  gemm  DEVICE                      the practical peak of the device: a large GEMM on the same threads
+                                    (bf16 when BENCH_PRECISION is bf16).
 """
 import json
 import math
@@ -157,6 +159,10 @@ def peak_memory_gb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
+def precision():
+    return os.environ.get("BENCH_PRECISION", "fp32")
+
+
 def train(d, mode, steps, tokens_per_step, row, micro, device, lr):
     torch.manual_seed(0)
     mdir = os.path.join(d, "model")
@@ -178,7 +184,7 @@ def train(d, mode, steps, tokens_per_step, row, micro, device, lr):
         total = 0.0
         for m in micros:
             m = {k: v.to(device) for k, v in m.items()}
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=precision() == "bf16"):
                 out = model(**m, num_items_in_batch=n_trained)
             out.loss.backward()
             total += float(out.loss.detach())
@@ -202,7 +208,7 @@ def train(d, mode, steps, tokens_per_step, row, micro, device, lr):
 
 def gemm(device):
     n = 4096 if device == "cpu" else 8192
-    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    dtype = torch.bfloat16 if precision() == "bf16" else torch.float32
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):

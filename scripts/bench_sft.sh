@@ -16,7 +16,9 @@
 #   scripts/bench_sft.sh gpu        Llama-3.2-1B and Qwen2.5-0.5B shapes, rows of 4,096, 4 rows per step
 #   scripts/bench_sft.sh <preset>   one of: cpu llama3.2-1b qwen2.5-0.5b
 # Env: STEPS (timed steps after one warm-up step), THREADS (CPU threads for all three; default all
-# cores), OUT (report file; default bench-sft-<preset>.txt in the current directory).
+# cores), OUT (report file; default bench-sft-<preset>.txt in the current directory), PRECISION
+# (fp32 or bf16: bf16 autocast with fp32 master weights for all three, and a bf16 GEMM as the peak;
+# default fp32 on CPU, bf16 on GPU).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
@@ -34,13 +36,15 @@ if [ "$device" = cuda ] && ! "$PT" version | grep -Eq "devices visible: [1-9]"; 
   echo "no GPU visible to posttrain: the $arg preset needs one" >&2; exit 1
 fi
 export OMP_NUM_THREADS="${THREADS:-$(nproc)}"
+export BENCH_PRECISION="${PRECISION:-$([ "$device" = cuda ] && echo bf16 || echo fp32)}"
+case "$BENCH_PRECISION" in fp32|bf16) ;; *) echo "PRECISION must be fp32 or bf16, got '$BENCH_PRECISION'" >&2; exit 2;; esac
 OUT="${OUT:-$PWD/bench-sft-$arg.txt}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 lr=1e-3
 : > "$OUT"
 say() { echo "$*" | tee -a "$OUT"; }
 
-say "# bench_sft $arg — $(date -u +%FT%TZ), posttrain $("$PT" version | head -1 | cut -d' ' -f2-), device $device, threads $OMP_NUM_THREADS"
+say "# bench_sft $arg — $(date -u +%FT%TZ), posttrain $("$PT" version | head -1 | cut -d' ' -f2-), device $device, threads $OMP_NUM_THREADS, precision $BENCH_PRECISION"
 gemm="$("$PY" "$ROOT/scripts/bench_sft.py" gemm "$device")"
 peak_tflops="$("$PY" -c "import json,sys; print(json.loads(sys.argv[1])['tflops'])" "$gemm")"
 if [ "$device" = cuda ]; then
@@ -48,7 +52,7 @@ if [ "$device" = cuda ]; then
   say "GEMM (bf16 8192^3): $peak_tflops TFLOP/s measured; datasheet dense bf16 peak used for MFU: $datasheet TFLOP/s"
   mfu_peak="$datasheet"
 else
-  say "GEMM (fp32 4096^3, $OMP_NUM_THREADS threads): $(printf '%.1f' "$("$PY" -c "print($peak_tflops*1000)")") GFLOP/s — the practical peak (c) is measured against"
+  say "GEMM ($BENCH_PRECISION 4096^3, $OMP_NUM_THREADS threads): $(printf '%.1f' "$("$PY" -c "print($peak_tflops*1000)")") GFLOP/s — the practical peak (c) is measured against"
   mfu_peak="$peak_tflops"
 fi
 
@@ -75,7 +79,7 @@ trainer:
   max_steps: $(( steps + 1 ))
   global_batch_tokens: $tokens
   max_grad_norm: 1.0
-  precision: $([ "$device" = cuda ] && echo bf16 || echo fp32)
+  precision: $BENCH_PRECISION
   eval: {every: 0, at_start: false, at_end: false}
 checkpoint: {every: 0, save_final: false}
 logging: {every: 1, peak_tflops: $mfu_peak, tensorboard: false}

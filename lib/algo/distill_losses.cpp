@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "algo/lm_head.h"
 #include "core/error.h"
 
 namespace pt::algo {
@@ -66,8 +67,8 @@ struct ChunkedDistill : public torch::autograd::Function<ChunkedDistill> {
         total.add_(l.detach());
         d = torch::autograd::grad({l}, {leaf})[0];
       }
-      if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(d.to(hs.scalar_type()), ws_v));
-      if (need_w) grad_w.narrow(0, 0, vocab).addmm_(d.t(), h.to(at::kFloat));
+      head_backward(d, ws_v, h, need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
+                    need_w ? grad_w.narrow(0, 0, vocab) : at::Tensor());
     }
     ctx->saved_data["grad_h"] = grad_h;
     ctx->saved_data["grad_w"] = need_w ? grad_w.to(ws.scalar_type()) : grad_w;

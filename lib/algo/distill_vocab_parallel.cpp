@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "algo/distill_losses.h"
+#include "algo/lm_head.h"
 #include "core/error.h"
 
 namespace pt::algo {
@@ -117,8 +118,8 @@ struct VocabParallelDistill : public torch::autograd::Function<VocabParallelDist
       (restricted ? replicated_sum : local_sum).add_(c.sum);
       if (!need) continue;
       at::Tensor d = c.grad / temperature;  // through the tempering of the logits
-      if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(d.to(hs.scalar_type()), ws_v));
-      if (need_w) grad_w.narrow(0, 0, real).addmm_(d.t(), h.to(at::kFloat));
+      head_backward(d, ws_v, h, need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
+                    need_w ? grad_w.narrow(0, 0, real) : at::Tensor());
     }
     at::Tensor total = local_sum.reshape({1}).contiguous();
     g->all_reduce_sum(total);

@@ -1,5 +1,7 @@
 #include "algo/lm_head.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <limits>
 
 #include "core/error.h"
@@ -7,14 +9,53 @@
 namespace pt::algo {
 
 bool head_logits_direct(const at::Tensor& hidden, const at::Tensor& weight) {
-  return hidden.is_cpu() && weight.scalar_type() == at::kFloat && hidden.scalar_type() == at::kFloat;
+  return hidden.is_cpu() && weight.scalar_type() == at::kFloat && hidden.scalar_type() == at::kFloat &&
+         !at::autocast::is_autocast_enabled(at::kCPU);
+}
+
+at::ScalarType head_compute_dtype(const at::Tensor& hidden, const at::Tensor& weight) {
+  const at::DeviceType d = hidden.device().type();
+  if (at::autocast::is_autocast_enabled(d)) return at::autocast::get_autocast_dtype(d);
+  return at::promote_types(hidden.scalar_type(), weight.scalar_type());
+}
+
+AutocastState AutocastState::of(const at::Tensor& like) {
+  const at::DeviceType d = like.device().type();
+  return {d, at::autocast::is_autocast_enabled(d), at::autocast::get_autocast_dtype(d)};
+}
+
+int64_t AutocastState::pack() const {
+  return (static_cast<int64_t>(device) << 16) | (static_cast<int64_t>(enabled) << 8) | static_cast<int64_t>(dtype);
+}
+
+AutocastState AutocastState::unpack(int64_t packed) {
+  return {static_cast<at::DeviceType>(packed >> 16), ((packed >> 8) & 1) != 0, static_cast<at::ScalarType>(packed & 0xff)};
+}
+
+AutocastScope::AutocastScope(const AutocastState& s) : saved_(AutocastState{s.device, false, s.dtype}) {
+  saved_.enabled = at::autocast::is_autocast_enabled(s.device);
+  saved_.dtype = at::autocast::get_autocast_dtype(s.device);
+  at::autocast::set_autocast_enabled(s.device, s.enabled);
+  at::autocast::set_autocast_dtype(s.device, s.dtype);
+}
+
+AutocastScope::~AutocastScope() {
+  at::autocast::set_autocast_enabled(saved_.device, saved_.enabled);
+  at::autocast::set_autocast_dtype(saved_.device, saved_.dtype);
+  if (!saved_.enabled) at::autocast::clear_cache();
 }
 
 namespace {
 
-at::Tensor reused_block(int64_t rows, int64_t cols, const at::TensorOptions& options) {
-  static thread_local at::Tensor block;
-  if (!block.defined() || block.numel() < rows * cols) block = at::empty({rows * cols}, options);
+// The per-thread blocks: fp32 logits (what head_logits returns), a low-precision copy of logits or
+// their gradient, and the [rows, H] weight-gradient product. One of each is live at a time.
+enum class Block { Logits, LowPrecision, Product, kCount };
+
+at::Tensor reused_block(int64_t rows, int64_t cols, const at::TensorOptions& options, Block which = Block::Logits) {
+  static thread_local at::Tensor blocks[static_cast<int>(Block::kCount)];
+  at::Tensor& block = blocks[static_cast<int>(which)];
+  if (!block.defined() || block.numel() < rows * cols || block.scalar_type() != options.dtype().toScalarType())
+    block = at::empty({rows * cols}, options);
   return block.narrow(0, 0, rows * cols).view({rows, cols});
 }
 
@@ -33,11 +74,47 @@ at::Tensor head_logits(const at::Tensor& hidden, const at::Tensor& weight, int64
   if (head_logits_direct(hidden, weight)) {
     logits = reused_block(m, padded, hidden.options());
     at::mm_out(logits, hidden.narrow(0, b, m), weight.t());
+  } else if (const at::ScalarType cd = head_compute_dtype(hidden, weight); hidden.is_cpu() && cd == at::kBFloat16) {
+    // As autocast would compute it, into reused blocks: the bf16 product, then its fp32 copy.
+    at::Tensor low = reused_block(m, padded, hidden.options().dtype(cd), Block::LowPrecision);
+    at::mm_out(low, hidden.narrow(0, b, m).to(cd), at::autocast::cached_cast(cd, weight, at::kCPU).t());
+    logits = reused_block(m, padded, hidden.options().dtype(at::kFloat));
+    logits.copy_(low);
   } else {
     logits = at::matmul(hidden.narrow(0, b, m), weight.t()).to(at::kFloat);
   }
   if (padded > vocab) logits.narrow(1, vocab, padded - vocab).fill_(-std::numeric_limits<float>::infinity());
   return logits;
+}
+
+void head_backward(const at::Tensor& d, const at::Tensor& weight, const at::Tensor& h, at::Tensor grad_h,
+                   at::Tensor grad_w) {
+  if (!grad_h.defined() && !grad_w.defined()) return;
+  const at::ScalarType cd = head_compute_dtype(h, weight);
+  if (cd == at::kFloat || cd == at::kDouble) {
+    if (grad_h.defined()) grad_h.copy_(at::matmul(d.to(cd), weight.to(cd)));
+    if (grad_w.defined()) grad_w.addmm_(d.t().to(grad_w.scalar_type()), h.to(grad_w.scalar_type()));
+    return;
+  }
+  const at::DeviceType dev = h.device().type();
+  at::Tensor dc;
+  if (h.is_cpu()) {
+    dc = reused_block(d.size(0), d.size(1), d.options().dtype(cd), Block::LowPrecision);
+    dc.copy_(d);
+  } else {
+    dc = d.to(cd);
+  }
+  if (grad_h.defined()) grad_h.copy_(at::mm(dc, at::autocast::cached_cast(cd, weight, dev)));
+  if (grad_w.defined()) {
+    const at::Tensor hc = h.to(cd);
+    if (h.is_cpu()) {
+      at::Tensor part = reused_block(grad_w.size(0), grad_w.size(1), grad_w.options().dtype(cd), Block::Product);
+      at::mm_out(part, dc.t(), hc);
+      grad_w.add_(part);
+    } else {
+      grad_w.add_(at::mm(dc.t(), hc));
+    }
+  }
 }
 
 }  // namespace pt::algo

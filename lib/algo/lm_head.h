@@ -11,8 +11,47 @@ namespace pt::algo {
 // Elsewhere matmul keeps autocast's choice of precision.
 at::Tensor head_logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t b, int64_t m, int64_t vocab);
 
-// Whether head_logits computes in place into the reused block (fp32 CPU).
+// Whether head_logits computes in place into the reused block (fp32 CPU, autocast off: an out=
+// GEMM is never autocast, so under CPU autocast the head takes the bf16 path a GPU takes).
 bool head_logits_direct(const at::Tensor& hidden, const at::Tensor& weight);
+
+// The precision the head's GEMMs run in: autocast's when it is on for the tensors' device (the
+// logits came out of a bf16 matmul), else the operands' own.
+at::ScalarType head_compute_dtype(const at::Tensor& hidden, const at::Tensor& weight);
+
+// The head's two gradient GEMMs from the fp32 logit gradient d [m, rows]: grad_h (when defined,
+// [m, H], written) = d weight, and grad_w (when defined, fp32 [rows, H]) += d^T h; weight and grad_w
+// are the rows d covers. Computed in head_compute_dtype and added in fp32, as autocast forms a
+// Linear's gradients (an in-place addmm_ is never autocast: written as one, the weight gradient ran
+// in fp32 under bf16 autocast, a fraction of a GPU's bf16 rate). On the CPU the low-precision d and
+// the [rows, H] product go into per-thread blocks reused across calls (fresh ones fault in page by
+// page: ~30% of a bf16 SFT step).
+void head_backward(const at::Tensor& d, const at::Tensor& weight, const at::Tensor& h, at::Tensor grad_h,
+                   at::Tensor grad_w);
+
+// The forward pass's autocast state, kept by a head function whose backward recomputes logits and
+// put back around that backward (torch.amp's custom_fwd / custom_bwd): the trainer runs backward
+// outside autocast, which would otherwise recompute the logits in another precision than the
+// forward's log-sum-exp and run the backward GEMMs in fp32.
+struct AutocastState {
+  at::DeviceType device = at::kCPU;
+  bool enabled = false;
+  at::ScalarType dtype = at::kBFloat16;
+  static AutocastState of(const at::Tensor& like);
+  // As one integer, for an autograd context's saved_data.
+  int64_t pack() const;
+  static AutocastState unpack(int64_t packed);
+};
+class AutocastScope {
+ public:
+  explicit AutocastScope(const AutocastState& s);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  AutocastState saved_;
+};
 
 // The same logits transposed, [V_padded, m] (one column per token), for the fp32 CPU path only:
 // MKL forms weight @ hidden^T about 1.4x faster than hidden @ weight^T at LM-head shapes (K = hidden

@@ -30,6 +30,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       lse.narrow(0, b, m).copy_(target - lp);
     }
     ctx->save_for_backward({hidden, weight, labels, lse});
+    ctx->saved_data["autocast"] = AutocastState::of(hidden).pack();
     ctx->saved_data["vocab"] = vocab;
     ctx->saved_data["chunk"] = chunk;
     return out;
@@ -39,6 +40,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
     const int64_t vocab = ctx->saved_data["vocab"].toInt(), chunk = ctx->saved_data["chunk"].toInt();
+    const AutocastScope as_in_forward(AutocastState::unpack(ctx->saved_data["autocast"].toInt()));
     const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     at::Tensor g = grad_out[0].to(at::kFloat);
     const int64_t n = hidden.size(0);
@@ -51,8 +53,8 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       at::Tensor gi = g.narrow(0, b, m).unsqueeze(1);
       d.sub_(lse.narrow(0, b, m).unsqueeze(1)).exp_().mul_(-gi);
       d.scatter_add_(1, labels.narrow(0, b, m).unsqueeze(1), gi);
-      if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(d.to(hidden.scalar_type()), weight));
-      if (need_w) grad_w.addmm_(d.t(), hidden.narrow(0, b, m).to(at::kFloat));
+      head_backward(d, weight, hidden.narrow(0, b, m), need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
+                    need_w ? grad_w : at::Tensor());
     }
     return {grad_h, need_w ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }

@@ -15,7 +15,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-// The head's dW buffer on the fp32 CPU path, kept between calls: one fresh [V, H] tensor per
+// The head's dW buffer on the CPU, kept between calls: one fresh [V, H] tensor per
 // micro-batch is a mapping faulted in page by page (model/grad_accumulation.h). Taken by one call
 // at a time (a call in flight before another's backward gets its own) and given back when its
 // contents have been added into .grad.
@@ -66,8 +66,10 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     at::Tensor grad_h = need_h ? at::empty_like(hidden) : at::Tensor();
     const bool direct = head_logits_direct(hidden, weight);
     const auto w_opts = weight.options().dtype(at::kFloat);
-    at::Tensor grad_w = !need_w ? at::Tensor() : direct ? HeadGradBuffer::take(weight.sizes(), w_opts)
-                                                        : at::zeros(weight.sizes(), w_opts);
+    // CUDA's caching allocator reuses freed blocks already.
+    const bool reuse = hidden.is_cpu();
+    at::Tensor grad_w = !need_w ? at::Tensor() : reuse ? HeadGradBuffer::take(weight.sizes(), w_opts)
+                                                       : at::zeros(weight.sizes(), w_opts);
     at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
@@ -89,15 +91,13 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
         logits.exp_();
         logits.scatter_add_(1, y, at::full({m, 1}, -1.0f, logits.options()));
         if (w.defined()) logits.mul_(w);
-        at::Tensor g = logits.to(hidden.scalar_type());
-        if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(g, weight));
-        if (need_w) grad_w.addmm_(logits.t(), h.to(at::kFloat));
+        head_backward(logits, weight, h, need_h ? grad_h.narrow(0, b, m) : at::Tensor(), need_w ? grad_w : at::Tensor());
       }
     }
     ctx->saved_data["grad_h"] = grad_h;
     ctx->saved_data["grad_w"] = need_w ? grad_w.to(weight.scalar_type()) : grad_w;
     // The weight itself when its gradient may go straight into .grad (decided again in backward).
-    if (need_w && direct && model::may_accumulate_into(weight)) ctx->saved_data["weight"] = weight;
+    if (need_w && reuse && model::may_accumulate_into(weight)) ctx->saved_data["weight"] = weight;
     return total;
   }
 

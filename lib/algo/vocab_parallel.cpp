@@ -74,8 +74,8 @@ struct VocabParallelCE : public torch::autograd::Function<VocabParallelCE> {
         logits.sub_(s.lse.unsqueeze(1)).exp_();
         logits.scatter_add_(1, s.local_label.unsqueeze(1), -s.here.to(at::kFloat).unsqueeze(1));
         if (w.defined()) logits.mul_(w.unsqueeze(1));
-        if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(logits.to(hidden.scalar_type()), weight));
-        if (need_w) grad_w.addmm_(logits.t(), hidden.narrow(0, b, m).to(at::kFloat));
+        head_backward(logits, weight, hidden.narrow(0, b, m), need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
+                      need_w ? grad_w : at::Tensor());
       }
     }
     // The hidden states feed every rank's rows: their gradient is the sum of the ranks' parts.
@@ -110,6 +110,7 @@ struct VocabParallelLogprobs : public torch::autograd::Function<VocabParallelLog
       lse.narrow(0, b, m).copy_(s.lse);
     }
     ctx->save_for_backward({hidden, weight, labels, lse});
+    ctx->saved_data["autocast"] = AutocastState::of(hidden).pack();
     ctx->saved_data["vocab"] = vocab;
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["offset"] = offset;
@@ -122,6 +123,7 @@ struct VocabParallelLogprobs : public torch::autograd::Function<VocabParallelLog
     const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
     const int64_t vocab = ctx->saved_data["vocab"].toInt(), chunk = ctx->saved_data["chunk"].toInt(),
                   offset = ctx->saved_data["offset"].toInt();
+    const AutocastScope as_in_forward(AutocastState::unpack(ctx->saved_data["autocast"].toInt()));
     auto* grp = group_of(ctx);
     const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     at::Tensor g = grad_out[0].to(at::kFloat);
@@ -137,8 +139,8 @@ struct VocabParallelLogprobs : public torch::autograd::Function<VocabParallelLog
       at::Tensor local = labels.narrow(0, b, m) - offset;
       at::Tensor here = local.ge(0).logical_and(local.lt(d.size(1)));
       d.scatter_add_(1, local.clamp(0, d.size(1) - 1).unsqueeze(1), gi * here.to(at::kFloat).unsqueeze(1));
-      if (need_h) grad_h.narrow(0, b, m).copy_(at::matmul(d.to(hidden.scalar_type()), weight));
-      if (need_w) grad_w.addmm_(d.t(), hidden.narrow(0, b, m).to(at::kFloat));
+      head_backward(d, weight, hidden.narrow(0, b, m), need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
+                    need_w ? grad_w : at::Tensor());
     }
     if (need_h) grp->all_reduce_sum(grad_h);
     return {grad_h, need_w ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),

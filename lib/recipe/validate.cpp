@@ -150,9 +150,6 @@ void validate(const Recipe& r, const Node& resolved) {
   }
   if (r.model.attention == model::AttentionBackend::Flash && r.parallel.device == parallel::Device::Cpu)
     fail_at(where(resolved, {"model", "attention"}), "attention 'flash' needs a CUDA device (parallel.device is cpu)");
-  if (r.trainer.precision == train::Precision::Bf16 && r.parallel.device == parallel::Device::Cpu &&
-      r.model.dtype == model::Dtype::Float32)
-    fail_at(where(resolved, {"trainer", "precision"}), "bf16 autocast on CPU with float32 weights is not supported");
   check_applicable(r, resolved);
   // A head only the classify algorithm trains would otherwise be carried along untrained.
   if (r.model.head.type != model::HeadType::None && r.algorithm.name != algo::Name::Classify)

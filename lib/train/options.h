@@ -48,7 +48,7 @@ struct TrainerOptions {
     v.field("micro_batch_tokens", micro_batch_tokens,
             Spec("tokens per forward/backward on one rank; 0 = data.seq_len. Accumulation is derived").min(0));
     v.field("max_grad_norm", max_grad_norm, Spec("clip the global gradient norm; 0 = off").min(0));
-    v.field("precision", precision, Spec("auto = bf16 autocast with fp32 master weights on GPU, fp32 on CPU"));
+    v.field("precision", precision, Spec("auto = bf16 autocast with fp32 master weights on GPU, fp32 on CPU; bf16 = bf16 autocast on either"));
     v.field("ce_chunk_tokens", ce_chunk_tokens,
             Spec("labelled positions per LM-head chunk in the chunked cross-entropy").min(1));
     v.field("eval", eval, Spec("evaluation on the held-out split"));

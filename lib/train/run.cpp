@@ -185,7 +185,9 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     // Ranks sharing a node share its cores.
     if (!cuda) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
   }
-  const bool autocast = cuda && R.trainer.precision != Precision::Fp32;
+  // auto: bf16 autocast on a GPU, fp32 on a CPU (where bf16 GEMMs are fast only with AVX512-BF16 /
+  // AMX); bf16 asks for autocast on either.
+  const bool autocast = R.trainer.precision == Precision::Bf16 || (cuda && R.trainer.precision == Precision::Auto);
   torch::manual_seed(static_cast<uint64_t>(R.run.seed));
 
   // A model created from the recipe over its own id space (event sequences) has no tokenizer unless

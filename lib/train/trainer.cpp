@@ -26,18 +26,20 @@ using nlohmann::json;
 
 namespace {
 
-// bf16 autocast for the forward pass; parameters (the master weights) stay fp32.
+// bf16 autocast for the forward pass on the model's device (CUDA or CPU); parameters (the master
+// weights) stay fp32. Head functions that recompute in backward take this state along themselves.
 struct AutocastGuard {
   bool on;
-  explicit AutocastGuard(bool enable) : on(enable) {
+  at::DeviceType device;
+  AutocastGuard(bool enable, at::DeviceType d) : on(enable), device(d) {
     if (on) {
-      at::autocast::set_autocast_enabled(at::kCUDA, true);
-      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+      at::autocast::set_autocast_enabled(device, true);
+      at::autocast::set_autocast_dtype(device, at::kBFloat16);
     }
   }
   ~AutocastGuard() {
     if (on) {
-      at::autocast::set_autocast_enabled(at::kCUDA, false);
+      at::autocast::set_autocast_enabled(device, false);
       at::autocast::clear_cache();
     }
   }
@@ -246,7 +248,7 @@ void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared&
   algo::LossOut out;
   model::GradAccumulationScope fused_grads;  // model/grad_accumulation.h
   {
-    AutocastGuard ac(p_.autocast_bf16);
+    AutocastGuard ac(p_.autocast_bf16, p_.model->device().type());
     out = p_.algorithm->loss(mb, prep);
   }
   if (p_.dp) p_.dp->begin_backward(last);
@@ -334,7 +336,7 @@ void Trainer::evaluate() {
   // every rank runs the (identical) evaluation in step; otherwise rank 0 alone.
   const bool lockstep = (p_.dp && p_.dp->zero_stage() == 3) || tensor_parallel();
   if (world.is_main() || lockstep) {
-    AutocastGuard ac(p_.autocast_bf16);
+    AutocastGuard ac(p_.autocast_bf16, p_.model->device().type());
     auto results = evaluator_->run();
     if (metrics_) metrics_->log_eval(st_.step, results);
   }

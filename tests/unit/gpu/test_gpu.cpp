@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "../model/grad_probe.h"
 #include "../model/model_fixtures.h"
 #include "parallel/comm.h"
 #include "../parallel/zero3_check.h"
@@ -27,22 +28,9 @@ std::unique_ptr<model::CausalLM> load_cuda(const std::string& name, model::Atten
   return model::CausalLM::from_pretrained(o, cuda0());
 }
 
-// A loss over every position and vocabulary entry, so every gradient is non-trivial.
-at::Tensor probe_loss(const at::Tensor& logits) {
-  return at::log_softmax(logits.to(at::kFloat), -1).select(1, 5).sum() + logits.to(at::kFloat).pow(2).mean();
-}
-
-std::map<std::string, at::Tensor> grads(model::CausalLM& m, const model::PackedInput& in, at::Tensor* logits_out) {
-  for (auto& [n, p] : m.named_parameters(true)) p.mutable_grad() = at::Tensor();
-  auto logits = m.logits(in);
-  probe_loss(logits).backward();
-  if (logits_out) *logits_out = logits.detach().to(at::kFloat);
-  std::map<std::string, at::Tensor> g;
-  for (auto& [n, p] : m.named_parameters(true)) g[n] = p.grad().to(at::kFloat).clone();
-  return g;
-}
-
-double max_abs(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+using test::max_abs;
+using test::probe_grads;
+using test::probe_loss;
 }  // namespace
 
 TEST_CASE("gpu: flash varlen attention equals SDPA on packed documents (logits and gradients)", "[.gpu]") {
@@ -55,8 +43,8 @@ TEST_CASE("gpu: flash varlen attention equals SDPA on packed documents (logits a
     auto flash = load_cuda(name, model::AttentionBackend::Flash, model::Dtype::BFloat16);
     auto sdpa = load_cuda(name, model::AttentionBackend::Sdpa, model::Dtype::BFloat16);
     at::Tensor lf, ls;
-    auto gf = grads(*flash, in, &lf);
-    auto gs = grads(*sdpa, in, &ls);
+    auto gf = probe_grads(*flash, in, &lf);
+    auto gs = probe_grads(*sdpa, in, &ls);
     const double dl = max_abs(lf, ls);
     double worst_rel = 0;
     for (const auto& [n, g] : gs) {
@@ -76,22 +64,17 @@ TEST_CASE("gpu: a bf16-autocast step stays within tolerance of fp32", "[.gpu]") 
   auto in = model::PackedInput::from_documents(ref.docs, cuda0());
   auto m = load_cuda("qwen3", model::AttentionBackend::Sdpa, model::Dtype::Float32);
   at::Tensor l32, l16;
-  auto g32 = grads(*m, in, &l32);
+  auto g32 = probe_grads(*m, in, &l32);
   std::map<std::string, at::Tensor> g16;
   {
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    g16 = grads(*m, in, &l16);
+    g16 = probe_grads(*m, in, &l16);
     at::autocast::set_autocast_enabled(at::kCUDA, false);
     at::autocast::clear_cache();
   }
   const double loss32 = probe_loss(l32).item<double>(), loss16 = probe_loss(l16).item<double>();
-  double worst_cos = 1;
-  for (const auto& [n, g] : g32) {
-    auto a = g.flatten(), b = g16.at(n).flatten();
-    const double cos = (a.dot(b) / (a.norm() * b.norm() + 1e-12)).item<double>();
-    worst_cos = std::min(worst_cos, cos);
-  }
+  const double worst_cos = test::worst_cosine(g32, g16);
   std::printf("gpu bf16 autocast vs fp32: logits max_abs=%.3g, probe loss %.6f vs %.6f, worst grad cosine %.5f\n",
               max_abs(l16, l32), loss16, loss32, worst_cos);
   // The fp32 reference on the GPU itself matches transformers' CPU logits.
