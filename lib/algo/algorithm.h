@@ -90,6 +90,7 @@ struct Context {
   int rows_per_micro = 1;
   int64_t ce_chunk = 1024;
   bool resuming = false;  // a checkpoint will be restored after setup()
+  bool autocast_bf16 = false;  // the trainer's forward passes run under bf16 autocast (trainer.precision)
 };
 
 class Algorithm {

@@ -26,7 +26,7 @@ Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
 
 void Grpo::setup(const Context& ctx) {
   Algorithm::setup(ctx);
-  controller_ = std::make_unique<rl::Controller>(o_, seed_, *ctx.policy, ctx.tokenizer);
+  controller_ = std::make_unique<rl::Controller>(o_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
   if (o_.beta == 0) {
     log::info("grpo: beta = 0, no reference model");
     return;

@@ -2,11 +2,16 @@
 // One [chunk, vocab] block of LM-head logits, the unit every chunked loss works in.
 #include <ATen/ATen.h>
 
+#include "model/autocast.h"
+
 namespace pt::algo {
 
+using model::AutocastScope;
+using model::AutocastState;
+
 // fp32 logits of hidden rows [b, b + m) through `weight` ([V_padded, H]), padding columns (>= vocab)
-// at -inf. fp32 on the CPU: written into a per-thread block that the next call reuses, so the result
-// is valid until then (a fresh block of this size is mmapped and faulted in page by page by malloc
+// at -inf. On the CPU (fp32, or bf16 GEMMs under autocast or with bf16 weights): written into a
+// per-thread block that the next call reuses, so the result is valid until then (a fresh block of this size is mmapped and faulted in page by page by malloc
 // every time: 7% of an SFT step in the profile; CUDA's caching allocator reuses blocks already).
 // Elsewhere matmul keeps autocast's choice of precision.
 at::Tensor head_logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t b, int64_t m, int64_t vocab);
@@ -29,29 +34,6 @@ at::ScalarType head_compute_dtype(const at::Tensor& hidden, const at::Tensor& we
 void head_backward(const at::Tensor& d, const at::Tensor& weight, const at::Tensor& h, at::Tensor grad_h,
                    at::Tensor grad_w);
 
-// The forward pass's autocast state, kept by a head function whose backward recomputes logits and
-// put back around that backward (torch.amp's custom_fwd / custom_bwd): the trainer runs backward
-// outside autocast, which would otherwise recompute the logits in another precision than the
-// forward's log-sum-exp and run the backward GEMMs in fp32.
-struct AutocastState {
-  at::DeviceType device = at::kCPU;
-  bool enabled = false;
-  at::ScalarType dtype = at::kBFloat16;
-  static AutocastState of(const at::Tensor& like);
-  // As one integer, for an autograd context's saved_data.
-  int64_t pack() const;
-  static AutocastState unpack(int64_t packed);
-};
-class AutocastScope {
- public:
-  explicit AutocastScope(const AutocastState& s);
-  ~AutocastScope();
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  AutocastState saved_;
-};
 
 // The same logits transposed, [V_padded, m] (one column per token), for the fp32 CPU path only:
 // MKL forms weight @ hidden^T about 1.4x faster than hidden @ weight^T at LM-head shapes (K = hidden

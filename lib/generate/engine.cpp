@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "core/error.h"
+#include "model/autocast.h"
 #include "model/kv_cache.h"
 #include "model/tensor_parallel.h"
 #include "tokenizer/hf_tokenizer.h"
@@ -40,6 +41,7 @@ Engine::Engine(model::CausalLM& model, const tok::HfTokenizer* tokenizer, Engine
 std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
                                          const std::function<void(const Progress&)>& on_progress) {
   const auto t0 = std::chrono::steady_clock::now();
+  const model::AutocastScope ac(model::bf16_autocast(model_.device()), opts_.autocast_bf16);
   std::vector<Completion> out(requests.size());
   stats_ = Progress{0, static_cast<int64_t>(requests.size()), 0, 0};
   if (requests.empty()) return out;

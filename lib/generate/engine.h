@@ -24,6 +24,7 @@ struct EngineOptions {
   int64_t max_batch = 64;     // sequences decoded together (KV-cache slots)
   int64_t max_seq_len = 0;    // positions per slot; 0 = the longest prompt + max_new_tokens of the requests
   double max_cache_gb = 0;    // refuse up front when the cache would need more; 0 = no limit
+  bool autocast_bf16 = false;  // decode under bf16 autocast (trainer.precision bf16: GRPO rollouts)
 };
 
 struct Request {

@@ -19,8 +19,8 @@ double since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Controller::Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy,
-                       const tok::HfTokenizer* tokenizer)
-    : o_(opts), seed_(seed), policy_(policy), tok_(tokenizer), rewards_(opts.rewards) {
+                       const tok::HfTokenizer* tokenizer, bool autocast_bf16)
+    : o_(opts), seed_(seed), autocast_bf16_(autocast_bf16), policy_(policy), tok_(tokenizer), rewards_(opts.rewards) {
   if (tok_)
     if (auto e = tok_->eos_id()) stop_ids_.push_back(*e);
   if (auto e = policy_.config().eos_token_id) stop_ids_.push_back(static_cast<int32_t>(*e));
@@ -51,6 +51,7 @@ Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool traini
   } else {
     gen::EngineOptions eo;
     eo.max_batch = o_.max_batch;
+    eo.autocast_bf16 = autocast_bf16_;
     gen::Engine engine(policy_, tok_, eo);
     r.completions = engine.generate(reqs);
   }

@@ -43,7 +43,9 @@ struct Rollouts {
 
 class Controller {
  public:
-  Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy, const tok::HfTokenizer* tokenizer);
+  // autocast_bf16: rollouts decode under bf16 autocast, as the trainer's forward passes run.
+  Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy, const tok::HfTokenizer* tokenizer,
+             bool autocast_bf16 = false);
   // training false: evaluation — one greedy completion per prompt, scored, nothing selected.
   Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
   void score(const PromptBatch& batch, Rollouts& r);
@@ -60,6 +62,7 @@ class Controller {
  private:
   algo::GrpoOptions o_;
   uint64_t seed_;
+  bool autocast_bf16_;
   model::CausalLM& policy_;
   const tok::HfTokenizer* tok_;
   RewardSet rewards_;

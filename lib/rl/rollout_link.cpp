@@ -170,11 +170,12 @@ void stop_rollout_workers() {
   world.link_bcast(cmd);
 }
 
-int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch) {
+int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch, bool autocast_bf16) {
   const auto& world = parallel::World::get();
   const auto params = weights(policy);
   gen::EngineOptions eo;
   eo.max_batch = max_batch;
+  eo.autocast_bf16 = autocast_bf16;
   int64_t batches = 0, completions = 0;
   for (;;) {
     std::string cmd;

@@ -22,6 +22,6 @@ std::vector<gen::Completion> remote_generate(model::CausalLM& policy, const std:
 // On every rank after training: training rank 0 releases the workers (the others return at once).
 void stop_rollout_workers();
 // The worker's loop: weights in, requests in, completions out, until released. Returns 0.
-int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch);
+int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch, bool autocast_bf16);
 
 }  // namespace pt::rl

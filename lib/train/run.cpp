@@ -291,7 +291,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
               model->vocab_size() - original, original, model->vocab_size() - 1);
   }
 
-  if (world.is_rollout_worker()) return rl::serve_rollouts(*model, tokenizer, R.algorithm.grpo.max_batch);
+  if (world.is_rollout_worker()) return rl::serve_rollouts(*model, tokenizer, R.algorithm.grpo.max_batch, autocast);
 
   tok::MaskOptions masks;
   masks.train_roles = R.tokenizer.train_roles;

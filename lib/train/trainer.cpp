@@ -1,6 +1,5 @@
 #include "train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
@@ -12,6 +11,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/autocast.h"
 #include "model/grad_accumulation.h"
 #include "optim/schedule.h"
 #include "parallel/tensor_parallel.h"
@@ -26,24 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-// bf16 autocast for the forward pass on the model's device (CUDA or CPU); parameters (the master
-// weights) stay fp32. Head functions that recompute in backward take this state along themselves.
-struct AutocastGuard {
-  bool on;
-  at::DeviceType device;
-  AutocastGuard(bool enable, at::DeviceType d) : on(enable), device(d) {
-    if (on) {
-      at::autocast::set_autocast_enabled(device, true);
-      at::autocast::set_autocast_dtype(device, at::kBFloat16);
-    }
-  }
-  ~AutocastGuard() {
-    if (on) {
-      at::autocast::set_autocast_enabled(device, false);
-      at::autocast::clear_cache();
-    }
-  }
-};
 
 // Test hook: POSTTRAIN_FAULT=kill_in_step:N kills the process with SIGKILL inside optimizer step N
 // (after a backward pass, before the optimizer update), the worst moment for a resume;
@@ -100,6 +82,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   ctx.device = p_.model->device();
   ctx.rows_per_micro = geo_.rows_per_micro;
   ctx.ce_chunk = R.trainer.ce_chunk_tokens;
+  ctx.autocast_bf16 = p_.autocast_bf16;
   ctx.resuming = resume_dir.has_value();
   // ZeRO-3: an algorithm may copy the policy (a frozen reference): every layer present meanwhile.
   if (p_.dp) p_.dp->gather_all();
@@ -248,7 +231,8 @@ void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared&
   algo::LossOut out;
   model::GradAccumulationScope fused_grads;  // model/grad_accumulation.h
   {
-    AutocastGuard ac(p_.autocast_bf16, p_.model->device().type());
+    // bf16 autocast on the model's device; the master weights stay fp32.
+    const model::AutocastScope ac(model::bf16_autocast(p_.model->device()), p_.autocast_bf16);
     out = p_.algorithm->loss(mb, prep);
   }
   if (p_.dp) p_.dp->begin_backward(last);
@@ -336,7 +320,8 @@ void Trainer::evaluate() {
   // every rank runs the (identical) evaluation in step; otherwise rank 0 alone.
   const bool lockstep = (p_.dp && p_.dp->zero_stage() == 3) || tensor_parallel();
   if (world.is_main() || lockstep) {
-    AutocastGuard ac(p_.autocast_bf16, p_.model->device().type());
+    // bf16 autocast on the model's device; the master weights stay fp32.
+    const model::AutocastScope ac(model::bf16_autocast(p_.model->device()), p_.autocast_bf16);
     auto results = evaluator_->run();
     if (metrics_) metrics_->log_eval(st_.step, results);
   }

@@ -4,8 +4,10 @@
 #  - SFT: per-step losses within 2% of the fp32 run's, the loss falls, and exact resume after SIGKILL
 #    inside a step (bf16 GEMMs are as deterministic as fp32 ones on the CPU);
 #  - DPO with a frozen reference (log-probs whose backward recomputes the logits), distillation (the
-#    teacher's and the student's heads under autocast) and GRPO (bf16 training log-probs against the
-#    fp32 rollout's): per-step losses near the fp32 run's, DPO's exact resume too;
+#    teacher's and the student's heads under autocast): per-step losses near the fp32 run's, DPO's
+#    exact resume too;
+#  - GRPO: rollouts decode under autocast as well, so the trainer's log-probs match the rollout's as
+#    closely as in fp32 (fp32 rollouts against bf16 training gave 6.5e-3 per token); exact resume;
 #  - the LM head really ran in bf16: the losses are not bit-identical to fp32's.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -51,17 +53,16 @@ for p in fp32 bf16; do
 done
 close distill distill-fp32 distill-bf16 loss 2e-2
 
-# GRPO: rollouts sampled in fp32, the policy's log-probs under autocast.
+# GRPO: rollouts and the policy's log-probs both under autocast.
 grpo=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set checkpoint.save_final=false)
-for p in fp32 bf16; do
-  "$POSTTRAIN" run examples/grpo/recipe.yaml "${short[@]}" "${grpo[@]}" --set trainer.precision=$p --set run.name=grpo-$p > "$tmp/grpo-$p.log" 2>&1 || { cat "$tmp/grpo-$p.log"; fail "$p GRPO"; }
-done
-"$PT_PYTHON" - "$tmp/grpo-fp32/metrics.jsonl" "$tmp/grpo-bf16/metrics.jsonl" <<'PY'
+"$POSTTRAIN" run examples/grpo/recipe.yaml "${short[@]}" "${grpo[@]}" --set run.name=grpo-fp32 > "$tmp/grpo-fp32.log" 2>&1 || { cat "$tmp/grpo-fp32.log"; fail "fp32 GRPO"; }
+resume_check grpo-bf16 examples/grpo/recipe.yaml loss,reward "${grpo[@]}" "${bf16[@]}"
+"$PT_PYTHON" - "$tmp/grpo-fp32/metrics.jsonl" "$tmp/grpo-bf16-a/metrics.jsonl" <<'PY'
 import json, math, sys
 a, b = ([json.loads(l) for l in open(f) if '"logprob_mismatch"' in l] for f in sys.argv[1:3])
 ma, mb = (max(r["logprob_mismatch"] for r in x) for x in (a, b))
 print(f"grpo: trainer/rollout log-prob mismatch per token, worst step: fp32 {ma:.2e}, bf16 {mb:.2e}; "
-      f"reward bf16 {b[0].get('reward', float('nan')):.3f} -> {b[-1].get('reward', float('nan')):.3f}")
+      f"reward bf16 {b[0]['reward']:.3f} -> {b[-1]['reward']:.3f}")
 assert len(b) == 8 and all(math.isfinite(r["loss"]) for r in b), b
-assert ma < 1e-4 and 0 < mb < 0.1, (ma, mb)
+assert ma < 1e-4 and mb < 1e-3, (ma, mb)
 PY
