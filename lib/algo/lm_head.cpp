@@ -33,6 +33,13 @@ at::Tensor reused_block(int64_t rows, int64_t cols, const at::TensorOptions& opt
   return block.narrow(0, 0, rows * cols).view({rows, cols});
 }
 
+// a @ b: into the reused block `which` on the CPU, a fresh tensor elsewhere.
+at::Tensor mm_reused(const at::Tensor& a, const at::Tensor& b, Block which) {
+  if (!a.is_cpu()) return at::mm(a, b);
+  at::Tensor out = reused_block(a.size(0), b.size(1), a.options(), which);
+  return at::mm_out(out, a, b);
+}
+
 }  // namespace
 
 at::Tensor head_logits_t(const at::Tensor& hidden, const at::Tensor& weight, int64_t b, int64_t m) {
@@ -50,8 +57,8 @@ at::Tensor head_logits(const at::Tensor& hidden, const at::Tensor& weight, int64
     at::mm_out(logits, hidden.narrow(0, b, m), weight.t());
   } else if (const at::ScalarType cd = head_compute_dtype(hidden, weight); hidden.is_cpu() && cd == at::kBFloat16) {
     // As autocast would compute it, into reused blocks: the bf16 product, then its fp32 copy.
-    at::Tensor low = reused_block(m, padded, hidden.options().dtype(cd), Block::LowPrecision);
-    at::mm_out(low, hidden.narrow(0, b, m).to(cd), at::autocast::cached_cast(cd, weight, at::kCPU).t());
+    const at::Tensor low = mm_reused(hidden.narrow(0, b, m).to(cd), at::autocast::cached_cast(cd, weight, at::kCPU).t(),
+                                     Block::LowPrecision);
     logits = reused_block(m, padded, hidden.options().dtype(at::kFloat));
     logits.copy_(low);
   } else {
@@ -70,25 +77,10 @@ void head_backward(const at::Tensor& d, const at::Tensor& weight, const at::Tens
     if (grad_w.defined()) grad_w.addmm_(d.t().to(grad_w.scalar_type()), h.to(grad_w.scalar_type()));
     return;
   }
-  const at::DeviceType dev = h.device().type();
-  at::Tensor dc;
-  if (h.is_cpu()) {
-    dc = reused_block(d.size(0), d.size(1), d.options().dtype(cd), Block::LowPrecision);
-    dc.copy_(d);
-  } else {
-    dc = d.to(cd);
-  }
-  if (grad_h.defined()) grad_h.copy_(at::mm(dc, at::autocast::cached_cast(cd, weight, dev)));
-  if (grad_w.defined()) {
-    const at::Tensor hc = h.to(cd);
-    if (h.is_cpu()) {
-      at::Tensor part = reused_block(grad_w.size(0), grad_w.size(1), grad_w.options().dtype(cd), Block::Product);
-      at::mm_out(part, dc.t(), hc);
-      grad_w.add_(part);
-    } else {
-      grad_w.add_(at::mm(dc.t(), hc));
-    }
-  }
+  const at::Tensor dc =
+      h.is_cpu() ? reused_block(d.size(0), d.size(1), d.options().dtype(cd), Block::LowPrecision).copy_(d) : d.to(cd);
+  if (grad_h.defined()) grad_h.copy_(at::mm(dc, at::autocast::cached_cast(cd, weight, h.device().type())));
+  if (grad_w.defined()) grad_w.add_(mm_reused(dc.t(), h.to(cd), Block::Product));
 }
 
 }  // namespace pt::algo

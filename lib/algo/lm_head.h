@@ -2,17 +2,13 @@
 // One [chunk, vocab] block of LM-head logits, the unit every chunked loss works in.
 #include <ATen/ATen.h>
 
-#include "model/autocast.h"
-
 namespace pt::algo {
-
-using model::AutocastScope;
-using model::AutocastState;
 
 // fp32 logits of hidden rows [b, b + m) through `weight` ([V_padded, H]), padding columns (>= vocab)
 // at -inf. On the CPU (fp32, or bf16 GEMMs under autocast or with bf16 weights): written into a
-// per-thread block that the next call reuses, so the result is valid until then (a fresh block of this size is mmapped and faulted in page by page by malloc
-// every time: 7% of an SFT step in the profile; CUDA's caching allocator reuses blocks already).
+// per-thread block that the next call reuses, so the result is valid until then (a fresh block of
+// this size is mmapped and faulted in page by page by malloc every time: 7% of an SFT step in the
+// profile; CUDA's caching allocator reuses blocks already).
 // Elsewhere matmul keeps autocast's choice of precision.
 at::Tensor head_logits(const at::Tensor& hidden, const at::Tensor& weight, int64_t b, int64_t m, int64_t vocab);
 
@@ -33,7 +29,6 @@ at::ScalarType head_compute_dtype(const at::Tensor& hidden, const at::Tensor& we
 // page: ~30% of a bf16 SFT step).
 void head_backward(const at::Tensor& d, const at::Tensor& weight, const at::Tensor& h, at::Tensor grad_h,
                    at::Tensor grad_w);
-
 
 // The same logits transposed, [V_padded, m] (one column per token), for the fp32 CPU path only:
 // MKL forms weight @ hidden^T about 1.4x faster than hidden @ weight^T at LM-head shapes (K = hidden

@@ -5,6 +5,7 @@
 
 #include "algo/lm_head.h"
 #include "core/error.h"
+#include "model/autocast.h"
 
 namespace pt::algo {
 namespace {
@@ -30,7 +31,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       lse.narrow(0, b, m).copy_(target - lp);
     }
     ctx->save_for_backward({hidden, weight, labels, lse});
-    ctx->saved_data["autocast"] = AutocastState::of(hidden).pack();
+    ctx->saved_data["autocast"] = model::AutocastState::of(hidden).pack();
     ctx->saved_data["vocab"] = vocab;
     ctx->saved_data["chunk"] = chunk;
     return out;
@@ -40,7 +41,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
     const int64_t vocab = ctx->saved_data["vocab"].toInt(), chunk = ctx->saved_data["chunk"].toInt();
-    const AutocastScope as_in_forward(AutocastState::unpack(ctx->saved_data["autocast"].toInt()));
+    const model::AutocastScope as_in_forward(model::AutocastState::unpack(ctx->saved_data["autocast"].toInt()));
     const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     at::Tensor g = grad_out[0].to(at::kFloat);
     const int64_t n = hidden.size(0);

@@ -6,6 +6,7 @@
 
 #include "algo/lm_head.h"
 #include "core/error.h"
+#include "model/autocast.h"
 #include "model/causal_lm.h"
 
 namespace pt::algo {
@@ -110,7 +111,7 @@ struct VocabParallelLogprobs : public torch::autograd::Function<VocabParallelLog
       lse.narrow(0, b, m).copy_(s.lse);
     }
     ctx->save_for_backward({hidden, weight, labels, lse});
-    ctx->saved_data["autocast"] = AutocastState::of(hidden).pack();
+    ctx->saved_data["autocast"] = model::AutocastState::of(hidden).pack();
     ctx->saved_data["vocab"] = vocab;
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["offset"] = offset;
@@ -123,7 +124,7 @@ struct VocabParallelLogprobs : public torch::autograd::Function<VocabParallelLog
     const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
     const int64_t vocab = ctx->saved_data["vocab"].toInt(), chunk = ctx->saved_data["chunk"].toInt(),
                   offset = ctx->saved_data["offset"].toInt();
-    const AutocastScope as_in_forward(AutocastState::unpack(ctx->saved_data["autocast"].toInt()));
+    const model::AutocastScope as_in_forward(model::AutocastState::unpack(ctx->saved_data["autocast"].toInt()));
     auto* grp = group_of(ctx);
     const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     at::Tensor g = grad_out[0].to(at::kFloat);

@@ -68,7 +68,7 @@ void write_file_synced(const std::string& path, const std::string& content) {
 void publish_dir(const std::string& staged, const std::string& final_dir) {
   const fs::path parent = fs::path(final_dir).parent_path();
   if (std::error_code ec; !fs::is_directory(staged, ec)) fail("cannot rename {} to {}: no such directory", staged, final_dir);
-  fsync_tree(staged);  // a no-op for what is already on disk; the name must not outrun the data
+  fsync_tree(staged);  // the name must not outrun the data
   if (::rename(staged.c_str(), final_dir.c_str()) != 0) {
     if (errno != EEXIST && errno != ENOTEMPTY) fail("cannot rename {} to {}: {}", staged, final_dir, std::strerror(errno));
     if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
@@ -107,9 +107,9 @@ std::string commit(const std::string& run_dir, int64_t step, const std::function
     json files = json::object();
     for (const auto& e : fs::recursive_directory_iterator(tmp))
       if (e.is_regular_file()) files[fs::relative(e.path(), tmp).string()] = e.file_size();
-    fsync_tree(tmp);
     // DONE is inside before the directory gets its name, so a step-N directory is complete from
-    // the instant it exists, and a re-saved step swaps whole directories.
+    // the instant it exists, and a re-saved step swaps whole directories (publish_dir syncs every
+    // file, DONE included, before the rename: nothing is durable under a step name before that).
     write_file_synced((tmp / kDone).string(), json{{"step", step}, {"files", files}}.dump(1) + "\n");
     publish_dir(tmp.string(), final_dir.string());
   } catch (const std::exception& e) {

@@ -26,7 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-
 // Test hook: POSTTRAIN_FAULT=kill_in_step:N kills the process with SIGKILL inside optimizer step N
 // (after a backward pass, before the optimizer update), the worst moment for a resume;
 // hang_in_step:N stops it there forever (a hung rank). POSTTRAIN_FAULT_RANK=R limits either to
@@ -148,8 +147,10 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
       }
       if (p_.dp) p_.dp->release_all();
     }
-    if (world.is_main()) ckpt::publish_dir(staged, out);
-    if (world.is_main()) log::info("final model (HF format) written to {}", out);
+    if (world.is_main()) {
+      ckpt::publish_dir(staged, out);
+      log::info("final model (HF format) written to {}", out);
+    }
   }
   world.barrier();
   for (size_t i = 0; i < last_stats_.size(); ++i)

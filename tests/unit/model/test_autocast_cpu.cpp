@@ -13,6 +13,7 @@
 #include "algo/lm_head.h"
 #include "algo/logprobs.h"
 #include "algo/losses.h"
+#include "model/autocast.h"
 #include "grad_probe.h"
 #include "model_fixtures.h"
 
@@ -111,17 +112,17 @@ TEST_CASE("under CPU bf16 autocast the chunked head losses equal their plain for
 TEST_CASE("AutocastScope sets the saved state and puts the caller's back", "[algo][autocast]") {
   auto t = torch::zeros({2});
   REQUIRE(!at::autocast::is_autocast_enabled(at::kCPU));
-  algo::AutocastState on;
+  model::AutocastState on;
   {
     CpuAutocast region;
-    on = algo::AutocastState::of(t);
+    on = model::AutocastState::of(t);
   }
-  const auto round = algo::AutocastState::unpack(on.pack());
+  const auto round = model::AutocastState::unpack(on.pack());
   CHECK(round.enabled);
   CHECK(round.device == at::kCPU);
   CHECK(round.dtype == at::kBFloat16);
   {
-    algo::AutocastScope scope(round);
+    model::AutocastScope scope(round);
     CHECK(at::autocast::is_autocast_enabled(at::kCPU));
     CHECK(at::autocast::get_autocast_dtype(at::kCPU) == at::kBFloat16);
   }
@@ -129,7 +130,7 @@ TEST_CASE("AutocastScope sets the saved state and puts the caller's back", "[alg
   {
     CpuAutocast region;
     {
-      algo::AutocastScope off(algo::AutocastState{at::kCPU, false, at::kBFloat16});
+      model::AutocastScope off(model::AutocastState{at::kCPU, false, at::kBFloat16});
       CHECK(!at::autocast::is_autocast_enabled(at::kCPU));
     }
     CHECK(at::autocast::is_autocast_enabled(at::kCPU));
