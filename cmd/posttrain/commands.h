@@ -3,10 +3,15 @@
 // Adding a subcommand: write add_<name>_command and list it in main.cpp.
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 namespace pt::cmd {
 
 // Subcommand callbacks store their exit code here (CLI11 callbacks return void).
 int& exit_code();
+// The process's command line as given (recorded in a run's provenance).
+std::vector<std::string>& command_line();
 
 void add_version_command(CLI::App& app);
 void add_run_command(CLI::App& app);

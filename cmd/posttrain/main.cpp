@@ -10,9 +10,14 @@ int& exit_code() {
   static int code = 0;
   return code;
 }
+std::vector<std::string>& command_line() {
+  static std::vector<std::string> argv;
+  return argv;
+}
 }  // namespace pt::cmd
 
 int main(int argc, char** argv) {
+  pt::cmd::command_line().assign(argv, argv + argc);
   CLI::App app{"posttrain: LLM post-training (SFT, DPO, GRPO, distillation) from declarative recipes"};
   app.require_subcommand(1);
   std::string level = "info";

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/fingerprint.h"
 #include "core/text.h"
 #include "data/lines.h"
 
@@ -41,7 +42,21 @@ class InputFile {
   size_t read(unsigned char* buf, size_t n) {
     size_t got = std::fread(buf, 1, n, f_);
     if (got < n && std::ferror(f_)) fail("{}: read error", path_);
+    if (hashing_) crc_.update(buf, got);
     return got;
+  }
+  // The indexing pass reads the file once from its start: its bytes are hashed as they go by, and
+  // whatever it did not need (bytes after the last frame) once it is done.
+  void start_hashing() { hashing_ = true; }
+  FileFingerprint finish_hashing() {
+    unsigned char buf[1 << 16];
+    while (read(buf, sizeof buf) > 0) {
+    }
+    hashing_ = false;
+    FileFingerprint f = stat_file(path_, path_);
+    f.hash = crc_.hex();
+    f.hashed_bytes = crc_.bytes();
+    return f;
   }
   bool at_eof() {
     int c = std::getc(f_);
@@ -53,6 +68,8 @@ class InputFile {
  private:
   std::string path_;
   std::FILE* f_;
+  bool hashing_ = false;
+  Crc32 crc_;
 };
 
 // Builds the chunk list from the decompressed text as it streams past, holding only the current
@@ -125,6 +142,7 @@ struct CompressedShard::Impl {
   std::vector<ChunkInfo> chunks;
   std::vector<AccessPoint> points;
   uint64_t records = 0, bytes = 0;
+  FileFingerprint fingerprint;
 
   std::mutex mu;
   InputFile file;
@@ -141,8 +159,10 @@ struct CompressedShard::Impl {
       : path(p), zstd(ends_with(p, ".zst")), chunk_bytes(cb), capacity(std::max<size_t>(cap, 1)), file(p) {
     if (!zstd && !ends_with(p, ".gz")) fail("{}: not a .gz or .zst file", p);
     ChunkIndexer ix(chunk_bytes, chunks);
+    file.start_hashing();
     zstd ? index_zstd(ix) : index_gzip(ix);
     ix.finish();
+    fingerprint = file.finish_hashing();
     records = ix.records();
     bytes = ix.bytes();
     for (auto& c : chunks) {
@@ -413,6 +433,7 @@ CompressedShard::CompressedShard(const std::string& path, uint64_t chunk_bytes, 
 CompressedShard::~CompressedShard() = default;
 
 uint64_t CompressedShard::records() const { return impl_->records; }
+const FileFingerprint& CompressedShard::fingerprint() const { return impl_->fingerprint; }
 uint64_t CompressedShard::decompressed_bytes() const { return impl_->bytes; }
 size_t CompressedShard::access_points() const { return impl_->points.size(); }
 const std::vector<ChunkInfo>& CompressedShard::chunks() const { return impl_->chunks; }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/fingerprint.h"
+
 namespace pt::data {
 
 struct ChunkInfo {
@@ -31,6 +33,8 @@ class CompressedShard {
   CompressedShard& operator=(const CompressedShard&) = delete;
 
   uint64_t records() const;
+  // Size, time and the hash of the compressed bytes, taken during the indexing pass.
+  const FileFingerprint& fingerprint() const;
   uint64_t decompressed_bytes() const;
   size_t access_points() const;
   const std::vector<ChunkInfo>& chunks() const;

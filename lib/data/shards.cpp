@@ -7,6 +7,7 @@
 
 #include "core/compressed.h"
 #include "core/error.h"
+#include "core/fingerprint.h"
 #include "core/text.h"
 #include "data/lines.h"
 
@@ -57,14 +58,22 @@ Shards::Shards(const std::string& pattern, const std::string& key, const ShardOp
       for (const auto& c : e.stream->chunks()) chunks_.push_back({total_ + c.first_record, c.records, c.seekable});
       total_ += e.stream->records();
       bytes_ += e.stream->decompressed_bytes();
+      fingerprints_.push_back(e.stream->fingerprint());
       continue;
     }
     e.map = MappedFile(name);
     const std::string_view t = e.map.view();
     uint32_t line = 0;
-    uint64_t chunk_start = 0;
+    uint64_t chunk_start = 0, hashed = 0;
     size_t chunk_first = 0;
+    // The content hash follows the indexing pass a few MiB behind it, while the pages are resident.
+    Crc32 crc;
+    auto hash_to = [&](uint64_t upto) {
+      crc.update(t.data() + hashed, upto - hashed);
+      hashed = upto;
+    };
     for_each_line(t, [&](size_t pos, size_t len, size_t end, bool blank) {
+      if (end - hashed >= (4u << 20)) hash_to(std::min<uint64_t>(end, t.size()));
       ++line;
       if (!blank) {
         if (len > UINT32_MAX) fail("{}:{}: record longer than 4 GiB", name, line);
@@ -77,6 +86,11 @@ Shards::Shards(const std::string& pattern, const std::string& key, const ShardOp
         chunk_start = end + 1;
       }
     });
+    hash_to(t.size());
+    FileFingerprint fp = stat_file(name, name);
+    fp.hash = crc.hex();
+    fp.hashed_bytes = crc.bytes();
+    fingerprints_.push_back(std::move(fp));
     total_ += e.lines.size();
     bytes_ += t.size();
   }

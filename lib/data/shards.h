@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fingerprint.h"
 #include "core/mapped_file.h"
 #include "data/compressed_shard.h"
 
@@ -34,6 +35,9 @@ class Shards {
   const std::vector<std::string>& files() const { return files_; }
   // Identity of the content, to refuse resuming over data that changed (file sizes and line count).
   std::string fingerprint() const;
+  // Per file: size, time and the content hash taken while it was indexed (provenance); `name` is
+  // the path as found, the caller makes it relative to what the recipe named.
+  const std::vector<FileFingerprint>& file_fingerprints() const { return fingerprints_; }
 
   // Every record is equally cheap to read in any order (no compressed shard).
   bool random_access() const { return random_access_; }
@@ -65,6 +69,7 @@ class Shards {
   std::vector<std::string> files_;
   std::vector<File> entries_;
   std::vector<Chunk> chunks_;
+  std::vector<FileFingerprint> fingerprints_;
   size_t total_ = 0;
   uint64_t bytes_ = 0;
   bool random_access_ = true;

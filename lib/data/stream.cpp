@@ -82,6 +82,33 @@ size_t DataSet::num_eval_records() const {
   return n;
 }
 
+namespace {
+// The directory a source's files are named relative to: the directory itself, a glob's fixed
+// leading part, or a single file's parent (so a file is keyed by its name, wherever the data sits).
+std::string name_base(const std::string& pattern) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(pattern, ec)) return pattern;
+  const size_t wild = pattern.find_first_of("*?[");
+  const std::string fixed = wild == std::string::npos ? pattern : pattern.substr(0, wild);
+  const size_t slash = fixed.rfind('/');
+  return slash == std::string::npos ? "." : fixed.substr(0, slash);
+}
+
+InputFingerprint source_fingerprint(const SourceData& s) {
+  InputFingerprint in{s.key + ".path", s.opts.path, s.shards->file_fingerprints()};
+  const std::filesystem::path base(name_base(s.opts.path));
+  for (auto& f : in.files) f.name = std::filesystem::path(f.path).lexically_relative(base).generic_string();
+  return in;
+}
+}  // namespace
+
+std::vector<InputFingerprint> DataSet::input_fingerprints() const {
+  std::vector<InputFingerprint> out;
+  for (const auto& s : train_) out.push_back(source_fingerprint(s));
+  for (const auto& s : eval_sources_) out.push_back(source_fingerprint(s));
+  return out;
+}
+
 std::string DataSet::fingerprint() const {
   std::string f;
   for (const auto& s : train_) f += s.opts.name + ": " + s.shards->fingerprint() + "; ";

@@ -43,6 +43,8 @@ class DataSet {
   size_t num_eval_records() const;
   const tok::HfTokenizer* tokenizer() const { return tok_; }
   std::string fingerprint() const;
+  // Every shard file read, with the content hash taken while indexing it (the run's provenance).
+  std::vector<InputFingerprint> input_fingerprints() const;
 
  private:
   DataOptions opts_;

@@ -69,11 +69,27 @@ void World::init() {
   MPI_Comm_size(local, &local_size_);
   MPI_Comm_rank(local, &local_rank_);
   MPI_Comm_free(&local);
+  // Nodes: one rank per node has local rank 0 (provenance records the layout).
+  int leader = local_rank_ == 0 ? 1 : 0;
+  MPI_Allreduce(&leader, &hosts_, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   mpi_ = true;
   if (global_size_ > 1) g_thread = std::make_unique<CommThread>();
 #endif
 }
 
+
+std::string mpi_library_version() {
+#if PT_HAVE_MPI
+  char v[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int len = 0;
+  MPI_Get_library_version(v, &len);  // may be called before MPI_Init
+  std::string s(v, static_cast<size_t>(len));
+  const size_t nl = s.find_first_of("\n,");
+  return nl == std::string::npos ? s : s.substr(0, nl);
+#else
+  return "";
+#endif
+}
 
 void World::wait(const std::shared_future<void>& done, const std::string& what) const {
   const auto limit = std::chrono::duration<double>(timeout_s_);

@@ -32,6 +32,7 @@ class World {
   bool is_main() const { return rank_ == 0 && tp_rank_ == 0 && !worker_; }
   int global_rank() const { return global_rank_; }
   int global_size() const { return global_size_; }
+  int hosts() const { return hosts_; }  // nodes the launch spans
 
   // Tensor parallelism: consecutive groups of `tp` ranks hold one model between them (tensor-parallel
   // groups, on one node when tp divides the ranks per node); ranks with the same position in their
@@ -81,10 +82,13 @@ class World {
   int tp_rank_ = 0, tp_size_ = 1;
   int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, global_rank_ = 0, global_size_ = 1, workers_ = 0;
   double timeout_s_ = 600;
+  int hosts_ = 1;
   bool mpi_ = false, worker_ = false;
 };
 
 // True when an MPI launcher (Open MPI, MPICH/PMI, Slurm PMIx) started this process.
 bool launched_by_mpi();
+// The MPI library's own version line ("Open MPI v4.1.4"); "" in a build without MPI.
+std::string mpi_library_version();
 
 }  // namespace pt::parallel

@@ -109,6 +109,20 @@ std::string format_diff(const std::vector<Change>& changes, bool color) {
   return out;
 }
 
+namespace {
+bool under(const std::string& path, const char* prefix) {
+  const std::string s(prefix);
+  return path == s || path.rfind(s + ".", 0) == 0;
+}
+}  // namespace
+
+bool cannot_change_results(const Change& c) {
+  for (const char* p : {"logging", "checkpoint.every", "checkpoint.keep_last", "checkpoint.save_final_hf", "trainer.eval",
+                        "run.name", "run.output_dir", "data.prefetch"})
+    if (under(c.path, p)) return true;
+  return false;
+}
+
 bool is_resume_safe(const Change& c) {
   // trainer.max_steps is not here: it sets the length of linear/cosine schedules, so changing it
   // changes every later learning rate (extend a run with --force, knowingly).
@@ -120,10 +134,8 @@ bool is_resume_safe(const Change& c) {
                                         "run.output_dir", "data.prefetch", "parallel.zero_stage", "parallel.bucket_mb",
                                         "parallel.backend", "parallel.timeout_s", "parallel.data_parallel",
                                         "parallel.tensor_parallel"};
-  for (const char* p : safe_prefixes) {
-    std::string s(p);
-    if (c.path == s || c.path.rfind(s + ".", 0) == 0) return true;
-  }
+  for (const char* p : safe_prefixes)
+    if (under(c.path, p)) return true;
   return false;
 }
 

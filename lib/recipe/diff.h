@@ -29,4 +29,9 @@ std::string format_diff(const std::vector<Change>& changes, bool color = false);
 // output dir). Everything else changes the math or the data order.
 bool is_resume_safe(const Change& c);
 
+// Changes that cannot change a run's numbers: the resume-safe keys that only name or place a run or
+// set a cadence (logging, checkpoints, evaluation, prefetch), not the parallel layout (which reorders
+// floating-point sums). `posttrain diff` shows them without counting them as differences.
+bool cannot_change_results(const Change& c);
+
 }  // namespace pt::recipe

@@ -3,6 +3,7 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "recipe/inputs.h"
 #include "recipe/recipe.h"
 
 namespace fs = std::filesystem;
@@ -11,36 +12,13 @@ namespace pt::recipe {
 
 namespace {
 
-// Keys whose values are filesystem paths, resolved against the directory of the file that set them.
+// Input paths (recipe/inputs.h) are resolved against the directory of the file that set them.
 void resolve_paths(Node& root, const fs::path& dir) {
-  auto fix = [&](Node* n) {
-    if (!n || !n->is_scalar() || n->scalar.empty()) return;
-    fs::path p(n->scalar);
-    if (p.is_absolute() || dir.empty()) return;
-    n->scalar = (dir / p).lexically_normal().string();
-  };
-  auto get = [](Node* n, std::initializer_list<const char*> keys) -> Node* {
-    for (const char* k : keys) {
-      if (!n || !n->is_map()) return nullptr;
-      n = n->find(k);
-    }
-    return n;
-  };
-  fix(get(&root, {"model", "path"}));
-  fix(get(&root, {"tokenizer", "path"}));
-  fix(get(&root, {"tokenizer", "add_tokens_file"}));
-  if (Node* t = get(&root, {"tokenizer", "chat_template"}); t && t->is_scalar()) {
-    const std::string& s = t->scalar;
-    if (s.size() > 6 && s.compare(s.size() - 6, 6, ".jinja") == 0) fix(t);
-  }
-  for (const char* list : {"sources", "eval_sources"})
-    if (Node* srcs = get(&root, {"data", list}); srcs && srcs->is_seq())
-      for (auto& s : srcs->seq) fix(get(&s, {"path"}));
-  fix(get(&root, {"algorithm", "dpo", "reference_path"}));
-  fix(get(&root, {"algorithm", "grpo", "reference_path"}));
-  if (Node* rw = get(&root, {"algorithm", "grpo", "rewards"}); rw && rw->is_seq())
-    for (auto& r : rw->seq) fix(get(&r, {"model"}));
-  fix(get(&root, {"algorithm", "distill", "teacher"}));
+  if (dir.empty()) return;
+  for_each_input(root, [&](const std::string&, Node& n, InputKind kind) {
+    const fs::path p(n.scalar);
+    if (kind == InputKind::Path && !p.is_absolute()) n.scalar = (dir / p).lexically_normal().string();
+  });
 }
 
 Node load_with_bases(const std::string& path, std::vector<std::string>& chain) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -29,6 +30,9 @@
 #include "recipe/resolved.h"
 #include "registry/builtins.h"
 #include "posttrain/build_config.h"
+#include "provenance/store.h"
+#include "train/provenance.h"
+#include "train/reproduce.h"
 #include "train/sharded_load.h"
 #include "train/trainer.h"
 
@@ -97,6 +101,45 @@ algo::AlgorithmFactory algorithm_factory(const recipe::Recipe& R) {
 }
 
 int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags);
+
+// This segment's provenance record (rank 0): settings now, inputs hashed meanwhile.
+struct Provenance {
+  nlohmann::json record;
+  std::future<std::vector<InputFingerprint>> inputs;
+  bool fresh_dir = false;  // the run directory did not exist before this run
+};
+
+Provenance start_provenance(const recipe::LoadedRecipe& loaded, const RunFlags& flags,
+                            const std::optional<std::string>& resume, at::Device device, bool autocast,
+                            const std::string& dtype) {
+  Provenance p;
+  if (!parallel::World::get().is_main()) return p;
+  p.fresh_dir = !fs::exists(loaded.recipe.run_dir());
+  p.record = provenance_settings({&loaded, device, autocast, dtype, flags.argv, flags.overrides, resume});
+  // Before the run directory is written: a refused reproduction leaves nothing behind.
+  if (!flags.reproduce.empty()) check_reproduction(flags.reproduce, p.record, /*inputs=*/false, flags.force);
+  p.inputs = fingerprint_inputs_async(loaded.resolved);
+  return p;
+}
+
+// Adds the inputs (data shards hashed while indexed, the rest by start_provenance's thread), checks
+// them against a run being reproduced, and appends the record to the run directory.
+void finish_provenance(Provenance& p, const data::DataSet& ds, const std::string& run_dir, const RunFlags& flags) {
+  if (!parallel::World::get().is_main()) return;
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const auto& in : ds.input_fingerprints()) inputs.push_back(in.to_json());
+  for (const auto& in : p.inputs.get()) inputs.push_back(in.to_json());
+  p.record["inputs"] = std::move(inputs);
+  if (!flags.reproduce.empty()) {
+    try {
+      check_reproduction(flags.reproduce, p.record, /*inputs=*/true, flags.force);
+    } catch (...) {
+      if (p.fresh_dir) fs::remove_all(run_dir);
+      throw;
+    }
+  }
+  provenance::append(run_dir, p.record);
+}
 
 }  // namespace
 
@@ -169,13 +212,20 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
                              : std::string(),
          R.parallel.data_parallel * world.tp_size());
   const auto resume = resolve_resume(loaded, flags);
+  const at::Device device = pick_device(R);
+  const bool cuda = device.is_cuda();
+  // auto: bf16 autocast on a GPU, fp32 on a CPU (where bf16 GEMMs are fast only with AVX512-BF16 /
+  // AMX); bf16 asks for autocast on either.
+  const bool autocast = R.trainer.precision == Precision::Bf16 || (cuda && R.trainer.precision == Precision::Auto);
+  model::ModelOptions mo = R.model;
+  // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
+  if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
+  Provenance prov = start_provenance(loaded, flags, resume, device, autocast, recipe::enum_name(mo.dtype));
   // Written before anything else so that a run directory always says what produced it.
   if (world.is_main()) recipe::write_resolved(loaded, R.run_dir());
   log::info("run {}: resolved recipe written to {}/{} (hash {})", R.run.name, R.run_dir(), recipe::kResolvedRecipeFile,
             loaded.hash);
 
-  const at::Device device = pick_device(R);
-  const bool cuda = device.is_cuda();
   parallel::resolve_backend(R.parallel.backend, device);
   parallel::World::get().set_timeout(R.parallel.timeout_s);
   if (world.size() > 1) {
@@ -185,9 +235,6 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     // Ranks sharing a node share its cores.
     if (!cuda) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
   }
-  // auto: bf16 autocast on a GPU, fp32 on a CPU (where bf16 GEMMs are fast only with AVX512-BF16 /
-  // AMX); bf16 asks for autocast on either.
-  const bool autocast = R.trainer.precision == Precision::Bf16 || (cuda && R.trainer.precision == Precision::Auto);
   torch::manual_seed(static_cast<uint64_t>(R.run.seed));
 
   // A model created from the recipe over its own id space (event sequences) has no tokenizer unless
@@ -216,13 +263,10 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   }
   const tok::HfTokenizer* tokenizer = tok_holder ? &*tok_holder : nullptr;
 
-  model::ModelOptions mo = R.model;
   if (resume && !R.model.lora) {
     mo.path = *resume + "/model";
     mo.init.reset();  // a created model resumes from its saved weights
   }
-  // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
-  if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
   // ZeRO-3 over a checkpoint: decoder layers are not loaded whole; each rank reads its own slices
   // of them below (DataParallel's source), so a full layer set never exists on one rank.
   const bool zero3 = R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3;
@@ -301,6 +345,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   data::DataSet ds(R.data, tokenizer, masks, static_cast<uint64_t>(R.run.seed), model->vocab_size(), passes);
   log::info("data: {} training source(s), {} held-out records; model {} ({} parameters) on {}", ds.train_sources().size(),
             ds.num_eval_records(), model->config().architecture, model->config().num_parameters(true), device.str());
+  finish_provenance(prov, ds, R.run_dir(), flags);
 
   auto algorithm = factory(R);
   // Several ranks, or sharding asked for: gradients go through buckets (parallel/data_parallel.h)
@@ -343,6 +388,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   parts.algorithm = algorithm.get();
   parts.cuda = cuda;
   parts.autocast_bf16 = autocast;
+  parts.provenance = &prov.record;
   Trainer trainer(parts);
   const int rc = trainer.fit(resume);
   rl::stop_rollout_workers();

@@ -13,6 +13,7 @@
 #include "model/tensor_parallel.h"
 #include "optim/sharded_state.h"
 #include "parallel/world.h"
+#include "provenance/store.h"
 #include "recipe/resolved.h"
 #include "train/tp_state.h"
 
@@ -217,7 +218,33 @@ class RecipeState : public Stateful {
   const recipe::LoadedRecipe* r_;
 };
 
+// The lineage of the state a checkpoint holds: the provenance records of the segments that produced
+// it (those of the checkpoint it resumed from, then this segment's). The run directory's own
+// provenance.jsonl is append-only and also keeps segments whose state no checkpoint holds.
+class ProvenanceState : public Stateful {
+ public:
+  explicit ProvenanceState(const nlohmann::json* current) : current_(current) {}
+  std::string name() const override { return "provenance"; }
+  void save(const std::string& dir) const override {
+    auto records = lineage_;
+    if (current_ && !current_->is_null()) records.push_back(*current_);
+    provenance::write_all(dir, records);
+  }
+  void load(const std::string& dir) override {
+    const std::string file = dir + "/" + provenance::kFile;
+    if (fs::exists(file)) lineage_ = provenance::read(file);  // checkpoints from before provenance have none
+  }
+
+ private:
+  const nlohmann::json* current_;
+  std::vector<nlohmann::json> lineage_;
+};
+
 }  // namespace
+
+std::unique_ptr<Stateful> provenance_state(const nlohmann::json* current) {
+  return std::make_unique<ProvenanceState>(current);
+}
 
 void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::string& dir,
                          parallel::DataParallel& dp, bool write) {

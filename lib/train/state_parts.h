@@ -46,6 +46,8 @@ std::unique_ptr<Stateful> rng_state(bool cuda, at::Device device);
 std::unique_ptr<Stateful> data_state(const nlohmann::json* current, nlohmann::json* restored);
 std::unique_ptr<Stateful> algorithm_state(algo::Algorithm* algorithm);
 std::unique_ptr<Stateful> recipe_state(const recipe::LoadedRecipe* recipe);
+// provenance.jsonl of the checkpoint: the lineage read on resume, plus `current` (this segment).
+std::unique_ptr<Stateful> provenance_state(const nlohmann::json* current);
 
 // The HF export of a run: the model (a PEFT adapter for LoRA, plus dir/merged when `merge`) and
 // the run's tokenizer next to every model directory written. The one writer of tokenizer files.

@@ -98,6 +98,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   checkpointer_->add(progress_state(&st_));
   checkpointer_->add(algorithm_state(p_.algorithm));
   checkpointer_->add(recipe_state(p_.recipe));
+  checkpointer_->add(provenance_state(p_.provenance));
   if (resume_dir) {
     checkpointer_->load(*resume_dir);
     place_optimizer_moments(*p_.model, *p_.optimizer);

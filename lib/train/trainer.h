@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "algo/algorithm.h"
 #include "data/loader.h"
 #include "data/stream.h"
@@ -39,6 +41,7 @@ struct TrainerParts {
   algo::Algorithm* algorithm = nullptr;
   bool cuda = false;
   bool autocast_bf16 = false;
+  const nlohmann::json* provenance = nullptr;  // this segment's record, kept in every checkpoint
 };
 
 class Trainer {

@@ -9,6 +9,8 @@
 
 namespace pt {
 
+std::string build_commit() { return PT_GIT_SHA[0] ? PT_GIT_SHA : "unknown"; }
+
 std::string version_report() {
   auto yn = [](bool b) { return b ? "yes" : "no"; };
   std::string s;
