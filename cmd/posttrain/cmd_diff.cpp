@@ -22,7 +22,9 @@ struct DiffFlags {
 // Recipe differences: those that can change results, then those shown only. Returns the count.
 size_t print_recipe_diff(const recipe::LoadedRecipe& ra, const recipe::LoadedRecipe& rb, bool color) {
   std::vector<recipe::Change> counted, shown;
-  for (const auto& c : recipe::diff(ra.resolved, rb.resolved))
+  const auto changes = recipe::diff(ra.resolved, rb.resolved);
+  if (changes.empty()) std::cout << "recipes identical\n";
+  for (const auto& c : changes)
     (recipe::cannot_change_results(c) ? shown : counted).push_back(c);
   if (!counted.empty()) std::cout << "recipe:\n" << recipe::format_diff(counted, color);
   if (!shown.empty())
