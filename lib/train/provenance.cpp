@@ -165,7 +165,7 @@ InputFingerprint fingerprint_path(const std::string& role, const std::string& pa
   if (fs::is_directory(path, ec)) {
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(path, ec))
-      if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
+      if (e.is_regular_file(ec) && e.path().filename().string()[0] != '.') files.push_back(e.path());
     std::sort(files.begin(), files.end());
     for (const auto& f : files) in.files.push_back(one(f, f.filename().string()));
   } else {
@@ -209,7 +209,8 @@ std::future<std::vector<InputFingerprint>> fingerprint_inputs_async(const recipe
     std::vector<InputFingerprint> out;
     std::map<std::string, size_t> done;  // the same directory under two keys is read once
     for (const auto& [key, path] : paths) {
-      const std::string canon = fs::weakly_canonical(path).string();
+      std::error_code ec;
+      const std::string canon = fs::weakly_canonical(path, ec).string();
       auto it = done.find(canon);
       InputFingerprint in = it != done.end() ? out[it->second] : fingerprint_path(key, path);
       in.role = key;

@@ -174,6 +174,24 @@ TEST_CASE("provenance: comparison groups differences and counts only those that 
   CHECK((d[2].key == "launch.world_size" && d[2].counts));
 }
 
+TEST_CASE("provenance: the binary's hash counts only where the commit cannot tell two builds apart",
+          "[provenance]") {
+  auto with = [](const std::string& commit, const std::string& binary) {
+    json r = record_with(commit, "h", "crc32:00000001");
+    r["build"]["binary"] = binary;
+    return r;
+  };
+  auto d = provenance::compare(with("abc", "crc32:1"), with("abc", "crc32:2"));
+  REQUIRE(d.size() == 1);
+  CHECK_FALSE(d[0].counts);  // a rebuild of the same clean commit
+  d = provenance::compare(with("abc-dirty", "crc32:1"), with("abc-dirty", "crc32:2"));
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].counts);  // uncommitted changes: only the binary tells
+  d = provenance::compare(with("abc", "crc32:1"), with("def", "crc32:2"));
+  REQUIRE(d.size() == 2);
+  CHECK(provenance::counting(d) == 1);  // the commit counts, its binary is not counted twice
+}
+
 TEST_CASE("provenance: metrics diverge at the first step beyond the tolerance", "[provenance]") {
   TempDir t;
   const auto a = t.write("a.jsonl", {"{\"step\":10,\"loss\":2.0,\"tokens_per_s\":100}",
