@@ -118,6 +118,11 @@ using AlgorithmFactory = std::function<std::unique_ptr<Algorithm>(const recipe::
 // (padding is its own document), so attention stays inside documents across the whole micro-batch.
 MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, size_t end, at::Device device);
 
+// Chosen / rejected document indices of every pair (preference unit) of a micro-batch.
+std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb);
+// Preference units (pairs) in a step's rows on this rank.
+double count_pairs(const data::StepBatch& batch);
+
 // Positions that carry a label, as an index tensor (ignored positions never reach the LM head).
 at::Tensor labelled_positions(const MicroBatch& mb);
 

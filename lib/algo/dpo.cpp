@@ -29,19 +29,6 @@ PreferenceLossKind kind_of(DpoLoss l) {
   return PreferenceLossKind::Sigmoid;
 }
 
-// Chosen / rejected document indices of every pair of a micro-batch.
-std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb) {
-  std::vector<int64_t> c, r;
-  for (const auto& u : mb.units) {
-    PT_CHECK(u.size() == 2, "dpo: a packing unit with {} documents reached the loss (expected a chosen/rejected pair)",
-             u.size());
-    c.push_back(u[0]);
-    r.push_back(u[1]);
-  }
-  auto opts = at::TensorOptions().dtype(at::kLong);
-  return {at::tensor(c, opts).to(mb.labels.device()), at::tensor(r, opts).to(mb.labels.device())};
-}
-
 constexpr const char* kCacheFile = "reference_logps.json";
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "algo/algorithm.h"
 
+#include "core/error.h"
 #include "data/example.h"
 
 namespace pt::algo {
@@ -76,6 +77,31 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
   mb.labels = lab.to(device);
   mb.token_doc = tdoc.to(device);
   return mb;
+}
+
+std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb) {
+  std::vector<int64_t> c, r;
+  for (const auto& u : mb.units) {
+    PT_CHECK(u.size() == 2, "a packing unit with {} documents reached a pairwise loss (expected a chosen/rejected pair)",
+             u.size());
+    c.push_back(u[0]);
+    r.push_back(u[1]);
+  }
+  auto opts = at::TensorOptions().dtype(at::kLong);
+  return {at::tensor(c, opts).to(mb.labels.device()), at::tensor(r, opts).to(mb.labels.device())};
+}
+
+double count_pairs(const data::StepBatch& batch) {
+  double pairs = 0;
+  for (const auto& row : batch.rows) {
+    int32_t unit = -1;
+    for (size_t d = 0; d < row.doc_lens.size(); ++d)
+      if (row.doc_unit[d] >= 0 && row.doc_unit[d] != unit) {
+        ++pairs;
+        unit = row.doc_unit[d];
+      }
+  }
+  return pairs;
 }
 
 at::Tensor labelled_positions(const MicroBatch& mb) {

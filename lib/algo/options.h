@@ -7,7 +7,7 @@
 
 namespace pt::algo {
 
-enum class Name { Sft, Dpo, Grpo, Distill, Classify };
+enum class Name { Sft, Dpo, Grpo, Distill, Classify, RewardModel };
 enum class DpoLoss { Sigmoid, Ipo, Hinge, Robust, Simpo };
 enum class DpoReference { Auto, Model, Adapters, Cached };
 enum class DistillLoss { ForwardKl, ReverseKl, Jsd };
@@ -160,6 +160,20 @@ struct GrpoOptions {
   }
 };
 
+// Reward-model training on preference pairs (algo/reward_model.h).
+struct RewardModelOptions {
+  double center_coefficient = 0;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("center_coefficient", center_coefficient,
+            Spec("adds coefficient x mean((r_chosen + r_rejected)^2), keeping rewards centred on 0 (TRL's "
+                 "center_rewards_coefficient; 0 = off). A record's numeric `margin` field is subtracted inside "
+                 "the sigmoid, as TRL does")
+                .min(0));
+  }
+};
+
 struct DistillOptions {
   std::string teacher;
   double temperature = 1.0;
@@ -194,6 +208,7 @@ struct AlgorithmOptions {
   DpoOptions dpo;
   GrpoOptions grpo;
   DistillOptions distill;
+  RewardModelOptions reward_model;
 
   template <class V>
   void visit(V& v) {
@@ -204,6 +219,8 @@ struct AlgorithmOptions {
     v.section_if(name == Name::Grpo, "grpo", grpo, Spec("GRPO settings"), "when algorithm.name is grpo");
     v.section_if(name == Name::Distill, "distill", distill, Spec("distillation settings"),
                  "when algorithm.name is distill");
+    v.section_if(name == Name::RewardModel, "reward_model", reward_model, Spec("reward-model training settings"),
+                 "when algorithm.name is reward_model");
   }
 };
 
@@ -211,7 +228,7 @@ struct AlgorithmOptions {
 
 PT_RECIPE_ENUM(pt::algo::Name, {pt::algo::Name::Sft, "sft"}, {pt::algo::Name::Dpo, "dpo"},
                {pt::algo::Name::Grpo, "grpo"}, {pt::algo::Name::Distill, "distill"},
-               {pt::algo::Name::Classify, "classify"})
+               {pt::algo::Name::Classify, "classify"}, {pt::algo::Name::RewardModel, "reward_model"})
 PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::algo::DpoLoss::Ipo, "ipo"},
                {pt::algo::DpoLoss::Hinge, "hinge"}, {pt::algo::DpoLoss::Robust, "robust"},
                {pt::algo::DpoLoss::Simpo, "simpo"})

@@ -49,4 +49,10 @@ PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParam
   return out;
 }
 
+BradleyTerryOut bradley_terry_loss(const at::Tensor& chosen, const at::Tensor& rejected, const at::Tensor& margin) {
+  at::Tensor d = chosen - rejected;
+  if (margin.defined()) d = d - margin;
+  return {-at::log_sigmoid(d), (chosen + rejected).pow(2)};
+}
+
 }  // namespace pt::algo

@@ -32,4 +32,14 @@ struct PreferenceLossOut {
 // (loss_type "simpo"). IPO uses log-ratios averaged per answer token, as TRL does.
 PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p);
 
+// Bradley-Terry reward-model loss on the scores of each pair's answers, [P] each: per pair
+// -log sigma(r_chosen - r_rejected - margin) (margin [P] or undefined = 0), and the centring term's
+// per-pair summand (r_chosen + r_rejected)^2. TRL's RewardTrainer loss is the mean of the first plus
+// center_rewards_coefficient times the mean of the second.
+struct BradleyTerryOut {
+  at::Tensor loss;    // [P]
+  at::Tensor center;  // [P]
+};
+BradleyTerryOut bradley_terry_loss(const at::Tensor& chosen, const at::Tensor& rejected, const at::Tensor& margin);
+
 }  // namespace pt::algo

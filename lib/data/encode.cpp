@@ -63,7 +63,7 @@ const std::vector<std::string>& RecordEncoder::field_names(Format f) {
   static const std::map<Format, std::vector<std::string>> names{
       {Format::Chat, {"messages", "tools"}},
       {Format::PromptCompletion, {"prompt", "completion"}},
-      {Format::Preference, {"prompt", "chosen", "rejected"}},
+      {Format::Preference, {"prompt", "chosen", "rejected", "margin"}},
       {Format::Prompts, {"prompt", "answer"}},
       {Format::TokenIds, {"ids", "trained", "weights"}},
       {Format::Text, {"text"}},
@@ -225,6 +225,12 @@ Example RecordEncoder::preference(const ordered_json& rec, const std::string& wh
     ex.docs.push_back(from_masked(tok::encode_chat(*tok_, msgs, opts, where)));
   }
   check_pair(ex, where);
+  // An optional margin the chosen answer should win by (read by algorithm reward_model, as TRL's
+  // RewardTrainer reads a `margin` column).
+  if (auto m = rec.find(field("margin")); m != rec.end() && !m->is_null()) {
+    if (!m->is_number()) bad(where, field("margin"), fmt::format("expected a number, got {}", type_name(*m)));
+    ex.meta = nlohmann::json{{"margin", m->get<double>()}};
+  }
   return ex;
 }
 

@@ -98,13 +98,14 @@ void validate(const Recipe& r, const Node& resolved) {
       std::string key = fmt::format("data.{}[{}]", list, i);
       if (!s.name.empty() && !names.insert(s.name).second)
         fail_at(Location{"", 0, 0, key + ".name"}, "duplicate source name '{}'", s.name);
-      bool pref = s.format == data::Format::Preference;
-      if (r.algorithm.name == algo::Name::Dpo && !pref)
+      const bool pref = s.format == data::Format::Preference;
+      const bool pairs = r.algorithm.name == algo::Name::Dpo || r.algorithm.name == algo::Name::RewardModel;
+      if (pairs && !pref)
+        fail_at(Location{"", 0, 0, key + ".format"}, "algorithm {} needs preference data, but this source has format '{}'",
+                enum_name(r.algorithm.name), enum_name(s.format));
+      if (!pairs && pref)
         fail_at(Location{"", 0, 0, key + ".format"},
-                "algorithm dpo needs preference data, but this source has format '{}'", enum_name(s.format));
-      if (r.algorithm.name != algo::Name::Dpo && pref)
-        fail_at(Location{"", 0, 0, key + ".format"},
-                "preference data is only used by algorithm dpo (algorithm.name is '{}')",
+                "preference data is only used by algorithms dpo and reward_model (algorithm.name is '{}')",
                 enum_name(r.algorithm.name));
       const bool cls = s.format == data::Format::Classification || s.format == data::Format::TokenClassification;
       if ((r.algorithm.name == algo::Name::Classify) != cls)
@@ -151,11 +152,21 @@ void validate(const Recipe& r, const Node& resolved) {
   if (r.model.attention == model::AttentionBackend::Flash && r.parallel.device == parallel::Device::Cpu)
     fail_at(where(resolved, {"model", "attention"}), "attention 'flash' needs a CUDA device (parallel.device is cpu)");
   check_applicable(r, resolved);
-  // A head only the classify algorithm trains would otherwise be carried along untrained.
-  if (r.model.head.type != model::HeadType::None && r.algorithm.name != algo::Name::Classify)
-    fail_at(where(resolved, {"model", "head"}), "model.head ({}) is trained by algorithm classify; algorithm {} trains "
-            "the LM head (remove model.head, or set algorithm.name: classify)",
+  // A head only classify / reward_model train would otherwise be carried along untrained.
+  const bool head_algo = r.algorithm.name == algo::Name::Classify || r.algorithm.name == algo::Name::RewardModel;
+  if (r.model.head.type != model::HeadType::None && !head_algo)
+    fail_at(where(resolved, {"model", "head"}), "model.head ({}) is trained by algorithms classify and reward_model; "
+            "algorithm {} trains the LM head (remove model.head, or set algorithm.name: classify)",
             enum_name(r.model.head.type), enum_name(r.algorithm.name));
+  if (r.algorithm.name == algo::Name::RewardModel && r.model.head.type != model::HeadType::None &&
+      (r.model.head.type != model::HeadType::SequenceClassification || r.model.head.num_labels != 1))
+    fail_at(where(resolved, {"model", "head"}),
+            "algorithm reward_model scores each answer with one number: model.head needs type "
+            "sequence_classification and num_labels 1 (got {}, num_labels {})",
+            enum_name(r.model.head.type), r.model.head.num_labels);
+  if (r.algorithm.name == algo::Name::RewardModel && r.model.lora)
+    fail_at(where(resolved, {"model", "lora"}), "algorithm reward_model with model.lora: the score head would stay "
+            "frozen (heads under LoRA are not part of this build yet); use full fine-tuning");
   if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
     fail_at(where(resolved, {"algorithm", "grpo", "rewards"}), "GRPO needs at least one reward");
   if (r.algorithm.name == algo::Name::Grpo && r.data.packing)

@@ -6,6 +6,7 @@
 #include "algo/distill.h"
 #include "algo/dpo.h"
 #include "algo/grpo.h"
+#include "algo/reward_model.h"
 #include "algo/sft.h"
 #include "registry/catalog.h"
 
@@ -38,6 +39,10 @@ void register_builtins() {
                      algo::make_grpo);
     r.algorithms.add("classify", "sequence classification / regression with the score head (model.head)",
                      algo::make_classify);
+    r.algorithms.add("reward_model",
+                     "reward-model training on preference pairs: Bradley-Terry loss on the score head (optional "
+                     "margin, centring term); exports a *ForSequenceClassification for the `model` reward",
+                     algo::make_reward_model);
     r.rewards.add("exact_match", "1 if the completion's final answer (after ####, in \\boxed{}, or its last line) "
                   "equals the record's answer", rl::make_exact_match);
     r.rewards.add("numeric", "1 if the last number of the final answer equals the record's answer within tolerance",

@@ -67,6 +67,7 @@ void Controller::score(const PromptBatch& batch, Rollouts& r) {
     RewardSample s;
     s.prompt = tok_ ? tok_->tokenizer().decode(batch.prompts[r.prompt_of[i]], false) : std::string();
     s.completion = c.text;
+    s.completion_raw = tok_ ? tok_->tokenizer().decode(c.tokens, false) : c.text;
     s.record = batch.records[r.prompt_of[i]];
     s.completion_tokens = static_cast<int64_t>(c.tokens.size());
     s.truncated = c.finish_reason == "length";

@@ -1,6 +1,7 @@
 // A reward model as a reward function: an HF *ForSequenceClassification checkpoint (num_labels 1)
 // loaded into our decoder with its score head (lib/model), scoring the prompt text followed by the
-// completion, tokenized with the reward model's own tokenizer, in packed batches without gradients.
+// completion as sampled (special tokens included, so a chat's end-of-turn token ends it), tokenized
+// with the reward model's own tokenizer, in packed batches without gradients.
 #include <torch/cuda.h>
 
 #include <filesystem>
@@ -43,7 +44,10 @@ class RewardModel : public RewardFunction {
     for (size_t b = 0; b < batch.size(); b += group) {
       std::vector<std::vector<int64_t>> docs;
       for (size_t i = b; i < std::min(batch.size(), b + group); ++i) {
-        auto ids = tok_->tokenizer().encode(batch[i].prompt + batch[i].completion, true).ids;
+        // The conversation as the policy produced it, its end-of-turn token included: a reward model
+        // trained by algorithm reward_model reads its score there.
+        const std::string& completion = batch[i].completion_raw.empty() ? batch[i].completion : batch[i].completion_raw;
+        auto ids = tok_->tokenizer().encode(batch[i].prompt + completion, true).ids;
         docs.emplace_back(ids.begin(), ids.end());
       }
       at::Tensor s = rm_->score_logits(model::PackedInput::from_documents(docs, rm_->device())).to(at::kCPU);

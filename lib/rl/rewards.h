@@ -17,6 +17,7 @@ namespace pt::rl {
 struct RewardSample {
   std::string prompt;
   std::string completion;
+  std::string completion_raw;  // with the special tokens it sampled (the end-of-turn token): a reward model's view
   nlohmann::json record;      // the prompt's record (reference answer and any other fields)
   int64_t completion_tokens = 0;
   bool truncated = false;     // stopped by the length limit
