@@ -16,7 +16,8 @@ Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
   params_.aggregation = o_.loss == GrpoLoss::Grpo     ? GrpoAggregation::Grpo
                         : o_.loss == GrpoLoss::Bnpo   ? GrpoAggregation::Bnpo
                         : o_.loss == GrpoLoss::DrGrpo ? GrpoAggregation::DrGrpo
-                                                      : GrpoAggregation::Dapo;
+                                                      : GrpoAggregation::Dapo;  // dapo, cispo (as TRL)
+  params_.objective = o_.loss == GrpoLoss::Cispo ? PolicyObjective::Cispo : PolicyObjective::Clipped;
   params_.importance = o_.importance_sampling == ImportanceSampling::Token ? ImportanceLevel::Token
                                                                             : ImportanceLevel::Sequence;
   params_.epsilon_low = o_.epsilon;
@@ -64,7 +65,9 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   // Stages 2-5: rollouts on the live weights, rewards, advantages, selection.
   rl::Rollouts r = controller_->rollout(pb, static_cast<int64_t>(batch.step), training);
   controller_->score(pb, r);
-  controller_->advantages(r);
+  // REINFORCE++ whitens over the whole step's completion tokens: its moments are summed over ranks.
+  const bool global = training && world.size() > 1;
+  controller_->advantages(r, [&](std::vector<double> v) { return global ? world.allreduce_sum(v) : v; });
   if (training) controller_->select(r);
   const int world_size = training ? world.size() : 1;
   const double global_completions = static_cast<double>(std::max<int64_t>(1, batch.global_rows) * r.group_size);

@@ -27,6 +27,39 @@ at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, Advan
   return at::nan_to_num(adv, 0.0, 0.0, 0.0);
 }
 
+at::Tensor rloo_advantages(const at::Tensor& rewards, int64_t group_size) {
+  PT_CHECK(rewards.dim() == 1 && group_size > 0 && rewards.size(0) % group_size == 0,
+           "rloo_advantages: {} rewards do not form groups of {}", rewards.size(0), group_size);
+  at::Tensor g = rewards.view({-1, group_size});
+  at::Tensor n = g.isnan().logical_not().sum(1, true).to(rewards.scalar_type());
+  at::Tensor others = (at::nansum(g, 1, true) - g) / (n - 1);  // NaN (0/0) for a lone scorable one
+  return at::nan_to_num((g - others).reshape({-1}), 0.0, 0.0, 0.0);
+}
+
+at::Tensor reinforce_pp_returns(const at::Tensor& rewards, int64_t group_size, bool baseline) {
+  if (!baseline) return rewards.clone();
+  PT_CHECK(rewards.dim() == 1 && group_size > 0 && rewards.size(0) % group_size == 0,
+           "reinforce_pp_returns: {} rewards do not form groups of {}", rewards.size(0), group_size);
+  at::Tensor g = rewards.view({-1, group_size});
+  // verl: a group of one keeps its score (baseline 0).
+  at::Tensor mean = group_size > 1 ? at::nanmean(g, 1, true) : at::zeros_like(g.select(1, 0).unsqueeze(1));
+  return (g - mean).reshape({-1});
+}
+
+TokenMoments token_moments(const at::Tensor& returns, const at::Tensor& lengths) {
+  const at::Tensor ok = returns.isnan().logical_not();
+  const at::Tensor x = at::where(ok, returns, at::zeros_like(returns));
+  const at::Tensor w = at::where(ok, lengths.to(returns.scalar_type()), at::zeros_like(returns));
+  return {w.sum().item<double>(), (w * x).sum().item<double>(), (w * x * x).sum().item<double>()};
+}
+
+at::Tensor whiten_by_tokens(const at::Tensor& returns, const TokenMoments& m) {
+  if (m.tokens < 2) return at::zeros_like(returns);  // verl refuses a variance over one token
+  const double mean = m.sum / m.tokens;
+  const double var = (m.sum_sq / m.tokens - mean * mean) * m.tokens / (m.tokens - 1);
+  return at::nan_to_num((returns - mean) / std::sqrt(std::max(var, 0.0) + 1e-8), 0.0, 0.0, 0.0);
+}
+
 PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old_logps, const at::Tensor& ref_logps,
                                   const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p) {
   PolicyLossTerms t;
@@ -36,11 +69,17 @@ PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old
                          ? log_ratio
                          : ((log_ratio * m).sum(-1) / m.sum(-1).clamp_min(1.0)).unsqueeze(-1);  // GSPO
   at::Tensor coef1 = log_w.exp();
-  at::Tensor coef2 = coef1.clamp(1 - p.epsilon_low, 1 + p.epsilon_high);
   at::Tensor adv = advantages.unsqueeze(1).to(logps.scalar_type());
-  at::Tensor l1 = coef1 * adv, l2 = coef2 * adv;
-  at::Tensor per_token = -at::min(l1, l2);
-  t.clipped = l2.lt(l1).to(logps.scalar_type()).detach();
+  at::Tensor per_token;
+  if (p.objective == PolicyObjective::Cispo) {
+    per_token = -coef1.clamp_max(p.epsilon_high).detach() * adv * logps;
+    t.clipped = (coef1.gt(p.epsilon_high) & adv.gt(0)).to(logps.scalar_type()).detach();
+  } else {
+    at::Tensor coef2 = coef1.clamp(1 - p.epsilon_low, 1 + p.epsilon_high);
+    at::Tensor l1 = coef1 * adv, l2 = coef2 * adv;
+    per_token = -at::min(l1, l2);
+    t.clipped = l2.lt(l1).to(logps.scalar_type()).detach();
+  }
   if (p.beta != 0) {
     at::Tensor d = ref_logps - logps;
     t.kl = d.exp() - d - 1;  // k3: unbiased, always >= 0

@@ -15,12 +15,34 @@ enum class AdvantageScale { Group, Batch, None };
 // NaN rewards (unscorable completions) are left out of the statistics and get advantage 0.
 at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, AdvantageScale scale);
 
+// RLOO: each reward minus the mean of the other scorable completions of its group, n/(n-1) (r - mean)
+// (TRL's RLOOTrainer, verl's rloo). NaN rewards are left out and get 0, as does a group with one
+// scorable completion.
+at::Tensor rloo_advantages(const at::Tensor& rewards, int64_t group_size);
+
+// REINFORCE++ with an outcome reward (verl's reinforce_plus_plus and reinforce_plus_plus_baseline):
+// the return of each completion token is its completion's reward (gamma 1) — minus its group's mean
+// for the baseline variant — and returns are whitened over every completion token of the batch:
+// (x - mu) / sqrt(var + 1e-8), mu and the unbiased var weighted by completion length. Moments are
+// summed so ranks can add theirs before whitening; NaN rewards are left out and get 0.
+struct TokenMoments {
+  double tokens = 0, sum = 0, sum_sq = 0;
+};
+at::Tensor reinforce_pp_returns(const at::Tensor& rewards, int64_t group_size, bool baseline);
+TokenMoments token_moments(const at::Tensor& returns, const at::Tensor& lengths);
+at::Tensor whiten_by_tokens(const at::Tensor& returns, const TokenMoments& m);
+
 enum class GrpoAggregation { Grpo, Bnpo, DrGrpo, Dapo };
 enum class ImportanceLevel { Token, Sequence };
+// Clipped: PPO's clipped surrogate (GRPO and its variants). Cispo: the importance weight, capped at
+// epsilon_high and not differentiated, times advantage times log-prob (CISPO, TRL loss_type "cispo"):
+// every token keeps a gradient, however far its ratio moved.
+enum class PolicyObjective { Clipped, Cispo };
 
 struct PolicyLossParams {
   GrpoAggregation aggregation = GrpoAggregation::Dapo;
   ImportanceLevel importance = ImportanceLevel::Token;
+  PolicyObjective objective = PolicyObjective::Clipped;
   double epsilon_low = 0.2, epsilon_high = 0.2;
   double beta = 0;  // KL coefficient; 0 = no reference
 };
@@ -29,7 +51,8 @@ struct PolicyLossTerms {
   // Per-token loss [B, T] (masked positions 0), and per sequence: the sum and the count of its
   // completion tokens. The aggregations below reduce these.
   at::Tensor per_token, seq_sum, seq_tokens;
-  at::Tensor clipped;  // [B, T] (or [B, 1] at sequence level) 1 where the clipped branch was taken
+  at::Tensor clipped;  // [B, T] (or [B, 1] at sequence level) 1 where the clipped branch was taken (CISPO: the
+                       // weight was capped on a positive advantage)
   at::Tensor kl;       // [B, T] k3 estimate (undefined when beta = 0)
 };
 

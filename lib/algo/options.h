@@ -90,8 +90,9 @@ struct RewardOptions {
   }
 };
 
-enum class GrpoLoss { Grpo, Bnpo, DrGrpo, Dapo };
+enum class GrpoLoss { Grpo, Bnpo, DrGrpo, Dapo, Cispo };
 enum class RewardScale { Group, Batch, None };
+enum class Advantage { Group, Rloo, ReinforcePP, ReinforcePPBaseline };
 enum class ImportanceSampling { Token, Sequence };
 
 struct GrpoOptions {
@@ -103,6 +104,7 @@ struct GrpoOptions {
   double min_p = 0.0;
   GrpoLoss loss = GrpoLoss::Dapo;
   RewardScale scale_rewards = RewardScale::Group;
+  Advantage advantage = Advantage::Group;
   ImportanceSampling importance_sampling = ImportanceSampling::Token;
   double epsilon = 0.2;
   double epsilon_high = 0.2;
@@ -128,14 +130,24 @@ struct GrpoOptions {
     v.field("min_p", min_p, Spec("min-p sampling; 0 = off").min(0).lt(1));
     v.field("loss", loss,
             Spec("aggregation: grpo = per-sequence token mean, then mean over sequences; bnpo / dapo = mean over "
-                 "the step's completion tokens; dr_grpo = sum / (sequences x max_new_tokens)"));
+                 "the step's completion tokens; dr_grpo = sum / (sequences x max_new_tokens); cispo = CISPO's "
+                 "objective (the importance weight capped at epsilon_high, not differentiated, x advantage x "
+                 "log-prob), aggregated as dapo"));
+    v.field("advantage", advantage,
+            Spec("estimator: group = reward - group mean, scaled by scale_rewards (GRPO); rloo = reward - mean "
+                 "of the other completions of its group; reinforce_pp = REINFORCE++ (rewards whitened over the "
+                 "batch's completion tokens); reinforce_pp_baseline = the group mean subtracted first, then "
+                 "whitened. The KL term, with beta > 0, is in the loss (k3)"));
     v.field("scale_rewards", scale_rewards,
-            Spec("advantage = reward - group mean, divided by the group's std (group, GRPO), the batch's (batch) "
-                 "or not at all (none, Dr. GRPO)"));
+            Spec("advantage group: reward - group mean, divided by the group's std (group, GRPO), the batch's "
+                 "(batch) or not at all (none, Dr. GRPO)"));
     v.field("importance_sampling", importance_sampling,
             Spec("token = per-token ratios (GRPO/DAPO); sequence = one length-normalized ratio per sequence (GSPO)"));
     v.field("epsilon", epsilon, Spec("lower clipping range: ratios below 1 - epsilon are clipped").gt(0).lt(1));
-    v.field("epsilon_high", epsilon_high, Spec("upper clipping range (DAPO's clip-higher: > epsilon)").gt(0));
+    v.field("epsilon_high", epsilon_high,
+            Spec("upper clipping range (DAPO's clip-higher: > epsilon); loss cispo: the cap on the importance "
+                 "weight (epsilon_max, above 1, e.g. 5)")
+                .gt(0));
     v.field("beta", beta, Spec("KL coefficient to the reference (k3 estimator); 0 = no reference model is loaded").min(0));
     v.field("mini_batches", mini_batches, Spec("optimizer updates per rollout batch, each over a slice of it").min(1));
     v.field("epochs", epochs, Spec("passes over each rollout batch (TRL's num_iterations)").min(1));
@@ -237,7 +249,11 @@ PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {
 PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"},
                {pt::algo::OnRewardError::Skip, "skip"})
 PT_RECIPE_ENUM(pt::algo::GrpoLoss, {pt::algo::GrpoLoss::Grpo, "grpo"}, {pt::algo::GrpoLoss::Bnpo, "bnpo"},
-               {pt::algo::GrpoLoss::DrGrpo, "dr_grpo"}, {pt::algo::GrpoLoss::Dapo, "dapo"})
+               {pt::algo::GrpoLoss::DrGrpo, "dr_grpo"}, {pt::algo::GrpoLoss::Dapo, "dapo"},
+               {pt::algo::GrpoLoss::Cispo, "cispo"})
+PT_RECIPE_ENUM(pt::algo::Advantage, {pt::algo::Advantage::Group, "group"}, {pt::algo::Advantage::Rloo, "rloo"},
+               {pt::algo::Advantage::ReinforcePP, "reinforce_pp"},
+               {pt::algo::Advantage::ReinforcePPBaseline, "reinforce_pp_baseline"})
 PT_RECIPE_ENUM(pt::algo::RewardScale, {pt::algo::RewardScale::Group, "group"}, {pt::algo::RewardScale::Batch, "batch"},
                {pt::algo::RewardScale::None, "none"})
 PT_RECIPE_ENUM(pt::algo::ImportanceSampling, {pt::algo::ImportanceSampling::Token, "token"},

@@ -52,6 +52,17 @@ void check_applicable(const Recipe& r, const Node& source) {
     if (g.beta == 0 && (g.reference != d.reference || !g.reference_path.empty()))
       refuse({"algorithm", "grpo", "reference"}, "beta is 0, so no reference is used: reference / reference_path do not "
                                                  "apply (set beta > 0 for the KL term)");
+    if (g.advantage != algo::Advantage::Group && g.scale_rewards != d.scale_rewards)
+      refuse({"algorithm", "grpo", "scale_rewards"},
+             fmt::format("scale_rewards applies to advantage group only (advantage is {}: rloo is not scaled, "
+                         "reinforce_pp whitens over the batch's completion tokens)", enum_name(g.advantage)));
+    if (g.loss == algo::GrpoLoss::Cispo && g.epsilon != d.epsilon)
+      refuse({"algorithm", "grpo", "epsilon"}, "loss cispo has no lower clip: epsilon does not apply (epsilon_high "
+                                               "caps the importance weight)");
+    if (g.loss == algo::GrpoLoss::Cispo && g.epsilon_high <= 1)
+      refuse({"algorithm", "grpo", "epsilon_high"},
+             fmt::format("loss cispo caps the importance weight at epsilon_high = {}, which is not above 1 (every "
+                         "token would be down-weighted); set the cap epsilon_max, e.g. 5.0", g.epsilon_high));
     if (g.overlong_buffer == 0 && g.overlong_penalty != d.overlong_penalty)
       refuse({"algorithm", "grpo", "overlong_penalty"}, "overlong_penalty needs overlong_buffer > 0");
     for (size_t i = 0; i < g.rewards.size(); ++i) {

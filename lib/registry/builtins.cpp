@@ -43,6 +43,23 @@ void register_builtins() {
                      "reward-model training on preference pairs: Bradley-Terry loss on the score head (optional "
                      "margin, centring term); exports a *ForSequenceClassification for the `model` reward",
                      algo::make_reward_model);
+    using algo::Advantage;
+    r.advantages.add("group", "reward - group mean, divided by the group's or batch's std or not (scale_rewards): "
+                     "GRPO, Dr. GRPO", Advantage::Group);
+    r.advantages.add("rloo", "reward - mean of the other completions of its group (RLOO, leave-one-out)",
+                     Advantage::Rloo);
+    r.advantages.add("reinforce_pp", "REINFORCE++: rewards whitened over the step's completion tokens (verl)",
+                     Advantage::ReinforcePP);
+    r.advantages.add("reinforce_pp_baseline", "REINFORCE++-baseline: group mean subtracted, then whitened over "
+                     "the step's completion tokens (verl)", Advantage::ReinforcePPBaseline);
+    using algo::GrpoLoss;
+    r.policy_losses.add("grpo", "clipped surrogate; per-sequence token mean, then mean over sequences", GrpoLoss::Grpo);
+    r.policy_losses.add("bnpo", "clipped surrogate; mean over the step's completion tokens", GrpoLoss::Bnpo);
+    r.policy_losses.add("dr_grpo", "clipped surrogate; sum / (sequences x max_new_tokens)", GrpoLoss::DrGrpo);
+    r.policy_losses.add("dapo", "clipped surrogate (clip-higher); mean over the step's completion tokens",
+                        GrpoLoss::Dapo);
+    r.policy_losses.add("cispo", "CISPO: capped, non-differentiated importance weight x advantage x log-prob "
+                        "(epsilon_high = the cap); mean over the step's completion tokens", GrpoLoss::Cispo);
     r.rewards.add("exact_match", "1 if the completion's final answer (after ####, in \\boxed{}, or its last line) "
                   "equals the record's answer", rl::make_exact_match);
     r.rewards.add("numeric", "1 if the last number of the final answer equals the record's answer within tolerance",
@@ -64,6 +81,8 @@ std::vector<Listing> catalog() {
   add_all(registries().attention);
   add_all(registries().algorithms);
   add_all(registries().rewards);
+  add_all(registries().advantages);
+  add_all(registries().policy_losses);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "algo/algorithm.h"
+#include "algo/options.h"
 #include "model/arch.h"
 #include "model/options.h"
 #include "registry/registry.h"
@@ -17,6 +18,9 @@ struct Registries {
   Registry<model::AttentionBackend> attention{"attention"};
   Registry<algo::AlgorithmFactory> algorithms{"algorithm"};
   Registry<rl::RewardFactory> rewards{"reward"};
+  // GRPO-family choices (algorithm.grpo.advantage / loss), listed with what each computes.
+  Registry<algo::Advantage> advantages{"advantage"};
+  Registry<algo::GrpoLoss> policy_losses{"policy_loss"};
 };
 
 // Filled once by register_builtins().

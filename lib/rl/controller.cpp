@@ -86,12 +86,33 @@ void Controller::score(const PromptBatch& batch, Rollouts& r) {
   r.reward_s = since(t0);
 }
 
-void Controller::advantages(Rollouts& r) const {
+void Controller::advantages(Rollouts& r, const std::function<std::vector<double>(std::vector<double>)>& sum) const {
   at::Tensor rewards = at::tensor(r.rewards, at::TensorOptions().dtype(at::kDouble));
-  const auto scale = o_.scale_rewards == algo::RewardScale::Group   ? algo::AdvantageScale::Group
-                     : o_.scale_rewards == algo::RewardScale::Batch ? algo::AdvantageScale::Batch
-                                                                     : algo::AdvantageScale::None;
-  r.advantages = r.group_size > 1 ? algo::group_advantages(rewards, r.group_size, scale) : at::zeros_like(rewards);
+  if (r.group_size < 2) {
+    r.advantages = at::zeros_like(rewards);  // evaluation: one completion per prompt, no baseline
+    return;
+  }
+  switch (o_.advantage) {
+    case algo::Advantage::Group: {
+      const auto scale = o_.scale_rewards == algo::RewardScale::Group   ? algo::AdvantageScale::Group
+                         : o_.scale_rewards == algo::RewardScale::Batch ? algo::AdvantageScale::Batch
+                                                                         : algo::AdvantageScale::None;
+      r.advantages = algo::group_advantages(rewards, r.group_size, scale);
+      return;
+    }
+    case algo::Advantage::Rloo: r.advantages = algo::rloo_advantages(rewards, r.group_size); return;
+    case algo::Advantage::ReinforcePP:
+    case algo::Advantage::ReinforcePPBaseline: {
+      std::vector<double> lens;
+      for (const auto& c : r.completions) lens.push_back(static_cast<double>(c.tokens.size()));
+      const at::Tensor returns = algo::reinforce_pp_returns(rewards, r.group_size,
+                                                            o_.advantage == algo::Advantage::ReinforcePPBaseline);
+      const auto m = algo::token_moments(returns, at::tensor(lens, at::TensorOptions().dtype(at::kDouble)));
+      const auto total = sum({m.tokens, m.sum, m.sum_sq});
+      r.advantages = algo::whiten_by_tokens(returns, {total[0], total[1], total[2]});
+      return;
+    }
+  }
 }
 
 void Controller::select(Rollouts& r) const {

@@ -7,6 +7,7 @@
 // Roles are colocated (the policy generates, is scored and is updated on the same ranks) unless
 // algorithm.grpo.rollout_ranks moves generation to ranks of its own (rl/rollout_link.h); evaluation
 // rollouts stay on the training ranks.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +50,9 @@ class Controller {
   // training false: evaluation — one greedy completion per prompt, scored, nothing selected.
   Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
   void score(const PromptBatch& batch, Rollouts& r);
-  void advantages(Rollouts& r) const;
+  // `sum`: adds a vector over the ranks that share the step (identity on one rank or in evaluation),
+  // for the estimators whose statistics span the whole batch.
+  void advantages(Rollouts& r, const std::function<std::vector<double>(std::vector<double>)>& sum) const;
   void select(Rollouts& r) const;
   // Stage metrics as sums over this rank's completions (the caller divides by global counts).
   struct Sums {

@@ -2,8 +2,11 @@
 
 GRPOTrainer._compute_loss runs TRL's own code on random float64 inputs, with a stand-in for the model's
 per-token log-probs; loss_type grpo, bnpo, dr_grpo, dapo; token- and sequence-level importance
-sampling; beta 0 and beta > 0 (k3 KL). Advantages: TRL's group / batch / none normalization with its
-nanstd, as in GRPOTrainer._generate_and_score_completions.
+sampling; beta 0 and beta > 0 (k3 KL); loss_type cispo (epsilon_high = the weight cap). Advantages: TRL's
+group / batch / none normalization with its nanstd, as in GRPOTrainer._generate_and_score_completions;
+RLOO's leave-one-out baseline as RLOOTrainer._generate_and_score_completions computes it (NaN-aware);
+REINFORCE++ and REINFORCE++-baseline as verl's core_algos.py computes them (returns tiled over the
+completion tokens, gamma 1, masked_whiten with the unbiased variance).
 usage: trl_grpo.py OUT.safetensors
 """
 import sys
@@ -53,6 +56,10 @@ for loss_type in ("grpo", "bnpo", "dr_grpo", "dapo"):
     for level in ("token", "sequence"):
         for beta in (0.0, 0.04):
             out[f"loss_{loss_type}_{level}_{beta}"] = compute(loss_type, level, beta).reshape(1).to(torch.float64)
+for level in ("token", "sequence"):
+    for beta in (0.0, 0.04):
+        # A cap of 1.2 so that some weights (up to ~e^0.9) are capped.
+        out[f"loss_cispo_{level}_{beta}"] = compute("cispo", level, beta, eps_high=1.2).reshape(1).to(torch.float64)
 
 rewards = torch.rand(B * G // 2, dtype=torch.float64).round(decimals=1)
 rewards[4:8] = 0.5  # a group with equal rewards: zero std
@@ -68,5 +75,47 @@ for scale in ("group", "batch", "none"):
     if scale != "none":
         a = a / (std + 1e-4)
     out[f"adv_{scale}"] = a
+
+# RLOO (TRL RLOOTrainer): a NaN (unscorable) reward, and a group with a single scorable completion.
+rl = torch.rand(16, dtype=torch.float64).round(decimals=1)
+rl[2] = torch.nan
+rl[8:11] = torch.nan
+out["rloo_rewards"] = rl
+g = rl.view(-1, G)
+counts = (~torch.isnan(g)).sum(dim=1, keepdim=True)
+baselines = ((torch.nansum(g, dim=1, keepdim=True) - g) / (counts - 1)).view(-1)
+out["adv_rloo"] = torch.nan_to_num(rl - baselines, nan=0.0)
+
+
+# REINFORCE++ (verl core_algos): token-level rewards hold the score at the last completion token.
+def masked_mean(x, m):
+    return (x * m).sum() / m.sum()
+
+
+def masked_whiten(x, m):
+    mean = masked_mean(x, m)
+    var = masked_mean((x - mean) ** 2, m) * (m.sum() / (m.sum() - 1))
+    return (x - mean) * torch.rsqrt(var + 1e-8)
+
+
+scores = torch.randn(16, dtype=torch.float64)
+rlens = torch.randint(1, T + 1, (16,))
+rmask = (torch.arange(T).unsqueeze(0) < rlens.unsqueeze(1)).to(torch.float64)
+out.update(rpp_scores=scores, rpp_lens=rlens.to(torch.float64))
+token_rewards = torch.zeros(16, T, dtype=torch.float64)
+token_rewards[torch.arange(16), rlens - 1] = scores
+returns = torch.zeros_like(token_rewards)
+running = 0
+for t in reversed(range(T)):
+    running = token_rewards[:, t] + 1.0 * running
+    returns[:, t] = running
+    running = running * rmask[:, t]
+adv = masked_whiten(returns, rmask) * rmask
+out["adv_reinforce_pp"] = adv[:, 0]  # constant along each completion (gamma 1)
+out["adv_reinforce_pp_spread"] = ((adv - adv[:, :1]) * rmask).abs().max().reshape(1)
+gs = scores.view(-1, G)
+base = (gs - gs.mean(dim=1, keepdim=True)).view(-1)
+tiled = base.unsqueeze(-1).tile([1, T]) * rmask
+out["adv_reinforce_pp_baseline"] = (masked_whiten(tiled, rmask) * rmask)[:, 0]
 save_file({k: v.contiguous() for k, v in out.items()}, sys.argv[1])
 print(f"wrote {len(out)} tensors")

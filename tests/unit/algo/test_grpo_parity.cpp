@@ -1,8 +1,9 @@
 // GRPO-family loss and advantage parity with TRL: tests/reference/trl_grpo.py runs TRL's
 // GRPOTrainer._compute_loss (loss_type grpo, bnpo, dr_grpo, dapo; token and sequence importance
 // sampling; beta 0 and 0.04 with the k3 KL) and its group / batch / none advantage normalization on
-// random float64 inputs. One batch = one micro-batch, so TRL's per-call normalization equals our
-// global denominator.
+// random float64 inputs; loss_type cispo; RLOO's leave-one-out baseline as TRL's RLOOTrainer computes
+// it; REINFORCE++ and its baseline variant as verl's core_algos.py computes them. One batch = one
+// micro-batch, so TRL's per-call normalization equals our global denominator.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -48,6 +49,38 @@ TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][lo
                             algo::aggregate_denominator(agg, mask.size(0), mask.sum().item<double>(), max_len);
         CHECK(std::abs(ours - t(key).item<double>()) < 1e-6);
       }
+  for (auto [level_name, level] : {std::pair<const char*, algo::ImportanceLevel>{"token", algo::ImportanceLevel::Token},
+                                   {"sequence", algo::ImportanceLevel::Sequence}})
+    for (double beta : {0.0, 0.04}) {
+      const std::string key = fmt::format("loss_cispo_{}_{}", level_name, beta == 0 ? "0.0" : "0.04");
+      INFO(key);
+      algo::PolicyLossParams p;
+      p.aggregation = A::Dapo;
+      p.objective = algo::PolicyObjective::Cispo;
+      p.importance = level;
+      p.epsilon_high = 1.2;
+      p.beta = beta;
+      auto terms = algo::policy_loss_terms(logps, old, ref, adv, mask, p);
+      const double ours = algo::aggregate_numerator(terms, A::Dapo).item<double>() /
+                          algo::aggregate_denominator(A::Dapo, mask.size(0), mask.sum().item<double>(), max_len);
+      CHECK(std::abs(ours - t(key).item<double>()) < 1e-6);
+      if (level == algo::ImportanceLevel::Token) CHECK((terms.clipped * mask).sum().item<double>() > 0);
+    }
+  {
+    INFO("rloo");
+    CHECK((algo::rloo_advantages(t("rloo_rewards"), 4) - t("adv_rloo")).abs().max().item<double>() < 1e-12);
+  }
+  {
+    INFO("reinforce_pp");
+    CHECK(t("adv_reinforce_pp_spread").item<double>() < 1e-12);  // gamma 1: one advantage per completion
+    const at::Tensor scores = t("rpp_scores"), lens = t("rpp_lens");
+    for (bool baseline : {false, true}) {
+      const at::Tensor ret = algo::reinforce_pp_returns(scores, 4, baseline);
+      const at::Tensor a = algo::whiten_by_tokens(ret, algo::token_moments(ret, lens));
+      const at::Tensor want = t(baseline ? "adv_reinforce_pp_baseline" : "adv_reinforce_pp");
+      CHECK((a - want).abs().max().item<double>() < 1e-9);
+    }
+  }
   const at::Tensor rewards = t("rewards");
   for (auto [name, scale] : {std::pair<const char*, algo::AdvantageScale>{"group", algo::AdvantageScale::Group},
                              {"batch", algo::AdvantageScale::Batch}, {"none", algo::AdvantageScale::None}}) {

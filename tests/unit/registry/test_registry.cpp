@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "recipe/fields.h"
 #include "registry/builtins.h"
 
 TEST_CASE("registry lists builtins and rejects unknown names with suggestions") {
@@ -14,4 +15,16 @@ TEST_CASE("registry lists builtins and rejects unknown names with suggestions") 
   auto text = pt::registry::format_listing("attention");
   REQUIRE_THAT(text, Catch::Contains("flash"));
   REQUIRE_THROWS_WITH(pt::registry::listing("atention"), Catch::Contains("did you mean 'attention'"));
+}
+
+TEST_CASE("registry: the GRPO advantage estimators and policy losses are the recipe's choices") {
+  pt::registry::register_builtins();
+  auto& r = pt::registry::registries();
+  for (const auto& e : r.advantages.entries())
+    CHECK(pt::recipe::enum_name(e.factory) == e.name);
+  for (const auto& e : r.policy_losses.entries())
+    CHECK(pt::recipe::enum_name(e.factory) == e.name);
+  CHECK(r.advantages.entries().size() == 4);
+  CHECK(r.policy_losses.entries().size() == 5);
+  REQUIRE_THAT(pt::registry::format_listing("advantage"), Catch::Contains("reinforce_pp_baseline"));
 }
