@@ -25,6 +25,7 @@ PreferenceLossKind kind_of(DpoLoss l) {
     case DpoLoss::Hinge: return PreferenceLossKind::Hinge;
     case DpoLoss::Robust: return PreferenceLossKind::Robust;
     case DpoLoss::Simpo: return PreferenceLossKind::Simpo;
+    case DpoLoss::Orpo: return PreferenceLossKind::Orpo;
   }
   return PreferenceLossKind::Sigmoid;
 }
@@ -43,8 +44,8 @@ Dpo::Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir)
 
 void Dpo::setup(const Context& ctx) {
   Algorithm::setup(ctx);
-  if (params_.kind == PreferenceLossKind::Simpo) {
-    log::info("dpo: loss simpo is reference-free; no reference model");
+  if (!needs_reference()) {
+    log::info("dpo: loss {} is reference-free; no reference model", recipe::enum_name(o_.loss));
     return;
   }
   mode_ = resolve_reference(o_.reference, ctx.policy->has_adapters(), o_.reference_path, "algorithm.dpo");
@@ -196,7 +197,7 @@ LossOut Dpo::loss(const MicroBatch& mb, const Prepared& prep) {
   auto [c, r] = pair_docs(mb);
   PairLogps in{lp.index_select(0, c), lp.index_select(0, r), {}, {}, doc_tokens.index_select(0, c),
                doc_tokens.index_select(0, r)};
-  if (params_.kind != PreferenceLossKind::Simpo) {
+  if (needs_reference()) {
     at::Tensor ref = reference_doc_logps(mb, prep.training);
     in.ref_chosen = ref.index_select(0, c);
     in.ref_rejected = ref.index_select(0, r);

@@ -1,6 +1,6 @@
 #pragma once
-// Direct preference optimization and its family (IPO, hinge, robust, conservative DPO, SimPO, RPO's
-// NLL term) over packed preference pairs.
+// Direct preference optimization and its family (IPO, hinge, robust, conservative DPO, SimPO, ORPO,
+// RPO's NLL term) over packed preference pairs.
 //
 // A pair is one packing unit (chosen document, then rejected), so it always lands in one row, hence
 // one micro-batch and one rank. Per-token log-probs come from the chunked op; summing them per
@@ -30,6 +30,10 @@ class Dpo : public Algorithm {
   at::Tensor reference_doc_logps(const MicroBatch& mb, bool training);
   at::Tensor doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* doc_tokens);
   void build_cache();
+  // SimPO and ORPO are reference-free.
+  bool needs_reference() const {
+    return params_.kind != PreferenceLossKind::Simpo && params_.kind != PreferenceLossKind::Orpo;
+  }
 
   DpoOptions o_;
   PreferenceLossParams params_;

@@ -8,7 +8,7 @@
 namespace pt::algo {
 
 enum class Name { Sft, Dpo, Grpo, Distill, Classify, RewardModel };
-enum class DpoLoss { Sigmoid, Ipo, Hinge, Robust, Simpo };
+enum class DpoLoss { Sigmoid, Ipo, Hinge, Robust, Simpo, Orpo };
 enum class DpoReference { Auto, Model, Adapters, Cached };
 enum class DistillLoss { ForwardKl, ReverseKl, Jsd };
 
@@ -28,10 +28,14 @@ struct DpoOptions {
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("beta", beta, Spec("strength of the implicit KL constraint (SimPO: reward scale)").gt(0));
+    v.field("beta", beta,
+            Spec("strength of the implicit KL constraint (SimPO: reward scale; ORPO: weight lambda of the "
+                 "odds-ratio term)")
+                .gt(0));
     v.field("loss", loss,
             Spec("sigmoid = DPO (with label_smoothing: conservative DPO), ipo, hinge, robust (unbiased under label "
-                 "noise), simpo (reference-free, length-normalized)"));
+                 "noise), simpo (reference-free, length-normalized), orpo (reference-free odds ratio of the "
+                 "answers' mean token probabilities; with nll_weight 1 it is ORPO)"));
     v.field("label_smoothing", label_smoothing,
             Spec("probability that a preference label is flipped (sigmoid, robust, simpo)").min(0).lt(0.5));
     v.field("simpo_gamma", simpo_gamma, Spec("SimPO target reward margin gamma").min(0));
@@ -243,7 +247,7 @@ PT_RECIPE_ENUM(pt::algo::Name, {pt::algo::Name::Sft, "sft"}, {pt::algo::Name::Dp
                {pt::algo::Name::Classify, "classify"}, {pt::algo::Name::RewardModel, "reward_model"})
 PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::algo::DpoLoss::Ipo, "ipo"},
                {pt::algo::DpoLoss::Hinge, "hinge"}, {pt::algo::DpoLoss::Robust, "robust"},
-               {pt::algo::DpoLoss::Simpo, "simpo"})
+               {pt::algo::DpoLoss::Simpo, "simpo"}, {pt::algo::DpoLoss::Orpo, "orpo"})
 PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {pt::algo::DpoReference::Model, "model"},
                {pt::algo::DpoReference::Adapters, "adapters"}, {pt::algo::DpoReference::Cached, "cached"})
 PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"},

@@ -11,6 +11,11 @@ at::Tensor smoothed_logistic(const at::Tensor& x, double e) {
   if (e == 0) return l;
   return l * (1 - e) - at::log_sigmoid(-x) * e;
 }
+
+// log(1 - exp(x)) for x < 0, without cancellation on either side of -ln 2.
+at::Tensor log1mexp(const at::Tensor& x) {
+  return at::where(x < -0.6931471805599453, at::log1p(-at::exp(x)), at::log(-at::expm1(x)));
+}
 }  // namespace
 
 PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p) {
@@ -21,6 +26,15 @@ PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParam
     at::Tensor c = in.chosen / in.chosen_len.clamp_min(1), r = in.rejected / in.rejected_len.clamp_min(1);
     at::Tensor logits = (c - r) - p.simpo_gamma / p.beta;
     out.loss = smoothed_logistic(p.beta * logits, p.label_smoothing);
+    out.chosen_reward = (p.beta * c).detach();
+    out.rejected_reward = (p.beta * r).detach();
+    return out;
+  }
+  if (p.kind == PreferenceLossKind::Orpo) {
+    // Reference-free: the log odds ratio of the answers' mean token probabilities, odds(p) = p / (1 - p).
+    at::Tensor c = in.chosen / in.chosen_len.clamp_min(1), r = in.rejected / in.rejected_len.clamp_min(1);
+    at::Tensor log_odds = (c - r) - (log1mexp(c) - log1mexp(r));
+    out.loss = -p.beta * at::log_sigmoid(log_odds);
     out.chosen_reward = (p.beta * c).detach();
     out.rejected_reward = (p.beta * r).detach();
     return out;
@@ -42,7 +56,8 @@ PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParam
       out.loss = (-(1 - e) * at::log_sigmoid(p.beta * delta) + e * at::log_sigmoid(-p.beta * delta)) / (1 - 2 * e);
       break;
     }
-    case PreferenceLossKind::Simpo: break;  // handled above
+    case PreferenceLossKind::Simpo:
+    case PreferenceLossKind::Orpo: break;  // handled above
   }
   out.chosen_reward = (p.beta * chosen_ratio).detach();
   out.rejected_reward = (p.beta * rejected_ratio).detach();

@@ -5,7 +5,7 @@
 
 namespace pt::algo {
 
-enum class PreferenceLossKind { Sigmoid, Ipo, Hinge, Robust, Simpo };
+enum class PreferenceLossKind { Sigmoid, Ipo, Hinge, Robust, Simpo, Orpo };
 
 struct PreferenceLossParams {
   PreferenceLossKind kind = PreferenceLossKind::Sigmoid;
@@ -24,12 +24,14 @@ struct PairLogps {
 
 struct PreferenceLossOut {
   at::Tensor loss;               // [P]
-  at::Tensor chosen_reward;      // [P], detached: β·(logπ - logπ_ref), SimPO: β·mean logπ
+  at::Tensor chosen_reward;      // [P], detached: β·(logπ - logπ_ref), SimPO and ORPO: β·mean logπ
   at::Tensor rejected_reward;    // [P], detached
 };
 
 // sigmoid (DPO), ipo, hinge and robust follow TRL's DPOTrainer; simpo follows TRL's CPOTrainer
-// (loss_type "simpo"). IPO uses log-ratios averaged per answer token, as TRL does.
+// (loss_type "simpo"); orpo is ORPOTrainer's odds-ratio term, -beta·logσ(log odds(mean token prob of
+// chosen) - log odds(rejected)) (its NLL term is the caller's, DpoOptions::nll_weight). IPO uses
+// log-ratios averaged per answer token, as TRL does.
 PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p);
 
 // Bradley-Terry reward-model loss on the scores of each pair's answers, [P] each: per pair

@@ -35,13 +35,18 @@ void check_applicable(const Recipe& r, const Node& source) {
     const algo::DpoOptions d, &o = a.dpo;
     const std::string loss = enum_name(o.loss);
     if (o.label_smoothing != d.label_smoothing &&
-        (o.loss == algo::DpoLoss::Ipo || o.loss == algo::DpoLoss::Hinge))
+        (o.loss == algo::DpoLoss::Ipo || o.loss == algo::DpoLoss::Hinge || o.loss == algo::DpoLoss::Orpo))
       refuse({"algorithm", "dpo", "label_smoothing"}, fmt::format("label_smoothing is not used by loss {} (only sigmoid, "
                                                                    "robust and simpo smooth their labels)", loss));
     if (o.simpo_gamma != d.simpo_gamma && o.loss != algo::DpoLoss::Simpo)
       refuse({"algorithm", "dpo", "simpo_gamma"}, fmt::format("simpo_gamma is only used by loss simpo (loss is {})", loss));
-    if (o.loss == algo::DpoLoss::Simpo && (o.reference != d.reference || !o.reference_path.empty()))
-      refuse({"algorithm", "dpo", "reference"}, "loss simpo is reference-free: reference / reference_path do not apply");
+    const bool ref_free = o.loss == algo::DpoLoss::Simpo || o.loss == algo::DpoLoss::Orpo;
+    if (ref_free && (o.reference != d.reference || !o.reference_path.empty()))
+      refuse({"algorithm", "dpo", "reference"},
+             fmt::format("loss {} is reference-free: reference / reference_path do not apply", loss));
+    if (o.loss == algo::DpoLoss::Orpo && o.nll_weight == 0)
+      refuse({"algorithm", "dpo", "nll_weight"}, "loss orpo is the odds-ratio term plus the NLL of the chosen answers: "
+                                                 "set nll_weight (ORPO's is 1)");
   }
   if (a.name == algo::Name::Distill && a.distill.beta != algo::DistillOptions{}.beta &&
       a.distill.loss != algo::DistillLoss::Jsd)

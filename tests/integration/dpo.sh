@@ -85,3 +85,27 @@ set -e
 [ "$rc" -ne 0 ] || fail "a Llama reference for a Qwen2 policy was accepted"
 grep -q "is a LlamaForCausalLM but the policy .* is a Qwen2ForCausalLM" "$tmp/arch.log" || { cat "$tmp/arch.log"; fail "unclear architecture refusal"; }
 echo "reference of another architecture refused"
+
+# ORPO (reference-free odds ratio + NLL) against the DPO run above, same base and steps: the held-out
+# implicit reward margin (beta x mean token log-prob, chosen - rejected) and greedy exact match rise;
+# no reference model is loaded; exact resume; refusals of a reference and of a missing NLL term.
+orpo=(--set algorithm.dpo.loss=orpo --set algorithm.dpo.nll_weight=1 --set algorithm.dpo.reference=auto)
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${orpo[@]}" --set run.name=orpo > "$tmp/orpo.log" 2>&1 || { cat "$tmp/orpo.log"; fail "ORPO run"; }
+grep -q "loss orpo is reference-free; no reference model" "$tmp/orpo.log" || fail "ORPO loaded a reference"
+"$PT_PYTHON" - "$tmp/orpo/metrics.jsonl" "$tmp/learn/metrics.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"eval/rewards/margin"' in l]
+dpo = [json.loads(l) for l in open(sys.argv[2]) if '"eval/accuracy"' in l]
+first, last = ev[0], ev[-1]
+print(f"orpo learning: held-out implicit reward margin {first['eval/rewards/margin']:.3f} -> {last['eval/rewards/margin']:.3f}, "
+      f"reward accuracy {first['eval/rewards/accuracy']:.3f} -> {last['eval/rewards/accuracy']:.3f}; greedy exact match "
+      f"{first['eval/accuracy']:.3f} -> {last['eval/accuracy']:.3f} (DPO in the same script: {dpo[-1]['eval/accuracy']:.3f})")
+assert last["eval/rewards/margin"] > first["eval/rewards/margin"], (first, last)
+assert last["eval/accuracy"] >= first["eval/accuracy"] + 0.1, (first, last)
+PY
+resume_check orpo-resume "$recipe" loss,rewards/margin,nll "${common[@]}" "${orpo[@]}"
+for bad in "algorithm.dpo.reference=model|loss orpo is reference-free" "algorithm.dpo.nll_weight=0|set nll_weight"; do
+  if "$POSTTRAIN" run "$recipe" --dry-run "${orpo[@]}" --set "${bad%%|*}" > "$tmp/out" 2>&1; then fail "accepted: ${bad%%|*}"; fi
+  grep -q "${bad##*|}" "$tmp/out" || { cat "$tmp/out"; fail "unclear refusal of ${bad%%|*}"; }
+done
+echo "orpo: refusals of a reference and of nll_weight 0"

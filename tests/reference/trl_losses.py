@@ -5,6 +5,8 @@ tests/unit/algo/test_trl_parity.cpp compares against our pure loss functions:
   - DPOTrainer._compute_loss (loss_type sigmoid, hinge, ipo, robust, and sigmoid + sft = RPO), driven
     with precomputed reference log-probs and a stand-in model that returns given per-token log-probs;
   - CPOTrainer.cpo_loss for SimPO and the label-smoothed sigmoid (cDPO);
+  - ORPOTrainer.odds_ratio_loss (its per-pair odds-ratio term, on mean token log-probs; it computes in
+    float32);
   - GKDTrainer.generalized_jsd_loss at beta 0, 0.5, 1 and temperatures 1 and 2.
 usage: trl_losses.py OUT.safetensors
 """
@@ -16,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 from trl.experimental.cpo.cpo_trainer import CPOTrainer
 from trl.experimental.gkd.gkd_trainer import GKDTrainer
+from trl.experimental.orpo.orpo_trainer import ORPOTrainer
 from trl.trainer.dpo_trainer import DPOTrainer
 
 torch.manual_seed(0)
@@ -78,6 +81,11 @@ for name, loss_type, chosen, rejected, beta, ls in [
                                  simpo_gamma=0.5)
     losses, cr, rr = CPOTrainer.cpo_loss(self, chosen, rejected)
     out[f"cpo_{name}_losses"] = losses.to(torch.float64)
+
+for beta in (0.1, 0.5):
+    self = types.SimpleNamespace(beta=beta, accelerator=types.SimpleNamespace(device=torch.device("cpu")))
+    losses, cr, rr, _, _ = ORPOTrainer.odds_ratio_loss(self, avg[:P], avg[P:])
+    out[f"orpo_b{beta}_losses"] = losses.to(torch.float64)  # beta·logσ(log odds): TRL subtracts its mean
 
 B, T, V = 3, 7, 11
 student = torch.randn(B, T, V, dtype=torch.float64) * 2

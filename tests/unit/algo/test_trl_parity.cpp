@@ -91,6 +91,14 @@ TEST_CASE("DPO-family losses equal TRL's in float64", "[algo][loss][trl]") {
     auto o = algo::preference_loss(in, p);
     CHECK((o.loss - ref[std::string("cpo_") + c.name + "_losses"]).abs().max().item<double>() < 1e-6);
   }
+  for (double beta : {0.1, 0.5}) {
+    INFO("orpo beta " << beta);  // TRL's term is beta·logσ(log odds), subtracted from the NLL; in float32
+    algo::PreferenceLossParams p;
+    p.kind = K::Orpo;
+    p.beta = beta;
+    auto o = algo::preference_loss(in, p);
+    CHECK((o.loss + ref[fmt::format("orpo_b{}_losses", beta)]).abs().max().item<double>() < 1e-6);
+  }
 }
 
 TEST_CASE("generalized JSD equals TRL's GKD loss at beta 0, 0.5, 1 and two temperatures", "[algo][loss][trl]") {
