@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "algo/doc_logps.h"
 #include "algo/logprobs.h"
 #include "algo/reference.h"
 #include "checkpoint/checkpoint.h"
@@ -136,13 +137,7 @@ void Dpo::build_cache() {
 }
 
 at::Tensor Dpo::doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* doc_tokens) {
-  at::Tensor idx = labelled_positions(mb);
-  at::Tensor seg = mb.token_doc.index_select(0, idx);
-  at::Tensor hidden = m.hidden_states(mb.input).index_select(0, idx);
-  at::Tensor lp = chunked_logprobs(hidden, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(),
-                                   ctx_.ce_chunk, vocab_shard_of(m));
-  if (doc_tokens) *doc_tokens = segment_sum(at::ones_like(lp), seg, mb.num_docs);
-  return segment_sum(lp, seg, mb.num_docs);
+  return algo::doc_logps(m, mb, ctx_.ce_chunk, doc_tokens);
 }
 
 at::Tensor Dpo::reference_doc_logps(const MicroBatch& mb, bool training) {

@@ -7,7 +7,7 @@
 
 namespace pt::algo {
 
-enum class Name { Sft, Dpo, Grpo, Distill, Classify, RewardModel };
+enum class Name { Sft, Dpo, Grpo, Distill, Classify, RewardModel, Kto };
 enum class DpoLoss { Sigmoid, Ipo, Hinge, Robust, Simpo, Orpo };
 enum class DpoReference { Auto, Model, Adapters, Cached };
 enum class DistillLoss { ForwardKl, ReverseKl, Jsd };
@@ -47,6 +47,29 @@ struct DpoOptions {
                  "training with a frozen copy and kept in the run directory; auto = adapters with LoRA, else model"));
     v.field("reference_path", reference_path,
             Spec("reference model directory (model / cached); empty = model.path, the starting weights"));
+  }
+};
+
+// KTO on unpaired examples (algo/kto.h).
+struct KtoOptions {
+  double beta = 0.1;
+  double desirable_weight = 1.0;
+  double undesirable_weight = 1.0;
+  DpoReference reference = DpoReference::Auto;
+  std::string reference_path;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("beta", beta, Spec("strength of the implicit KL constraint").gt(0));
+    v.field("desirable_weight", desirable_weight,
+            Spec("weight lambda_D of the desirable examples' losses (TRL: keep desirable_weight x n_D / "
+                 "(undesirable_weight x n_U) in [1, 4/3])")
+                .min(0));
+    v.field("undesirable_weight", undesirable_weight, Spec("weight lambda_U of the undesirable examples' losses").min(0));
+    v.field("reference", reference,
+            Spec("reference log-probs: model = a frozen copy of reference_path, adapters = the policy with its LoRA "
+                 "adapters switched off, auto = adapters with LoRA, else model (cached: refused)"));
+    v.field("reference_path", reference_path, Spec("reference model directory; empty = model.path"));
   }
 };
 
@@ -225,6 +248,7 @@ struct AlgorithmOptions {
   GrpoOptions grpo;
   DistillOptions distill;
   RewardModelOptions reward_model;
+  KtoOptions kto;
 
   template <class V>
   void visit(V& v) {
@@ -237,6 +261,7 @@ struct AlgorithmOptions {
                  "when algorithm.name is distill");
     v.section_if(name == Name::RewardModel, "reward_model", reward_model, Spec("reward-model training settings"),
                  "when algorithm.name is reward_model");
+    v.section_if(name == Name::Kto, "kto", kto, Spec("KTO settings"), "when algorithm.name is kto");
   }
 };
 
@@ -244,7 +269,8 @@ struct AlgorithmOptions {
 
 PT_RECIPE_ENUM(pt::algo::Name, {pt::algo::Name::Sft, "sft"}, {pt::algo::Name::Dpo, "dpo"},
                {pt::algo::Name::Grpo, "grpo"}, {pt::algo::Name::Distill, "distill"},
-               {pt::algo::Name::Classify, "classify"}, {pt::algo::Name::RewardModel, "reward_model"})
+               {pt::algo::Name::Classify, "classify"}, {pt::algo::Name::RewardModel, "reward_model"},
+               {pt::algo::Name::Kto, "kto"})
 PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::algo::DpoLoss::Ipo, "ipo"},
                {pt::algo::DpoLoss::Hinge, "hinge"}, {pt::algo::DpoLoss::Robust, "robust"},
                {pt::algo::DpoLoss::Simpo, "simpo"}, {pt::algo::DpoLoss::Orpo, "orpo"})

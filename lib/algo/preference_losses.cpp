@@ -64,6 +64,12 @@ PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParam
   return out;
 }
 
+KtoOut kto_loss(const at::Tensor& logratios, const at::Tensor& desirable, double z0, const KtoParams& p) {
+  at::Tensor chosen = p.desirable_weight * (1 - at::sigmoid(p.beta * (logratios - z0)));
+  at::Tensor rejected = p.undesirable_weight * (1 - at::sigmoid(p.beta * (z0 - logratios)));
+  return {at::where(desirable, chosen, rejected), (p.beta * logratios).detach()};
+}
+
 BradleyTerryOut bradley_terry_loss(const at::Tensor& chosen, const at::Tensor& rejected, const at::Tensor& margin) {
   at::Tensor d = chosen - rejected;
   if (margin.defined()) d = d - margin;

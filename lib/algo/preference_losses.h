@@ -34,6 +34,18 @@ struct PreferenceLossOut {
 // log-ratios averaged per answer token, as TRL does.
 PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p);
 
+// KTO (TRL's KTOTrainer, loss_type kto) on unpaired examples: with log-ratio x = log pi - log pi_ref of
+// each completion and the batch's KL reference point z0 (>= 0, no gradient), a desirable example
+// loses lambda_D (1 - sigma(beta (x - z0))), an undesirable one lambda_U (1 - sigma(beta (z0 - x))).
+// Inputs [N] (desirable: bool); outputs the per-example loss and reward beta x (detached).
+struct KtoParams {
+  double beta = 0.1, desirable_weight = 1.0, undesirable_weight = 1.0;
+};
+struct KtoOut {
+  at::Tensor loss, reward;
+};
+KtoOut kto_loss(const at::Tensor& logratios, const at::Tensor& desirable, double z0, const KtoParams& p);
+
 // Bradley-Terry reward-model loss on the scores of each pair's answers, [P] each: per pair
 // -log sigma(r_chosen - r_rejected - margin) (margin [P] or undefined = 0), and the centring term's
 // per-pair summand (r_chosen + r_rejected)^2. TRL's RewardTrainer loss is the mean of the first plus

@@ -64,6 +64,7 @@ const std::vector<std::string>& RecordEncoder::field_names(Format f) {
       {Format::Chat, {"messages", "tools"}},
       {Format::PromptCompletion, {"prompt", "completion"}},
       {Format::Preference, {"prompt", "chosen", "rejected", "margin"}},
+      {Format::Unpaired, {"prompt", "completion", "label"}},
       {Format::Prompts, {"prompt", "answer"}},
       {Format::TokenIds, {"ids", "trained", "weights"}},
       {Format::Text, {"text"}},
@@ -114,6 +115,7 @@ Example RecordEncoder::encode(std::string_view line, const std::string& where) c
       case Format::Chat: return chat(rec, where);
       case Format::PromptCompletion: return prompt_completion(rec, where);
       case Format::Preference: return preference(rec, where);
+      case Format::Unpaired: return unpaired(rec, where);
       case Format::Prompts: return prompts(rec, where);
       case Format::TokenIds: return token_ids(rec, where);
       case Format::Text: return text(rec, where);
@@ -172,11 +174,11 @@ ordered_json as_messages(const ordered_json& v, const std::string& role) {
 }
 }  // namespace
 
-Example RecordEncoder::prompt_completion(const ordered_json& rec, const std::string& where) const {
+Example RecordEncoder::prompt_completion(const ordered_json& rec, const std::string& where, const char* format) const {
   const auto& pf = field("prompt");
   const auto& cf = field("completion");
-  const auto& p = need(rec, pf, where, "prompt_completion");
-  const auto& c = need(rec, cf, where, "prompt_completion");
+  const auto& p = need(rec, pf, where, format);
+  const auto& c = need(rec, cf, where, format);
   Example ex;
   if (p.is_string() && c.is_string()) {
     ex.docs.push_back(from_masked(tok::encode_prompt_completion(*tok_, p.get<std::string>(), c.get<std::string>(), where)));
@@ -231,6 +233,18 @@ Example RecordEncoder::preference(const ordered_json& rec, const std::string& wh
     if (!m->is_number()) bad(where, field("margin"), fmt::format("expected a number, got {}", type_name(*m)));
     ex.meta = nlohmann::json{{"margin", m->get<double>()}};
   }
+  return ex;
+}
+
+// An unpaired preference (KTO; TRL's unpaired preference layout): a prompt, a completion and whether it
+// is desirable (true) or not (false), kept as the unit's metadata.
+Example RecordEncoder::unpaired(const ordered_json& rec, const std::string& where) const {
+  const auto& lf = field("label");
+  const auto& l = need(rec, lf, where, "unpaired");
+  if (!l.is_boolean()) bad(where, lf, fmt::format("expected true (desirable) or false (undesirable), got {}", type_name(l)));
+  Example ex = prompt_completion(rec, where, "unpaired");
+  if (ex.docs.at(0).num_trained() == 0) bad(where, field("completion"), "the completion has no trained token after tokenization");
+  ex.meta = nlohmann::json{{"label", l.get<bool>()}};
   return ex;
 }
 
@@ -402,6 +416,34 @@ Example RecordEncoder::text(const ordered_json& rec, const std::string& where) c
   return ex;
 }
 
+// A prompt (string or messages, may be absent) and an answer (string, or messages ending with the
+// assistant's), rendered as the preference and unpaired encoders tokenize them.
+std::optional<RecordEncoder::PromptAndAnswer> RecordEncoder::answer_of(const ordered_json* p, const ordered_json& c) const {
+  PromptAndAnswer out;
+  if (c.is_string() && p && p->is_string()) {  // as encode_prompt_completion tokenizes it
+    out.answer = c.get<std::string>();
+    out.prompt = tok_->tokenizer().encode(p->get<std::string>(), true).ids;
+    return out;
+  }
+  ordered_json msgs = ordered_json::array();
+  if (p && p->is_array()) msgs = *p;
+  else if (p && p->is_string()) msgs.push_back({{"role", "user"}, {"content", *p}});
+  if (c.is_string()) {
+    out.answer = c.get<std::string>();
+  } else if (c.is_array() && !c.empty() && c.back().is_object() && c.back().value("role", "") == "assistant" &&
+             c.back().contains("content") && c.back()["content"].is_string()) {
+    out.answer = c.back()["content"].get<std::string>();
+    for (size_t i = 0; i + 1 < c.size(); ++i) msgs.push_back(c[i]);
+  } else {
+    return std::nullopt;
+  }
+  if (msgs.empty()) return std::nullopt;
+  tok::ChatOptions chat = masks_.chat;
+  chat.add_generation_prompt = true;
+  out.prompt = tok_->tokenizer().encode(tok_->render_chat(msgs, chat).text, false).ids;
+  return out;
+}
+
 std::optional<RecordEncoder::PromptAndAnswer> RecordEncoder::prompt_and_answer(std::string_view line,
                                                                               const std::string& where) const {
   const ordered_json rec = parse_record(line, where);
@@ -427,28 +469,13 @@ std::optional<RecordEncoder::PromptAndAnswer> RecordEncoder::prompt_and_answer(s
     // The prompt and the chosen answer: greedy answers moving to the chosen ones is what DPO is for.
     auto p = rec.find(field("prompt")), c = rec.find(field("chosen"));
     if (c == rec.end()) return std::nullopt;
-    if (c->is_string() && p != rec.end() && p->is_string()) {  // as encode_prompt_completion tokenizes it
-      out.answer = c->get<std::string>();
-      out.prompt = tok_->tokenizer().encode(p->get<std::string>(), true).ids;
-      return out;
-    }
-    ordered_json msgs = ordered_json::array();
-    if (p != rec.end() && p->is_array()) msgs = *p;
-    else if (p != rec.end() && p->is_string()) msgs.push_back({{"role", "user"}, {"content", *p}});
-    if (c->is_string()) {
-      out.answer = c->get<std::string>();
-    } else if (c->is_array() && !c->empty() && c->back().is_object() && c->back().value("role", "") == "assistant" &&
-               c->back().contains("content") && c->back()["content"].is_string()) {
-      out.answer = c->back()["content"].get<std::string>();
-      for (size_t i = 0; i + 1 < c->size(); ++i) msgs.push_back((*c)[i]);
-    } else {
-      return std::nullopt;
-    }
-    if (msgs.empty()) return std::nullopt;
-    tok::ChatOptions chat = masks_.chat;
-    chat.add_generation_prompt = true;
-    out.prompt = tok_->tokenizer().encode(tok_->render_chat(msgs, chat).text, false).ids;
-    return out;
+    return answer_of(p == rec.end() ? nullptr : &*p, *c);
+  }
+  if (format_ == Format::Unpaired) {
+    // A desirable example's prompt and completion (KTO moves greedy answers toward those).
+    auto p = rec.find(field("prompt")), c = rec.find(field("completion")), l = rec.find(field("label"));
+    if (c == rec.end() || l == rec.end() || !l->is_boolean() || !l->get<bool>()) return std::nullopt;
+    return answer_of(p == rec.end() ? nullptr : &*p, *c);
   }
   if (format_ == Format::PromptCompletion) {
     auto p = rec.find(field("prompt")), c = rec.find(field("completion"));

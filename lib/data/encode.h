@@ -45,7 +45,10 @@ class RecordEncoder {
 
  private:
   Example chat(const nlohmann::ordered_json& rec, const std::string& where) const;
-  Example prompt_completion(const nlohmann::ordered_json& rec, const std::string& where) const;
+  Example prompt_completion(const nlohmann::ordered_json& rec, const std::string& where,
+                            const char* format = "prompt_completion") const;
+  Example unpaired(const nlohmann::ordered_json& rec, const std::string& where) const;
+  std::optional<PromptAndAnswer> answer_of(const nlohmann::ordered_json* prompt, const nlohmann::ordered_json& answer) const;
   Example preference(const nlohmann::ordered_json& rec, const std::string& where) const;
   Example prompts(const nlohmann::ordered_json& rec, const std::string& where) const;
   Example token_ids(const nlohmann::ordered_json& rec, const std::string& where) const;

@@ -8,7 +8,7 @@
 
 namespace pt::data {
 
-enum class Format { Chat, PromptCompletion, Preference, Prompts, TokenIds, Text, Classification, TokenClassification };
+enum class Format { Chat, PromptCompletion, Preference, Unpaired, Prompts, TokenIds, Text, Classification, TokenClassification };
 enum class Truncation { Drop, Left, Right, Split };
 enum class BadRecords { Error, Skip };
 
@@ -79,7 +79,8 @@ struct DataOptions {
 
 PT_RECIPE_ENUM(pt::data::Format, {pt::data::Format::Chat, "chat"},
                {pt::data::Format::PromptCompletion, "prompt_completion"},
-               {pt::data::Format::Preference, "preference"}, {pt::data::Format::Prompts, "prompts"},
+               {pt::data::Format::Preference, "preference"}, {pt::data::Format::Unpaired, "unpaired"},
+               {pt::data::Format::Prompts, "prompts"},
                {pt::data::Format::TokenIds, "token_ids"}, {pt::data::Format::Text, "text"},
                {pt::data::Format::Classification, "classification"},
                {pt::data::Format::TokenClassification, "token_classification"})

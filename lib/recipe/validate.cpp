@@ -123,6 +123,12 @@ void validate(const Recipe& r, const Node& resolved) {
         fail_at(Location{"", 0, 0, key + ".format"},
                 "preference data is only used by algorithms dpo and reward_model (algorithm.name is '{}')",
                 enum_name(r.algorithm.name));
+      if ((r.algorithm.name == algo::Name::Kto) != (s.format == data::Format::Unpaired))
+        fail_at(Location{"", 0, 0, key + ".format"}, "{}",
+                r.algorithm.name == algo::Name::Kto
+                    ? fmt::format("algorithm kto needs format 'unpaired' ({{prompt, completion, label: true | "
+                                  "false}} records), but this source has format '{}'", enum_name(s.format))
+                    : std::string("unpaired data (format 'unpaired') is only used by algorithm kto"));
       const bool cls = s.format == data::Format::Classification || s.format == data::Format::TokenClassification;
       if ((r.algorithm.name == algo::Name::Classify) != cls)
         fail_at(Location{"", 0, 0, key + ".format"},
@@ -189,6 +195,10 @@ void validate(const Recipe& r, const Node& resolved) {
     fail_at(where(resolved, {"data", "packing"}),
             "GRPO reads one prompt per row: set data.packing: false (prompts per step = "
             "trainer.global_batch_tokens / data.seq_len)");
+  if (r.algorithm.name == algo::Name::Kto && r.algorithm.kto.reference == algo::DpoReference::Cached)
+    fail_at(where(resolved, {"algorithm", "kto", "reference"}),
+            "KTO's KL reference point scores mismatched prompt/completion pairs that change every step: 'cached' "
+            "does not apply (use model or adapters)");
   if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.reference == algo::DpoReference::Cached)
     fail_at(where(resolved, {"algorithm", "grpo", "reference"}),
             "GRPO's reference scores fresh completions every step: 'cached' does not apply (use model or adapters)");

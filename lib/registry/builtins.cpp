@@ -6,6 +6,7 @@
 #include "algo/distill.h"
 #include "algo/dpo.h"
 #include "algo/grpo.h"
+#include "algo/kto.h"
 #include "algo/reward_model.h"
 #include "algo/sft.h"
 #include "registry/catalog.h"
@@ -39,6 +40,8 @@ void register_builtins() {
                      algo::make_grpo);
     r.algorithms.add("classify", "sequence classification / regression with the score head (model.head)",
                      algo::make_classify);
+    r.algorithms.add("kto", "KTO on unpaired desirable / undesirable examples against a reference, with the "
+                     "batch's KL reference point from mismatched pairs", algo::make_kto);
     r.algorithms.add("reward_model",
                      "reward-model training on preference pairs: Bradley-Terry loss on the score head (optional "
                      "margin, centring term); exports a *ForSequenceClassification for the `model` reward",
