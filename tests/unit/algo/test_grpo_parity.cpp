@@ -12,22 +12,13 @@
 #include <torch/torch.h>
 
 #include "algo/grpo_losses.h"
-#include "model/safetensors.h"
-#include "../temp_dir.h"
+#include "python_reference.h"
 
 using namespace pt;
 
 TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][loss][trl][grpo]") {
-  testing::TempDir dir;
-  const std::string file = dir.path + "/grpo.safetensors";
-  const std::string cmd = std::string(PT_PYTHON) + " " + PT_SOURCE_DIR + "/tests/reference/trl_grpo.py " + file + " >/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  model::SafetensorsFile f(file);
-  auto t = [&](const std::string& k) {
-    INFO("reference tensor " << k);
-    REQUIRE(f.contains(k));
-    return f.view(k).clone();
-  };
+  const testing::PythonReference trl("trl_grpo.py");
+  auto t = [&](const std::string& k) { return trl[k]; };
   const at::Tensor mask = t("mask"), logps = t("logps"), old = t("old"), ref = t("ref"), adv = t("adv");
   const double max_len = t("max_completion_length").item<double>();
   using A = algo::GrpoAggregation;

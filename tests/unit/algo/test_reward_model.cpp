@@ -2,38 +2,25 @@
 // (plain, with a per-pair margin, with center_rewards_coefficient) on random float64 scores.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-
 #include <torch/torch.h>
 
-#include "../temp_dir.h"
 #include "algo/preference_losses.h"
-#include "model/safetensors.h"
+#include "python_reference.h"
 
 using namespace pt;
 
 TEST_CASE("reward model: the Bradley-Terry loss equals TRL's RewardTrainer in float64", "[algo][loss][trl]") {
-  testing::TempDir dir;
-  const std::string file = dir.path + "/reward.safetensors";
-  const std::string cmd =
-      std::string(PT_PYTHON) + " " + PT_SOURCE_DIR + "/tests/reference/trl_reward.py " + file + " >/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  model::SafetensorsFile f(file);
-  auto t = [&](const std::string& k) {
-    INFO("reference tensor " << k);
-    REQUIRE(f.contains(k));
-    return f.view(k).clone();
-  };
-  const at::Tensor c = t("chosen"), r = t("rejected"), m = t("margin");
+  const testing::PythonReference t("trl_reward.py");
+  const at::Tensor c = t["chosen"], r = t["rejected"], m = t["margin"];
   REQUIRE(c.scalar_type() == at::kDouble);
   const auto plain = algo::bradley_terry_loss(c, r, {});
-  CHECK(std::abs(plain.loss.mean().item<double>() - t("loss_plain").item<double>()) < 1e-12);
+  CHECK(std::abs(plain.loss.mean().item<double>() - t["loss_plain"].item<double>()) < 1e-12);
   const auto margin = algo::bradley_terry_loss(c, r, m);
-  CHECK(std::abs(margin.loss.mean().item<double>() - t("loss_margin").item<double>()) < 1e-12);
+  CHECK(std::abs(margin.loss.mean().item<double>() - t["loss_margin"].item<double>()) < 1e-12);
   const double centred = plain.loss.mean().item<double>() + 0.01 * plain.center.mean().item<double>();
-  CHECK(std::abs(centred - t("loss_center").item<double>()) < 1e-12);
-  CHECK(std::abs(c.gt(r).to(at::kDouble).mean().item<double>() - t("accuracy").item<double>()) < 1e-12);
-  CHECK(std::abs((c - r).mean().item<double>() - t("mean_margin").item<double>()) < 1e-12);
+  CHECK(std::abs(centred - t["loss_center"].item<double>()) < 1e-12);
+  CHECK(std::abs(c.gt(r).to(at::kDouble).mean().item<double>() - t["accuracy"].item<double>()) < 1e-12);
+  CHECK(std::abs((c - r).mean().item<double>() - t["mean_margin"].item<double>()) < 1e-12);
 }
 
 TEST_CASE("reward model: the loss's gradient moves the chosen score up and the rejected one down", "[algo][loss]") {

@@ -11,27 +11,14 @@
 
 #include "algo/distill_losses.h"
 #include "algo/preference_losses.h"
-#include "model/safetensors.h"
-#include "../temp_dir.h"
+#include "python_reference.h"
 
 using namespace pt;
 
 namespace {
-struct Ref {
-  testing::TempDir dir;
-  std::unique_ptr<model::SafetensorsFile> f;
-  Ref() {
-    const std::string out = dir.path + "/trl.safetensors";
-    const std::string cmd = std::string("TRL_EXPERIMENTAL_SILENCE=1 ") + PT_PYTHON + " " + PT_SOURCE_DIR +
-                            "/tests/reference/trl_losses.py " + out + " >/dev/null";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    f = std::make_unique<model::SafetensorsFile>(out);
-  }
-  at::Tensor operator[](const std::string& k) const {
-    INFO("reference tensor " << k);
-    REQUIRE(f->contains(k));
-    return f->view(k).clone();
-  }
+// TRL's own losses on the inputs tests/reference/trl_losses.py draws.
+struct Ref : testing::PythonReference {
+  Ref() : PythonReference("trl_losses.py") {}
 };
 
 double scalar(const at::Tensor& t) { return t.reshape({}).item<double>(); }
