@@ -12,7 +12,8 @@ void add_run_command(CLI::App& app) {
   static std::string path;
   static std::vector<std::string> sets;
   static train::RunFlags flags;
-  auto* recipe_opt = sub->add_option("recipe", path, "recipe file")->check(CLI::ExistingFile);
+  // A missing file is reported by the recipe loader (exit 2, like every other recipe error).
+  auto* recipe_opt = sub->add_option("recipe", path, "recipe file");
   sub->add_option("--reproduce", flags.reproduce,
                   "re-run the run recorded in RUN_DIR (its resolved recipe, as RUN_DIR-reproduce) after checking "
                   "that build, environment, launch and every input match its provenance; refused with the "

@@ -4,11 +4,12 @@
 
 namespace pt::recipe {
 
-int validate_files(const std::vector<std::string>& files, std::ostream& out, std::ostream& err) {
+int validate_files(const std::vector<std::string>& files, std::ostream& out, std::ostream& err,
+                   const std::vector<std::string>& overrides) {
   int bad = 0;
   for (const auto& f : files) {
     try {
-      auto r = load_recipe(f);
+      auto r = load_recipe(f, overrides);
       out << "ok    " << f << "  (" << r.recipe.run.name << ", hash " << r.hash << ")\n";
     } catch (const Error& e) {
       ++bad;

@@ -57,3 +57,22 @@ echo "unsupported parallel settings refused"
 grep -q 'BUILD_TARGETS=posttrain' scripts/quickstart.sh
 head -3 examples/quickstart/recipe.yaml | grep -q 'digit-reversal'
 ! head -3 examples/quickstart/recipe.yaml | grep -qi 'addition'
+
+# validate takes --set like run, and agrees with run --dry-run on a refusal with a location; a missing
+# recipe file is an invalid recipe for validate (exit 1) and a recipe error for run (exit 2).
+G=examples/grpo/recipe.yaml
+set +e
+"$POSTTRAIN" validate "$G" --set algorithm.grpo.loss=cispo > "$tmp/v.out" 2> "$tmp/v.err"; rc_v=$?
+"$POSTTRAIN" run "$G" --dry-run --set algorithm.grpo.loss=cispo > "$tmp/d.out" 2>&1; rc_d=$?
+"$POSTTRAIN" validate "$G" --set optimizer.lr=abc > /dev/null 2> "$tmp/v2.err"; rc_v2=$?
+"$POSTTRAIN" validate "$G" "$tmp/missing.yaml" > "$tmp/v3.out" 2> "$tmp/v3.err"; rc_v3=$?
+"$POSTTRAIN" run "$tmp/missing.yaml" > "$tmp/r.out" 2>&1; rc_r=$?
+set -e
+[ "$rc_v" -eq 1 ] && [ "$rc_d" -ne 0 ] || { cat "$tmp/v.err" "$tmp/d.out"; echo "FAIL: validate --set $rc_v, dry-run $rc_d"; exit 1; }
+msg="recipe.yaml:35:19 (algorithm.grpo.epsilon_high): loss cispo caps the importance weight"
+grep -qF "$msg" "$tmp/v.err" && grep -qF "$msg" "$tmp/d.out" || { cat "$tmp/v.err" "$tmp/d.out"; echo "FAIL: validate and --dry-run disagree"; exit 1; }
+[ "$rc_v2" -eq 1 ] && grep -q "expected a finite number for 'optimizer.lr'" "$tmp/v2.err" || { echo "FAIL: validate --set type check"; exit 1; }
+[ "$rc_v3" -eq 1 ] && grep -q "^ok .*grpo/recipe.yaml" "$tmp/v3.out" && grep -q "missing.yaml' does not exist" "$tmp/v3.err" ||
+  { cat "$tmp/v3.out" "$tmp/v3.err"; echo "FAIL: validate of a missing file"; exit 1; }
+[ "$rc_r" -eq 2 ] && grep -q "error: recipe file '.*missing.yaml' does not exist" "$tmp/r.out" || { cat "$tmp/r.out"; echo "FAIL: run of a missing file: exit $rc_r"; exit 1; }
+echo "validate --set agrees with run --dry-run; a missing recipe: validate 1, run 2"
