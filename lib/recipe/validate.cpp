@@ -30,6 +30,20 @@ void check_applicable(const Recipe& r, const Node& source) {
   };
   if (r.parallel.strategy != parallel::Strategy::Fsdp && r.parallel.zero_stage != parallel::ParallelOptions{}.zero_stage)
     refuse({"parallel", "zero_stage"}, "zero_stage is only read by strategy fsdp (strategy is ddp: everything replicated)");
+  if (r.schedule.name == optim::ScheduleName::Constant && r.schedule.min_lr_ratio != optim::ScheduleOptions{}.min_lr_ratio)
+    refuse({"schedule", "min_lr_ratio"}, "min_lr_ratio is the end of a linear or cosine decay; schedule constant "
+                                         "does not decay");
+  const data::DataOptions dd;
+  if (!r.data.packing && r.data.pack_window != dd.pack_window)
+    refuse({"data", "pack_window"}, "pack_window is the best-fit packer's window; data.packing is false");
+  if (r.data.on_bad_record == data::BadRecords::Error && r.data.max_bad_records != dd.max_bad_records)
+    refuse({"data", "max_bad_records"}, "max_bad_records bounds the records on_bad_record: skip skips; "
+                                        "on_bad_record is error (the first bad record stops the run)");
+  if (r.model.head.type == model::HeadType::None && r.model.head.num_labels != model::HeadOptions{}.num_labels)
+    refuse({"model", "head", "num_labels"}, "num_labels sizes a head; model.head.type is none");
+  if (r.model.lora && r.model.lora->merge_on_export && !r.checkpoint.save_final_hf)
+    refuse({"model", "lora", "merge_on_export"}, "merge_on_export merges the adapters into the final HF export; "
+                                                 "checkpoint.save_final_hf is false (no export)");
   const auto& a = r.algorithm;
   if (a.name == algo::Name::Dpo) {
     const algo::DpoOptions d, &o = a.dpo;

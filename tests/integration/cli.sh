@@ -76,3 +76,17 @@ grep -qF "$msg" "$tmp/v.err" && grep -qF "$msg" "$tmp/d.out" || { cat "$tmp/v.er
   { cat "$tmp/v3.out" "$tmp/v3.err"; echo "FAIL: validate of a missing file"; exit 1; }
 [ "$rc_r" -eq 2 ] && grep -q "error: recipe file '.*missing.yaml' does not exist" "$tmp/r.out" || { cat "$tmp/r.out"; echo "FAIL: run of a missing file: exit $rc_r"; exit 1; }
 echo "validate --set agrees with run --dry-run; a missing recipe: validate 1, run 2"
+
+# Keys that would be accepted and ignored in these combinations are refused, with the key's location.
+Q=examples/quickstart/recipe.yaml
+for case in "schedule.name=constant|schedule.min_lr_ratio|does not decay" \
+            "data.packing=false --set data.pack_window=32|data.pack_window|data.packing is false" \
+            "data.max_bad_records=5|data.max_bad_records|on_bad_record is error" \
+            "model.head.num_labels=3|model.head.num_labels|model.head.type is none" \
+            "model.lora.rank=4 --set model.lora.merge_on_export=true --set checkpoint.save_final_hf=false|model.lora.merge_on_export|no export"; do
+  IFS='|' read -r sets key msg <<< "$case"
+  # shellcheck disable=SC2086
+  if "$POSTTRAIN" validate "$Q" --set $sets > /dev/null 2> "$tmp/e"; then echo "FAIL: accepted: $sets"; exit 1; fi
+  grep -q "($key): .*$msg" "$tmp/e" || { cat "$tmp/e"; echo "FAIL: refusal of $sets"; exit 1; }
+done
+echo "ignored-key combinations refused with their location"
