@@ -120,8 +120,12 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
 
 // Chosen / rejected document indices of every pair (preference unit) of a micro-batch.
 std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb);
-// Preference units (pairs) in a step's rows on this rank.
-double count_pairs(const data::StepBatch& batch);
+// Preference units (pairs) in a step's rows on this rank, and the trained tokens of their first
+// (chosen) documents.
+struct PairCounts {
+  double pairs = 0, chosen_tokens = 0;
+};
+PairCounts count_pairs(const data::StepBatch& batch);
 
 // Positions that carry a label, as an index tensor (ignored positions never reach the LM head).
 at::Tensor labelled_positions(const MicroBatch& mb);

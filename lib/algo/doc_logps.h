@@ -11,4 +11,8 @@ namespace pt::algo {
 // number of trained tokens of each document.
 at::Tensor doc_logps(model::CausalLM& m, const MicroBatch& mb, int64_t ce_chunk, at::Tensor* doc_tokens = nullptr);
 
+// The same under a reference, without gradients: the frozen copy when there is one, else the policy
+// with its LoRA adapters switched off.
+at::Tensor reference_doc_logps(model::CausalLM* frozen, model::CausalLM& policy, const MicroBatch& mb, int64_t ce_chunk);
+
 }  // namespace pt::algo

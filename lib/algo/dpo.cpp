@@ -98,7 +98,7 @@ void Dpo::build_cache() {
     auto flush = [&] {
       if (rows.empty()) return;
       MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
-      at::Tensor lp = doc_logps(*ref, mb, nullptr).to(at::kCPU).to(at::kDouble);
+      at::Tensor lp = doc_logps(*ref, mb, ctx_.ce_chunk).to(at::kCPU).to(at::kDouble);
       for (size_t u = 0; u < mb.units.size(); ++u) {
         PT_CHECK(mb.units[u].size() == 2, "dpo: a preference unit must hold a chosen and a rejected document");
         cache_[{split, mb.unit_keys[u].first, mb.unit_keys[u].second}] = {lp[mb.units[u][0]].item<double>(),
@@ -136,17 +136,8 @@ void Dpo::build_cache() {
   log::info("dpo: {} reference log-prob pairs cached in {}; the reference model is released", cache_.size(), file);
 }
 
-at::Tensor Dpo::doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* doc_tokens) {
-  return algo::doc_logps(m, mb, ctx_.ce_chunk, doc_tokens);
-}
-
 at::Tensor Dpo::reference_doc_logps(const MicroBatch& mb, bool training) {
-  at::NoGradGuard ng;
-  if (mode_ == DpoReference::Model) return doc_logps(*ref_, mb, nullptr);
-  if (mode_ == DpoReference::Adapters) {
-    AdaptersOff off(*ctx_.policy);
-    return doc_logps(*ctx_.policy, mb, nullptr);
-  }
+  if (mode_ != DpoReference::Cached) return algo::reference_doc_logps(ref_.get(), *ctx_.policy, mb, ctx_.ce_chunk);
   std::vector<float> lp(static_cast<size_t>(mb.num_docs), 0.0f);
   for (size_t u = 0; u < mb.units.size(); ++u) {
     const CacheKey key{training ? 0 : 1, mb.unit_keys[u].first, mb.unit_keys[u].second};
@@ -163,21 +154,8 @@ Prepared Dpo::prepare(data::StepBatch& batch, bool training) {
   Prepared p = Algorithm::prepare(batch, training);
   // Global pair and chosen-token counts: the loss is a mean over the step's pairs, the NLL term a
   // mean over its chosen tokens, however the pairs are spread over micro-batches and ranks.
-  double pairs = 0, chosen_tokens = 0;
-  for (const auto& row : batch.rows) {
-    int64_t off = 0;
-    int32_t unit = -1;
-    for (size_t d = 0; d < row.doc_lens.size(); ++d) {
-      const bool first = row.doc_unit[d] >= 0 && row.doc_unit[d] != unit;
-      if (first) {
-        ++pairs;
-        unit = row.doc_unit[d];
-        for (int64_t i = off; i < off + row.doc_lens[d]; ++i) chosen_tokens += row.labels[i] != data::kIgnoreIndex;
-      }
-      off += row.doc_lens[d];
-    }
-  }
-  std::vector<double> totals{pairs, chosen_tokens};
+  const PairCounts n = count_pairs(batch);
+  std::vector<double> totals{n.pairs, n.chosen_tokens};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
   p.normalizer = totals[0];
   p.totals = totals;
@@ -188,7 +166,7 @@ LossOut Dpo::loss(const MicroBatch& mb, const Prepared& prep) {
   LossOut out;
   const double pairs = std::max(1.0, prep.totals.at(0)), chosen_tokens = std::max(1.0, prep.totals.at(1));
   at::Tensor doc_tokens;
-  at::Tensor lp = doc_logps(*ctx_.policy, mb, &doc_tokens);
+  at::Tensor lp = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk, &doc_tokens);
   auto [c, r] = pair_docs(mb);
   PairLogps in{lp.index_select(0, c), lp.index_select(0, r), {}, {}, doc_tokens.index_select(0, c),
                doc_tokens.index_select(0, r)};

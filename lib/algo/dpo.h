@@ -28,7 +28,6 @@ class Dpo : public Algorithm {
   // (split, source, record) -> summed reference log-probs of (chosen, rejected).
   using CacheKey = std::tuple<int, uint32_t, int64_t>;
   at::Tensor reference_doc_logps(const MicroBatch& mb, bool training);
-  at::Tensor doc_logps(model::CausalLM& m, const MicroBatch& mb, at::Tensor* doc_tokens);
   void build_cache();
   // SimPO and ORPO are reference-free.
   bool needs_reference() const {

@@ -66,13 +66,6 @@ void Kto::setup(const Context& ctx) {
   }
 }
 
-at::Tensor Kto::reference_doc_logps(const MicroBatch& mb) {
-  at::NoGradGuard ng;
-  if (ref_) return doc_logps(*ref_, mb, ctx_.ce_chunk);
-  AdaptersOff off(*ctx_.policy);
-  return doc_logps(*ctx_.policy, mb, ctx_.ce_chunk);
-}
-
 double Kto::kl_reference_point(const data::StepBatch& batch, bool training) {
   const auto docs = split_documents(batch.rows);
   double sum = 0, count = 0;
@@ -84,7 +77,7 @@ double Kto::kl_reference_point(const data::StepBatch& batch, bool training) {
     auto flush = [&] {
       if (rows.empty()) return;
       MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
-      at::Tensor d = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk) - reference_doc_logps(mb);
+      at::Tensor d = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk) - reference_doc_logps(ref_.get(), *ctx_.policy, mb, ctx_.ce_chunk);
       for (const auto& u : mb.units) sum += d[u[0]].item<double>();
       count += static_cast<double>(mb.units.size());
       rows.clear();
@@ -142,7 +135,7 @@ LossOut Kto::loss(const MicroBatch& mb, const Prepared& prep) {
   at::Tensor idx = at::tensor(docs, at::TensorOptions().dtype(at::kLong)).to(dev);
   at::Tensor good = at::tensor(desirable, at::TensorOptions().dtype(at::kByte)).to(at::kBool).to(dev);
   at::Tensor lp = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk).index_select(0, idx);
-  at::Tensor ref = reference_doc_logps(mb).index_select(0, idx);
+  at::Tensor ref = reference_doc_logps(ref_.get(), *ctx_.policy, mb, ctx_.ce_chunk).index_select(0, idx);
   const auto k = kto_loss(lp - ref, good, prep.totals.at(2), params_);
   LossOut out;
   at::Tensor sum = k.loss.sum();

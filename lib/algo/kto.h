@@ -21,7 +21,6 @@ class Kto : public Algorithm {
   LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
 
  private:
-  at::Tensor reference_doc_logps(const MicroBatch& mb);
   // z0 of this step: mismatched pairs of the step's examples on this rank, averaged over all ranks.
   double kl_reference_point(const data::StepBatch& batch, bool training);
 

@@ -91,17 +91,21 @@ std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb) {
   return {at::tensor(c, opts).to(mb.labels.device()), at::tensor(r, opts).to(mb.labels.device())};
 }
 
-double count_pairs(const data::StepBatch& batch) {
-  double pairs = 0;
+PairCounts count_pairs(const data::StepBatch& batch) {
+  PairCounts n;
   for (const auto& row : batch.rows) {
+    int64_t off = 0;
     int32_t unit = -1;
-    for (size_t d = 0; d < row.doc_lens.size(); ++d)
+    for (size_t d = 0; d < row.doc_lens.size(); ++d) {
       if (row.doc_unit[d] >= 0 && row.doc_unit[d] != unit) {
-        ++pairs;
+        ++n.pairs;
         unit = row.doc_unit[d];
+        for (int64_t i = off; i < off + row.doc_lens[d]; ++i) n.chosen_tokens += row.labels[i] != data::kIgnoreIndex;
       }
+      off += row.doc_lens[d];
+    }
   }
-  return pairs;
+  return n;
 }
 
 at::Tensor labelled_positions(const MicroBatch& mb) {

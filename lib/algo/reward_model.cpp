@@ -20,7 +20,7 @@ void RewardModel::setup(const Context& ctx) {
 Prepared RewardModel::prepare(data::StepBatch& batch, bool training) {
   Prepared p = Algorithm::prepare(batch, training);
   // The loss is a mean over the step's pairs, however they are spread over micro-batches and ranks.
-  std::vector<double> totals{count_pairs(batch)};
+  std::vector<double> totals{count_pairs(batch).pairs};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
   p.normalizer = std::max(1.0, totals[0]);
   p.totals = totals;
@@ -35,9 +35,10 @@ LossOut RewardModel::loss(const MicroBatch& mb, const Prepared& prep) {
   // document, plus one (labels are shifted).
   const auto dev = mb.labels.device();
   auto [c, r] = pair_docs(mb);
-  const at::Tensor docs_of = mb.token_doc.index_select(0, mb.label_index);
-  const at::Tensor last = at::full({mb.num_docs}, -1, mb.label_index.options())
-                              .scatter_reduce(0, docs_of, mb.label_index, "amax", /*include_self=*/true) + 1;
+  const at::Tensor labelled = labelled_positions(mb);
+  const at::Tensor docs_of = mb.token_doc.index_select(0, labelled);
+  const at::Tensor last = at::full({mb.num_docs}, -1, labelled.options())
+                              .scatter_reduce(0, docs_of, labelled, "amax", /*include_self=*/true) + 1;
   at::Tensor h = ctx_.policy->hidden_states(mb.input);
   auto score = [&](const at::Tensor& docs) {
     return at::matmul(h.index_select(0, last.index_select(0, docs)), ctx_.policy->score_weight().t()).to(at::kFloat).squeeze(1);

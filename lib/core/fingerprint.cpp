@@ -21,6 +21,11 @@ void Crc32::update(const void* data, size_t n) {
 
 std::string Crc32::hex() const { return fmt::format("crc32:{:08x}", static_cast<uint32_t>(value_)); }
 
+void FileFingerprint::set_hash(const Crc32& crc) {
+  hash = crc.hex();
+  hashed_bytes = crc.bytes();
+}
+
 nlohmann::json FileFingerprint::to_json() const {
   nlohmann::json j{{"name", name}, {"path", path}, {"size", size}, {"mtime_ns", mtime_ns}};
   if (!hash.empty()) j["hash"] = hash;
@@ -71,6 +76,12 @@ FileFingerprint stat_file(const std::string& path, const std::string& name) {
   return f;
 }
 
+FileFingerprint hashed_file(const std::string& path, const std::string& name, const Crc32& crc) {
+  FileFingerprint f = stat_file(path, name);
+  f.set_hash(crc);
+  return f;
+}
+
 namespace {
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
@@ -94,8 +105,7 @@ FileFingerprint fingerprint_file(const std::string& path, const std::string& nam
     f.error = in ? "read error" : std::strerror(errno);
     return f;
   }
-  f.hash = crc.hex();
-  f.hashed_bytes = crc.bytes();
+  f.set_hash(crc);
   return f;
 }
 
@@ -128,8 +138,7 @@ FileFingerprint fingerprint_safetensors(const std::string& path, const std::stri
     f.error = "read error";
     return f;
   }
-  f.hash = all.hex();
-  f.hashed_bytes = all.bytes();
+  f.set_hash(all);
   return f;
 }
 

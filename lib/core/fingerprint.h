@@ -31,6 +31,7 @@ struct FileFingerprint {
   uint64_t hashed_bytes = 0;
   std::string header_hash;   // safetensors: of the JSON header alone (names, dtypes, shapes)
   std::string error;         // why it could not be read ("" when it could)
+  void set_hash(const Crc32& crc);  // hash and hashed_bytes from what `crc` was fed
   nlohmann::json to_json() const;
   static FileFingerprint from_json(const nlohmann::json& j);
 };
@@ -46,6 +47,8 @@ struct InputFingerprint {
 
 // Size and modification time only (no read).
 FileFingerprint stat_file(const std::string& path, const std::string& name);
+// Size and time now, with the hash `crc` took of its bytes as they were read.
+FileFingerprint hashed_file(const std::string& path, const std::string& name, const Crc32& crc);
 // Size, time and the hash of the whole file, read in 1 MiB blocks.
 FileFingerprint fingerprint_file(const std::string& path, const std::string& name);
 // A safetensors file: its header hashed apart, then the whole file.

@@ -53,10 +53,7 @@ class InputFile {
     while (read(buf, sizeof buf) > 0) {
     }
     hashing_ = false;
-    FileFingerprint f = stat_file(path_, path_);
-    f.hash = crc_.hex();
-    f.hashed_bytes = crc_.bytes();
-    return f;
+    return hashed_file(path_, path_, crc_);
   }
   bool at_eof() {
     int c = std::getc(f_);

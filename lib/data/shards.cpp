@@ -87,10 +87,7 @@ Shards::Shards(const std::string& pattern, const std::string& key, const ShardOp
       }
     });
     hash_to(t.size());
-    FileFingerprint fp = stat_file(name, name);
-    fp.hash = crc.hex();
-    fp.hashed_bytes = crc.bytes();
-    fingerprints_.push_back(std::move(fp));
+    fingerprints_.push_back(hashed_file(name, name, crc));
     total_ += e.lines.size();
     bytes_ += t.size();
   }
