@@ -66,7 +66,8 @@ struct LossOut {
 struct Prepared {
   std::vector<MicroBatch> micro;
   // Optimizer updates over `micro`: update u uses the u-th of `updates` equal consecutive slices
-  // (several updates per prepared batch, as GRPO takes over one rollout batch).
+  // (several updates per prepared batch, as GRPO takes over one rollout batch). 0: the batch is
+  // consumed without updating the model (PPO's critic warm-up); it still counts as one step.
   int updates = 1;
   double normalizer = 0;  // global divisor of summed per-micro-batch losses (e.g. trained tokens)
   int64_t global_tokens = 0, global_trained = 0, global_rows = 0;
@@ -107,6 +108,8 @@ class Algorithm {
   // Own state in checkpoints, under `dir` (a subdirectory of the checkpoint reserved for it).
   virtual void save_state(const std::string& dir) const { (void)dir; }
   virtual void load_state(const std::string& dir) { (void)dir; }
+  // Models of its own exported with the run's final model, each to run_dir/<name> (PPO's critic).
+  virtual std::vector<std::pair<std::string, model::CausalLM*>> exports() { return {}; }
 
  protected:
   Context ctx_;

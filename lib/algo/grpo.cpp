@@ -3,9 +3,11 @@
 #include <cmath>
 
 #include "algo/logprobs.h"
+#include "algo/ppo_losses.h"
 #include "algo/reference.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/autocast.h"
 #include "parallel/world.h"
 #include "recipe/recipe.h"
 
@@ -23,11 +25,13 @@ Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
   params_.epsilon_low = o_.epsilon;
   params_.epsilon_high = o_.epsilon_high;
   params_.beta = o_.beta;
+  params_.dual_clip = o_.dual_clip;
 }
 
 void Grpo::setup(const Context& ctx) {
   Algorithm::setup(ctx);
   controller_ = std::make_unique<rl::Controller>(o_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
+  if (o_.advantage == Advantage::Gae) critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
   if (o_.beta == 0) {
     log::info("grpo: beta = 0, no reference model");
     return;
@@ -79,8 +83,10 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
 
   // Stage 6: the selected completions as training sequences, in `mini_batches` slices x `epochs`.
   std::vector<size_t> kept;
+  const bool gae = o_.advantage == Advantage::Gae;
   for (size_t i = 0; i < r.completions.size(); ++i)
-    if (r.keep[i]) kept.push_back(i);
+    if (r.keep[i] && !(gae && std::isnan(r.rewards[i])))  // gae: an unscored completion has no return
+      kept.push_back(i);
   const int slices = o_.mini_batches, updates = o_.mini_batches * o_.epochs;
   prep.updates = updates;
   std::vector<std::vector<size_t>> slice_seqs(slices);
@@ -126,7 +132,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       sd.den = den;
       sd.update_tokens = std::max(1.0, counts[2 * s + 1]);
       std::vector<int64_t> pad;
-      std::vector<double> adv;
+      std::vector<double> adv, reward;
       std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
       for (size_t j = 0; j < group.size(); ++j) {
         const auto& c = r.completions[group[j]];
@@ -137,12 +143,14 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
           mask[static_cast<size_t>(at)] = 1.f;
         }
         adv.push_back(adv_of[group[j]]);
+        reward.push_back(r.rewards[group[j]]);
       }
       auto fopts = at::TensorOptions().dtype(at::kFloat);
       sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
       sd.old_lp = at::tensor(old_pad, fopts).view({sd.seqs, T}).to(ctx_.device);
       sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
       sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
+      sd.reward = at::tensor(reward, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
       if (params_.beta != 0) {
         // Reference log-probs of the same packed layout, without gradients.
         at::NoGradGuard ng;
@@ -168,6 +176,16 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     flush();
   }
   side_.clear();
+  prep.global_tokens = batch.global_tokens;
+  if (gae) {
+    gae_advantages(built);
+    train_critic(built, counts, updates, prep);
+    if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
+      prep.updates = 0;  // critic warm-up: the policy waits until the values mean something
+      prep.update_starts.clear();
+      return prep;
+    }
+  }
   for (int u = 0; u < updates; ++u) {
     prep.update_starts.push_back(prep.micro.size());
     for (const auto& [mb, sd] : built[u % slices]) {
@@ -176,8 +194,87 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       side_.back().first_update = u == 0;
     }
   }
-  prep.global_tokens = batch.global_tokens;
   return prep;
+}
+
+at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {
+  return at::zeros({sd.seqs * sd.T}, per_label.options()).index_put({sd.pad_index}, per_label).view({sd.seqs, sd.T});
+}
+
+void Grpo::gae_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built) {
+  TokenMoments local;
+  {
+    at::NoGradGuard ng;
+    const model::AutocastScope ac(model::bf16_autocast(ctx_.device), ctx_.autocast_bf16);
+    for (auto& slice : built)
+      for (auto& [mb, sd] : slice) {
+        sd.old_values = padded(sd, critic_->values(mb).to(at::kFloat)) * sd.mask;
+        const Gae g = gae(terminal_rewards(sd.reward, sd.mask), sd.old_values, sd.mask, o_.gamma, o_.lam);
+        sd.adv = g.advantages;
+        sd.returns = g.returns;
+        const TokenMoments m = masked_moments(g.advantages, sd.mask);
+        local.tokens += m.tokens, local.sum += m.sum, local.sum_sq += m.sum_sq;
+      }
+  }
+  std::vector<double> total{local.tokens, local.sum, local.sum_sq};
+  if (ctx_.world->size() > 1) total = ctx_.world->allreduce_sum(total);
+  for (auto& slice : built)
+    for (auto& [mb, sd] : slice) sd.adv = whiten_by_tokens(sd.adv, {total[0], total[1], total[2]}) * sd.mask;
+}
+
+void Grpo::train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const std::vector<double>& counts,
+                        int updates, Prepared& prep) {
+  const int slices = static_cast<int>(built.size());
+  at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(ctx_.device));
+  at::Tensor clip_sum = loss_sum.clone(), value_sum = loss_sum.clone(), return_sum = loss_sum.clone();
+  double grad_norm = 0;
+  for (int u = 0; u < updates; ++u) {
+    const auto& slice = built[u % slices];
+    const double tokens = std::max(1.0, counts[2 * (u % slices) + 1]);
+    critic_->zero_grad();
+    for (size_t k = 0; k < slice.size(); ++k) {
+      const auto& [mb, sd] = slice[k];
+      at::Tensor v;
+      {
+        const model::AutocastScope ac(model::bf16_autocast(ctx_.device), ctx_.autocast_bf16);
+        v = padded(sd, critic_->values(mb).to(at::kFloat));
+      }
+      const ValueLossTerms t = value_loss_terms(v, sd.old_values, sd.returns, sd.mask, o_.critic.value_clip);
+      at::Tensor loss = t.per_token.sum() / tokens;
+      critic_->begin_backward(k + 1 == slice.size());
+      loss.backward();
+      critic_->end_backward();
+      loss_sum += loss.detach().to(at::kDouble);
+      clip_sum += t.clipped.sum().to(at::kDouble) / tokens;
+      if (u < slices) {  // each sequence once
+        value_sum += (sd.old_values * sd.mask).sum().to(at::kDouble);
+        return_sum += (sd.returns * sd.mask).sum().to(at::kDouble);
+      }
+    }
+    grad_norm += critic_->step();
+  }
+  double all_tokens = 0;
+  for (int s = 0; s < slices; ++s) all_tokens += counts[2 * s + 1];
+  const double ranks = static_cast<double>(ctx_.world->size());
+  prep.metrics.push_back({"critic/value_loss", loss_sum, static_cast<double>(updates)});
+  prep.metrics.push_back({"critic/clip_fraction", clip_sum, static_cast<double>(updates)});
+  prep.metrics.push_back({"critic/values", value_sum, std::max(1.0, all_tokens)});
+  prep.metrics.push_back({"critic/returns", return_sum, std::max(1.0, all_tokens)});
+  // The same norm on every rank (gradients are summed before clipping): averaged over ranks.
+  prep.metrics.push_back({"critic/grad_norm", at::scalar_tensor(grad_norm / updates, at::kDouble), ranks});
+}
+
+void Grpo::save_state(const std::string& dir) const {
+  if (critic_) critic_->save_state(dir);
+}
+
+void Grpo::load_state(const std::string& dir) {
+  if (critic_) critic_->load_state(dir);
+}
+
+std::vector<std::pair<std::string, model::CausalLM*>> Grpo::exports() {
+  if (!critic_) return {};
+  return {{"critic", &critic_->model()}};
 }
 
 LossOut Grpo::loss(const MicroBatch& mb, const Prepared& prep) {
@@ -185,7 +282,7 @@ LossOut Grpo::loss(const MicroBatch& mb, const Prepared& prep) {
   PT_CHECK(k < side_.size(), "grpo: loss() for a micro-batch that prepare() did not build");
   const Side& sd = side_[k];
   at::Tensor lp = label_logprobs(*ctx_.policy, mb);
-  at::Tensor cur = at::zeros({sd.seqs * sd.T}, lp.options()).index_put({sd.pad_index}, lp).view({sd.seqs, sd.T});
+  at::Tensor cur = padded(sd, lp);
   auto terms = policy_loss_terms(cur, sd.old_lp, sd.ref_lp, sd.adv, sd.mask, params_);
   at::Tensor num = aggregate_numerator(terms, params_.aggregation);
   LossOut out;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "algo/algorithm.h"
+#include "algo/critic.h"
 #include "algo/grpo_losses.h"
 #include "algo/options.h"
 #include "rl/controller.h"
@@ -19,17 +20,28 @@ class Grpo : public Algorithm {
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
   LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  void save_state(const std::string& dir) const override;
+  void load_state(const std::string& dir) override;
+  std::vector<std::pair<std::string, model::CausalLM*>> exports() override;
 
  private:
   // Per micro-batch: its completions as a padded [S, T] layout over the labelled positions.
   struct Side {
     at::Tensor pad_index;  // [labels] -> s * T + t
-    at::Tensor old_lp, ref_lp, mask, adv;  // [S, T], [S, T], [S, T], [S]
+    at::Tensor old_lp, ref_lp, mask, adv;  // [S, T], [S, T], [S, T], [S] ([S, T] under gae)
+    at::Tensor reward;                     // [S] the completions' rewards (gae)
+    at::Tensor old_values, returns;        // [S, T] the critic's at rollout time, and its targets (gae)
     int64_t seqs = 0, T = 0;
     double den = 1, update_tokens = 1;
     bool first_update = false;
   };
   at::Tensor label_logprobs(model::CausalLM& m, const MicroBatch& mb);
+  at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
+  // PPO (advantage gae): the critic's values of every built sequence, GAE whitened over the step's
+  // completion tokens on all ranks, then the critic's updates over the same slices and epochs.
+  void gae_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built);
+  void train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const std::vector<double>& counts,
+                    int updates, Prepared& prep);
 
   GrpoOptions o_;
   PolicyLossParams params_;
@@ -38,6 +50,7 @@ class Grpo : public Algorithm {
   DpoReference ref_mode_ = DpoReference::Model;
   std::unique_ptr<model::CausalLM> ref_;
   std::unique_ptr<rl::Controller> controller_;
+  std::unique_ptr<Critic> critic_;
   std::vector<Side> side_;
 };
 

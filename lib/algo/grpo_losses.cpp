@@ -69,7 +69,7 @@ PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old
                          ? log_ratio
                          : ((log_ratio * m).sum(-1) / m.sum(-1).clamp_min(1.0)).unsqueeze(-1);  // GSPO
   at::Tensor coef1 = log_w.exp();
-  at::Tensor adv = advantages.unsqueeze(1).to(logps.scalar_type());
+  at::Tensor adv = (advantages.dim() == 1 ? advantages.unsqueeze(1) : advantages).to(logps.scalar_type());
   at::Tensor per_token;
   if (p.objective == PolicyObjective::Cispo) {
     per_token = -coef1.clamp_max(p.epsilon_high).detach() * adv * logps;
@@ -79,6 +79,8 @@ PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old
     at::Tensor l1 = coef1 * adv, l2 = coef2 * adv;
     per_token = -at::min(l1, l2);
     t.clipped = l2.lt(l1).to(logps.scalar_type()).detach();
+    if (p.dual_clip > 0)
+      per_token = at::where(adv.lt(0), at::min(per_token, -p.dual_clip * adv), per_token);
   }
   if (p.beta != 0) {
     at::Tensor d = ref_logps - logps;

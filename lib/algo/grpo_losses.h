@@ -44,6 +44,9 @@ struct PolicyLossParams {
   ImportanceLevel importance = ImportanceLevel::Token;
   PolicyObjective objective = PolicyObjective::Clipped;
   double epsilon_low = 0.2, epsilon_high = 0.2;
+  // Dual clip (verl's clip_ratio_c, Ye et al. 2020): on a negative advantage the clipped surrogate's
+  // loss is capped at -c x advantage, so a token whose ratio exploded cannot dominate; 0 = off.
+  double dual_clip = 0;
   double beta = 0;  // KL coefficient; 0 = no reference
 };
 
@@ -57,7 +60,8 @@ struct PolicyLossTerms {
 };
 
 // logps, old_logps, ref_logps: [B, T] per-token log-probs (current policy with gradients; the
-// rollout policy; the reference, only read when beta > 0); advantages [B]; mask [B, T].
+// rollout policy; the reference, only read when beta > 0); advantages [B] (one per sequence) or
+// [B, T] (per token: GAE, KL-shaped returns); mask [B, T].
 PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old_logps, const at::Tensor& ref_logps,
                                   const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p);
 

@@ -119,7 +119,36 @@ struct RewardOptions {
 
 enum class GrpoLoss { Grpo, Bnpo, DrGrpo, Dapo, Cispo };
 enum class RewardScale { Group, Batch, None };
-enum class Advantage { Group, Rloo, ReinforcePP, ReinforcePPBaseline };
+enum class Advantage { Group, Rloo, ReinforcePP, ReinforcePPBaseline, Gae };
+
+// PPO's learned value function (algo/critic.h): a model of its own with a one-output token head,
+// trained on the same rollout batch as the policy, before it (verl's order).
+struct CriticOptions {
+  std::string path;
+  double lr = 1e-5;
+  int lr_warmup_steps = 0;
+  int warmup_steps = 0;
+  double value_clip = 0.5;
+  double max_grad_norm = 1.0;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("path", path,
+            Spec("critic model directory (HF; a *ForTokenClassification with num_labels 1 keeps its value head, "
+                 "any other checkpoint of the family gets a new one); empty = model.path"));
+    v.field("lr", lr, Spec("the critic's AdamW learning rate (the optimizer section's other settings apply)").gt(0).max(10));
+    v.field("lr_warmup_steps", lr_warmup_steps, Spec("critic updates over which its learning rate rises linearly from 0").min(0));
+    v.field("warmup_steps", warmup_steps,
+            Spec("rollout batches at the start that train only the critic (the policy is not updated until its "
+                 "values mean something; verl's critic_warmup)")
+                .min(0));
+    v.field("value_clip", value_clip,
+            Spec("predicted values may move at most this far from the rollout's before the loss stops pulling "
+                 "(verl's cliprange_value); 0 = no clipping")
+                .min(0));
+    v.field("max_grad_norm", max_grad_norm, Spec("the critic's gradient-norm clip; 0 = off").min(0));
+  }
+};
 enum class ImportanceSampling { Token, Sequence };
 
 struct GrpoOptions {
@@ -143,13 +172,18 @@ struct GrpoOptions {
   double overlong_penalty = 1.0;
   int max_batch = 64;
   int rollout_ranks = 0;
+  double gamma = 1.0;
+  double lam = 0.95;
+  double dual_clip = 0.0;
+  CriticOptions critic;
   std::vector<RewardOptions> rewards;
   DpoReference reference = DpoReference::Auto;
   std::string reference_path;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("group_size", group_size, Spec("completions sampled per prompt (G)").min(2));
+    v.field("group_size", group_size,
+            Spec("completions sampled per prompt (G); the group estimators need 2 or more, gae (PPO) takes 1").min(1));
     v.field("max_new_tokens", max_new_tokens, Spec("completion length limit").min(1));
     v.field("temperature", temperature, Spec("sampling temperature (log-probs are taken at it too, as TRL does)").gt(0));
     v.field("top_p", top_p, Spec("nucleus sampling; 1 = off").gt(0).max(1));
@@ -164,7 +198,9 @@ struct GrpoOptions {
             Spec("estimator: group = reward - group mean, scaled by scale_rewards (GRPO); rloo = reward - mean "
                  "of the other completions of its group; reinforce_pp = REINFORCE++ (rewards whitened over the "
                  "batch's completion tokens); reinforce_pp_baseline = the group mean subtracted first, then "
-                 "whitened. The KL term, with beta > 0, is in the loss (k3)"));
+                 "whitened; gae = PPO: generalized advantage estimation (gamma, lam) against a learned critic "
+                 "(the critic section), whitened over the step's completion tokens. The KL term, with beta > 0, "
+                 "is in the loss (k3)"));
     v.field("scale_rewards", scale_rewards,
             Spec("advantage group: reward - group mean, divided by the group's std (group, GRPO), the batch's "
                  "(batch) or not at all (none, Dr. GRPO)"));
@@ -176,6 +212,14 @@ struct GrpoOptions {
                  "weight (epsilon_max, above 1, e.g. 5)")
                 .gt(0));
     v.field("beta", beta, Spec("KL coefficient to the reference (k3 estimator); 0 = no reference model is loaded").min(0));
+    v.field("dual_clip", dual_clip,
+            Spec("dual-clip PPO: on a negative advantage the loss of a token is capped at dual_clip x |advantage| "
+                 "(verl's clip_ratio_c, e.g. 3); 0 = off")
+                .min(0));
+    v.field("gamma", gamma, Spec("advantage gae: discount per completion token").min(0).max(1));
+    v.field("lam", lam, Spec("advantage gae: GAE lambda (bias / variance trade-off)").min(0).max(1));
+    v.section_if(advantage == Advantage::Gae, "critic", critic, Spec("PPO's learned value function"),
+                 "when advantage is gae");
     v.field("mini_batches", mini_batches, Spec("optimizer updates per rollout batch, each over a slice of it").min(1));
     v.field("epochs", epochs, Spec("passes over each rollout batch (TRL's num_iterations)").min(1));
     v.field("dynamic_sampling", dynamic_sampling,
@@ -283,7 +327,7 @@ PT_RECIPE_ENUM(pt::algo::GrpoLoss, {pt::algo::GrpoLoss::Grpo, "grpo"}, {pt::algo
                {pt::algo::GrpoLoss::Cispo, "cispo"})
 PT_RECIPE_ENUM(pt::algo::Advantage, {pt::algo::Advantage::Group, "group"}, {pt::algo::Advantage::Rloo, "rloo"},
                {pt::algo::Advantage::ReinforcePP, "reinforce_pp"},
-               {pt::algo::Advantage::ReinforcePPBaseline, "reinforce_pp_baseline"})
+               {pt::algo::Advantage::ReinforcePPBaseline, "reinforce_pp_baseline"}, {pt::algo::Advantage::Gae, "gae"})
 PT_RECIPE_ENUM(pt::algo::RewardScale, {pt::algo::RewardScale::Group, "group"}, {pt::algo::RewardScale::Batch, "batch"},
                {pt::algo::RewardScale::None, "none"})
 PT_RECIPE_ENUM(pt::algo::ImportanceSampling, {pt::algo::ImportanceSampling::Token, "token"},

@@ -242,8 +242,6 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
     const char* want = token ? "token_classification" : "sequence_classification";
     if ((token && c.sequence_classification) || (!token && c.token_classification))
       fail("model.head.type = {} but {} is a {}", want, opts.path, c.hf_class);
-    if (token && opts.head.num_labels < 2)
-      fail("model.head.num_labels = {}: token classification needs at least 2 classes", opts.head.num_labels);
     if (classifier && c.num_labels != opts.head.num_labels)
       fail("model.head.num_labels = {} but {} is a classifier with {} labels", opts.head.num_labels, opts.path,
            c.num_labels);

@@ -41,6 +41,10 @@ void check_applicable(const Recipe& r, const Node& source) {
                                         "on_bad_record is error (the first bad record stops the run)");
   if (r.model.head.type == model::HeadType::None && r.model.head.num_labels != model::HeadOptions{}.num_labels)
     refuse({"model", "head", "num_labels"}, "num_labels sizes a head; model.head.type is none");
+  if (r.model.head.type == model::HeadType::TokenClassification && r.model.head.num_labels < 2)
+    refuse({"model", "head", "num_labels"}, fmt::format("token classification needs at least 2 classes (got {}); a "
+                                                        "one-output token head is PPO's critic (algorithm.grpo.critic)",
+                                                        r.model.head.num_labels));
   if (r.model.lora && r.model.lora->merge_on_export && !r.checkpoint.save_final_hf)
     refuse({"model", "lora", "merge_on_export"}, "merge_on_export merges the adapters into the final HF export; "
                                                  "checkpoint.save_final_hf is false (no export)");
@@ -75,6 +79,20 @@ void check_applicable(const Recipe& r, const Node& source) {
       refuse({"algorithm", "grpo", "scale_rewards"},
              fmt::format("scale_rewards applies to advantage group only (advantage is {}: rloo is not scaled, "
                          "reinforce_pp whitens over the batch's completion tokens)", enum_name(g.advantage)));
+    const bool gae = g.advantage == algo::Advantage::Gae;
+    if (!gae && g.group_size < 2)
+      refuse({"algorithm", "grpo", "group_size"},
+             fmt::format("advantage {} compares the completions of a prompt: group_size must be at least 2 (only "
+                         "gae, with a critic, learns from one)", enum_name(g.advantage)));
+    if (!gae && (g.gamma != d.gamma || g.lam != d.lam))
+      refuse({"algorithm", "grpo", g.gamma != d.gamma ? "gamma" : "lam"},
+             fmt::format("gamma and lam are GAE's; advantage is {}", enum_name(g.advantage)));
+    if (gae && g.dynamic_sampling)
+      refuse({"algorithm", "grpo", "dynamic_sampling"}, "dynamic_sampling drops groups of equal rewards; with "
+                                                        "advantage gae a lone completion still teaches the critic");
+    if (gae && r.parallel.tensor_parallel > 1)
+      refuse({"parallel", "tensor_parallel"}, "advantage gae trains a replicated critic beside the policy: tensor "
+                                              "parallelism is not supported with it");
     if (g.loss == algo::GrpoLoss::Cispo && g.epsilon != d.epsilon)
       refuse({"algorithm", "grpo", "epsilon"}, "loss cispo has no lower clip: epsilon does not apply (epsilon_high "
                                                "caps the importance weight)");

@@ -152,6 +152,15 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
       ckpt::publish_dir(staged, out);
       log::info("final model (HF format) written to {}", out);
     }
+    // The algorithm's own models (PPO's critic): replicated on every rank, written by the main one.
+    for (auto& [name, m] : p_.algorithm->exports()) {
+      if (!world.is_main()) continue;
+      const std::string dir = R.run_dir() + "/" + name, tmp = R.run_dir() + "/." + name + ".tmp";
+      fs::remove_all(tmp);
+      export_hf(*m, p_.tokenizer, tmp, false);
+      ckpt::publish_dir(tmp, dir);
+      log::info("{} (HF format) written to {}", name, dir);
+    }
   }
   world.barrier();
   for (size_t i = 0; i < last_stats_.size(); ++i)
@@ -189,31 +198,37 @@ bool Trainer::train_step() {
   auto batch = loader_->next();
   if (!batch) return false;
   algo::Prepared prep = p_.algorithm->prepare(*batch, true);
+  // updates 0: the algorithm used the batch without updating the model (PPO's critic warm-up); the
+  // batch still takes one step, with the preparation's metrics.
+  const bool frozen = prep.updates == 0;
   const int updates = std::max(1, prep.updates);
   std::vector<size_t> starts = prep.update_starts;
   if (starts.empty()) {
-    const size_t per_update = (prep.micro.size() + updates - 1) / updates;
+    const size_t per_update = frozen ? 0 : (prep.micro.size() + updates - 1) / updates;
     for (int u = 0; u < updates; ++u) starts.push_back(std::min(prep.micro.size(), u * per_update));
   }
   PT_CHECK(static_cast<int>(starts.size()) == updates, "algorithm: {} update starts for {} updates", starts.size(),
            updates);
   for (int u = 0; u < updates && st_.step < st_.total_steps; ++u) {
-    const double lr = optim::lr_at(R.schedule, R.optimizer.lr, st_.step, st_.total_steps);
-    p_.optimizer->set_lr(lr);
-    if (p_.dp)
-      p_.dp->zero_grad();
-    else
-      p_.optimizer->adamw->zero_grad();
+    const double lr = frozen ? 0.0 : optim::lr_at(R.schedule, R.optimizer.lr, st_.step, st_.total_steps);
     StepMetrics sm;
     if (u == 0)
       for (const auto& m : prep.metrics) sm.add(m);
     std::vector<int64_t> doc_lens;
-    const size_t end = u + 1 < updates ? starts[u + 1] : prep.micro.size();
-    for (size_t m = starts[u]; m < end; ++m) {
-      forward_backward(prep.micro[m], prep, sm, m + 1 == end);
-      doc_lens.insert(doc_lens.end(), prep.micro[m].doc_lens.begin(), prep.micro[m].doc_lens.end());
+    double grad_norm = 0;
+    if (!frozen) {
+      p_.optimizer->set_lr(lr);
+      if (p_.dp)
+        p_.dp->zero_grad();
+      else
+        p_.optimizer->adamw->zero_grad();
+      const size_t end = u + 1 < updates ? starts[u + 1] : prep.micro.size();
+      for (size_t m = starts[u]; m < end; ++m) {
+        forward_backward(prep.micro[m], prep, sm, m + 1 == end);
+        doc_lens.insert(doc_lens.end(), prep.micro[m].doc_lens.begin(), prep.micro[m].doc_lens.end());
+      }
+      grad_norm = optimizer_update();
     }
-    const double grad_norm = optimizer_update();
     ++st_.step;
     // Token counters and throughput count the data once, on the update that consumed it.
     if (u == 0) {
