@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# PPO (advantage gae with a learned critic) through the RL loop, CPU, on the quickstart reversal task
+# from a short SFT base, against GRPO (advantage group) in the same script:
+#  - PPO raises held-out greedy exact match (both curves printed, with the critic's value loss)
+#  - the critic is exported as a *ForTokenClassification (num_labels 1) whose values transformers
+#    reproduces (verify-model against transformers' logits), and a run can start from it (critic.path)
+#  - critic warm-up: the first warmup_steps batches train only the critic (no policy loss, lr 0)
+#  - exact resume after SIGKILL: policy, critic and both optimizers (reward, losses, values identical)
+#  - recipe-only refusals at validation with the key's location
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+source tests/integration/lib/common.sh
+sft_base base 80
+recipe=examples/grpo/recipe.yaml
+ppo=(--set algorithm.grpo.advantage=gae --set algorithm.grpo.critic.lr=1e-4 --set algorithm.grpo.dual_clip=3)
+common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set trainer.max_steps=30 --set trainer.eval.every=15 --set logging.every=1)
+learn() {
+  local name="$1"; shift
+  "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name run"; }
+  "$PT_PYTHON" - "$tmp/$name/metrics.jsonl" "$name" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ev = [r for r in rows if "eval/rewards/exact_match" in r]
+curve = ", ".join(f"{r['step']}: {r['eval/rewards/exact_match']:.2f}" for r in ev)
+print(f"{sys.argv[2]}: held-out greedy exact match {curve}")
+assert ev[-1]["eval/rewards/exact_match"] >= ev[0]["eval/rewards/exact_match"] + 0.04, curve
+vl = [r["critic/value_loss"] for r in rows if "critic/value_loss" in r]
+if vl:
+    first, last = sum(vl[:5]) / 5, sum(vl[-5:]) / 5
+    print(f"{sys.argv[2]}: critic value loss, mean of the first 5 steps {first:.4f}, of the last 5 {last:.4f}")
+PY
+}
+learn grpo
+learn ppo "${ppo[@]}"
+
+# The critic's export: transformers loads it as a token classifier and computes our values.
+[ -f "$tmp/ppo/critic/config.json" ] || fail "no critic export"
+grep -q '"ForTokenClassification\|TokenClassification"' "$tmp/ppo/critic/config.json" || fail "critic export is not a token classifier"
+parity "critic export" "$tmp/ppo/critic"
+# ... and a new run starts from it (its value head is kept, not re-created).
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${ppo[@]}" --set run.name=from-critic --set trainer.max_steps=2 \
+  --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false \
+  --set algorithm.grpo.critic.path="$tmp/ppo/critic" > "$tmp/from-critic.log" 2>&1 || { cat "$tmp/from-critic.log"; fail "critic.path"; }
+"$PT_PYTHON" - "$tmp/ppo/metrics.jsonl" "$tmp/from-critic/metrics.jsonl" <<'PY'
+import json, sys
+first = lambda p: [json.loads(l) for l in open(p) if "critic/value_loss" in l][0]["critic/value_loss"]
+fresh, trained = first(sys.argv[1]), first(sys.argv[2])
+print(f"critic.path: first-step value loss {trained:.4f} from the trained critic vs {fresh:.4f} from a new head")
+assert trained < fresh, (trained, fresh)
+PY
+
+# Critic warm-up: two batches train only the critic.
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${ppo[@]}" --set run.name=warm --set trainer.max_steps=4 \
+  --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false \
+  --set algorithm.grpo.critic.warmup_steps=2 > "$tmp/warm.log" 2>&1 || { cat "$tmp/warm.log"; fail "warm-up run"; }
+"$PT_PYTHON" - "$tmp/warm/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"step"' in l and "eval/" not in l]
+assert [r["step"] for r in rows] == [1, 2, 3, 4], rows
+assert all("loss" not in r and r["lr"] == 0 and "critic/value_loss" in r for r in rows[:2]), rows[:2]
+assert all("loss" in r and r["lr"] > 0 for r in rows[2:]), rows[2:]
+print("critic warm-up: steps 1-2 train the critic only (no policy loss, lr 0), steps 3-4 both")
+PY
+
+resume_check ppo-resume "$recipe" reward,loss,critic/value_loss,critic/values --set run.output_dir="$tmp" \
+  --set model.path="$tmp/base/model" "${ppo[@]}"
+
+refused() {  # refused "message" --set ...: run --dry-run refuses with the message and a recipe location
+  local msg="$1"; shift
+  if "$POSTTRAIN" run "$recipe" --dry-run "$@" > "$tmp/out" 2>&1; then cat "$tmp/out"; fail "accepted: $*"; fi
+  grep -q "$msg" "$tmp/out" || { cat "$tmp/out"; fail "expected '$msg'"; }
+  grep -qE "(recipe.yaml:[0-9]+|--set)" "$tmp/out" || { cat "$tmp/out"; fail "no location in: $(cat "$tmp/out")"; }
+}
+refused "group_size must be at least 2" --set algorithm.grpo.group_size=1
+refused "only allowed when advantage is gae" --set algorithm.grpo.critic.lr=1e-4
+refused "gamma and lam are GAE's" --set algorithm.grpo.lam=0.9
+refused "dynamic_sampling drops groups" "${ppo[@]}" --set algorithm.grpo.dynamic_sampling=true
+refused "needs at least 2 classes" --set model.head.type=token_classification --set model.head.num_labels=1
+echo "ppo ok"
