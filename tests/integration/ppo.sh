@@ -66,6 +66,32 @@ PY
 resume_check ppo-resume "$recipe" reward,loss,critic/value_loss,critic/values --set run.output_dir="$tmp" \
   --set model.path="$tmp/base/model" "${ppo[@]}"
 
+# Ranks: 1 trainer + 1 rollout rank draws the 1-rank run's rollouts, so its rewards, policy losses and
+# critic numbers match; 2 colocated ranks split the prompts (critic gradients summed over them).
+if command -v mpirun > /dev/null; then
+  ranks=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" "${ppo[@]}" "${short[@]}" --set trainer.micro_batch_tokens=256)
+  timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${ranks[@]}" \
+    --set algorithm.grpo.rollout_ranks=1 --set run.name=sep2 > "$tmp/sep2.log" 2>&1 || { cat "$tmp/sep2.log"; fail "PPO with a rollout rank"; }
+  timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${ranks[@]}" \
+    --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "PPO on 2 ranks"; }
+  "$PT_PYTHON" - "$tmp/ppo-resume-a/metrics.jsonl" "$tmp/sep2/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
+import json, sys
+def cols(f, k):
+    return [json.loads(l)[k] for l in open(f) if f'"{k}"' in l and "eval/" not in l]
+one, sep, dp = sys.argv[1:4]
+assert cols(one, "reward") == cols(sep, "reward") and len(cols(one, "reward")) == 8
+for k in ("loss", "critic/value_loss", "critic/values"):
+    worst = max(abs(x - y) for x, y in zip(cols(one, k), cols(sep, k)))
+    print(f"ppo, 1 trainer + 1 rollout rank vs 1 rank: max |{k} diff| {worst:.2e} (rewards identical)")
+    assert worst < 1e-5, (k, cols(one, k), cols(sep, k))
+a, b = cols(one, "reward"), cols(dp, "reward")
+print(f"ppo on 2 colocated ranks vs 1: per-step sampled rewards {b} vs {a}")
+assert len(b) == 8 and abs(sum(a) - sum(b)) / 8 < 0.05, (a, b)
+PY
+else
+  echo "SKIP: no mpirun (multi-rank PPO)"
+fi
+
 refused() {  # refused "message" --set ...: run --dry-run refuses with the message and a recipe location
   local msg="$1"; shift
   if "$POSTTRAIN" run "$recipe" --dry-run "$@" > "$tmp/out" 2>&1; then cat "$tmp/out"; fail "accepted: $*"; fi
