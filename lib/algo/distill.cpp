@@ -7,6 +7,8 @@
 #include "algo/sft.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "data/rng.h"
+#include "parallel/world.h"
 #include "recipe/recipe.h"
 #include "tokenizer/hf_tokenizer.h"
 
@@ -35,7 +37,7 @@ void check_same_tokenizer(const tok::HfTokenizer& student, const std::string& te
          "(same vocabulary, other pre-tokenization or merges)", teacher_dir);
 }
 
-Distill::Distill(const DistillOptions& opts) : o_(opts) {
+Distill::Distill(const DistillOptions& opts, uint64_t seed) : o_(opts), seed_(seed) {
   params_.temperature = o_.temperature;
   params_.top_k = o_.top_k;
   params_.beta = o_.loss == DistillLoss::ForwardKl ? 0.0 : o_.loss == DistillLoss::ReverseKl ? 1.0 : o_.beta;
@@ -60,6 +62,95 @@ void Distill::setup(const Context& ctx) {
   log::info("distill: teacher {} ({} parameters, hidden {}, {} layers), divergence over {} vocabulary entries",
             o_.teacher, teacher_->config().num_parameters(true), teacher_->config().hidden_size,
             teacher_->config().num_hidden_layers, vocab_);
+  if (o_.on_policy > 0) {
+    // The controller's rollout stage only: one sample per prompt at the distillation temperature.
+    GrpoOptions g;
+    g.group_size = 1;
+    g.temperature = o_.temperature;
+    g.max_new_tokens = o_.max_new_tokens;
+    g.max_batch = o_.max_batch;
+    g.rollout_ranks = o_.rollout_ranks;
+    controller_ = std::make_unique<rl::Controller>(g, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
+    log::info("distill: on-policy on {:.0f}% of steps (the student samples up to {} tokens per answer)",
+              100 * o_.on_policy, o_.max_new_tokens);
+  }
+}
+
+bool Distill::on_policy_step(int64_t step) const {
+  if (o_.on_policy <= 0) return false;
+  // A uniform draw per step from (seed, step), the same on every rank.
+  const uint64_t h = data::hash3(seed_, static_cast<uint64_t>(step), 0x6f6e706f6c696379ull);
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < o_.on_policy;
+}
+
+Prepared Distill::prepare(data::StepBatch& batch, bool training) {
+  sampled_ = training && on_policy_step(static_cast<int64_t>(batch.step));
+  return sampled_ ? prepare_on_policy(batch) : Algorithm::prepare(batch, training);
+}
+
+Prepared Distill::prepare_on_policy(data::StepBatch& batch) {
+  // Prompts: each document up to its last trained span (the final answer; earlier turns stay context).
+  rl::PromptBatch pb;
+  for (const auto& row : batch.rows) {
+    size_t start = 0;
+    for (size_t d = 0; d < row.doc_lens.size(); start += static_cast<size_t>(row.doc_lens[d]), ++d) {
+      if (row.doc_source[d] < 0) continue;  // padding
+      const size_t end = start + static_cast<size_t>(row.doc_lens[d]);
+      // labels are shifted: position i trains token i + 1, so the answer starts one past the span.
+      size_t last = end;
+      while (last > start && row.labels[last - 1] == data::kIgnoreIndex) --last;
+      size_t first = last;
+      while (first > start && row.labels[first - 1] != data::kIgnoreIndex) --first;
+      if (first == last) continue;  // nothing trained in this document
+      pb.prompts.emplace_back(row.input_ids.begin() + static_cast<std::ptrdiff_t>(start),
+                              row.input_ids.begin() + static_cast<std::ptrdiff_t>(first + 1));
+      pb.records.push_back(nlohmann::json::object());
+      pb.global_index.push_back(row.index * 4096 + d);
+    }
+  }
+  rl::Rollouts r = controller_->rollout(pb, static_cast<int64_t>(batch.step), true);
+  // The samples as training sequences, packed into micro-batches of the usual token budget.
+  Prepared prep;
+  prep.global_rows = batch.global_rows;
+  const int64_t budget = std::max<int64_t>(1, ctx_.rows_per_micro) * ctx_.recipe->recipe.data.seq_len;
+  std::vector<data::Row> rows;
+  int64_t tokens = 0;
+  double local[2] = {0, 0};  // tokens, trained
+  auto flush = [&] {
+    if (rows.empty()) return;
+    prep.micro.push_back(make_micro_batch(rows, 0, rows.size(), ctx_.device));
+    rows.clear();
+    tokens = 0;
+  };
+  for (size_t i = 0; i < r.completions.size(); ++i) {
+    const auto& p = pb.prompts[r.prompt_of[i]];
+    const auto& c = r.completions[i].tokens;
+    if (c.empty()) continue;
+    data::Unit unit;
+    data::Document doc;
+    doc.ids = p;
+    doc.ids.insert(doc.ids.end(), c.begin(), c.end());
+    doc.trained.assign(p.size(), 0);
+    doc.trained.resize(doc.ids.size(), 1);
+    const int64_t n = static_cast<int64_t>(doc.ids.size());
+    unit.ex.docs.push_back(std::move(doc));
+    if (!rows.empty() && tokens + n > budget) flush();
+    rows.push_back(data::pack_row({std::move(unit)}, static_cast<int>(n), 0, rows.size()));
+    tokens += n;
+    local[0] += static_cast<double>(n);
+    local[1] += static_cast<double>(c.size());
+  }
+  flush();
+  std::vector<double> global{local[0], local[1], static_cast<double>(r.completions.size())};
+  if (ctx_.world->size() > 1) global = ctx_.world->allreduce_sum(global);
+  prep.global_tokens = static_cast<int64_t>(global[0]);
+  prep.global_trained = static_cast<int64_t>(global[1]);
+  prep.normalizer = global[1];
+  const double ranks = static_cast<double>(ctx_.world->size());
+  prep.metrics.push_back({"on_policy", at::scalar_tensor(1.0, at::kDouble), ranks});
+  prep.metrics.push_back({"completion_length", at::scalar_tensor(local[1], at::kDouble), std::max(1.0, global[2])});
+  prep.metrics.push_back({"time/rollout_s", at::scalar_tensor(r.rollout_s, at::kDouble), ranks});
+  return prep;
 }
 
 LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
@@ -80,13 +171,16 @@ LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
                                                teacher_->lm_head_weight(), vocab_, o_.chunk_tokens, params_,
                                                vocab_shard_of(*ctx_.policy));
   at::Tensor ce;
-  if (o_.alpha < 1) {
+  // The cross-entropy term is on the dataset's answers: a step on the student's own samples has none
+  // (GKD's on-policy loss is the divergence alone).
+  const double alpha = sampled_ ? 1.0 : o_.alpha;
+  if (alpha < 1) {
     ce = labelled_cross_entropy(*ctx_.policy, hidden, mb, ctx_.ce_chunk);
   } else {
     at::NoGradGuard ng;  // reported, not trained on
     ce = labelled_cross_entropy(*ctx_.policy, hidden.detach(), mb, ctx_.ce_chunk);
   }
-  at::Tensor sum = o_.alpha < 1 ? div * o_.alpha + ce * (1 - o_.alpha) : div;
+  at::Tensor sum = alpha < 1 ? div * alpha + ce * (1 - alpha) : div;
   LossOut out;
   out.loss = prep.normalizer > 0 ? sum / prep.normalizer : sum * 0;
   out.metrics.push_back({"loss", sum.detach(), tokens});
@@ -95,6 +189,10 @@ LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
   return out;
 }
 
-std::unique_ptr<Algorithm> make_distill(const recipe::Recipe& r) { return std::make_unique<Distill>(r.algorithm.distill); }
+Distill::~Distill() = default;
+
+std::unique_ptr<Algorithm> make_distill(const recipe::Recipe& r) {
+  return std::make_unique<Distill>(r.algorithm.distill, static_cast<uint64_t>(r.run.seed));
+}
 
 }  // namespace pt::algo

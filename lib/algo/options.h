@@ -265,6 +265,10 @@ struct DistillOptions {
   double beta = 0.5;
   int top_k = 0;
   int chunk_tokens = 256;
+  double on_policy = 0.0;
+  int max_new_tokens = 128;
+  int max_batch = 64;
+  int rollout_ranks = 0;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
@@ -282,6 +286,18 @@ struct DistillOptions {
                 .min(0));
     v.field("chunk_tokens", chunk_tokens,
             Spec("positions per chunk through both LM heads (peak memory ~ a few [chunk, vocab] fp32 blocks)").min(1));
+    v.field("on_policy", on_policy,
+            Spec("on-policy distillation (GKD's lambda): the fraction of steps whose answers the student samples "
+                 "itself (at temperature, through the RL controller's rollout stage) before the teacher scores "
+                 "them; the other steps use the dataset's answers. 0 = offline distillation, 1 = fully on-policy")
+                .min(0)
+                .max(1));
+    v.field("max_new_tokens", max_new_tokens, Spec("on_policy: the student's answer length limit").min(1));
+    v.field("max_batch", max_batch, Spec("on_policy: sequences generated together (KV-cache slots)").min(1));
+    v.field("rollout_ranks", rollout_ranks,
+            Spec("on_policy: 0 = the student samples on the training ranks; N = the last N MPI ranks only "
+                 "generate, with the student's weights broadcast to them before every on-policy step")
+                .min(0));
   }
 };
 
@@ -308,6 +324,17 @@ struct AlgorithmOptions {
     v.section_if(name == Name::Kto, "kto", kto, Spec("KTO settings"), "when algorithm.name is kto");
   }
 };
+
+// Ranks that only generate (algorithm.<name>.rollout_ranks), their batch size, and the key's name.
+inline int rollout_ranks(const AlgorithmOptions& a) {
+  return a.name == Name::Grpo ? a.grpo.rollout_ranks : a.name == Name::Distill ? a.distill.rollout_ranks : 0;
+}
+inline int rollout_max_batch(const AlgorithmOptions& a) {
+  return a.name == Name::Distill ? a.distill.max_batch : a.grpo.max_batch;
+}
+inline const char* rollout_ranks_key(const AlgorithmOptions& a) {
+  return a.name == Name::Distill ? "algorithm.distill.rollout_ranks" : "algorithm.grpo.rollout_ranks";
+}
 
 }  // namespace pt::algo
 

@@ -70,6 +70,15 @@ void check_applicable(const Recipe& r, const Node& source) {
       a.distill.loss != algo::DistillLoss::Jsd)
     refuse({"algorithm", "distill", "beta"},
            fmt::format("beta is only used by loss jsd (loss is {}: its beta is fixed)", enum_name(a.distill.loss)));
+  if (a.name == algo::Name::Distill && a.distill.on_policy == 0) {
+    const algo::DistillOptions d;
+    for (auto [key, set] : {std::pair<const char*, bool>{"max_new_tokens", a.distill.max_new_tokens != d.max_new_tokens},
+                            {"max_batch", a.distill.max_batch != d.max_batch},
+                            {"rollout_ranks", a.distill.rollout_ranks != d.rollout_ranks}})
+      if (set)
+        refuse({"algorithm", "distill", key}, fmt::format("{} sets how the student samples its answers; on_policy is "
+                                                          "0 (offline distillation: the dataset's answers)", key));
+  }
   if (a.name == algo::Name::Grpo) {
     const algo::GrpoOptions d, &g = a.grpo;
     if (g.beta == 0 && (g.reference != d.reference || !g.reference_path.empty()))

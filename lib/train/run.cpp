@@ -148,9 +148,9 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   auto& world = parallel::World::get();
   world.init();
   log::init(world.global_rank(), world.global_size(), loaded.recipe.logging.level);
-  if (loaded.recipe.algorithm.name == algo::Name::Grpo && loaded.recipe.algorithm.grpo.rollout_ranks > 0) {
+  if (algo::rollout_ranks(loaded.recipe.algorithm) > 0) {
     try {
-      world.split_rollout(loaded.recipe.algorithm.grpo.rollout_ranks);
+      world.split_rollout(algo::rollout_ranks(loaded.recipe.algorithm));
     } catch (const std::exception& e) {
       log::error("{}", e.what());
       world.abort(2);
@@ -187,9 +187,11 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   const auto& R = loaded.recipe;
   auto factory = algorithm_factory(R);
   const auto& world = parallel::World::get();
-  if (R.algorithm.name == algo::Name::Grpo && R.algorithm.grpo.rollout_ranks > 0 && world.rollout_workers() == 0)
-    fail("algorithm.grpo.rollout_ranks = {} needs an MPI launch with at least {} ranks (mpirun -np {} posttrain run ...)",
-         R.algorithm.grpo.rollout_ranks, R.algorithm.grpo.rollout_ranks + 1, R.algorithm.grpo.rollout_ranks + 1);
+  const int rollout_ranks = algo::rollout_ranks(R.algorithm);
+  const std::string rollout_key = algo::rollout_ranks_key(R.algorithm);
+  if (rollout_ranks > 0 && world.rollout_workers() == 0)
+    fail("{} = {} needs an MPI launch with at least {} ranks (mpirun -np {} posttrain run ...)", rollout_key,
+         rollout_ranks, rollout_ranks + 1, rollout_ranks + 1);
   if (world.rollout_workers() > 0)
     log::info("rollouts on {} separate rank(s) ({}..{}); training on {} rank(s)", world.rollout_workers(),
               world.global_size() - world.rollout_workers(), world.global_size() - 1, world.size());
@@ -197,14 +199,17 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
     fail("parallel.tensor_parallel = {} needs an MPI launch with a multiple of {} ranks (mpirun -np {} posttrain run ...)",
          R.parallel.tensor_parallel, R.parallel.tensor_parallel, R.parallel.tensor_parallel);
   if (R.parallel.tensor_parallel > 1 && world.rollout_workers() > 0)
-    fail("parallel.tensor_parallel > 1 with algorithm.grpo.rollout_ranks is not supported");
+    fail("parallel.tensor_parallel > 1 with {} is not supported", rollout_key);
   // Refused out loud rather than run as something else.
-  if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3 && R.algorithm.name == algo::Name::Grpo)
-    fail("parallel.zero_stage: 3 with algorithm grpo: every decoding step gathers each layer from all ranks, and "
-         "ranks generate completions of different lengths; use zero_stage 2 (parameters replicated)");
+  const bool samples = R.algorithm.name == algo::Name::Grpo ||
+                       (R.algorithm.name == algo::Name::Distill && R.algorithm.distill.on_policy > 0);
+  if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3 && samples)
+    fail("parallel.zero_stage: 3 with {}: every decoding step gathers each layer from all ranks, and ranks generate "
+         "completions of different lengths; use zero_stage 2 (parameters replicated)",
+         R.algorithm.name == algo::Name::Grpo ? "algorithm grpo" : "on-policy distillation");
   if (R.parallel.strategy == parallel::Strategy::Fsdp && world.rollout_workers() > 0)
-    fail("parallel.strategy: fsdp with algorithm.grpo.rollout_ranks: the rollout workers receive whole weights; use "
-         "ddp (or colocated rollouts)");
+    fail("parallel.strategy: fsdp with {}: the rollout workers receive whole weights; use ddp (or colocated "
+         "rollouts)", rollout_key);
   if (R.parallel.data_parallel > 0 && R.parallel.data_parallel != world.size())
     fail("parallel.data_parallel = {} but the run has {} rank(s){} (launch with mpirun -np {}, or set 0 = all ranks)",
          R.parallel.data_parallel, world.size() * world.tp_size(),
@@ -230,8 +235,8 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   parallel::World::get().set_timeout(R.parallel.timeout_s);
   if (world.size() > 1) {
     if (cuda && world.rollout_workers() > 0)
-      fail("algorithm.grpo.rollout_ranks on CUDA: the weight hand-off to rollout workers runs over MPI on CPU tensors "
-           "only in this build (colocated rollouts work on CUDA ranks)");
+      fail("{} on CUDA: the weight hand-off to rollout workers runs over MPI on CPU tensors only in this build "
+           "(colocated rollouts work on CUDA ranks)", rollout_key);
     // Ranks sharing a node share its cores.
     if (!cuda) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
   }
@@ -335,7 +340,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
               model->vocab_size() - original, original, model->vocab_size() - 1);
   }
 
-  if (world.is_rollout_worker()) return rl::serve_rollouts(*model, tokenizer, R.algorithm.grpo.max_batch, autocast);
+  if (world.is_rollout_worker()) return rl::serve_rollouts(*model, tokenizer, algo::rollout_max_batch(R.algorithm), autocast);
 
   tok::MaskOptions masks;
   masks.train_roles = R.tokenizer.train_roles;
