@@ -5,6 +5,10 @@
 #    the teacher's exact-match accuracy (both printed)
 #  - exact resume after SIGKILL inside a step: identical per-step losses and final weights
 #  - a teacher with another tokenizer is refused with what differs
+#  - on-policy distillation (GKD, on_policy = lambda): for the same 80 steps the student that samples its
+#    own answers ends closer to the teacher (held-out KL) and answers better (greedy exact match) than
+#    offline distillation — both printed; lambda 0.5 samples on about half the steps; exact resume;
+#    1 trainer + 1 rollout rank reproduces the colocated run; sampling keys refused when on_policy is 0
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -30,6 +34,52 @@ PY
 
 resume_check resume "$recipe" loss,kl "${common[@]}"
 cmp "$tmp/resume-a/model/model.safetensors" "$tmp/resume-b/model/model.safetensors" || fail "final weights differ"
+
+# On-policy vs offline distillation, the same 80 steps from the same student.
+opd=(--set trainer.max_steps=80 --set trainer.eval.every=40 --set algorithm.distill.max_new_tokens=12 --set logging.every=1)
+"$POSTTRAIN" run "$recipe" "${common[@]}" --set trainer.max_steps=80 --set trainer.eval.every=40 --set run.name=offline \
+  > "$tmp/offline.log" 2>&1 || { cat "$tmp/offline.log"; fail "offline distill run"; }
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${opd[@]}" --set algorithm.distill.on_policy=1 --set run.name=onpolicy \
+  > "$tmp/onpolicy.log" 2>&1 || { cat "$tmp/onpolicy.log"; fail "on-policy distill run"; }
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${opd[@]}" --set algorithm.distill.on_policy=0.5 --set run.name=mixed \
+  > "$tmp/mixed.log" 2>&1 || { cat "$tmp/mixed.log"; fail "mixed distill run"; }
+"$PT_PYTHON" - "$tmp/offline/metrics.jsonl" "$tmp/onpolicy/metrics.jsonl" "$tmp/mixed/metrics.jsonl" <<'PY'
+import json, sys
+def curve(p):
+    ev = [json.loads(l) for l in open(p) if '"eval/kl"' in l]
+    return ev, ", ".join(f"{e['step']}: KL {e['eval/kl']:.3f} / exact {e['eval/accuracy']:.3f}" for e in ev)
+off, off_s = curve(sys.argv[1])
+on, on_s = curve(sys.argv[2])
+mix, mix_s = curve(sys.argv[3])
+print(f"offline distillation:            {off_s}")
+print(f"on-policy distillation (lambda 1): {on_s}")
+print(f"on-policy lambda 0.5:             {mix_s}")
+assert on[-1]["eval/kl"] < off[-1]["eval/kl"], (on[-1], off[-1])
+assert on[-1]["eval/accuracy"] >= off[-1]["eval/accuracy"], (on[-1], off[-1])
+steps = [json.loads(l) for l in open(sys.argv[3]) if '"loss"' in l and "eval/" not in l]
+sampled = sum(1 for r in steps if r.get("on_policy") == 1)
+print(f"lambda 0.5: {sampled} of {len(steps)} logged steps sampled by the student")
+PY
+grep -q '"on_policy"' "$tmp/offline/metrics.jsonl" && fail "offline run sampled"
+resume_check opd-resume "$recipe" loss,kl "${common[@]}" --set algorithm.distill.on_policy=0.5 --set algorithm.distill.max_new_tokens=12
+if command -v mpirun > /dev/null; then
+  timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${short[@]}" "${common[@]}" \
+    --set algorithm.distill.on_policy=0.5 --set algorithm.distill.max_new_tokens=12 --set algorithm.distill.rollout_ranks=1 \
+    --set run.name=opd-sep > "$tmp/opd-sep.log" 2>&1 || { cat "$tmp/opd-sep.log"; fail "on-policy distill with a rollout rank"; }
+  grep -q "rollouts on 1 separate rank" "$tmp/opd-sep.log" || fail "opd-sep did not use a rollout rank"
+  "$PT_PYTHON" - "$tmp/opd-resume-a/metrics.jsonl" "$tmp/opd-sep/metrics.jsonl" <<'PY'
+import json, sys
+cols = lambda p: [json.loads(l)["loss"] for l in open(p) if '"loss"' in l and "eval/" not in l]
+a, b = cols(sys.argv[1]), cols(sys.argv[2])
+worst = max(abs(x - y) for x, y in zip(a, b))
+print(f"on-policy distillation, 1 trainer + 1 rollout rank vs 1 rank: {len(b)} steps, max |loss diff| {worst:.2e}")
+assert len(a) == len(b) == 8 and worst < 1e-5, (a, b)
+PY
+else
+  echo "SKIP: no mpirun (on-policy distillation with a rollout rank)"
+fi
+if "$POSTTRAIN" run "$recipe" --dry-run "${common[@]}" --set algorithm.distill.max_new_tokens=12 > "$tmp/out" 2>&1; then fail "max_new_tokens accepted offline"; fi
+grep -q "on_policy is 0" "$tmp/out" || { cat "$tmp/out"; fail "unclear refusal"; }
 
 # A teacher whose tokenizer differs: the quickstart model with the Qwen3 tokenizer next to it.
 mkdir -p "$tmp/other"
