@@ -24,7 +24,7 @@ Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
                                                                             : ImportanceLevel::Sequence;
   params_.epsilon_low = o_.epsilon;
   params_.epsilon_high = o_.epsilon_high;
-  params_.beta = o_.beta;
+  params_.beta = o_.kl_in_reward ? 0.0 : o_.beta;  // in the reward, not the loss
   params_.dual_clip = o_.dual_clip;
 }
 
@@ -85,7 +85,8 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   std::vector<size_t> kept;
   const bool gae = o_.advantage == Advantage::Gae;
   for (size_t i = 0; i < r.completions.size(); ++i)
-    if (r.keep[i] && !(gae && std::isnan(r.rewards[i])))  // gae: an unscored completion has no return
+    // Per-token returns (gae, KL in the reward) have no value for an unscored completion: left out.
+    if (r.keep[i] && !((gae || o_.kl_in_reward) && std::isnan(r.rewards[i])))
       kept.push_back(i);
   const int slices = o_.mini_batches, updates = o_.mini_batches * o_.epochs;
   prep.updates = updates;
@@ -133,6 +134,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       sd.update_tokens = std::max(1.0, counts[2 * s + 1]);
       std::vector<int64_t> pad;
       std::vector<double> adv, reward;
+      sd.comp = group;
       std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
       for (size_t j = 0; j < group.size(); ++j) {
         const auto& c = r.completions[group[j]];
@@ -151,7 +153,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
       sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
       sd.reward = at::tensor(reward, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
-      if (params_.beta != 0) {
+      if (o_.beta != 0) {
         // Reference log-probs of the same packed layout, without gradients.
         at::NoGradGuard ng;
         at::Tensor lp;
@@ -177,8 +179,8 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   }
   side_.clear();
   prep.global_tokens = batch.global_tokens;
+  if (gae || o_.kl_in_reward) token_advantages(built, r, prep);
   if (gae) {
-    gae_advantages(built);
     train_critic(built, counts, updates, prep);
     if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
       prep.updates = 0;  // critic warm-up: the policy waits until the values mean something
@@ -201,25 +203,69 @@ at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {
   return at::zeros({sd.seqs * sd.T}, per_label.options()).index_put({sd.pad_index}, per_label).view({sd.seqs, sd.T});
 }
 
-void Grpo::gae_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built) {
+void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const rl::Rollouts& r,
+                            Prepared& prep) {
+  const bool gae_adv = o_.advantage == Advantage::Gae;
+  const bool per_sequence = o_.advantage == Advantage::ReinforcePPBaseline;  // the group mean of summed rewards
+  std::vector<double> seq_score(r.completions.size(), std::nan(""));
   TokenMoments local;
+  double kl_sum = 0, kl_tokens = 0;
   {
     at::NoGradGuard ng;
     const model::AutocastScope ac(model::bf16_autocast(ctx_.device), ctx_.autocast_bf16);
     for (auto& slice : built)
       for (auto& [mb, sd] : slice) {
-        sd.old_values = padded(sd, critic_->values(mb).to(at::kFloat)) * sd.mask;
-        const Gae g = gae(terminal_rewards(sd.reward, sd.mask), sd.old_values, sd.mask, o_.gamma, o_.lam);
+        at::Tensor rewards = terminal_rewards(sd.reward, sd.mask);
+        // k1 of the rollout policy against the reference, a penalty on every completion token.
+        if (o_.kl_in_reward) {
+          const at::Tensor k1 = (sd.old_lp - sd.ref_lp) * sd.mask;
+          rewards = rewards - o_.beta * k1;
+          kl_sum += k1.sum().item<double>();
+          kl_tokens += sd.mask.sum().item<double>();
+        }
+        if (per_sequence) {
+          const at::Tensor total = rewards.sum(1).to(at::kDouble).cpu();
+          for (size_t j = 0; j < sd.comp.size(); ++j) seq_score[sd.comp[j]] = total[static_cast<int64_t>(j)].item<double>();
+          continue;
+        }
+        const at::Tensor values = gae_adv ? padded(sd, critic_->values(mb).to(at::kFloat)) * sd.mask : at::zeros_like(sd.mask);
+        // Without a critic (REINFORCE++), gamma = lam = 1 and V = 0 make GAE the return to go.
+        const Gae g = gae_adv ? gae(rewards, values, sd.mask, o_.gamma, o_.lam) : gae(rewards, values, sd.mask, 1.0, 1.0);
+        sd.old_values = values;
         sd.adv = g.advantages;
         sd.returns = g.returns;
         const TokenMoments m = masked_moments(g.advantages, sd.mask);
         local.tokens += m.tokens, local.sum += m.sum, local.sum_sq += m.sum_sq;
       }
   }
-  std::vector<double> total{local.tokens, local.sum, local.sum_sq};
-  if (ctx_.world->size() > 1) total = ctx_.world->allreduce_sum(total);
+  if (o_.kl_in_reward) {  // the k1 estimate the rewards were shaped with, per completion token of the step
+    const double all = ctx_.world->size() > 1 ? ctx_.world->allreduce_sum(kl_tokens) : kl_tokens;
+    prep.metrics.push_back({"kl", at::scalar_tensor(kl_sum, at::kDouble), std::max(1.0, all)});
+  }
+  auto global = [&](const TokenMoments& m) {
+    std::vector<double> v{m.tokens, m.sum, m.sum_sq};
+    if (ctx_.world->size() > 1) v = ctx_.world->allreduce_sum(v);
+    return TokenMoments{v[0], v[1], v[2]};
+  };
+  if (per_sequence) {
+    // REINFORCE++-baseline on the KL-shaped scores: group mean subtracted, whitened over the tokens.
+    const at::Tensor scores = at::tensor(seq_score, at::TensorOptions().dtype(at::kDouble));
+    std::vector<double> lens;
+    for (const auto& c : r.completions) lens.push_back(static_cast<double>(c.tokens.size()));
+    const at::Tensor returns = reinforce_pp_returns(scores, r.group_size, true);
+    const at::Tensor adv = whiten_by_tokens(returns, global(token_moments(returns, at::tensor(lens, at::TensorOptions().dtype(at::kDouble)))));
+    const double* a = adv.contiguous().data_ptr<double>();
+    for (auto& slice : built)
+      for (auto& [mb, sd] : slice) {
+        std::vector<double> v;
+        for (size_t i : sd.comp) v.push_back(a[i]);
+        sd.adv = at::tensor(v, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
+      }
+    return;
+  }
+  const TokenMoments total = global(local);
   for (auto& slice : built)
-    for (auto& [mb, sd] : slice) sd.adv = whiten_by_tokens(sd.adv, {total[0], total[1], total[2]}) * sd.mask;
+    for (auto& [mb, sd] : slice) sd.adv = whiten_by_tokens(sd.adv, total) * sd.mask;
 }
 
 void Grpo::train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const std::vector<double>& counts,

@@ -29,7 +29,8 @@ class Grpo : public Algorithm {
   struct Side {
     at::Tensor pad_index;  // [labels] -> s * T + t
     at::Tensor old_lp, ref_lp, mask, adv;  // [S, T], [S, T], [S, T], [S] ([S, T] under gae)
-    at::Tensor reward;                     // [S] the completions' rewards (gae)
+    at::Tensor reward;                     // [S] the completions' rewards
+    std::vector<size_t> comp;              // the completions (indices into the rollouts), in order
     at::Tensor old_values, returns;        // [S, T] the critic's at rollout time, and its targets (gae)
     int64_t seqs = 0, T = 0;
     double den = 1, update_tokens = 1;
@@ -37,9 +38,13 @@ class Grpo : public Algorithm {
   };
   at::Tensor label_logprobs(model::CausalLM& m, const MicroBatch& mb);
   at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
-  // PPO (advantage gae): the critic's values of every built sequence, GAE whitened over the step's
-  // completion tokens on all ranks, then the critic's updates over the same slices and epochs.
-  void gae_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built);
+  // Per-token advantages of every built sequence from per-token rewards (the outcome on the last
+  // token, minus beta x k1 on each with kl_in_reward): GAE against the critic's values (PPO), the
+  // return to go (REINFORCE++), or per sequence the group-baselined sum (REINFORCE++-baseline) —
+  // whitened over the step's completion tokens on all ranks.
+  void token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const rl::Rollouts& r,
+                        Prepared& prep);
+  // PPO: the critic's updates over the same slices and epochs as the policy's.
   void train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const std::vector<double>& counts,
                     int updates, Prepared& prep);
 

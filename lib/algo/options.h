@@ -175,6 +175,7 @@ struct GrpoOptions {
   double gamma = 1.0;
   double lam = 0.95;
   double dual_clip = 0.0;
+  bool kl_in_reward = false;
   CriticOptions critic;
   std::vector<RewardOptions> rewards;
   DpoReference reference = DpoReference::Auto;
@@ -212,6 +213,10 @@ struct GrpoOptions {
                  "weight (epsilon_max, above 1, e.g. 5)")
                 .gt(0));
     v.field("beta", beta, Spec("KL coefficient to the reference (k3 estimator); 0 = no reference model is loaded").min(0));
+    v.field("kl_in_reward", kl_in_reward,
+            Spec("the KL term as a per-token reward, -beta x (log pi_old - log pi_ref) on each completion token "
+                 "(k1; REINFORCE++ and classic RLHF PPO, verl's use_kl_in_reward), instead of the k3 term in the "
+                 "loss; advantage gae, reinforce_pp or reinforce_pp_baseline (summed over the completion)"));
     v.field("dual_clip", dual_clip,
             Spec("dual-clip PPO: on a negative advantage the loss of a token is capped at dual_clip x |advantage| "
                  "(verl's clip_ratio_c, e.g. 3); 0 = off")

@@ -96,6 +96,13 @@ void check_applicable(const Recipe& r, const Node& source) {
     if (!gae && (g.gamma != d.gamma || g.lam != d.lam))
       refuse({"algorithm", "grpo", g.gamma != d.gamma ? "gamma" : "lam"},
              fmt::format("gamma and lam are GAE's; advantage is {}", enum_name(g.advantage)));
+    if (g.kl_in_reward && g.beta == 0)
+      refuse({"algorithm", "grpo", "kl_in_reward"}, "kl_in_reward moves the KL term into the reward; beta is 0 (no "
+                                                    "KL term): set beta > 0");
+    if (g.kl_in_reward && (g.advantage == algo::Advantage::Group || g.advantage == algo::Advantage::Rloo))
+      refuse({"algorithm", "grpo", "kl_in_reward"},
+             fmt::format("kl_in_reward shapes per-token returns: advantage gae, reinforce_pp or reinforce_pp_baseline "
+                         "(advantage is {}, whose KL term belongs in the loss)", enum_name(g.advantage)));
     if (gae && g.dynamic_sampling)
       refuse({"algorithm", "grpo", "dynamic_sampling"}, "dynamic_sampling drops groups of equal rewards; with "
                                                         "advantage gae a lone completion still teaches the critic");

@@ -5,7 +5,9 @@
 #    so importance weights move off 1 and the cap engages) each raise held-out greedy exact match
 #  - loss cispo's first update equals the clipped surrogate's (ratio 1: the same gradient) — the
 #    per-step losses of one epoch are identical
-#  - exact resume after SIGKILL with reinforce_pp (its batch-wide whitening) and with cispo
+#  - the KL as a per-token reward (kl_in_reward, k1) with reinforce_pp learns too
+#  - exact resume after SIGKILL with reinforce_pp (its batch-wide whitening), with cispo, and with
+#    reinforce_pp_baseline + KL in the reward (the reference's log-probs shape the rewards)
 #  - recipe-only refusals at validation, with the key's location: scale_rewards with a non-group
 #    estimator, epsilon under cispo, a cispo cap not above 1
 set -euo pipefail
@@ -32,6 +34,9 @@ learn group
 learn rloo --set algorithm.grpo.advantage=rloo
 learn reinforce_pp --set algorithm.grpo.advantage=reinforce_pp
 learn reinforce_pp_baseline --set algorithm.grpo.advantage=reinforce_pp_baseline
+# The KL as a per-token reward (k1, beta 0.05, frozen reference) instead of a loss term.
+learn reinforce_pp_kl --set algorithm.grpo.advantage=reinforce_pp --set algorithm.grpo.beta=0.05 --set algorithm.grpo.kl_in_reward=true
+"$PT_PYTHON" -c 'import json,sys; k=[json.loads(l)["kl"] for l in open(sys.argv[1]) if "\"kl\"" in l and "eval/" not in l]; print(f"reinforce_pp, KL in the reward: k1 per token {k[0]:.2e} -> {k[-1]:.2e}"); assert len(k) >= 3 and k[-1] > 0, k' "$tmp/reinforce_pp_kl/metrics.jsonl"
 learn cispo --set algorithm.grpo.loss=cispo --set algorithm.grpo.epsilon_high=1.1 --set algorithm.grpo.epochs=2
 "$PT_PYTHON" -c 'import json,sys; c=[json.loads(l)["clip_fraction"] for l in open(sys.argv[1]) if "clip_fraction" in l]; print(f"cispo: weights capped on {max(c):.3f} of tokens at most"); assert max(c) > 0, c' "$tmp/cispo/metrics.jsonl"
 
@@ -50,6 +55,9 @@ resume_check rpp-resume "$recipe" reward,loss --set run.output_dir="$tmp" --set 
 resume_check cispo-resume "$recipe" loss,clip_fraction --set run.output_dir="$tmp" --set model.path="$tmp/base/model" \
   --set algorithm.grpo.loss=cispo --set algorithm.grpo.epsilon_high=1.1 --set algorithm.grpo.epochs=2
 
+resume_check rppb-kl-resume "$recipe" reward,loss,kl --set run.output_dir="$tmp" --set model.path="$tmp/base/model" \
+  --set algorithm.grpo.advantage=reinforce_pp_baseline --set algorithm.grpo.beta=0.05 --set algorithm.grpo.kl_in_reward=true
+
 refused() {  # refused "message" --set ...: run --dry-run refuses with the message and a recipe location
   local msg="$1"; shift
   if "$POSTTRAIN" run "$recipe" --dry-run "$@" > "$tmp/out" 2>&1; then cat "$tmp/out"; fail "accepted: $*"; fi
@@ -59,4 +67,6 @@ refused() {  # refused "message" --set ...: run --dry-run refuses with the messa
 refused "scale_rewards applies to advantage group only" --set algorithm.grpo.advantage=rloo --set algorithm.grpo.scale_rewards=none
 refused "loss cispo has no lower clip" --set algorithm.grpo.loss=cispo --set algorithm.grpo.epsilon=0.1 --set algorithm.grpo.epsilon_high=5
 refused "which is not above 1" --set algorithm.grpo.loss=cispo
+refused "beta is 0" --set algorithm.grpo.advantage=reinforce_pp --set algorithm.grpo.kl_in_reward=true
+refused "kl_in_reward shapes per-token returns" --set algorithm.grpo.beta=0.05 --set algorithm.grpo.kl_in_reward=true
 echo "grpo estimators ok"

@@ -77,5 +77,22 @@ out.update(pg_logp=logp, pg_old=old, pg_adv=adv)
 out["pg_loss"] = masked_mean(pg, mask).reshape(1)
 out["pg_per_token"] = pg * mask
 out["pg_dual_clipped"] = (torch.gt(clip1, pg3) * (adv < 0)).double().sum().reshape(1)
+# REINFORCE++ with the KL in the reward (verl: apply_kl_penalty with kl_penalty "kl" = k1, then
+# compute_reinforce_plus_plus_outcome_advantage): contiguous completions.
+cmask = (torch.arange(T).unsqueeze(0) < lens.unsqueeze(1)).to(torch.float64)
+k_old = -torch.rand(B, T, dtype=torch.float64) * 2
+k_ref = k_old + torch.randn(B, T, dtype=torch.float64) * 0.3
+beta = 0.05
+shaped = torch.zeros(B, T, dtype=torch.float64)
+shaped[torch.arange(B), lens - 1] = scores
+shaped = shaped - beta * (k_old - k_ref) * cmask
+returns = torch.zeros_like(shaped)
+running = 0
+for t in reversed(range(T)):
+    running = shaped[:, t] + 1.0 * running
+    returns[:, t] = running
+    running = running * cmask[:, t]
+out.update(rpp_mask=cmask, rpp_old=k_old, rpp_ref=k_ref, rpp_beta=torch.tensor([beta], dtype=torch.float64))
+out["rpp_kl_advantages"] = masked_whiten(returns, cmask) * cmask
 save_file({k: v.contiguous() for k, v in out.items()}, sys.argv[1])
 print(f"wrote {len(out)} tensors")

@@ -1,6 +1,7 @@
 // PPO's formulas against verl's core_algos definitions (tests/reference/verl_ppo.py, float64): GAE
 // with observation tokens inside a response (mask holes) and its whitening, the clipped value loss
-// and its clip fraction, the dual-clip policy loss with per-token advantages.
+// and its clip fraction, the dual-clip policy loss with per-token advantages, and REINFORCE++'s
+// returns with the k1 KL in the reward.
 #include <catch2/catch.hpp>
 
 #include <torch/torch.h>
@@ -31,6 +32,14 @@ TEST_CASE("PPO: GAE, value loss and dual clip equal verl's in float64", "[algo][
   CHECK(std::abs((v.clipped.sum() / mask.sum()).item<double>() - t("value_clipfrac").item<double>()) < 1e-12);
   CHECK(t("value_clipfrac").item<double>() > 0);  // the clipped branch is exercised
 
+  {
+    INFO("REINFORCE++ with the k1 KL in the reward: the return to go is GAE at gamma = lam = 1 with V = 0");
+    const at::Tensor cm = t("rpp_mask");
+    const at::Tensor shaped = algo::terminal_rewards(t("scores"), cm) - t("rpp_beta") * (t("rpp_old") - t("rpp_ref")) * cm;
+    const algo::Gae rg = algo::gae(shaped, torch::zeros_like(cm), cm, 1.0, 1.0);
+    const at::Tensor a = algo::whiten_by_tokens(rg.advantages, algo::masked_moments(rg.advantages, cm)) * cm;
+    CHECK(max_diff(a, t("rpp_kl_advantages")) < 1e-9);
+  }
   algo::PolicyLossParams p;
   p.epsilon_low = 0.2;
   p.epsilon_high = 0.28;
