@@ -9,8 +9,8 @@
 # parallel.timeout_s.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
-if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun"; exit 0; fi
-"$POSTTRAIN" version | grep -q "mpi *yes" || { echo "SKIP: built without MPI"; exit 0; }
+if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun"; exit 77; fi
+"$POSTTRAIN" version | grep -q "mpi *yes" || { echo "SKIP: built without MPI"; exit 77; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 recipe=examples/quickstart/recipe.yaml
 mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }

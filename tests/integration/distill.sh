@@ -62,7 +62,7 @@ print(f"lambda 0.5: {sampled} of {len(steps)} logged steps sampled by the studen
 PY
 grep -q '"on_policy"' "$tmp/offline/metrics.jsonl" && fail "offline run sampled"
 resume_check opd-resume "$recipe" loss,kl "${common[@]}" --set algorithm.distill.on_policy=0.5 --set algorithm.distill.max_new_tokens=12
-if command -v mpirun > /dev/null; then
+if have_mpi "on-policy distillation with a rollout rank"; then
   timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${short[@]}" "${common[@]}" \
     --set algorithm.distill.on_policy=0.5 --set algorithm.distill.max_new_tokens=12 --set algorithm.distill.rollout_ranks=1 \
     --set run.name=opd-sep > "$tmp/opd-sep.log" 2>&1 || { cat "$tmp/opd-sep.log"; fail "on-policy distill with a rollout rank"; }
@@ -75,8 +75,6 @@ worst = max(abs(x - y) for x, y in zip(a, b))
 print(f"on-policy distillation, 1 trainer + 1 rollout rank vs 1 rank: {len(b)} steps, max |loss diff| {worst:.2e}")
 assert len(a) == len(b) == 8 and worst < 1e-5, (a, b)
 PY
-else
-  echo "SKIP: no mpirun (on-policy distillation with a rollout rank)"
 fi
 if "$POSTTRAIN" run "$recipe" --dry-run "${common[@]}" --set algorithm.distill.max_new_tokens=12 > "$tmp/out" 2>&1; then fail "max_new_tokens accepted offline"; fi
 grep -q "on_policy is 0" "$tmp/out" || { cat "$tmp/out"; fail "unclear refusal"; }
@@ -93,3 +91,4 @@ set -e
 [ "$rc" -ne 0 ] || fail "a teacher with another tokenizer was accepted"
 grep -q "teacher's tokenizer .* has [0-9]* tokens, the student's has" "$tmp/c.log" || { cat "$tmp/c.log"; fail "unclear tokenizer refusal"; }
 echo "teacher with another tokenizer refused: $(grep -o "the teacher's tokenizer.*" "$tmp/c.log" | head -c 200)"
+end_test

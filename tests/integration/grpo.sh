@@ -89,7 +89,7 @@ grep -q "resumed from" "$tmp/crash2.log" || fail "the crashed run did not resume
 "$PT_PYTHON" -c 'import json,sys; u=[json.loads(l)["unscored_fraction"] for l in open(sys.argv[1]) if "unscored_fraction" in l]; assert max(u) > 0, u; print(f"on_error: skip: the run finished; unscored fraction per step {u}")' "$tmp/skip/metrics.jsonl"
 
 # Two colocated data-parallel ranks (prompts split by rank, gradients and loss denominators summed).
-if command -v mpirun > /dev/null; then
+if have_mpi "multi-rank GRPO"; then
   mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" \
     --set trainer.micro_batch_tokens=256 --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "2-rank GRPO"; }
   "$PT_PYTHON" - "$tmp/resume-a/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
@@ -155,3 +155,4 @@ if "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set algorithm.grpo.
   fail "rollout_ranks without mpirun was accepted"
 fi
 grep -q "rollout_ranks = 1 needs an MPI launch with at least 2 ranks" "$tmp/nompi.log" || { cat "$tmp/nompi.log"; fail "rollout_ranks message"; }
+end_test

@@ -68,7 +68,7 @@ resume_check ppo-resume "$recipe" reward,loss,critic/value_loss,critic/values --
 
 # Ranks: 1 trainer + 1 rollout rank draws the 1-rank run's rollouts, so its rewards, policy losses and
 # critic numbers match; 2 colocated ranks split the prompts (critic gradients summed over them).
-if command -v mpirun > /dev/null; then
+if have_mpi "multi-rank PPO"; then
   ranks=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" "${ppo[@]}" "${short[@]}" --set trainer.micro_batch_tokens=256)
   timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${ranks[@]}" \
     --set algorithm.grpo.rollout_ranks=1 --set run.name=sep2 > "$tmp/sep2.log" 2>&1 || { cat "$tmp/sep2.log"; fail "PPO with a rollout rank"; }
@@ -88,8 +88,6 @@ a, b = cols(one, "reward"), cols(dp, "reward")
 print(f"ppo on 2 colocated ranks vs 1: per-step sampled rewards {b} vs {a}")
 assert len(b) == 8 and abs(sum(a) - sum(b)) / 8 < 0.05, (a, b)
 PY
-else
-  echo "SKIP: no mpirun (multi-rank PPO)"
 fi
 
 refused() {  # refused "message" --set ...: run --dry-run refuses with the message and a recipe location
@@ -104,3 +102,4 @@ refused "gamma and lam are GAE's" --set algorithm.grpo.lam=0.9
 refused "dynamic_sampling drops groups" "${ppo[@]}" --set algorithm.grpo.dynamic_sampling=true
 refused "needs at least 2 classes" --set model.head.type=token_classification --set model.head.num_labels=1
 echo "ppo ok"
+end_test

@@ -120,14 +120,12 @@ PY
 expect_rc 0 "$POSTTRAIN" diff "$tmp/o3/c" "$tmp/o6/f" --metrics
 
 # Launch: two data-parallel ranks.
-if command -v mpirun > /dev/null && "$POSTTRAIN" version | grep -q "mpi *yes"; then
+if have_mpi "rank layout in diff"; then
   mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${args[@]}" --set run.output_dir="$tmp/o7" \
     --set run.name=g > "$tmp/g.log" 2>&1 || { cat "$tmp/g.log"; fail "2-rank run"; }
   expect_rc 1 "$POSTTRAIN" diff "$tmp/o3/c" "$tmp/o7/g"
   has "launch:"; has "~ launch.world_size: 1 -> 2"; has "~ launch.data_parallel: 1 -> 2"; has "~ launch.launcher: single process -> mpi"
   echo "diff: rank layout under launch"
-else
-  echo "rank layout: not checked (no mpirun or no MPI in this build)"
 fi
 
 # Bad and missing provenance.
@@ -140,3 +138,4 @@ rm "$tmp/broken/provenance.jsonl"
 expect_rc 0 "$POSTTRAIN" diff "$tmp/o3/c" "$tmp/broken"
 has "provenance: not compared"
 echo "provenance ok"
+end_test

@@ -24,8 +24,8 @@
 #  - layouts that cannot be split are refused with the reason.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
-if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun"; exit 0; fi
-"$POSTTRAIN" version | grep -q "mpi *yes" || { echo "SKIP: built without MPI"; exit 0; }
+if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun"; exit 77; fi
+"$POSTTRAIN" version | grep -q "mpi *yes" || { echo "SKIP: built without MPI"; exit 77; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
