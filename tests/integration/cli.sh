@@ -50,7 +50,8 @@ for kv in "parallel.tensor_parallel=2|needs an MPI launch with a multiple of 2 r
   echo "$out" | grep -q "${kv#*|}" || { echo "FAIL: ${kv%%|*}: $out"; exit 1; }
 done
 echo "unsupported parallel settings refused"
-"$POSTTRAIN" list algorithm | grep -q "dpo" && "$POSTTRAIN" list algorithm | grep -q "distill"
+"$POSTTRAIN" list algorithm | grep -q "dpo" || { echo "FAIL: list algorithm: no dpo"; exit 1; }
+"$POSTTRAIN" list algorithm | grep -q "distill" || { echo "FAIL: list algorithm: no distill"; exit 1; }
 
 # The quickstart builds only the binary (the test command builds the rest), and its recipe says what
 # its data is.

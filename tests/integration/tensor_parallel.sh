@@ -99,8 +99,24 @@ PY
 "$PT_PYTHON" - "$tmp" <<'PY'
 import re, sys
 t = sys.argv[1]
+from safetensors import safe_open
 mb = float(re.search(r"tensor parallelism: ([\d.]+) MB of parameters", open(f"{t}/tp2.log").read()).group(1))
-print(f"tp 2: {mb:.3f} MB of parameters per rank")
+# Expected from the 1-rank export: norms replicated, every other tensor split in two (the vocabulary
+# rows padded to a multiple of 64 first, as the model pads them).
+split = replicated = 0
+with safe_open(f"{t}/one/model/model.safetensors", "pt") as f:
+    for k in f.keys():
+        x = f.get_tensor(k)
+        n = x.numel() * x.element_size()
+        if "norm" in k:
+            replicated += n
+        else:
+            if "embed_tokens" in k or "lm_head" in k:
+                n = n // x.shape[0] * (-(-x.shape[0] // 64) * 64)
+            split += n
+want = (split / 2 + replicated) / 1e6
+print(f"tp 2: {mb:.3f} MB of parameters per rank; expected {want:.3f} (whole model {(split + replicated) / 1e6:.3f} MB)")
+assert abs(mb - want) <= 0.02 * want, (mb, want)
 PY
 
 # Checkpoints hold whole tensors: resume on other layouts (step 4 -> 8).

@@ -70,9 +70,13 @@ PY
 lora=(--set 'model.lora={rank: 8, alpha: 16, dropout: 0.1, target_modules: [q_proj, v_proj, up_proj]}' --set checkpoint.every=2)
 "$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_a > "$tmp/lora_a.log" 2>&1 || { cat "$tmp/lora_a.log"; fail "LoRA run"; }
 set +e
-POSTTRAIN_FAULT=kill_in_step:5 "$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_b > /dev/null 2>&1
+POSTTRAIN_FAULT=kill_in_step:5 "$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_b > "$tmp/lora_killed.log" 2>&1
+rc=$?
 set -e
+[ "$rc" -eq 137 ] || { cat "$tmp/lora_killed.log"; fail "LoRA: expected SIGKILL (137) in step 5, got $rc"; }
 "$POSTTRAIN" run "$recipe" "${common[@]}" "${lora[@]}" --set run.name=lora_b > "$tmp/lora_b.log" 2>&1 || { cat "$tmp/lora_b.log"; fail "LoRA resume"; }
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/lora_b.log" || { cat "$tmp/lora_b.log"; fail "LoRA run did not resume from step 4"; }
+[ "$(losses "$tmp/lora_a/metrics.jsonl" | wc -w)" -eq 8 ] || fail "LoRA: expected 8 losses"
 [ "$(losses "$tmp/lora_a/metrics.jsonl")" = "$(losses "$tmp/lora_b/metrics.jsonl")" ] || fail "LoRA losses differ after resume"
 cmp "$tmp/lora_a/model/adapter_model.safetensors" "$tmp/lora_b/model/adapter_model.safetensors" || fail "LoRA adapters differ"
 [ -f "$tmp/lora_a/checkpoints/step-00000008/trainable.safetensors" ] || fail "LoRA checkpoint lacks trainable.safetensors"
