@@ -22,6 +22,8 @@ class PythonReference {
     REQUIRE(std::system(cmd.c_str()) == 0);
     file_ = std::make_unique<model::SafetensorsFile>(out);
   }
+  // Where the script ran (its output and anything it wrote beside it).
+  const std::string& dir() const { return dir_.path; }
   at::Tensor operator[](const std::string& key) const {
     INFO("reference tensor " << key);
     REQUIRE(file_->contains(key));
