@@ -7,6 +7,8 @@ Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32 ([1, num_labels] f
 *ForSequenceClassification model: its score at the last token; [L, num_labels] for a
 *ForTokenClassification one), each document run on its own with
 eager attention in fp32. Without --inputs, documents are random ids (lengths 7, 19, 1, 33) from --seed.
+Also doc{i}_logits64: the same model run in float64, from which verify-model measures the fp32 noise
+floor of this checkpoint (transformers' own fp32 error) and sets its tolerance (--no-fp64: omit).
 """
 import argparse
 
@@ -23,6 +25,7 @@ def main():
     ap.add_argument("--inputs")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resize", type=int, help="resize the base vocabulary first (new tokens in the adapter)")
+    ap.add_argument("--no-fp64", action="store_true", help="do not write the float64 logits")
     a = ap.parse_args()
     arch = tf.AutoConfig.from_pretrained(a.model).architectures[0]
     # Classifiers (reward models) are gated on their score head: logits [1, num_labels] per document;
@@ -44,12 +47,19 @@ def main():
         vocab = model.config.vocab_size
         docs = [torch.randint(3, vocab, (n,), generator=g) for n in (7, 19, 1, 33)]
     out = {}
-    for i, ids in enumerate(docs):
-        with torch.no_grad():
-            logits = model(input_ids=ids.view(1, -1)).logits
-            logits = logits if arch.endswith("ForSequenceClassification") else logits[0]
+
+    def run(m):
+        for i, ids in enumerate(docs):
+            with torch.no_grad():
+                logits = m(input_ids=ids.view(1, -1)).logits
+                yield i, ids, logits if arch.endswith("ForSequenceClassification") else logits[0]
+
+    for i, ids, logits in run(model):
         out[f"doc{i}_ids"] = ids.to(torch.int64).contiguous()
         out[f"doc{i}_logits"] = logits.float().contiguous()
+    if not a.no_fp64:
+        for i, _, logits in run(model.to(torch.float64)):
+            out[f"doc{i}_logits64"] = logits.contiguous()
     save_file(out, a.out)
 
 

