@@ -26,5 +26,6 @@ void add_inspect_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace pt::cmd

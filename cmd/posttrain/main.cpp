@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_plot_command(app);
   add_generate_command(app);
   add_export_command(app);
+  add_eval_command(app);
 
   try {
     app.parse(argc, argv);

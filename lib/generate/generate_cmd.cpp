@@ -62,15 +62,13 @@ ModelLocation locate_model(const std::string& dir) {
   return loc;
 }
 
-namespace {
-
-std::unique_ptr<model::CausalLM> load(const ModelLocation& loc, const GenerateFlags& f, at::Device device) {
+std::unique_ptr<model::CausalLM> load_model(const ModelLocation& loc, const std::string& dtype, at::Device device) {
   model::ModelOptions o;
   o.path = loc.base;
-  if (f.dtype == "float32") o.dtype = model::Dtype::Float32;
-  else if (f.dtype == "bfloat16") o.dtype = model::Dtype::BFloat16;
-  else if (f.dtype == "float16") o.dtype = model::Dtype::Float16;
-  else if (f.dtype != "auto") fail("--dtype: expected auto, float32, bfloat16 or float16, got '{}'", f.dtype);
+  if (dtype == "float32") o.dtype = model::Dtype::Float32;
+  else if (dtype == "bfloat16") o.dtype = model::Dtype::BFloat16;
+  else if (dtype == "float16") o.dtype = model::Dtype::Float16;
+  else if (dtype != "auto") fail("--dtype: expected auto, float32, bfloat16 or float16, got '{}'", dtype);
   if (!loc.adapter.empty()) {
     auto a = ordered_json::parse(std::ifstream(fs::path(loc.adapter) / "adapter_config.json"));
     model::LoraOptions lo;
@@ -84,8 +82,6 @@ std::unique_ptr<model::CausalLM> load(const ModelLocation& loc, const GenerateFl
   return m;
 }
 
-// One prompt per line: {"messages": [...]} or {"prompt": [...messages]} rendered with the chat
-// template and its generation prompt, {"prompt": "plain text"}, or {"prompt_ids": [ids]}.
 std::vector<int32_t> encode_prompt(const ordered_json& rec, const tok::HfTokenizer& tok, const std::string& where) {
   if (!rec.is_object()) fail("{}: expected a JSON object per line", where);
   if (auto ids = rec.find("prompt_ids"); ids != rec.end()) {  // already tokenized
@@ -119,8 +115,6 @@ std::vector<int32_t> encode_prompt(const ordered_json& rec, const tok::HfTokeniz
   fail("{}: expected a 'messages' list or a 'prompt' (string or messages)", where);
 }
 
-}  // namespace
-
 int generate_command(const GenerateFlags& f) {
   const ModelLocation loc = locate_model(f.model);
   const bool cuda_ok = PT_HAVE_CUDA && torch::cuda::is_available();
@@ -153,7 +147,7 @@ int generate_command(const GenerateFlags& f) {
   }
   if (prompts.empty()) fail("--input {}: no prompts (the file is empty)", f.input);
 
-  auto model = load(loc, f, device);
+  auto model = load_model(loc, f.dtype, device);
   const int64_t context = f.max_seq_len > 0 ? f.max_seq_len : model->config().max_position_embeddings;
   for (size_t i = 0; i < prompts.size(); ++i) {
     for (int32_t id : prompts[i])

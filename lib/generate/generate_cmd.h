@@ -1,10 +1,21 @@
 #pragma once
 // `posttrain generate`: batch inference from the same binary, on an HF model directory, a run
 // directory or a checkpoint directory (LoRA runs included), over a JSONL file of prompts.
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
 #include "generate/sampler.h"
+
+namespace pt::model {
+class CausalLM;
+}
+namespace pt::tok {
+class HfTokenizer;
+}
 
 namespace pt::gen {
 
@@ -27,6 +38,12 @@ struct ModelLocation {
   std::string tokenizer;
 };
 ModelLocation locate_model(const std::string& dir);
+// The model at `loc` (its PEFT adapter applied) on `device`; dtype "auto", float32, bfloat16 or float16.
+std::unique_ptr<model::CausalLM> load_model(const ModelLocation& loc, const std::string& dtype, at::Device device);
+// One prompt record: {"messages": [...]} or {"prompt": [...messages]} rendered with the chat template
+// and its generation prompt, {"prompt": "plain text"}, or {"prompt_ids": [ids]}; `where` = file:line.
+std::vector<int32_t> encode_prompt(const nlohmann::ordered_json& rec, const tok::HfTokenizer& tok,
+                                   const std::string& where);
 
 int generate_command(const GenerateFlags& flags);
 

@@ -1,0 +1,54 @@
+#pragma once
+// One evaluation task on a model: every prompt's `samples` completions from the generation engine,
+// scored by the reward registry's functions, summarized as each scorer's mean and unbiased pass@k.
+// `posttrain eval` runs it per task; the trainer's generation metric (eval.generate) scores with the
+// same scorers (score_completions).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/tasks.h"
+#include "generate/engine.h"
+
+namespace pt::model {
+class CausalLM;
+}
+namespace pt::tok {
+class HfTokenizer;
+}
+
+namespace pt::eval {
+
+struct Item {
+  std::vector<int32_t> prompt;
+  nlohmann::json record;  // the line's fields (the scorers read their answer fields from it)
+  std::string where;      // file:line
+};
+
+struct TaskResult {
+  std::string name;
+  int64_t items = 0, samples = 0;
+  std::vector<std::pair<std::string, double>> means;  // per scorer: mean over scorable completions
+  std::vector<std::pair<int, double>> pass_at_k;      // by the first scorer's pass_threshold
+  double mean_tokens = 0, truncated = 0;
+  nlohmann::ordered_json completions;                 // per item: its completions and their scores
+};
+
+// Chen et al. (2021): 1 - C(n - c, k) / C(n, k), the chance that k of n samples, c of them correct,
+// include a correct one.
+double pass_at_k(int n, int c, int k);
+
+// Scores of completions (rows of `per_item` consecutive completions per item): [scorer][completion].
+struct Scored {
+  std::vector<std::string> labels;
+  std::vector<std::vector<double>> scores;
+};
+Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const std::vector<Item>& items,
+                         const std::vector<gen::Completion>& completions, int per_item, const tok::HfTokenizer* tok);
+
+TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const EvalTask& task,
+                    const std::vector<Item>& items, int64_t max_batch);
+
+}  // namespace pt::eval
