@@ -7,6 +7,8 @@
 #  - and it fails on deliberately broken variants: a wrong RoPE theta, a wrong RMSNorm epsilon, the
 #    final norm's weights replaced by ones (the figures printed);
 #  - cached greedy generation equals transformers' generate() token for token;
+#  - its GGUF export (f32, q8_0) loads in transformers' GGUF loader with the same logits (f32) or
+#    within 6% of the largest |logit| (q8_0), and the tokenizer built from the file encodes alike;
 #  - two LoRA SFT steps on the quickstart's chat data run with its own tokenizer and chat template.
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -50,6 +52,15 @@ for v in rope_theta_1e4 rms_norm_eps_1e-6 final_norm_ones; do
 done
 
 greedy "SmolLM2" "$M"
+
+# GGUF export of the real model: f32 exact through transformers' GGUF loader, q8_0 within the bound.
+mkdir -p "$tmp/gguf"
+for t in f32 q8_0; do
+  "$POSTTRAIN" export "$M" "$tmp/gguf/smollm2-$t.gguf" --format gguf --type "$t" > /dev/null 2>&1 || fail "GGUF export $t"
+done
+"$PT_PYTHON" tests/reference/gguf_check.py "$M" "$tmp/gguf/smollm2-f32.gguf" --logits-atol 1e-4 2>&1 | grep "max abs" || fail "SmolLM2 f32 GGUF"
+"$PT_PYTHON" tests/reference/gguf_check.py "$M" "$tmp/gguf/smollm2-q8_0.gguf" --logits-rel 0.06 2>&1 | grep "max abs" || fail "SmolLM2 q8_0 GGUF"
+rm -rf "$tmp/gguf"
 
 # Two LoRA steps on the quickstart's conversations, with SmolLM2's tokenizer and chat template.
 "$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=lora --set model.path="$M" \

@@ -1,0 +1,188 @@
+#include "gguf/from_hf.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "model/hf_config.h"
+#include "model/safetensors.h"
+
+namespace pt::gguf {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) fail("{}: cannot open", p.string());
+  try {
+    return json::parse(in);
+  } catch (const std::exception& e) {
+    fail("{}: not valid JSON: {}", p.string(), e.what());
+  }
+}
+
+std::string arch_of(const model::HfConfig& c) {
+  if (c.architecture == "LlamaForCausalLM" || c.architecture == "MistralForCausalLM") return "llama";
+  if (c.architecture == "Qwen2ForCausalLM") return "qwen2";
+  if (c.architecture == "Qwen3ForCausalLM") return "qwen3";
+  fail("GGUF export: {} is not supported (Llama, Mistral, Qwen2 and Qwen3 decoders are)", c.architecture);
+}
+
+// HF's rotate-half RoPE pairs dimension i with i + d/2; llama.cpp's pairs 2i with 2i + 1: each head's
+// rows are reordered (convert_hf_to_gguf's permute).
+at::Tensor permute_rope_rows(const at::Tensor& w, int64_t heads) {
+  const auto shape = w.sizes().vec();
+  std::vector<int64_t> split{heads, 2, w.size(0) / heads / 2};
+  split.insert(split.end(), shape.begin() + 1, shape.end());
+  return w.reshape(split).transpose(1, 2).reshape(shape).contiguous();
+}
+
+std::string gguf_name(const std::string& hf) {
+  static const std::vector<std::pair<std::regex, std::string>> rules = {
+      {std::regex(R"(^model\.embed_tokens\.weight$)"), "token_embd.weight"},
+      {std::regex(R"(^model\.norm\.weight$)"), "output_norm.weight"},
+      {std::regex(R"(^lm_head\.weight$)"), "output.weight"},
+      {std::regex(R"(^model\.layers\.(\d+)\.input_layernorm\.weight$)"), "blk.$1.attn_norm.weight"},
+      {std::regex(R"(^model\.layers\.(\d+)\.post_attention_layernorm\.weight$)"), "blk.$1.ffn_norm.weight"},
+      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$)"), "blk.$1.attn_q.$2"},
+      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$)"), "blk.$1.attn_k.$2"},
+      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$)"), "blk.$1.attn_v.$2"},
+      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$)"), "blk.$1.attn_output.$2"},
+      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.q_norm\.weight$)"), "blk.$1.attn_q_norm.weight"},
+      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.k_norm\.weight$)"), "blk.$1.attn_k_norm.weight"},
+      {std::regex(R"(^model\.layers\.(\d+)\.mlp\.gate_proj\.(weight|bias)$)"), "blk.$1.ffn_gate.$2"},
+      {std::regex(R"(^model\.layers\.(\d+)\.mlp\.up_proj\.(weight|bias)$)"), "blk.$1.ffn_up.$2"},
+      {std::regex(R"(^model\.layers\.(\d+)\.mlp\.down_proj\.(weight|bias)$)"), "blk.$1.ffn_down.$2"},
+  };
+  for (const auto& [re, out] : rules)
+    if (std::regex_match(hf, re)) return std::regex_replace(hf, re, out);
+  return "";
+}
+
+uint32_t file_type(TensorType t) {
+  switch (t) {
+    case TensorType::F32: return 0;
+    case TensorType::F16: return 1;
+    case TensorType::Q8_0: return 7;
+    case TensorType::BF16: return 32;
+  }
+  return 0;
+}
+
+// The special token a tokenizer_config.json entry names (a string or {"content": ...}).
+std::string token_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content")) return v["content"].get<std::string>();
+  return "";
+}
+
+void add_tokenizer(Writer& w, const fs::path& dir, int64_t vocab_size) {
+  const fs::path tj = dir / "tokenizer.json";
+  if (!fs::exists(tj)) fail("GGUF export: {} has no tokenizer.json (the GGUF file carries the tokenizer)", dir.string());
+  const json t = read_json(tj);
+  const json& m = t.at("model");
+  if (m.value("type", "") != "BPE" || m.value("byte_fallback", false))
+    fail("GGUF export: {}: only byte-level BPE tokenizers are written (model.type {}{})", tj.string(),
+         m.value("type", "?"), m.value("byte_fallback", false) ? ", byte_fallback" : "");
+  std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
+  std::vector<int32_t> types(static_cast<size_t>(vocab_size), 5);  // unused until filled
+  auto set = [&](int64_t id, const std::string& s, int32_t type) {
+    if (id < 0 || id >= vocab_size)
+      fail("GGUF export: {}: token id {} ('{}') outside the model's vocabulary of {}", tj.string(), id, s, vocab_size);
+    tokens[static_cast<size_t>(id)] = s;
+    types[static_cast<size_t>(id)] = type;
+  };
+  for (const auto& [s, id] : m.at("vocab").items()) set(id.get<int64_t>(), s, 1);
+  for (const auto& a : t.value("added_tokens", json::array()))
+    set(a.at("id").get<int64_t>(), a.at("content").get<std::string>(), a.value("special", false) ? 3 : 4);
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (types[i] == 5) tokens[i] = "[PAD" + std::to_string(i) + "]";
+  std::vector<std::string> merges;
+  for (const auto& mg : m.value("merges", json::array()))
+    merges.push_back(mg.is_string() ? mg.get<std::string>() : mg[0].get<std::string>() + " " + mg[1].get<std::string>());
+  // llama.cpp picks its pre-tokenizer regex by name: Qwen2's (one digit per token) or GPT-2's.
+  const std::string pre = t.dump().find("\\\\p{N}|") != std::string::npos ? "qwen2" : "gpt-2";
+  w.add("tokenizer.ggml.model", std::string("gpt2"));
+  w.add("tokenizer.ggml.pre", pre);
+  w.add("tokenizer.ggml.tokens", tokens);
+  w.add("tokenizer.ggml.token_type", types);
+  w.add("tokenizer.ggml.merges", merges);
+  json cfg = fs::exists(dir / "tokenizer_config.json") ? read_json(dir / "tokenizer_config.json") : json::object();
+  auto id_of = [&](const std::string& s) -> int64_t {
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] == s) return static_cast<int64_t>(i);
+    return -1;
+  };
+  for (auto [key, gguf_key] : {std::pair<const char*, const char*>{"bos_token", "tokenizer.ggml.bos_token_id"},
+                               {"eos_token", "tokenizer.ggml.eos_token_id"},
+                               {"pad_token", "tokenizer.ggml.padding_token_id"},
+                               {"unk_token", "tokenizer.ggml.unknown_token_id"}})
+    if (cfg.contains(key))
+      if (const int64_t id = id_of(token_text(cfg[key])); id >= 0) w.add(gguf_key, static_cast<uint32_t>(id));
+  w.add("tokenizer.ggml.add_bos_token", cfg.value("add_bos_token", false));
+  std::string tmpl;
+  if (cfg.contains("chat_template") && cfg["chat_template"].is_string()) tmpl = cfg["chat_template"].get<std::string>();
+  if (tmpl.empty() && fs::exists(dir / "chat_template.jinja")) {
+    std::ifstream in(dir / "chat_template.jinja");
+    tmpl.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (!tmpl.empty()) w.add("tokenizer.chat_template", tmpl);
+}
+
+}  // namespace
+
+void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_dir, const std::string& out_file,
+                   TensorType type) {
+  const auto c = model::HfConfig::from_file((fs::path(model_dir) / "config.json").string());
+  const std::string arch = arch_of(c);
+  if (!c.rope_scaling.type.empty())
+    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write yet", model_dir, c.rope_scaling.type);
+  Writer w;
+  w.add("general.architecture", arch);
+  w.add("general.name", fs::path(model_dir).filename().string());
+  w.add("general.file_type", file_type(type));
+  if (type == TensorType::Q8_0) w.add("general.quantization_version", static_cast<uint32_t>(2));
+  const int64_t head_dim = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
+  w.add(arch + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
+  w.add(arch + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
+  w.add(arch + ".block_count", static_cast<uint32_t>(c.num_hidden_layers));
+  w.add(arch + ".feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
+  w.add(arch + ".attention.head_count", static_cast<uint32_t>(c.num_attention_heads));
+  w.add(arch + ".attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
+  w.add(arch + ".attention.key_length", static_cast<uint32_t>(head_dim));
+  w.add(arch + ".attention.value_length", static_cast<uint32_t>(head_dim));
+  w.add(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
+  w.add(arch + ".rope.freq_base", static_cast<float>(c.rope_theta));
+  w.add(arch + ".rope.dimension_count", static_cast<uint32_t>(head_dim));
+  w.add(arch + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+  add_tokenizer(w, tokenizer_dir.empty() ? fs::path(model_dir) : fs::path(tokenizer_dir), c.vocab_size);
+
+  model::Checkpoint ckpt(model_dir);
+  int64_t written = 0;
+  for (const auto& name : ckpt.names()) {
+    const std::string g = gguf_name(name);
+    if (g.empty()) fail("GGUF export: {}: tensor '{}' has no llama.cpp name for architecture {}", model_dir, name, arch);
+    if (g == "output.weight" && c.tie_word_embeddings) continue;  // llama.cpp reuses token_embd
+    at::Tensor t = ckpt.file_of(name).view(name).to(at::kFloat);
+    if (arch == "llama" && (g.find(".attn_q.") != std::string::npos || g.find(".attn_k.") != std::string::npos))
+      t = permute_rope_rows(t, g.find(".attn_q.") != std::string::npos ? c.num_attention_heads : c.num_key_value_heads);
+    TensorType tt = t.dim() == 1 ? TensorType::F32 : type;
+    if (tt == TensorType::Q8_0 && t.size(-1) % 32 != 0) {
+      log::warn("GGUF export: {} has rows of {} (not a multiple of 32): stored as f16", g, t.size(-1));
+      tt = TensorType::F16;
+    }
+    w.add_tensor(g, t, tt);
+    ++written;
+  }
+  w.write(out_file);
+  log::info("GGUF export: {} tensors of {} ({}) as {} -> {}", written, model_dir, arch, type_name(type), out_file);
+}
+
+}  // namespace pt::gguf

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# GGUF export (posttrain export --format gguf), checked with the gguf package and transformers' GGUF loader:
+#  - tiny Llama (tied), Mistral, Qwen2 and a LoRA run (merged on export): f32 files give the HF
+#    model's logits exactly through transformers' loader (which undoes llama.cpp's q/k permutation);
+#    the tokenizer it builds from the file encodes like the HF one; q8_0 within a stated bound
+#  - every tensor read back by the gguf package: llama.cpp names, values as written, q8_0 blocks equal
+#    to gguf.quants.quantize (Llama, Qwen3 with its q/k norms and head_dim 32)
+#  - refusals: llama3 RoPE scaling (not written yet), an unknown --type
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+source tests/integration/lib/common.sh
+check() { "$PT_PYTHON" tests/reference/gguf_check.py "$@" 2>&1 | grep -v "Loading\|Converting\|it/s\|^$" || fail "gguf check: $*"; }
+tiny() {  # tiny ARCH: the test model with the quickstart tokenizer (ids < its vocabulary)
+  mkdir -p "$tmp/hf-$1" "$tmp/g-$1"
+  cp tests/assets/models/"$1"/{config.json,generation_config.json,model.safetensors} "$tmp/hf-$1/"
+  cp examples/quickstart/tokenizer/* "$tmp/hf-$1/"
+}
+for m in llama_tied mistral qwen2 qwen3; do
+  tiny "$m"
+  for t in f32 q8_0; do
+    "$POSTTRAIN" export "$tmp/hf-$m" "$tmp/g-$m/tiny-$t.gguf" --format gguf --type "$t" > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export $m $t"; }
+    check "$tmp/hf-$m" "$tmp/g-$m/tiny-$t.gguf" --tensors
+  done
+  # (transformers' loader maps Qwen3's head_dim from its default, not the file's key_length: reader checks only)
+  if [ "$m" != qwen3 ]; then
+    check "$tmp/hf-$m" "$tmp/g-$m/tiny-f32.gguf" --logits-atol 1e-5
+    check "$tmp/hf-$m" "$tmp/g-$m/tiny-q8_0.gguf" --logits-rel 0.06
+    "$POSTTRAIN" export "$tmp/hf-$m" "$tmp/g-$m/tiny-bf16.gguf" --format gguf --type bf16 > /dev/null 2>&1 || fail "bf16 $m"
+    check "$tmp/hf-$m" "$tmp/g-$m/tiny-bf16.gguf" --logits-rel 0.06
+  fi
+done
+
+# A LoRA run: the run directory exported with its adapter merged; against the run's merged HF model.
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=lora --set trainer.max_steps=4 \
+  --set 'model.lora={rank: 8, alpha: 16, target_modules: [q_proj, k_proj, v_proj, o_proj, up_proj], merge_on_export: true}' \
+  --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set schedule.warmup_steps=0 \
+  > "$tmp/lora.log" 2>&1 || { cat "$tmp/lora.log"; fail "LoRA run"; }
+mkdir -p "$tmp/g-lora"
+"$POSTTRAIN" export "$tmp/lora" "$tmp/g-lora/lora-f32.gguf" --format gguf --type f32 > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "LoRA export"; }
+grep -q "merged" "$tmp/export.log" || fail "the LoRA adapter was not merged"
+cp examples/quickstart/tokenizer/* "$tmp/lora/model/merged/" 2>/dev/null || true
+check "$tmp/lora/model/merged" "$tmp/g-lora/lora-f32.gguf" --logits-atol 1e-4
+
+refused() {  # refused "message" ARGS...
+  local msg="$1"; shift
+  if "$POSTTRAIN" export "$@" > "$tmp/out" 2>&1; then fail "accepted: $*"; fi
+  grep -q "$msg" "$tmp/out" || { cat "$tmp/out"; fail "expected '$msg'"; }
+}
+tiny llama
+refused "uses rope_scaling 'llama3'" "$tmp/hf-llama" "$tmp/x.gguf" --format gguf
+refused "expected f32, f16, bf16 or q8_0" "$tmp/hf-qwen2" "$tmp/x.gguf" --format gguf --type q4_0
+[ ! -e "$tmp/x.gguf" ] && [ ! -e "$tmp/x.gguf.tmp" ] || fail "a refused export left a file behind"
+echo "gguf ok"
