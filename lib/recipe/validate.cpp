@@ -3,6 +3,7 @@
 #include <set>
 
 #include "recipe/recipe.h"
+#include "tokenizer/regex.h"
 #include "train/geometry.h"
 
 namespace pt::recipe {
@@ -141,6 +142,74 @@ void check_applicable(const Recipe& r, const Node& source) {
   }
 }
 
+// What the run itself would refuse, decided from the recipe alone, so validate and --dry-run give
+// the run's verdict with the key's location (the run keeps its own checks as backstops).
+void check_run_refusals(const Recipe& r, const Node& source) {
+  auto refuse = [&](std::initializer_list<const char*> keys, const std::string& why) {
+    fail_at(where(source, keys), "{}", why);
+  };
+  const auto& a = r.algorithm;
+  auto reference = [&](const char* section, algo::DpoReference ref, const std::string& ref_path, bool used) {
+    if (!used) return;
+    if (ref == algo::DpoReference::Adapters && !r.model.lora)
+      refuse({"algorithm", section, "reference"}, "reference 'adapters' is the policy with its LoRA adapters switched "
+                                                  "off; this run has no model.lora");
+    if (ref == algo::DpoReference::Adapters && !ref_path.empty())
+      refuse({"algorithm", section, "reference_path"}, "reference_path is set but reference is 'adapters' (the "
+                                                       "policy without its adapters); use reference: model to load it");
+    const bool copy = ref == algo::DpoReference::Model || ref == algo::DpoReference::Cached ||
+                      (ref == algo::DpoReference::Auto && !(r.model.lora && ref_path.empty()));
+    if (copy && r.model.init && ref_path.empty())
+      refuse({"algorithm", section, "reference_path"}, "the reference is a frozen copy of the starting weights, but "
+                                                       "model.init creates them at random: set reference_path");
+  };
+  reference("dpo", a.dpo.reference, a.dpo.reference_path, a.name == algo::Name::Dpo && a.dpo.loss != algo::DpoLoss::Simpo &&
+                                                              a.dpo.loss != algo::DpoLoss::Orpo);
+  reference("kto", a.kto.reference, a.kto.reference_path, a.name == algo::Name::Kto);
+  reference("grpo", a.grpo.reference, a.grpo.reference_path, a.name == algo::Name::Grpo && a.grpo.beta > 0);
+  if (a.name == algo::Name::Grpo)
+    for (size_t i = 0; i < a.grpo.rewards.size(); ++i) {
+      const auto& w = a.grpo.rewards[i];
+      const Location at{"", 0, 0, fmt::format("algorithm.grpo.rewards[{}]", i)};
+      if (w.name == "regex" && w.pattern.empty()) fail_at(at, "reward 'regex' needs a pattern");
+      if (w.name == "regex") {
+        try {
+          tok::Regex re(w.pattern);
+        } catch (const std::exception& e) {
+          fail_at(at, "reward 'regex': the pattern does not compile: {}", e.what());
+        }
+      }
+      if (w.name == "command" && w.command.empty()) fail_at(at, "reward 'command' needs a command (the process to start)");
+      if (w.name == "model" && w.model.empty())
+        fail_at(at, "reward 'model' needs model: a *ForSequenceClassification directory");
+    }
+  if (r.model.lora && r.model.lora->target_modules.empty())
+    refuse({"model", "lora", "target_modules"}, "target_modules is empty: LoRA would train nothing");
+  const auto& tk = r.tokenizer;
+  const bool adds = !tk.add_tokens.empty() || !tk.add_special_tokens.empty() || !tk.add_tokens_file.empty();
+  if (adds && tk.path.empty() && r.model.init)
+    refuse({"tokenizer"}, "tokenizer.add_tokens / add_special_tokens need a tokenizer (tokenizer.path); model.init "
+                          "creates none");
+  if (tk.train_new_tokens_only && !adds)
+    refuse({"tokenizer", "train_new_tokens_only"}, "train_new_tokens_only trains the rows of added tokens; nothing is "
+                                                   "added (add_tokens, add_special_tokens, add_tokens_file)");
+  if (r.model.init && r.data.seq_len > r.model.init->max_position_embeddings)
+    refuse({"data", "seq_len"}, fmt::format("seq_len {} exceeds model.init.max_position_embeddings {}", r.data.seq_len,
+                                            r.model.init->max_position_embeddings));
+  const bool samples = a.name == algo::Name::Grpo || (a.name == algo::Name::Distill && a.distill.on_policy > 0);
+  if (samples && r.parallel.strategy == parallel::Strategy::Fsdp && r.parallel.zero_stage == 3)
+    refuse({"parallel", "zero_stage"}, "zero_stage 3 with sampling (grpo, on-policy distillation): every decoding "
+                                       "step would gather each layer from all ranks; use zero_stage 2");
+  if (algo::rollout_ranks(a) > 0 && r.parallel.strategy == parallel::Strategy::Fsdp)
+    refuse({"parallel", "strategy"}, fmt::format("strategy fsdp with {}: the rollout workers receive whole weights; "
+                                                 "use ddp (or colocated rollouts)", algo::rollout_ranks_key(a)));
+  if (algo::rollout_ranks(a) > 0 && r.parallel.tensor_parallel > 1)
+    refuse({"parallel", "tensor_parallel"}, fmt::format("tensor_parallel > 1 with {} is not supported",
+                                                        algo::rollout_ranks_key(a)));
+  if (r.parallel.backend == parallel::Backend::Nccl && r.parallel.device == parallel::Device::Cpu)
+    refuse({"parallel", "backend"}, "backend nccl needs CUDA devices (parallel.device is cpu): use mpi or auto");
+}
+
 }  // namespace
 
 void validate(const Recipe& r, const Node& resolved) {
@@ -222,6 +291,7 @@ void validate(const Recipe& r, const Node& resolved) {
   if (r.model.attention == model::AttentionBackend::Flash && r.parallel.device == parallel::Device::Cpu)
     fail_at(where(resolved, {"model", "attention"}), "attention 'flash' needs a CUDA device (parallel.device is cpu)");
   check_applicable(r, resolved);
+  check_run_refusals(r, resolved);
   // A head only classify / reward_model train would otherwise be carried along untrained.
   const bool head_algo = r.algorithm.name == algo::Name::Classify || r.algorithm.name == algo::Name::RewardModel;
   if (r.model.head.type != model::HeadType::None && !head_algo)

@@ -41,7 +41,7 @@ grep -q "did you mean 'architecture'" "$tmp/err"
 echo "cli ok"
 
 # Parallel settings this run cannot honour are refused, never run as something else.
-for kv in "parallel.tensor_parallel=2|needs an MPI launch with a multiple of 2 ranks" "parallel.backend=nccl|nccl runs on CUDA ranks" \
+for kv in "parallel.tensor_parallel=2|needs an MPI launch with a multiple of 2 ranks" "parallel.backend=nccl|backend nccl needs CUDA devices" \
           "parallel.data_parallel=2|the run has 1 rank"; do
   if out="$("$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set parallel.device=cpu \
             --set "${kv%%|*}" 2>&1)"; then
@@ -91,3 +91,32 @@ for case in "schedule.name=constant|schedule.min_lr_ratio|does not decay" \
   grep -q "($key): .*$msg" "$tmp/e" || { cat "$tmp/e"; echo "FAIL: refusal of $sets"; exit 1; }
 done
 echo "ignored-key combinations refused with their location"
+
+# What the run would refuse, refused by validate and --dry-run alike from the recipe alone: RECIPE|SETS (;-separated)|KEY|MESSAGE.
+D=examples/dpo/recipe.yaml
+E=examples/events/recipe.yaml
+for case in "$D|algorithm.dpo.reference=adapters|algorithm.dpo.reference|has no model.lora" \
+            "$G|algorithm.grpo.beta=0.1;algorithm.grpo.reference=adapters|algorithm.grpo.reference|has no model.lora" \
+            "$G|algorithm.grpo.rewards=[{name: regex}]|algorithm.grpo.rewards\\[0\\]|needs a pattern" \
+            "$G|algorithm.grpo.rewards=[{name: regex, pattern: '(unclosed'}]|algorithm.grpo.rewards\\[0\\]|does not compile" \
+            "$G|algorithm.grpo.rewards=[{name: command}]|algorithm.grpo.rewards\\[0\\]|needs a command" \
+            "$G|algorithm.grpo.rewards=[{name: model}]|algorithm.grpo.rewards\\[0\\]|needs model:" \
+            "$G|parallel.strategy=fsdp;parallel.zero_stage=3|parallel.zero_stage|use zero_stage 2" \
+            "$G|algorithm.grpo.rollout_ranks=1;parallel.strategy=fsdp;parallel.zero_stage=2|parallel.strategy|receive whole weights" \
+            "$Q|parallel.backend=nccl|parallel.backend|needs CUDA devices" \
+            "$Q|model.lora.target_modules=[]|model.lora.target_modules|train nothing" \
+            "$Q|tokenizer.train_new_tokens_only=true|tokenizer.train_new_tokens_only|nothing is added" \
+            "$E|data.seq_len=512|data.seq_len|exceeds model.init.max_position_embeddings"; do
+  IFS='|' read -r rec sets key msg <<< "$case"
+  IFS=';' read -r -a assigns <<< "$sets"
+  args=(); for x in "${assigns[@]}"; do args+=(--set "$x"); done
+  for cmd in validate dry-run; do
+    set +e
+    if [ "$cmd" = validate ]; then "$POSTTRAIN" validate "$rec" "${args[@]}" > /dev/null 2> "$tmp/e"; else "$POSTTRAIN" run "$rec" --dry-run "${args[@]}" > "$tmp/e" 2>&1; fi
+    rc=$?
+    set -e
+    [ "$rc" -ne 0 ] || { echo "FAIL: $cmd accepted: $sets"; exit 1; }
+    grep -q "$key.*$msg" "$tmp/e" || { cat "$tmp/e"; echo "FAIL: $cmd refusal of $sets"; exit 1; }
+  done
+done
+echo "run refusals decided from the recipe: validate and --dry-run refuse them with the key's location"
