@@ -24,7 +24,7 @@ TEST_CASE("registry: the GRPO advantage estimators and policy losses are the rec
     CHECK(pt::recipe::enum_name(e.factory) == e.name);
   for (const auto& e : r.policy_losses.entries())
     CHECK(pt::recipe::enum_name(e.factory) == e.name);
-  CHECK(r.advantages.entries().size() == 4);
+  CHECK(r.advantages.entries().size() == 5);
   CHECK(r.policy_losses.entries().size() == 5);
   REQUIRE_THAT(pt::registry::format_listing("advantage"), Catch::Contains("reinforce_pp_baseline"));
 }
