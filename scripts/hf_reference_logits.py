@@ -11,6 +11,7 @@ Also doc{i}_logits64: the same model run in float64, from which verify-model mea
 floor of this checkpoint (transformers' own fp32 error) and sets its tolerance (--no-fp64: omit).
 """
 import argparse
+import sys
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -58,8 +59,13 @@ def main():
         out[f"doc{i}_ids"] = ids.to(torch.int64).contiguous()
         out[f"doc{i}_logits"] = logits.float().contiguous()
     if not a.no_fp64:
-        for i, _, logits in run(model.to(torch.float64)):
-            out[f"doc{i}_logits64"] = logits.contiguous()
+        try:
+            for i, _, logits in run(model.to(torch.float64)):
+                out[f"doc{i}_logits64"] = logits.contiguous()
+        except RuntimeError as e:  # kernels without float64 (grouped-GEMM experts): no noise floor
+            print(f"hf_reference_logits: no float64 logits ({e}); verify-model falls back to its fixed tolerance",
+                  file=sys.stderr)
+            out = {k: v for k, v in out.items() if not k.endswith("_logits64")}
     save_file(out, a.out)
 
 

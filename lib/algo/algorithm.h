@@ -121,6 +121,10 @@ using AlgorithmFactory = std::function<std::unique_ptr<Algorithm>(const recipe::
 // (padding is its own document), so attention stays inside documents across the whole micro-batch.
 MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, size_t end, at::Device device);
 
+// One row holding prompt + completion as a single document, the completion's tokens trained (RL
+// samples, on-policy answers, KTO's mismatched pairs), as long as the two together.
+data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index);
+
 // Chosen / rejected document indices of every pair (preference unit) of a micro-batch.
 std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb);
 // Preference units (pairs) in a step's rows on this rank, and the trained tokens of their first

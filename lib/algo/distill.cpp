@@ -126,16 +126,9 @@ Prepared Distill::prepare_on_policy(data::StepBatch& batch) {
     const auto& p = pb.prompts[r.prompt_of[i]];
     const auto& c = r.completions[i].tokens;
     if (c.empty()) continue;
-    data::Unit unit;
-    data::Document doc;
-    doc.ids = p;
-    doc.ids.insert(doc.ids.end(), c.begin(), c.end());
-    doc.trained.assign(p.size(), 0);
-    doc.trained.resize(doc.ids.size(), 1);
-    const int64_t n = static_cast<int64_t>(doc.ids.size());
-    unit.ex.docs.push_back(std::move(doc));
+    const int64_t n = static_cast<int64_t>(p.size() + c.size());
     if (!rows.empty() && tokens + n > budget) flush();
-    rows.push_back(data::pack_row({std::move(unit)}, static_cast<int>(n), 0, rows.size()));
+    rows.push_back(completion_row(p, c, rows.size()));
     tokens += n;
     local[0] += static_cast<double>(n);
     local[1] += static_cast<double>(c.size());

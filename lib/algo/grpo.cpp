@@ -116,14 +116,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       for (size_t i : group) {
         const auto& c = r.completions[i];
         const auto& p = pb.prompts[r.prompt_of[i]];
-        data::Unit unit;
-        data::Document d;
-        d.ids = p;
-        d.ids.insert(d.ids.end(), c.tokens.begin(), c.tokens.end());
-        d.trained.assign(p.size(), 0);
-        d.trained.resize(d.ids.size(), 1);
-        unit.ex.docs.push_back(std::move(d));
-        rows.push_back(data::pack_row({std::move(unit)}, static_cast<int>(p.size() + c.tokens.size()), 0, rows.size()));
+        rows.push_back(completion_row(p, c.tokens, rows.size()));
         T = std::max<int64_t>(T, static_cast<int64_t>(c.tokens.size()));
       }
       MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);

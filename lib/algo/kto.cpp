@@ -86,16 +86,9 @@ double Kto::kl_reference_point(const data::StepBatch& batch, bool training) {
     for (size_t i = 0; i < docs.size(); ++i) {
       // Prompt i with the completion of the example before it (the last one's for the first).
       const auto& c = docs[(i + docs.size() - 1) % docs.size()].completion;
-      data::Unit unit;
-      data::Document doc;
-      doc.ids.assign(docs[i].prompt.begin(), docs[i].prompt.end());
-      doc.ids.insert(doc.ids.end(), c.begin(), c.end());
-      doc.trained.assign(docs[i].prompt.size(), 0);
-      doc.trained.resize(doc.ids.size(), 1);
-      const int64_t n = static_cast<int64_t>(doc.ids.size());
-      unit.ex.docs.push_back(std::move(doc));
+      const int64_t n = static_cast<int64_t>(docs[i].prompt.size() + c.size());
       if (!rows.empty() && tokens + n > budget) flush();
-      rows.push_back(data::pack_row({std::move(unit)}, static_cast<int>(n), 0, rows.size()));
+      rows.push_back(completion_row(docs[i].prompt, c, rows.size()));
       tokens += n;
     }
     flush();

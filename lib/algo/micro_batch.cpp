@@ -126,4 +126,16 @@ Prepared Algorithm::prepare(data::StepBatch& batch, bool training) {
   return p;
 }
 
+data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index) {
+  data::Unit unit;
+  data::Document d;
+  d.ids = prompt;
+  d.ids.insert(d.ids.end(), completion.begin(), completion.end());
+  d.trained.assign(prompt.size(), 0);
+  d.trained.resize(d.ids.size(), 1);
+  const int n = static_cast<int>(d.ids.size());
+  unit.ex.docs.push_back(std::move(d));
+  return data::pack_row({std::move(unit)}, n, 0, index);
+}
+
 }  // namespace pt::algo

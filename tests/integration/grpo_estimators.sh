@@ -17,27 +17,15 @@ source tests/integration/lib/common.sh
 sft_base base 80
 recipe=examples/grpo/recipe.yaml
 common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set trainer.max_steps=30 --set trainer.eval.every=15)
-learn() {
-  local name="$1"; shift
-  "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name run"; }
-  "$PT_PYTHON" - "$tmp/$name/metrics.jsonl" "$name" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-ev = [r for r in rows if "eval/rewards/exact_match" in r]
-curve = ", ".join(f"{r['step']}: {r['eval/rewards/exact_match']:.2f}" for r in ev)
-print(f"{sys.argv[2]}: held-out greedy exact match {curve}")
-assert ev[-1]["eval/rewards/exact_match"] >= ev[0]["eval/rewards/exact_match"] + 0.04, curve
-PY
-}
-learn group
+rl_learn group
 # (the rewards of one rollout batch are logged once; cispo's two epochs make two optimizer steps of each)
-learn rloo --set algorithm.grpo.advantage=rloo
-learn reinforce_pp --set algorithm.grpo.advantage=reinforce_pp
-learn reinforce_pp_baseline --set algorithm.grpo.advantage=reinforce_pp_baseline
+rl_learn rloo --set algorithm.grpo.advantage=rloo
+rl_learn reinforce_pp --set algorithm.grpo.advantage=reinforce_pp
+rl_learn reinforce_pp_baseline --set algorithm.grpo.advantage=reinforce_pp_baseline
 # The KL as a per-token reward (k1, beta 0.05, frozen reference) instead of a loss term.
-learn reinforce_pp_kl --set algorithm.grpo.advantage=reinforce_pp --set algorithm.grpo.beta=0.05 --set algorithm.grpo.kl_in_reward=true
+rl_learn reinforce_pp_kl --set algorithm.grpo.advantage=reinforce_pp --set algorithm.grpo.beta=0.05 --set algorithm.grpo.kl_in_reward=true
 "$PT_PYTHON" -c 'import json,sys; k=[json.loads(l)["kl"] for l in open(sys.argv[1]) if "\"kl\"" in l and "eval/" not in l]; print(f"reinforce_pp, KL in the reward: k1 per token {k[0]:.2e} -> {k[-1]:.2e}"); assert len(k) >= 3 and k[-1] > 0, k' "$tmp/reinforce_pp_kl/metrics.jsonl"
-learn cispo --set algorithm.grpo.loss=cispo --set algorithm.grpo.epsilon_high=1.1 --set algorithm.grpo.epochs=2
+rl_learn cispo --set algorithm.grpo.loss=cispo --set algorithm.grpo.epsilon_high=1.1 --set algorithm.grpo.epochs=2
 "$PT_PYTHON" -c 'import json,sys; c=[json.loads(l)["clip_fraction"] for l in open(sys.argv[1]) if "clip_fraction" in l]; print(f"cispo: weights capped on {max(c):.3f} of tokens at most"); assert max(c) > 0, c' "$tmp/cispo/metrics.jsonl"
 
 # On-policy (one epoch), CISPO's gradient is the clipped surrogate's: the same run, step for step.

@@ -15,24 +15,8 @@ sft_base base 80
 recipe=examples/grpo/recipe.yaml
 ppo=(--set algorithm.grpo.advantage=gae --set algorithm.grpo.critic.lr=1e-4 --set algorithm.grpo.dual_clip=3)
 common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set trainer.max_steps=30 --set trainer.eval.every=15 --set logging.every=1)
-learn() {
-  local name="$1"; shift
-  "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name run"; }
-  "$PT_PYTHON" - "$tmp/$name/metrics.jsonl" "$name" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-ev = [r for r in rows if "eval/rewards/exact_match" in r]
-curve = ", ".join(f"{r['step']}: {r['eval/rewards/exact_match']:.2f}" for r in ev)
-print(f"{sys.argv[2]}: held-out greedy exact match {curve}")
-assert ev[-1]["eval/rewards/exact_match"] >= ev[0]["eval/rewards/exact_match"] + 0.04, curve
-vl = [r["critic/value_loss"] for r in rows if "critic/value_loss" in r]
-if vl:
-    first, last = sum(vl[:5]) / 5, sum(vl[-5:]) / 5
-    print(f"{sys.argv[2]}: critic value loss, mean of the first 5 steps {first:.4f}, of the last 5 {last:.4f}")
-PY
-}
-learn grpo
-learn ppo "${ppo[@]}"
+rl_learn grpo
+rl_learn ppo "${ppo[@]}"
 
 # The critic's export: transformers loads it as a token classifier and computes our values.
 [ -f "$tmp/ppo/critic/config.json" ] || fail "no critic export"

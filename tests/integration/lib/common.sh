@@ -82,3 +82,22 @@ print(f"{sys.argv[3]}: greedy generation vs transformers {same}/{len(ref)} ident
 assert same == len(ref), [(r["completion"], o) for r, o in zip(ref, ours) if r["completion"] != o][:2]
 PY
 }
+
+# An RL run on the quickstart reversal task that must raise held-out greedy exact match by 0.04:
+#   rl_learn NAME ARGS...   (the caller sets $recipe and the array common=(--set ...)); prints the
+# curve, and the critic's value loss when the run has one (PPO).
+rl_learn() {
+  local name="$1"; shift
+  "$POSTTRAIN" run "$recipe" "${common[@]}" --set run.name="$name" "$@" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name run"; }
+  "$PT_PYTHON" - "$tmp/$name/metrics.jsonl" "$name" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ev = [r for r in rows if "eval/rewards/exact_match" in r]
+curve = ", ".join(f"{r['step']}: {r['eval/rewards/exact_match']:.2f}" for r in ev)
+print(f"{sys.argv[2]}: held-out greedy exact match {curve}")
+assert ev[-1]["eval/rewards/exact_match"] >= ev[0]["eval/rewards/exact_match"] + 0.04, curve
+vl = [r["critic/value_loss"] for r in rows if "critic/value_loss" in r]
+if len(vl) >= 10:
+    print(f"{sys.argv[2]}: critic value loss, mean of the first 5 logged steps {sum(vl[:5]) / 5:.4f}, of the last 5 {sum(vl[-5:]) / 5:.4f}")
+PY
+}
