@@ -258,6 +258,15 @@ void validate(const Recipe& r, const Node& resolved) {
   };
   check_sources(d.sources, "sources");
   check_sources(d.eval_sources, "eval_sources");
+  // The eval split is read once, every record in order: a mixture weight or extra passes would be
+  // accepted and ignored.
+  for (size_t i = 0; i < d.eval_sources.size(); ++i) {
+    const data::SourceOptions def;
+    const auto& s = d.eval_sources[i];
+    if (s.weight != def.weight || s.epochs != def.epochs)
+      fail_at(Location{"", 0, 0, fmt::format("data.eval_sources[{}].{}", i, s.weight != def.weight ? "weight" : "epochs")},
+              "held-out sources are read once, every record in order: weight and epochs do not apply to them");
+  }
 
   const int dp = r.parallel.data_parallel;
   const auto g = train::batch_geometry(t, d.seq_len, dp);

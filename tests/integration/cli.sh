@@ -106,7 +106,9 @@ for case in "$D|algorithm.dpo.reference=adapters|algorithm.dpo.reference|has no 
             "$Q|parallel.backend=nccl|parallel.backend|needs CUDA devices" \
             "$Q|model.lora.target_modules=[]|model.lora.target_modules|train nothing" \
             "$Q|tokenizer.train_new_tokens_only=true|tokenizer.train_new_tokens_only|nothing is added" \
-            "$E|data.seq_len=512|data.seq_len|exceeds model.init.max_position_embeddings"; do
+            "$E|data.seq_len=512|data.seq_len|exceeds model.init.max_position_embeddings" \
+            "$Q|data.eval_sources=[{path: train.jsonl, format: chat, weight: 2}]|data.eval_sources\\[0\\].weight|do not apply" \
+            "$Q|data.eval_sources=[{path: train.jsonl, format: chat, epochs: 2}]|data.eval_sources\\[0\\].epochs|do not apply"; do
   IFS='|' read -r rec sets key msg <<< "$case"
   IFS=';' read -r -a assigns <<< "$sets"
   args=(); for x in "${assigns[@]}"; do args+=(--set "$x"); done
