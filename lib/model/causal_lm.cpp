@@ -155,6 +155,7 @@ const HfConfig& CausalLM::config() const { return impl_->cfg; }
 at::Device CausalLM::device() const { return impl_->device; }
 at::ScalarType CausalLM::dtype() const { return impl_->dtype; }
 void CausalLM::train(bool on) { impl_->training = on; }
+bool CausalLM::is_training() const { return impl_->training; }
 
 std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters(bool trainable_only) const {
   std::vector<std::pair<std::string, at::Tensor>> out;

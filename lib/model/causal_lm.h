@@ -71,6 +71,7 @@ class CausalLM {
   void set_layer_hooks(LayerHooks* hooks);
   bool is_decay_param(const std::string& name) const;  // false for norms and biases
   void train(bool on);                                 // LoRA dropout on/off
+  bool is_training() const;
   bool has_adapters() const;
   // Off: the forward pass is the base model's (adapters bypassed, not removed).
   void set_adapters_enabled(bool on);

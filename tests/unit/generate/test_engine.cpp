@@ -1,7 +1,8 @@
 // The generation engine: greedy parity with transformers' generate() on every tiny architecture
 // (32 prompts, one continuously batched stream with fewer slots than prompts), log-probs equal to a
 // teacher-forced forward pass, seeded sampling independent of the batch, sampling distributions
-// (chi-square), live weights, stop ids and length limits, and a cache that does not fit refused.
+// (chi-square), live weights, stop ids and length limits, a cache that does not fit refused, and
+// the model's training mode as it was.
 #include <catch2/catch.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -210,4 +211,11 @@ TEST_CASE("the engine runs on live weights and honours stop ids and the cache li
   // A cache that cannot fit is refused before anything runs, with the size it needs.
   gen::Engine tight(*m, nullptr, gen::EngineOptions{4, 0, 1e-9});
   CHECK_THROWS_WITH(tight.generate({q}), Catch::Contains("needs") && Catch::Contains("max_cache_gb"));
+  // Generation runs in evaluation mode and hands the model back in the mode it found.
+  m->train(false);
+  engine.generate({q});
+  CHECK_FALSE(m->is_training());
+  m->train(true);
+  engine.generate({q});
+  CHECK(m->is_training());
 }

@@ -1,0 +1,135 @@
+#include "generate/decode_batch.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+
+#include "model/tensor_parallel.h"
+#include "tokenizer/hf_tokenizer.h"
+
+namespace pt::gen {
+
+DecodeBatch::DecodeBatch(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::vector<Request>& requests,
+                         model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats)
+    : model_(model), tok_(tokenizer), requests_(requests), cache_(cache), max_len_(max_len), out_(out), stats_(stats) {
+  // Tensor parallelism: every rank's logits of its own rows, gathered, so all ranks sample alike and
+  // run the same passes.
+  tp_ = model_.tp_group() && model_.tp_group()->size() > 1 ? model_.tp_group().get() : nullptr;
+  head_ = tp_ ? model_.lm_head_weight() : model_.lm_head_weight().narrow(0, 0, model_.vocab_size());
+  for (size_t i = 0; i < requests.size(); ++i) waiting_.push_back(i);
+  for (int64_t s = cache.slots() - 1; s >= 0; --s) free_slots_.push_back(s);
+}
+
+void DecodeBatch::admit() {
+  while (!free_slots_.empty() && !waiting_.empty()) {
+    Live l;
+    l.request = waiting_.front();
+    waiting_.pop_front();
+    l.slot = free_slots_.back();
+    free_slots_.pop_back();
+    l.gen = at::make_generator<at::CPUGeneratorImpl>(requests_[l.request].params.seed);
+    live_.push_back(std::move(l));
+  }
+}
+
+void DecodeBatch::decode(size_t n) {
+  if (n == 0) return;
+  std::vector<Live*> seqs;
+  std::vector<std::vector<int64_t>> pieces;
+  for (size_t i = 0; i < n; ++i) {
+    seqs.push_back(&live_[i]);
+    pieces.push_back({live_[i].next});
+  }
+  at::Tensor logits = forward(seqs, pieces);
+  for (size_t i = 0; i < n; ++i) live_[i].finished = accept(live_[i], logits[static_cast<int64_t>(i)]);
+}
+
+void DecodeBatch::prefill(size_t first) {
+  if (first >= live_.size()) return;
+  std::vector<Live*> seqs;
+  std::vector<std::vector<int64_t>> prompts;
+  for (size_t i = first; i < live_.size(); ++i) {
+    seqs.push_back(&live_[i]);
+    const auto& pr = requests_[live_[i].request].prompt;
+    prompts.emplace_back(pr.begin(), pr.end());
+  }
+  at::Tensor logits = forward(seqs, prompts);
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->finished = accept(*seqs[i], logits[static_cast<int64_t>(i)]);
+}
+
+void DecodeBatch::retire() {
+  std::vector<Live> still;
+  for (auto& l : live_) {
+    if (l.finished) finish(l);
+    else still.push_back(std::move(l));
+  }
+  live_ = std::move(still);
+  // Slot order makes the decode batch's cache rows one consecutive block whenever no slot is free.
+  std::sort(live_.begin(), live_.end(), [](const Live& a, const Live& b) { return a.slot < b.slot; });
+}
+
+at::Tensor DecodeBatch::forward(const std::vector<Live*>& seqs, const std::vector<std::vector<int64_t>>& pieces) {
+  model::KvStep step;
+  step.cache = &cache_;
+  std::vector<int64_t> pos_ids;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    step.doc_slot.push_back(seqs[i]->slot);
+    step.doc_start.push_back(seqs[i]->cached);
+    step.doc_len.push_back(static_cast<int64_t>(pieces[i].size()));
+    for (size_t j = 0; j < pieces[i].size(); ++j) pos_ids.push_back(seqs[i]->cached + static_cast<int64_t>(j));
+  }
+  auto in = model::PackedInput::from_documents(pieces, model_.device());
+  in.position_ids = at::tensor(pos_ids, at::TensorOptions().dtype(at::kLong)).to(model_.device());
+  step.prepare(model_.device());
+  at::Tensor hidden = model_.hidden_states(in, &step);
+  at::Tensor last = in.cu_seqlens.narrow(0, 1, static_cast<int64_t>(seqs.size())).to(at::kLong) - 1;
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->cached += static_cast<int64_t>(pieces[i].size());
+  at::Tensor logits = at::matmul(hidden.index_select(0, last), head_.t());
+  if (tp_) logits = model::tp_gather(logits, 1, tp_).narrow(1, 0, model_.vocab_size());
+  return logits.to(at::kFloat).to(at::kCPU);
+}
+
+bool DecodeBatch::hit_stop_string(const Completion& c, const SamplingParams& p) const {
+  if (p.stop_strings.empty() || !tok_) return false;
+  const std::string text = tok_->tokenizer().decode(c.tokens, true);
+  for (const auto& stop : p.stop_strings)
+    if (!stop.empty() && text.find(stop) != std::string::npos) return true;
+  return false;
+}
+
+bool DecodeBatch::accept(Live& l, const at::Tensor& logits) {
+  const auto& req = requests_[l.request];
+  const auto& p = req.params;
+  Completion& c = out_[l.request];
+  Sampled s = sample(logits, p, l.gen);
+  c.tokens.push_back(s.token);
+  c.logprobs.push_back(s.logprob);
+  if (p.logprobs_top_k > 0) c.top_logprobs.push_back(std::move(s.top));
+  ++stats_.generated_tokens;
+  l.next = s.token;
+  if (std::find(p.stop_ids.begin(), p.stop_ids.end(), s.token) != p.stop_ids.end() || hit_stop_string(c, p)) {
+    c.finish_reason = "stop";
+    return true;
+  }
+  if (static_cast<int>(c.tokens.size()) >= p.max_new_tokens ||
+      static_cast<int64_t>(req.prompt.size() + c.tokens.size()) >= max_len_) {
+    c.finish_reason = "length";
+    return true;
+  }
+  return false;
+}
+
+void DecodeBatch::finish(Live& l) {
+  Completion& c = out_[l.request];
+  c.prompt_tokens = static_cast<int64_t>(requests_[l.request].prompt.size());
+  if (tok_) {
+    std::string text = tok_->tokenizer().decode(c.tokens, true);
+    for (const auto& stop : requests_[l.request].params.stop_strings)
+      if (auto at = stop.empty() ? std::string::npos : text.find(stop); at != std::string::npos) text.resize(at);
+    c.text = std::move(text);
+  }
+  free_slots_.push_back(l.slot);
+  ++stats_.done;
+}
+
+}  // namespace pt::gen
