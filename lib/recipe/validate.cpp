@@ -10,13 +10,21 @@ namespace pt::recipe {
 
 namespace {
 // `source` is the merged input tree, whose nodes remember the file:line that set them.
-Location where(const Node& source, std::initializer_list<const char*> keys) {
+// A key path's location; an all-digit key indexes a list (data.sources[1].format).
+Location where(const Node& source, std::initializer_list<std::string> keys) {
   std::string path;
   const Node* n = &source;
   Location loc;
-  for (const char* k : keys) {
-    path = join_key(path, k);
-    n = n && n->is_map() ? n->find(k) : nullptr;
+  for (const std::string& k : keys) {
+    const bool index = !k.empty() && k.find_first_not_of("0123456789") == std::string::npos;
+    if (index) {
+      const size_t i = std::stoul(k);
+      path += "[" + k + "]";
+      n = n && n->is_seq() && i < n->seq.size() ? &n->seq[i] : nullptr;
+    } else {
+      path = join_key(path, k);
+      n = n && n->is_map() ? n->find(k) : nullptr;
+    }
     if (n) loc = n->loc;
   }
   loc.key = path;
@@ -26,7 +34,7 @@ Location where(const Node& source, std::initializer_list<const char*> keys) {
 // refused (a recipe key is honoured or refused, never accepted and ignored). Compared with the
 // defaults, not with what the file spelled, so a run directory's fully resolved recipe passes.
 void check_applicable(const Recipe& r, const Node& source) {
-  auto refuse = [&](std::initializer_list<const char*> keys, const std::string& why) {
+  auto refuse = [&](std::initializer_list<std::string> keys, const std::string& why) {
     fail_at(where(source, keys), "{}", why);
   };
   if (r.parallel.strategy != parallel::Strategy::Fsdp && r.parallel.zero_stage != parallel::ParallelOptions{}.zero_stage)
@@ -145,7 +153,7 @@ void check_applicable(const Recipe& r, const Node& source) {
 // What the run itself would refuse, decided from the recipe alone, so validate and --dry-run give
 // the run's verdict with the key's location (the run keeps its own checks as backstops).
 void check_run_refusals(const Recipe& r, const Node& source) {
-  auto refuse = [&](std::initializer_list<const char*> keys, const std::string& why) {
+  auto refuse = [&](std::initializer_list<std::string> keys, const std::string& why) {
     fail_at(where(source, keys), "{}", why);
   };
   const auto& a = r.algorithm;
@@ -190,6 +198,13 @@ void check_run_refusals(const Recipe& r, const Node& source) {
   if (adds && tk.path.empty() && r.model.init)
     refuse({"tokenizer"}, "tokenizer.add_tokens / add_special_tokens need a tokenizer (tokenizer.path); model.init "
                           "creates none");
+  // A created model has no tokenizer unless one is given; then every source must be pre-tokenized.
+  if (r.model.path.empty() && tk.path.empty())
+    for (size_t i = 0; i < r.data.sources.size(); ++i)
+      if (r.data.sources[i].format != data::Format::TokenIds)
+        refuse({"data", "sources", std::to_string(i), "format"},
+               fmt::format("source '{}' (format {}) needs a tokenizer: set tokenizer.path (model.init creates none) "
+                           "or give token_ids", r.data.sources[i].name, enum_name(r.data.sources[i].format)));
   if (tk.train_new_tokens_only && !adds)
     refuse({"tokenizer", "train_new_tokens_only"}, "train_new_tokens_only trains the rows of added tokens; nothing is "
                                                    "added (add_tokens, add_special_tokens, add_tokens_file)");

@@ -10,6 +10,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/geometry.h"
 #include "train/run.h"
+#include "train/run_plan.h"
 
 namespace fs = std::filesystem;
 
@@ -52,51 +53,49 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
   line(fmt::format("recipe     {} (hash {})", loaded.files.empty() ? "<tree>" : loaded.files.front(), loaded.hash));
   line(fmt::format("run dir    {}", r.run_dir()));
 
-  bool cuda = PT_HAVE_CUDA && r.parallel.device != parallel::Device::Cpu;
   if (r.parallel.device == parallel::Device::Cuda && !PT_HAVE_CUDA)
     fail("parallel.device is cuda but this binary was built without CUDA");
-  line(fmt::format("device     {} (requested {})", cuda ? "cuda (if a device is visible at run time)" : "cpu",
-                   recipe::enum_name(r.parallel.device)));
-
-  std::string tok_path = r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path;
-  int64_t model_vocab = 0;
-  if (r.model.init) {
+  // The same plan the run builds from (no checkpoint: a fresh start).
+  const auto tokenizer = load_tokenizer(r, /*required=*/false);
+  const RunPlan p = make_run_plan(r, std::nullopt, PT_HAVE_CUDA, tokenizer ? &*tokenizer : nullptr);
+  line(fmt::format("device     {} (requested {}); {}", p.cuda ? "cuda (if a device is visible at run time)" : "cpu",
+                   recipe::enum_name(r.parallel.device),
+                   p.autocast_bf16 ? "bf16 autocast over fp32 weights" : "no autocast"));
+  if (p.created) {
     const auto& i = *r.model.init;
     line(fmt::format("model      created from the recipe: {} vocab {}, hidden {}, {} layers, {} heads ({} kv), random init",
                      i.architecture, i.vocab_size, i.hidden_size, i.num_hidden_layers, i.num_attention_heads,
                      i.num_key_value_heads));
-  } else if (fs::exists(r.model.path)) {
-    auto c = model::HfConfig::from_file((fs::path(r.model.path) / "config.json").string());
+  } else if (p.model_here) {
+    auto c = model::HfConfig::from_file((fs::path(p.model_path) / "config.json").string());
     registry::registries().architectures.get(c.architecture);  // unsupported architectures fail here
-    model_vocab = c.vocab_size;
     line(fmt::format("model      {} from {}: hidden {}, layers {}, heads {}/{} kv, vocab {} (padded to a multiple of {})",
-                     c.architecture, r.model.path, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
+                     c.architecture, p.model_path, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
                      c.num_key_value_heads, c.vocab_size, r.model.vocab_pad_multiple));
-    if (c.max_position_embeddings > 0 && r.data.seq_len > c.max_position_embeddings)
-      fail_at(Location{"", 0, 0, "data.seq_len"}, "seq_len {} exceeds the model's max_position_embeddings {} ({})",
-              r.data.seq_len, c.max_position_embeddings, r.model.path);
   } else {
-    line(fmt::format("model      {} (not present on this machine: weights are read at run time)", r.model.path));
+    line(fmt::format("model      {} (not present on this machine: weights are read at run time)", p.model_path));
   }
-  line(fmt::format("           dtype {}, attention {}, activation checkpointing {}, {}",
-                   recipe::enum_name(r.model.dtype), recipe::enum_name(r.model.attention),
-                   r.model.activation_checkpointing ? "on" : "off",
+  line(fmt::format("           dtype {}, attention {}, activation checkpointing {}, {}", recipe::enum_name(p.dtype),
+                   recipe::enum_name(r.model.attention), r.model.activation_checkpointing ? "on" : "off",
                    r.model.lora ? fmt::format("LoRA r={} alpha={} on {} modules", r.model.lora->rank,
                                               r.model.lora->alpha, r.model.lora->target_modules.size())
                                 : std::string("full fine-tuning")));
-  if (fs::exists(fs::path(tok_path) / "tokenizer.json") || fs::exists(fs::path(tok_path) / "tokenizer.json.zst")) {
-    auto tok = tok::Tokenizer::from_path(tok_path);
-    line(fmt::format("tokenizer  {}: {} tokens ({} with added tokens)", tok::Tokenizer::resolve_path(tok_path),
-                     tok.vocab_size(false), tok.vocab_size(true)));
-    if (model_vocab > 0 && static_cast<int64_t>(tok.vocab_size(true)) > model_vocab)
-      line(fmt::format("WARNING    the tokenizer has {} tokens but the model's vocabulary is {}: ids >= {} cannot be "
-                       "embedded (resize the embedding or use a matching tokenizer)",
-                       tok.vocab_size(true), model_vocab, model_vocab));
-  } else if (tok_path.empty()) {
+  if (tokenizer) {
+    line(fmt::format("tokenizer  {}: {} tokens ({} with added tokens)", tok::Tokenizer::resolve_path(p.tokenizer_dir),
+                     tokenizer->tokenizer().vocab_size(false), p.tokenizer_vocab));
+  } else if (p.tokenizer_dir.empty()) {
     line("tokenizer  none (pre-tokenized ids over the model's own vocabulary)");
   } else {
-    line(fmt::format("tokenizer  {} (tokenizer.json not present on this machine)", tok_path));
+    line(fmt::format("tokenizer  {} (not present on this machine)", p.tokenizer_dir));
   }
+  for (const auto& w : p.warnings) line("WARNING    " + w);
+  if (p.grow_vocab)
+    line(fmt::format("vocabulary grows from {} to {} tokens{}", p.model_vocab, p.tokenizer_vocab,
+                     r.tokenizer.train_new_tokens_only ? " (only the new rows train)" : ""));
+  if (p.zero3)
+    line(fmt::format("sharding   fsdp ZeRO-3: {}", p.sharded_load ? (p.rest_sharded ? "each rank reads only its slices of every tensor"
+                                                                                    : "each rank reads only its slices of the decoder layers")
+                                                                  : "parameters sharded after loading"));
   for (const auto& s : r.data.sources)
     line(fmt::format("data       {} [{}] weight {} epochs {} ({} file(s) match)", s.path, recipe::enum_name(s.format),
                      s.weight, s.epochs, count_matches(s.path)));

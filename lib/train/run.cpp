@@ -34,6 +34,7 @@
 #include "train/provenance.h"
 #include "train/reproduce.h"
 #include "train/sharded_load.h"
+#include "train/run_plan.h"
 #include "train/trainer.h"
 
 namespace pt::train {
@@ -176,16 +177,8 @@ int run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
 
 namespace {
 
-int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
-  registry::register_builtins();
-  log::set_level(loaded.recipe.logging.level);
-  if (flags.dry_run) {
-    std::cout << plan(loaded);
-    std::cout << "dry run: nothing trained, nothing written\n";
-    return 0;
-  }
-  const auto& R = loaded.recipe;
-  auto factory = algorithm_factory(R);
+// What the launch must provide for the recipe: ranks for rollouts and tensor parallelism.
+void check_launch(const recipe::Recipe& R) {
   const auto& world = parallel::World::get();
   const int rollout_ranks = algo::rollout_ranks(R.algorithm);
   const std::string rollout_key = algo::rollout_ranks_key(R.algorithm);
@@ -198,99 +191,61 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   if (R.parallel.tensor_parallel > 1 && world.tp_size() != R.parallel.tensor_parallel)
     fail("parallel.tensor_parallel = {} needs an MPI launch with a multiple of {} ranks (mpirun -np {} posttrain run ...)",
          R.parallel.tensor_parallel, R.parallel.tensor_parallel, R.parallel.tensor_parallel);
-  if (R.parallel.tensor_parallel > 1 && world.rollout_workers() > 0)
-    fail("parallel.tensor_parallel > 1 with {} is not supported", rollout_key);
-  // Refused out loud rather than run as something else.
-  const bool samples = R.algorithm.name == algo::Name::Grpo ||
-                       (R.algorithm.name == algo::Name::Distill && R.algorithm.distill.on_policy > 0);
-  if (R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3 && samples)
-    fail("parallel.zero_stage: 3 with {}: every decoding step gathers each layer from all ranks, and ranks generate "
-         "completions of different lengths; use zero_stage 2 (parameters replicated)",
-         R.algorithm.name == algo::Name::Grpo ? "algorithm grpo" : "on-policy distillation");
-  if (R.parallel.strategy == parallel::Strategy::Fsdp && world.rollout_workers() > 0)
-    fail("parallel.strategy: fsdp with {}: the rollout workers receive whole weights; use ddp (or colocated "
-         "rollouts)", rollout_key);
   if (R.parallel.data_parallel > 0 && R.parallel.data_parallel != world.size())
     fail("parallel.data_parallel = {} but the run has {} rank(s){} (launch with mpirun -np {}, or set 0 = all ranks)",
          R.parallel.data_parallel, world.size() * world.tp_size(),
          world.tp_size() > 1 ? fmt::format(" = {} data-parallel x tensor_parallel {}", world.size(), world.tp_size())
                              : std::string(),
          R.parallel.data_parallel * world.tp_size());
-  const auto resume = resolve_resume(loaded, flags);
-  const at::Device device = pick_device(R);
-  const bool cuda = device.is_cuda();
-  // auto: bf16 autocast on a GPU, fp32 on a CPU (where bf16 GEMMs are fast only with AVX512-BF16 /
-  // AMX); bf16 asks for autocast on either.
-  const bool autocast = R.trainer.precision == Precision::Bf16 || (cuda && R.trainer.precision == Precision::Auto);
-  model::ModelOptions mo = R.model;
-  // Mixed precision keeps fp32 master weights; the forward runs in bf16 under autocast.
-  if (autocast && mo.dtype == model::Dtype::Auto) mo.dtype = model::Dtype::Float32;
-  Provenance prov = start_provenance(loaded, flags, resume, device, autocast, recipe::enum_name(mo.dtype));
-  // Written before anything else so that a run directory always says what produced it.
-  if (world.is_main()) recipe::write_resolved(loaded, R.run_dir());
-  log::info("run {}: resolved recipe written to {}/{} (hash {})", R.run.name, R.run_dir(), recipe::kResolvedRecipeFile,
-            loaded.hash);
+}
 
+// Communication backend, collective timeout, cores per rank and the seed.
+void setup_process(const recipe::Recipe& R, at::Device device) {
+  const auto& world = parallel::World::get();
   parallel::resolve_backend(R.parallel.backend, device);
   parallel::World::get().set_timeout(R.parallel.timeout_s);
   if (world.size() > 1) {
-    if (cuda && world.rollout_workers() > 0)
+    if (device.is_cuda() && world.rollout_workers() > 0)
       fail("{} on CUDA: the weight hand-off to rollout workers runs over MPI on CPU tensors only in this build "
-           "(colocated rollouts work on CUDA ranks)", rollout_key);
+           "(colocated rollouts work on CUDA ranks)", algo::rollout_ranks_key(R.algorithm));
     // Ranks sharing a node share its cores.
-    if (!cuda) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
+    if (!device.is_cuda())
+      at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size()));
   }
   torch::manual_seed(static_cast<uint64_t>(R.run.seed));
+}
 
-  // A model created from the recipe over its own id space (event sequences) has no tokenizer unless
-  // one is given; then every source must be pre-tokenized.
-  const std::string tok_dir = R.tokenizer.path.empty() ? R.model.path : R.tokenizer.path;
-  std::optional<tok::HfTokenizer> tok_holder;
-  if (!tok_dir.empty()) tok_holder.emplace(tok::HfTokenizer::from_dir(tok_dir));
-  else
-    for (const auto& s : R.data.sources)
-      if (s.format != data::Format::TokenIds)
-        fail("data source '{}' (format {}) needs a tokenizer: set tokenizer.path (model.init creates no tokenizer)",
-             s.name, recipe::enum_name(s.format));
-  std::vector<std::string> new_tokens = R.tokenizer.add_tokens;
-  if (!R.tokenizer.add_tokens_file.empty()) {
-    std::ifstream f(R.tokenizer.add_tokens_file);
-    if (!f) fail("tokenizer.add_tokens_file: cannot open '{}'", R.tokenizer.add_tokens_file);
-    for (std::string line; std::getline(f, line);)
-      if (!line.empty()) new_tokens.push_back(line);
-  }
-  if (tok_holder) {
-    if (!R.tokenizer.chat_template.empty()) tok_holder->select_chat_template(R.tokenizer.chat_template);
-    if (!R.tokenizer.add_special_tokens.empty()) tok_holder->add_special_tokens(R.tokenizer.add_special_tokens);
-    if (!new_tokens.empty()) tok_holder->add_tokens(new_tokens);
-  } else if (!new_tokens.empty() || !R.tokenizer.add_special_tokens.empty()) {
-    fail("tokenizer.add_tokens / add_special_tokens need a tokenizer (tokenizer.path)");
-  }
-  const tok::HfTokenizer* tokenizer = tok_holder ? &*tok_holder : nullptr;
+// The files ZeRO-3 ranks read their slices from while the model is built (released after).
+struct ShardedFiles {
+  std::shared_ptr<model::Checkpoint> hf;
+};
 
-  if (resume && !R.model.lora) {
-    mo.path = *resume + "/model";
-    mo.init.reset();  // a created model resumes from its saved weights
+void grow_vocabulary(model::CausalLM& model, const RunPlan& plan, const recipe::Recipe& R) {
+  log::info("vocabulary grows from {} to {} tokens (new embedding / LM-head rows at the mean of the existing ones)",
+            model.vocab_size(), plan.tokenizer_vocab);
+  const int64_t original = model.vocab_size();
+  model.resize_vocab(plan.tokenizer_vocab);
+  if (R.model.lora) {
+    // The base stays frozen: the new rows train as values of their own (PEFT trainable_token_indices).
+    model.train_new_rows_with_lora(original);
+    log::info("LoRA: the {} new token rows (ids {}..{}) train with the adapters", plan.tokenizer_vocab - original,
+              original, plan.tokenizer_vocab - 1);
   }
-  // ZeRO-3 over a checkpoint: decoder layers are not loaded whole; each rank reads its own slices
-  // of them below (DataParallel's source), so a full layer set never exists on one rank.
-  const bool zero3 = R.parallel.strategy == parallel::Strategy::Fsdp && R.parallel.zero_stage == 3;
-  const bool sharded_load = zero3 && !R.model.lora && !mo.init;
-  const bool from_shards = resume && fs::is_directory(fs::path(*resume) / kModelShardsDir);
-  if (from_shards && !sharded_load)
-    fail("{} keeps the decoder layers as fsdp ZeRO-3 shards ({}/): resume it with parallel.strategy: fsdp and "
-         "parallel.zero_stage: 3 (any number of ranks); the final HF export of that run is a whole model", *resume,
-         kModelShardsDir);
-  // The rest (embeddings, norms, heads) too, unless something reshapes it right after loading
-  // (vocabulary growth, new-token-only training) or it is not in the files (a new head).
-  const int64_t tok_vocab = tokenizer ? static_cast<int64_t>(tokenizer->tokenizer().vocab_size()) : 0;
-  std::shared_ptr<model::Checkpoint> hf_files;
-  if (sharded_load) {
-    hf_files = std::make_shared<model::Checkpoint>(mo.path);
-    const bool rest_as_is = !R.tokenizer.train_new_tokens_only &&
-                            tok_vocab <= model::HfConfig::from_file(mo.path + "/config.json").vocab_size;
-    mo.defer_param = [files = hf_files, rest_as_is](const std::string& name) {
-      return parallel::in_decoder_layer(name) || (rest_as_is && files->contains(name));
+}
+
+// The model as the plan says: created or loaded (each ZeRO-3 rank deferring its slices to the
+// files), tensor-parallel slices, vocabulary grown, LoRA state resumed, new-token-only training.
+std::unique_ptr<model::CausalLM> build_model(const RunPlan& plan, const recipe::Recipe& R, at::Device device,
+                                             ShardedFiles& files) {
+  const auto& world = parallel::World::get();
+  model::ModelOptions mo = R.model;
+  mo.dtype = plan.dtype;
+  mo.path = plan.model_path;
+  if (!plan.created) mo.init.reset();  // a created model resumes from its saved weights
+  if (plan.sharded_load) {
+    files.hf = std::make_shared<model::Checkpoint>(mo.path);
+    mo.defer_param = [f = files.hf, rest = plan.rest_sharded](const std::string& name) {
+      return parallel::in_decoder_layer(name) || (rest && f->contains(name));
     };
   }
   if (world.tp_size() > 1) {
@@ -299,48 +254,85 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
               world.tp_size(), world.rank(), world.size());
   }
   auto model = model::CausalLM::from_pretrained(mo, device);
-  mo.defer_param = nullptr;
   if (world.tp_size() > 1) {
     int64_t bytes = 0;
     for (const auto& [n, p] : model->named_parameters(false)) bytes += p.nbytes();
     log::info("tensor parallelism: {:.3f} MB of parameters on this rank (split over {} ranks: attention heads, MLP "
               "width, vocabulary rows)", bytes / 1e6, world.tp_size());
   }
-  if (tok_vocab > model->vocab_size() && world.tp_size() > 1)
-    fail("tokenizer {} has {} tokens, model {} has vocab_size {}: growing the vocabulary is not supported with "
-         "parallel.tensor_parallel > 1 (grow it in a run without tensor parallelism first)",
-         tok_dir, tok_vocab, R.model.path, model->vocab_size());
-  if (tok_vocab > model->vocab_size()) {
-    const bool added = !R.tokenizer.add_special_tokens.empty() || !new_tokens.empty();
-    if (!added)
-      fail("tokenizer {} has {} tokens but model {} has vocab_size {}: ids would index past the embedding (use the "
-           "model's tokenizer, or add tokens with tokenizer.add_special_tokens / add_tokens to grow the model)",
-           tok_dir, tok_vocab, R.model.path, model->vocab_size());
-    log::info("vocabulary grows from {} to {} tokens (new embedding / LM-head rows at the mean of the existing ones)",
-              model->vocab_size(), tok_vocab);
-    const int64_t original = model->vocab_size();
-    model->resize_vocab(tok_vocab);
-    if (R.model.lora) {
-      // The base stays frozen: the new rows train as values of their own (PEFT trainable_token_indices).
-      model->train_new_rows_with_lora(original);
-      log::info("LoRA: the {} new token rows (ids {}..{}) train with the adapters", tok_vocab - original, original,
-                tok_vocab - 1);
-    }
-  }
+  PT_CHECK(model->vocab_size() == plan.model_vocab, "run plan: model {} has vocab_size {}, the plan read {}",
+           plan.model_path, model->vocab_size(), plan.model_vocab);
+  if (plan.grow_vocab) grow_vocabulary(*model, plan, R);
   // After any growth: a LoRA checkpoint holds the new rows among its trainable tensors.
-  if (resume && R.model.lora) model->load_state(*resume + "/trainable.safetensors");
+  if (plan.resume && R.model.lora) model->load_state(*plan.resume + "/trainable.safetensors");
   if (R.tokenizer.train_new_tokens_only) {
-    // The original vocabulary is model.path's (a resumed run loads the grown checkpoint).
-    const int64_t original = R.model.init ? 0 : model::HfConfig::from_file(R.model.path + "/config.json").vocab_size;
-    if (original <= 0 || original >= model->vocab_size())
-      fail("tokenizer.train_new_tokens_only: no tokens were added beyond the vocabulary of {} ({} tokens)", R.model.path,
-           model->vocab_size());
-    model->train_rows_from(original);
+    model->train_rows_from(plan.original_vocab);
     log::info("training only the {} new token rows (ids {}..{}); every other parameter is frozen",
-              model->vocab_size() - original, original, model->vocab_size() - 1);
+              model->vocab_size() - plan.original_vocab, plan.original_vocab, model->vocab_size() - 1);
   }
+  return model;
+}
 
-  if (world.is_rollout_worker()) return rl::serve_rollouts(*model, tokenizer, algo::rollout_max_batch(R.algorithm), autocast);
+// Data parallelism (several ranks, or sharding asked for): gradients go through buckets
+// (parallel/data_parallel.h) and the optimizer steps what this rank owns.
+std::unique_ptr<parallel::DataParallel> build_data_parallel(const RunPlan& plan, const recipe::Recipe& R,
+                                                            model::CausalLM& model, at::Device device,
+                                                            ShardedFiles& files) {
+  const auto& world = parallel::World::get();
+  std::vector<parallel::TrainableParam> params;
+  for (auto& [n, p] : model.named_parameters(true)) params.push_back({n, p, model.is_decay_param(n)});
+  if (params.empty()) fail("the model has no trainable parameters");
+  std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
+  std::shared_ptr<parallel::Comm> gathers = plan.zero3 ? parallel::make_comm(R.parallel.backend, device) : comm;
+  parallel::ParamSource source;
+  if (plan.sharded_load)
+    source = sharded_source(files.hf,
+                            plan.from_shards ? open_model_shards(*plan.resume, world.tp_rank(), world.tp_size()) : nullptr,
+                            model);
+  auto dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel, gathers, source);
+  if (plan.sharded_load)
+    log::info("ZeRO-3: each rank read only its own slices of the decoder layers from {}",
+              (plan.from_shards ? fs::path(*plan.resume) / kModelShardsDir : fs::path(plan.model_path)).string());
+  files.hf.reset();
+  if (plan.zero3) model.set_layer_hooks(dp.get());
+  if (world.tp_size() > 1)
+    dp->set_tensor_parallel(model.tp_group().get(), [m = &model](const std::string& n) { return m->tp_split_dim(n) >= 0; });
+  const auto b = dp->bytes();
+  log::info("{} over {} rank(s) ({}): parameters {:.3f} MB, gradients {:.3f} MB, optimizer state {:.3f} MB on this rank",
+            dp->sharded() ? fmt::format("fsdp zero-{}", dp->zero_stage()) : std::string("ddp"), world.size(),
+            comm->name(), b.params / 1e6, b.grads / 1e6, b.optimizer / 1e6);
+  return dp;
+}
+
+int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
+  registry::register_builtins();
+  log::set_level(loaded.recipe.logging.level);
+  if (flags.dry_run) {
+    std::cout << plan(loaded);
+    std::cout << "dry run: nothing trained, nothing written\n";
+    return 0;
+  }
+  const auto& R = loaded.recipe;
+  auto factory = algorithm_factory(R);
+  const auto& world = parallel::World::get();
+  check_launch(R);
+  const auto resume = resolve_resume(loaded, flags);
+  const at::Device device = pick_device(R);
+  auto tok_holder = load_tokenizer(R, /*required=*/true);
+  const tok::HfTokenizer* tokenizer = tok_holder ? &*tok_holder : nullptr;
+  const RunPlan plan = make_run_plan(R, resume, device.is_cuda(), tokenizer);
+  for (const auto& w : plan.warnings) log::warn("{}", w);
+  Provenance prov = start_provenance(loaded, flags, resume, device, plan.autocast_bf16, recipe::enum_name(plan.dtype));
+  // Written before anything else so that a run directory always says what produced it.
+  if (world.is_main()) recipe::write_resolved(loaded, R.run_dir());
+  log::info("run {}: resolved recipe written to {}/{} (hash {})", R.run.name, R.run_dir(), recipe::kResolvedRecipeFile,
+            loaded.hash);
+  setup_process(R, device);
+
+  ShardedFiles files;
+  auto model = build_model(plan, R, device, files);
+  if (world.is_rollout_worker())
+    return rl::serve_rollouts(*model, tokenizer, algo::rollout_max_batch(R.algorithm), plan.autocast_bf16);
 
   tok::MaskOptions masks;
   masks.train_roles = R.tokenizer.train_roles;
@@ -353,33 +345,11 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   finish_provenance(prov, ds, R.run_dir(), flags);
 
   auto algorithm = factory(R);
-  // Several ranks, or sharding asked for: gradients go through buckets (parallel/data_parallel.h)
-  // and the optimizer steps what this rank owns.
   std::unique_ptr<parallel::DataParallel> dp;
   optim::Optimizer optimizer;
   if (world.size() > 1 || R.parallel.strategy == parallel::Strategy::Fsdp) {
-    std::vector<parallel::TrainableParam> params;
-    for (auto& [n, p] : model->named_parameters(true)) params.push_back({n, p, model->is_decay_param(n)});
-    if (params.empty()) fail("the model has no trainable parameters");
-    std::shared_ptr<parallel::Comm> comm = parallel::make_comm(R.parallel.backend, device);
-    std::shared_ptr<parallel::Comm> gathers = zero3 ? parallel::make_comm(R.parallel.backend, device) : comm;
-    parallel::ParamSource source;
-    if (sharded_load)
-      source = sharded_source(hf_files, from_shards ? open_model_shards(*resume, world.tp_rank(), world.tp_size()) : nullptr,
-                              *model);
-    dp = std::make_unique<parallel::DataParallel>(std::move(params), comm, R.parallel, gathers, source);
-    if (sharded_load)
-      log::info("ZeRO-3: each rank read only its own slices of the decoder layers from {}",
-                (from_shards ? fs::path(*resume) / kModelShardsDir : fs::path(mo.path)).string());
-    hf_files.reset();
-    if (zero3) model->set_layer_hooks(dp.get());
-    if (world.tp_size() > 1)
-      dp->set_tensor_parallel(model->tp_group().get(), [m = model.get()](const std::string& n) { return m->tp_split_dim(n) >= 0; });
+    dp = build_data_parallel(plan, R, *model, device, files);
     optimizer = optim::make_optimizer(R.optimizer, dp->optimizer_params(true), dp->optimizer_params(false));
-    const auto b = dp->bytes();
-    log::info("{} over {} rank(s) ({}): parameters {:.3f} MB, gradients {:.3f} MB, optimizer state {:.3f} MB on this rank",
-              dp->sharded() ? fmt::format("fsdp zero-{}", dp->zero_stage()) : std::string("ddp"), world.size(),
-              comm->name(), b.params / 1e6, b.grads / 1e6, b.optimizer / 1e6);
   } else {
     optimizer = optim::make_optimizer(R.optimizer, *model);
   }
@@ -391,8 +361,8 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   parts.optimizer = &optimizer;
   parts.dp = dp.get();
   parts.algorithm = algorithm.get();
-  parts.cuda = cuda;
-  parts.autocast_bf16 = autocast;
+  parts.cuda = plan.cuda;
+  parts.autocast_bf16 = plan.autocast_bf16;
   parts.provenance = &prov.record;
   Trainer trainer(parts);
   const int rc = trainer.fit(resume);

@@ -107,6 +107,7 @@ for case in "$D|algorithm.dpo.reference=adapters|algorithm.dpo.reference|has no 
             "$Q|model.lora.target_modules=[]|model.lora.target_modules|train nothing" \
             "$Q|tokenizer.train_new_tokens_only=true|tokenizer.train_new_tokens_only|nothing is added" \
             "$E|data.seq_len=512|data.seq_len|exceeds model.init.max_position_embeddings" \
+            "$E|data.sources=[{name: s, path: ../quickstart/train.jsonl, format: chat}]|data.sources\\[0\\].format|needs a tokenizer" \
             "$Q|data.eval_sources=[{path: train.jsonl, format: chat, weight: 2}]|data.eval_sources\\[0\\].weight|do not apply" \
             "$Q|data.eval_sources=[{path: train.jsonl, format: chat, epochs: 2}]|data.eval_sources\\[0\\].epochs|do not apply"; do
   IFS='|' read -r rec sets key msg <<< "$case"
@@ -122,3 +123,12 @@ for case in "$D|algorithm.dpo.reference=adapters|algorithm.dpo.reference|has no 
   done
 done
 echo "run refusals decided from the recipe: validate and --dry-run refuse them with the key's location"
+
+# What the files show (the run plan, shared by the run and --dry-run): a tokenizer larger than the
+# model with nothing added is refused by both, before anything is written.
+big=(--set "tokenizer.path=$PWD/tests/assets/tokenizers/qwen3" --set "run.output_dir=$tmp/plan")
+if "$POSTTRAIN" run "$Q" --dry-run "${big[@]}" > "$tmp/d" 2>&1; then cat "$tmp/d"; echo "FAIL: dry-run accepted a tokenizer past the vocabulary"; exit 1; fi
+if "$POSTTRAIN" run "$Q" "${big[@]}" > "$tmp/r" 2>&1; then echo "FAIL: run accepted a tokenizer past the vocabulary"; exit 1; fi
+for f in d r; do grep -q "ids would index past the embedding" "$tmp/$f" || { cat "$tmp/$f"; echo "FAIL: refusal ($f)"; exit 1; }; done
+[ ! -e "$tmp/plan" ] || { echo "FAIL: the refused run wrote $tmp/plan"; exit 1; }
+echo "the run plan's refusals: --dry-run and the run agree, nothing written"
