@@ -25,7 +25,6 @@ Critic::Critic(const CriticOptions& o, const Context& ctx, const std::string& po
   mo.init.reset();
   mo.head.type = model::HeadType::TokenClassification;
   mo.head.num_labels = 1;
-  mo.tp = nullptr;
   model_ = model::CausalLM::from_pretrained(mo, ctx.device);
   if (model_->vocab_size() != ctx.policy->vocab_size())
     fail("algorithm.grpo.critic.path {}: vocab_size {} but the policy's is {} (the critic reads the policy's tokens)",

@@ -15,7 +15,6 @@ std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, cons
   o.init.reset();
   o.head = {};
   o.activation_checkpointing = false;
-  o.tp = policy.tp_group();  // split like the policy: the losses combine both over the same group
   auto cfg = model::HfConfig::from_file((fs::path(path) / "config.json").string());
   const auto& pc = policy.config();
   if (same_shape && cfg.architecture != pc.architecture)
@@ -23,7 +22,9 @@ std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, cons
          cfg.architecture, policy_opts.path, pc.architecture);
   if (cfg.vocab_size != pc.vocab_size && same_shape)
     fail("{} {} has vocab_size {} but the policy has {}", role, path, cfg.vocab_size, pc.vocab_size);
-  auto m = model::CausalLM::from_pretrained(o, policy.device());
+  model::LoadContext ctx;
+  ctx.tp = policy.tp_group();  // split like the policy: the losses combine both over the same group
+  auto m = model::CausalLM::from_pretrained(o, policy.device(), ctx);
   for (auto& [n, p] : m->named_parameters(false)) p.requires_grad_(false);
   m->train(false);
   return m;

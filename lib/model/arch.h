@@ -26,7 +26,8 @@ struct TensorNames {
 };
 
 struct ArchSpec {
-  std::string hf_name;   // config.json "architectures"[0]
+  std::string hf_name;     // config.json "architectures"[0]
+  std::string model_type;  // config.json "model_type" (written for a model created by model.init)
   std::string help;
   bool qkv_bias = false;  // Qwen2: biases on q/k/v projections
   bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on q and k before RoPE

@@ -79,7 +79,7 @@ static void adapt_gemma3(HfConfig& c) {
 
 const ArchSpec& arch_gemma3() {
   static const ArchSpec spec = [] {
-    ArchSpec s{"Gemma3ForCausalLM",
+    ArchSpec s{"Gemma3ForCausalLM", "gemma3_text",
                "Gemma 3 (text): sandwich (1 + w) RMSNorms, scaled embeddings, GELU, sliding-window and global layers",
                false, true, adapt_gemma3};
     s.names.post_norm = "pre_feedforward_layernorm.weight";

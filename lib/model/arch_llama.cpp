@@ -5,7 +5,7 @@
 namespace pt::model {
 
 const ArchSpec& arch_llama() {
-  static const ArchSpec spec{"LlamaForCausalLM", "Llama 2/3/3.1/3.2: GQA, llama3 RoPE scaling, tied embeddings",
+  static const ArchSpec spec{"LlamaForCausalLM", "llama", "Llama 2/3/3.1/3.2: GQA, llama3 RoPE scaling, tied embeddings",
                              false, false, nullptr};
   return spec;
 }

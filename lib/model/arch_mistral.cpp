@@ -10,7 +10,7 @@ static void adapt_mistral(HfConfig& c) {
 }
 
 const ArchSpec& arch_mistral() {
-  static const ArchSpec spec{"MistralForCausalLM", "Mistral: Llama layout with GQA and sliding-window attention",
+  static const ArchSpec spec{"MistralForCausalLM", "mistral", "Mistral: Llama layout with GQA and sliding-window attention",
                              false, false, adapt_mistral};
   return spec;
 }

@@ -24,7 +24,7 @@ void adapt_qwen_sliding_layers(HfConfig& c) {
 }
 
 const ArchSpec& arch_qwen2() {
-  static const ArchSpec spec{"Qwen2ForCausalLM", "Qwen2/2.5: GQA with q/k/v projection biases", true, false,
+  static const ArchSpec spec{"Qwen2ForCausalLM", "qwen2", "Qwen2/2.5: GQA with q/k/v projection biases", true, false,
                              adapt_qwen_sliding_layers};
   return spec;
 }

@@ -5,7 +5,7 @@
 namespace pt::model {
 
 const ArchSpec& arch_qwen3() {
-  static const ArchSpec spec{"Qwen3ForCausalLM", "Qwen3 dense: GQA with per-head q/k RMSNorm, explicit head_dim",
+  static const ArchSpec spec{"Qwen3ForCausalLM", "qwen3", "Qwen3 dense: GQA with per-head q/k RMSNorm, explicit head_dim",
                              false, true, adapt_qwen_sliding_layers};
   return spec;
 }

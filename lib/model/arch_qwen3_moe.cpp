@@ -38,7 +38,7 @@ static void adapt_qwen3_moe(HfConfig& c) {
 }
 
 const ArchSpec& arch_qwen3_moe() {
-  static const ArchSpec spec{"Qwen3MoeForCausalLM",
+  static const ArchSpec spec{"Qwen3MoeForCausalLM", "qwen3_moe",
                              "Qwen3-MoE: Qwen3 attention with top-k routed SwiGLU experts (router softmax, optional "
                              "renormalization)",
                              false, true, adapt_qwen3_moe};

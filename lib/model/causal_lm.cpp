@@ -118,7 +118,7 @@ at::Tensor CausalLM::logits(const PackedInput& in) {
   return tp_gather(local, 1, impl_->tp).narrow(1, 0, impl_->cfg.vocab_size);
 }
 
-const std::shared_ptr<TpGroup>& CausalLM::tp_group() const { return impl_->opts.tp; }
+const std::shared_ptr<TpGroup>& CausalLM::tp_group() const { return impl_->tp_group; }
 int64_t CausalLM::vocab_offset() const { return impl_->vocab_offset; }
 
 int CausalLM::tp_split_dim(const std::string& name) const {

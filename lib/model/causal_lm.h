@@ -24,7 +24,8 @@ class CausalLM {
   // empty in the target dtype on `device` and filled tensor by tensor from the mmapped files (no
   // second host copy). Embedding/LM head are padded to opts.vocab_pad_multiple rows. With opts.lora
   // the base weights are frozen and only adapters train.
-  static std::unique_ptr<CausalLM> from_pretrained(const ModelOptions& opts, at::Device device);
+  static std::unique_ptr<CausalLM> from_pretrained(const ModelOptions& opts, at::Device device,
+                                                   const LoadContext& ctx = {});
   ~CausalLM();
 
   // [N, hidden] after the final norm. With `kv`, the documents of `in` continue sequences whose

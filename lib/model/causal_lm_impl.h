@@ -70,8 +70,9 @@ struct CausalLM::Impl {
   bool training = true;
   bool adapters_on = true;  // off: the base model (a DPO reference without a second copy)
   LayerHooks* layer_hooks = nullptr;
-  // Tensor parallelism (opts.tp; null = off): this rank's heads and embedding / LM-head rows
+  // Tensor parallelism (LoadContext::tp; null = off): this rank's heads and embedding / LM-head rows
   // [vocab_offset, vocab_offset + padded_vocab / tp size).
+  std::shared_ptr<TpGroup> tp_group;
   TpGroup* tp = nullptr;
   int64_t vocab_offset = 0;
   int tp_size() const { return tp ? tp->size() : 1; }
@@ -243,6 +244,9 @@ inline const char* kProjectionMeta = "projection_head.json";
 
 // Adds LoRA adapters (PEFT init) to the modules `lo` targets and freezes the base (lora.cpp).
 void attach_lora(CausalLM::Impl& impl, const LoraOptions& lo);
+class ParamLoader;
+// LM head, classification head and projection head as the files and model.head say (load_heads.cpp).
+void load_heads(CausalLM::Impl& impl, ParamLoader& load);
 const char* dtype_json_name(at::ScalarType t);
 std::string strip_weight(const std::string& name);  // "lm_head.weight" -> "lm_head"
 

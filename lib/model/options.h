@@ -98,12 +98,6 @@ struct ModelOptions {
   std::optional<LoraOptions> lora;
   HeadOptions head;
   std::optional<ModelInitOptions> init;
-  // Not a recipe key: parameters (by name) that the loader only checks against the checkpoint and
-  // creates without memory, because a sharding strategy reads its own slices of them (fsdp ZeRO-3).
-  std::function<bool(const std::string&)> defer_param;
-  // Not a recipe key: the tensor-parallel group this model is split over (parallel.tensor_parallel);
-  // null = the whole model on this rank. The loader reads only this rank's slices.
-  std::shared_ptr<TpGroup> tp;
 
   template <class V>
   void visit(V& v) {
@@ -124,6 +118,17 @@ struct ModelOptions {
             Spec("create a randomly initialized model of these sizes instead of loading model.path (event sequences, "
                  "new id spaces); saved in HF format like any other"));
   }
+};
+
+// How a model is loaded in this process (decided by the run, not recipe keys: recipe structs stay
+// plain data).
+struct LoadContext {
+  // Parameters (by name) that the loader only checks against the checkpoint and creates without
+  // memory, because a sharding strategy reads its own slices of them (fsdp ZeRO-3).
+  std::function<bool(const std::string&)> defer_param;
+  // The tensor-parallel group the model is split over (parallel.tensor_parallel); null = the whole
+  // model on this rank. The loader reads only this rank's slices.
+  std::shared_ptr<TpGroup> tp;
 };
 
 }  // namespace pt::model

@@ -59,7 +59,7 @@ using ParamSource = std::function<void(const std::string& name, int64_t begin, c
 class DataParallel : public model::LayerHooks {
  public:
   // `gather_comm` (stage 3): the communicator for parameter gathers; default: `comm`. `source`
-  // (stage 3): where layer parameters created without memory (ModelOptions::defer_param) are read.
+  // (stage 3): where layer parameters created without memory (LoadContext::defer_param) are read.
   DataParallel(std::vector<TrainableParam> params, std::shared_ptr<Comm> comm, const ParallelOptions& opts,
                std::shared_ptr<Comm> gather_comm = nullptr, ParamSource source = nullptr);
   ~DataParallel() override;

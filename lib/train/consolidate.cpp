@@ -37,8 +37,9 @@ void export_checkpoint(const std::string& checkpoint_dir, const std::string& out
     slices.push_back(std::make_unique<ckpt::PieceSet>(ckpt::tp_pieces_dir(shards_dir.string(), t, tp), kModelShardsFormat));
   model::ModelOptions mo;
   mo.path = model_dir.string();
-  mo.defer_param = parallel::in_decoder_layer;
-  auto model = model::CausalLM::from_pretrained(mo, at::kCPU);
+  model::LoadContext ctx;
+  ctx.defer_param = parallel::in_decoder_layer;
+  auto model = model::CausalLM::from_pretrained(mo, at::kCPU, ctx);
   const auto& arch = model::find_architecture(model->config().architecture);
   int64_t filled = 0;
   for (auto& [name, p] : model->named_parameters(false)) {

@@ -242,18 +242,19 @@ std::unique_ptr<model::CausalLM> build_model(const RunPlan& plan, const recipe::
   mo.dtype = plan.dtype;
   mo.path = plan.model_path;
   if (!plan.created) mo.init.reset();  // a created model resumes from its saved weights
+  model::LoadContext ctx;
   if (plan.sharded_load) {
     files.hf = std::make_shared<model::Checkpoint>(mo.path);
-    mo.defer_param = [f = files.hf, rest = plan.rest_sharded](const std::string& name) {
+    ctx.defer_param = [f = files.hf, rest = plan.rest_sharded](const std::string& name) {
       return parallel::in_decoder_layer(name) || (rest && f->contains(name));
     };
   }
   if (world.tp_size() > 1) {
-    mo.tp = parallel::make_tp_group(R.parallel.backend, device);
+    ctx.tp = parallel::make_tp_group(R.parallel.backend, device);
     log::info("tensor parallelism: rank {} of {} in its group, data-parallel rank {} of {}", world.tp_rank(),
               world.tp_size(), world.rank(), world.size());
   }
-  auto model = model::CausalLM::from_pretrained(mo, device);
+  auto model = model::CausalLM::from_pretrained(mo, device, ctx);
   if (world.tp_size() > 1) {
     int64_t bytes = 0;
     for (const auto& [n, p] : model->named_parameters(false)) bytes += p.nbytes();

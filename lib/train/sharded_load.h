@@ -1,6 +1,6 @@
 #pragma once
 // fsdp ZeRO-3 loading (full fine-tuning): the loader creates the parameters without memory
-// (ModelOptions::defer_param) and DataParallel fills each rank's share of them from a ParamSource.
+// (LoadContext::defer_param) and DataParallel fills each rank's share of them from a ParamSource.
 // The source reads decoder layers from a resumed checkpoint's model shards (kept per tensor-parallel
 // slice) or from the HF files, and everything else from the HF files; under tensor parallelism a
 // rank's range is mapped into its slice of the stored whole tensor, so neither the whole tensor nor

@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include <unistd.h>
 
+#include "model/arch.h"
 #include "model_fixtures.h"
 
 using namespace pt;
@@ -116,4 +118,26 @@ TEST_CASE("a LoRA adapter loads in peft with our logits and so does the merged e
   double dm = max_diff(*m, ref, hf_logits(dir + "/merged", "qwen2"));
   std::printf("lora   qwen2  merged-transformers-vs-ours max_abs=%.3g\n", dm);
   CHECK(dm <= 1e-4);
+}
+
+TEST_CASE("every architecture names its HF model_type and a created model's config carries it", "[model][export]") {
+  const std::map<std::string, std::string> expected{
+      {"LlamaForCausalLM", "llama"},       {"MistralForCausalLM", "mistral"}, {"Qwen2ForCausalLM", "qwen2"},
+      {"Qwen3ForCausalLM", "qwen3"},       {"Gemma3ForCausalLM", "gemma3_text"},
+      {"Qwen3MoeForCausalLM", "qwen3_moe"}};  // the prefix chain it replaced wrote "qwen3" here
+  REQUIRE(model::all_architectures().size() == expected.size());
+  for (const auto* a : model::all_architectures()) CHECK(a->model_type == expected.at(a->hf_name));
+  for (const char* arch : {"MistralForCausalLM", "Qwen3ForCausalLM"}) {
+    model::ModelOptions o;
+    o.init.emplace();
+    o.init->architecture = arch;
+    o.init->vocab_size = 64;
+    o.init->hidden_size = 32;
+    o.init->intermediate_size = 64;
+    o.init->num_hidden_layers = 1;
+    o.init->num_attention_heads = 2;
+    o.init->num_key_value_heads = 2;
+    auto m = model::CausalLM::from_pretrained(o, at::kCPU);
+    CHECK(m->config().raw.value("model_type", "") == expected.at(arch));
+  }
 }

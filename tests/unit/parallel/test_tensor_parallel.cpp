@@ -175,8 +175,7 @@ TEST_CASE("every tiny architecture split over 2 ranks gives the whole model's lo
       model::ModelOptions o;
       o.path = test::model_dir(name);
       o.attention = model::AttentionBackend::Sdpa;
-      o.tp = g;
-      auto m = model::CausalLM::from_pretrained(o, at::kCPU);
+      auto m = model::CausalLM::from_pretrained(o, at::kCPU, {nullptr, g});
       auto l = loss_of(*m);
       l.backward();
       loss_diff[r] = std::abs(l.item<double>() - loss.item<double>()) / loss.item<double>();
@@ -221,8 +220,7 @@ TEST_CASE("generation on a model split over 2 ranks samples the whole model's to
       model::ModelOptions o;
       o.path = test::model_dir(name);
       o.attention = model::AttentionBackend::Sdpa;
-      o.tp = g;
-      auto m = model::CausalLM::from_pretrained(o, at::kCPU);
+      auto m = model::CausalLM::from_pretrained(o, at::kCPU, {nullptr, g});
       got[static_cast<size_t>(r)] = gen::Engine(*m, nullptr, eo).generate(reqs);
     });
     for (int r = 0; r < 2; ++r)
@@ -279,9 +277,7 @@ TEST_CASE("LoRA on a model split over 2 ranks gives the whole model's loss, grad
     std::vector<std::string> worst(n);
     std::vector<size_t> count(n);
     test::run_ranks(n, [&](int r, std::shared_ptr<model::TpGroup> g) {
-      model::ModelOptions os = o;
-      os.tp = g;
-      auto m = model::CausalLM::from_pretrained(os, at::kCPU);
+      auto m = model::CausalLM::from_pretrained(o, at::kCPU, {nullptr, g});
       {
         at::NoGradGuard ng;
         for (auto& [pn, p] : m->named_parameters(true)) {
