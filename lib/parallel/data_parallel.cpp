@@ -414,6 +414,18 @@ void DataParallel::release_all() {
   for (auto& b : buckets_) release(*b);
 }
 
+Present::Present(DataParallel* dp, int64_t layer) : dp_(dp), layer_(layer) {
+  if (!dp_) return;
+  if (layer_ == kAll) dp_->gather_all();
+  else dp_->gather_layer(layer_);
+}
+
+Present::~Present() {
+  if (!dp_) return;
+  if (layer_ == kAll) dp_->release_all();
+  else dp_->release_layer(layer_);
+}
+
 DataParallel::Bytes DataParallel::bytes() const {
   Bytes out;
   for (const auto& b : buckets_) {

@@ -139,4 +139,19 @@ class DataParallel : public model::LayerHooks {
   std::function<bool(const std::string&)> tp_split_;
 };
 
+// Parameters present (ZeRO-3: gathered from every rank) while the scope lives, released when it
+// ends, also when an exception leaves it. Null, or a stage below 3: nothing to do.
+class Present {
+ public:
+  static constexpr int64_t kAll = -2;
+  explicit Present(DataParallel* dp, int64_t layer = kAll);  // layer: DataParallel::kRest or an index
+  ~Present();
+  Present(const Present&) = delete;
+  Present& operator=(const Present&) = delete;
+
+ private:
+  DataParallel* dp_;
+  int64_t layer_;
+};
+
 }  // namespace pt::parallel

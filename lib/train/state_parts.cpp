@@ -50,11 +50,11 @@ class ModelState : public Stateful {
       export_hf(*model_, tok_, dir + "/model", false);
     if (model_->has_adapters()) model_->save_state(dir + "/trainable.safetensors");
   }
-  // Full fine-tuning: the composition root already built the model from DIR/model (one copy of the
-  // weights in memory, read once). LoRA: the base comes from model.path, the adapters from here.
-  void load(const std::string& dir) override {
-    if (model_->has_adapters()) model_->load_state(dir + "/trainable.safetensors");
-  }
+  // One owner of the weights on resume: the run builds the model from the checkpoint (RunPlan::resume
+  // in train/run.cpp) — DIR/model for full fine-tuning, model.path plus DIR/trainable.safetensors
+  // for LoRA (after any vocabulary growth), each rank's slices of DIR/model_shards under ZeRO-3 —
+  // read once, before anything (data parallelism, the algorithm's frozen copies) copies them.
+  void load(const std::string&) override {}
 
  private:
   model::CausalLM* model_;
@@ -78,7 +78,7 @@ class ShardedModelState : public Stateful {
     ckpt::write_pieces(ckpt::tp_pieces_dir(dir + "/" + kModelShardsDir, w.tp_rank(), w.tp_size()), w.rank(), w.size(),
                        kModelShardsFormat, pieces);
   }
-  void load(const std::string&) override {}  // read while the model is built (run.cpp)
+  void load(const std::string&) override {}  // read while the model is built (ModelState::load says why)
 
  private:
   const parallel::DataParallel* dp_;
@@ -255,8 +255,8 @@ void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokeniz
   uint64_t total = 0;  // bytes as stored (the embeddings without their padding rows)
   // Tensor parallelism: the group holding data-parallel rank 0 (the writer's) gathers whole tensors.
   const bool tp_active = parallel::World::get().rank() == 0;
-  dp.gather_layer(parallel::DataParallel::kRest);
   {
+    const parallel::Present rest(&dp, parallel::DataParallel::kRest);
     // The rest (embeddings, final norm, heads) whole on the writer, the layers left in their shards.
     TpWhole rest_whole(model, nullptr, tp_active, write, /*trainable_only=*/false, parallel::in_decoder_layer);
     if (write) {
@@ -279,10 +279,9 @@ void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokeniz
       }
     }
   }  // the rest back to its slices
-  dp.release_layer(parallel::DataParallel::kRest);
   const auto& group = model.tp_group();
   for (const auto& [l, tensors] : layers) {
-    dp.gather_layer(l);
+    const parallel::Present layer(&dp, l);
     std::vector<std::pair<std::string, at::Tensor>> out;
     for (const auto& [n, p] : tensors) {
       at::Tensor t = p.detach();
@@ -297,7 +296,6 @@ void export_hf_layerwise(model::CausalLM& model, const tok::HfTokenizer* tokeniz
       }
       model::save_safetensors((fs::path(dir) / f).string(), out);
     }
-    dp.release_layer(l);
   }
   if (write)
     ckpt::write_file_synced((fs::path(dir) / "model.safetensors.index.json").string(),

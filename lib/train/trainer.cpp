@@ -84,9 +84,10 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   ctx.autocast_bf16 = p_.autocast_bf16;
   ctx.resuming = resume_dir.has_value();
   // ZeRO-3: an algorithm may copy the policy (a frozen reference): every layer present meanwhile.
-  if (p_.dp) p_.dp->gather_all();
-  p_.algorithm->setup(ctx);
-  if (p_.dp) p_.dp->release_all();
+  {
+    const parallel::Present all(p_.dp);
+    p_.algorithm->setup(ctx);
+  }
 
   json restored_data;
   checkpointer_ = std::make_unique<Checkpointer>(R.run_dir(), R.checkpoint);
@@ -139,14 +140,13 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
     if (layers_in_shards(p_.model, p_.dp)) {
       export_hf_layerwise(*p_.model, p_.tokenizer, staged, *p_.dp, world.is_main());
     } else {
-      if (p_.dp) p_.dp->gather_all();  // ZeRO-3 LoRA: the adapters, gathered by every rank
+      const parallel::Present all(p_.dp);  // ZeRO-3 LoRA: the adapters, gathered by every rank
       const bool merge = R.model.lora && R.model.lora->merge_on_export;
       TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main(), /*trainable_only=*/R.model.lora && !merge);
       if (world.is_main()) {
         fs::remove_all(staged);
         export_hf(*p_.model, p_.tokenizer, staged, merge);
       }
-      if (p_.dp) p_.dp->release_all();
     }
     if (world.is_main()) {
       ckpt::publish_dir(staged, out);
@@ -349,22 +349,13 @@ std::string Trainer::checkpoint() {
   // ZeRO-3 keeps layers' parameters only while they run: full fine-tuning saves each rank's shards;
   // LoRA adapters (small) are gathered for the replicated save.
   const bool shards = layers_in_shards(p_.model, p_.dp);
-  if (p_.dp) {
-    if (shards)
-      p_.dp->gather_layer(parallel::DataParallel::kRest);  // rank 0's HF files hold the rest
-    else
-      p_.dp->gather_all();
-  }
-  std::string dir;
-  {
-    // Tensor parallelism: the group that holds data-parallel rank 0 (where rank 0 writes) gathers
-    // whole tensors for the files; ZeRO-3's layers stay in their shards (one directory per slice).
-    TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0, parallel::World::get().is_main(),
-                  /*trainable_only=*/true, shards ? parallel::in_decoder_layer : std::function<bool(const std::string&)>());
-    dir = checkpointer_->save(st_.step);
-  }
-  if (p_.dp) p_.dp->release_all();
-  return dir;
+  // With shards, rank 0's HF files hold the rest (embeddings, norms, heads) only.
+  const parallel::Present present(p_.dp, shards ? parallel::DataParallel::kRest : parallel::Present::kAll);
+  // Tensor parallelism: the group that holds data-parallel rank 0 (where rank 0 writes) gathers
+  // whole tensors for the files; ZeRO-3's layers stay in their shards (one directory per slice).
+  TpWhole whole(*p_.model, p_.optimizer, parallel::World::get().rank() == 0, parallel::World::get().is_main(),
+                /*trainable_only=*/true, shards ? parallel::in_decoder_layer : std::function<bool(const std::string&)>());
+  return checkpointer_->save(st_.step);
 }
 
 }  // namespace pt::train
