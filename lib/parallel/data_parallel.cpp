@@ -1,4 +1,5 @@
 #include "parallel/data_parallel.h"
+#include "parallel/tensor_parallel.h"
 
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -276,6 +277,15 @@ void DataParallel::finish() {
   while (next_complete_ < buckets_.size()) complete(next_complete_++);
   if (stage_ > 0)
     for (auto& b : buckets_) b->pshard.mutable_grad() = b->gshard;
+}
+
+double DataParallel::reduce_and_clip(double max_norm) {
+  finish();
+  if (stage_ > 0 || !tp_) return clip_grad_norm(max_norm);
+  // Replicated parameters have the same gradient on every rank of the group: counted once.
+  std::vector<std::pair<at::Tensor, bool>> params;
+  for (const auto& p : params_) params.emplace_back(p.param, tp_split_(p.name));
+  return clip_grad_norm_tp(params, *tp_, max_norm);
 }
 
 double DataParallel::clip_grad_norm(double max_norm) {

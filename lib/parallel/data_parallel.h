@@ -28,6 +28,7 @@
 #include <ATen/ATen.h>
 
 #include "model/layer_hooks.h"
+#include "parallel/step_strategy.h"
 #include "model/tensor_parallel.h"
 #include "parallel/comm.h"
 #include "parallel/options.h"
@@ -56,7 +57,7 @@ inline bool in_decoder_layer(const std::string& name) { return layer_of(name) >=
 // fills a rank's shards straight from the checkpoint files, so the full layer never exists on it.
 using ParamSource = std::function<void(const std::string& name, int64_t begin, const at::Tensor& dst)>;
 
-class DataParallel : public model::LayerHooks {
+class DataParallel : public model::LayerHooks, public StepStrategy {
  public:
   // `gather_comm` (stage 3): the communicator for parameter gathers; default: `comm`. `source`
   // (stage 3): where layer parameters created without memory (LoadContext::defer_param) are read.
@@ -72,11 +73,13 @@ class DataParallel : public model::LayerHooks {
   std::vector<at::Tensor> optimizer_params(bool decay) const;
   std::vector<OwnedPiece> owned_pieces() const;
 
-  void zero_grad();
+  void zero_grad() override;
   // Around each micro-batch's backward; `last` marks the micro-batch whose gradients complete the
   // update (ddp and stage 1 communicate only then).
-  void begin_backward(bool last);
-  void end_backward();
+  void begin_backward(bool last) override;
+  void end_backward() override;
+  // finish() then the clip: ddp on a tensor-parallel mesh counts replicated parameters once.
+  double reduce_and_clip(double max_norm) override;
   // Completes every reduction of the update; gradients (or gradient shards) are then final.
   void finish();
   // Clips to max_norm (<= 0: no clipping) by the norm over all ranks' shards; returns the norm.
@@ -86,7 +89,7 @@ class DataParallel : public model::LayerHooks {
   // it (counted once) — for the norm of sharded (fsdp) gradients.
   void set_tensor_parallel(model::TpGroup* tp, std::function<bool(const std::string&)> split);
   // After the optimizer step: gathers the updated parameter shards (fsdp).
-  void after_step();
+  void after_step() override;
 
   // Seconds the caller was blocked waiting on collectives since the last call (the exposed
   // communication time; NCCL waits only order streams, so there it counts host-side blocking).

@@ -1,6 +1,5 @@
 #include "train/trainer.h"
 
-#include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
 #include <csignal>
@@ -124,7 +123,14 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   install_stop_handlers();
   peak_flops_ = device_peak_flops(p_.cuda, R.logging.peak_tflops);
   fault_ = parse_fault();
-  for (auto& [n, t] : p_.model->named_parameters(true)) params_.push_back(t);
+  if (!p_.dp) {
+    // One data-parallel rank: the same step through the same interface as data parallelism.
+    std::vector<std::pair<at::Tensor, bool>> params;
+    for (auto& [n, t] : p_.model->named_parameters(true)) params.emplace_back(t, p_.model->tp_split_dim(n) >= 0);
+    single_rank_ = std::make_unique<parallel::SingleRank>(std::move(params),
+                                                          tensor_parallel() ? p_.model->tp_group().get() : nullptr);
+  }
+  strategy_ = p_.dp ? static_cast<parallel::StepStrategy*>(p_.dp) : single_rank_.get();
   p_.model->train(true);
   if (st_.step == 0 && evaluator_->at_start()) evaluate();  // the baseline the run improves on
 
@@ -218,10 +224,7 @@ bool Trainer::train_step() {
     double grad_norm = 0;
     if (!frozen) {
       p_.optimizer->set_lr(lr);
-      if (p_.dp)
-        p_.dp->zero_grad();
-      else
-        p_.optimizer->adamw->zero_grad();
+      strategy_->zero_grad();
       const size_t end = u + 1 < updates ? starts[u + 1] : prep.micro.size();
       for (size_t m = starts[u]; m < end; ++m) {
         forward_backward(prep.micro[m], prep, sm, m + 1 == end);
@@ -252,9 +255,9 @@ void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared&
     const model::AutocastScope ac(model::bf16_autocast(p_.model->device()), p_.autocast_bf16);
     out = p_.algorithm->loss(mb, prep);
   }
-  if (p_.dp) p_.dp->begin_backward(last);
+  strategy_->begin_backward(last);
   out.loss.backward();
-  if (p_.dp) p_.dp->end_backward();
+  strategy_->end_backward();
   for (const auto& m : out.metrics) sm.add(m);
   if (fault_.step == st_.step + 1) {
     if (!fault_.hang) std::raise(SIGKILL);
@@ -263,29 +266,11 @@ void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared&
 }
 
 double Trainer::optimizer_update() {
-  const double max_norm = p_.recipe->recipe.trainer.max_grad_norm;
-  if (tensor_parallel() && !(p_.dp && p_.dp->sharded())) {
-    // Replicated parameters have the same gradient on every rank of the group: counted once.
-    // (fsdp: DataParallel clips its shards the same way.)
-    if (p_.dp) p_.dp->finish();
-    std::vector<std::pair<at::Tensor, bool>> params;
-    for (const auto& [n, p] : p_.model->named_parameters(true)) params.emplace_back(p, p_.model->tp_split_dim(n) >= 0);
-    const double grad_norm = parallel::clip_grad_norm_tp(params, *p_.model->tp_group(), max_norm);
-    p_.optimizer->adamw->step();
-    return grad_norm;
-  }
-  if (p_.dp) {
-    // Each rank's loss is already divided by the step's global normalizer: summing the gradients
-    // gives the gradient of the global mean.
-    p_.dp->finish();
-    const double grad_norm = p_.dp->clip_grad_norm(max_norm);
-    p_.optimizer->adamw->step();
-    p_.dp->after_step();
-    return grad_norm;
-  }
-  const double grad_norm =
-      torch::nn::utils::clip_grad_norm_(params_, max_norm > 0 ? max_norm : std::numeric_limits<double>::infinity());
+  // Each rank's loss is already divided by the step's global normalizer: summing the gradients
+  // gives the gradient of the global mean.
+  const double grad_norm = strategy_->reduce_and_clip(p_.recipe->recipe.trainer.max_grad_norm);
   p_.optimizer->adamw->step();
+  strategy_->after_step();
   return grad_norm;
 }
 

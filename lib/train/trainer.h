@@ -19,6 +19,7 @@
 #include "data/stream.h"
 #include "model/causal_lm.h"
 #include "model/tensor_parallel.h"
+#include "parallel/step_strategy.h"
 #include "optim/adamw.h"
 #include "parallel/data_parallel.h"
 #include "recipe/recipe.h"
@@ -86,7 +87,8 @@ class Trainer {
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<Checkpointer> checkpointer_;
-  std::vector<at::Tensor> params_;
+  std::unique_ptr<parallel::SingleRank> single_rank_;  // without data parallelism
+  parallel::StepStrategy* strategy_ = nullptr;             // p_.dp or single_rank_
   double peak_flops_ = 0;
   Fault fault_;
 };
