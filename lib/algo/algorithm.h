@@ -9,6 +9,7 @@
 // The trainer owns accumulation, clipping, stepping, metrics, evaluation, checkpoints and signals.
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,23 +63,33 @@ struct LossOut {
   std::vector<MetricSum> metrics;
 };
 
+// What an algorithm attaches to one prepared step for its losses (GRPO's per-sequence advantages
+// and old log-probs, DPO's global pair counts): a type of its own, read back with Prepared::data<T>().
+struct StepData {
+  virtual ~StepData() = default;
+};
+
 // One prepared step: this rank's micro-batches and how to update on them.
 struct Prepared {
   std::vector<MicroBatch> micro;
-  // Optimizer updates over `micro`: update u uses the u-th of `updates` equal consecutive slices
-  // (several updates per prepared batch, as GRPO takes over one rollout batch). 0: the batch is
-  // consumed without updating the model (PPO's critic warm-up); it still counts as one step.
-  int updates = 1;
+  // One optimizer update per entry, over micro[start, next start) (several per prepared batch, as
+  // GRPO takes over one rollout batch; ranks may hold different numbers of micro-batches per
+  // update, a rank with none contributes zero gradients). Empty: the batch is consumed without
+  // updating the model (PPO's critic warm-up); it still counts as one step.
+  std::vector<size_t> update_starts{0};
   double normalizer = 0;  // global divisor of summed per-micro-batch losses (e.g. trained tokens)
   int64_t global_tokens = 0, global_trained = 0, global_rows = 0;
   bool training = true;   // false: an evaluation batch
-  std::vector<double> totals;  // further global counts the algorithm needs (its own layout)
-  // Where each update's micro-batches begin (ranks may hold different numbers of micro-batches per
-  // update); empty = `updates` equal consecutive slices.
-  std::vector<size_t> update_starts;
+  std::shared_ptr<StepData> step_data;  // the algorithm's own, for loss()
   // Metrics of the preparation itself (rollout and reward stages), logged with the first update.
-  // A rank with no micro-batch in an update contributes zero gradients to it.
   std::vector<MetricSum> metrics;
+
+  template <class T>
+  T& data() const {
+    auto* d = dynamic_cast<T*>(step_data.get());
+    if (!d) throw std::logic_error("algorithm: loss() on a step that its prepare() did not build");
+    return *d;
+  }
 };
 
 struct Context {
@@ -102,7 +113,8 @@ class Algorithm {
   // step's global trained-token count. `training` false: an evaluation batch on this rank alone
   // (no collective may run: the other ranks are not evaluating).
   virtual Prepared prepare(data::StepBatch& batch, bool training);
-  virtual LossOut loss(const MicroBatch& mb, const Prepared& prep) = 0;
+  // prep.micro[index]'s loss.
+  virtual LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) = 0;
   // Its "loss" metric is a mean token NLL (evaluation then also reports perplexity).
   virtual bool loss_is_token_nll() const { return false; }
   // Own state in checkpoints, under `dir` (a subdirectory of the checkpoint reserved for it).

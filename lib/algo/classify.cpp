@@ -47,7 +47,6 @@ Prepared Classify::prepare(data::StepBatch& batch, bool training) {
   std::vector<double> totals{records};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
   p.normalizer = std::max(1.0, totals[0]);
-  p.totals = totals;
   return p;
 }
 
@@ -102,7 +101,7 @@ LossOut Classify::token_loss(const MicroBatch& mb, const Prepared& prep) {
   return out;
 }
 
-LossOut Classify::loss(const MicroBatch& mb, const Prepared& prep) {
+LossOut Classify::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
   if (token_) return token_loss(mb, prep);
   const auto bounds = mb.input.boundaries();
   std::vector<int64_t> last;

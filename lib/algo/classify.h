@@ -13,7 +13,7 @@ class Classify : public Algorithm {
  public:
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
 
  private:
   LossOut token_loss(const MicroBatch& mb, const Prepared& prep);

@@ -146,7 +146,7 @@ Prepared Distill::prepare_on_policy(data::StepBatch& batch) {
   return prep;
 }
 
-LossOut Distill::loss(const MicroBatch& mb, const Prepared& prep) {
+LossOut Distill::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
   // Refused rather than half-applied: the divergence has no per-position weighting.
   if (mb.label_weights.defined())
     fail("per-position loss weights (the 'weights' field of token_ids records) are applied by SFT only; distillation "

@@ -22,7 +22,7 @@ class Distill : public Algorithm {
   ~Distill() override;
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
 
  private:
   // Whether step `step` samples its answers (a function of the run seed and the step: resumable).

@@ -158,13 +158,14 @@ Prepared Dpo::prepare(data::StepBatch& batch, bool training) {
   std::vector<double> totals{n.pairs, n.chosen_tokens};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
   p.normalizer = totals[0];
-  p.totals = totals;
+  p.step_data = std::make_shared<PairTotals>(totals[0], totals[1]);
   return p;
 }
 
-LossOut Dpo::loss(const MicroBatch& mb, const Prepared& prep) {
+LossOut Dpo::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
   LossOut out;
-  const double pairs = std::max(1.0, prep.totals.at(0)), chosen_tokens = std::max(1.0, prep.totals.at(1));
+  const auto& n = prep.data<PairTotals>();
+  const double pairs = std::max(1.0, n.pairs), chosen_tokens = std::max(1.0, n.chosen_tokens);
   at::Tensor doc_tokens;
   at::Tensor lp = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk, &doc_tokens);
   auto [c, r] = pair_docs(mb);

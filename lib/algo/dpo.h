@@ -17,12 +17,18 @@
 
 namespace pt::algo {
 
+// A step's global pair count and chosen-token count (the loss and NLL-term denominators).
+struct PairTotals : StepData {
+  PairTotals(double p, double c) : pairs(p), chosen_tokens(c) {}
+  double pairs = 0, chosen_tokens = 0;
+};
+
 class Dpo : public Algorithm {
  public:
   Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir);
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
 
  private:
   // (split, source, record) -> summed reference log-probs of (chosen, rejected).

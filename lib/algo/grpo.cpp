@@ -89,7 +89,6 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     if (r.keep[i] && !((gae || o_.kl_in_reward) && std::isnan(r.rewards[i])))
       kept.push_back(i);
   const int slices = o_.mini_batches, updates = o_.mini_batches * o_.epochs;
-  prep.updates = updates;
   std::vector<std::vector<size_t>> slice_seqs(slices);
   for (size_t k = 0; k < kept.size(); ++k) slice_seqs[k * slices / std::max<size_t>(1, kept.size())].push_back(kept[k]);
   // Global sequences and completion tokens per slice: the loss denominators of each update.
@@ -170,25 +169,26 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     }
     flush();
   }
-  side_.clear();
   prep.global_tokens = batch.global_tokens;
   if (gae || o_.kl_in_reward) token_advantages(built, r, prep);
   if (gae) {
     train_critic(built, counts, updates, prep);
     if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
-      prep.updates = 0;  // critic warm-up: the policy waits until the values mean something
-      prep.update_starts.clear();
+      prep.update_starts.clear();  // critic warm-up: the policy waits until the values mean something
       return prep;
     }
   }
+  auto step = std::make_shared<Step>();
+  prep.update_starts.clear();
   for (int u = 0; u < updates; ++u) {
     prep.update_starts.push_back(prep.micro.size());
     for (const auto& [mb, sd] : built[u % slices]) {
       prep.micro.push_back(mb);
-      side_.push_back(sd);
-      side_.back().first_update = u == 0;
+      step->side.push_back(sd);
+      step->side.back().first_update = u == 0;
     }
   }
+  prep.step_data = std::move(step);
   return prep;
 }
 
@@ -316,10 +316,10 @@ std::vector<std::pair<std::string, model::CausalLM*>> Grpo::exports() {
   return {{"critic", &critic_->model()}};
 }
 
-LossOut Grpo::loss(const MicroBatch& mb, const Prepared& prep) {
-  const size_t k = static_cast<size_t>(&mb - prep.micro.data());
-  PT_CHECK(k < side_.size(), "grpo: loss() for a micro-batch that prepare() did not build");
-  const Side& sd = side_[k];
+LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
+  const auto& side = prep.data<Step>().side;
+  PT_CHECK(index < side.size(), "grpo: loss() for a micro-batch that prepare() did not build");
+  const Side& sd = side[index];
   at::Tensor lp = label_logprobs(*ctx_.policy, mb);
   at::Tensor cur = padded(sd, lp);
   auto terms = policy_loss_terms(cur, sd.old_lp, sd.ref_lp, sd.adv, sd.mask, params_);

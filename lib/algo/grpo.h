@@ -19,7 +19,7 @@ class Grpo : public Algorithm {
   Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed);
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
   void save_state(const std::string& dir) const override;
   void load_state(const std::string& dir) override;
   std::vector<std::pair<std::string, model::CausalLM*>> exports() override;
@@ -35,6 +35,10 @@ class Grpo : public Algorithm {
     int64_t seqs = 0, T = 0;
     double den = 1, update_tokens = 1;
     bool first_update = false;
+  };
+  // A prepared step's sequences, per micro-batch.
+  struct Step : StepData {
+    std::vector<Side> side;
   };
   at::Tensor label_logprobs(model::CausalLM& m, const MicroBatch& mb);
   at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
@@ -56,7 +60,6 @@ class Grpo : public Algorithm {
   std::unique_ptr<model::CausalLM> ref_;
   std::unique_ptr<rl::Controller> controller_;
   std::unique_ptr<Critic> critic_;
-  std::vector<Side> side_;
 };
 
 std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r);

@@ -107,15 +107,16 @@ Prepared Kto::prepare(data::StepBatch& batch, bool training) {
   if (training && ctx_.world->size() > 1) counts = ctx_.world->allreduce_sum(counts);
   const double z0 = kl_reference_point(batch, training);
   p.normalizer = std::max(1.0, counts[0] + counts[1]);
-  p.totals = {counts[0], counts[1], z0};
+  p.step_data = std::make_shared<KtoTotals>(counts[0], counts[1], z0);
   // The same z0 on every rank: metric sums add over ranks, so each contributes its share.
   const double ranks = training ? static_cast<double>(ctx_.world->size()) : 1.0;
   p.metrics.push_back({"kl", at::scalar_tensor(z0, at::kDouble), ranks});
   return p;
 }
 
-LossOut Kto::loss(const MicroBatch& mb, const Prepared& prep) {
-  const double desirable_n = std::max(1.0, prep.totals.at(0)), undesirable_n = std::max(1.0, prep.totals.at(1));
+LossOut Kto::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
+  const auto& n = prep.data<KtoTotals>();
+  const double desirable_n = std::max(1.0, n.desirable), undesirable_n = std::max(1.0, n.undesirable);
   std::vector<int64_t> docs;
   std::vector<uint8_t> desirable;
   for (size_t u = 0; u < mb.units.size(); ++u) {
@@ -129,7 +130,7 @@ LossOut Kto::loss(const MicroBatch& mb, const Prepared& prep) {
   at::Tensor good = at::tensor(desirable, at::TensorOptions().dtype(at::kByte)).to(at::kBool).to(dev);
   at::Tensor lp = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk).index_select(0, idx);
   at::Tensor ref = reference_doc_logps(ref_.get(), *ctx_.policy, mb, ctx_.ce_chunk).index_select(0, idx);
-  const auto k = kto_loss(lp - ref, good, prep.totals.at(2), params_);
+  const auto k = kto_loss(lp - ref, good, n.z0, params_);
   LossOut out;
   at::Tensor sum = k.loss.sum();
   out.loss = sum / prep.normalizer;

@@ -13,12 +13,18 @@
 
 namespace pt::algo {
 
+// A step's global desirable / undesirable example counts and its KL reference point z0.
+struct KtoTotals : StepData {
+  KtoTotals(double d, double u, double z) : desirable(d), undesirable(u), z0(z) {}
+  double desirable = 0, undesirable = 0, z0 = 0;
+};
+
 class Kto : public Algorithm {
  public:
   Kto(const KtoOptions& opts, std::string model_path);
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
 
  private:
   // z0 of this step: mismatched pairs of the step's examples on this rank, averaged over all ranks.

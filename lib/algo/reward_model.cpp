@@ -23,11 +23,10 @@ Prepared RewardModel::prepare(data::StepBatch& batch, bool training) {
   std::vector<double> totals{count_pairs(batch).pairs};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);
   p.normalizer = std::max(1.0, totals[0]);
-  p.totals = totals;
   return p;
 }
 
-LossOut RewardModel::loss(const MicroBatch& mb, const Prepared& prep) {
+LossOut RewardModel::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
   // Each answer's score: the score head at the answer's last trained token (its end-of-turn token in
   // a chat), which is what transformers' *ForSequenceClassification returns for the conversation up
   // to the end of the answer — the text the GRPO `model` reward scores (the policy's completion with

@@ -15,7 +15,7 @@ class RewardModel : public Algorithm {
   explicit RewardModel(const RewardModelOptions& o) : o_(o) {}
   void setup(const Context& ctx) override;
   Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
 
  private:
   RewardModelOptions o_;

@@ -14,7 +14,7 @@ at::Tensor labelled_cross_entropy(model::CausalLM& model, const at::Tensor& hidd
                                model.vocab_size(), chunk, mb.label_weights, vocab_shard_of(model));
 }
 
-LossOut Sft::loss(const MicroBatch& mb, const Prepared& prep) {
+LossOut Sft::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
   at::Tensor hidden = ctx_.policy->hidden_states(mb.input);
   at::Tensor sum = labelled_cross_entropy(*ctx_.policy, hidden, mb, ctx_.ce_chunk);
   LossOut out;

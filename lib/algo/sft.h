@@ -6,7 +6,7 @@ namespace pt::algo {
 
 class Sft : public Algorithm {
  public:
-  LossOut loss(const MicroBatch& mb, const Prepared& prep) override;
+  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
   bool loss_is_token_nll() const override { return true; }
 };
 

@@ -68,13 +68,13 @@ Scalars Evaluator::run() {
       sum += m.sum.to(at::kDouble).item<double>();
       den += m.denominator;
     }
-    for (const auto& mb : prep.micro)
-      for (auto& m : algorithm_->loss(mb, prep).metrics) {
+    for (size_t i = 0; i < prep.micro.size(); ++i)
+      for (auto& m : algorithm_->loss(prep.micro[i], i, prep).metrics) {
         if (!acc.count(m.name)) names.push_back(m.name);
         auto& [sum, den] = acc[m.name];
         sum += m.sum.to(at::kDouble).item<double>();
         // One denominator per batch (the batch's global count), however many micro-batches share it.
-        if (&mb == &prep.micro.front()) den += m.denominator;
+        if (i == 0) den += m.denominator;
       }
     trained += prep.global_trained;
     if (opts_.max_batches > 0 && ++batches >= opts_.max_batches) break;

@@ -204,17 +204,11 @@ bool Trainer::train_step() {
   auto batch = loader_->next();
   if (!batch) return false;
   algo::Prepared prep = p_.algorithm->prepare(*batch, true);
-  // updates 0: the algorithm used the batch without updating the model (PPO's critic warm-up); the
-  // batch still takes one step, with the preparation's metrics.
-  const bool frozen = prep.updates == 0;
-  const int updates = std::max(1, prep.updates);
-  std::vector<size_t> starts = prep.update_starts;
-  if (starts.empty()) {
-    const size_t per_update = frozen ? 0 : (prep.micro.size() + updates - 1) / updates;
-    for (int u = 0; u < updates; ++u) starts.push_back(std::min(prep.micro.size(), u * per_update));
-  }
-  PT_CHECK(static_cast<int>(starts.size()) == updates, "algorithm: {} update starts for {} updates", starts.size(),
-           updates);
+  // No update starts: the algorithm used the batch without updating the model (PPO's critic
+  // warm-up); the batch still takes one step, with the preparation's metrics.
+  const std::vector<size_t>& starts = prep.update_starts;
+  const bool frozen = starts.empty();
+  const int updates = std::max<int>(1, static_cast<int>(starts.size()));
   for (int u = 0; u < updates && st_.step < st_.total_steps; ++u) {
     const double lr = frozen ? 0.0 : optim::lr_at(R.schedule, R.optimizer.lr, st_.step, st_.total_steps);
     StepMetrics sm;
@@ -227,7 +221,7 @@ bool Trainer::train_step() {
       strategy_->zero_grad();
       const size_t end = u + 1 < updates ? starts[u + 1] : prep.micro.size();
       for (size_t m = starts[u]; m < end; ++m) {
-        forward_backward(prep.micro[m], prep, sm, m + 1 == end);
+        forward_backward(m, prep, sm, m + 1 == end);
         doc_lens.insert(doc_lens.end(), prep.micro[m].doc_lens.begin(), prep.micro[m].doc_lens.end());
       }
       grad_norm = optimizer_update();
@@ -247,13 +241,13 @@ bool Trainer::train_step() {
   return true;
 }
 
-void Trainer::forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& sm, bool last) {
+void Trainer::forward_backward(size_t index, const algo::Prepared& prep, StepMetrics& sm, bool last) {
   algo::LossOut out;
   model::GradAccumulationScope fused_grads;  // model/grad_accumulation.h
   {
     // bf16 autocast on the model's device; the master weights stay fp32.
     const model::AutocastScope ac(model::bf16_autocast(p_.model->device()), p_.autocast_bf16);
-    out = p_.algorithm->loss(mb, prep);
+    out = p_.algorithm->loss(prep.micro[index], index, prep);
   }
   strategy_->begin_backward(last);
   out.loss.backward();

@@ -70,7 +70,7 @@ class Trainer {
   int train();
   // False when the data ran out before the step could start.
   bool train_step();
-  void forward_backward(const algo::MicroBatch& mb, const algo::Prepared& prep, StepMetrics& metrics, bool last);
+  void forward_backward(size_t index, const algo::Prepared& prep, StepMetrics& metrics, bool last);  // prep.micro[index]
   double optimizer_update();
   void log_step(const data::StepBatch& batch, const algo::Prepared& prep, StepMetrics& sm, double lr, double grad_norm,
                 double dt, const std::vector<int64_t>& doc_lens);

@@ -61,7 +61,7 @@ std::vector<at::Tensor> grads_after(model::CausalLM& m, const std::vector<data::
   prep.global_trained = trained;
   for (size_t b = 0; b < rs.size(); b += per_micro) {
     auto mb = algo::make_micro_batch(rs, b, std::min(rs.size(), b + per_micro), at::kCPU);
-    sft.loss(mb, prep).loss.backward();
+    sft.loss(mb, b / per_micro, prep).loss.backward();
   }
   std::vector<at::Tensor> g;
   for (auto& [n, p] : m.named_parameters(true)) g.push_back(p.grad().clone());
