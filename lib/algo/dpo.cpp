@@ -19,25 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-PreferenceLossKind kind_of(DpoLoss l) {
-  switch (l) {
-    case DpoLoss::Sigmoid: return PreferenceLossKind::Sigmoid;
-    case DpoLoss::Ipo: return PreferenceLossKind::Ipo;
-    case DpoLoss::Hinge: return PreferenceLossKind::Hinge;
-    case DpoLoss::Robust: return PreferenceLossKind::Robust;
-    case DpoLoss::Simpo: return PreferenceLossKind::Simpo;
-    case DpoLoss::Orpo: return PreferenceLossKind::Orpo;
-  }
-  return PreferenceLossKind::Sigmoid;
-}
-
 constexpr const char* kCacheFile = "reference_logps.json";
 
 }  // namespace
 
 Dpo::Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir)
     : o_(opts), model_path_(std::move(model_path)), run_dir_(std::move(run_dir)) {
-  params_.kind = kind_of(o_.loss);
+  params_.kind = o_.loss;
   params_.beta = o_.beta;
   params_.label_smoothing = o_.label_smoothing;
   params_.simpo_gamma = o_.simpo_gamma;

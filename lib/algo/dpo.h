@@ -37,7 +37,7 @@ class Dpo : public Algorithm {
   void build_cache();
   // SimPO and ORPO are reference-free.
   bool needs_reference() const {
-    return params_.kind != PreferenceLossKind::Simpo && params_.kind != PreferenceLossKind::Orpo;
+    return params_.kind != DpoLoss::Simpo && params_.kind != DpoLoss::Orpo;
   }
 
   DpoOptions o_;

@@ -20,8 +20,7 @@ Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
                         : o_.loss == GrpoLoss::DrGrpo ? GrpoAggregation::DrGrpo
                                                       : GrpoAggregation::Dapo;  // dapo, cispo (as TRL)
   params_.objective = o_.loss == GrpoLoss::Cispo ? PolicyObjective::Cispo : PolicyObjective::Clipped;
-  params_.importance = o_.importance_sampling == ImportanceSampling::Token ? ImportanceLevel::Token
-                                                                            : ImportanceLevel::Sequence;
+  params_.importance = o_.importance_sampling;
   params_.epsilon_low = o_.epsilon;
   params_.epsilon_high = o_.epsilon_high;
   params_.beta = o_.kl_in_reward ? 0.0 : o_.beta;  // in the reward, not the loss

@@ -16,14 +16,14 @@ at::Tensor nan_std(const at::Tensor& x, int64_t dim) {
 }
 }  // namespace
 
-at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, AdvantageScale scale) {
+at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, RewardScale scale) {
   PT_CHECK(rewards.dim() == 1 && group_size > 0 && rewards.size(0) % group_size == 0,
            "group_advantages: {} rewards do not form groups of {}", rewards.size(0), group_size);
   at::Tensor g = rewards.view({-1, group_size});
   at::Tensor mean = at::nanmean(g, 1, true).expand_as(g).reshape({-1});
   at::Tensor adv = rewards - mean;
-  if (scale == AdvantageScale::Group) adv = adv / (nan_std(g, 1).repeat_interleave(group_size) + 1e-4);
-  if (scale == AdvantageScale::Batch) adv = adv / (nan_std(rewards.view({1, -1}), 1).expand_as(rewards) + 1e-4);
+  if (scale == RewardScale::Group) adv = adv / (nan_std(g, 1).repeat_interleave(group_size) + 1e-4);
+  if (scale == RewardScale::Batch) adv = adv / (nan_std(rewards.view({1, -1}), 1).expand_as(rewards) + 1e-4);
   return at::nan_to_num(adv, 0.0, 0.0, 0.0);
 }
 
@@ -65,7 +65,7 @@ PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old
   PolicyLossTerms t;
   const at::Tensor m = mask.to(logps.scalar_type());
   at::Tensor log_ratio = logps - old_logps;
-  at::Tensor log_w = p.importance == ImportanceLevel::Token
+  at::Tensor log_w = p.importance == ImportanceSampling::Token
                          ? log_ratio
                          : ((log_ratio * m).sum(-1) / m.sum(-1).clamp_min(1.0)).unsqueeze(-1);  // GSPO
   at::Tensor coef1 = log_w.exp();

@@ -6,14 +6,15 @@
 // Same definitions as TRL's GRPOTrainer (tests/unit/algo/test_grpo_parity.cpp).
 #include <ATen/ATen.h>
 
+#include "algo/options.h"
+
 namespace pt::algo {
 
-enum class AdvantageScale { Group, Batch, None };
 
 // rewards [B] with the G completions of each prompt consecutive. (r - mean of its group) divided by
 // the group's (Group) or the whole batch's (Batch) unbiased std + 1e-4, or not divided (None, Dr. GRPO).
 // NaN rewards (unscorable completions) are left out of the statistics and get advantage 0.
-at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, AdvantageScale scale);
+at::Tensor group_advantages(const at::Tensor& rewards, int64_t group_size, RewardScale scale);
 
 // RLOO: each reward minus the mean of the other scorable completions of its group, n/(n-1) (r - mean)
 // (TRL's RLOOTrainer, verl's rloo). NaN rewards are left out and get 0, as does a group with one
@@ -33,7 +34,6 @@ TokenMoments token_moments(const at::Tensor& returns, const at::Tensor& lengths)
 at::Tensor whiten_by_tokens(const at::Tensor& returns, const TokenMoments& m);
 
 enum class GrpoAggregation { Grpo, Bnpo, DrGrpo, Dapo };
-enum class ImportanceLevel { Token, Sequence };
 // Clipped: PPO's clipped surrogate (GRPO and its variants). Cispo: the importance weight, capped at
 // epsilon_high and not differentiated, times advantage times log-prob (CISPO, TRL loss_type "cispo"):
 // every token keeps a gradient, however far its ratio moved.
@@ -41,7 +41,7 @@ enum class PolicyObjective { Clipped, Cispo };
 
 struct PolicyLossParams {
   GrpoAggregation aggregation = GrpoAggregation::Dapo;
-  ImportanceLevel importance = ImportanceLevel::Token;
+  ImportanceSampling importance = ImportanceSampling::Token;
   PolicyObjective objective = PolicyObjective::Clipped;
   double epsilon_low = 0.2, epsilon_high = 0.2;
   // Dual clip (verl's clip_ratio_c, Ye et al. 2020): on a negative advantage the clipped surrogate's

@@ -21,7 +21,7 @@ at::Tensor log1mexp(const at::Tensor& x) {
 PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParams& p) {
   PT_CHECK(p.beta > 0, "preference_loss: beta must be > 0");
   PreferenceLossOut out;
-  if (p.kind == PreferenceLossKind::Simpo) {
+  if (p.kind == DpoLoss::Simpo) {
     // Reference-free: length-normalized policy log-probs, margin γ.
     at::Tensor c = in.chosen / in.chosen_len.clamp_min(1), r = in.rejected / in.rejected_len.clamp_min(1);
     at::Tensor logits = (c - r) - p.simpo_gamma / p.beta;
@@ -30,7 +30,7 @@ PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParam
     out.rejected_reward = (p.beta * r).detach();
     return out;
   }
-  if (p.kind == PreferenceLossKind::Orpo) {
+  if (p.kind == DpoLoss::Orpo) {
     // Reference-free: the log odds ratio of the answers' mean token probabilities, odds(p) = p / (1 - p).
     at::Tensor c = in.chosen / in.chosen_len.clamp_min(1), r = in.rejected / in.rejected_len.clamp_min(1);
     at::Tensor log_odds = (c - r) - (log1mexp(c) - log1mexp(r));
@@ -43,21 +43,21 @@ PreferenceLossOut preference_loss(const PairLogps& in, const PreferenceLossParam
   at::Tensor chosen_ratio = in.chosen - in.ref_chosen, rejected_ratio = in.rejected - in.ref_rejected;
   at::Tensor delta = chosen_ratio - rejected_ratio;
   switch (p.kind) {
-    case PreferenceLossKind::Sigmoid: out.loss = smoothed_logistic(p.beta * delta, p.label_smoothing); break;
-    case PreferenceLossKind::Hinge: out.loss = at::relu(1 - p.beta * delta); break;
-    case PreferenceLossKind::Ipo: {
+    case DpoLoss::Sigmoid: out.loss = smoothed_logistic(p.beta * delta, p.label_smoothing); break;
+    case DpoLoss::Hinge: out.loss = at::relu(1 - p.beta * delta); break;
+    case DpoLoss::Ipo: {
       at::Tensor d = chosen_ratio / in.chosen_len.clamp_min(1) - rejected_ratio / in.rejected_len.clamp_min(1);
       out.loss = (d - 1 / (2 * p.beta)).pow(2);
       break;
     }
-    case PreferenceLossKind::Robust: {
+    case DpoLoss::Robust: {
       const double e = p.label_smoothing;
       PT_CHECK(e >= 0 && e < 0.5, "preference_loss: robust needs label_smoothing in [0, 0.5)");
       out.loss = (-(1 - e) * at::log_sigmoid(p.beta * delta) + e * at::log_sigmoid(-p.beta * delta)) / (1 - 2 * e);
       break;
     }
-    case PreferenceLossKind::Simpo:
-    case PreferenceLossKind::Orpo: break;  // handled above
+    case DpoLoss::Simpo:
+    case DpoLoss::Orpo: break;  // handled above
   }
   out.chosen_reward = (p.beta * chosen_ratio).detach();
   out.rejected_reward = (p.beta * rejected_ratio).detach();

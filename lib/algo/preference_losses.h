@@ -3,12 +3,13 @@
 // Every input is per pair, [P]; the output is the per-pair loss [P] (the caller reduces).
 #include <ATen/ATen.h>
 
+#include "algo/options.h"
+
 namespace pt::algo {
 
-enum class PreferenceLossKind { Sigmoid, Ipo, Hinge, Robust, Simpo, Orpo };
 
 struct PreferenceLossParams {
-  PreferenceLossKind kind = PreferenceLossKind::Sigmoid;
+  DpoLoss kind = DpoLoss::Sigmoid;
   double beta = 0.1;
   // sigmoid: conservative DPO (cDPO: -(1-e)·logσ(βΔ) - e·logσ(-βΔ)); robust: the unbiased form;
   // simpo: smoothing of its sigmoid. 0 = plain.

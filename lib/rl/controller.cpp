@@ -94,9 +94,7 @@ void Controller::advantages(Rollouts& r, const std::function<std::vector<double>
   }
   switch (o_.advantage) {
     case algo::Advantage::Group: {
-      const auto scale = o_.scale_rewards == algo::RewardScale::Group   ? algo::AdvantageScale::Group
-                         : o_.scale_rewards == algo::RewardScale::Batch ? algo::AdvantageScale::Batch
-                                                                         : algo::AdvantageScale::None;
+      const auto scale = o_.scale_rewards;
       r.advantages = algo::group_advantages(rewards, r.group_size, scale);
       return;
     }

@@ -24,8 +24,8 @@ TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][lo
   using A = algo::GrpoAggregation;
   for (auto [name, agg] : {std::pair<const char*, A>{"grpo", A::Grpo}, {"bnpo", A::Bnpo}, {"dr_grpo", A::DrGrpo},
                            {"dapo", A::Dapo}})
-    for (auto [level_name, level] : {std::pair<const char*, algo::ImportanceLevel>{"token", algo::ImportanceLevel::Token},
-                                     {"sequence", algo::ImportanceLevel::Sequence}})
+    for (auto [level_name, level] : {std::pair<const char*, algo::ImportanceSampling>{"token", algo::ImportanceSampling::Token},
+                                     {"sequence", algo::ImportanceSampling::Sequence}})
       for (double beta : {0.0, 0.04}) {
         const std::string key = fmt::format("loss_{}_{}_{}", name, level_name, beta == 0 ? "0.0" : "0.04");
         INFO(key);
@@ -40,8 +40,8 @@ TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][lo
                             algo::aggregate_denominator(agg, mask.size(0), mask.sum().item<double>(), max_len);
         CHECK(std::abs(ours - t(key).item<double>()) < 1e-6);
       }
-  for (auto [level_name, level] : {std::pair<const char*, algo::ImportanceLevel>{"token", algo::ImportanceLevel::Token},
-                                   {"sequence", algo::ImportanceLevel::Sequence}})
+  for (auto [level_name, level] : {std::pair<const char*, algo::ImportanceSampling>{"token", algo::ImportanceSampling::Token},
+                                   {"sequence", algo::ImportanceSampling::Sequence}})
     for (double beta : {0.0, 0.04}) {
       const std::string key = fmt::format("loss_cispo_{}_{}", level_name, beta == 0 ? "0.0" : "0.04");
       INFO(key);
@@ -55,7 +55,7 @@ TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][lo
       const double ours = algo::aggregate_numerator(terms, A::Dapo).item<double>() /
                           algo::aggregate_denominator(A::Dapo, mask.size(0), mask.sum().item<double>(), max_len);
       CHECK(std::abs(ours - t(key).item<double>()) < 1e-6);
-      if (level == algo::ImportanceLevel::Token) CHECK((terms.clipped * mask).sum().item<double>() > 0);
+      if (level == algo::ImportanceSampling::Token) CHECK((terms.clipped * mask).sum().item<double>() > 0);
     }
   {
     INFO("rloo");
@@ -73,8 +73,8 @@ TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][lo
     }
   }
   const at::Tensor rewards = t("rewards");
-  for (auto [name, scale] : {std::pair<const char*, algo::AdvantageScale>{"group", algo::AdvantageScale::Group},
-                             {"batch", algo::AdvantageScale::Batch}, {"none", algo::AdvantageScale::None}}) {
+  for (auto [name, scale] : {std::pair<const char*, algo::RewardScale>{"group", algo::RewardScale::Group},
+                             {"batch", algo::RewardScale::Batch}, {"none", algo::RewardScale::None}}) {
     INFO("advantages " << name);
     CHECK((algo::group_advantages(rewards, 4, scale) - t(std::string("adv_") + name)).abs().max().item<double>() < 1e-6);
   }
@@ -83,7 +83,7 @@ TEST_CASE("GRPO-family losses and advantages equal TRL's in float64", "[algo][lo
 TEST_CASE("GRPO advantages: equal rewards give zero, unscorable completions are left out", "[algo][grpo]") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   auto r = torch::tensor(std::vector<double>{1.0, 1.0, 1.0, 1.0, 0.0, 1.0, nan, 1.0}, torch::kDouble);
-  auto a = algo::group_advantages(r, 4, algo::AdvantageScale::Group);
+  auto a = algo::group_advantages(r, 4, algo::RewardScale::Group);
   CHECK(a.narrow(0, 0, 4).abs().max().item<double>() == 0);
   CHECK(a[6].item<double>() == 0);              // NaN reward: no advantage
   CHECK(a[4].item<double>() < 0);

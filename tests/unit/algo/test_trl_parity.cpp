@@ -31,7 +31,7 @@ TEST_CASE("DPO-family losses equal TRL's in float64", "[algo][loss][trl]") {
   const at::Tensor seq = (tok * mask).sum(1), lens = mask.sum(1);
   algo::PairLogps in{seq.narrow(0, 0, P), seq.narrow(0, P, P), ref["ref_chosen"], ref["ref_rejected"],
                      lens.narrow(0, 0, P), lens.narrow(0, P, P)};
-  using K = algo::PreferenceLossKind;
+  using K = algo::DpoLoss;
   struct Case {
     const char* name;
     K kind;
