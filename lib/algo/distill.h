@@ -12,7 +12,10 @@
 #include "algo/algorithm.h"
 #include "algo/distill_losses.h"
 #include "algo/options.h"
-#include "rl/controller.h"
+
+namespace pt::rl {
+class Controller;  // on-policy answers come from its rollout stage (distill.cpp)
+}
 
 namespace pt::algo {
 

@@ -121,7 +121,7 @@ enum class GrpoLoss { Grpo, Bnpo, DrGrpo, Dapo, Cispo };
 enum class RewardScale { Group, Batch, None };
 enum class Advantage { Group, Rloo, ReinforcePP, ReinforcePPBaseline, Gae };
 
-// PPO's learned value function (algo/critic.h): a model of its own with a one-output token head,
+// PPO's learned value function (rl/critic.h): a model of its own with a one-output token head,
 // trained on the same rollout batch as the policy, before it (verl's order).
 struct CriticOptions {
   std::string path;

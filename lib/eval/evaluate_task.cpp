@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "model/causal_lm.h"
+#include "registry/builtins.h"
 #include "rl/rewards.h"
 #include "tokenizer/hf_tokenizer.h"
 
@@ -35,7 +36,7 @@ Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const 
     s.truncated = c.finish_reason == "length";
     batch.push_back(std::move(s));
   }
-  rl::RewardSet set(scorers);
+  rl::RewardSet set(scorers, registry::make_reward);
   Scored out;
   out.labels = set.labels();
   out.scores = set.score(batch).per_func;

@@ -5,13 +5,20 @@
 #include "algo/classify.h"
 #include "algo/distill.h"
 #include "algo/dpo.h"
-#include "algo/grpo.h"
 #include "algo/kto.h"
 #include "algo/reward_model.h"
 #include "algo/sft.h"
 #include "registry/catalog.h"
+#include "rl/grpo.h"
 
 namespace pt::registry {
+
+std::unique_ptr<rl::RewardFunction> make_reward(const algo::RewardOptions& o) {
+  register_builtins();
+  auto& reg = registries().rewards;
+  if (!reg.contains(o.name)) fail("algorithm.grpo.rewards: unknown reward '{}' (posttrain list reward)", o.name);
+  return reg.get(o.name)(o);
+}
 
 Registries& registries() {
   static Registries r;
@@ -37,7 +44,7 @@ void register_builtins() {
                      algo::make_distill);
     r.algorithms.add("grpo",
                      "on-policy RL: GRPO, Dr. GRPO, BNPO, DAPO, GSPO with group advantages, clipping and a k3 KL",
-                     algo::make_grpo);
+                     [](const recipe::Recipe& rc) { return rl::make_grpo(rc, make_reward); });
     r.algorithms.add("classify", "sequence classification / regression with the score head (model.head)",
                      algo::make_classify);
     r.algorithms.add("kto", "KTO on unpaired desirable / undesirable examples against a reference, with the "

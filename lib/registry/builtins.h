@@ -35,6 +35,9 @@ struct Listing {
 // Idempotent; called by every entry point that resolves names.
 void register_builtins();
 
+// The registered reward named o.name, built from its options (what the RL stages hand the reward set).
+std::unique_ptr<rl::RewardFunction> make_reward(const algo::RewardOptions& o);
+
 // Everything registered (of one kind when `kind` is not empty); unknown kinds are an error naming the known ones.
 std::vector<Listing> listing(const std::string& kind = "");
 std::string format_listing(const std::string& kind = "");

@@ -18,9 +18,14 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-Controller::Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy,
-                       const tok::HfTokenizer* tokenizer, bool autocast_bf16)
-    : o_(opts), seed_(seed), autocast_bf16_(autocast_bf16), policy_(policy), tok_(tokenizer), rewards_(opts.rewards) {
+Controller::Controller(const algo::GrpoOptions& opts, const RewardFactory& make_reward, uint64_t seed,
+                       model::CausalLM& policy, const tok::HfTokenizer* tokenizer, bool autocast_bf16)
+    : o_(opts),
+      seed_(seed),
+      autocast_bf16_(autocast_bf16),
+      policy_(policy),
+      tok_(tokenizer),
+      rewards_(opts.rewards, make_reward) {
   if (tok_)
     if (auto e = tok_->eos_id()) stop_ids_.push_back(*e);
   if (auto e = policy_.config().eos_token_id) stop_ids_.push_back(static_cast<int32_t>(*e));

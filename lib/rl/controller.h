@@ -45,8 +45,9 @@ struct Rollouts {
 class Controller {
  public:
   // autocast_bf16: rollouts decode under bf16 autocast, as the trainer's forward passes run.
-  Controller(const algo::GrpoOptions& opts, uint64_t seed, model::CausalLM& policy, const tok::HfTokenizer* tokenizer,
-             bool autocast_bf16 = false);
+  // make_reward: builds the recipe's reward functions (registry::make_reward).
+  Controller(const algo::GrpoOptions& opts, const RewardFactory& make_reward, uint64_t seed, model::CausalLM& policy,
+             const tok::HfTokenizer* tokenizer, bool autocast_bf16 = false);
   // training false: evaluation — one greedy completion per prompt, scored, nothing selected.
   Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
   void score(const PromptBatch& batch, Rollouts& r);

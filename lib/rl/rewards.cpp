@@ -127,18 +127,9 @@ std::unique_ptr<RewardFunction> make_length_penalty(const algo::RewardOptions& o
   return std::make_unique<LengthPenalty>(o.target_tokens, o.penalty_scale);
 }
 
-}  // namespace pt::rl
-
-#include "registry/builtins.h"
-
-namespace pt::rl {
-
-RewardSet::RewardSet(const std::vector<algo::RewardOptions>& opts) : opts_(opts) {
-  registry::register_builtins();
-  auto& reg = registry::registries().rewards;
+RewardSet::RewardSet(const std::vector<algo::RewardOptions>& opts, const RewardFactory& make) : opts_(opts) {
   for (const auto& o : opts_) {
-    if (!reg.contains(o.name)) fail("algorithm.grpo.rewards: unknown reward '{}' (posttrain list reward)", o.name);
-    fns_.push_back(reg.get(o.name)(o));
+    fns_.push_back(make(o));
     labels_.push_back(o.label.empty() ? o.name : o.label);
   }
 }

@@ -49,7 +49,9 @@ std::unique_ptr<RewardFunction> make_reward_model(const algo::RewardOptions& o);
 // The weighted sum of the recipe's rewards, with each function's scores kept for metrics.
 class RewardSet {
  public:
-  explicit RewardSet(const std::vector<algo::RewardOptions>& opts);
+  // make: builds each function from its options (the registry's by name: registry::make_reward;
+  // handed in by the caller so the reward layer does not depend on the registry).
+  RewardSet(const std::vector<algo::RewardOptions>& opts, const RewardFactory& make);
   struct Scores {
     std::vector<double> total;                   // per sample: sum of weight x score (NaN if any is NaN)
     std::vector<std::vector<double>> per_func;   // [function][sample]

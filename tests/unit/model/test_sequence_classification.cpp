@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "registry/builtins.h"
 #include "../temp_dir.h"
 #include "model/causal_lm.h"
 #include "model/safetensors.h"
@@ -53,7 +54,7 @@ TEST_CASE("sequence-classification heads match transformers", "[model][reward_mo
       algo::RewardOptions ro;
       ro.name = "model";
       ro.model = m;
-      rl::RewardSet set({ro});
+      rl::RewardSet set({ro}, registry::make_reward);
       rl::RewardSample s;
       s.prompt = "Reverse the digits: 12";
       s.completion = "21";
@@ -64,7 +65,7 @@ TEST_CASE("sequence-classification heads match transformers", "[model][reward_mo
       algo::RewardOptions ro;
       ro.name = "model";
       ro.model = m;
-      CHECK_THROWS_WITH(rl::RewardSet({ro}), Catch::Contains("has 3 labels"));
+      CHECK_THROWS_WITH(rl::RewardSet({ro}, registry::make_reward), Catch::Contains("has 3 labels"));
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "registry/builtins.h"
 #include "rl/rewards.h"
 
 using namespace pt;
@@ -44,7 +45,7 @@ TEST_CASE("built-in rewards and their weighted sum", "[rl][rewards]") {
   len.target_tokens = 10;
   len.penalty_scale = 40;
   em.weight = 2;
-  rl::RewardSet set({em, num, re, len});
+  rl::RewardSet set({em, num, re, len}, registry::make_reward);
   auto s = set.score(b);
   CHECK(s.per_func[0][0] == 1);
   CHECK(s.per_func[0][1] == 0);
@@ -67,7 +68,7 @@ TEST_CASE("an external reward command scores JSONL and its failures are clear", 
   cmd.command = "python3 -u -c \"import sys, json\nfor l in sys.stdin:\n r = json.loads(l)\n "
                 "print('null' if r['completion'] == 'x' else json.dumps({'reward': float(r['record']['answer'] in r['completion'])}))\"";
   {
-    rl::RewardSet set({cmd});
+    rl::RewardSet set({cmd}, registry::make_reward);
     for (int round = 0; round < 2; ++round) {  // the process is reused across batches
       auto s = set.score(b);
       CHECK(s.per_func[0][0] == 1);
@@ -84,13 +85,13 @@ TEST_CASE("an external reward command scores JSONL and its failures are clear", 
     INFO(bad.command);
     cmd.command = bad.command;
     cmd.on_error = algo::OnRewardError::Error;
-    rl::RewardSet set({cmd});
+    rl::RewardSet set({cmd}, registry::make_reward);
     const auto t0 = std::chrono::steady_clock::now();
     CHECK_THROWS_WITH(set.score(b), Catch::Contains("reward 'judge'") && Catch::Contains(bad.message) &&
                                         Catch::Contains("on_error: skip"));
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
     cmd.on_error = algo::OnRewardError::Skip;
-    rl::RewardSet lenient({cmd});
+    rl::RewardSet lenient({cmd}, registry::make_reward);
     auto s = lenient.score(b);
     CHECK(std::isnan(s.total[0]));
     CHECK(lenient.skipped() == 1);

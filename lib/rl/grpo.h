@@ -7,19 +7,19 @@
 #include <memory>
 
 #include "algo/algorithm.h"
-#include "algo/critic.h"
 #include "algo/grpo_losses.h"
 #include "algo/options.h"
 #include "rl/controller.h"
+#include "rl/critic.h"
 
-namespace pt::algo {
+namespace pt::rl {
 
-class Grpo : public Algorithm {
+class Grpo : public algo::Algorithm {
  public:
-  Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed);
-  void setup(const Context& ctx) override;
-  Prepared prepare(data::StepBatch& batch, bool training) override;
-  LossOut loss(const MicroBatch& mb, size_t index, const Prepared& prep) override;
+  Grpo(const algo::GrpoOptions& opts, RewardFactory make_reward, std::string model_path, uint64_t seed);
+  void setup(const algo::Context& ctx) override;
+  algo::Prepared prepare(data::StepBatch& batch, bool training) override;
+  algo::LossOut loss(const algo::MicroBatch& mb, size_t index, const algo::Prepared& prep) override;
   void save_state(const std::string& dir) const override;
   void load_state(const std::string& dir) override;
   std::vector<std::pair<std::string, model::CausalLM*>> exports() override;
@@ -37,31 +37,33 @@ class Grpo : public Algorithm {
     bool first_update = false;
   };
   // A prepared step's sequences, per micro-batch.
-  struct Step : StepData {
+  struct Step : algo::StepData {
     std::vector<Side> side;
   };
-  at::Tensor label_logprobs(model::CausalLM& m, const MicroBatch& mb);
+  at::Tensor label_logprobs(model::CausalLM& m, const algo::MicroBatch& mb);
   at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
   // Per-token advantages of every built sequence from per-token rewards (the outcome on the last
   // token, minus beta x k1 on each with kl_in_reward): GAE against the critic's values (PPO), the
   // return to go (REINFORCE++), or per sequence the group-baselined sum (REINFORCE++-baseline) —
   // whitened over the step's completion tokens on all ranks.
-  void token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const rl::Rollouts& r,
-                        Prepared& prep);
+  void token_advantages(std::vector<std::vector<std::pair<algo::MicroBatch, Side>>>& built, const Rollouts& r,
+                        algo::Prepared& prep);
   // PPO: the critic's updates over the same slices and epochs as the policy's.
-  void train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const std::vector<double>& counts,
-                    int updates, Prepared& prep);
+  void train_critic(std::vector<std::vector<std::pair<algo::MicroBatch, Side>>>& built, const std::vector<double>& counts,
+                    int updates, algo::Prepared& prep);
 
-  GrpoOptions o_;
-  PolicyLossParams params_;
+  algo::GrpoOptions o_;
+  RewardFactory make_reward_;
+  algo::PolicyLossParams params_;
   std::string model_path_;
   uint64_t seed_;
-  DpoReference ref_mode_ = DpoReference::Model;
+  algo::DpoReference ref_mode_ = algo::DpoReference::Model;
   std::unique_ptr<model::CausalLM> ref_;
-  std::unique_ptr<rl::Controller> controller_;
+  std::unique_ptr<Controller> controller_;
   std::unique_ptr<Critic> critic_;
 };
 
-std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r);
+// make_reward: the reward functions' factory (registry::make_reward).
+std::unique_ptr<algo::Algorithm> make_grpo(const recipe::Recipe& r, RewardFactory make_reward);
 
-}  // namespace pt::algo
+}  // namespace pt::rl

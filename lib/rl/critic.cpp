@@ -1,4 +1,4 @@
-#include "algo/critic.h"
+#include "rl/critic.h"
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +14,9 @@
 #include "parallel/world.h"
 #include "recipe/recipe.h"
 
-namespace pt::algo {
+namespace pt::rl {
+
+using namespace pt::algo;  // the algorithm contract and the loss functions this stage drives
 namespace fs = std::filesystem;
 
 Critic::Critic(const CriticOptions& o, const Context& ctx, const std::string& policy_path) : o_(o), ctx_(ctx) {
@@ -113,4 +115,4 @@ void Critic::load_state(const std::string& dir) {
   opt_.load((fs::path(dir) / "critic_optimizer.pt").string());
 }
 
-}  // namespace pt::algo
+}  // namespace pt::rl

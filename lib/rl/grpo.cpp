@@ -1,4 +1,4 @@
-#include "algo/grpo.h"
+#include "rl/grpo.h"
 
 #include <cmath>
 
@@ -11,10 +11,12 @@
 #include "parallel/world.h"
 #include "recipe/recipe.h"
 
-namespace pt::algo {
+namespace pt::rl {
 
-Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
-    : o_(opts), model_path_(std::move(model_path)), seed_(seed) {
+using namespace pt::algo;  // the algorithm contract and the loss functions this stage drives
+
+Grpo::Grpo(const GrpoOptions& opts, RewardFactory make_reward, std::string model_path, uint64_t seed)
+    : o_(opts), make_reward_(std::move(make_reward)), model_path_(std::move(model_path)), seed_(seed) {
   params_.aggregation = o_.loss == GrpoLoss::Grpo     ? GrpoAggregation::Grpo
                         : o_.loss == GrpoLoss::Bnpo   ? GrpoAggregation::Bnpo
                         : o_.loss == GrpoLoss::DrGrpo ? GrpoAggregation::DrGrpo
@@ -29,7 +31,7 @@ Grpo::Grpo(const GrpoOptions& opts, std::string model_path, uint64_t seed)
 
 void Grpo::setup(const Context& ctx) {
   Algorithm::setup(ctx);
-  controller_ = std::make_unique<rl::Controller>(o_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
+  controller_ = std::make_unique<Controller>(o_, make_reward_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
   if (o_.advantage == Advantage::Gae) critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
   if (o_.beta == 0) {
     log::info("grpo: beta = 0, no reference model");
@@ -58,7 +60,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   prep.global_rows = batch.global_rows;
   const auto& world = *ctx_.world;
   // Stage 1: prompts (one per row).
-  rl::PromptBatch pb;
+  PromptBatch pb;
   for (const auto& row : batch.rows) {
     if (row.doc_lens.empty() || row.doc_source[0] < 0) continue;
     pb.prompts.emplace_back(row.input_ids.begin(), row.input_ids.begin() + row.doc_lens[0]);
@@ -66,7 +68,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     pb.global_index.push_back(row.index);
   }
   // Stages 2-5: rollouts on the live weights, rewards, advantages, selection.
-  rl::Rollouts r = controller_->rollout(pb, static_cast<int64_t>(batch.step), training);
+  Rollouts r = controller_->rollout(pb, static_cast<int64_t>(batch.step), training);
   controller_->score(pb, r);
   // REINFORCE++ whitens over the whole step's completion tokens: its moments are summed over ranks.
   const bool global = training && world.size() > 1;
@@ -195,7 +197,7 @@ at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {
   return at::zeros({sd.seqs * sd.T}, per_label.options()).index_put({sd.pad_index}, per_label).view({sd.seqs, sd.T});
 }
 
-void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const rl::Rollouts& r,
+void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const Rollouts& r,
                             Prepared& prep) {
   const bool gae_adv = o_.advantage == Advantage::Gae;
   const bool per_sequence = o_.advantage == Advantage::ReinforcePPBaseline;  // the group mean of summed rewards
@@ -334,8 +336,8 @@ LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
   return out;
 }
 
-std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r) {
-  return std::make_unique<Grpo>(r.algorithm.grpo, r.model.path, static_cast<uint64_t>(r.run.seed));
+std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r, RewardFactory make_reward) {
+  return std::make_unique<Grpo>(r.algorithm.grpo, std::move(make_reward), r.model.path, static_cast<uint64_t>(r.run.seed));
 }
 
-}  // namespace pt::algo
+}  // namespace pt::rl

@@ -17,16 +17,16 @@ namespace pt::parallel {
 class DataParallel;
 }
 
-namespace pt::algo {
+namespace pt::rl {
 
 class Critic {
  public:
   // `policy_path`: where the critic starts when critic.path is empty.
-  Critic(const CriticOptions& o, const Context& ctx, const std::string& policy_path);
+  Critic(const algo::CriticOptions& o, const algo::Context& ctx, const std::string& policy_path);
   ~Critic();
   // The value of the state before each labelled token is generated: the head's output at the
   // labelled positions (which are the positions predicting those tokens), [labels] fp32.
-  at::Tensor values(const MicroBatch& mb);
+  at::Tensor values(const algo::MicroBatch& mb);
   void zero_grad();
   // Around one micro-batch's backward (ranks reduce gradients in buckets meanwhile).
   void begin_backward(bool last);
@@ -39,8 +39,8 @@ class Critic {
   void load_state(const std::string& dir);
 
  private:
-  CriticOptions o_;
-  Context ctx_;
+  algo::CriticOptions o_;
+  algo::Context ctx_;
   std::unique_ptr<model::CausalLM> model_;
   std::unique_ptr<parallel::DataParallel> dp_;
   optim::Optimizer opt_;
@@ -48,4 +48,4 @@ class Critic {
   int64_t updates_ = 0;
 };
 
-}  // namespace pt::algo
+}  // namespace pt::rl
