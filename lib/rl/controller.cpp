@@ -104,7 +104,7 @@ void Controller::advantages(Rollouts& r, const std::function<std::vector<double>
       return;
     }
     case algo::Advantage::Rloo: r.advantages = algo::rloo_advantages(rewards, r.group_size); return;
-    case algo::Advantage::Gae:  // per token, from the critic's values: the algorithm's (algo/grpo.cpp)
+    case algo::Advantage::Gae:  // per token, from the critic's values: the algorithm's (rl/grpo.cpp)
       r.advantages = at::zeros_like(rewards);
       return;
     case algo::Advantage::ReinforcePP:

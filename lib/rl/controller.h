@@ -3,7 +3,7 @@
 //   prompts -> rollout (the generation engine on the policy's live weights) -> score (rewards)
 //   -> advantages (group-relative) -> select (dynamic sampling) -> the policy update (the trainer)
 // — each stage timed and reported. Reference log-probs for the KL term are taken while the update's
-// micro-batches are built (lib/algo/grpo.cpp), on the same packed layout the policy uses.
+// micro-batches are built (lib/rl/grpo.cpp), on the same packed layout the policy uses.
 // Roles are colocated (the policy generates, is scored and is updated on the same ranks) unless
 // algorithm.grpo.rollout_ranks moves generation to ranks of its own (rl/rollout_link.h); evaluation
 // rollouts stay on the training ranks.
