@@ -137,6 +137,15 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
 // samples, on-policy answers, KTO's mismatched pairs), as long as the two together.
 data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index);
 
+// Consecutive items grouped greedily under a token budget: a group closes when the next item would
+// take it past `budget` tokens (an item longer than the budget is a group of its own). How RL
+// samples, KTO's mismatched pairs and on-policy answers are packed into micro-batches.
+std::vector<std::vector<size_t>> group_by_budget(const std::vector<int64_t>& lengths, int64_t budget);
+// `items` in `parts` consecutive, near-equal slices (item k of n goes to slice k * parts / n).
+std::vector<std::vector<size_t>> split_even(const std::vector<size_t>& items, int parts);
+// Tokens of one micro-batch: trainer rows per micro-batch x data.seq_len.
+int64_t micro_budget(const Context& ctx);
+
 // Chosen / rejected document indices of every pair (preference unit) of a micro-batch.
 std::pair<at::Tensor, at::Tensor> pair_docs(const MicroBatch& mb);
 // Preference units (pairs) in a step's rows on this rank, and the trained tokens of their first

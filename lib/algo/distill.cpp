@@ -113,28 +113,25 @@ Prepared Distill::prepare_on_policy(data::StepBatch& batch) {
   // The samples as training sequences, packed into micro-batches of the usual token budget.
   Prepared prep;
   prep.global_rows = batch.global_rows;
-  const int64_t budget = std::max<int64_t>(1, ctx_.rows_per_micro) * ctx_.recipe->recipe.data.seq_len;
-  std::vector<data::Row> rows;
-  int64_t tokens = 0;
   double local[2] = {0, 0};  // tokens, trained
-  auto flush = [&] {
-    if (rows.empty()) return;
-    prep.micro.push_back(make_micro_batch(rows, 0, rows.size(), ctx_.device));
-    rows.clear();
-    tokens = 0;
-  };
+  std::vector<size_t> answered;
+  std::vector<int64_t> lengths;
   for (size_t i = 0; i < r.completions.size(); ++i) {
-    const auto& p = pb.prompts[r.prompt_of[i]];
     const auto& c = r.completions[i].tokens;
     if (c.empty()) continue;
-    const int64_t n = static_cast<int64_t>(p.size() + c.size());
-    if (!rows.empty() && tokens + n > budget) flush();
-    rows.push_back(completion_row(p, c, rows.size()));
-    tokens += n;
-    local[0] += static_cast<double>(n);
+    answered.push_back(i);
+    lengths.push_back(static_cast<int64_t>(pb.prompts[r.prompt_of[i]].size() + c.size()));
+    local[0] += static_cast<double>(lengths.back());
     local[1] += static_cast<double>(c.size());
   }
-  flush();
+  for (const auto& group : group_by_budget(lengths, micro_budget(ctx_))) {
+    std::vector<data::Row> rows;
+    for (size_t j : group) {
+      const size_t i = answered[j];
+      rows.push_back(completion_row(pb.prompts[r.prompt_of[i]], r.completions[i].tokens, rows.size()));
+    }
+    prep.micro.push_back(make_micro_batch(rows, 0, rows.size(), ctx_.device));
+  }
   std::vector<double> global{local[0], local[1], static_cast<double>(r.completions.size())};
   if (ctx_.world->size() > 1) global = ctx_.world->allreduce_sum(global);
   prep.global_tokens = static_cast<int64_t>(global[0]);

@@ -71,27 +71,21 @@ double Kto::kl_reference_point(const data::StepBatch& batch, bool training) {
   double sum = 0, count = 0;
   if (!docs.empty()) {
     at::NoGradGuard ng;
-    const int64_t budget = std::max<int64_t>(1, ctx_.rows_per_micro) * ctx_.recipe->recipe.data.seq_len;
-    std::vector<data::Row> rows;
-    int64_t tokens = 0;
-    auto flush = [&] {
-      if (rows.empty()) return;
+    // Prompt i with the completion of the example before it (the last one's for the first).
+    auto mismatched = [&](size_t i) -> const std::vector<int32_t>& {
+      return docs[(i + docs.size() - 1) % docs.size()].completion;
+    };
+    std::vector<int64_t> lengths;
+    for (size_t i = 0; i < docs.size(); ++i)
+      lengths.push_back(static_cast<int64_t>(docs[i].prompt.size() + mismatched(i).size()));
+    for (const auto& group : group_by_budget(lengths, micro_budget(ctx_))) {
+      std::vector<data::Row> rows;
+      for (size_t i : group) rows.push_back(completion_row(docs[i].prompt, mismatched(i), rows.size()));
       MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
       at::Tensor d = doc_logps(*ctx_.policy, mb, ctx_.ce_chunk) - reference_doc_logps(ref_.get(), *ctx_.policy, mb, ctx_.ce_chunk);
       for (const auto& u : mb.units) sum += d[u[0]].item<double>();
       count += static_cast<double>(mb.units.size());
-      rows.clear();
-      tokens = 0;
-    };
-    for (size_t i = 0; i < docs.size(); ++i) {
-      // Prompt i with the completion of the example before it (the last one's for the first).
-      const auto& c = docs[(i + docs.size() - 1) % docs.size()].completion;
-      const int64_t n = static_cast<int64_t>(docs[i].prompt.size() + c.size());
-      if (!rows.empty() && tokens + n > budget) flush();
-      rows.push_back(completion_row(docs[i].prompt, c, rows.size()));
-      tokens += n;
     }
-    flush();
   }
   std::vector<double> totals{sum, count};
   if (training && ctx_.world->size() > 1) totals = ctx_.world->allreduce_sum(totals);

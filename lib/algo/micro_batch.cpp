@@ -1,7 +1,10 @@
 #include "algo/algorithm.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "data/example.h"
+#include "recipe/recipe.h"
 
 namespace pt::algo {
 
@@ -136,6 +139,30 @@ data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<i
   const int n = static_cast<int>(d.ids.size());
   unit.ex.docs.push_back(std::move(d));
   return data::pack_row({std::move(unit)}, n, 0, index);
+}
+
+std::vector<std::vector<size_t>> group_by_budget(const std::vector<int64_t>& lengths, int64_t budget) {
+  std::vector<std::vector<size_t>> groups;
+  int64_t tokens = 0;
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    if (groups.empty() || (!groups.back().empty() && tokens + lengths[i] > budget)) {
+      groups.emplace_back();
+      tokens = 0;
+    }
+    groups.back().push_back(i);
+    tokens += lengths[i];
+  }
+  return groups;
+}
+
+std::vector<std::vector<size_t>> split_even(const std::vector<size_t>& items, int parts) {
+  std::vector<std::vector<size_t>> out(static_cast<size_t>(std::max(1, parts)));
+  for (size_t k = 0; k < items.size(); ++k) out[k * out.size() / items.size()].push_back(items[k]);
+  return out;
+}
+
+int64_t micro_budget(const Context& ctx) {
+  return std::max<int64_t>(1, ctx.rows_per_micro) * ctx.recipe->recipe.data.seq_len;
 }
 
 }  // namespace pt::algo

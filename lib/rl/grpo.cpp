@@ -90,8 +90,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     if (r.keep[i] && !((gae || o_.kl_in_reward) && std::isnan(r.rewards[i])))
       kept.push_back(i);
   const int slices = o_.mini_batches, updates = o_.mini_batches * o_.epochs;
-  std::vector<std::vector<size_t>> slice_seqs(slices);
-  for (size_t k = 0; k < kept.size(); ++k) slice_seqs[k * slices / std::max<size_t>(1, kept.size())].push_back(kept[k]);
+  const auto slice_seqs = split_even(kept, slices);
   // Global sequences and completion tokens per slice: the loss denominators of each update.
   std::vector<double> counts(2 * slices, 0);
   for (int s = 0; s < slices; ++s)
@@ -100,75 +99,18 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       counts[2 * s + 1] += static_cast<double>(r.completions[i].tokens.size());
     }
   if (world.size() > 1) counts = world.allreduce_sum(counts);
-  const int64_t budget = std::max<int64_t>(1, ctx_.rows_per_micro) * ctx_.recipe->recipe.data.seq_len;
   // Each slice's micro-batches (and its reference pass) are built once and reused by every epoch.
-  const at::Tensor advantages = r.advantages.contiguous();
-  const double* adv_of = advantages.data_ptr<double>();
   std::vector<std::vector<std::pair<MicroBatch, Side>>> built(slices);
   for (int s = 0; s < slices; ++s) {
     const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
-    std::vector<size_t> group;
-    int64_t tokens = 0;
-    auto flush = [&] {
-      if (group.empty()) return;
-      std::vector<data::Row> rows;
-      int64_t T = 0;
-      for (size_t i : group) {
-        const auto& c = r.completions[i];
-        const auto& p = pb.prompts[r.prompt_of[i]];
-        rows.push_back(completion_row(p, c.tokens, rows.size()));
-        T = std::max<int64_t>(T, static_cast<int64_t>(c.tokens.size()));
-      }
-      MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
-      Side sd;
-      sd.seqs = static_cast<int64_t>(group.size());
-      sd.T = T;
-      sd.den = den;
-      sd.update_tokens = std::max(1.0, counts[2 * s + 1]);
-      std::vector<int64_t> pad;
-      std::vector<double> adv, reward;
-      sd.comp = group;
-      std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
-      for (size_t j = 0; j < group.size(); ++j) {
-        const auto& c = r.completions[group[j]];
-        for (size_t t = 0; t < c.tokens.size(); ++t) {
-          const int64_t at = static_cast<int64_t>(j) * T + static_cast<int64_t>(t);
-          pad.push_back(at);
-          old_pad[static_cast<size_t>(at)] = static_cast<float>(c.logprobs[t]);
-          mask[static_cast<size_t>(at)] = 1.f;
-        }
-        adv.push_back(adv_of[group[j]]);
-        reward.push_back(r.rewards[group[j]]);
-      }
-      auto fopts = at::TensorOptions().dtype(at::kFloat);
-      sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
-      sd.old_lp = at::tensor(old_pad, fopts).view({sd.seqs, T}).to(ctx_.device);
-      sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
-      sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
-      sd.reward = at::tensor(reward, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
-      if (o_.beta != 0) {
-        // Reference log-probs of the same packed layout, without gradients.
-        at::NoGradGuard ng;
-        at::Tensor lp;
-        if (ref_) {
-          lp = label_logprobs(*ref_, mb);
-        } else {
-          AdaptersOff off(*ctx_.policy);
-          lp = label_logprobs(*ctx_.policy, mb);
-        }
-        sd.ref_lp = at::zeros({sd.seqs * T}, lp.options()).index_put_({sd.pad_index}, lp).view({sd.seqs, T});
-      }
-      built[s].emplace_back(std::move(mb), std::move(sd));
-      group.clear();
-      tokens = 0;
-    };
-    for (size_t i : slice_seqs[s]) {
-      const int64_t n = static_cast<int64_t>(pb.prompts[r.prompt_of[i]].size() + r.completions[i].tokens.size());
-      if (!group.empty() && tokens + n > budget) flush();
-      group.push_back(i);
-      tokens += n;
+    std::vector<int64_t> lengths;
+    for (size_t i : slice_seqs[s])
+      lengths.push_back(static_cast<int64_t>(pb.prompts[r.prompt_of[i]].size() + r.completions[i].tokens.size()));
+    for (const auto& members : group_by_budget(lengths, micro_budget(ctx_))) {
+      std::vector<size_t> group;
+      for (size_t j : members) group.push_back(slice_seqs[s][j]);
+      built[s].push_back(build_sequences(group, pb, r, den, std::max(1.0, counts[2 * s + 1])));
     }
-    flush();
   }
   prep.global_tokens = batch.global_tokens;
   if (gae || o_.kl_in_reward) token_advantages(built, r, prep);
@@ -191,6 +133,59 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   }
   prep.step_data = std::move(step);
   return prep;
+}
+
+std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
+                                                         const Rollouts& r, double den, double update_tokens) {
+  std::vector<data::Row> rows;
+  int64_t T = 0;
+  for (size_t i : group) {
+    const auto& c = r.completions[i];
+    rows.push_back(completion_row(pb.prompts[r.prompt_of[i]], c.tokens, rows.size()));
+    T = std::max<int64_t>(T, static_cast<int64_t>(c.tokens.size()));
+  }
+  MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
+  Side sd;
+  sd.seqs = static_cast<int64_t>(group.size());
+  sd.T = T;
+  sd.den = den;
+  sd.update_tokens = update_tokens;
+  sd.comp = group;
+  std::vector<int64_t> pad;
+  std::vector<double> adv, reward;
+  std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
+  const at::Tensor advantages = r.advantages.contiguous();
+  const double* adv_of = advantages.data_ptr<double>();
+  for (size_t j = 0; j < group.size(); ++j) {
+    const auto& c = r.completions[group[j]];
+    for (size_t t = 0; t < c.tokens.size(); ++t) {
+      const int64_t at = static_cast<int64_t>(j) * T + static_cast<int64_t>(t);
+      pad.push_back(at);
+      old_pad[static_cast<size_t>(at)] = static_cast<float>(c.logprobs[t]);
+      mask[static_cast<size_t>(at)] = 1.f;
+    }
+    adv.push_back(adv_of[group[j]]);
+    reward.push_back(r.rewards[group[j]]);
+  }
+  auto fopts = at::TensorOptions().dtype(at::kFloat);
+  sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
+  sd.old_lp = at::tensor(old_pad, fopts).view({sd.seqs, T}).to(ctx_.device);
+  sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
+  sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
+  sd.reward = at::tensor(reward, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
+  if (o_.beta != 0) {
+    // Reference log-probs of the same packed layout, without gradients.
+    at::NoGradGuard ng;
+    at::Tensor lp;
+    if (ref_) {
+      lp = label_logprobs(*ref_, mb);
+    } else {
+      AdaptersOff off(*ctx_.policy);
+      lp = label_logprobs(*ctx_.policy, mb);
+    }
+    sd.ref_lp = at::zeros({sd.seqs * T}, lp.options()).index_put_({sd.pad_index}, lp).view({sd.seqs, T});
+  }
+  return {std::move(mb), std::move(sd)};
 }
 
 at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {

@@ -40,6 +40,9 @@ class Grpo : public algo::Algorithm {
   struct Step : algo::StepData {
     std::vector<Side> side;
   };
+  // One micro-batch of the completions `group` (indices into the rollouts) with their layout.
+  std::pair<algo::MicroBatch, Side> build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
+                                                    const Rollouts& r, double den, double update_tokens);
   at::Tensor label_logprobs(model::CausalLM& m, const algo::MicroBatch& mb);
   at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
   // Per-token advantages of every built sequence from per-token rewards (the outcome on the last
