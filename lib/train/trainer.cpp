@@ -55,11 +55,48 @@ void Trainer::StepMetrics::add(const algo::MetricSum& m) {
 Trainer::Trainer(TrainerParts parts) : p_(parts) {}
 Trainer::~Trainer() = default;
 
+// The run's phases, in order: geometry and loader options, the algorithm's setup, checkpoint parts
+// and their restore, loop parts, the baseline evaluation, training, the final evaluation,
+// checkpoint and export.
 int Trainer::fit(const std::optional<std::string>& resume_dir) {
   const auto& R = p_.recipe->recipe;
   const auto& world = parallel::World::get();
   geo_ = batch_geometry(R.trainer, R.data.seq_len, world.size());
   PT_CHECK(geo_.problem.empty(), "trainer: {}", geo_.problem);
+  const data::LoaderOptions lo = loader_options();
+  st_.total_steps = R.trainer.max_steps > 0 ? R.trainer.max_steps : static_cast<int64_t>(data::count_steps(*p_.data, lo));
+  if (st_.total_steps == 0) fail("the data yields no complete step of {} rows of {} tokens", lo.rows_per_step, R.data.seq_len);
+  setup_algorithm(resume_dir.has_value());
+  json restored_data;
+  restore(resume_dir, restored_data);
+  // A finished run started again: its own checkpoint of the final step already holds this state.
+  std::error_code same_ec;
+  const bool resumed_final = resume_dir && st_.step >= st_.total_steps &&
+                             fs::equivalent(*resume_dir, ckpt::step_dir(R.run_dir(), st_.step), same_ec);
+  loader_ = std::make_unique<data::Loader>(*p_.data, data::DocStream::Split::Train, lo,
+                                           resume_dir ? &restored_data : nullptr);
+  data_state_ = loader_->state();
+  build_loop_parts();
+  if (st_.step == 0 && evaluator_->at_start()) evaluate();  // the baseline the run improves on
+
+  const int rc = train();
+  if (metrics_) metrics_->finish();
+  if (rc != 0) return rc;
+  if (evaluator_->at_end()) evaluate();
+  std::string final_ckpt = "none (checkpoint.save_final: false)";
+  if (checkpointer_->final_due()) final_ckpt = resumed_final ? *resume_dir + " (the run had finished; kept as it was)" : checkpoint();
+  if (R.checkpoint.save_final_hf) export_final();
+  world.barrier();
+  for (size_t i = 0; i < last_stats_.size(); ++i)
+    log::info("data source {}: {}", p_.data->train_sources()[i].opts.name, last_stats_[i].to_json().dump());
+  log::info("trained {} steps, {} tokens ({} trained) in {:.1f}s; last checkpoint {}", st_.step, st_.tokens,
+            st_.trained, st_.elapsed_s, final_ckpt);
+  return 0;
+}
+
+data::LoaderOptions Trainer::loader_options() const {
+  const auto& R = p_.recipe->recipe;
+  const auto& world = parallel::World::get();
   data::LoaderOptions lo;
   lo.rows_per_step = geo_.rows_per_step;
   lo.rank = world.rank();
@@ -67,28 +104,30 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   lo.prefetch_steps = std::max(1, R.data.prefetch / std::max(1, lo.rows_per_step));
   if (p_.tokenizer)
     if (auto pad = p_.tokenizer->pad_id()) lo.pad_id = *pad;
+  return lo;
+}
 
-  st_.total_steps = R.trainer.max_steps > 0 ? R.trainer.max_steps : static_cast<int64_t>(data::count_steps(*p_.data, lo));
-  if (st_.total_steps == 0) fail("the data yields no complete step of {} rows of {} tokens", lo.rows_per_step, R.data.seq_len);
-
+void Trainer::setup_algorithm(bool resuming) {
+  const auto& R = p_.recipe->recipe;
   algo::Context ctx;
   ctx.policy = p_.model;
   ctx.tokenizer = p_.tokenizer;
   ctx.data = p_.data;
-  ctx.world = &world;
+  ctx.world = &parallel::World::get();
   ctx.recipe = p_.recipe;
   ctx.device = p_.model->device();
   ctx.rows_per_micro = geo_.rows_per_micro;
   ctx.ce_chunk = R.trainer.ce_chunk_tokens;
   ctx.autocast_bf16 = p_.autocast_bf16;
-  ctx.resuming = resume_dir.has_value();
+  ctx.resuming = resuming;
   // ZeRO-3: an algorithm may copy the policy (a frozen reference): every layer present meanwhile.
-  {
-    const parallel::Present all(p_.dp);
-    p_.algorithm->setup(ctx);
-  }
+  const parallel::Present all(p_.dp);
+  p_.algorithm->setup(ctx);
+}
 
-  json restored_data;
+// Every part of the run's state in the checkpoints, read back from `resume_dir` when given.
+void Trainer::restore(const std::optional<std::string>& resume_dir, json& restored_data) {
+  const auto& R = p_.recipe->recipe;
   checkpointer_ = std::make_unique<Checkpointer>(R.run_dir(), R.checkpoint);
   checkpointer_->add(model_state(p_.model, p_.tokenizer, p_.dp));
   if (layers_in_shards(p_.model, p_.dp)) checkpointer_->add(sharded_model_state(p_.dp));
@@ -99,27 +138,23 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   checkpointer_->add(algorithm_state(p_.algorithm));
   checkpointer_->add(recipe_state(p_.recipe));
   checkpointer_->add(provenance_state(p_.provenance));
-  if (resume_dir) {
-    checkpointer_->load(*resume_dir);
-    place_optimizer_moments(*p_.model, *p_.optimizer);
-    log::info("resumed from {} at step {}", *resume_dir, st_.step);
-  }
-  // A finished run started again: its own checkpoint of the final step already holds this state.
-  std::error_code same_ec;
-  const bool resumed_final = resume_dir && st_.step >= st_.total_steps &&
-                             fs::equivalent(*resume_dir, ckpt::step_dir(R.run_dir(), st_.step), same_ec);
-  loader_ = std::make_unique<data::Loader>(*p_.data, data::DocStream::Split::Train, lo,
-                                           resume_dir ? &restored_data : nullptr);
-  data_state_ = loader_->state();
-  // Only rank 0 writes metrics; the other ranks' numbers are reduced into its lines.
-  if (world.is_main()) metrics_ = std::make_unique<MetricsLog>(R.run_dir(), R.logging, st_.total_steps, st_.step);
+  if (!resume_dir) return;
+  checkpointer_->load(*resume_dir);
+  place_optimizer_moments(*p_.model, *p_.optimizer);
+  log::info("resumed from {} at step {}", *resume_dir, st_.step);
+}
 
+// Metrics (rank 0 writes; the other ranks' numbers are reduced into its lines), the evaluator,
+// signal handlers, the step strategy.
+void Trainer::build_loop_parts() {
+  const auto& R = p_.recipe->recipe;
+  if (parallel::World::get().is_main())
+    metrics_ = std::make_unique<MetricsLog>(R.run_dir(), R.logging, st_.total_steps, st_.step);
   std::vector<int32_t> stop_ids;
   if (p_.tokenizer)
     if (auto e = p_.tokenizer->eos_id()) stop_ids.push_back(*e);
   if (auto e = p_.model->config().eos_token_id) stop_ids.push_back(static_cast<int32_t>(*e));
   evaluator_ = std::make_unique<Evaluator>(R.trainer.eval, p_.algorithm, p_.model, p_.data, geo_.rows_per_micro, stop_ids);
-
   install_stop_handlers();
   peak_flops_ = device_peak_flops(p_.cuda, R.logging.peak_tflops);
   fault_ = parse_fault();
@@ -132,48 +167,38 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
   }
   strategy_ = p_.dp ? static_cast<parallel::StepStrategy*>(p_.dp) : single_rank_.get();
   p_.model->train(true);
-  if (st_.step == 0 && evaluator_->at_start()) evaluate();  // the baseline the run improves on
+}
 
-  const int rc = train();
-  if (metrics_) metrics_->finish();
-  if (rc != 0) return rc;
-  if (evaluator_->at_end()) evaluate();
-  std::string final_ckpt = "none (checkpoint.save_final: false)";
-  if (checkpointer_->final_due()) final_ckpt = resumed_final ? *resume_dir + " (the run had finished; kept as it was)" : checkpoint();
-  if (R.checkpoint.save_final_hf) {
-    // Written beside the old one and swapped in whole: a kill meanwhile leaves the previous model.
-    const std::string out = R.run_dir() + "/model", staged = R.run_dir() + "/.model.tmp";
-    if (layers_in_shards(p_.model, p_.dp)) {
-      export_hf_layerwise(*p_.model, p_.tokenizer, staged, *p_.dp, world.is_main());
-    } else {
-      const parallel::Present all(p_.dp);  // ZeRO-3 LoRA: the adapters, gathered by every rank
-      const bool merge = R.model.lora && R.model.lora->merge_on_export;
-      TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main(), /*trainable_only=*/R.model.lora && !merge);
-      if (world.is_main()) {
-        fs::remove_all(staged);
-        export_hf(*p_.model, p_.tokenizer, staged, merge);
-      }
-    }
+// The final model in HF format, written beside the old one and swapped in whole (a kill meanwhile
+// leaves the previous model), and the algorithm's own models (PPO's critic).
+void Trainer::export_final() {
+  const auto& R = p_.recipe->recipe;
+  const auto& world = parallel::World::get();
+  const std::string out = R.run_dir() + "/model", staged = R.run_dir() + "/.model.tmp";
+  if (layers_in_shards(p_.model, p_.dp)) {
+    export_hf_layerwise(*p_.model, p_.tokenizer, staged, *p_.dp, world.is_main());
+  } else {
+    const parallel::Present all(p_.dp);  // ZeRO-3 LoRA: the adapters, gathered by every rank
+    const bool merge = R.model.lora && R.model.lora->merge_on_export;
+    TpWhole whole(*p_.model, nullptr, world.rank() == 0, world.is_main(), /*trainable_only=*/R.model.lora && !merge);
     if (world.is_main()) {
-      ckpt::publish_dir(staged, out);
-      log::info("final model (HF format) written to {}", out);
-    }
-    // The algorithm's own models (PPO's critic): replicated on every rank, written by the main one.
-    for (auto& [name, m] : p_.algorithm->exports()) {
-      if (!world.is_main()) continue;
-      const std::string dir = R.run_dir() + "/" + name, tmp = R.run_dir() + "/." + name + ".tmp";
-      fs::remove_all(tmp);
-      export_hf(*m, p_.tokenizer, tmp, false);
-      ckpt::publish_dir(tmp, dir);
-      log::info("{} (HF format) written to {}", name, dir);
+      fs::remove_all(staged);
+      export_hf(*p_.model, p_.tokenizer, staged, merge);
     }
   }
-  world.barrier();
-  for (size_t i = 0; i < last_stats_.size(); ++i)
-    log::info("data source {}: {}", p_.data->train_sources()[i].opts.name, last_stats_[i].to_json().dump());
-  log::info("trained {} steps, {} tokens ({} trained) in {:.1f}s; last checkpoint {}", st_.step, st_.tokens,
-            st_.trained, st_.elapsed_s, final_ckpt);
-  return 0;
+  if (world.is_main()) {
+    ckpt::publish_dir(staged, out);
+    log::info("final model (HF format) written to {}", out);
+  }
+  // Replicated on every rank, written by the main one.
+  for (auto& [name, m] : p_.algorithm->exports()) {
+    if (!world.is_main()) continue;
+    const std::string dir = R.run_dir() + "/" + name, tmp = R.run_dir() + "/." + name + ".tmp";
+    fs::remove_all(tmp);
+    export_hf(*m, p_.tokenizer, tmp, false);
+    ckpt::publish_dir(tmp, dir);
+    log::info("{} (HF format) written to {}", name, dir);
+  }
 }
 
 int Trainer::train() {

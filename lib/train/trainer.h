@@ -70,6 +70,11 @@ class Trainer {
   int train();
   // False when the data ran out before the step could start.
   bool train_step();
+  data::LoaderOptions loader_options() const;
+  void setup_algorithm(bool resuming);
+  void restore(const std::optional<std::string>& resume_dir, nlohmann::json& restored_data);
+  void build_loop_parts();
+  void export_final();
   void forward_backward(size_t index, const algo::Prepared& prep, StepMetrics& metrics, bool last);  // prep.micro[index]
   double optimizer_update();
   void log_step(const data::StepBatch& batch, const algo::Prepared& prep, StepMetrics& sm, double lr, double grad_norm,
