@@ -227,68 +227,70 @@ void check_run_refusals(const Recipe& r, const Node& source) {
 
 }  // namespace
 
-void validate(const Recipe& r, const Node& resolved) {
-  const auto& d = r.data;
-  if (r.model.path.empty() == !r.model.init.has_value())
-    fail_at(where(resolved, {"model", "path"}),
-            r.model.init ? "model.path and model.init both set: load a checkpoint or create a model, not both"
-                         : "model.path is required (or model.init to create a model from the recipe)");
-  const auto& t = r.trainer;
-  if (d.sources.empty() && r.algorithm.name != algo::Name::Grpo)
-    fail_at(where(resolved, {"data", "sources"}), "at least one training source is required");
-  if (r.algorithm.name == algo::Name::Grpo && d.sources.empty())
-    fail_at(where(resolved, {"data", "sources"}), "GRPO needs a prompts source");
+namespace {
 
-  auto check_sources = [&](const std::vector<data::SourceOptions>& sources, const char* list) {
-    std::set<std::string> names;
-    for (size_t i = 0; i < sources.size(); ++i) {
-      const auto& s = sources[i];
-      std::string key = fmt::format("data.{}[{}]", list, i);
-      if (!s.name.empty() && !names.insert(s.name).second)
-        fail_at(Location{"", 0, 0, key + ".name"}, "duplicate source name '{}'", s.name);
-      const bool pref = s.format == data::Format::Preference;
-      const bool pairs = r.algorithm.name == algo::Name::Dpo || r.algorithm.name == algo::Name::RewardModel;
-      if (pairs && !pref)
-        fail_at(Location{"", 0, 0, key + ".format"}, "algorithm {} needs preference data, but this source has format '{}'",
-                enum_name(r.algorithm.name), enum_name(s.format));
-      if (!pairs && pref)
-        fail_at(Location{"", 0, 0, key + ".format"},
-                "preference data is only used by algorithms dpo and reward_model (algorithm.name is '{}')",
-                enum_name(r.algorithm.name));
-      if ((r.algorithm.name == algo::Name::Kto) != (s.format == data::Format::Unpaired))
-        fail_at(Location{"", 0, 0, key + ".format"}, "{}",
-                r.algorithm.name == algo::Name::Kto
-                    ? fmt::format("algorithm kto needs format 'unpaired' ({{prompt, completion, label: true | "
-                                  "false}} records), but this source has format '{}'", enum_name(s.format))
-                    : std::string("unpaired data (format 'unpaired') is only used by algorithm kto"));
-      const bool cls = s.format == data::Format::Classification || s.format == data::Format::TokenClassification;
-      if ((r.algorithm.name == algo::Name::Classify) != cls)
-        fail_at(Location{"", 0, 0, key + ".format"},
-                cls ? "classification data is only used by algorithm classify"
-                    : "algorithm classify needs format 'classification' ({text, label} records) or "
-                      "'token_classification' ({ids, labels} records)");
-      if (r.algorithm.name == algo::Name::Grpo && s.format != data::Format::Prompts)
-        fail_at(Location{"", 0, 0, key + ".format"}, "algorithm grpo needs format 'prompts'");
-    }
-  };
-  check_sources(d.sources, "sources");
-  check_sources(d.eval_sources, "eval_sources");
+// Each source's format against the algorithm, and unique names; located at data.<list>[i].
+void check_sources(const Recipe& r, const Node& resolved, const std::vector<data::SourceOptions>& sources,
+                   const char* list) {
+  const auto name = r.algorithm.name;
+  std::set<std::string> names;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const auto& s = sources[i];
+    const std::string idx = std::to_string(i);
+    auto refuse = [&](const char* key, const std::string& why) { fail_at(where(resolved, {"data", list, idx, key}), "{}", why); };
+    if (!s.name.empty() && !names.insert(s.name).second) refuse("name", fmt::format("duplicate source name '{}'", s.name));
+    const bool pref = s.format == data::Format::Preference;
+    const bool pairs = name == algo::Name::Dpo || name == algo::Name::RewardModel;
+    if (pairs && !pref)
+      refuse("format", fmt::format("algorithm {} needs preference data, but this source has format '{}'",
+                                   enum_name(name), enum_name(s.format)));
+    if (!pairs && pref)
+      refuse("format", fmt::format("preference data is only used by algorithms dpo and reward_model (algorithm.name "
+                                   "is '{}')", enum_name(name)));
+    if ((name == algo::Name::Kto) != (s.format == data::Format::Unpaired))
+      refuse("format", name == algo::Name::Kto
+                           ? fmt::format("algorithm kto needs format 'unpaired' ({{prompt, completion, label: true | "
+                                         "false}} records), but this source has format '{}'", enum_name(s.format))
+                           : std::string("unpaired data (format 'unpaired') is only used by algorithm kto"));
+    const bool cls = s.format == data::Format::Classification || s.format == data::Format::TokenClassification;
+    if ((name == algo::Name::Classify) != cls)
+      refuse("format", cls ? "classification data is only used by algorithm classify"
+                           : "algorithm classify needs format 'classification' ({text, label} records) or "
+                             "'token_classification' ({ids, labels} records)");
+    if (name == algo::Name::Grpo && s.format != data::Format::Prompts)
+      refuse("format", "algorithm grpo needs format 'prompts'");
+  }
+}
+
+void check_data(const Recipe& r, const Node& resolved) {
+  const auto& d = r.data;
+  if (d.sources.empty())
+    fail_at(where(resolved, {"data", "sources"}), r.algorithm.name == algo::Name::Grpo
+                                                      ? "GRPO needs a prompts source"
+                                                      : "at least one training source is required");
+  check_sources(r, resolved, d.sources, "sources");
+  check_sources(r, resolved, d.eval_sources, "eval_sources");
   // The eval split is read once, every record in order: a mixture weight or extra passes would be
   // accepted and ignored.
   for (size_t i = 0; i < d.eval_sources.size(); ++i) {
     const data::SourceOptions def;
     const auto& s = d.eval_sources[i];
     if (s.weight != def.weight || s.epochs != def.epochs)
-      fail_at(Location{"", 0, 0, fmt::format("data.eval_sources[{}].{}", i, s.weight != def.weight ? "weight" : "epochs")},
+      fail_at(where(resolved, {"data", "eval_sources", std::to_string(i), s.weight != def.weight ? "weight" : "epochs"}),
               "held-out sources are read once, every record in order: weight and epochs do not apply to them");
   }
+}
 
+// Whole rows per micro-batch, whole micro-batches per step and per rank; warmup within the run.
+void check_batch_and_optimizer(const Recipe& r, const Node& resolved) {
+  const auto& t = r.trainer;
+  const int64_t seq_len = r.data.seq_len;
   const int dp = r.parallel.data_parallel;
-  const auto g = train::batch_geometry(t, d.seq_len, dp);
-  if (g.micro_tokens % d.seq_len != 0)
+  const auto g = train::batch_geometry(t, seq_len, dp);
+  if (g.micro_tokens % seq_len != 0)
     fail_at(where(resolved, {"trainer", "micro_batch_tokens"}),
             "micro_batch_tokens ({}) must be a multiple of data.seq_len ({}): micro-batches are whole rows",
-            g.micro_tokens, d.seq_len);
+            g.micro_tokens, seq_len);
   if (t.global_batch_tokens % g.micro_tokens != 0)
     fail_at(where(resolved, {"trainer", "global_batch_tokens"}),
             "global_batch_tokens ({}) must be a multiple of micro_batch_tokens ({})", t.global_batch_tokens,
@@ -306,44 +308,59 @@ void validate(const Recipe& r, const Node& resolved) {
   if (r.optimizer.name != "adamw")
     fail_at(where(resolved, {"optimizer", "name"}), "unknown optimizer '{}': expected one of adamw",
             r.optimizer.name);
-  if (r.parallel.tensor_parallel > 1) {
-    // Refused rather than run as something else: it needs split-aware code that is not written yet.
-    if (r.tokenizer.train_new_tokens_only)
-      fail_at(where(resolved, {"tokenizer", "train_new_tokens_only"}),
-              "training only new token rows is not supported with tensor_parallel > 1");
-  }
-  if (r.model.attention == model::AttentionBackend::Flash && r.parallel.device == parallel::Device::Cpu)
-    fail_at(where(resolved, {"model", "attention"}), "attention 'flash' needs a CUDA device (parallel.device is cpu)");
-  check_applicable(r, resolved);
-  check_run_refusals(r, resolved);
+}
+
+// Heads, rewards, packing and references against the algorithm that would use them.
+void check_algorithm_needs(const Recipe& r, const Node& resolved) {
+  const auto name = r.algorithm.name;
   // A head only classify / reward_model train would otherwise be carried along untrained.
-  const bool head_algo = r.algorithm.name == algo::Name::Classify || r.algorithm.name == algo::Name::RewardModel;
+  const bool head_algo = name == algo::Name::Classify || name == algo::Name::RewardModel;
   if (r.model.head.type != model::HeadType::None && !head_algo)
     fail_at(where(resolved, {"model", "head"}), "model.head ({}) is trained by algorithms classify and reward_model; "
             "algorithm {} trains the LM head (remove model.head, or set algorithm.name: classify)",
-            enum_name(r.model.head.type), enum_name(r.algorithm.name));
-  if (r.algorithm.name == algo::Name::RewardModel && r.model.head.type != model::HeadType::None &&
+            enum_name(r.model.head.type), enum_name(name));
+  if (name == algo::Name::RewardModel && r.model.head.type != model::HeadType::None &&
       (r.model.head.type != model::HeadType::SequenceClassification || r.model.head.num_labels != 1))
     fail_at(where(resolved, {"model", "head"}),
             "algorithm reward_model scores each answer with one number: model.head needs type "
             "sequence_classification and num_labels 1 (got {}, num_labels {})",
             enum_name(r.model.head.type), r.model.head.num_labels);
-  if (r.algorithm.name == algo::Name::RewardModel && r.model.lora)
+  if (name == algo::Name::RewardModel && r.model.lora)
     fail_at(where(resolved, {"model", "lora"}), "algorithm reward_model with model.lora: the score head would stay "
             "frozen (heads under LoRA are not part of this build yet); use full fine-tuning");
-  if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
+  if (name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
     fail_at(where(resolved, {"algorithm", "grpo", "rewards"}), "GRPO needs at least one reward");
-  if (r.algorithm.name == algo::Name::Grpo && r.data.packing)
+  if (name == algo::Name::Grpo && r.data.packing)
     fail_at(where(resolved, {"data", "packing"}),
             "GRPO reads one prompt per row: set data.packing: false (prompts per step = "
             "trainer.global_batch_tokens / data.seq_len)");
-  if (r.algorithm.name == algo::Name::Kto && r.algorithm.kto.reference == algo::DpoReference::Cached)
+  if (name == algo::Name::Kto && r.algorithm.kto.reference == algo::DpoReference::Cached)
     fail_at(where(resolved, {"algorithm", "kto", "reference"}),
             "KTO's KL reference point scores mismatched prompt/completion pairs that change every step: 'cached' "
             "does not apply (use model or adapters)");
-  if (r.algorithm.name == algo::Name::Grpo && r.algorithm.grpo.reference == algo::DpoReference::Cached)
+  if (name == algo::Name::Grpo && r.algorithm.grpo.reference == algo::DpoReference::Cached)
     fail_at(where(resolved, {"algorithm", "grpo", "reference"}),
             "GRPO's reference scores fresh completions every step: 'cached' does not apply (use model or adapters)");
+}
+
+}  // namespace
+
+void validate(const Recipe& r, const Node& resolved) {
+  if (r.model.path.empty() == !r.model.init.has_value())
+    fail_at(where(resolved, {"model", "path"}),
+            r.model.init ? "model.path and model.init both set: load a checkpoint or create a model, not both"
+                         : "model.path is required (or model.init to create a model from the recipe)");
+  check_data(r, resolved);
+  check_batch_and_optimizer(r, resolved);
+  // Refused rather than run as something else: it needs split-aware code that is not written yet.
+  if (r.parallel.tensor_parallel > 1 && r.tokenizer.train_new_tokens_only)
+    fail_at(where(resolved, {"tokenizer", "train_new_tokens_only"}),
+            "training only new token rows is not supported with tensor_parallel > 1");
+  if (r.model.attention == model::AttentionBackend::Flash && r.parallel.device == parallel::Device::Cpu)
+    fail_at(where(resolved, {"model", "attention"}), "attention 'flash' needs a CUDA device (parallel.device is cpu)");
+  check_applicable(r, resolved);
+  check_run_refusals(r, resolved);
+  check_algorithm_needs(r, resolved);
 }
 
 }  // namespace pt::recipe

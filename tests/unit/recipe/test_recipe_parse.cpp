@@ -135,3 +135,26 @@ TEST_CASE("base cycles and missing bases are errors") {
   auto msg = error_of([] { load_recipe(kAssets + "does-not-exist.yaml"); });
   REQUIRE_THAT(msg, Catch::Contains("does not exist"));
 }
+
+TEST_CASE("refusals inside lists name the list item's file:line and its index") {
+  const std::string text = R"(run: {name: t}
+model: {path: m}
+algorithm: {name: dpo}
+data:
+  seq_len: 64
+  sources:
+    - {path: a.jsonl, format: preference}
+    - {path: b.jsonl,
+       format: chat}
+  eval_sources:
+    - {path: e.jsonl, format: preference, weight: 2}
+trainer: {global_batch_tokens: 256}
+)";
+  auto msg = error_of([&] { from_text(text); });
+  CHECK_THAT(msg, Catch::Contains("inline.yaml:9:") && Catch::Contains("(data.sources[1].format)") &&
+                      Catch::Contains("needs preference data"));
+  std::string fixed = text;
+  fixed.replace(fixed.find("format: chat"), 12, "format: preference");
+  msg = error_of([&] { from_text(fixed); });
+  CHECK_THAT(msg, Catch::Contains("inline.yaml:11:") && Catch::Contains("(data.eval_sources[0].weight)"));
+}
