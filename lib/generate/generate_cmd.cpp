@@ -115,21 +115,19 @@ std::vector<int32_t> encode_prompt(const ordered_json& rec, const tok::HfTokeniz
   fail("{}: expected a 'messages' list or a 'prompt' (string or messages)", where);
 }
 
-int generate_command(const GenerateFlags& f) {
-  const ModelLocation loc = locate_model(f.model);
-  const bool cuda_ok = PT_HAVE_CUDA && torch::cuda::is_available();
-  if (f.device == "cuda" && !cuda_ok) fail("--device cuda: no CUDA device is available");
-  if (f.device != "auto" && f.device != "cpu" && f.device != "cuda")
-    fail("--device: expected auto, cpu or cuda, got '{}'", f.device);
-  const at::Device device = (f.device != "cpu" && cuda_ok) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  auto tokenizer = tok::HfTokenizer::from_dir(loc.tokenizer);
+namespace {
 
-  // Read and encode every prompt first: a bad line stops the run before any compute.
-  std::ifstream in(f.input);
-  if (!in) fail("--input {}: cannot open", f.input);
+// The --input file's prompts, encoded: a bad line stops the run before any compute.
+struct PromptFile {
   std::vector<std::vector<int32_t>> prompts;
   std::vector<ordered_json> records;
   std::vector<int64_t> line_of;
+};
+
+PromptFile read_prompts(const GenerateFlags& f, const tok::HfTokenizer& tokenizer) {
+  std::ifstream in(f.input);
+  if (!in) fail("--input {}: cannot open", f.input);
+  PromptFile pf;
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -140,37 +138,99 @@ int generate_command(const GenerateFlags& f) {
     } catch (const ordered_json::parse_error& e) {
       fail("{}: malformed JSON at byte {} of the line", where, e.byte);
     }
-    prompts.push_back(encode_prompt(rec, tokenizer, where));
-    if (prompts.back().empty()) fail("{}: the prompt encodes to no tokens", where);
-    records.push_back(std::move(rec));
-    line_of.push_back(n);
+    pf.prompts.push_back(encode_prompt(rec, tokenizer, where));
+    if (pf.prompts.back().empty()) fail("{}: the prompt encodes to no tokens", where);
+    pf.records.push_back(std::move(rec));
+    pf.line_of.push_back(n);
   }
-  if (prompts.empty()) fail("--input {}: no prompts (the file is empty)", f.input);
+  if (pf.prompts.empty()) fail("--input {}: no prompts (the file is empty)", f.input);
+  return pf;
+}
 
-  auto model = load_model(loc, f.dtype, device);
-  const int64_t context = f.max_seq_len > 0 ? f.max_seq_len : model->config().max_position_embeddings;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    for (int32_t id : prompts[i])
-      if (id >= model->vocab_size())
-        fail("{}:{}: token id {} is outside the model's vocabulary of {}", f.input, line_of[i], id, model->vocab_size());
+// Every id inside the model's vocabulary; every prompt leaves room for --max-new-tokens in the
+// context (or keeps its last tokens with --truncate-prompts).
+void fit_prompts(PromptFile& pf, const GenerateFlags& f, const model::CausalLM& model) {
+  const int64_t context = f.max_seq_len > 0 ? f.max_seq_len : model.config().max_position_embeddings;
+  for (size_t i = 0; i < pf.prompts.size(); ++i) {
+    auto& prompt = pf.prompts[i];
+    for (int32_t id : prompt)
+      if (id >= model.vocab_size())
+        fail("{}:{}: token id {} is outside the model's vocabulary of {}", f.input, pf.line_of[i], id, model.vocab_size());
     const int64_t room = context - f.sampling.max_new_tokens;
-    if (static_cast<int64_t>(prompts[i].size()) > room) {
+    if (static_cast<int64_t>(prompt.size()) > room) {
       if (!f.truncate_prompts || room <= 0)
         fail("{}:{}: the prompt has {} tokens; with --max-new-tokens {} the context of {} leaves room for {} "
-             "(--truncate-prompts keeps the last ones)", f.input, line_of[i], prompts[i].size(), f.sampling.max_new_tokens,
+             "(--truncate-prompts keeps the last ones)", f.input, pf.line_of[i], prompt.size(), f.sampling.max_new_tokens,
              context, std::max<int64_t>(0, room));
-      prompts[i].erase(prompts[i].begin(), prompts[i].end() - room);
+      prompt.erase(prompt.begin(), prompt.end() - room);
     }
   }
+}
+
+ordered_json completion_json(const Completion& c, const tok::HfTokenizer& tokenizer) {
+  ordered_json cj{{"text", c.text},
+                  {"num_tokens", c.tokens.size()},
+                  {"finish_reason", c.finish_reason},
+                  {"tokens", c.tokens},
+                  {"logprobs", c.logprobs}};
+  if (!c.top_logprobs.empty()) {
+    ordered_json top = ordered_json::array();
+    for (const auto& alts : c.top_logprobs) {
+      ordered_json a = ordered_json::array();
+      for (const auto& [id, lp] : alts)
+        a.push_back({{"id", id}, {"token", tokenizer.tokenizer().id_to_token(id).value_or("")}, {"logprob", lp}});
+      top.push_back(a);
+    }
+    cj["top_logprobs"] = top;
+  }
+  return cj;
+}
+
+// One JSON line per prompt (its completions in order) to --output or stdout.
+void write_completions(const GenerateFlags& f, const PromptFile& pf, const std::vector<Completion>& outs,
+                       const tok::HfTokenizer& tokenizer) {
+  std::ofstream file;
+  if (!f.output.empty()) {
+    file.open(f.output);
+    if (!file) fail("--output {}: cannot open for writing", f.output);
+  }
+  std::ostream& out = f.output.empty() ? std::cout : file;
+  for (size_t i = 0; i < pf.prompts.size(); ++i) {
+    ordered_json rec;
+    rec["index"] = i;
+    if (pf.records[i].contains("id")) rec["id"] = pf.records[i]["id"];
+    rec["prompt_tokens"] = pf.prompts[i].size();
+    ordered_json comps = ordered_json::array();
+    for (int j = 0; j < f.n; ++j) comps.push_back(completion_json(outs[i * f.n + j], tokenizer));
+    rec["completions"] = comps;
+    out << rec.dump() << "\n";
+  }
+  out.flush();
+  if (!out) fail("writing the completions failed (disk full?)");
+}
+
+}  // namespace
+
+int generate_command(const GenerateFlags& f) {
+  const ModelLocation loc = locate_model(f.model);
+  const bool cuda_ok = PT_HAVE_CUDA && torch::cuda::is_available();
+  if (f.device == "cuda" && !cuda_ok) fail("--device cuda: no CUDA device is available");
+  if (f.device != "auto" && f.device != "cpu" && f.device != "cuda")
+    fail("--device: expected auto, cpu or cuda, got '{}'", f.device);
+  const at::Device device = (f.device != "cpu" && cuda_ok) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  auto tokenizer = tok::HfTokenizer::from_dir(loc.tokenizer);
+  PromptFile pf = read_prompts(f, tokenizer);
+  auto model = load_model(loc, f.dtype, device);
+  fit_prompts(pf, f, *model);
   SamplingParams base = f.sampling;
   if (base.stop_ids.empty()) {
     if (auto e = tokenizer.eos_id()) base.stop_ids.push_back(*e);
     if (auto e = model->config().eos_token_id) base.stop_ids.push_back(static_cast<int32_t>(*e));
   }
   std::vector<Request> reqs;
-  for (size_t i = 0; i < prompts.size(); ++i)
+  for (size_t i = 0; i < pf.prompts.size(); ++i)
     for (int j = 0; j < f.n; ++j) {
-      Request r{prompts[i], base};
+      Request r{pf.prompts[i], base};
       r.params.seed = f.sampling.seed + i * static_cast<uint64_t>(f.n) + static_cast<uint64_t>(j);
       reqs.push_back(std::move(r));
     }
@@ -186,45 +246,10 @@ int generate_command(const GenerateFlags& f) {
                  (long long)p.total, (long long)p.generated_tokens, p.generated_tokens / std::max(p.seconds, 1e-9));
   });
   if (tty) std::fprintf(stderr, "\n");
-
-  std::ofstream file;
-  if (!f.output.empty()) {
-    file.open(f.output);
-    if (!file) fail("--output {}: cannot open for writing", f.output);
-  }
-  std::ostream& out = f.output.empty() ? std::cout : file;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    ordered_json rec;
-    rec["index"] = i;
-    if (records[i].contains("id")) rec["id"] = records[i]["id"];
-    rec["prompt_tokens"] = prompts[i].size();
-    ordered_json comps = ordered_json::array();
-    for (int j = 0; j < f.n; ++j) {
-      const Completion& c = outs[i * f.n + j];
-      ordered_json cj{{"text", c.text},
-                      {"num_tokens", c.tokens.size()},
-                      {"finish_reason", c.finish_reason},
-                      {"tokens", c.tokens},
-                      {"logprobs", c.logprobs}};
-      if (!c.top_logprobs.empty()) {
-        ordered_json top = ordered_json::array();
-        for (const auto& alts : c.top_logprobs) {
-          ordered_json a = ordered_json::array();
-          for (const auto& [id, lp] : alts) a.push_back({{"id", id}, {"token", tokenizer.tokenizer().id_to_token(id).value_or("")}, {"logprob", lp}});
-          top.push_back(a);
-        }
-        cj["top_logprobs"] = top;
-      }
-      comps.push_back(cj);
-    }
-    rec["completions"] = comps;
-    out << rec.dump() << "\n";
-  }
-  out.flush();
-  if (!out) fail("writing the completions failed (disk full?)");
+  write_completions(f, pf, outs, tokenizer);
   const auto& st = engine.last_run();
   log::info("generated {} completions for {} prompts: {} tokens in {:.2f}s ({:.0f} tokens/s) on {}", reqs.size(),
-            prompts.size(), st.generated_tokens, st.seconds, st.generated_tokens / std::max(st.seconds, 1e-9),
+            pf.prompts.size(), st.generated_tokens, st.seconds, st.generated_tokens / std::max(st.seconds, 1e-9),
             device.str());
   return 0;
 }

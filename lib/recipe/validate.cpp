@@ -33,6 +33,7 @@ Location where(const Node& source, std::initializer_list<std::string> keys) {
 // Options that only some modes read: a value other than the default under a mode that ignores it is
 // refused (a recipe key is honoured or refused, never accepted and ignored). Compared with the
 // defaults, not with what the file spelled, so a run directory's fully resolved recipe passes.
+// Long on purpose: a flat table of (option, the mode that ignores it) refusals, one per line.
 void check_applicable(const Recipe& r, const Node& source) {
   auto refuse = [&](std::initializer_list<std::string> keys, const std::string& why) {
     fail_at(where(source, keys), "{}", why);

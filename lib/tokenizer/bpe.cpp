@@ -104,6 +104,8 @@ void Bpe::tokenize(const std::string& word, std::vector<ModelToken>& out) const 
   out.insert(out.end(), toks.begin(), toks.end());
 }
 
+// The hot loop of encoding (symbols, a merge heap, byte fallback, dropout) kept in one piece: its
+// state is shared by every step and splitting it would pass all of it around.
 void Bpe::merge_word(const std::string& w, std::vector<ModelToken>& out) const {
   struct Sym {
     int32_t id;

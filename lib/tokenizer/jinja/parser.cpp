@@ -375,6 +375,8 @@ class Parser {
     return body;
   }
 
+  // One branch per statement keyword (if/for/set/macro/call/filter/...): long on purpose, the
+  // grammar of the block tags in one place.
   StmtPtr statement(const std::string& kw, ExprParser& ep, int line) {
     // Remember where each enclosing block opened, so an unclosed one is reported at its tag.
     struct OpenBlock {
