@@ -111,6 +111,19 @@ void Optimizer::load(const std::string& file) {
   } catch (const c10::Error& e) {
     fail("{}: cannot load the optimizer state: {}", file, e.what_without_backtrace());
   }
+  // Each moment on its parameter's device, wherever the state was saved (a CPU checkpoint resumed
+  // on a GPU, or the other way): every optimizer this process loads, the policy's and PPO's critic's.
+  auto& st = adamw->state();
+  for (auto& group : adamw->param_groups())
+    for (auto& p : group.params()) {
+      auto it = st.find(p.unsafeGetTensorImpl());
+      if (it == st.end()) continue;
+      auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      if (s.exp_avg().device() == p.device()) continue;
+      s.exp_avg(s.exp_avg().to(p.device()));
+      s.exp_avg_sq(s.exp_avg_sq().to(p.device()));
+      if (s.max_exp_avg_sq().defined()) s.max_exp_avg_sq(s.max_exp_avg_sq().to(p.device()));
+    }
 }
 
 }  // namespace pt::optim
