@@ -4,6 +4,14 @@
 
 namespace pt::model {
 
+// Defined in arch_<name>.cpp, one per architecture.
+const ArchSpec& arch_llama();
+const ArchSpec& arch_mistral();
+const ArchSpec& arch_qwen2();
+const ArchSpec& arch_qwen3();
+const ArchSpec& arch_gemma3();
+const ArchSpec& arch_qwen3_moe();
+
 const std::vector<const ArchSpec*>& all_architectures() {
   static const std::vector<const ArchSpec*> all{&arch_llama(), &arch_mistral(), &arch_qwen2(), &arch_qwen3(),
                                                        &arch_gemma3(), &arch_qwen3_moe()};

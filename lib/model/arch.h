@@ -36,16 +36,12 @@ struct ArchSpec {
   TensorNames names{};
 };
 
-const ArchSpec& arch_llama();
-const ArchSpec& arch_mistral();
-const ArchSpec& arch_qwen2();
-const ArchSpec& arch_qwen3();
-const ArchSpec& arch_gemma3();
-const ArchSpec& arch_qwen3_moe();
 // Per-layer windows of Qwen2/Qwen3 configs with use_sliding_window (their ArchSpec::adapt).
 void adapt_qwen_sliding_layers(HfConfig& c);
 
-// All supported architectures, in registration order (the registry lists them from here).
+// All supported architectures, in registration order (the registry lists them from here). Adding
+// one: its arch_<name>.cpp, one line in arch.cpp's list, its parity test. (A list rather than
+// self-registration: objects of a static library that nothing references are dropped by the linker.)
 const std::vector<const ArchSpec*>& all_architectures();
 const ArchSpec& find_architecture(const std::string& hf_name);
 

@@ -96,7 +96,7 @@ TEST_CASE("vocabulary-parallel distillation equals the whole-vocabulary divergen
 }
 
 TEST_CASE("tensor-parallel split dimensions follow the projection names", "[tp]") {
-  const auto& a = model::arch_qwen2();
+  const auto& a = model::find_architecture("Qwen2ForCausalLM");
   CHECK(model::tp_split_dim(a, "model.embed_tokens.weight") == 0);
   CHECK(model::tp_split_dim(a, "lm_head.weight") == 0);
   CHECK(model::tp_split_dim(a, "model.layers.0.self_attn.q_proj.weight") == 0);
