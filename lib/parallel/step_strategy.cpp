@@ -8,17 +8,11 @@
 
 namespace pt::parallel {
 
-SingleRank::SingleRank(std::vector<std::pair<at::Tensor, bool>> params, model::TpGroup* tp)
-    : params_(std::move(params)), tp_(tp) {}
+SingleRank::SingleRank(std::vector<std::pair<at::Tensor, bool>> params, model::TpGroup* tp,
+                       torch::optim::Optimizer& optimizer)
+    : params_(std::move(params)), tp_(tp), optimizer_(optimizer) {}
 
-void SingleRank::zero_grad() {
-  // As torch's Optimizer::zero_grad(set_to_none = true).
-  for (auto& [p, split] : params_)
-    if (p.mutable_grad().defined()) {
-      p.mutable_grad().detach_();
-      p.mutable_grad().reset();
-    }
-}
+void SingleRank::zero_grad() { optimizer_.zero_grad(); }
 
 double SingleRank::reduce_and_clip(double max_norm) {
   if (tp_) return clip_grad_norm_tp(params_, *tp_, max_norm);

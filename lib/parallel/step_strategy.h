@@ -2,6 +2,7 @@
 // What a training step asks of its parallelism, whatever it is (one rank, data-parallel buckets,
 // ZeRO shards, a tensor-parallel group): the trainer's loop calls these and never names which.
 #include <ATen/ATen.h>
+#include <torch/optim/optimizer.h>
 
 #include <string>
 #include <utility>
@@ -30,14 +31,16 @@ class StepStrategy {
 // the group and counts replicated ones once.
 class SingleRank : public StepStrategy {
  public:
-  // params: (parameter, split over `tp`); tp: null without tensor parallelism.
-  SingleRank(std::vector<std::pair<at::Tensor, bool>> params, model::TpGroup* tp);
+  // params: (parameter, split over `tp`); tp: null without tensor parallelism; optimizer: the one
+  // stepping them (it clears their gradients).
+  SingleRank(std::vector<std::pair<at::Tensor, bool>> params, model::TpGroup* tp, torch::optim::Optimizer& optimizer);
   void zero_grad() override;
   double reduce_and_clip(double max_norm) override;
 
  private:
   std::vector<std::pair<at::Tensor, bool>> params_;
   model::TpGroup* tp_;
+  torch::optim::Optimizer& optimizer_;
 };
 
 }  // namespace pt::parallel

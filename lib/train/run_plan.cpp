@@ -52,7 +52,10 @@ void plan_model(RunPlan& p, const recipe::Recipe& r) {
                                        "past it are beyond what it was trained on unless its RoPE scaling is made for them",
                                        r.data.seq_len, c.max_position_embeddings, p.model_path));
   }
-  if (!r.model.init && fs::exists(fs::path(r.model.path) / "config.json"))
+  // model.path's own vocabulary: the weights as loaded unless a full fine-tune resumes (then the
+  // checkpoint's may have grown).
+  if (p.model_path == r.model.path && !p.created) p.original_vocab = p.model_vocab;
+  else if (!r.model.init && fs::exists(fs::path(r.model.path) / "config.json"))
     p.original_vocab = model::HfConfig::from_file(r.model.path + "/config.json").vocab_size;
 }
 

@@ -162,8 +162,8 @@ void Trainer::build_loop_parts() {
     // One data-parallel rank: the same step through the same interface as data parallelism.
     std::vector<std::pair<at::Tensor, bool>> params;
     for (auto& [n, t] : p_.model->named_parameters(true)) params.emplace_back(t, p_.model->tp_split_dim(n) >= 0);
-    single_rank_ = std::make_unique<parallel::SingleRank>(std::move(params),
-                                                          tensor_parallel() ? p_.model->tp_group().get() : nullptr);
+    single_rank_ = std::make_unique<parallel::SingleRank>(
+        std::move(params), tensor_parallel() ? p_.model->tp_group().get() : nullptr, *p_.optimizer->adamw);
   }
   strategy_ = p_.dp ? static_cast<parallel::StepStrategy*>(p_.dp) : single_rank_.get();
   p_.model->train(true);
