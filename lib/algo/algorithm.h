@@ -135,7 +135,9 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
 
 // One row holding prompt + completion as a single document, the completion's tokens trained (RL
 // samples, on-policy answers, KTO's mismatched pairs), as long as the two together.
-data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index);
+// trained: per completion token (empty = all trained).
+data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index,
+                         const std::vector<uint8_t>& trained = {});
 
 // Consecutive items grouped greedily under a token budget: a group closes when the next item would
 // take it past `budget` tokens (an item longer than the budget is a group of its own). How RL

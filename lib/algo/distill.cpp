@@ -71,7 +71,7 @@ void Distill::setup(const Context& ctx) {
     g.max_new_tokens = o_.max_new_tokens;
     g.max_batch = o_.max_batch;
     g.rollout_ranks = o_.rollout_ranks;
-    controller_ = std::make_unique<rl::Controller>(g, /*make_reward=*/nullptr, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
+    controller_ = std::make_unique<rl::Controller>(g, rl::StageFactories{}, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
     log::info("distill: on-policy on {:.0f}% of steps (the student samples up to {} tokens per answer)",
               100 * o_.on_policy, o_.max_new_tokens);
   }

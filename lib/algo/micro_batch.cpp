@@ -129,13 +129,15 @@ Prepared Algorithm::prepare(data::StepBatch& batch, bool training) {
   return p;
 }
 
-data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index) {
+data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index,
+                         const std::vector<uint8_t>& trained) {
   data::Unit unit;
   data::Document d;
   d.ids = prompt;
   d.ids.insert(d.ids.end(), completion.begin(), completion.end());
   d.trained.assign(prompt.size(), 0);
-  d.trained.resize(d.ids.size(), 1);
+  if (trained.empty()) d.trained.resize(d.ids.size(), 1);
+  else d.trained.insert(d.trained.end(), trained.begin(), trained.end());
   const int n = static_cast<int>(d.ids.size());
   unit.ex.docs.push_back(std::move(d));
   return data::pack_row({std::move(unit)}, n, 0, index);

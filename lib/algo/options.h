@@ -151,6 +151,44 @@ struct CriticOptions {
 };
 enum class ImportanceSampling { Token, Sequence };
 
+enum class ToolFormat { Auto, Hermes, Llama3, Mistral };
+
+// RL episodes (lib/env): the environment the policy acts in, turn by turn. single_turn is one
+// completion per prompt scored by the rewards (classic GRPO); the others answer each turn.
+struct EnvironmentOptions {
+  std::string name = "single_turn";
+  int max_turns = 4;
+  int max_episode_tokens = 1024;
+  ToolFormat tool_format = ToolFormat::Auto;
+  OnRewardError on_error = OnRewardError::Error;
+  int low = 1, high = 100;
+  std::string answer_field = "answer";
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("name", name,
+            Spec("registered environment (posttrain list environment): single_turn = one completion scored by "
+                 "the rewards; calculator = tool use (a calculator tool, reward 1 for the record's answer); "
+                 "guess_number = a game with higher/lower feedback")
+                .one_of({"single_turn", "calculator", "guess_number"}));
+    v.field("max_turns", max_turns, Spec("policy turns per episode (not single_turn)").min(1));
+    v.field("max_episode_tokens", max_episode_tokens,
+            Spec("tokens after the prompt an episode may hold, sampled and environment ones together (not "
+                 "single_turn); an episode that reaches it stops (stop reason budget)")
+                .min(1));
+    v.field("tool_format", tool_format,
+            Spec("how tool calls are read from the model's turns: hermes = <tool_call>{json}</tool_call> "
+                 "(Qwen, Hermes), llama3 = a JSON object {name, parameters} (after <|python_tag|> or alone), "
+                 "mistral = [TOOL_CALLS] [{json}, ...]; auto = whichever of them the turn contains (calculator)"));
+    v.field("on_error", on_error,
+            Spec("an environment failing on an episode stops the run (error) or drops the episode from the "
+                 "update (skip: unscored, counted in episode/stop_env_error)"));
+    v.field("low", low, Spec("guess_number: smallest secret number"));
+    v.field("high", high, Spec("guess_number: largest secret number"));
+    v.field("answer_field", answer_field, Spec("calculator: record field holding the reference answer"));
+  }
+};
+
 struct GrpoOptions {
   int group_size = 8;
   int max_new_tokens = 256;
@@ -178,6 +216,7 @@ struct GrpoOptions {
   bool kl_in_reward = false;
   CriticOptions critic;
   std::vector<RewardOptions> rewards;
+  EnvironmentOptions environment;
   DpoReference reference = DpoReference::Auto;
   std::string reference_path;
   template <class V>
@@ -240,7 +279,10 @@ struct GrpoOptions {
                  "rollouts, with the policy's trainable weights broadcast to them from training rank 0 "
                  "before every rollout batch")
                 .min(0));
-    v.field("rewards", rewards, Spec("reward functions, weighted and summed"));
+    v.field("rewards", rewards,
+            Spec("reward functions, weighted and summed (on the episode's last turn, added to the environment's "
+                 "rewards)"));
+    v.field("environment", environment, Spec("the episodes' environment (multi-turn, tools)"));
     v.field("reference", reference,
             Spec("reference for the KL term (beta > 0): model = a frozen copy of reference_path, adapters = the "
                  "policy without its LoRA adapters; auto = adapters with LoRA, else model (cached: refused)"));
@@ -352,6 +394,8 @@ PT_RECIPE_ENUM(pt::algo::DpoLoss, {pt::algo::DpoLoss::Sigmoid, "sigmoid"}, {pt::
                {pt::algo::DpoLoss::Simpo, "simpo"}, {pt::algo::DpoLoss::Orpo, "orpo"})
 PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {pt::algo::DpoReference::Model, "model"},
                {pt::algo::DpoReference::Adapters, "adapters"}, {pt::algo::DpoReference::Cached, "cached"})
+PT_RECIPE_ENUM(pt::algo::ToolFormat, {pt::algo::ToolFormat::Auto, "auto"}, {pt::algo::ToolFormat::Hermes, "hermes"},
+               {pt::algo::ToolFormat::Llama3, "llama3"}, {pt::algo::ToolFormat::Mistral, "mistral"})
 PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"},
                {pt::algo::OnRewardError::Skip, "skip"})
 PT_RECIPE_ENUM(pt::algo::GrpoLoss, {pt::algo::GrpoLoss::Grpo, "grpo"}, {pt::algo::GrpoLoss::Bnpo, "bnpo"},

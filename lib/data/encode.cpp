@@ -292,7 +292,11 @@ Example RecordEncoder::prompts(const ordered_json& rec, const std::string& where
   Example ex;
   ex.docs.push_back(std::move(d));
   ex.meta = nlohmann::json::parse(rec.dump());
-  ex.meta.erase(pf);
+  // The prompt stays in the record, as `prompt`: a multi-turn environment's conversation opens with it.
+  if (pf != "prompt") {
+    ex.meta["prompt"] = ex.meta[pf];
+    ex.meta.erase(pf);
+  }
   const auto& af = field("answer");
   if (ex.meta.contains(af) && af != "answer") {
     ex.meta["answer"] = ex.meta[af];

@@ -4,14 +4,24 @@
 
 #include <algorithm>
 
+#include "core/error.h"
+
 #include "model/tensor_parallel.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace pt::gen {
 
 DecodeBatch::DecodeBatch(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::vector<Request>& requests,
-                         model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats)
-    : model_(model), tok_(tokenizer), requests_(requests), cache_(cache), max_len_(max_len), out_(out), stats_(stats) {
+                         model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats,
+                         const TurnHook* on_turn_end)
+    : model_(model),
+      tok_(tokenizer),
+      requests_(requests),
+      cache_(cache),
+      max_len_(max_len),
+      out_(out),
+      stats_(stats),
+      on_turn_end_(on_turn_end && *on_turn_end ? on_turn_end : nullptr) {
   // Tensor parallelism: every rank's logits of its own rows, gathered, so all ranks sample alike and
   // run the same passes.
   tp_ = model_.tp_group() && model_.tp_group()->size() > 1 ? model_.tp_group().get() : nullptr;
@@ -39,6 +49,8 @@ void DecodeBatch::decode(size_t n) {
   for (size_t i = 0; i < n; ++i) {
     seqs.push_back(&live_[i]);
     pieces.push_back({live_[i].next});
+    pieces.back().insert(pieces.back().end(), live_[i].appended.begin(), live_[i].appended.end());
+    live_[i].appended.clear();
   }
   at::Tensor logits = forward(seqs, pieces);
   for (size_t i = 0; i < n; ++i) live_[i].finished = accept(live_[i], logits[static_cast<int64_t>(i)]);
@@ -58,6 +70,7 @@ void DecodeBatch::prefill(size_t first) {
 }
 
 void DecodeBatch::retire() {
+  if (on_turn_end_) continue_turns();
   std::vector<Live> still;
   for (auto& l : live_) {
     if (l.finished) finish(l);
@@ -66,6 +79,43 @@ void DecodeBatch::retire() {
   live_ = std::move(still);
   // Slot order makes the decode batch's cache rows one consecutive block whenever no slot is free.
   std::sort(live_.begin(), live_.end(), [](const Live& a, const Live& b) { return a.slot < b.slot; });
+}
+
+void DecodeBatch::continue_turns() {
+  std::vector<TurnEnd> ended;
+  std::vector<Live*> who;
+  for (auto& l : live_)
+    if (l.finished) {
+      ended.push_back({l.request, l.turn_start});
+      who.push_back(&l);
+    }
+  if (ended.empty()) return;
+  const auto more = (*on_turn_end_)(ended, out_);
+  PT_CHECK(more.size() == ended.size(), "generation: the turn hook answered {} of {} ended turns", more.size(), ended.size());
+  for (size_t i = 0; i < who.size(); ++i)
+    if (more[i]) append(*who[i], *more[i]);
+}
+
+void DecodeBatch::append(Live& l, const std::vector<int32_t>& tokens) {
+  const Request& req = requests_[l.request];
+  Completion& c = out_[l.request];
+  const int64_t budget = req.max_episode_tokens > 0 ? req.max_episode_tokens : req.params.max_new_tokens;
+  const int64_t after = static_cast<int64_t>(c.tokens.size() + tokens.size());
+  // Room for the appended tokens and at least one sampled token, in the slot and in the episode's budget.
+  if (tokens.empty() || after + 1 > budget || static_cast<int64_t>(req.prompt.size()) + after + 1 > max_len_) {
+    c.finish_reason = "context";
+    return;
+  }
+  if (c.sampled.empty()) c.sampled.assign(c.tokens.size(), 1);
+  c.tokens.insert(c.tokens.end(), tokens.begin(), tokens.end());
+  c.logprobs.resize(c.tokens.size(), 0.0);
+  c.sampled.resize(c.tokens.size(), 0);
+  if (req.params.logprobs_top_k > 0) c.top_logprobs.resize(c.tokens.size());
+  ++c.turns;
+  l.appended = tokens;
+  l.turn_start = c.tokens.size();
+  l.finished = false;
+  c.finish_reason.clear();
 }
 
 at::Tensor DecodeBatch::forward(const std::vector<Live*>& seqs, const std::vector<std::vector<int64_t>>& pieces) {
@@ -89,9 +139,10 @@ at::Tensor DecodeBatch::forward(const std::vector<Live*>& seqs, const std::vecto
   return logits.to(at::kFloat).to(at::kCPU);
 }
 
-bool DecodeBatch::hit_stop_string(const Completion& c, const SamplingParams& p) const {
+bool DecodeBatch::hit_stop_string(const Completion& c, size_t from, const SamplingParams& p) const {
   if (p.stop_strings.empty() || !tok_) return false;
-  const std::string text = tok_->tokenizer().decode(c.tokens, true);
+  const std::vector<int32_t> turn(c.tokens.begin() + static_cast<std::ptrdiff_t>(from), c.tokens.end());
+  const std::string text = tok_->tokenizer().decode(turn, true);
   for (const auto& stop : p.stop_strings)
     if (!stop.empty() && text.find(stop) != std::string::npos) return true;
   return false;
@@ -106,12 +157,15 @@ bool DecodeBatch::accept(Live& l, const at::Tensor& logits) {
   c.logprobs.push_back(s.logprob);
   if (p.logprobs_top_k > 0) c.top_logprobs.push_back(std::move(s.top));
   ++stats_.generated_tokens;
+  if (!c.sampled.empty()) c.sampled.push_back(1);
   l.next = s.token;
-  if (std::find(p.stop_ids.begin(), p.stop_ids.end(), s.token) != p.stop_ids.end() || hit_stop_string(c, p)) {
+  if (std::find(p.stop_ids.begin(), p.stop_ids.end(), s.token) != p.stop_ids.end() || hit_stop_string(c, l.turn_start, p)) {
     c.finish_reason = "stop";
     return true;
   }
-  if (static_cast<int>(c.tokens.size()) >= p.max_new_tokens ||
+  const int64_t budget = req.max_episode_tokens > 0 ? req.max_episode_tokens : p.max_new_tokens;
+  if (static_cast<int64_t>(c.tokens.size() - l.turn_start) >= p.max_new_tokens ||
+      static_cast<int64_t>(c.tokens.size()) >= budget ||
       static_cast<int64_t>(req.prompt.size() + c.tokens.size()) >= max_len_) {
     c.finish_reason = "length";
     return true;
@@ -123,10 +177,12 @@ void DecodeBatch::finish(Live& l) {
   Completion& c = out_[l.request];
   c.prompt_tokens = static_cast<int64_t>(requests_[l.request].prompt.size());
   if (tok_) {
-    std::string text = tok_->tokenizer().decode(c.tokens, true);
+    // A stop string cuts the last turn only; earlier turns (multi-turn) are kept whole.
+    const auto from = static_cast<std::ptrdiff_t>(l.turn_start);
+    std::string text = tok_->tokenizer().decode({c.tokens.begin() + from, c.tokens.end()}, true);
     for (const auto& stop : requests_[l.request].params.stop_strings)
       if (auto at = stop.empty() ? std::string::npos : text.find(stop); at != std::string::npos) text.resize(at);
-    c.text = std::move(text);
+    c.text = from > 0 ? tok_->tokenizer().decode({c.tokens.begin(), c.tokens.begin() + from}, true) + text : std::move(text);
   }
   free_slots_.push_back(l.slot);
   ++stats_.done;

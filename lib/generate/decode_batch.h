@@ -5,9 +5,10 @@
 // (finished sequences give their slot back). A sequence's tokens depend only on its own prompt,
 // seed and logits, never on what else shares a pass.
 //
-// The shape the multi-turn and asynchronous work extends: a sequence that comes back with new
-// tokens (a tool result) is one more prefill piece at its cached offset; weights that change
-// between decode steps change only what the next forward pass reads.
+// Multi-turn: when a turn ends, the caller's hook may hand the sequence tokens to append (an
+// environment's answer); the sequence keeps its slot and feeds them, after its last sampled token, as
+// one longer piece of the next decode pass at its cached offset — its history is never prefilled
+// again. Weights that change between decode steps change only what the next forward pass reads.
 #include <ATen/ATen.h>
 
 #include <deque>
@@ -22,19 +23,23 @@ class DecodeBatch {
  public:
   // `out` receives each request's completion at its index; `stats` counts finished requests and
   // generated tokens. max_len: positions per cache slot.
+  // on_turn_end: multi-turn continuation (null = one turn per sequence).
   DecodeBatch(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::vector<Request>& requests,
-              model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats);
+              model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats,
+              const TurnHook* on_turn_end = nullptr);
 
   bool idle() const { return waiting_.empty() && live_.empty(); }
   size_t running() const { return live_.size(); }
   // Waiting requests take the free slots; they join the live sequences after the running ones.
   void admit();
-  // The first `n` live sequences feed their last sampled token and sample the next.
+  // The first `n` live sequences feed their last sampled token (and any tokens appended after it)
+  // and sample the next.
   void decode(size_t n);
   // The live sequences from index `first` on (the admitted ones) are prefilled together and
   // sample their first token.
   void prefill(size_t first);
-  // Finished sequences get their text and free their slot; the rest stay, in slot order.
+  // Sequences whose turn ended are continued by the hook or finished: finished ones get their text
+  // and free their slot; the rest stay, in slot order.
   void retire();
 
  private:
@@ -43,6 +48,8 @@ class DecodeBatch {
     int64_t slot = 0;
     int64_t cached = 0;  // tokens of this sequence already in the cache
     int32_t next = 0;    // the last sampled token, not yet in the cache
+    std::vector<int32_t> appended;  // tokens appended after `next` (a multi-turn answer), not yet in the cache
+    size_t turn_start = 0;          // where the current turn's tokens begin in the completion
     bool finished = false;
     at::Generator gen;
   };
@@ -50,7 +57,11 @@ class DecodeBatch {
   at::Tensor forward(const std::vector<Live*>& seqs, const std::vector<std::vector<int64_t>>& pieces);
   // Appends a sampled token; true when the sequence is finished (stop id or string, or length).
   bool accept(Live& l, const at::Tensor& logits);
-  bool hit_stop_string(const Completion& c, const SamplingParams& p) const;
+  bool hit_stop_string(const Completion& c, size_t from, const SamplingParams& p) const;
+  // Asks the hook about the sequences whose turn ended; the continued ones are unfinished again.
+  void continue_turns();
+  // Appends the hook's tokens to a sequence, or finishes it ("context") when they leave no room.
+  void append(Live& l, const std::vector<int32_t>& tokens);
   void finish(Live& l);
 
   model::CausalLM& model_;
@@ -60,6 +71,7 @@ class DecodeBatch {
   int64_t max_len_;
   std::vector<Completion>& out_;
   Progress& stats_;
+  const TurnHook* on_turn_end_ = nullptr;
   model::TpGroup* tp_ = nullptr;  // tensor parallelism: logits of each rank's rows are gathered
   at::Tensor head_;
   std::deque<size_t> waiting_;

@@ -26,7 +26,8 @@ int64_t context_length(const std::vector<Request>& requests, int64_t max_seq_len
   int64_t need = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     PT_CHECK(!requests[i].prompt.empty(), "generation: request {} has an empty prompt", i);
-    need = std::max<int64_t>(need, static_cast<int64_t>(requests[i].prompt.size()) + requests[i].params.max_new_tokens);
+    const int64_t after = std::max<int64_t>(requests[i].params.max_new_tokens, requests[i].max_episode_tokens);
+    need = std::max<int64_t>(need, static_cast<int64_t>(requests[i].prompt.size()) + after);
   }
   const int64_t max_len = max_seq_len > 0 ? max_seq_len : need;
   for (size_t i = 0; i < requests.size(); ++i)
@@ -61,7 +62,8 @@ Engine::Engine(model::CausalLM& model, const tok::HfTokenizer* tokenizer, Engine
 }
 
 std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
-                                         const std::function<void(const Progress&)>& on_progress) {
+                                         const std::function<void(const Progress&)>& on_progress,
+                                         const TurnHook& on_turn_end) {
   const auto t0 = std::chrono::steady_clock::now();
   const model::AutocastScope ac(model::bf16_autocast(model_.device()), opts_.autocast_bf16);
   std::vector<Completion> out(requests.size());
@@ -72,7 +74,7 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
   const auto cache = make_cache(model_, slots, max_len, opts_.max_cache_gb);
   at::NoGradGuard ng;
   EvalMode eval(model_);
-  DecodeBatch batch(model_, tok_, requests, *cache, max_len, out, stats_);
+  DecodeBatch batch(model_, tok_, requests, *cache, max_len, out, stats_, &on_turn_end);
   while (!batch.idle()) {
     const size_t running = batch.running();
     batch.admit();
@@ -83,6 +85,11 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
     if (on_progress) on_progress(stats_);
   }
   return out;
+}
+
+int64_t sampled_tokens(const Completion& c) {
+  if (c.sampled.empty()) return static_cast<int64_t>(c.tokens.size());
+  return static_cast<int64_t>(std::count(c.sampled.begin(), c.sampled.end(), uint8_t{1}));
 }
 
 std::vector<double> teacher_forced_logprobs(model::CausalLM& model, const std::vector<int32_t>& prompt,

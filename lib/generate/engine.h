@@ -8,6 +8,7 @@
 // the new weights; LoRA adapters are applied on the fly. Log-probs come from the same forward code
 // as training, so they equal a teacher-forced pass over the same tokens (tested to 1e-5 in fp32).
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,16 +31,39 @@ struct EngineOptions {
 struct Request {
   std::vector<int32_t> prompt;
   SamplingParams params;
+  // Multi-turn episodes: positions after the prompt (sampled and appended) its cache slot holds;
+  // 0 = max_new_tokens (one turn).
+  int64_t max_episode_tokens = 0;
 };
 
 struct Completion {
-  std::vector<int32_t> tokens;
-  std::vector<double> logprobs;
+  std::vector<int32_t> tokens;    // after the prompt: sampled, and (multi-turn) appended by the caller
+  std::vector<double> logprobs;   // per token (0 where appended)
+  // Per token: 1 = sampled by the model, 0 = appended between turns (an environment's answer).
+  // Empty when nothing was appended (every token sampled).
+  std::vector<uint8_t> sampled;
+  int turns = 1;
   std::vector<std::vector<std::pair<int32_t, double>>> top_logprobs;
-  std::string finish_reason;  // "stop" (stop id or stop string) or "length"
+  // The last turn's: "stop" (stop id or stop string) or "length"; "context" when an appended
+  // answer left no room in the sequence's cache slot for another turn.
+  std::string finish_reason;
   std::string text;           // decoded (when the engine has a tokenizer), cut before a stop string
   int64_t prompt_tokens = 0;
 };
+
+// Tokens of a completion the model sampled.
+int64_t sampled_tokens(const Completion& c);
+
+// A sequence whose turn just ended (stop id, stop string or max_new_tokens): `turn_start` is where
+// the turn's tokens begin in its completion.
+struct TurnEnd {
+  size_t request = 0;
+  size_t turn_start = 0;
+};
+// Multi-turn generation: for each ended turn, the tokens to append before the model's next turn
+// (prefilled onto the sequence's cached keys and values), or nullopt to finish the sequence.
+using TurnHook = std::function<std::vector<std::optional<std::vector<int32_t>>>(const std::vector<TurnEnd>&,
+                                                                                const std::vector<Completion>&)>;
 
 struct Progress {
   int64_t done = 0, total = 0, generated_tokens = 0;
@@ -50,8 +74,10 @@ class Engine {
  public:
   Engine(model::CausalLM& model, const tok::HfTokenizer* tokenizer, EngineOptions opts = {});
   // Completions in request order.
+  // on_turn_end: multi-turn episodes (none = every sequence is one turn).
   std::vector<Completion> generate(const std::vector<Request>& requests,
-                                   const std::function<void(const Progress&)>& on_progress = {});
+                                   const std::function<void(const Progress&)>& on_progress = {},
+                                   const TurnHook& on_turn_end = {});
   const Progress& last_run() const { return stats_; }
 
  private:

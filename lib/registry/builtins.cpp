@@ -20,6 +20,14 @@ std::unique_ptr<rl::RewardFunction> make_reward(const algo::RewardOptions& o) {
   return reg.get(o.name)(o);
 }
 
+std::unique_ptr<env::Environment> make_environment(const algo::EnvironmentOptions& o) {
+  register_builtins();
+  auto& reg = registries().environments;
+  if (!reg.contains(o.name))
+    fail("algorithm.grpo.environment: unknown environment '{}' (posttrain list environment)", o.name);
+  return reg.get(o.name)(o);
+}
+
 Registries& registries() {
   static Registries r;
   return r;
@@ -44,7 +52,7 @@ void register_builtins() {
                      algo::make_distill);
     r.algorithms.add("grpo",
                      "on-policy RL: GRPO, Dr. GRPO, BNPO, DAPO, GSPO with group advantages, clipping and a k3 KL",
-                     [](const recipe::Recipe& rc) { return rl::make_grpo(rc, make_reward); });
+                     [](const recipe::Recipe& rc) { return rl::make_grpo(rc, {make_reward, make_environment}); });
     r.algorithms.add("classify", "sequence classification / regression with the score head (model.head)",
                      algo::make_classify);
     r.algorithms.add("kto", "KTO on unpaired desirable / undesirable examples against a reference, with the "
@@ -82,6 +90,13 @@ void register_builtins() {
     r.rewards.add("command", "an external process scoring JSONL on stdin/stdout, with a timeout", rl::make_command);
     r.rewards.add("model", "a reward model: an HF *ForSequenceClassification checkpoint (num_labels 1) on prompt + "
                   "completion", rl::make_reward_model);
+    r.environments.add("single_turn", "one completion per prompt, scored by the rewards (classic GRPO: the one-turn "
+                       "episode)", env::make_single_turn);
+    r.environments.add("calculator", "tool use: arithmetic word problems with a calculator tool (JSON-schema "
+                       "declared, calls in hermes / llama3 / mistral format); reward 1 for the record's answer",
+                       env::make_calculator);
+    r.environments.add("guess_number", "a multi-turn game: guess a seeded secret number in [low, high] with "
+                       "higher / lower feedback; reward 1 - 0.1 x (turns - 1) when solved", env::make_guess_number);
   });
 }
 
@@ -94,6 +109,7 @@ std::vector<Listing> catalog() {
   add_all(registries().attention);
   add_all(registries().algorithms);
   add_all(registries().rewards);
+  add_all(registries().environments);
   add_all(registries().advantages);
   add_all(registries().policy_losses);
   return out;

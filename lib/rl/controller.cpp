@@ -5,6 +5,7 @@
 
 #include "algo/grpo_losses.h"
 #include "core/error.h"
+#include "env/environment.h"
 #include "data/rng.h"
 #include "model/causal_lm.h"
 #include "rl/rollout_link.h"
@@ -18,48 +19,67 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-Controller::Controller(const algo::GrpoOptions& opts, const RewardFactory& make_reward, uint64_t seed,
+Controller::Controller(const algo::GrpoOptions& opts, const StageFactories& make, uint64_t seed,
                        model::CausalLM& policy, const tok::HfTokenizer* tokenizer, bool autocast_bf16)
     : o_(opts),
       seed_(seed),
       autocast_bf16_(autocast_bf16),
       policy_(policy),
       tok_(tokenizer),
-      rewards_(opts.rewards, make_reward) {
+      rewards_(opts.rewards, make.reward) {
   if (tok_)
     if (auto e = tok_->eos_id()) stop_ids_.push_back(*e);
   if (auto e = policy_.config().eos_token_id) stop_ids_.push_back(static_cast<int32_t>(*e));
+  env_ = make.environment ? make.environment(opts.environment) : env::make_single_turn(opts.environment);
+  env::ConversationSpec spec;
+  spec.tok = tok_;
+  spec.end_of_turn = stop_ids_;
+  spec.label = make.template_label;
+  episodes_ = std::make_unique<EpisodeStage>(*env_, opts.environment, std::move(spec));
 }
 
 Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool training) {
   const auto t0 = std::chrono::steady_clock::now();
   Rollouts r;
   r.group_size = training ? o_.group_size : 1;
+  const bool multi = multi_turn();
   std::vector<gen::Request> reqs;
   for (size_t p = 0; p < batch.prompts.size(); ++p)
     for (int g = 0; g < r.group_size; ++g) {
-      gen::Request q{batch.prompts[p], {}};
+      const uint64_t sample = batch.global_index[p] * 1024 + g;
+      // A completion's seed depends on (run seed, step, prompt, sample) only: a resumed run draws the
+      // same rollouts, whatever the batch composition. Its environment gets a seed of its own from it.
+      const uint64_t seed = data::hash3(seed_, static_cast<uint64_t>(step), sample);
+      const uint64_t id = (static_cast<uint64_t>(step) << 32) | (sample & 0xffffffffULL);
+      gen::Request q{episodes_->open(batch.records[p], batch.prompts[p], id, data::hash3(seed, 0x656e76ULL, 0),
+                                     fmt::format("episode {} (step {}, prompt {}, sample {})", id, step,
+                                                 batch.global_index[p], g)),
+                     {}};
+      if (multi) {
+        q.max_episode_tokens = o_.environment.max_episode_tokens;
+        r.prompts.push_back(q.prompt);
+      }
       q.params.temperature = training ? o_.temperature : 0.0;
       q.params.top_p = o_.top_p;
       q.params.top_k = o_.top_k;
       q.params.min_p = o_.min_p;
       q.params.max_new_tokens = o_.max_new_tokens;
       q.params.stop_ids = stop_ids_;
-      // A completion's seed depends on (run seed, step, prompt, sample) only: a resumed run draws the
-      // same rollouts, whatever the batch composition.
-      q.params.seed = data::hash3(seed_, static_cast<uint64_t>(step), batch.global_index[p] * 1024 + g);
+      q.params.seed = seed;
       reqs.push_back(std::move(q));
       r.prompt_of.push_back(p);
     }
   if (training && o_.rollout_ranks > 0) {
+    PT_CHECK(!multi, "multi-turn environments run on the training ranks (rollout_ranks is 0)");
     r.completions = remote_generate(policy_, reqs);  // the rollout ranks, with the current weights
   } else {
     gen::EngineOptions eo;
     eo.max_batch = o_.max_batch;
     eo.autocast_bf16 = autocast_bf16_;
     gen::Engine engine(policy_, tok_, eo);
-    r.completions = engine.generate(reqs);
+    r.completions = engine.generate(reqs, {}, episodes_->hook());
   }
+  r.episodes = episodes_->finish(r.completions);
   r.rollout_s = since(t0);
   return r;
 }
@@ -70,21 +90,28 @@ void Controller::score(const PromptBatch& batch, Rollouts& r) {
   for (size_t i = 0; i < r.completions.size(); ++i) {
     const auto& c = r.completions[i];
     RewardSample s;
-    s.prompt = tok_ ? tok_->tokenizer().decode(batch.prompts[r.prompt_of[i]], false) : std::string();
-    s.completion = c.text;
-    s.completion_raw = tok_ ? tok_->tokenizer().decode(c.tokens, false) : c.text;
+    s.prompt = tok_ ? tok_->tokenizer().decode(r.prompt(batch, i), false) : std::string();
+    // Multi-turn: the reward functions score the episode's last turn.
+    s.completion = multi_turn() ? r.episodes[i].last_text : c.text;
+    s.completion_raw = multi_turn() ? r.episodes[i].last_raw : tok_ ? tok_->tokenizer().decode(c.tokens, false) : c.text;
     s.record = batch.records[r.prompt_of[i]];
-    s.completion_tokens = static_cast<int64_t>(c.tokens.size());
+    s.completion_tokens = gen::sampled_tokens(c);
     s.truncated = c.finish_reason == "length";
     samples.push_back(std::move(s));
   }
   r.scores = rewards_.score(samples);
   r.rewards = r.scores.total;
+  if (multi_turn())
+    for (size_t i = 0; i < r.rewards.size(); ++i) {
+      // The environment's return plus the reward functions' (when any scored); a failed episode is unscored.
+      const Episode& e = r.episodes[i];
+      r.rewards[i] = e.stop == "env_error" ? std::nan("") : e.env_reward + (std::isnan(r.rewards[i]) ? 0.0 : r.rewards[i]);
+    }
   if (o_.overlong_buffer > 0) {
     // DAPO's soft overlong punishment: linear in how far into the last `buffer` tokens it ran.
     const double start = o_.max_new_tokens - o_.overlong_buffer;
     for (size_t i = 0; i < r.rewards.size(); ++i) {
-      const double over = static_cast<double>(r.completions[i].tokens.size()) - start;
+      const double over = static_cast<double>(gen::sampled_tokens(r.completions[i])) - start;
       if (over > 0 && !std::isnan(r.rewards[i])) r.rewards[i] -= o_.overlong_penalty * std::min(1.0, over / o_.overlong_buffer);
     }
   }
@@ -110,7 +137,7 @@ void Controller::advantages(Rollouts& r, const std::function<std::vector<double>
     case algo::Advantage::ReinforcePP:
     case algo::Advantage::ReinforcePPBaseline: {
       std::vector<double> lens;
-      for (const auto& c : r.completions) lens.push_back(static_cast<double>(c.tokens.size()));
+      for (const auto& c : r.completions) lens.push_back(static_cast<double>(gen::sampled_tokens(c)));
       const at::Tensor returns = algo::reinforce_pp_returns(rewards, r.group_size,
                                                             o_.advantage == algo::Advantage::ReinforcePPBaseline);
       const auto m = algo::token_moments(returns, at::tensor(lens, at::TensorOptions().dtype(at::kDouble)));
@@ -139,7 +166,7 @@ Controller::Sums Controller::metrics(const Rollouts& r) const {
   Sums s;
   double len = 0, truncated = 0, kept = 0, reward = 0, unscored = 0, max_len = 0;
   for (size_t i = 0; i < r.completions.size(); ++i) {
-    const double n = static_cast<double>(r.completions[i].tokens.size());
+    const double n = static_cast<double>(gen::sampled_tokens(r.completions[i]));
     len += n;
     max_len = std::max(max_len, n);
     truncated += r.completions[i].finish_reason == "length";
@@ -165,7 +192,30 @@ Controller::Sums Controller::metrics(const Rollouts& r) const {
   s.per_step.emplace_back("time/rollout_s", r.rollout_s);
   s.per_step.emplace_back("time/reward_s", r.reward_s);
   s.per_step.emplace_back("rollout_tokens_per_s", tokens / std::max(r.rollout_s, 1e-9));
+  if (multi_turn()) episode_metrics(r, s);
   return s;
+}
+
+void Controller::episode_metrics(const Rollouts& r, Sums& s) const {
+  double turns = 0, ok = 0, failed = 0, length = 0, env_reward = 0, env_s = 0;
+  std::vector<double> stops(stop_reasons().size(), 0);
+  for (size_t i = 0; i < r.episodes.size(); ++i) {
+    const Episode& e = r.episodes[i];
+    turns += r.completions[i].turns;
+    ok += e.tool_calls_ok;
+    failed += e.tool_calls_failed;
+    length += static_cast<double>(r.completions[i].tokens.size());
+    env_reward += e.env_reward;
+    env_s += e.env_s;
+    for (size_t k = 0; k < stops.size(); ++k) stops[k] += e.stop == stop_reasons()[k];
+  }
+  s.per_completion.emplace_back("episode/turns", turns);
+  s.per_completion.emplace_back("episode/tool_calls_ok", ok);
+  s.per_completion.emplace_back("episode/tool_calls_failed", failed);
+  s.per_completion.emplace_back("episode/length", length);
+  s.per_completion.emplace_back("rewards/environment", env_reward);
+  for (size_t k = 0; k < stops.size(); ++k) s.per_completion.emplace_back("episode/stop_" + stop_reasons()[k], stops[k]);
+  s.per_step.emplace_back("time/env_s", env_s);
 }
 
 }  // namespace pt::rl

@@ -1,7 +1,9 @@
 #pragma once
 // The RL controller: the stages of on-policy RL as functions that read top to bottom —
-//   prompts -> rollout (the generation engine on the policy's live weights) -> score (rewards)
-//   -> advantages (group-relative) -> select (dynamic sampling) -> the policy update (the trainer)
+//   prompts -> rollout (episodes: the generation engine on the policy's live weights, turn by turn
+//   with the environment, rl/episodes.h) -> score (rewards) -> advantages (group-relative)
+//   -> select (dynamic sampling) -> the policy update (the trainer).
+// Single-turn GRPO is the one-turn episode of the single_turn environment.
 // — each stage timed and reported. Reference log-probs for the KL term are taken while the update's
 // micro-batches are built (lib/rl/grpo.cpp), on the same packed layout the policy uses.
 // Roles are colocated (the policy generates, is scored and is updated on the same ranks) unless
@@ -16,7 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "algo/options.h"
+#include "env/environment.h"
 #include "generate/engine.h"
+#include "rl/episodes.h"
 #include "rl/rewards.h"
 
 namespace pt::tok {
@@ -35,6 +39,12 @@ struct Rollouts {
   int group_size = 1;
   std::vector<size_t> prompt_of;  // per completion
   std::vector<gen::Completion> completions;
+  std::vector<Episode> episodes;                 // per completion
+  std::vector<std::vector<int32_t>> prompts;     // per completion when the environment opened it; else empty
+  // A completion's prompt tokens.
+  const std::vector<int32_t>& prompt(const PromptBatch& b, size_t i) const {
+    return prompts.empty() ? b.prompts[prompt_of[i]] : prompts[i];
+  }
   RewardSet::Scores scores;
   std::vector<double> rewards;  // after the overlong punishment
   at::Tensor advantages;        // [completions] fp64
@@ -42,11 +52,17 @@ struct Rollouts {
   double rollout_s = 0, reward_s = 0;
 };
 
+// What the controller's stages are built from, handed in so the RL layer does not depend on the registry.
+struct StageFactories {
+  RewardFactory reward;                  // the recipe's reward functions (registry::make_reward)
+  env::EnvironmentFactory environment;   // the episodes' environment (registry::make_environment); null = single_turn
+  std::string template_label = "(the tokenizer's default)";  // the chat template, as errors name it
+};
+
 class Controller {
  public:
   // autocast_bf16: rollouts decode under bf16 autocast, as the trainer's forward passes run.
-  // make_reward: builds the recipe's reward functions (registry::make_reward).
-  Controller(const algo::GrpoOptions& opts, const RewardFactory& make_reward, uint64_t seed, model::CausalLM& policy,
+  Controller(const algo::GrpoOptions& opts, const StageFactories& make, uint64_t seed, model::CausalLM& policy,
              const tok::HfTokenizer* tokenizer, bool autocast_bf16 = false);
   // training false: evaluation — one greedy completion per prompt, scored, nothing selected.
   Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
@@ -61,6 +77,7 @@ class Controller {
     std::vector<std::pair<std::string, double>> per_step;        // divided by the number of ranks
   };
   Sums metrics(const Rollouts& r) const;
+  bool multi_turn() const { return !env_->single_turn(); }
   int64_t unscored_batches() const { return rewards_.skipped(); }
 
  private:
@@ -71,6 +88,10 @@ class Controller {
   const tok::HfTokenizer* tok_;
   RewardSet rewards_;
   std::vector<int32_t> stop_ids_;
+  std::unique_ptr<env::Environment> env_;
+  std::unique_ptr<EpisodeStage> episodes_;
+  // Per-episode sums of the multi-turn stage (turns, tool calls, stop reasons).
+  void episode_metrics(const Rollouts& r, Sums& s) const;
 };
 
 }  // namespace pt::rl

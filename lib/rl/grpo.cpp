@@ -15,8 +15,8 @@ namespace pt::rl {
 
 using namespace pt::algo;  // the algorithm contract and the loss functions this stage drives
 
-Grpo::Grpo(const GrpoOptions& opts, RewardFactory make_reward, std::string model_path, uint64_t seed)
-    : o_(opts), make_reward_(std::move(make_reward)), model_path_(std::move(model_path)), seed_(seed) {
+Grpo::Grpo(const GrpoOptions& opts, StageFactories make, std::string model_path, uint64_t seed)
+    : o_(opts), make_(std::move(make)), model_path_(std::move(model_path)), seed_(seed) {
   params_.aggregation = o_.loss == GrpoLoss::Grpo     ? GrpoAggregation::Grpo
                         : o_.loss == GrpoLoss::Bnpo   ? GrpoAggregation::Bnpo
                         : o_.loss == GrpoLoss::DrGrpo ? GrpoAggregation::DrGrpo
@@ -31,7 +31,7 @@ Grpo::Grpo(const GrpoOptions& opts, RewardFactory make_reward, std::string model
 
 void Grpo::setup(const Context& ctx) {
   Algorithm::setup(ctx);
-  controller_ = std::make_unique<Controller>(o_, make_reward_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
+  controller_ = std::make_unique<Controller>(o_, make_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
   if (o_.advantage == Advantage::Gae) critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
   if (o_.beta == 0) {
     log::info("grpo: beta = 0, no reference model");
@@ -96,7 +96,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   for (int s = 0; s < slices; ++s)
     for (size_t i : slice_seqs[s]) {
       counts[2 * s] += 1;
-      counts[2 * s + 1] += static_cast<double>(r.completions[i].tokens.size());
+      counts[2 * s + 1] += static_cast<double>(gen::sampled_tokens(r.completions[i]));
     }
   if (world.size() > 1) counts = world.allreduce_sum(counts);
   // Each slice's micro-batches (and its reference pass) are built once and reused by every epoch.
@@ -105,7 +105,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
     std::vector<int64_t> lengths;
     for (size_t i : slice_seqs[s])
-      lengths.push_back(static_cast<int64_t>(pb.prompts[r.prompt_of[i]].size() + r.completions[i].tokens.size()));
+      lengths.push_back(static_cast<int64_t>(r.prompt(pb, i).size() + r.completions[i].tokens.size()));
     for (const auto& members : group_by_budget(lengths, micro_budget(ctx_))) {
       std::vector<size_t> group;
       for (size_t j : members) group.push_back(slice_seqs[s][j]);
@@ -141,8 +141,9 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
   int64_t T = 0;
   for (size_t i : group) {
     const auto& c = r.completions[i];
-    rows.push_back(completion_row(pb.prompts[r.prompt_of[i]], c.tokens, rows.size()));
-    T = std::max<int64_t>(T, static_cast<int64_t>(c.tokens.size()));
+    // Only the policy's sampled tokens are labelled; an environment's are context.
+    rows.push_back(completion_row(r.prompt(pb, i), c.tokens, rows.size(), c.sampled));
+    T = std::max<int64_t>(T, gen::sampled_tokens(c));
   }
   MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
   Side sd;
@@ -158,8 +159,11 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
   const double* adv_of = advantages.data_ptr<double>();
   for (size_t j = 0; j < group.size(); ++j) {
     const auto& c = r.completions[group[j]];
+    // The sampled tokens, in order, take the padded layout's columns (the labelled positions' order).
+    int64_t col = 0;
     for (size_t t = 0; t < c.tokens.size(); ++t) {
-      const int64_t at = static_cast<int64_t>(j) * T + static_cast<int64_t>(t);
+      if (!c.sampled.empty() && !c.sampled[t]) continue;
+      const int64_t at = static_cast<int64_t>(j) * T + col++;
       pad.push_back(at);
       old_pad[static_cast<size_t>(at)] = static_cast<float>(c.logprobs[t]);
       mask[static_cast<size_t>(at)] = 1.f;
@@ -240,7 +244,7 @@ void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>
     // REINFORCE++-baseline on the KL-shaped scores: group mean subtracted, whitened over the tokens.
     const at::Tensor scores = at::tensor(seq_score, at::TensorOptions().dtype(at::kDouble));
     std::vector<double> lens;
-    for (const auto& c : r.completions) lens.push_back(static_cast<double>(c.tokens.size()));
+    for (const auto& c : r.completions) lens.push_back(static_cast<double>(gen::sampled_tokens(c)));
     const at::Tensor returns = reinforce_pp_returns(scores, r.group_size, true);
     const at::Tensor adv = whiten_by_tokens(returns, global(token_moments(returns, at::tensor(lens, at::TensorOptions().dtype(at::kDouble)))));
     const double* a = adv.contiguous().data_ptr<double>();
@@ -331,8 +335,10 @@ LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
   return out;
 }
 
-std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r, RewardFactory make_reward) {
-  return std::make_unique<Grpo>(r.algorithm.grpo, std::move(make_reward), r.model.path, static_cast<uint64_t>(r.run.seed));
+std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r, StageFactories make) {
+  const std::string& dir = r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path;
+  make.template_label = fmt::format("'{}' of {}", r.tokenizer.chat_template.empty() ? "default" : r.tokenizer.chat_template, dir);
+  return std::make_unique<Grpo>(r.algorithm.grpo, std::move(make), r.model.path, static_cast<uint64_t>(r.run.seed));
 }
 
 }  // namespace pt::rl

@@ -16,7 +16,7 @@ namespace pt::rl {
 
 class Grpo : public algo::Algorithm {
  public:
-  Grpo(const algo::GrpoOptions& opts, RewardFactory make_reward, std::string model_path, uint64_t seed);
+  Grpo(const algo::GrpoOptions& opts, StageFactories make, std::string model_path, uint64_t seed);
   void setup(const algo::Context& ctx) override;
   algo::Prepared prepare(data::StepBatch& batch, bool training) override;
   algo::LossOut loss(const algo::MicroBatch& mb, size_t index, const algo::Prepared& prep) override;
@@ -56,7 +56,7 @@ class Grpo : public algo::Algorithm {
                     int updates, algo::Prepared& prep);
 
   algo::GrpoOptions o_;
-  RewardFactory make_reward_;
+  StageFactories make_;
   algo::PolicyLossParams params_;
   std::string model_path_;
   uint64_t seed_;
@@ -66,7 +66,8 @@ class Grpo : public algo::Algorithm {
   std::unique_ptr<Critic> critic_;
 };
 
-// make_reward: the reward functions' factory (registry::make_reward).
-std::unique_ptr<algo::Algorithm> make_grpo(const recipe::Recipe& r, RewardFactory make_reward);
+// make: the reward functions' and environments' factories (the registry's); the template label is
+// filled from the recipe.
+std::unique_ptr<algo::Algorithm> make_grpo(const recipe::Recipe& r, StageFactories make);
 
 }  // namespace pt::rl

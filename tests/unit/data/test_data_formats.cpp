@@ -88,7 +88,7 @@ TEST_CASE("preference pairs become chosen then rejected, only the answers traine
   CHECK(trained_text(msgs.docs[1]).find("Say hi") == std::string::npos);
 }
 
-TEST_CASE("RL prompts end with the generation prompt, train nothing and keep the answer as metadata", "[data][format]") {
+TEST_CASE("RL prompts end with the generation prompt, train nothing and keep the answer and prompt as metadata", "[data][format]") {
   auto e = encoder(Format::Prompts, {{"answer", "solution"}});
   auto ex = e.encode(R"({"prompt":"What is 2+3?","solution":"5","level":2})", "r.jsonl:1");
   REQUIRE(ex.docs.size() == 1);
@@ -97,7 +97,7 @@ TEST_CASE("RL prompts end with the generation prompt, train nothing and keep the
   CHECK(all_text(ex.docs[0]).substr(all_text(ex.docs[0]).size() - 22) == "<|im_start|>assistant\n");
   CHECK(ex.meta["answer"] == "5");
   CHECK(ex.meta["level"] == 2);
-  CHECK(!ex.meta.contains("prompt"));
+  CHECK(ex.meta["prompt"] == "What is 2+3?");  // a multi-turn environment's conversation opens with it
 }
 
 TEST_CASE("token id records take their own vocabulary and optional mask", "[data][format]") {

@@ -51,7 +51,7 @@ TEST_CASE("controller stages: rollout, score, advantages, select", "[rl][control
   o.rewards = {algo::RewardOptions{}};
   o.rewards[0].name = "parity";
   int built = 0;
-  rl::Controller c(o, parity_factory(&built), 7, *m, nullptr);
+  rl::Controller c(o, {parity_factory(&built), nullptr}, 7, *m, nullptr);
   CHECK(built == 1);
   const auto pb = prompts();
 
@@ -104,7 +104,7 @@ TEST_CASE("controller score: DAPO's overlong punishment is linear in the last to
   o.rewards = {algo::RewardOptions{}};
   o.rewards[0].name = "parity";
   int built = 0;
-  rl::Controller c(o, parity_factory(&built), 7, *m, nullptr);
+  rl::Controller c(o, {parity_factory(&built), nullptr}, 7, *m, nullptr);
   const auto pb = prompts();
   auto r = c.rollout(pb, 0, true);
   c.score(pb, r);

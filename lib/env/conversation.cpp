@@ -1,0 +1,120 @@
+#include "env/conversation.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace pt::env {
+
+namespace {
+
+size_t first_difference(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return i;
+  return n;
+}
+
+std::string token_at(const tok::HfTokenizer& t, const std::vector<int32_t>& ids, size_t i) {
+  if (i >= ids.size()) return "(end)";
+  return fmt::format("{} {:?}", ids[i], t.tokenizer().decode({ids[i]}, false));
+}
+
+}  // namespace
+
+Conversation::Conversation(const ConversationSpec& spec, Messages messages, Messages tools)
+    : spec_(spec), messages_(std::move(messages)), tools_(std::move(tools)) {
+  PT_CHECK(spec_.tok && spec_.tok->has_chat_template(spec_.chat.template_name),
+           "multi-turn episodes render their turns with a chat template; the tokenizer has none ({})", spec_.label);
+  rendered_ = render(true);
+  prompt_ = rendered_;
+}
+
+std::vector<int32_t> Conversation::render(bool generation_prompt) const {
+  tok::ChatOptions chat = spec_.chat;
+  chat.add_generation_prompt = generation_prompt;
+  if (!tools_.is_null()) chat.tools = tools_;
+  return spec_.tok->tokenizer().encode(spec_.tok->render_chat(messages_, chat).text, false).ids;
+}
+
+std::vector<int32_t> Conversation::append(const std::string& assistant_text, bool ended_on_end_of_turn,
+                                          const Messages& answer, const std::string& where) {
+  messages_.push_back(Messages{{"role", "assistant"}, {"content", assistant_text}});
+  for (const auto& m : answer) messages_.push_back(m);
+  std::vector<int32_t> next = render(true);
+  const size_t diverge = first_difference(rendered_, next);
+  if (diverge < rendered_.size())
+    fail("{}: the chat template {} is not append-only: rendering turn {} changes token {} of the conversation "
+         "already held ({} -> {}); multi-turn episodes need a template that only appends",
+         where, spec_.label, messages_.size(), diverge, token_at(*spec_.tok, rendered_, diverge),
+         token_at(*spec_.tok, next, diverge));
+  // The template's rendering of the assistant's turn ends at its first end-of-turn token.
+  size_t close = rendered_.size();
+  while (close < next.size() &&
+         std::find(spec_.end_of_turn.begin(), spec_.end_of_turn.end(), next[close]) == spec_.end_of_turn.end())
+    ++close;
+  if (close == next.size())
+    fail("{}: the chat template {} closes an assistant turn without an end-of-turn token (the stop ids {}); the "
+         "environment's answer cannot be placed after the sampled tokens", where, spec_.label,
+         fmt::join(spec_.end_of_turn, ", "));
+  // Sampled up to its end-of-turn token: what follows it. Cut short (max_new_tokens): the template closes it.
+  const size_t from = ended_on_end_of_turn ? close + 1 : close;
+  std::vector<int32_t> delta(next.begin() + static_cast<std::ptrdiff_t>(from), next.end());
+  rendered_ = std::move(next);
+  return delta;
+}
+
+void check_append_only(const ConversationSpec& spec, const Messages& tools) {
+  const bool with_tools = !tools.is_null();
+  Messages opening = Messages::array();
+  opening.push_back({{"role", "user"}, {"content", "What is 12 times 7, plus 5?"}});
+  // Turns and answers of the probe: a tool call and its result when the environment has tools.
+  const std::string call = R"(<tool_call>
+{"name": "calculator", "arguments": {"expression": "12*7+5"}}
+</tool_call>)";
+  std::vector<std::pair<std::string, Messages>> turns;
+  turns.push_back({with_tools ? call : "Is it 89?", Messages::array()});
+  turns.back().second.push_back(with_tools ? Messages{{"role", "tool"}, {"name", "calculator"}, {"content", "89"}}
+                                           : Messages{{"role", "user"}, {"content", "Yes. And 3 plus 4?"}});
+  turns.push_back({"It is 89.", Messages::array()});
+  turns.back().second.push_back({{"role", "user"}, {"content", "Thanks. And 3 plus 4?"}});
+  turns.push_back({"7", Messages::array()});
+
+  Conversation conv(spec, opening, tools);
+  std::vector<int32_t> seq = conv.prompt();
+  for (size_t k = 0; k < turns.size(); ++k) {
+    // The turn as if sampled: the template's own tokens of it, through its end-of-turn token.
+    Messages only = conv.messages();
+    only.push_back({{"role", "assistant"}, {"content", turns[k].first}});
+    tok::ChatOptions chat = spec.chat;
+    chat.add_generation_prompt = false;
+    if (with_tools) chat.tools = tools;
+    const auto closed = spec.tok->tokenizer().encode(spec.tok->render_chat(only, chat).text, false).ids;
+    size_t close = seq.size();
+    while (close < closed.size() &&
+           std::find(spec.end_of_turn.begin(), spec.end_of_turn.end(), closed[close]) == spec.end_of_turn.end())
+      ++close;
+    if (close < closed.size()) ++close;
+    if (first_difference(seq, closed) < seq.size()) break;  // reported below, against the whole conversation
+    seq.insert(seq.end(), closed.begin() + static_cast<std::ptrdiff_t>(seq.size()), closed.begin() + static_cast<std::ptrdiff_t>(close));
+    if (k + 1 == turns.size()) break;
+    const auto delta = conv.append(turns[k].first, true, turns[k].second, "probe conversation");
+    seq.insert(seq.end(), delta.begin(), delta.end());
+  }
+  tok::ChatOptions chat = spec.chat;
+  if (with_tools) chat.tools = tools;
+  Messages all = conv.messages();
+  all.push_back({{"role", "assistant"}, {"content", turns.back().first}});
+  const auto full = spec.tok->tokenizer().encode(spec.tok->render_chat(all, chat).text, false).ids;
+  const size_t d = first_difference(seq, full);
+  if (d < seq.size())
+    fail("the chat template {} is not append-only: a {} conversation built turn by turn differs from the whole "
+         "conversation rendered at the end at token {} ({} built, {} rendered) — it rewrites earlier turns, so the "
+         "tokens a multi-turn episode trains on would not be what the template shows; use an append-only template "
+         "(tokenizer.chat_template)", spec.label, with_tools ? "tool-calling" : "multi-turn", d,
+         token_at(*spec.tok, seq, d), token_at(*spec.tok, full, d));
+}
+
+}  // namespace pt::env

@@ -1,0 +1,44 @@
+#pragma once
+// Tools an environment offers the policy: declared as the ecosystem's JSON schemas (rendered through
+// the chat template's `tools` argument, as transformers does) and run on the calls read from a turn.
+// Every failure — a malformed call, an unknown tool, arguments that do not match the schema, a tool
+// that throws — becomes a `tool` message the model sees, and a failed-call count.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "env/environment.h"
+#include "env/tool_calls.h"
+
+namespace pt::env {
+
+struct Tool {
+  std::string name;
+  std::string description;
+  nlohmann::ordered_json parameters;  // JSON Schema of the arguments object
+  std::function<std::string(const nlohmann::json& args)> run;  // throws std::exception on failure
+};
+
+class ToolBox {
+ public:
+  ToolBox(std::vector<Tool> tools, algo::ToolFormat format);
+  // [{"type": "function", "function": {name, description, parameters}}, ...]
+  Messages schemas() const;
+  struct Answer {
+    Messages messages = Messages::array();  // one `tool` message per call, in call order
+    int ok = 0, failed = 0;
+    bool called() const { return ok + failed > 0; }
+  };
+  // The calls in a turn (raw: decoded with special tokens), run in order.
+  Answer answer(const std::string& raw) const;
+
+ private:
+  std::string run(const ToolCall& call) const;  // throws with the observation's text
+  std::vector<Tool> tools_;
+  algo::ToolFormat format_;
+};
+
+// Arguments against a tool's schema (required properties, JSON types of the declared ones): "" = fine.
+std::string check_arguments(const nlohmann::ordered_json& schema, const nlohmann::json& args);
+
+}  // namespace pt::env

@@ -1,0 +1,124 @@
+#include "rl/episodes.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "tokenizer/hf_tokenizer.h"
+
+namespace pt::rl {
+
+const std::vector<std::string>& stop_reasons() {
+  static const std::vector<std::string> r{"done", "max_turns", "budget", "env_error"};
+  return r;
+}
+
+EpisodeStage::EpisodeStage(env::Environment& environment, const algo::EnvironmentOptions& opts,
+                           env::ConversationSpec spec)
+    : env_(environment), o_(opts), tok_(spec.tok), spec_(std::move(spec)) {
+  if (!env_.single_turn()) {
+    PT_CHECK(tok_, "environment {}: multi-turn episodes need the tokenizer", o_.name);
+    // Once, before any episode: a template that rewrites earlier turns is refused here.
+    env::check_append_only(spec_, env_.tools());
+  }
+}
+
+std::vector<int32_t> EpisodeStage::open(const nlohmann::json& record, const std::vector<int32_t>& data_prompt,
+                                        uint64_t id, uint64_t seed, const std::string& where) {
+  Episode e;
+  e.id = id;
+  e.where = where;
+  env::Opening op;
+  try {
+    op = env_.reset(id, record, seed);
+  } catch (const std::exception& ex) {
+    fail("environment {}: {}: reset failed: {}", o_.name, where, ex.what());
+  }
+  std::vector<int32_t> prompt = data_prompt;
+  if (!env_.single_turn()) {
+    env::Messages messages = op.messages;
+    if (messages.empty()) {  // the record's prompt, as the data pipeline rendered it
+      const auto p = record.find("prompt");
+      PT_CHECK(p != record.end() && (p->is_string() || p->is_array()),
+               "environment {}: {}: the environment opens with the record's prompt, and the record has none", o_.name, where);
+      if (p->is_string()) messages.push_back({{"role", "user"}, {"content", p->get<std::string>()}});
+      else messages = env::Messages::parse(p->dump());
+    }
+    e.conversation = std::make_unique<env::Conversation>(spec_, std::move(messages), op.tools);
+    prompt = e.conversation->prompt();
+  }
+  episodes_.push_back(std::move(e));
+  return prompt;
+}
+
+gen::TurnHook EpisodeStage::hook() {
+  if (env_.single_turn()) return {};  // one turn, no answer: the engine's plain path
+  return [this](const std::vector<gen::TurnEnd>& ended, const std::vector<gen::Completion>& out) {
+    std::vector<std::optional<std::vector<int32_t>>> more;
+    for (const auto& t : ended) more.push_back(on_turn(episodes_.at(t.request), out[t.request], t.turn_start));
+    return more;
+  };
+}
+
+std::optional<std::vector<int32_t>> EpisodeStage::on_turn(Episode& e, const gen::Completion& c, size_t turn_start) {
+  const auto from = c.tokens.begin() + static_cast<std::ptrdiff_t>(turn_start);
+  const bool on_end = c.finish_reason == "stop" && !c.tokens.empty() &&
+                      std::find(spec_.end_of_turn.begin(), spec_.end_of_turn.end(), c.tokens.back()) != spec_.end_of_turn.end();
+  env::AssistantTurn turn;
+  turn.index = c.turns - 1;
+  turn.truncated = c.finish_reason == "length";
+  turn.text = tok_->tokenizer().decode({from, c.tokens.end()}, true);
+  turn.text_raw = tok_->tokenizer().decode({from, on_end ? c.tokens.end() - 1 : c.tokens.end()}, false);
+  e.last_text = turn.text;
+  e.last_raw = turn.text_raw;
+  const auto t0 = std::chrono::steady_clock::now();
+  env::Observation obs;
+  try {
+    obs = env_.step(e.id, turn);
+    if (!obs.done && obs.messages.empty()) throw std::runtime_error("it answered no messages and is not done");
+  } catch (const std::exception& ex) {
+    e.env_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (o_.on_error == algo::OnRewardError::Error)
+      fail("environment {}: {}, turn {}: {} (on_error: skip drops such episodes)", o_.name, e.where, turn.index + 1, ex.what());
+    log::warn("environment {}: {}, turn {}: {}; the episode is dropped (on_error: skip)", o_.name, e.where, turn.index + 1,
+              ex.what());
+    e.stop = "env_error";
+    return std::nullopt;
+  }
+  e.env_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  e.env_reward += obs.reward;
+  e.tool_calls_ok += obs.tool_calls_ok;
+  e.tool_calls_failed += obs.tool_calls_failed;
+  if (obs.done) {
+    e.stop = "done";
+    return std::nullopt;
+  }
+  if (c.turns >= o_.max_turns) {
+    e.stop = "max_turns";
+    return std::nullopt;
+  }
+  e.stop = "budget";  // unless the engine finds room for the answer and another turn
+  return e.conversation->append(turn.text, on_end, obs.messages, fmt::format("environment {}: {}", o_.name, e.where));
+}
+
+std::vector<Episode> EpisodeStage::finish(const std::vector<gen::Completion>& completions) {
+  PT_CHECK(completions.size() == episodes_.size(), "episodes: {} completions for {} episodes", completions.size(),
+           episodes_.size());
+  for (size_t i = 0; i < episodes_.size(); ++i) {
+    Episode& e = episodes_[i];
+    const auto& c = completions[i];
+    // (Multi-turn: each ended turn set the reason; "budget" stands when the engine found no room for
+    // the answer and another turn.)
+    if (env_.single_turn()) {
+      e.stop = "done";
+      e.last_text = c.text;
+    }
+    env_.close(e.id);
+  }
+  std::vector<Episode> out = std::move(episodes_);
+  episodes_.clear();
+  return out;
+}
+
+}  // namespace pt::rl

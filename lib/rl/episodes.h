@@ -1,0 +1,59 @@
+#pragma once
+// The controller's episode stage: opens each rollout as an episode of the recipe's environment, and
+// is the generation engine's turn hook — an ended turn goes to the environment, whose answer (the
+// token delta of the conversation, env::Conversation) is appended to the sequence for the policy's
+// next turn, until the environment is done, max_turns or the token budget is reached, or it fails.
+// Each episode's return, turns, tool calls, environment time and stop reason are kept for the
+// reward and metrics stages.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "algo/options.h"
+#include "env/conversation.h"
+#include "env/environment.h"
+#include "generate/engine.h"
+
+namespace pt::rl {
+
+struct Episode {
+  uint64_t id = 0;
+  std::string where;  // "episode <id> (prompt <index>, sample <g>)": how errors name it
+  double env_reward = 0;
+  int tool_calls_ok = 0, tool_calls_failed = 0;
+  double env_s = 0;
+  std::string stop;  // done, max_turns, budget, env_error
+  std::string last_text, last_raw;  // the last assistant turn (what the reward functions score)
+  std::unique_ptr<env::Conversation> conversation;
+};
+
+// Stop reasons in the order metrics list them.
+const std::vector<std::string>& stop_reasons();
+
+class EpisodeStage {
+ public:
+  // spec: the tokenizer, chat options and end-of-turn ids the conversations are rendered with. A
+  // multi-turn environment's template is checked to be append-only here (env::check_append_only).
+  EpisodeStage(env::Environment& environment, const algo::EnvironmentOptions& opts, env::ConversationSpec spec);
+  // Starts the episodes of one rollout batch (one per request, in request order): their prompts,
+  // the data's own (`data_prompt`, with its record's `prompt` messages) unless the environment opens
+  // with messages or tools.
+  // `id` tells concurrent episodes apart (the environment's key), `seed` is the episode's randomness.
+  std::vector<int32_t> open(const nlohmann::json& record, const std::vector<int32_t>& data_prompt, uint64_t id,
+                            uint64_t seed, const std::string& where);
+  // The engine's turn hook over the episodes opened since the last finish().
+  gen::TurnHook hook();
+  // After generation: the final stop reasons; the environment's episodes are closed.
+  std::vector<Episode> finish(const std::vector<gen::Completion>& completions);
+
+ private:
+  std::optional<std::vector<int32_t>> on_turn(Episode& e, const gen::Completion& c, size_t turn_start);
+  env::Environment& env_;
+  algo::EnvironmentOptions o_;
+  const tok::HfTokenizer* tok_;
+  env::ConversationSpec spec_;
+  std::vector<Episode> episodes_;
+};
+
+}  // namespace pt::rl
