@@ -6,6 +6,8 @@
 #include "tokenizer/regex.h"
 #include "train/geometry.h"
 
+#include <functional>
+
 namespace pt::recipe {
 
 namespace {
@@ -30,6 +32,32 @@ Location where(const Node& source, std::initializer_list<std::string> keys) {
   loc.key = path;
   return loc;
 }
+using Refuse = std::function<void(std::initializer_list<std::string>, const std::string&)>;
+
+// algorithm.grpo.environment: each option only where the environment reads it.
+void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
+  const algo::EnvironmentOptions d, &e = g.environment;
+  const std::string& n = e.name;
+  const bool multi = n != "single_turn";
+  auto only = [&](bool used, bool set, const char* key, const char* users) {
+    if (!used && set)
+      refuse({"algorithm", "grpo", "environment", key},
+             fmt::format("{} is only read by environment {} (this one is '{}')", key, users, n));
+  };
+  only(multi, e.max_turns != d.max_turns, "max_turns", "calculator or guess_number");
+  only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", "calculator or guess_number");
+  only(multi, e.on_error != d.on_error, "on_error", "calculator or guess_number");
+  only(n == "calculator", e.tool_format != d.tool_format, "tool_format", "calculator");
+  only(n == "calculator", e.answer_field != d.answer_field, "answer_field", "calculator");
+  only(n == "guess_number", e.low != d.low, "low", "guess_number");
+  only(n == "guess_number", e.high != d.high, "high", "guess_number");
+  if (n == "guess_number" && e.low > e.high)
+    refuse({"algorithm", "grpo", "environment", "high"}, fmt::format("high ({}) is below low ({})", e.high, e.low));
+  if (multi && g.rollout_ranks > 0)
+    refuse({"algorithm", "grpo", "rollout_ranks"}, "multi-turn episodes (environment " + n + ") run on the training "
+                                                   "ranks in this build: rollout_ranks must be 0");
+}
+
 // Options that only some modes read: a value other than the default under a mode that ignores it is
 // refused (a recipe key is honoured or refused, never accepted and ignored). Compared with the
 // defaults, not with what the file spelled, so a run directory's fully resolved recipe passes.
@@ -128,6 +156,7 @@ void check_applicable(const Recipe& r, const Node& source) {
                          "token would be down-weighted); set the cap epsilon_max, e.g. 5.0", g.epsilon_high));
     if (g.overlong_buffer == 0 && g.overlong_penalty != d.overlong_penalty)
       refuse({"algorithm", "grpo", "overlong_penalty"}, "overlong_penalty needs overlong_buffer > 0");
+    check_environment(g, refuse);
     for (size_t i = 0; i < g.rewards.size(); ++i) {
       const algo::RewardOptions rd, &w = g.rewards[i];
       const std::string key = fmt::format("algorithm.grpo.rewards[{}]", i);
@@ -329,8 +358,9 @@ void check_algorithm_needs(const Recipe& r, const Node& resolved) {
   if (name == algo::Name::RewardModel && r.model.lora)
     fail_at(where(resolved, {"model", "lora"}), "algorithm reward_model with model.lora: the score head would stay "
             "frozen (heads under LoRA are not part of this build yet); use full fine-tuning");
-  if (name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty())
-    fail_at(where(resolved, {"algorithm", "grpo", "rewards"}), "GRPO needs at least one reward");
+  if (name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty() && r.algorithm.grpo.environment.name == "single_turn")
+    fail_at(where(resolved, {"algorithm", "grpo", "rewards"}),
+            "GRPO needs at least one reward (or an environment that scores its episodes: algorithm.grpo.environment)");
   if (name == algo::Name::Grpo && r.data.packing)
     fail_at(where(resolved, {"data", "packing"}),
             "GRPO reads one prompt per row: set data.packing: false (prompts per step = "

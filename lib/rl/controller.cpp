@@ -1,5 +1,6 @@
 #include "rl/controller.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -34,6 +35,8 @@ Controller::Controller(const algo::GrpoOptions& opts, const StageFactories& make
   env::ConversationSpec spec;
   spec.tok = tok_;
   spec.end_of_turn = stop_ids_;
+  std::sort(spec.end_of_turn.begin(), spec.end_of_turn.end());
+  spec.end_of_turn.erase(std::unique(spec.end_of_turn.begin(), spec.end_of_turn.end()), spec.end_of_turn.end());
   spec.label = make.template_label;
   episodes_ = std::make_unique<EpisodeStage>(*env_, opts.environment, std::move(spec));
 }

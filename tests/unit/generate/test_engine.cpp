@@ -219,3 +219,77 @@ TEST_CASE("the engine runs on live weights and honours stop ids and the cache li
   engine.generate({q});
   CHECK(m->is_training());
 }
+
+TEST_CASE("multi-turn: appended tokens continue the cached sequence, log-probs equal a teacher-forced pass", "[generate][multiturn]") {
+  for (const auto& name : {std::string("qwen3"), std::string("llama")}) {
+    auto m = test::load_tiny(name);
+    // 6 sequences through 3 slots; each ends its turns at 5 tokens and gets 2..4 answers of 3 tokens.
+    gen::Engine engine(*m, nullptr, gen::EngineOptions{3, 0, 0});
+    std::vector<gen::Request> reqs;
+    for (int i = 0; i < 6; ++i) {
+      gen::Request q;
+      q.prompt = prompt_of(4 + 2 * i, i, 389);
+      q.params.temperature = 1.0;
+      q.params.seed = 500 + i;
+      q.params.max_new_tokens = 5;
+      q.max_episode_tokens = 64;
+      reqs.push_back(q);
+    }
+    std::vector<int> answered(reqs.size(), 0);
+    gen::TurnHook hook = [&](const std::vector<gen::TurnEnd>& ended, const std::vector<gen::Completion>& out) {
+      std::vector<std::optional<std::vector<int32_t>>> more;
+      for (const auto& t : ended) {
+        CHECK(out[t.request].tokens.size() - t.turn_start == 5);  // the turn's own length limit
+        if (answered[t.request] < 2 + static_cast<int>(t.request % 3)) {
+          ++answered[t.request];
+          more.push_back(prompt_of(3, 77 + static_cast<int>(t.request), 389));
+        } else {
+          more.push_back(std::nullopt);
+        }
+      }
+      return more;
+    };
+    auto outs = engine.generate(reqs, {}, hook);
+    double worst = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      const auto& c = outs[i];
+      const int answers = 2 + static_cast<int>(i % 3);
+      CHECK(c.turns == answers + 1);
+      REQUIRE(c.tokens.size() == static_cast<size_t>(5 * (answers + 1) + 3 * answers));
+      REQUIRE(c.sampled.size() == c.tokens.size());
+      CHECK(gen::sampled_tokens(c) == 5 * (answers + 1));
+      // The whole sequence teacher-forced: the sampled tokens' log-probs equal the cached continuation's.
+      auto ref = gen::teacher_forced_logprobs(*m, reqs[i].prompt, c.tokens);
+      for (size_t j = 0; j < ref.size(); ++j)
+        if (c.sampled[j]) worst = std::max(worst, std::abs(ref[j] - c.logprobs[j]));
+        else CHECK(c.logprobs[j] == 0.0);
+    }
+    std::printf("multi-turn engine vs teacher-forced log-probs %-6s max abs diff %.2e\n", name.c_str(), worst);
+    CHECK(worst < 1e-5);
+  }
+}
+
+TEST_CASE("multi-turn: an answer that leaves no room for another turn finishes the sequence", "[generate][multiturn]") {
+  auto m = test::load_tiny("qwen2");
+  gen::Engine engine(*m, nullptr, gen::EngineOptions{2, 0, 0});
+  gen::Request q;
+  q.prompt = prompt_of(6, 1, 389);
+  q.params.temperature = 0;
+  q.params.max_new_tokens = 4;
+  q.max_episode_tokens = 12;  // 4 sampled + 4 appended + 4 sampled = 12: a second answer cannot fit
+  int calls = 0;
+  gen::TurnHook hook = [&](const std::vector<gen::TurnEnd>& ended, const std::vector<gen::Completion>&) {
+    ++calls;
+    return std::vector<std::optional<std::vector<int32_t>>>(ended.size(), prompt_of(4, 9, 389));
+  };
+  auto out = engine.generate({q}, {}, hook)[0];
+  CHECK(calls == 2);
+  CHECK(out.turns == 2);
+  CHECK(out.tokens.size() == 12);
+  CHECK(out.finish_reason == "context");
+  // Without the hook: one turn, nothing appended, no mask (the single-turn path).
+  auto plain = engine.generate({q})[0];
+  CHECK(plain.turns == 1);
+  CHECK(plain.sampled.empty());
+  CHECK(std::vector<int32_t>(out.tokens.begin(), out.tokens.begin() + 4) == plain.tokens);
+}
