@@ -100,7 +100,7 @@ void check_append_only(const ConversationSpec& spec, const Messages& tools) {
     if (first_difference(seq, closed) < seq.size()) break;  // reported below, against the whole conversation
     seq.insert(seq.end(), closed.begin() + static_cast<std::ptrdiff_t>(seq.size()), closed.begin() + static_cast<std::ptrdiff_t>(close));
     if (k + 1 == turns.size()) break;
-    const auto delta = conv.append(turns[k].first, true, turns[k].second, "probe conversation");
+    const auto delta = conv.append(turns[k].first, true, turns[k].second, "start-up check of multi-turn continuity (a probe conversation)");
     seq.insert(seq.end(), delta.begin(), delta.end());
   }
   tok::ChatOptions chat = spec.chat;
