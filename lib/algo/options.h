@@ -163,14 +163,16 @@ struct EnvironmentOptions {
   OnRewardError on_error = OnRewardError::Error;
   int low = 1, high = 100;
   std::string answer_field = "answer";
+  std::string command;
+  double timeout_s = 60;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
     v.field("name", name,
             Spec("registered environment (posttrain list environment): single_turn = one completion scored by "
                  "the rewards; calculator = tool use (a calculator tool, reward 1 for the record's answer); "
-                 "guess_number = a game with higher/lower feedback")
-                .one_of({"single_turn", "calculator", "guess_number"}));
+                 "guess_number = a game with higher/lower feedback; command = an external process")
+                .one_of({"single_turn", "calculator", "guess_number", "command"}));
     v.field("max_turns", max_turns, Spec("policy turns per episode (not single_turn)").min(1));
     v.field("max_episode_tokens", max_episode_tokens,
             Spec("tokens after the prompt an episode may hold, sampled and environment ones together (not "
@@ -186,6 +188,12 @@ struct EnvironmentOptions {
     v.field("low", low, Spec("guess_number: smallest secret number"));
     v.field("high", high, Spec("guess_number: largest secret number"));
     v.field("answer_field", answer_field, Spec("calculator: record field holding the reference answer"));
+    v.field("command", command,
+            Spec("command: a process started once (sh -c) serving every episode over JSONL on stdin/stdout: "
+                 "{type: reset, episode, seed, record} -> {episode, messages, tools?}; {type: step, episode, turn, "
+                 "text, text_raw} -> {episode, messages, reward, done, tool_calls_ok?, tool_calls_failed?} or "
+                 "{episode, error}; {type: close, episode} (no reply)"));
+    v.field("timeout_s", timeout_s, Spec("command: seconds to wait for each reply").gt(0));
   }
 };
 

@@ -44,9 +44,13 @@ void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
       refuse({"algorithm", "grpo", "environment", key},
              fmt::format("{} is only read by environment {} (this one is '{}')", key, users, n));
   };
-  only(multi, e.max_turns != d.max_turns, "max_turns", "calculator or guess_number");
-  only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", "calculator or guess_number");
-  only(multi, e.on_error != d.on_error, "on_error", "calculator or guess_number");
+  only(multi, e.max_turns != d.max_turns, "max_turns", "calculator, guess_number or command");
+  only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", "calculator, guess_number or command");
+  only(multi, e.on_error != d.on_error, "on_error", "calculator, guess_number or command");
+  only(n == "command", !e.command.empty(), "command", "command");
+  only(n == "command", e.timeout_s != d.timeout_s, "timeout_s", "command");
+  if (n == "command" && e.command.empty())
+    refuse({"algorithm", "grpo", "environment", "name"}, "environment 'command' needs command: the process to start");
   only(n == "calculator", e.tool_format != d.tool_format, "tool_format", "calculator");
   only(n == "calculator", e.answer_field != d.answer_field, "answer_field", "calculator");
   only(n == "guess_number", e.low != d.low, "low", "guess_number");

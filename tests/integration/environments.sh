@@ -73,3 +73,74 @@ refused "GRPO needs at least one reward" --set "algorithm.grpo.rewards=[]"
 "$POSTTRAIN" list environment | tee "$tmp/list.txt"
 for e in single_turn calculator guess_number; do grep -q "$e" "$tmp/list.txt" || fail "list environment: no $e"; done
 echo "environments: validate refusals and listing ok"
+
+# The recommender example: GRPO against the external simulated user (Python, JSONL) raises the
+# held-out business metric (greedy accepted recommendations per episode, of 3) past a random recommender's.
+rec=examples/recommender/recipe.yaml
+recargs=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model")
+"$POSTTRAIN" run "$rec" "${recargs[@]}" --set run.name=rec > "$tmp/rec.log" 2>&1 || { cat "$tmp/rec.log"; fail "recommender run"; }
+"$PT_PYTHON" - "$tmp/rec/metrics.jsonl" <<'PY'
+import json, random, sys
+sys.path.insert(0, "examples/recommender")
+import simulator
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ev = [r for r in rows if "eval/reward" in r]
+rng, total, n = random.Random(0), 0, 0
+for user in range(400):  # the same script's baseline: a recommender that picks items at random
+    likes = simulator.tastes(user)
+    for _ in range(20):
+        shown, acc = set(), 0
+        for _ in range(3):
+            i = rng.randint(1, 9)
+            acc += i not in shown and (i in likes or rng.random() < 0.05)
+            shown.add(i)
+        total, n = total + acc, n + 1
+curve = ", ".join(f"{r['step']}: {r['eval/reward']:.2f}" for r in ev)
+print(f"recommender: held-out accepted recommendations per episode {ev[0]['eval/reward']:.2f} -> {ev[-1]['eval/reward']:.2f} "
+      f"({curve}); a random recommender: {total / n:.2f}")
+assert ev[-1]["eval/reward"] >= ev[0]["eval/reward"] + 0.5, curve
+assert ev[-1]["eval/reward"] > total / n, (curve, total / n)
+PY
+resume_check rec-resume "$rec" reward,loss "${recargs[@]}"
+
+# An external environment that crashes, hangs past its timeout or prints garbage: a clear error naming
+# the environment and the episode, and the last checkpoint intact; under on_error: skip the run
+# finishes and counts the dropped episodes.
+cat > "$tmp/flaky.py" <<'PY'
+import json, subprocess, sys, time
+mode, n = sys.argv[1], 0
+sim = subprocess.Popen([sys.executable, "examples/recommender/simulator.py"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+for line in sys.stdin:
+    msg = json.loads(line)
+    n += msg["type"] == "step"
+    if n > 900 and msg["type"] == "step":
+        if mode == "crash": sys.exit(3)
+        if mode == "hang": time.sleep(60)
+        if mode == "garbage": print("oops", flush=True); continue
+        if mode == "error": print(json.dumps({"episode": msg["episode"], "error": "simulator overloaded"}), flush=True); continue
+    sim.stdin.write(line); sim.stdin.flush()
+    if msg["type"] != "close": print(sim.stdout.readline(), end="", flush=True)
+PY
+for mode in crash hang garbage; do
+  set +e
+  "$POSTTRAIN" run "$rec" "${recargs[@]}" "${short[@]}" --set run.name="env-$mode" --set algorithm.grpo.environment.timeout_s=3 \
+    --set algorithm.grpo.environment.command="$PT_PYTHON $tmp/flaky.py $mode" > "$tmp/env-$mode.log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || fail "environment $mode: the run did not stop"
+  case "$mode" in
+    crash) pat="environment command '.*flaky.py crash': the process exited with status 3" ;;
+    hang) pat="environment command '.*flaky.py hang': no reply within timeout_s = 3 for the step of episode [0-9]*" ;;
+    garbage) pat="environment command '.*flaky.py garbage': episode [0-9]*: reply line 'oops' is not JSON" ;;
+  esac
+  grep -q "$pat" "$tmp/env-$mode.log" || { cat "$tmp/env-$mode.log"; fail "environment $mode message"; }
+  grep -q "episode [0-9]* (step [0-9]*, prompt [0-9]*, sample [0-9]*)" "$tmp/env-$mode.log" || { cat "$tmp/env-$mode.log"; fail "environment $mode: episode not named"; }
+  last="$(ls "$tmp/env-$mode/checkpoints" | tail -1)"
+  [ -f "$tmp/env-$mode/checkpoints/$last/DONE" ] || fail "environment $mode: the last checkpoint is incomplete"
+  echo "environment $mode: stopped with: $(grep -o "error: .*" "$tmp/env-$mode.log" | head -1 | cut -c1-220)"
+done
+"$POSTTRAIN" run "$rec" "${recargs[@]}" "${short[@]}" --set run.name=env-skip --set algorithm.grpo.environment.on_error=skip \
+  --set algorithm.grpo.environment.command="$PT_PYTHON $tmp/flaky.py error" > "$tmp/env-skip.log" 2>&1 || { cat "$tmp/env-skip.log"; fail "on_error skip"; }
+dropped="$(col "$tmp/env-skip/metrics.jsonl" episode/stop_env_error)"
+"$PT_PYTHON" -c "import sys; v=[float(x) for x in sys.argv[1:]]; assert max(v) > 0 and v[0] == 0, v" $dropped || fail "skip: dropped episodes not counted: $dropped"
+echo "environment on_error skip: dropped fraction per step $dropped"
