@@ -54,7 +54,8 @@ MetricsLog::MetricsLog(const std::string& run_dir, const LoggingOptions& opts, i
     while (std::getline(in, line)) {
       try {
         auto j = nlohmann::json::parse(line);
-        if (j.value("step", int64_t{0}) <= resume_step) kept += line + "\n";
+        // A fresh run (resume_step 0) keeps nothing: not even an earlier run's evaluation at step 0.
+        if (resume_step > 0 && j.value("step", int64_t{0}) <= resume_step) kept += line + "\n";
       } catch (const std::exception&) {
         // A line cut by a kill in mid-write is not worth keeping.
       }

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Fixtures of the environment examples (deterministic, seeded; standard library only).
+
+examples/calculator/sft.jsonl — tool-call traces for the quickstart model: a user asks for an
+  arithmetic result the model cannot work out itself ("Compute 23*47+5."), the assistant calls the
+  calculator tool (Qwen/Hermes <tool_call> JSON), the tool answers, the assistant repeats the result.
+examples/calculator/prompts.jsonl — held-apart problems of the same kind with their answers, for
+  GRPO in the calculator environment (reward 1 for the right final number).
+examples/guess_number/sft.jsonl — games of guess-the-number (1-9) played by a player who guesses at
+  random among the numbers still possible, for the quickstart model to learn the game's format.
+examples/guess_number/prompts.jsonl — records for the guess_number environment (it opens the game itself).
+Run: python3 scripts/make_env_examples.py
+"""
+import json
+import os
+import random
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+
+
+def problem(rng):
+    a, b, c = rng.randint(11, 99), rng.randint(11, 99), rng.randint(1, 99)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return f"{a}*{b}+{c}", a * b + c
+    if kind == 1:
+        return f"{a}*{b}", a * b
+    return f"{a}+{b}*{c}", a + b * c
+
+
+def call(expr):
+    return "<tool_call>\n" + json.dumps({"name": "calculator", "arguments": {"expression": expr}}) + "\n</tool_call>"
+
+
+def calculator(rng):
+    os.makedirs(os.path.join(ROOT, "calculator"), exist_ok=True)
+    with open(os.path.join(ROOT, "calculator", "sft.jsonl"), "w") as f:
+        for _ in range(3000):
+            expr, value = problem(rng)
+            msgs = [{"role": "user", "content": f"Compute {expr}."},
+                    {"role": "assistant", "content": call(expr)},
+                    {"role": "tool", "content": str(value)},
+                    {"role": "assistant", "content": str(value)}]
+            f.write(json.dumps({"messages": msgs}) + "\n")
+    with open(os.path.join(ROOT, "calculator", "prompts.jsonl"), "w") as f:
+        for _ in range(600):
+            expr, value = problem(rng)
+            f.write(json.dumps({"prompt": [{"role": "user", "content": f"Compute {expr}."}], "answer": str(value)}) + "\n")
+
+
+def guess_number(rng):
+    os.makedirs(os.path.join(ROOT, "guess_number"), exist_ok=True)
+    opening = ("I am thinking of a whole number from 1 to 9. Guess it: answer with one number. "
+               "After each guess I say higher or lower.")
+    with open(os.path.join(ROOT, "guess_number", "sft.jsonl"), "w") as f:
+        for _ in range(2000):
+            secret, lo, hi = rng.randint(1, 9), 1, 9
+            msgs = [{"role": "user", "content": opening}]
+            for _ in range(4):
+                guess = rng.randint(lo, hi)
+                msgs.append({"role": "assistant", "content": str(guess)})
+                if guess == secret:
+                    break
+                if guess < secret:
+                    lo = guess + 1
+                    msgs.append({"role": "user", "content": "Higher."})
+                else:
+                    hi = guess - 1
+                    msgs.append({"role": "user", "content": "Lower."})
+            f.write(json.dumps({"messages": msgs}) + "\n")
+    with open(os.path.join(ROOT, "guess_number", "prompts.jsonl"), "w") as f:
+        for i in range(400):
+            f.write(json.dumps({"prompt": "play", "game": i}) + "\n")
+
+
+if __name__ == "__main__":
+    calculator(random.Random(11))
+    guess_number(random.Random(12))
