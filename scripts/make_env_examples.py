@@ -8,7 +8,8 @@ examples/calculator/prompts.jsonl — held-apart problems of the same kind with 
   GRPO in the calculator environment (reward 1 for the right final number).
 examples/guess_number/sft.jsonl — games of guess-the-number (1-9) played by a player who guesses at
   random among the numbers still possible, for the quickstart model to learn the game's format.
-examples/guess_number/prompts.jsonl — records for the guess_number environment (it opens the game itself).
+examples/guess_number/prompts.jsonl — records for the guess_number environment (it opens the game itself;
+  each record's secret is what the samples of its group play against).
 Run: python3 scripts/make_env_examples.py
 """
 import json
@@ -70,7 +71,7 @@ def guess_number(rng):
             f.write(json.dumps({"messages": msgs}) + "\n")
     with open(os.path.join(ROOT, "guess_number", "prompts.jsonl"), "w") as f:
         for i in range(400):
-            f.write(json.dumps({"prompt": "play", "game": i}) + "\n")
+            f.write(json.dumps({"prompt": "play", "secret": rng.randint(1, 9)}) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-// A multi-turn game with feedback: the environment holds a secret whole number in [low, high] (from
-// the episode's seed) and answers each guess with "higher" or "lower"; solving it ends the episode
+// A multi-turn game with feedback: the environment holds a secret whole number in [low, high] (the
+// record's `secret`, else drawn from the episode's seed) and answers each guess with "higher" or "lower"; solving it ends the episode
 // with reward 1 - 0.1 x (turns used - 1) (at least 0.1), so fewer turns score more; not solving
 // within max_turns scores 0.
 #include <algorithm>
@@ -23,9 +23,16 @@ class GuessNumber : public Environment {
     PT_CHECK(o.low <= o.high, "environment guess_number: low ({}) is above high ({})", o.low, o.high);
   }
 
-  Opening reset(uint64_t episode, const nlohmann::json&, uint64_t seed) override {
+  Opening reset(uint64_t episode, const nlohmann::json& record, uint64_t seed) override {
     const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(o_.high) - o_.low + 1);
-    const int64_t secret = o_.low + static_cast<int64_t>(seed % span);
+    int64_t secret = o_.low + static_cast<int64_t>(seed % span);
+    if (const auto s = record.find("secret"); s != record.end()) {
+      // The record's secret: the samples of one prompt play the same game (a group-relative baseline).
+      PT_CHECK(s->is_number_integer() && s->get<int64_t>() >= o_.low && s->get<int64_t>() <= o_.high,
+               "environment guess_number: the record's secret {} is not a whole number from {} to {}", s->dump(),
+               o_.low, o_.high);
+      secret = s->get<int64_t>();
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       secrets_[episode] = secret;

@@ -14,6 +14,8 @@
 #  - fsdp ZeRO-3 on the mesh (FSDP x TP): sharded loading of each slice, the same curve, per-rank
 #    parameter / gradient / optimizer bytes halved again, per-slice model shards resumed on another
 #    data-parallel size, refused on another tp, exported by `posttrain export` to the run's model;
+#  - multi-turn episodes at tp 2 (guess_number, and the recommender's external simulator): the same
+#    episodes, rewards and turns as one rank
 #  - GRPO at tp 2 (rollouts from the split model): identical rewards; evaluation with generation on
 #    the 2 x 2 mesh: identical exact-match accuracy;
 #  - LoRA (every projection, the embedding, an untied LM head; dropout) at tp 2 and on the 2 x 2 mesh:
@@ -258,6 +260,29 @@ d = max(abs(p - q) for p, q in zip(la, lb))
 assert len(la) == len(lb) == 4 and d < 1e-6, (la, lb)
 print(f"grpo tp 2 vs 1 rank: identical sampled and greedy rewards {[r['rewards/exact_match'] for r in b if 'rewards/exact_match' in r]}, "
       f"losses within {d:.1e} (absolute; |loss| ~ {max(abs(v) for v in la):.3f})")
+PY
+# Multi-turn episodes at tp 2: a built-in environment (guess_number) and an external one (the
+# recommender's simulated user, one process per rank) give the same episodes, rewards and turns.
+game=(--set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.environment.low=1
+      --set algorithm.grpo.environment.high=9 --set algorithm.grpo.environment.max_turns=3
+      --set algorithm.grpo.environment.max_episode_tokens=200 --set "algorithm.grpo.rewards=[]"
+      --set algorithm.grpo.max_new_tokens=6 --set trainer.global_batch_tokens=256 --set trainer.micro_batch_tokens=256)
+train game-1 1 examples/grpo/recipe.yaml "${grpo[@]}" "${game[@]}"
+train game-tp2 2 examples/grpo/recipe.yaml "${grpo[@]}" "${game[@]}" --set parallel.tensor_parallel=2
+train rec-1 1 examples/recommender/recipe.yaml "${grpo[@]}"
+train rec-tp2 2 examples/recommender/recipe.yaml "${grpo[@]}" --set parallel.tensor_parallel=2
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, sys
+t = sys.argv[1]
+def rows(r):
+    return [json.loads(l) for l in open(f"{t}/{r}/metrics.jsonl")]
+for one, two in (("game-1", "game-tp2"), ("rec-1", "rec-tp2")):
+    a, b = rows(one), rows(two)
+    for key in ("reward", "episode/turns", "episode/length", "eval/reward", "eval/episode/turns"):
+        x, y = [r[key] for r in a if key in r], [r[key] for r in b if key in r]
+        assert x and x == y, (one, key, x, y)
+    print(f"{two}: the same episodes as one rank (rewards {[round(r['reward'], 4) for r in b if 'reward' in r]}, "
+          f"turns {[round(r['episode/turns'], 3) for r in b if 'episode/turns' in r]})")
 PY
 # Distillation: student and teacher both split by vocabulary rows; the divergence's normalizers and
 # top-k candidates combined over the group (forward KL, and JSD restricted to the teacher's top 8).
