@@ -3,7 +3,7 @@
 # broken recipe in tests/assets/bad-recipes/ fails with the message in its "# expect:" header.
 set -euo pipefail
 : "${POSTTRAIN:?path to the posttrain binary}"
-EXPECTED_RECIPES=27  # update when adding recipes to configs/ or examples/
+EXPECTED_RECIPES=33  # update when adding recipes to configs/ or examples/
 
 mapfile -t recipes < <(find configs examples -name '*.yaml' | sort)
 echo "found ${#recipes[@]} recipes"
