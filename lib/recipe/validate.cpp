@@ -57,9 +57,6 @@ void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
   only(n == "guess_number", e.high != d.high, "high", "guess_number");
   if (n == "guess_number" && e.low > e.high)
     refuse({"algorithm", "grpo", "environment", "high"}, fmt::format("high ({}) is below low ({})", e.high, e.low));
-  if (multi && g.rollout_ranks > 0)
-    refuse({"algorithm", "grpo", "rollout_ranks"}, "multi-turn episodes (environment " + n + ") run on the training "
-                                                   "ranks in this build: rollout_ranks must be 0");
 }
 
 // Options that only some modes read: a value other than the default under a mode that ignores it is

@@ -20,6 +20,16 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
+std::unique_ptr<EpisodeStage> make_episode_stage(const algo::EnvironmentOptions& opts, const StageFactories& make,
+                                                 const model::CausalLM& policy, const tok::HfTokenizer* tokenizer) {
+  env::ConversationSpec spec;
+  spec.tok = tokenizer;
+  spec.end_of_turn = end_of_turn_ids(policy, tokenizer);
+  spec.label = make.template_label;
+  return std::make_unique<EpisodeStage>(make.environment ? make.environment(opts) : env::make_single_turn(opts), opts,
+                                        std::move(spec));
+}
+
 Controller::Controller(const algo::GrpoOptions& opts, const StageFactories& make, uint64_t seed,
                        model::CausalLM& policy, const tok::HfTokenizer* tokenizer, bool autocast_bf16)
     : o_(opts),
@@ -27,41 +37,34 @@ Controller::Controller(const algo::GrpoOptions& opts, const StageFactories& make
       autocast_bf16_(autocast_bf16),
       policy_(policy),
       tok_(tokenizer),
-      rewards_(opts.rewards, make.reward) {
-  if (tok_)
-    if (auto e = tok_->eos_id()) stop_ids_.push_back(*e);
-  if (auto e = policy_.config().eos_token_id) stop_ids_.push_back(static_cast<int32_t>(*e));
-  env_ = make.environment ? make.environment(opts.environment) : env::make_single_turn(opts.environment);
-  env::ConversationSpec spec;
-  spec.tok = tok_;
-  spec.end_of_turn = stop_ids_;
-  std::sort(spec.end_of_turn.begin(), spec.end_of_turn.end());
-  spec.end_of_turn.erase(std::unique(spec.end_of_turn.begin(), spec.end_of_turn.end()), spec.end_of_turn.end());
-  spec.label = make.template_label;
-  episodes_ = std::make_unique<EpisodeStage>(*env_, opts.environment, std::move(spec));
-}
+      rewards_(opts.rewards, make.reward),
+      stop_ids_(end_of_turn_ids(policy, tokenizer)),
+      episodes_(make_episode_stage(opts.environment, make, policy, tokenizer)) {}
 
 Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool training) {
   const auto t0 = std::chrono::steady_clock::now();
   Rollouts r;
   r.group_size = training ? o_.group_size : 1;
   const bool multi = multi_turn();
+  // Multi-turn episodes on rollout ranks run there whole (environment included); else they open here.
+  const bool remote = training && o_.rollout_ranks > 0, remote_episodes = remote && multi;
   std::vector<gen::Request> reqs;
+  std::vector<EpisodeSpec> specs;
   for (size_t p = 0; p < batch.prompts.size(); ++p)
     for (int g = 0; g < r.group_size; ++g) {
       const uint64_t sample = batch.global_index[p] * 1024 + g;
       // A completion's seed depends on (run seed, step, prompt, sample) only: a resumed run draws the
       // same rollouts, whatever the batch composition. Its environment gets a seed of its own from it.
       const uint64_t seed = data::hash3(seed_, static_cast<uint64_t>(step), sample);
-      const uint64_t id = (static_cast<uint64_t>(step) << 32) | (sample & 0xffffffffULL);
-      gen::Request q{episodes_->open(batch.records[p], batch.prompts[p], id, data::hash3(seed, 0x656e76ULL, 0),
-                                     fmt::format("episode {} (step {}, prompt {}, sample {})", id, step,
-                                                 batch.global_index[p], g)),
-                     {}};
-      if (multi) {
-        q.max_episode_tokens = o_.environment.max_episode_tokens;
-        r.prompts.push_back(q.prompt);
-      }
+      EpisodeSpec spec;
+      spec.record = batch.records[p];
+      spec.data_prompt = batch.prompts[p];
+      spec.id = (static_cast<uint64_t>(step) << 32) | (sample & 0xffffffffULL);
+      spec.seed = data::hash3(seed, 0x656e76ULL, 0);
+      spec.where = fmt::format("episode {} (step {}, prompt {}, sample {})", spec.id, step, batch.global_index[p], g);
+      gen::Request q{remote_episodes ? batch.prompts[p] : episodes_->open(spec), {}};
+      if (multi) q.max_episode_tokens = o_.environment.max_episode_tokens;
+      if (remote_episodes) specs.push_back(std::move(spec));
       q.params.temperature = training ? o_.temperature : 0.0;
       q.params.top_p = o_.top_p;
       q.params.top_k = o_.top_k;
@@ -72,17 +75,21 @@ Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool traini
       reqs.push_back(std::move(q));
       r.prompt_of.push_back(p);
     }
-  if (training && o_.rollout_ranks > 0) {
-    PT_CHECK(!multi, "multi-turn environments run on the training ranks (rollout_ranks is 0)");
-    r.completions = remote_generate(policy_, reqs);  // the rollout ranks, with the current weights
+  if (remote) {
+    // The rollout ranks, with the current weights (and the environment, for multi-turn episodes).
+    RemoteRollouts out = remote_generate(policy_, reqs, specs);
+    r.completions = std::move(out.completions);
+    r.episodes = remote_episodes ? std::move(out.episodes) : episodes_->finish(r.completions);
   } else {
     gen::EngineOptions eo;
     eo.max_batch = o_.max_batch;
     eo.autocast_bf16 = autocast_bf16_;
     gen::Engine engine(policy_, tok_, eo);
     r.completions = engine.generate(reqs, {}, episodes_->hook());
+    r.episodes = episodes_->finish(r.completions);
   }
-  r.episodes = episodes_->finish(r.completions);
+  if (multi)
+    for (const auto& e : r.episodes) r.prompts.push_back(e.prompt);
   r.rollout_s = since(t0);
   return r;
 }

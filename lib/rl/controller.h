@@ -59,6 +59,10 @@ struct StageFactories {
   std::string template_label = "(the tokenizer's default)";  // the chat template, as errors name it
 };
 
+// The episode stage of a recipe's environment (on the training ranks, or on a rollout worker).
+std::unique_ptr<EpisodeStage> make_episode_stage(const algo::EnvironmentOptions& opts, const StageFactories& make,
+                                                 const model::CausalLM& policy, const tok::HfTokenizer* tokenizer);
+
 class Controller {
  public:
   // autocast_bf16: rollouts decode under bf16 autocast, as the trainer's forward passes run.
@@ -77,7 +81,7 @@ class Controller {
     std::vector<std::pair<std::string, double>> per_step;        // divided by the number of ranks
   };
   Sums metrics(const Rollouts& r) const;
-  bool multi_turn() const { return !env_->single_turn(); }
+  bool multi_turn() const { return !episodes_->single_turn(); }
   int64_t unscored_batches() const { return rewards_.skipped(); }
 
  private:
@@ -88,7 +92,6 @@ class Controller {
   const tok::HfTokenizer* tok_;
   RewardSet rewards_;
   std::vector<int32_t> stop_ids_;
-  std::unique_ptr<env::Environment> env_;
   std::unique_ptr<EpisodeStage> episodes_;
   // Per-episode sums of the multi-turn stage (turns, tool calls, stop reasons).
   void episode_metrics(const Rollouts& r, Sums& s) const;

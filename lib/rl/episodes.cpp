@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "model/causal_lm.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace pt::rl {
@@ -14,29 +15,39 @@ const std::vector<std::string>& stop_reasons() {
   return r;
 }
 
-EpisodeStage::EpisodeStage(env::Environment& environment, const algo::EnvironmentOptions& opts,
+std::vector<int32_t> end_of_turn_ids(const model::CausalLM& policy, const tok::HfTokenizer* tokenizer) {
+  std::vector<int32_t> ids;
+  if (tokenizer)
+    if (auto e = tokenizer->eos_id()) ids.push_back(*e);
+  if (auto e = policy.config().eos_token_id)
+    if (std::find(ids.begin(), ids.end(), static_cast<int32_t>(*e)) == ids.end()) ids.push_back(static_cast<int32_t>(*e));
+  return ids;
+}
+
+EpisodeStage::EpisodeStage(std::unique_ptr<env::Environment> environment, const algo::EnvironmentOptions& opts,
                            env::ConversationSpec spec)
-    : env_(environment), o_(opts), tok_(spec.tok), spec_(std::move(spec)) {
-  if (!env_.single_turn()) {
+    : env_(std::move(environment)), o_(opts), tok_(spec.tok), spec_(std::move(spec)) {
+  if (!env_->single_turn()) {
     PT_CHECK(tok_, "environment {}: multi-turn episodes need the tokenizer", o_.name);
     // Once, before any episode: a template that rewrites earlier turns is refused here.
-    env::check_append_only(spec_, env_.tools());
+    env::check_append_only(spec_, env_->tools());
   }
 }
 
-std::vector<int32_t> EpisodeStage::open(const nlohmann::json& record, const std::vector<int32_t>& data_prompt,
-                                        uint64_t id, uint64_t seed, const std::string& where) {
+std::vector<int32_t> EpisodeStage::open(const EpisodeSpec& spec) {
   Episode e;
-  e.id = id;
-  e.where = where;
+  e.id = spec.id;
+  e.where = spec.where;
+  const auto& where = spec.where;
+  const auto& record = spec.record;
   env::Opening op;
   try {
-    op = env_.reset(id, record, seed);
+    op = env_->reset(spec.id, record, spec.seed);
   } catch (const std::exception& ex) {
     fail("environment {}: {}: reset failed: {}", o_.name, where, ex.what());
   }
-  std::vector<int32_t> prompt = data_prompt;
-  if (!env_.single_turn()) {
+  std::vector<int32_t> prompt = spec.data_prompt;
+  if (!env_->single_turn()) {
     env::Messages messages = op.messages;
     if (messages.empty()) {  // the record's prompt, as the data pipeline rendered it
       const auto p = record.find("prompt");
@@ -48,12 +59,13 @@ std::vector<int32_t> EpisodeStage::open(const nlohmann::json& record, const std:
     e.conversation = std::make_unique<env::Conversation>(spec_, std::move(messages), op.tools);
     prompt = e.conversation->prompt();
   }
+  e.prompt = prompt;
   episodes_.push_back(std::move(e));
   return prompt;
 }
 
 gen::TurnHook EpisodeStage::hook() {
-  if (env_.single_turn()) return {};  // one turn, no answer: the engine's plain path
+  if (env_->single_turn()) return {};  // one turn, no answer: the engine's plain path
   return [this](const std::vector<gen::TurnEnd>& ended, const std::vector<gen::Completion>& out) {
     std::vector<std::optional<std::vector<int32_t>>> more;
     for (const auto& t : ended) more.push_back(on_turn(episodes_.at(t.request), out[t.request], t.turn_start));
@@ -75,7 +87,7 @@ std::optional<std::vector<int32_t>> EpisodeStage::on_turn(Episode& e, const gen:
   const auto t0 = std::chrono::steady_clock::now();
   env::Observation obs;
   try {
-    obs = env_.step(e.id, turn);
+    obs = env_->step(e.id, turn);
     if (!obs.done && obs.messages.empty()) throw std::runtime_error("it answered no messages and is not done");
   } catch (const std::exception& ex) {
     e.env_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -110,11 +122,11 @@ std::vector<Episode> EpisodeStage::finish(const std::vector<gen::Completion>& co
     const auto& c = completions[i];
     // (Multi-turn: each ended turn set the reason; "budget" stands when the engine found no room for
     // the answer and another turn.)
-    if (env_.single_turn()) {
+    if (env_->single_turn()) {
       e.stop = "done";
       e.last_text = c.text;
     }
-    env_.close(e.id);
+    env_->close(e.id);
   }
   std::vector<Episode> out = std::move(episodes_);
   episodes_.clear();

@@ -17,9 +17,19 @@
 
 namespace pt::rl {
 
+// What opens an episode: the prompt's record and data tokens, and the episode's id and seed.
+struct EpisodeSpec {
+  nlohmann::json record;
+  std::vector<int32_t> data_prompt;  // the data pipeline's rendering of the record's prompt
+  uint64_t id = 0;                   // tells concurrent episodes apart (the environment's key)
+  uint64_t seed = 0;                 // the episode's randomness
+  std::string where;                 // "episode <id> (step <s>, prompt <i>, sample <g>)": how errors name it
+};
+
 struct Episode {
   uint64_t id = 0;
-  std::string where;  // "episode <id> (prompt <index>, sample <g>)": how errors name it
+  std::string where;
+  std::vector<int32_t> prompt;  // the tokens the episode opened with
   double env_reward = 0;
   int tool_calls_ok = 0, tool_calls_failed = 0;
   double env_s = 0;
@@ -31,17 +41,20 @@ struct Episode {
 // Stop reasons in the order metrics list them.
 const std::vector<std::string>& stop_reasons();
 
+// The tokens that end a turn: the tokenizer's EOS and the model config's eos_token_id, once each.
+std::vector<int32_t> end_of_turn_ids(const model::CausalLM& policy, const tok::HfTokenizer* tokenizer);
+
 class EpisodeStage {
  public:
   // spec: the tokenizer, chat options and end-of-turn ids the conversations are rendered with. A
   // multi-turn environment's template is checked to be append-only here (env::check_append_only).
-  EpisodeStage(env::Environment& environment, const algo::EnvironmentOptions& opts, env::ConversationSpec spec);
+  EpisodeStage(std::unique_ptr<env::Environment> environment, const algo::EnvironmentOptions& opts,
+               env::ConversationSpec spec);
+  bool single_turn() const { return env_->single_turn(); }
   // Starts the episodes of one rollout batch (one per request, in request order): their prompts,
-  // the data's own (`data_prompt`, with its record's `prompt` messages) unless the environment opens
-  // with messages or tools.
-  // `id` tells concurrent episodes apart (the environment's key), `seed` is the episode's randomness.
-  std::vector<int32_t> open(const nlohmann::json& record, const std::vector<int32_t>& data_prompt, uint64_t id,
-                            uint64_t seed, const std::string& where);
+  // the data's own (with its record's `prompt` messages for a multi-turn environment) unless the
+  // environment opens with messages or tools.
+  std::vector<int32_t> open(const EpisodeSpec& spec);
   // The engine's turn hook over the episodes opened since the last finish().
   gen::TurnHook hook();
   // After generation: the final stop reasons; the environment's episodes are closed.
@@ -49,7 +62,7 @@ class EpisodeStage {
 
  private:
   std::optional<std::vector<int32_t>> on_turn(Episode& e, const gen::Completion& c, size_t turn_start);
-  env::Environment& env_;
+  std::unique_ptr<env::Environment> env_;
   algo::EnvironmentOptions o_;
   const tok::HfTokenizer* tok_;
   env::ConversationSpec spec_;

@@ -335,9 +335,13 @@ LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
   return out;
 }
 
-std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r, StageFactories make) {
+std::string chat_template_label(const recipe::Recipe& r) {
   const std::string& dir = r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path;
-  make.template_label = fmt::format("'{}' of {}", r.tokenizer.chat_template.empty() ? "default" : r.tokenizer.chat_template, dir);
+  return fmt::format("'{}' of {}", r.tokenizer.chat_template.empty() ? "default" : r.tokenizer.chat_template, dir);
+}
+
+std::unique_ptr<Algorithm> make_grpo(const recipe::Recipe& r, StageFactories make) {
+  make.template_label = chat_template_label(r);
   return std::make_unique<Grpo>(r.algorithm.grpo, std::move(make), r.model.path, static_cast<uint64_t>(r.run.seed));
 }
 

@@ -66,6 +66,9 @@ class Grpo : public algo::Algorithm {
   std::unique_ptr<Critic> critic_;
 };
 
+// How errors name the recipe's chat template: "'<name or default>' of <tokenizer dir>".
+std::string chat_template_label(const recipe::Recipe& r);
+
 // make: the reward functions' and environments' factories (the registry's); the template label is
 // filled from the recipe.
 std::unique_ptr<algo::Algorithm> make_grpo(const recipe::Recipe& r, StageFactories make);

@@ -1,6 +1,7 @@
 #include "rl/rollout_link.h"
 
 #include <cstring>
+#include <iterator>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -69,98 +70,187 @@ std::vector<at::Tensor> weights(model::CausalLM& policy) {
 
 }  // namespace
 
-std::string encode_requests(const std::vector<gen::Request>& reqs) {
-  Writer w;
-  w.pod<uint64_t>(reqs.size());
-  for (const auto& r : reqs) {
-    const auto& p = r.params;
-    w.vec(r.prompt);
-    w.pod(p.temperature), w.pod(p.top_k), w.pod(p.top_p), w.pod(p.min_p), w.pod(p.seed), w.pod(p.max_new_tokens);
-    w.vec(p.stop_ids);
-    w.pod<uint64_t>(p.stop_strings.size());
-    for (const auto& s : p.stop_strings) w.str(s);
-    w.pod(p.logprobs_top_k);
-  }
-  return w.b;
+namespace {
+
+void put_request(Writer& w, const gen::Request& r) {
+  const auto& p = r.params;
+  w.vec(r.prompt);
+  w.pod(p.temperature), w.pod(p.top_k), w.pod(p.top_p), w.pod(p.min_p), w.pod(p.seed), w.pod(p.max_new_tokens);
+  w.vec(p.stop_ids);
+  w.pod<uint64_t>(p.stop_strings.size());
+  for (const auto& s : p.stop_strings) w.str(s);
+  w.pod(p.logprobs_top_k);
+  w.pod(r.max_episode_tokens);
 }
 
-std::vector<gen::Request> decode_requests(const std::string& bytes) {
-  Reader r{bytes};
-  std::vector<gen::Request> out(r.pod<uint64_t>());
-  for (auto& q : out) {
-    auto& p = q.params;
-    q.prompt = r.vec<int32_t>();
-    p.temperature = r.pod<double>(), p.top_k = r.pod<int64_t>(), p.top_p = r.pod<double>(), p.min_p = r.pod<double>();
-    p.seed = r.pod<uint64_t>(), p.max_new_tokens = r.pod<int>();
-    p.stop_ids = r.vec<int32_t>();
-    p.stop_strings.resize(r.pod<uint64_t>());
-    for (auto& s : p.stop_strings) s = r.str();
-    p.logprobs_top_k = r.pod<int>();
-  }
+gen::Request get_request(Reader& r) {
+  gen::Request q;
+  auto& p = q.params;
+  q.prompt = r.vec<int32_t>();
+  p.temperature = r.pod<double>(), p.top_k = r.pod<int64_t>(), p.top_p = r.pod<double>(), p.min_p = r.pod<double>();
+  p.seed = r.pod<uint64_t>(), p.max_new_tokens = r.pod<int>();
+  p.stop_ids = r.vec<int32_t>();
+  p.stop_strings.resize(r.pod<uint64_t>());
+  for (auto& s : p.stop_strings) s = r.str();
+  p.logprobs_top_k = r.pod<int>();
+  q.max_episode_tokens = r.pod<int64_t>();
+  return q;
+}
+
+void put_completion(Writer& w, const gen::Completion& c) {
+  w.vec(c.tokens);
+  w.vec(c.logprobs);
+  w.vec(c.sampled);
+  w.pod(c.turns);
+  w.pod<uint64_t>(c.top_logprobs.size());
+  for (const auto& alts : c.top_logprobs) w.vec(alts);
+  w.str(c.finish_reason);
+  w.str(c.text);
+  w.pod(c.prompt_tokens);
+}
+
+gen::Completion get_completion(Reader& r) {
+  gen::Completion c;
+  c.tokens = r.vec<int32_t>();
+  c.logprobs = r.vec<double>();
+  c.sampled = r.vec<uint8_t>();
+  c.turns = r.pod<int>();
+  c.top_logprobs.resize(r.pod<uint64_t>());
+  for (auto& alts : c.top_logprobs) alts = r.vec<std::pair<int32_t, double>>();
+  c.finish_reason = r.str();
+  c.text = r.str();
+  c.prompt_tokens = r.pod<int64_t>();
+  return c;
+}
+
+void put_spec(Writer& w, const EpisodeSpec& s) {
+  w.str(s.record.dump());
+  w.vec(s.data_prompt);
+  w.pod(s.id), w.pod(s.seed);
+  w.str(s.where);
+}
+
+EpisodeSpec get_spec(Reader& r) {
+  EpisodeSpec s;
+  s.record = nlohmann::json::parse(r.str());
+  s.data_prompt = r.vec<int32_t>();
+  s.id = r.pod<uint64_t>(), s.seed = r.pod<uint64_t>();
+  s.where = r.str();
+  return s;
+}
+
+void put_episode(Writer& w, const Episode& e) {
+  w.pod(e.id);
+  w.str(e.where);
+  w.vec(e.prompt);
+  w.pod(e.env_reward), w.pod(e.tool_calls_ok), w.pod(e.tool_calls_failed), w.pod(e.env_s);
+  w.str(e.stop), w.str(e.last_text), w.str(e.last_raw);
+}
+
+Episode get_episode(Reader& r) {
+  Episode e;
+  e.id = r.pod<uint64_t>();
+  e.where = r.str();
+  e.prompt = r.vec<int32_t>();
+  e.env_reward = r.pod<double>(), e.tool_calls_ok = r.pod<int>(), e.tool_calls_failed = r.pod<int>(), e.env_s = r.pod<double>();
+  e.stop = r.str(), e.last_text = r.str(), e.last_raw = r.str();
+  return e;
+}
+
+template <class T, class Put>
+void put_all(Writer& w, const std::vector<T>& items, Put put) {
+  w.pod<uint64_t>(items.size());
+  for (const auto& x : items) put(w, x);
+}
+
+template <class Get>
+auto get_all(Reader& r, Get get) {
+  std::vector<decltype(get(r))> out(r.pod<uint64_t>());
+  for (auto& x : out) x = get(r);
   return out;
 }
 
-std::string encode_completions(const std::vector<gen::Completion>& cs) {
+}  // namespace
+
+std::string encode_batch(const RolloutBatch& b) {
   Writer w;
-  w.pod<uint64_t>(cs.size());
-  for (const auto& c : cs) {
-    w.vec(c.tokens);
-    w.vec(c.logprobs);
-    w.pod<uint64_t>(c.top_logprobs.size());
-    for (const auto& alts : c.top_logprobs) w.vec(alts);
-    w.str(c.finish_reason);
-    w.str(c.text);
-    w.pod(c.prompt_tokens);
-  }
+  put_all(w, b.requests, put_request);
+  put_all(w, b.specs, put_spec);
   return w.b;
 }
 
-std::vector<gen::Completion> decode_completions(const std::string& bytes) {
+RolloutBatch decode_batch(const std::string& bytes) {
   Reader r{bytes};
-  std::vector<gen::Completion> out(r.pod<uint64_t>());
-  for (auto& c : out) {
-    c.tokens = r.vec<int32_t>();
-    c.logprobs = r.vec<double>();
-    c.top_logprobs.resize(r.pod<uint64_t>());
-    for (auto& alts : c.top_logprobs) alts = r.vec<std::pair<int32_t, double>>();
-    c.finish_reason = r.str();
-    c.text = r.str();
-    c.prompt_tokens = r.pod<int64_t>();
-  }
-  return out;
+  RolloutBatch b;
+  b.requests = get_all(r, get_request);
+  b.specs = get_all(r, get_spec);
+  return b;
 }
 
-std::vector<gen::Completion> remote_generate(model::CausalLM& policy, const std::vector<gen::Request>& reqs) {
+std::string encode_results(const RemoteRollouts& x) {
+  Writer w;
+  put_all(w, x.completions, put_completion);
+  put_all(w, x.episodes, put_episode);
+  return w.b;
+}
+
+RemoteRollouts decode_results(const std::string& bytes) {
+  Reader r{bytes};
+  RemoteRollouts x;
+  x.completions = get_all(r, get_completion);
+  x.episodes = get_all(r, get_episode);
+  return x;
+}
+
+RemoteRollouts remote_generate(model::CausalLM& policy, const std::vector<gen::Request>& reqs,
+                               const std::vector<EpisodeSpec>& specs) {
   const auto& world = parallel::World::get();
-  const auto parts = world.gather_bytes(encode_requests(reqs));
+  const auto parts = world.gather_bytes(encode_batch({reqs, specs}));
   std::vector<std::string> replies;
   if (world.rank() == 0) {
-    std::vector<gen::Request> all;
+    RolloutBatch all;
     std::vector<size_t> counts;
     for (const auto& p : parts) {
-      auto rs = decode_requests(p);
-      counts.push_back(rs.size());
-      for (auto& q : rs) all.push_back(std::move(q));
+      auto b = decode_batch(p);
+      counts.push_back(b.requests.size());
+      for (auto& q : b.requests) all.requests.push_back(std::move(q));
+      for (auto& s : b.specs) all.specs.push_back(std::move(s));
     }
+    const bool episodes = !all.specs.empty();
+    PT_CHECK(!episodes || all.specs.size() == all.requests.size(), "rollout link: {} episode specs for {} requests",
+             all.specs.size(), all.requests.size());
     std::string cmd = kRollout;
     world.link_bcast(cmd);
     world.link_bcast(weights(policy));
     const int workers = world.rollout_workers();
+    const size_t n = all.requests.size();
     for (int k = 0; k < workers; ++k) {
-      const size_t b = all.size() * k / workers, e = all.size() * (k + 1) / workers;
-      world.link_send(k + 1, encode_requests({all.begin() + b, all.begin() + e}));
+      const size_t b = n * k / workers, e = n * (k + 1) / workers;
+      RolloutBatch share{{all.requests.begin() + b, all.requests.begin() + e}, {}};
+      if (episodes) share.specs.assign(all.specs.begin() + b, all.specs.begin() + e);
+      world.link_send(k + 1, encode_batch(share));
     }
-    std::vector<gen::Completion> done;
-    for (int k = 0; k < workers; ++k)
-      for (auto& c : decode_completions(world.link_recv(k + 1))) done.push_back(std::move(c));
-    PT_CHECK(done.size() == all.size(), "rollout workers returned {} completions for {} requests", done.size(), all.size());
+    RemoteRollouts done;
+    for (int k = 0; k < workers; ++k) {
+      auto got = decode_results(world.link_recv(k + 1));
+      for (auto& c : got.completions) done.completions.push_back(std::move(c));
+      for (auto& e : got.episodes) done.episodes.push_back(std::move(e));
+    }
+    PT_CHECK(done.completions.size() == n && (!episodes || done.episodes.size() == n),
+             "rollout workers returned {} completions and {} episodes for {} requests", done.completions.size(),
+             done.episodes.size(), n);
     size_t at = 0;
-    for (size_t n : counts) {
-      replies.push_back(encode_completions({done.begin() + at, done.begin() + at + n}));
-      at += n;
+    for (size_t c : counts) {
+      RemoteRollouts mine;
+      mine.completions.assign(done.completions.begin() + at, done.completions.begin() + at + c);
+      if (episodes)
+        mine.episodes.assign(std::make_move_iterator(done.episodes.begin() + at),
+                             std::make_move_iterator(done.episodes.begin() + at + c));
+      replies.push_back(encode_results(mine));
+      at += c;
     }
   }
-  return decode_completions(world.scatter_bytes(replies));
+  return decode_results(world.scatter_bytes(replies));
 }
 
 void stop_rollout_workers() {
@@ -170,7 +260,8 @@ void stop_rollout_workers() {
   world.link_bcast(cmd);
 }
 
-int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch, bool autocast_bf16) {
+int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch, bool autocast_bf16,
+                   EpisodeStage* episodes) {
   const auto& world = parallel::World::get();
   const auto params = weights(policy);
   gen::EngineOptions eo;
@@ -186,11 +277,18 @@ int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, i
       at::NoGradGuard ng;
       world.link_bcast(params);
     }
-    const auto reqs = decode_requests(world.link_recv(0));
+    RolloutBatch b = decode_batch(world.link_recv(0));
+    const bool multi = !b.specs.empty();
+    PT_CHECK(!multi || episodes, "rollout worker {}: a batch of episodes, and no environment here", world.global_rank());
+    // Episodes open here (their environment's state lives with the turns that use it).
+    for (size_t i = 0; multi && i < b.specs.size(); ++i) b.requests[i].prompt = episodes->open(b.specs[i]);
     gen::Engine engine(policy, tokenizer, eo);
-    world.link_send(0, encode_completions(engine.generate(reqs)));
+    RemoteRollouts out;
+    out.completions = engine.generate(b.requests, {}, multi ? episodes->hook() : gen::TurnHook{});
+    if (multi) out.episodes = episodes->finish(out.completions);
+    world.link_send(0, encode_results(out));
     ++batches;
-    completions += static_cast<int64_t>(reqs.size());
+    completions += static_cast<int64_t>(b.requests.size());
   }
   log::info("rollout worker {}: {} batches, {} completions", world.global_rank(), batches, completions);
   return 0;

@@ -25,6 +25,8 @@
 #include "parallel/data_parallel.h"
 #include "parallel/tensor_parallel.h"
 #include "parallel/world.h"
+#include "rl/controller.h"
+#include "rl/grpo.h"
 #include "rl/rollout_link.h"
 #include "recipe/diff.h"
 #include "recipe/resolved.h"
@@ -332,8 +334,15 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
 
   ShardedFiles files;
   auto model = build_model(plan, R, device, files);
-  if (world.is_rollout_worker())
-    return rl::serve_rollouts(*model, tokenizer, algo::rollout_max_batch(R.algorithm), plan.autocast_bf16);
+  if (world.is_rollout_worker()) {
+    // Multi-turn episodes run whole on the worker: it holds the recipe's environment.
+    std::unique_ptr<rl::EpisodeStage> episodes;
+    if (R.algorithm.name == algo::Name::Grpo)
+      episodes = rl::make_episode_stage(R.algorithm.grpo.environment,
+                                        {registry::make_reward, registry::make_environment, rl::chat_template_label(R)},
+                                        *model, tokenizer);
+    return rl::serve_rollouts(*model, tokenizer, algo::rollout_max_batch(R.algorithm), plan.autocast_bf16, episodes.get());
+  }
 
   tok::MaskOptions masks;
   masks.train_roles = R.tokenizer.train_roles;

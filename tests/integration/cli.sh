@@ -5,13 +5,13 @@ set -euo pipefail
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 R=configs/sft/qwen3-0.6b-full.yaml
 
-"$POSTTRAIN" version | grep -q '^torch     2\.'
+"$POSTTRAIN" version | grep '^torch     2\.' > /dev/null
 "$POSTTRAIN" print "$R" > "$tmp/a.yaml"
 grep -q '^  lr: 1e-05' "$tmp/a.yaml"
 grep -q 'vocab_pad_multiple: 64' "$tmp/a.yaml"
 
 # --set is applied and type-checked.
-"$POSTTRAIN" print "$R" --set optimizer.lr=3e-4 | grep -q '^  lr: 0.0003'
+"$POSTTRAIN" print "$R" --set optimizer.lr=3e-4 | grep '^  lr: 0.0003' > /dev/null
 if "$POSTTRAIN" print "$R" --set optimizer.lr=abc 2>"$tmp/err"; then echo "FAIL: bad --set accepted"; exit 1; fi
 grep -q "expected a finite number for 'optimizer.lr'" "$tmp/err"
 
@@ -21,7 +21,7 @@ h1="$("$POSTTRAIN" print --hash "$R")"; h2="$("$POSTTRAIN" print --hash "$R")"
 [ "$h1" != "$("$POSTTRAIN" print --hash "$R" --set run.seed=1)" ]
 
 # diff: exit 0 when equal, 1 with a grouped report when different.
-"$POSTTRAIN" diff "$R" "$R" | grep -q identical
+"$POSTTRAIN" diff "$R" "$R" | grep identical > /dev/null
 set +e
 "$POSTTRAIN" diff "$R" configs/sft/llama3.2-1b-lora.yaml > "$tmp/diff.txt"; rc=$?
 set -e
@@ -33,9 +33,9 @@ grep -q 'lora.rank: 16' "$tmp/diff.txt"
 
 # A directory holding a resolved recipe.yaml (run or checkpoint dir) diffs like a file.
 mkdir -p "$tmp/run"; "$POSTTRAIN" print "$R" > "$tmp/run/recipe.yaml"
-"$POSTTRAIN" diff "$tmp/run" "$R" | grep -q identical
+"$POSTTRAIN" diff "$tmp/run" "$R" | grep identical > /dev/null
 
-"$POSTTRAIN" list | grep -q 'architecture:'
+"$POSTTRAIN" list | grep 'architecture:' > /dev/null
 if "$POSTTRAIN" list architectur 2>"$tmp/err"; then echo "FAIL: bad kind accepted"; exit 1; fi
 grep -q "did you mean 'architecture'" "$tmp/err"
 echo "cli ok"
@@ -50,8 +50,8 @@ for kv in "parallel.tensor_parallel=2|needs an MPI launch with a multiple of 2 r
   echo "$out" | grep -q "${kv#*|}" || { echo "FAIL: ${kv%%|*}: $out"; exit 1; }
 done
 echo "unsupported parallel settings refused"
-"$POSTTRAIN" list algorithm | grep -q "dpo" || { echo "FAIL: list algorithm: no dpo"; exit 1; }
-"$POSTTRAIN" list algorithm | grep -q "distill" || { echo "FAIL: list algorithm: no distill"; exit 1; }
+"$POSTTRAIN" list algorithm | grep "dpo" > /dev/null || { echo "FAIL: list algorithm: no dpo"; exit 1; }
+"$POSTTRAIN" list algorithm | grep "distill" > /dev/null || { echo "FAIL: list algorithm: no distill"; exit 1; }
 
 # The quickstart builds only the binary (the test command builds the rest), and its recipe says what
 # its data is.

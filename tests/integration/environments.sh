@@ -7,8 +7,11 @@
 #    rewards and losses
 #  - calculator (tools): runs, with tool-call metrics
 #  - a chat template that rewrites earlier turns is refused at start-up, naming it and the position
-#  - environment options the chosen environment does not read, and multi-turn with rollout_ranks,
-#    are refused by validate; `posttrain list environment` lists the built-ins
+#  - multi-turn episodes on separate rollout ranks (1 trainer + 2 workers, each worker its own
+#    environment — built-in, and the external simulator as a process per worker): the same per-step
+#    rewards and turns as the colocated run
+#  - environment options the chosen environment does not read are refused by validate;
+#    `posttrain list environment` lists the built-ins
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -67,7 +70,6 @@ refused() {  # PATTERN ARGS...
 refused "low is only read by environment guess_number" --set algorithm.grpo.environment.name=calculator --set algorithm.grpo.environment.low=3
 refused "max_turns is only read by environment" --set algorithm.grpo.environment.max_turns=3
 refused "tool_format is only read by environment calculator" --set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.environment.tool_format=hermes
-refused "rollout_ranks must be 0" --set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.rollout_ranks=1
 refused "GRPO needs at least one reward" --set "algorithm.grpo.rewards=[]"
 "$POSTTRAIN" validate "$recipe" "${game[@]}" > /dev/null || fail "validate refused a guess_number recipe with no rewards"
 "$POSTTRAIN" list environment | tee "$tmp/list.txt"
@@ -144,3 +146,28 @@ done
 dropped="$(col "$tmp/env-skip/metrics.jsonl" episode/stop_env_error)"
 "$PT_PYTHON" -c "import sys; v=[float(x) for x in sys.argv[1:]]; assert max(v) > 0 and v[0] == 0, v" $dropped || fail "skip: dropped episodes not counted: $dropped"
 echo "environment on_error skip: dropped fraction per step $dropped"
+
+# Multi-turn episodes on rollout ranks: each worker opens its share of the episodes and answers their
+# turns with its own environment; against the colocated 1-rank runs above (8 steps each).
+if have_mpi "multi-turn episodes on rollout ranks"; then
+  sepenv() {  # NAME RECIPE REFERENCE ARGS...
+    local name="$1" r="$2" ref="$3"; shift 3
+    mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$r" "${short[@]}" "$@" \
+      --set algorithm.grpo.rollout_ranks=2 --set run.name="$name" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name"; }
+    "$PT_PYTHON" - "$tmp/$ref/metrics.jsonl" "$tmp/$name/metrics.jsonl" "$name" <<'PY'
+import json, sys
+def cols(f, k):
+    return [json.loads(l)[k] for l in open(f) if f'"{k}"' in l and "eval/" not in l]
+for k in ("reward", "episode/turns", "episode/length"):
+    a, b = cols(sys.argv[1], k), cols(sys.argv[2], k)
+    assert a == b and len(a) == 8, (k, a, b)
+la, lb = cols(sys.argv[1], "loss"), cols(sys.argv[2], "loss")
+worst = max(abs(x - y) for x, y in zip(la, lb))
+assert worst < 1e-5, (la, lb)
+print(f"{sys.argv[3]} (1 trainer + 2 rollout ranks): per-step rewards and turns identical to the colocated run; max |loss diff| {worst:.1e}")
+PY
+  }
+  sepenv game-sep "$recipe" game-resume-a "${game[@]}"
+  sepenv rec-sep "$rec" rec-resume-a "${recargs[@]}"
+fi
+end_test

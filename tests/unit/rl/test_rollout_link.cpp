@@ -1,0 +1,75 @@
+// The rollout link's messages: requests with their episode specs, completions (multi-turn masks
+// included) with their episodes, round-trip exactly.
+#include <catch2/catch.hpp>
+
+#include "rl/rollout_link.h"
+
+using namespace pt;
+
+TEST_CASE("rollout link messages round-trip requests, episode specs, completions and episodes", "[rl][rollout_link]") {
+  rl::RolloutBatch b;
+  gen::Request q;
+  q.prompt = {5, 6, 7};
+  q.params.temperature = 0.7;
+  q.params.seed = 1234567890123ULL;
+  q.params.stop_ids = {2, 9};
+  q.params.stop_strings = {"\n\n"};
+  q.max_episode_tokens = 321;
+  b.requests = {q, q};
+  rl::EpisodeSpec s;
+  s.record = nlohmann::json{{"user", 3}, {"prompt", "héllo"}};
+  s.data_prompt = {1, 2};
+  s.id = (5ULL << 32) | 77;
+  s.seed = 42;
+  s.where = "episode x";
+  b.specs = {s, s};
+  const auto back = rl::decode_batch(rl::encode_batch(b));
+  REQUIRE(back.requests.size() == 2);
+  CHECK(back.requests[1].prompt == q.prompt);
+  CHECK(back.requests[1].params.seed == q.params.seed);
+  CHECK(back.requests[1].params.stop_strings == q.params.stop_strings);
+  CHECK(back.requests[1].max_episode_tokens == 321);
+  REQUIRE(back.specs.size() == 2);
+  CHECK(back.specs[0].record == s.record);
+  CHECK(back.specs[0].id == s.id);
+  CHECK(back.specs[0].seed == 42);
+  CHECK(back.specs[0].data_prompt == s.data_prompt);
+  CHECK(back.specs[0].where == "episode x");
+  CHECK(rl::decode_batch(rl::encode_batch({b.requests, {}})).specs.empty());
+
+  rl::RemoteRollouts r;
+  gen::Completion c;
+  c.tokens = {10, 11, 12, 13};
+  c.logprobs = {-0.5, 0.0, 0.0, -1.25};
+  c.sampled = {1, 0, 0, 1};
+  c.turns = 2;
+  c.finish_reason = "stop";
+  c.text = "a\nb";
+  r.completions = {c};
+  rl::Episode e;
+  e.id = 9;
+  e.where = "w";
+  e.prompt = {1, 2, 3};
+  e.env_reward = 1.5;
+  e.tool_calls_ok = 2;
+  e.tool_calls_failed = 1;
+  e.env_s = 0.25;
+  e.stop = "done";
+  e.last_text = "42";
+  e.last_raw = "<b>42";
+  r.episodes.push_back(std::move(e));
+  const auto got = rl::decode_results(rl::encode_results(r));
+  REQUIRE(got.completions.size() == 1);
+  CHECK(got.completions[0].tokens == c.tokens);
+  CHECK(got.completions[0].logprobs == c.logprobs);
+  CHECK(got.completions[0].sampled == c.sampled);
+  CHECK(got.completions[0].turns == 2);
+  CHECK(got.completions[0].text == c.text);
+  REQUIRE(got.episodes.size() == 1);
+  CHECK(got.episodes[0].prompt == std::vector<int32_t>{1, 2, 3});
+  CHECK(got.episodes[0].env_reward == 1.5);
+  CHECK(got.episodes[0].tool_calls_ok == 2);
+  CHECK(got.episodes[0].tool_calls_failed == 1);
+  CHECK(got.episodes[0].stop == "done");
+  CHECK(got.episodes[0].last_raw == "<b>42");
+}
