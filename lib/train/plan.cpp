@@ -3,10 +3,12 @@
 #include <filesystem>
 
 
+#include "env/conversation.h"
 #include "model/hf_config.h"
 #include "posttrain/build_config.h"
 #include "recipe/recipe.h"
 #include "registry/builtins.h"
+#include "rl/grpo.h"
 #include "tokenizer/tokenizer.h"
 #include "train/geometry.h"
 #include "train/run.h"
@@ -45,6 +47,22 @@ size_t count_matches(const std::string& pattern) {
 
 }  // namespace
 
+namespace {
+// Multi-turn episodes need a chat template that only appends: refused here as the run would refuse it
+// at start-up (env::check_append_only, with the environment's tools).
+void check_episode_template(const recipe::Recipe& r, const RunPlan& p, const tok::HfTokenizer& tok) {
+  if (r.algorithm.name != algo::Name::Grpo || r.algorithm.grpo.environment.name == "single_turn") return;
+  env::ConversationSpec spec;
+  spec.tok = &tok;
+  spec.label = rl::chat_template_label(r);
+  if (auto e = tok.eos_id()) spec.end_of_turn.push_back(*e);
+  if (p.model_here && !p.created)
+    if (auto e = model::HfConfig::from_file((fs::path(p.model_path) / "config.json").string()).eos_token_id)
+      spec.end_of_turn.push_back(static_cast<int32_t>(*e));
+  env::check_append_only(spec, registry::make_environment(r.algorithm.grpo.environment)->tools());
+}
+}  // namespace
+
 std::string plan(const recipe::LoadedRecipe& loaded) {
   registry::register_builtins();
   const auto& r = loaded.recipe;
@@ -58,6 +76,7 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
   // The same plan the run builds from (no checkpoint: a fresh start).
   const auto tokenizer = load_tokenizer(r, /*required=*/false);
   const RunPlan p = make_run_plan(r, std::nullopt, PT_HAVE_CUDA, tokenizer ? &*tokenizer : nullptr);
+  if (tokenizer) check_episode_template(r, p, *tokenizer);
   line(fmt::format("device     {} (requested {}); {}", p.cuda ? "cuda (if a device is visible at run time)" : "cpu",
                    recipe::enum_name(r.parallel.device),
                    p.autocast_bf16 ? "bf16 autocast over fp32 weights" : "no autocast"));
@@ -107,6 +126,19 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
                    r.trainer.global_batch_tokens, g.dp, g.micro_per_rank, g.rows_per_micro, r.data.seq_len,
                    r.data.packing ? "packed" : "padded"));
   line(fmt::format("algorithm  {}", recipe::enum_name(r.algorithm.name)));
+  if (r.algorithm.name == algo::Name::Grpo) {
+    const auto& e = r.algorithm.grpo.environment;
+    line(e.name == "single_turn"
+             ? fmt::format("episodes   single_turn: {} completion(s) per prompt of up to {} tokens",
+                           r.algorithm.grpo.group_size, r.algorithm.grpo.max_new_tokens)
+             : fmt::format("episodes   {}{}: {} per prompt, up to {} turns of {} tokens, {} tokens per episode; on "
+                           "{}; the chat template is checked to only append at start-up",
+                           e.name, e.name == "command" ? " (" + e.command + ")" : std::string(),
+                           r.algorithm.grpo.group_size, e.max_turns, r.algorithm.grpo.max_new_tokens,
+                           e.max_episode_tokens,
+                           r.algorithm.grpo.rollout_ranks > 0 ? fmt::format("{} rollout rank(s)", r.algorithm.grpo.rollout_ranks)
+                                                              : std::string("the training ranks")));
+  }
   line(fmt::format("optimizer  {} lr {} wd {} betas [{}, {}]; schedule {} warmup {}", r.optimizer.name, r.optimizer.lr,
                    r.optimizer.weight_decay, r.optimizer.betas.at(0), r.optimizer.betas.at(1),
                    recipe::enum_name(r.schedule.name), r.schedule.warmup_steps));

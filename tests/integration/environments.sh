@@ -6,7 +6,8 @@
 #  - exact resume after SIGKILL inside a step with the multi-turn environment: identical per-step
 #    rewards and losses
 #  - calculator (tools): runs, with tool-call metrics
-#  - a chat template that rewrites earlier turns is refused at start-up, naming it and the position
+#  - a chat template that rewrites earlier turns is refused at start-up (and by --dry-run), naming it
+#    and the position
 #  - multi-turn episodes on separate rollout ranks (1 trainer + 2 workers, each worker its own
 #    environment — built-in, and the external simulator as a process per worker): the same per-step
 #    rewards and turns as the colocated run
@@ -60,6 +61,11 @@ set -e
 [ "$rc" -ne 0 ] || fail "a rewriting template was accepted"
 grep -q "rewrite.jinja' of .* is not append-only: .* token [0-9]" "$tmp/rw.log" || { cat "$tmp/rw.log"; fail "rewrite message"; }
 [ ! -d "$tmp/rw/checkpoints" ] || [ -z "$(ls "$tmp/rw/checkpoints")" ] || fail "rewrite: checkpoints written"
+if "$POSTTRAIN" run "$recipe" "${game[@]}" --set tokenizer.chat_template="$tmp/rewrite.jinja" --dry-run > "$tmp/rwd.log" 2>&1; then
+  fail "--dry-run accepted a rewriting template"
+fi
+grep -q "is not append-only" "$tmp/rwd.log" || { cat "$tmp/rwd.log"; fail "--dry-run rewrite message"; }
+"$POSTTRAIN" run "$recipe" "${game[@]}" --dry-run | grep "^episodes   guess_number: 8 per prompt, up to 3 turns" > /dev/null || fail "--dry-run: no episodes line"
 
 # Refusals from the recipe alone.
 refused() {  # PATTERN ARGS...
