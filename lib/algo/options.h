@@ -152,6 +152,7 @@ struct CriticOptions {
 enum class ImportanceSampling { Token, Sequence };
 
 enum class ToolFormat { Auto, Hermes, Llama3, Mistral };
+enum class TemplateRewrite { Refuse, KeepSampled };
 
 // RL episodes (lib/env): the environment the policy acts in, turn by turn. single_turn is one
 // completion per prompt scored by the rewards (classic GRPO); the others answer each turn.
@@ -161,6 +162,7 @@ struct EnvironmentOptions {
   int max_episode_tokens = 1024;
   ToolFormat tool_format = ToolFormat::Auto;
   OnRewardError on_error = OnRewardError::Error;
+  TemplateRewrite on_template_rewrite = TemplateRewrite::Refuse;
   int low = 1, high = 100;
   std::string answer_field = "answer";
   std::string command;
@@ -185,6 +187,11 @@ struct EnvironmentOptions {
     v.field("on_error", on_error,
             Spec("an environment failing on an episode stops the run (error) or drops the episode from the "
                  "update (skip: unscored, counted in episode/stop_env_error)"));
+    v.field("on_template_rewrite", on_template_rewrite,
+            Spec("a chat template that rewrites earlier turns (Qwen3's drops earlier reasoning): refuse (checked at "
+                 "start-up), or keep_sampled — each episode keeps exactly the tokens its policy saw, every "
+                 "environment answer rendered by the template after the opening and that turn alone (the episode "
+                 "then differs from the whole conversation re-rendered, as the template would show it at inference)"));
     v.field("low", low, Spec("guess_number: smallest secret number"));
     v.field("high", high, Spec("guess_number: largest secret number"));
     v.field("answer_field", answer_field, Spec("calculator: record field holding the reference answer"));
@@ -404,6 +411,8 @@ PT_RECIPE_ENUM(pt::algo::DpoReference, {pt::algo::DpoReference::Auto, "auto"}, {
                {pt::algo::DpoReference::Adapters, "adapters"}, {pt::algo::DpoReference::Cached, "cached"})
 PT_RECIPE_ENUM(pt::algo::ToolFormat, {pt::algo::ToolFormat::Auto, "auto"}, {pt::algo::ToolFormat::Hermes, "hermes"},
                {pt::algo::ToolFormat::Llama3, "llama3"}, {pt::algo::ToolFormat::Mistral, "mistral"})
+PT_RECIPE_ENUM(pt::algo::TemplateRewrite, {pt::algo::TemplateRewrite::Refuse, "refuse"},
+               {pt::algo::TemplateRewrite::KeepSampled, "keep_sampled"})
 PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"},
                {pt::algo::OnRewardError::Skip, "skip"})
 PT_RECIPE_ENUM(pt::algo::GrpoLoss, {pt::algo::GrpoLoss::Grpo, "grpo"}, {pt::algo::GrpoLoss::Bnpo, "bnpo"},

@@ -25,33 +25,55 @@ std::string token_at(const tok::HfTokenizer& t, const std::vector<int32_t>& ids,
 }  // namespace
 
 Conversation::Conversation(const ConversationSpec& spec, Messages messages, Messages tools)
-    : spec_(spec), messages_(std::move(messages)), tools_(std::move(tools)) {
+    : spec_(spec), opening_(messages), messages_(std::move(messages)), tools_(std::move(tools)) {
   PT_CHECK(spec_.tok && spec_.tok->has_chat_template(spec_.chat.template_name),
            "multi-turn episodes render their turns with a chat template; the tokenizer has none ({})", spec_.label);
-  rendered_ = render(true);
+  rendered_ = render(messages_, true);
   prompt_ = rendered_;
 }
 
-std::vector<int32_t> Conversation::render(bool generation_prompt) const {
+std::vector<int32_t> Conversation::render(const Messages& messages, bool generation_prompt) const {
   tok::ChatOptions chat = spec_.chat;
   chat.add_generation_prompt = generation_prompt;
   if (!tools_.is_null()) chat.tools = tools_;
-  return spec_.tok->tokenizer().encode(spec_.tok->render_chat(messages_, chat).text, false).ids;
+  return spec_.tok->tokenizer().encode(spec_.tok->render_chat(messages, chat).text, false).ids;
 }
 
 std::vector<int32_t> Conversation::append(const std::string& assistant_text, bool ended_on_end_of_turn,
                                           const Messages& answer, const std::string& where) {
-  messages_.push_back(Messages{{"role", "assistant"}, {"content", assistant_text}});
+  const Messages turn{{"role", "assistant"}, {"content", assistant_text}};
+  messages_.push_back(turn);
   for (const auto& m : answer) messages_.push_back(m);
-  std::vector<int32_t> next = render(true);
+  if (spec_.keep_sampled) {
+    // The new messages rendered after the opening and this turn only: earlier turns, which the
+    // template would rewrite, play no part.
+    Messages alone = opening_;
+    alone.push_back(turn);
+    for (const auto& m : answer) alone.push_back(m);
+    const std::vector<int32_t> next = render(alone, true);
+    if (first_difference(prompt_, next) < prompt_.size())
+      fail("{}: the chat template {} renders the episode's opening differently once a turn follows it (token {}); "
+           "even on_template_rewrite: keep_sampled cannot place the answers", where, spec_.label,
+           first_difference(prompt_, next));
+    return after_turn(next, prompt_.size(), ended_on_end_of_turn, where);
+  }
+  std::vector<int32_t> next = render(messages_, true);
   const size_t diverge = first_difference(rendered_, next);
   if (diverge < rendered_.size())
     fail("{}: the chat template {} is not append-only: rendering turn {} changes token {} of the conversation "
-         "already held ({} -> {}); multi-turn episodes need a template that only appends",
+         "already held ({} -> {}); multi-turn episodes need a template that only appends (or "
+         "environment.on_template_rewrite: keep_sampled)",
          where, spec_.label, messages_.size(), diverge, token_at(*spec_.tok, rendered_, diverge),
          token_at(*spec_.tok, next, diverge));
+  std::vector<int32_t> delta = after_turn(next, rendered_.size(), ended_on_end_of_turn, where);
+  rendered_ = std::move(next);
+  return delta;
+}
+
+std::vector<int32_t> Conversation::after_turn(const std::vector<int32_t>& next, size_t from, bool ended_on_end_of_turn,
+                                              const std::string& where) const {
   // The template's rendering of the assistant's turn ends at its first end-of-turn token.
-  size_t close = rendered_.size();
+  size_t close = from;
   while (close < next.size() &&
          std::find(spec_.end_of_turn.begin(), spec_.end_of_turn.end(), next[close]) == spec_.end_of_turn.end())
     ++close;
@@ -60,10 +82,8 @@ std::vector<int32_t> Conversation::append(const std::string& assistant_text, boo
          "environment's answer cannot be placed after the sampled tokens", where, spec_.label,
          fmt::join(spec_.end_of_turn, ", "));
   // Sampled up to its end-of-turn token: what follows it. Cut short (max_new_tokens): the template closes it.
-  const size_t from = ended_on_end_of_turn ? close + 1 : close;
-  std::vector<int32_t> delta(next.begin() + static_cast<std::ptrdiff_t>(from), next.end());
-  rendered_ = std::move(next);
-  return delta;
+  const size_t at = ended_on_end_of_turn ? close + 1 : close;
+  return {next.begin() + static_cast<std::ptrdiff_t>(at), next.end()};
 }
 
 void check_append_only(const ConversationSpec& spec, const Messages& tools) {
@@ -85,20 +105,22 @@ void check_append_only(const ConversationSpec& spec, const Messages& tools) {
   Conversation conv(spec, opening, tools);
   std::vector<int32_t> seq = conv.prompt();
   for (size_t k = 0; k < turns.size(); ++k) {
-    // The turn as if sampled: the template's own tokens of it, through its end-of-turn token.
-    Messages only = conv.messages();
+    // The turn as if sampled: the template's own tokens of it, through its end-of-turn token (after
+    // the opening alone under keep_sampled, which renders every turn that way).
+    Messages only = spec.keep_sampled ? opening : conv.messages();
     only.push_back({{"role", "assistant"}, {"content", turns[k].first}});
     tok::ChatOptions chat = spec.chat;
     chat.add_generation_prompt = false;
     if (with_tools) chat.tools = tools;
     const auto closed = spec.tok->tokenizer().encode(spec.tok->render_chat(only, chat).text, false).ids;
-    size_t close = seq.size();
+    const size_t base = spec.keep_sampled ? conv.prompt().size() : seq.size();
+    if (!spec.keep_sampled && first_difference(seq, closed) < seq.size()) break;  // reported below
+    size_t close = base;
     while (close < closed.size() &&
            std::find(spec.end_of_turn.begin(), spec.end_of_turn.end(), closed[close]) == spec.end_of_turn.end())
       ++close;
     if (close < closed.size()) ++close;
-    if (first_difference(seq, closed) < seq.size()) break;  // reported below, against the whole conversation
-    seq.insert(seq.end(), closed.begin() + static_cast<std::ptrdiff_t>(seq.size()), closed.begin() + static_cast<std::ptrdiff_t>(close));
+    seq.insert(seq.end(), closed.begin() + static_cast<std::ptrdiff_t>(base), closed.begin() + static_cast<std::ptrdiff_t>(close));
     if (k + 1 == turns.size()) break;
     const auto delta = conv.append(turns[k].first, true, turns[k].second, "start-up check of multi-turn continuity (a probe conversation)");
     seq.insert(seq.end(), delta.begin(), delta.end());
@@ -109,11 +131,12 @@ void check_append_only(const ConversationSpec& spec, const Messages& tools) {
   all.push_back({{"role", "assistant"}, {"content", turns.back().first}});
   const auto full = spec.tok->tokenizer().encode(spec.tok->render_chat(all, chat).text, false).ids;
   const size_t d = first_difference(seq, full);
-  if (d < seq.size())
+  if (d < seq.size() && !spec.keep_sampled)
     fail("the chat template {} is not append-only: a {} conversation built turn by turn differs from the whole "
          "conversation rendered at the end at token {} ({} built, {} rendered) — it rewrites earlier turns, so the "
          "tokens a multi-turn episode trains on would not be what the template shows; use an append-only template "
-         "(tokenizer.chat_template)", spec.label, with_tools ? "tool-calling" : "multi-turn", d,
+         "(tokenizer.chat_template), or keep the sampled tokens with environment.on_template_rewrite: keep_sampled",
+         spec.label, with_tools ? "tool-calling" : "multi-turn", d,
          token_at(*spec.tok, seq, d), token_at(*spec.tok, full, d));
 }
 

@@ -22,6 +22,10 @@ struct ConversationSpec {
   tok::ChatOptions chat;              // template name, kwargs; tools come with the opening
   std::vector<int32_t> end_of_turn;   // tokens that close an assistant turn (the sampling stop ids)
   std::string label;                  // the template, for messages: "<tokenizer dir> (template <name>)"
+  // A template that rewrites earlier turns (environment.on_template_rewrite: keep_sampled): every
+  // answer is the template's rendering of the new messages after the opening and the turn alone, and
+  // the held sequence (what the policy saw) is not compared with a re-rendering of the whole history.
+  bool keep_sampled = false;
 };
 
 class Conversation {
@@ -36,9 +40,13 @@ class Conversation {
                               const std::string& where);
 
  private:
-  std::vector<int32_t> render(bool generation_prompt) const;
+  std::vector<int32_t> render(const Messages& messages, bool generation_prompt) const;
+  // The tokens of `next` after the assistant turn that starts at `from` (its end-of-turn token, or
+  // where a turn cut short is closed).
+  std::vector<int32_t> after_turn(const std::vector<int32_t>& next, size_t from, bool ended_on_end_of_turn,
+                                  const std::string& where) const;
   const ConversationSpec& spec_;
-  Messages messages_, tools_;
+  Messages opening_, messages_, tools_;
   std::vector<int32_t> prompt_;
   std::vector<int32_t> rendered_;  // the template's tokens of the conversation up to the last generation prompt
 };
@@ -46,7 +54,8 @@ class Conversation {
 // Plays a probe conversation (with a tool call and a `tool` answer when `tools` is not null, else
 // user answers) turn by turn, as if the policy sampled the template's own tokens, and compares the
 // sequence with the whole conversation rendered at the end: refuses a template that is not
-// append-only, naming it and the first diverging token.
+// append-only, naming it and the first diverging token. Under spec.keep_sampled only the deltas are
+// checked (they must place the answer after an end-of-turn token).
 void check_append_only(const ConversationSpec& spec, const Messages& tools);
 
 }  // namespace pt::env

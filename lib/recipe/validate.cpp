@@ -47,6 +47,7 @@ void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
   only(multi, e.max_turns != d.max_turns, "max_turns", "calculator, guess_number or command");
   only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", "calculator, guess_number or command");
   only(multi, e.on_error != d.on_error, "on_error", "calculator, guess_number or command");
+  only(multi, e.on_template_rewrite != d.on_template_rewrite, "on_template_rewrite", "calculator, guess_number or command");
   only(n == "command", !e.command.empty(), "command", "command");
   only(n == "command", e.timeout_s != d.timeout_s, "timeout_s", "command");
   if (n == "command" && e.command.empty())

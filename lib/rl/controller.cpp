@@ -26,6 +26,7 @@ std::unique_ptr<EpisodeStage> make_episode_stage(const algo::EnvironmentOptions&
   spec.tok = tokenizer;
   spec.end_of_turn = end_of_turn_ids(policy, tokenizer);
   spec.label = make.template_label;
+  spec.keep_sampled = opts.on_template_rewrite == algo::TemplateRewrite::KeepSampled;
   return std::make_unique<EpisodeStage>(make.environment ? make.environment(opts) : env::make_single_turn(opts), opts,
                                         std::move(spec));
 }

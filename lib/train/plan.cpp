@@ -55,6 +55,7 @@ void check_episode_template(const recipe::Recipe& r, const RunPlan& p, const tok
   env::ConversationSpec spec;
   spec.tok = &tok;
   spec.label = rl::chat_template_label(r);
+  spec.keep_sampled = r.algorithm.grpo.environment.on_template_rewrite == algo::TemplateRewrite::KeepSampled;
   if (auto e = tok.eos_id()) spec.end_of_turn.push_back(*e);
   if (p.model_here && !p.created)
     if (auto e = model::HfConfig::from_file((fs::path(p.model_path) / "config.json").string()).eos_token_id)

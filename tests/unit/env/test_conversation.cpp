@@ -85,3 +85,36 @@ TEST_CASE("multi-turn conversations built turn by turn equal the whole rendering
     if (e.verdict == NoEndOfTurn) CHECK(got.find("without an end-of-turn token") != std::string::npos);
   }
 }
+
+TEST_CASE("on_template_rewrite keep_sampled: a rewriting template's answers rendered after the opening and the turn", "[env][conversation]") {
+  auto t = tok::HfTokenizer::from_dir(asset("tokenizers/qwen3"));
+  env::ConversationSpec spec;
+  spec.tok = &t;
+  spec.label = "qwen3 (own template)";
+  spec.end_of_turn = {*t.eos_id()};
+  spec.keep_sampled = true;
+  CHECK_NOTHROW(env::check_append_only(spec, calculator_tools()));
+  CHECK_NOTHROW(env::check_append_only(spec, env::Messages()));
+
+  env::Messages opening = env::Messages::array();
+  opening.push_back({{"role", "user"}, {"content", "What is 12 times 7?"}});
+  env::Conversation conv(spec, opening, calculator_tools());
+  auto decode = [&](const std::vector<int32_t>& ids) { return t.tokenizer().decode(ids, false); };
+  CHECK(decode(conv.prompt()).find("<tools>") != std::string::npos);  // the tools are declared in the prompt
+  env::Messages tool = env::Messages::array();
+  tool.push_back({{"role", "tool"}, {"content", "84"}});
+  const auto d1 = conv.append("<think>\nmultiply\n</think>\n\n<tool_call>\n{\"name\": \"calculator\", \"arguments\": "
+                              "{\"expression\": \"12*7\"}}\n</tool_call>", true, tool, "test");
+  CHECK(decode(d1) == "\n<|im_start|>user\n<tool_response>\n84\n</tool_response><|im_end|>\n<|im_start|>assistant\n");
+  env::Messages user = env::Messages::array();
+  user.push_back({{"role", "user"}, {"content", "And 3 plus 4?"}});
+  // A later turn (the template would now drop the first turn's reasoning): the answer alone, the same way.
+  const auto d2 = conv.append("It is 84.", true, user, "test");
+  CHECK(decode(d2) == "\n<|im_start|>user\nAnd 3 plus 4?<|im_end|>\n<|im_start|>assistant\n");
+  // Cut short (no end-of-turn token sampled): the template's own closing comes first.
+  const auto d3 = conv.append("7", false, user, "test");
+  CHECK(decode(d3).rfind("<|im_end|>\n<|im_start|>user\n", 0) == 0);
+  // Without the option the same template is refused.
+  spec.keep_sampled = false;
+  CHECK_THROWS_WITH(env::check_append_only(spec, calculator_tools()), Catch::Contains("not append-only"));
+}
