@@ -6,6 +6,9 @@ examples/calculator/sft.jsonl — tool-call traces for the quickstart model: a u
   calculator tool (Qwen/Hermes <tool_call> JSON), the tool answers, the assistant repeats the result.
 examples/calculator/prompts.jsonl — held-apart problems of the same kind with their answers, for
   GRPO in the calculator environment (reward 1 for the right final number).
+examples/calculator/word_problems.jsonl — word problems of the same arithmetic (the expression is for the
+  model to write: "A shop packs 23 boxes of 47 pens and has 5 loose pens..."), for GRPO of a real model
+  SFT'd on the plain traces (scripts/learn_calculator.sh).
 examples/guess_number/sft.jsonl — games of guess-the-number (1-9) played by a player who guesses at
   random among the numbers still possible, for the quickstart model to learn the game's format.
 examples/guess_number/prompts.jsonl — records for the guess_number environment (it opens the game itself;
@@ -29,6 +32,23 @@ def problem(rng):
     return f"{a}+{b}*{c}", a + b * c
 
 
+WORDS = [
+    ("A shop packs {a} boxes with {b} pens in each box and has {c} loose pens. How many pens does it have?",
+     lambda a, b, c: a * b + c),
+    ("A farm has {a} rows of {b} apple trees. How many apple trees are there?", lambda a, b, c: a * b),
+    ("Tom has {a} marbles and buys {b} bags with {c} marbles in each bag. How many marbles does he have now?",
+     lambda a, b, c: a + b * c),
+    ("A hall has {a} rows of {b} seats, and {c} seats are taken. How many seats are free?",
+     lambda a, b, c: a * b - c),
+]
+
+
+def word_problem(rng):
+    a, b, c = rng.randint(11, 99), rng.randint(11, 99), rng.randint(1, 99)
+    text, f = WORDS[rng.randrange(len(WORDS))]
+    return text.format(a=a, b=b, c=c), f(a, b, c)
+
+
 def call(expr):
     return "<tool_call>\n" + json.dumps({"name": "calculator", "arguments": {"expression": expr}}) + "\n</tool_call>"
 
@@ -47,6 +67,10 @@ def calculator(rng):
         for _ in range(600):
             expr, value = problem(rng)
             f.write(json.dumps({"prompt": [{"role": "user", "content": f"Compute {expr}."}], "answer": str(value)}) + "\n")
+    with open(os.path.join(ROOT, "calculator", "word_problems.jsonl"), "w") as f:
+        for _ in range(600):
+            text, value = word_problem(rng)
+            f.write(json.dumps({"prompt": [{"role": "user", "content": text}], "answer": str(value)}) + "\n")
 
 
 def guess_number(rng):

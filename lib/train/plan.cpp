@@ -62,6 +62,20 @@ void check_episode_template(const recipe::Recipe& r, const RunPlan& p, const tok
       spec.end_of_turn.push_back(static_cast<int32_t>(*e));
   env::check_append_only(spec, registry::make_environment(r.algorithm.grpo.environment)->tools());
 }
+
+// What a GRPO step's rollouts are: one completion per sample, or episodes in an environment.
+std::string episodes_line(const algo::GrpoOptions& g) {
+  const auto& e = g.environment;
+  if (e.name == "single_turn")
+    return fmt::format("episodes   single_turn: {} completion(s) per prompt of up to {} tokens", g.group_size,
+                       g.max_new_tokens);
+  return fmt::format("episodes   {}{}: {} per prompt, up to {} turns of {} tokens, {} tokens per episode; on {}; the chat "
+                     "template is checked to only append at start-up{}",
+                     e.name, e.name == "command" ? " (" + e.command + ")" : std::string(), g.group_size, e.max_turns,
+                     g.max_new_tokens, e.max_episode_tokens,
+                     g.rollout_ranks > 0 ? fmt::format("{} rollout rank(s)", g.rollout_ranks) : std::string("the training ranks"),
+                     e.on_template_rewrite == algo::TemplateRewrite::KeepSampled ? " (or keeps the sampled tokens)" : "");
+}
 }  // namespace
 
 std::string plan(const recipe::LoadedRecipe& loaded) {
@@ -127,19 +141,7 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
                    r.trainer.global_batch_tokens, g.dp, g.micro_per_rank, g.rows_per_micro, r.data.seq_len,
                    r.data.packing ? "packed" : "padded"));
   line(fmt::format("algorithm  {}", recipe::enum_name(r.algorithm.name)));
-  if (r.algorithm.name == algo::Name::Grpo) {
-    const auto& e = r.algorithm.grpo.environment;
-    line(e.name == "single_turn"
-             ? fmt::format("episodes   single_turn: {} completion(s) per prompt of up to {} tokens",
-                           r.algorithm.grpo.group_size, r.algorithm.grpo.max_new_tokens)
-             : fmt::format("episodes   {}{}: {} per prompt, up to {} turns of {} tokens, {} tokens per episode; on "
-                           "{}; the chat template is checked to only append at start-up",
-                           e.name, e.name == "command" ? " (" + e.command + ")" : std::string(),
-                           r.algorithm.grpo.group_size, e.max_turns, r.algorithm.grpo.max_new_tokens,
-                           e.max_episode_tokens,
-                           r.algorithm.grpo.rollout_ranks > 0 ? fmt::format("{} rollout rank(s)", r.algorithm.grpo.rollout_ranks)
-                                                              : std::string("the training ranks")));
-  }
+  if (r.algorithm.name == algo::Name::Grpo) line(episodes_line(r.algorithm.grpo));
   line(fmt::format("optimizer  {} lr {} wd {} betas [{}, {}]; schedule {} warmup {}", r.optimizer.name, r.optimizer.lr,
                    r.optimizer.weight_decay, r.optimizer.betas.at(0), r.optimizer.betas.at(1),
                    recipe::enum_name(r.schedule.name), r.schedule.warmup_steps));
