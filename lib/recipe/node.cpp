@@ -143,13 +143,36 @@ void apply_override(Node& root, const std::string& assignment) {
   while (true) {
     auto dot = path.find('.', start);
     std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    // `key[i]` (repeatable) reaches into a list the recipe already has: data.sources[0].path=...
+    std::vector<size_t> indices;
+    for (auto open = key.find('['); open != std::string::npos; open = key.find('[')) {
+      const auto close = key.find(']', open);
+      const std::string digits = close == std::string::npos ? "" : key.substr(open + 1, close - open - 1);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || (close + 1 < key.size() && key[close + 1] != '['))
+        fail("--set '{}': expected key[index] in '{}'", assignment, key);
+      indices.push_back(std::stoul(digits));
+      key = key.substr(0, open) + key.substr(close + 1);
+    }
     if (key.empty()) fail("--set '{}': empty key in path '{}'", assignment, path);
-    if (dot == std::string::npos) {
+    const bool last = dot == std::string::npos;
+    if (last && indices.empty()) {
       cur->set(key, parsed);
       return;
     }
     Node* next = cur->find(key);
+    for (size_t i : indices) {
+      if (!next || !next->is_seq())
+        fail("--set '{}': '{}' is not a list in the recipe, so [{}] cannot index it", assignment, key, i);
+      if (i >= next->seq.size())
+        fail("--set '{}': '{}' has {} item(s); index {} is out of range", assignment, key, next->seq.size(), i);
+      next = &next->seq[i];
+    }
+    if (last) {
+      *next = parsed;
+      return;
+    }
     if (!next || !next->is_map()) {
+      if (!indices.empty()) fail("--set '{}': item {} of '{}' is not a mapping", assignment, indices.back(), key);
       Node m = Node::make_map();
       m.loc = where;
       next = &cur->set(key, m);

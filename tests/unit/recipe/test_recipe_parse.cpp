@@ -91,6 +91,20 @@ TEST_CASE("set overrides are type-checked and can create nested keys and lists")
   REQUIRE_THAT(msg, Catch::Contains("expected key.path=value"));
 }
 
+TEST_CASE("set overrides index into the recipe's lists (data.sources[0].path), bounds and kinds checked") {
+  auto r = from_text(kMinimal, {"data.sources[0].path=other.jsonl", "data.sources[0].weight=2"});
+  REQUIRE(r.recipe.data.sources.size() == 1);
+  REQUIRE(r.recipe.data.sources[0].path == "other.jsonl");
+  REQUIRE(r.recipe.data.sources[0].weight == Approx(2.0));
+  auto whole = from_text(kMinimal, {"data.sources[0]={path: x.jsonl, format: prompts}"});
+  REQUIRE(whole.recipe.data.sources[0].format == pt::data::Format::Prompts);
+  REQUIRE_THAT(error_of([] { from_text(kMinimal, {"data.sources[1].path=x"}); }),
+               Catch::Contains("'sources' has 1 item(s); index 1 is out of range"));
+  REQUIRE_THAT(error_of([] { from_text(kMinimal, {"data.eval_sources[0].path=x"}); }),
+               Catch::Contains("'eval_sources' is not a list in the recipe"));
+  REQUIRE_THAT(error_of([] { from_text(kMinimal, {"data.sources[a].path=x"}); }), Catch::Contains("expected key[index]"));
+}
+
 TEST_CASE("algorithm subsections are only allowed for the selected algorithm") {
   auto msg = error_of([] { from_text(std::string(kMinimal) + "algorithm: {name: sft, dpo: {beta: 0.2}}\n"); });
   REQUIRE_THAT(msg, Catch::Contains("'algorithm.dpo' is only allowed when algorithm.name is dpo"));
