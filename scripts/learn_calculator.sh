@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Tool-use learning on the real model (SmolLM2-135M-Instruct, scripts/fetch_smollm2.sh), CPU: a short
-# SFT on a few of examples/calculator's tool-call traces ("Compute 23*47+5." -> a calculator call ->
-# the result; SFT_STEPS x 4096 tokens), then GRPO in the calculator environment on word problems of
-# the same arithmetic, whose expression the model must write itself (word_problems.jsonl; reward 1 for
-# the right final number); prints the held-out greedy success (with the tool) at the start of GRPO —
+# SFT on a few tool-call traces of two kinds of word problem (sft_words.jsonl: the problem -> a
+# calculator call with the expression -> the result; SFT_STEPS x 4096 tokens), then GRPO in the
+# calculator environment on word problems of four kinds, two of them new (word_problems.jsonl;
+# reward 1 for the right final number); prints the held-out greedy success (with the tool) at the start of GRPO —
 # the SFT'd model without RL, the baseline — and as GRPO goes on. Slow on 2 cores (~1 min per GRPO step):
 # not part of the test suite; its figures are in the README.
 #   scripts/learn_calculator.sh [SFT_STEPS=4] [GRPO_STEPS=16]
@@ -15,6 +15,7 @@ M="$(scripts/fetch_smollm2.sh)"
 sft_steps="${1:-4}" grpo_steps="${2:-16}"
 "$PT" run examples/calculator/sft.yaml --resume never --force --set model.path="$M" --set tokenizer.path="$M" \
   --set run.name=calc-smol-sft --set trainer.max_steps="$sft_steps" --set optimizer.lr=1e-4 --set schedule.warmup_steps=1 \
+  --set "data.sources[0].path=$ROOT/examples/calculator/sft_words.jsonl" \
   --set data.seq_len=512 --set trainer.global_batch_tokens=4096 --set logging.every=1
 "$PT" run examples/calculator/recipe.yaml --resume never --force --set model.path=runs/calc-smol-sft/model \
   --set tokenizer.path="$M" --set run.name=calc-smol --set trainer.max_steps="$grpo_steps" \

@@ -9,6 +9,8 @@ examples/calculator/prompts.jsonl — held-apart problems of the same kind with 
 examples/calculator/word_problems.jsonl — word problems of the same arithmetic (the expression is for the
   model to write: "A shop packs 23 boxes of 47 pens and has 5 loose pens..."), for GRPO of a real model
   SFT'd on the plain traces (scripts/learn_calculator.sh).
+examples/calculator/sft_words.jsonl — tool-call traces of the first two kinds of word problem (the real-model
+  run's SFT; the other two kinds it meets first in GRPO).
 examples/guess_number/sft.jsonl — games of guess-the-number (1-9) played by a player who guesses at
   random among the numbers still possible, for the quickstart model to learn the game's format.
 examples/guess_number/prompts.jsonl — records for the guess_number environment (it opens the game itself;
@@ -43,10 +45,14 @@ WORDS = [
 ]
 
 
-def word_problem(rng):
+EXPRS = ["{a}*{b}+{c}", "{a}*{b}", "{a}+{b}*{c}", "{a}*{b}-{c}"]
+
+
+def word_problem(rng, kinds=len(WORDS)):
     a, b, c = rng.randint(11, 99), rng.randint(11, 99), rng.randint(1, 99)
-    text, f = WORDS[rng.randrange(len(WORDS))]
-    return text.format(a=a, b=b, c=c), f(a, b, c)
+    k = rng.randrange(kinds)
+    text, f = WORDS[k]
+    return text.format(a=a, b=b, c=c), f(a, b, c), EXPRS[k].format(a=a, b=b, c=c)
 
 
 def call(expr):
@@ -69,8 +75,15 @@ def calculator(rng):
             f.write(json.dumps({"prompt": [{"role": "user", "content": f"Compute {expr}."}], "answer": str(value)}) + "\n")
     with open(os.path.join(ROOT, "calculator", "word_problems.jsonl"), "w") as f:
         for _ in range(600):
-            text, value = word_problem(rng)
+            text, value, _ = word_problem(rng)
             f.write(json.dumps({"prompt": [{"role": "user", "content": text}], "answer": str(value)}) + "\n")
+    # Traces of the first two kinds of word problem only (the other two are new to the model in GRPO).
+    with open(os.path.join(ROOT, "calculator", "sft_words.jsonl"), "w") as f:
+        for _ in range(400):
+            text, value, expr = word_problem(rng, kinds=2)
+            msgs = [{"role": "user", "content": text}, {"role": "assistant", "content": call(expr)},
+                    {"role": "tool", "content": str(value)}, {"role": "assistant", "content": str(value)}]
+            f.write(json.dumps({"messages": msgs}) + "\n")
 
 
 def guess_number(rng):
