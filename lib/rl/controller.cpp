@@ -42,6 +42,18 @@ Controller::Controller(const algo::GrpoOptions& opts, const StageFactories& make
       stop_ids_(end_of_turn_ids(policy, tokenizer)),
       episodes_(make_episode_stage(opts.environment, make, policy, tokenizer)) {}
 
+gen::SamplingParams Controller::sampling(bool training, uint64_t seed) const {
+  gen::SamplingParams p;
+  p.temperature = training ? o_.temperature : 0.0;  // evaluation: greedy
+  p.top_p = o_.top_p;
+  p.top_k = o_.top_k;
+  p.min_p = o_.min_p;
+  p.max_new_tokens = o_.max_new_tokens;
+  p.stop_ids = stop_ids_;
+  p.seed = seed;
+  return p;
+}
+
 Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool training) {
   const auto t0 = std::chrono::steady_clock::now();
   Rollouts r;
@@ -63,16 +75,9 @@ Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool traini
       spec.id = (static_cast<uint64_t>(step) << 32) | (sample & 0xffffffffULL);
       spec.seed = data::hash3(seed, 0x656e76ULL, 0);
       spec.where = fmt::format("episode {} (step {}, prompt {}, sample {})", spec.id, step, batch.global_index[p], g);
-      gen::Request q{remote_episodes ? batch.prompts[p] : episodes_->open(spec), {}};
+      gen::Request q{remote_episodes ? batch.prompts[p] : episodes_->open(spec), sampling(training, seed)};
       if (multi) q.max_episode_tokens = o_.environment.max_episode_tokens;
       if (remote_episodes) specs.push_back(std::move(spec));
-      q.params.temperature = training ? o_.temperature : 0.0;
-      q.params.top_p = o_.top_p;
-      q.params.top_k = o_.top_k;
-      q.params.min_p = o_.min_p;
-      q.params.max_new_tokens = o_.max_new_tokens;
-      q.params.stop_ids = stop_ids_;
-      q.params.seed = seed;
       reqs.push_back(std::move(q));
       r.prompt_of.push_back(p);
     }

@@ -93,6 +93,8 @@ class Controller {
   RewardSet rewards_;
   std::vector<int32_t> stop_ids_;
   std::unique_ptr<EpisodeStage> episodes_;
+  // A completion's sampling: the recipe's at training time, greedy in evaluation.
+  gen::SamplingParams sampling(bool training, uint64_t seed) const;
   // Per-episode sums of the multi-turn stage (turns, tool calls, stop reasons).
   void episode_metrics(const Rollouts& r, Sums& s) const;
 };
