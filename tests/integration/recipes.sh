@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every recipe under configs/ and examples/ validates (and we know how many there are), and every
-# broken recipe in tests/assets/bad-recipes/ fails with the message in its "# expect:" header.
+# Every recipe under configs/ and examples/ validates (and we know how many there are), so do the
+# launch lines their headers show (`posttrain run FILE --set ...`: each with its --set overrides), and
+# every broken recipe in tests/assets/bad-recipes/ fails with the message in its "# expect:" header.
 set -euo pipefail
 : "${POSTTRAIN:?path to the posttrain binary}"
 EXPECTED_RECIPES=33  # update when adding recipes to configs/ or examples/
@@ -12,6 +13,35 @@ if [ "${#recipes[@]}" -ne "$EXPECTED_RECIPES" ]; then
   exit 1
 fi
 "$POSTTRAIN" validate "${recipes[@]}"
+
+# The header's launch lines: "#   posttrain run FILE [--set K=V ...]" and "#     --set K=V" continuations.
+launches=0
+while IFS= read -r -d '' line; do
+  read -r -a args <<< "$line"
+  "$POSTTRAIN" validate "${args[@]}" > /dev/null || { echo "FAIL: a header's launch line does not validate: $line" >&2; exit 1; }
+  launches=$((launches + 1))
+done < <(python3 - "${recipes[@]}" <<'PY'
+import re, sys
+for path in sys.argv[1:]:
+    cur = None
+    for line in open(path):
+        if not line.startswith("#"):
+            break
+        m = re.match(r"#.*posttrain run (\S+\.yaml)(.*)$", line)
+        if m and "mpirun" not in line:
+            if cur: sys.stdout.write(" ".join(cur) + "\0")
+            cur = [m.group(1)] + re.findall(r"--set \S+", m.group(2))
+            cur = [cur[0]] + [t for s in cur[1:] for t in s.split(" ", 1)]
+        elif cur and re.match(r"#\s+--set ", line):
+            cur += [t for s in re.findall(r"--set \S+", line) for t in s.split(" ", 1)]
+        elif cur:
+            sys.stdout.write(" ".join(cur) + "\0")
+            cur = None
+    if cur: sys.stdout.write(" ".join(cur) + "\0")
+PY
+)
+echo "$launches header launch lines validate"
+[ "$launches" -ge 20 ] || { echo "FAIL: only $launches header launch lines found" >&2; exit 1; }
 
 fails=0
 for f in tests/assets/bad-recipes/*.yaml; do
