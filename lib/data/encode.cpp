@@ -166,13 +166,10 @@ Example RecordEncoder::chat(const ordered_json& rec, const std::string& where) c
   return ex;
 }
 
-namespace {
-// A completion given as a string becomes one assistant message.
 ordered_json as_messages(const ordered_json& v, const std::string& role) {
   if (v.is_array()) return v;
   return ordered_json::array({ordered_json{{"role", role}, {"content", v}}});
 }
-}  // namespace
 
 Example RecordEncoder::prompt_completion(const ordered_json& rec, const std::string& where, const char* format) const {
   const auto& pf = field("prompt");

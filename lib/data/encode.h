@@ -14,6 +14,10 @@
 
 namespace pt::data {
 
+// A prompt or answer given as a string becomes one message of `role`; a list of messages stays as is
+// (how records' prompts are rendered, and how an environment's episode opens with one).
+nlohmann::ordered_json as_messages(const nlohmann::ordered_json& v, const std::string& role);
+
 // A record that cannot be used (malformed JSON, missing field, wrong type, template refusal).
 class BadRecord : public Error {
  public:

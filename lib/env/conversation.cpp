@@ -17,6 +17,22 @@ size_t first_difference(const std::vector<int32_t>& a, const std::vector<int32_t
   return n;
 }
 
+// The template's tokens of `messages` (with the tools when there are any).
+std::vector<int32_t> render_tokens(const ConversationSpec& spec, const Messages& messages, const Messages& tools,
+                                   bool generation_prompt) {
+  tok::ChatOptions chat = spec.chat;
+  chat.add_generation_prompt = generation_prompt;
+  if (!tools.is_null()) chat.tools = tools;
+  return spec.tok->tokenizer().encode(spec.tok->render_chat(messages, chat).text, false).ids;
+}
+
+// The first end-of-turn token of `ids` at or after `from` (ids.size() when there is none).
+size_t end_of_turn_from(const ConversationSpec& spec, const std::vector<int32_t>& ids, size_t from) {
+  while (from < ids.size() && std::find(spec.end_of_turn.begin(), spec.end_of_turn.end(), ids[from]) == spec.end_of_turn.end())
+    ++from;
+  return from;
+}
+
 std::string token_at(const tok::HfTokenizer& t, const std::vector<int32_t>& ids, size_t i) {
   if (i >= ids.size()) return "(end)";
   return fmt::format("{} {:?}", ids[i], t.tokenizer().decode({ids[i]}, false));
@@ -33,10 +49,7 @@ Conversation::Conversation(const ConversationSpec& spec, Messages messages, Mess
 }
 
 std::vector<int32_t> Conversation::render(const Messages& messages, bool generation_prompt) const {
-  tok::ChatOptions chat = spec_.chat;
-  chat.add_generation_prompt = generation_prompt;
-  if (!tools_.is_null()) chat.tools = tools_;
-  return spec_.tok->tokenizer().encode(spec_.tok->render_chat(messages, chat).text, false).ids;
+  return render_tokens(spec_, messages, tools_, generation_prompt);
 }
 
 std::vector<int32_t> Conversation::append(const std::string& assistant_text, bool ended_on_end_of_turn,
@@ -73,10 +86,7 @@ std::vector<int32_t> Conversation::append(const std::string& assistant_text, boo
 std::vector<int32_t> Conversation::after_turn(const std::vector<int32_t>& next, size_t from, bool ended_on_end_of_turn,
                                               const std::string& where) const {
   // The template's rendering of the assistant's turn ends at its first end-of-turn token.
-  size_t close = from;
-  while (close < next.size() &&
-         std::find(spec_.end_of_turn.begin(), spec_.end_of_turn.end(), next[close]) == spec_.end_of_turn.end())
-    ++close;
+  const size_t close = end_of_turn_from(spec_, next, from);
   if (close == next.size())
     fail("{}: the chat template {} closes an assistant turn without an end-of-turn token (the stop ids {}); the "
          "environment's answer cannot be placed after the sampled tokens", where, spec_.label,
@@ -109,29 +119,22 @@ void check_append_only(const ConversationSpec& spec, const Messages& tools) {
     // the opening alone under keep_sampled, which renders every turn that way).
     Messages only = spec.keep_sampled ? opening : conv.messages();
     only.push_back({{"role", "assistant"}, {"content", turns[k].first}});
-    tok::ChatOptions chat = spec.chat;
-    chat.add_generation_prompt = false;
-    if (with_tools) chat.tools = tools;
-    const auto closed = spec.tok->tokenizer().encode(spec.tok->render_chat(only, chat).text, false).ids;
+    const auto closed = render_tokens(spec, only, tools, false);
     const size_t base = spec.keep_sampled ? conv.prompt().size() : seq.size();
     if (!spec.keep_sampled && first_difference(seq, closed) < seq.size()) break;  // reported below
-    size_t close = base;
-    while (close < closed.size() &&
-           std::find(spec.end_of_turn.begin(), spec.end_of_turn.end(), closed[close]) == spec.end_of_turn.end())
-      ++close;
+    size_t close = end_of_turn_from(spec, closed, base);
     if (close < closed.size()) ++close;
     seq.insert(seq.end(), closed.begin() + static_cast<std::ptrdiff_t>(base), closed.begin() + static_cast<std::ptrdiff_t>(close));
     if (k + 1 == turns.size()) break;
     const auto delta = conv.append(turns[k].first, true, turns[k].second, "start-up check of multi-turn continuity (a probe conversation)");
     seq.insert(seq.end(), delta.begin(), delta.end());
   }
-  tok::ChatOptions chat = spec.chat;
-  if (with_tools) chat.tools = tools;
+  if (spec.keep_sampled) return;  // the deltas placed; the whole history is not re-rendered by design
   Messages all = conv.messages();
   all.push_back({{"role", "assistant"}, {"content", turns.back().first}});
-  const auto full = spec.tok->tokenizer().encode(spec.tok->render_chat(all, chat).text, false).ids;
+  const auto full = render_tokens(spec, all, tools, false);
   const size_t d = first_difference(seq, full);
-  if (d < seq.size() && !spec.keep_sampled)
+  if (d < seq.size())
     fail("the chat template {} is not append-only: a {} conversation built turn by turn differs from the whole "
          "conversation rendered at the end at token {} ({} built, {} rendered) — it rewrites earlier turns, so the "
          "tokens a multi-turn episode trains on would not be what the template shows; use an append-only template "

@@ -99,7 +99,7 @@ void DecodeBatch::continue_turns() {
 void DecodeBatch::append(Live& l, const std::vector<int32_t>& tokens) {
   const Request& req = requests_[l.request];
   Completion& c = out_[l.request];
-  const int64_t budget = req.max_episode_tokens > 0 ? req.max_episode_tokens : req.params.max_new_tokens;
+  const int64_t budget = episode_budget(req);
   const int64_t after = static_cast<int64_t>(c.tokens.size() + tokens.size());
   // Room for the appended tokens and at least one sampled token, in the slot and in the episode's budget.
   if (tokens.empty() || after + 1 > budget || static_cast<int64_t>(req.prompt.size()) + after + 1 > max_len_) {
@@ -163,7 +163,7 @@ bool DecodeBatch::accept(Live& l, const at::Tensor& logits) {
     c.finish_reason = "stop";
     return true;
   }
-  const int64_t budget = req.max_episode_tokens > 0 ? req.max_episode_tokens : p.max_new_tokens;
+  const int64_t budget = episode_budget(req);
   if (static_cast<int64_t>(c.tokens.size() - l.turn_start) >= p.max_new_tokens ||
       static_cast<int64_t>(c.tokens.size()) >= budget ||
       static_cast<int64_t>(req.prompt.size() + c.tokens.size()) >= max_len_) {

@@ -21,13 +21,12 @@ struct EvalMode {
   ~EvalMode() { m.train(was_training); }
 };
 
-// Positions per cache slot: max_seq_len, or the longest prompt plus its max_new_tokens.
+// Positions per cache slot: max_seq_len, or the longest prompt plus its budget (episode_budget).
 int64_t context_length(const std::vector<Request>& requests, int64_t max_seq_len) {
   int64_t need = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     PT_CHECK(!requests[i].prompt.empty(), "generation: request {} has an empty prompt", i);
-    const int64_t after = std::max<int64_t>(requests[i].params.max_new_tokens, requests[i].max_episode_tokens);
-    need = std::max<int64_t>(need, static_cast<int64_t>(requests[i].prompt.size()) + after);
+    need = std::max<int64_t>(need, static_cast<int64_t>(requests[i].prompt.size()) + episode_budget(requests[i]));
   }
   const int64_t max_len = max_seq_len > 0 ? max_seq_len : need;
   for (size_t i = 0; i < requests.size(); ++i)

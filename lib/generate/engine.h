@@ -51,6 +51,11 @@ struct Completion {
   int64_t prompt_tokens = 0;
 };
 
+// Tokens after the prompt a request's sequence may hold: max_episode_tokens, else max_new_tokens.
+inline int64_t episode_budget(const Request& r) {
+  return r.max_episode_tokens > 0 ? r.max_episode_tokens : r.params.max_new_tokens;
+}
+
 // Tokens of a completion the model sampled.
 int64_t sampled_tokens(const Completion& c);
 

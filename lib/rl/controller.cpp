@@ -24,7 +24,7 @@ std::unique_ptr<EpisodeStage> make_episode_stage(const algo::EnvironmentOptions&
                                                  const model::CausalLM& policy, const tok::HfTokenizer* tokenizer) {
   env::ConversationSpec spec;
   spec.tok = tokenizer;
-  spec.end_of_turn = end_of_turn_ids(policy, tokenizer);
+  spec.end_of_turn = end_of_turn_ids(policy.config().eos_token_id, tokenizer);
   spec.label = make.template_label;
   spec.keep_sampled = opts.on_template_rewrite == algo::TemplateRewrite::KeepSampled;
   return std::make_unique<EpisodeStage>(make.environment ? make.environment(opts) : env::make_single_turn(opts), opts,
@@ -39,7 +39,7 @@ Controller::Controller(const algo::GrpoOptions& opts, const StageFactories& make
       policy_(policy),
       tok_(tokenizer),
       rewards_(opts.rewards, make.reward),
-      stop_ids_(end_of_turn_ids(policy, tokenizer)),
+      stop_ids_(end_of_turn_ids(policy.config().eos_token_id, tokenizer)),
       episodes_(make_episode_stage(opts.environment, make, policy, tokenizer)) {}
 
 gen::SamplingParams Controller::sampling(bool training, uint64_t seed) const {
@@ -107,8 +107,7 @@ void Controller::score(const PromptBatch& batch, Rollouts& r) {
     const auto& c = r.completions[i];
     RewardSample s;
     s.prompt = tok_ ? tok_->tokenizer().decode(r.prompt(batch, i), false) : std::string();
-    // Multi-turn: the reward functions score the episode's last turn.
-    s.completion = multi_turn() ? r.episodes[i].last_text : c.text;
+    s.completion = r.episodes[i].last_text;  // the episode's last turn (single-turn: the completion)
     s.completion_raw = multi_turn() ? r.episodes[i].last_raw : tok_ ? tok_->tokenizer().decode(c.tokens, false) : c.text;
     s.record = batch.records[r.prompt_of[i]];
     s.completion_tokens = gen::sampled_tokens(c);

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "model/causal_lm.h"
+#include "data/encode.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace pt::rl {
@@ -15,12 +15,12 @@ const std::vector<std::string>& stop_reasons() {
   return r;
 }
 
-std::vector<int32_t> end_of_turn_ids(const model::CausalLM& policy, const tok::HfTokenizer* tokenizer) {
+std::vector<int32_t> end_of_turn_ids(std::optional<int64_t> config_eos, const tok::HfTokenizer* tokenizer) {
   std::vector<int32_t> ids;
   if (tokenizer)
     if (auto e = tokenizer->eos_id()) ids.push_back(*e);
-  if (auto e = policy.config().eos_token_id)
-    if (std::find(ids.begin(), ids.end(), static_cast<int32_t>(*e)) == ids.end()) ids.push_back(static_cast<int32_t>(*e));
+  if (config_eos && std::find(ids.begin(), ids.end(), static_cast<int32_t>(*config_eos)) == ids.end())
+    ids.push_back(static_cast<int32_t>(*config_eos));
   return ids;
 }
 
@@ -53,8 +53,7 @@ std::vector<int32_t> EpisodeStage::open(const EpisodeSpec& spec) {
       const auto p = record.find("prompt");
       PT_CHECK(p != record.end() && (p->is_string() || p->is_array()),
                "environment {}: {}: the environment opens with the record's prompt, and the record has none", o_.name, where);
-      if (p->is_string()) messages.push_back({{"role", "user"}, {"content", p->get<std::string>()}});
-      else messages = env::Messages::parse(p->dump());
+      messages = data::as_messages(env::Messages::parse(p->dump()), "user");
     }
     e.conversation = std::make_unique<env::Conversation>(spec_, std::move(messages), op.tools);
     prompt = e.conversation->prompt();

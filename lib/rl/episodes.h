@@ -42,7 +42,7 @@ struct Episode {
 const std::vector<std::string>& stop_reasons();
 
 // The tokens that end a turn: the tokenizer's EOS and the model config's eos_token_id, once each.
-std::vector<int32_t> end_of_turn_ids(const model::CausalLM& policy, const tok::HfTokenizer* tokenizer);
+std::vector<int32_t> end_of_turn_ids(std::optional<int64_t> config_eos, const tok::HfTokenizer* tokenizer);
 
 class EpisodeStage {
  public:

@@ -8,6 +8,7 @@
 #include "posttrain/build_config.h"
 #include "recipe/recipe.h"
 #include "registry/builtins.h"
+#include "rl/episodes.h"
 #include "rl/grpo.h"
 #include "tokenizer/tokenizer.h"
 #include "train/geometry.h"
@@ -56,10 +57,10 @@ void check_episode_template(const recipe::Recipe& r, const RunPlan& p, const tok
   spec.tok = &tok;
   spec.label = rl::chat_template_label(r);
   spec.keep_sampled = r.algorithm.grpo.environment.on_template_rewrite == algo::TemplateRewrite::KeepSampled;
-  if (auto e = tok.eos_id()) spec.end_of_turn.push_back(*e);
+  std::optional<int64_t> config_eos;
   if (p.model_here && !p.created)
-    if (auto e = model::HfConfig::from_file((fs::path(p.model_path) / "config.json").string()).eos_token_id)
-      spec.end_of_turn.push_back(static_cast<int32_t>(*e));
+    config_eos = model::HfConfig::from_file((fs::path(p.model_path) / "config.json").string()).eos_token_id;
+  spec.end_of_turn = rl::end_of_turn_ids(config_eos, &tok);
   env::check_append_only(spec, registry::make_environment(r.algorithm.grpo.environment)->tools());
 }
 
