@@ -122,6 +122,13 @@ class Algorithm {
   virtual void load_state(const std::string& dir) { (void)dir; }
   // Models of its own exported with the run's final model, each to run_dir/<name> (PPO's critic).
   virtual std::vector<std::pair<std::string, model::CausalLM*>> exports() { return {}; }
+  // Batches of the stream it wants to see before they are trained on (asynchronous RL generates
+  // them ahead): before each training prepare() the trainer calls look_ahead() with up to this many
+  // next batches (fewer where the run or the data ends). updates_per_batch: optimizer steps a batch
+  // takes, which tells the trainer where the run's batches end.
+  virtual int lookahead() const { return 0; }
+  virtual int updates_per_batch() const { return 1; }
+  virtual void look_ahead(std::vector<const data::StepBatch*> next) { (void)next; }
 
  protected:
   Context ctx_;

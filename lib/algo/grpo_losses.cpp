@@ -61,7 +61,8 @@ at::Tensor whiten_by_tokens(const at::Tensor& returns, const TokenMoments& m) {
 }
 
 PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old_logps, const at::Tensor& ref_logps,
-                                  const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p) {
+                                  const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p,
+                                  const at::Tensor& behaviour_weight) {
   PolicyLossTerms t;
   const at::Tensor m = mask.to(logps.scalar_type());
   at::Tensor log_ratio = logps - old_logps;
@@ -82,6 +83,7 @@ PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old
     if (p.dual_clip > 0)
       per_token = at::where(adv.lt(0), at::min(per_token, -p.dual_clip * adv), per_token);
   }
+  if (behaviour_weight.defined()) per_token = per_token * behaviour_weight.to(logps.scalar_type()).detach();
   if (p.beta != 0) {
     at::Tensor d = ref_logps - logps;
     t.kl = d.exp() - d - 1;  // k3: unbiased, always >= 0

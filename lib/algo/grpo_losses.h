@@ -61,9 +61,12 @@ struct PolicyLossTerms {
 
 // logps, old_logps, ref_logps: [B, T] per-token log-probs (current policy with gradients; the
 // rollout policy; the reference, only read when beta > 0); advantages [B] (one per sequence) or
-// [B, T] (per token: GAE, KL-shaped returns); mask [B, T].
+// [B, T] (per token: GAE, KL-shaped returns); mask [B, T]. behaviour_weight [B, T] (optional): the
+// off-policy correction's weights (algo/rollout_correction.h), multiplying each token's policy loss
+// before the KL term is added (TRL's order).
 PolicyLossTerms policy_loss_terms(const at::Tensor& logps, const at::Tensor& old_logps, const at::Tensor& ref_logps,
-                                  const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p);
+                                  const at::Tensor& advantages, const at::Tensor& mask, const PolicyLossParams& p,
+                                  const at::Tensor& behaviour_weight = at::Tensor());
 
 // The numerator of the step's loss contributed by these sequences and the global denominator it is
 // divided by, so that micro-batches and ranks add up to one step's loss:

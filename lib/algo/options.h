@@ -150,6 +150,26 @@ struct CriticOptions {
   }
 };
 enum class ImportanceSampling { Token, Sequence };
+enum class CorrectionMode { None, TokenTruncate, TokenMask, SequenceTruncate, SequenceMask };
+
+// Off-policy correction (algo/rollout_correction.h): the loss of each token weighted by
+// pi_prox / pi_behaviour, the trainer's policy before the update over the one that sampled it.
+struct RolloutCorrectionOptions {
+  CorrectionMode mode = CorrectionMode::None;
+  double clip_min = 0.0;
+  double clip_max = 2.0;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("mode", mode,
+            Spec("none; token_truncate (TIS: each token's weight capped at clip_max), token_mask (MIS: tokens "
+                 "whose weight is outside [clip_min, clip_max] dropped), sequence_truncate / sequence_mask (one "
+                 "weight per completion, the product of its tokens' ratios) — TRL's vllm_importance_sampling_mode. "
+                 "Any mode but none recomputes the trainer's log-probs of the rollout before each update"));
+    v.field("clip_min", clip_min, Spec("lower bound of the weight (truncate: raised to it; mask: dropped below); 0 = none").min(0));
+    v.field("clip_max", clip_max, Spec("upper bound of the weight (truncate: the cap C; mask: dropped above)").gt(0));
+  }
+};
 
 enum class ToolFormat { Auto, Hermes, Llama3, Mistral };
 enum class TemplateRewrite { Refuse, KeepSampled };
@@ -225,6 +245,8 @@ struct GrpoOptions {
   double overlong_penalty = 1.0;
   int max_batch = 64;
   int rollout_ranks = 0;
+  int max_staleness = 0;
+  RolloutCorrectionOptions rollout_correction;
   double gamma = 1.0;
   double lam = 0.95;
   double dual_clip = 0.0;
@@ -294,6 +316,14 @@ struct GrpoOptions {
                  "rollouts, with the policy's trainable weights broadcast to them from training rank 0 "
                  "before every rollout batch")
                 .min(0));
+    v.field("max_staleness", max_staleness,
+            Spec("asynchronous RL with rollout_ranks: rollout batch n is generated with the weights of batch "
+                 "max(0, n - K) while the trainers update on earlier batches, so generation and training overlap; "
+                 "the schedule is fixed, so a run is reproducible and resumable. 0 = synchronous")
+                .min(0));
+    v.field("rollout_correction", rollout_correction,
+            Spec("importance weights between the trainer's policy and the one that sampled each token (stale "
+                 "weights under max_staleness, or engine/trainer numerics)"));
     v.field("rewards", rewards,
             Spec("reward functions, weighted and summed (on the episode's last turn, added to the environment's "
                  "rewards)"));
@@ -425,5 +455,10 @@ PT_RECIPE_ENUM(pt::algo::RewardScale, {pt::algo::RewardScale::Group, "group"}, {
                {pt::algo::RewardScale::None, "none"})
 PT_RECIPE_ENUM(pt::algo::ImportanceSampling, {pt::algo::ImportanceSampling::Token, "token"},
                {pt::algo::ImportanceSampling::Sequence, "sequence"})
+PT_RECIPE_ENUM(pt::algo::CorrectionMode, {pt::algo::CorrectionMode::None, "none"},
+               {pt::algo::CorrectionMode::TokenTruncate, "token_truncate"},
+               {pt::algo::CorrectionMode::TokenMask, "token_mask"},
+               {pt::algo::CorrectionMode::SequenceTruncate, "sequence_truncate"},
+               {pt::algo::CorrectionMode::SequenceMask, "sequence_mask"})
 PT_RECIPE_ENUM(pt::algo::DistillLoss, {pt::algo::DistillLoss::ForwardKl, "forward_kl"},
                {pt::algo::DistillLoss::ReverseKl, "reverse_kl"}, {pt::algo::DistillLoss::Jsd, "jsd"})

@@ -20,6 +20,9 @@ namespace {
 // The group's communicator (all ranks until split_rollout) and the training-rank-0 <-> workers link.
 MPI_Comm g_comm = MPI_COMM_NULL;
 MPI_Comm g_link = MPI_COMM_NULL;
+// The link's second channel, for the workers' results: training rank 0 receives them on its main
+// thread while its sender thread may be broadcasting the next batch's weights on g_link.
+MPI_Comm g_link_results = MPI_COMM_NULL;
 // Under tensor parallelism g_comm is the data-parallel group; g_tp the tensor-parallel group and
 // g_all every rank of the run.
 MPI_Comm g_tp = MPI_COMM_NULL;
@@ -122,6 +125,7 @@ void World::finalize() {
   if (mpi_) {
     g_thread.reset();
     if (g_link != MPI_COMM_NULL) MPI_Comm_free(&g_link);
+    if (g_link_results != MPI_COMM_NULL) MPI_Comm_free(&g_link_results);
     if (g_tp != MPI_COMM_NULL) MPI_Comm_free(&g_tp);
     if (g_all != MPI_COMM_NULL) MPI_Comm_free(&g_all);
     if (g_comm != MPI_COMM_NULL) MPI_Comm_free(&g_comm);
@@ -201,6 +205,7 @@ void World::split_rollout(int workers) {
   // Global rank 0 is training rank 0, and the lowest key: link rank 0.
   const bool linked = worker_ || global_rank_ == 0;
   MPI_Comm_split(MPI_COMM_WORLD, linked ? 0 : MPI_UNDEFINED, global_rank_, &g_link);
+  if (g_link != MPI_COMM_NULL) MPI_Comm_dup(g_link, &g_link_results);
 #else
   fail("algorithm.grpo.rollout_ranks = {} needs MPI, which this build lacks", workers);
 #endif
@@ -254,15 +259,15 @@ void World::link_bcast(const std::vector<at::Tensor>& tensors) const {
 #endif
 }
 
-void World::link_send(int to, const std::string& bytes) const {
+void World::link_send(int to, const std::string& bytes, bool results) const {
 #if PT_HAVE_MPI
-  send_bytes(bytes, to, g_link);
+  send_bytes(bytes, to, results ? g_link_results : g_link);
 #endif
 }
 
-std::string World::link_recv(int from) const {
+std::string World::link_recv(int from, bool results) const {
 #if PT_HAVE_MPI
-  return recv_bytes(from, g_link);
+  return recv_bytes(from, results ? g_link_results : g_link);
 #else
   return {};
 #endif

@@ -51,8 +51,9 @@ class World {
   int rollout_workers() const { return workers_; }
   void link_bcast(std::string& bytes) const;                     // from link rank 0
   void link_bcast(const std::vector<at::Tensor>& tensors) const;  // in place, fp32 CPU, from link rank 0
-  void link_send(int to, const std::string& bytes) const;
-  std::string link_recv(int from) const;
+  // results: the second channel (worker -> rank 0), usable while another thread uses the first.
+  void link_send(int to, const std::string& bytes, bool results = false) const;
+  std::string link_recv(int from, bool results = false) const;
   // Within the group: every rank's bytes at rank 0 (empty elsewhere), and rank 0's parts[r] to rank r.
   std::vector<std::string> gather_bytes(const std::string& mine) const;
   std::string scatter_bytes(const std::vector<std::string>& parts) const;

@@ -34,6 +34,24 @@ Location where(const Node& source, std::initializer_list<std::string> keys) {
 }
 using Refuse = std::function<void(std::initializer_list<std::string>, const std::string&)>;
 
+// algorithm.grpo.max_staleness and rollout_correction.
+void check_async(const algo::GrpoOptions& g, const Refuse& refuse) {
+  if (g.max_staleness > 0 && g.rollout_ranks == 0)
+    refuse({"algorithm", "grpo", "max_staleness"},
+           fmt::format("max_staleness {} overlaps generation with training, which needs ranks that only generate: "
+                       "set algorithm.grpo.rollout_ranks: 1 and launch with one rank more (mpirun -np 2 posttrain run "
+                       "RECIPE for one training rank); colocated rollouts cannot overlap the update on the same device",
+                       g.max_staleness));
+  const algo::RolloutCorrectionOptions d, &c = g.rollout_correction;
+  if (c.mode == algo::CorrectionMode::None && (c.clip_min != d.clip_min || c.clip_max != d.clip_max))
+    refuse({"algorithm", "grpo", "rollout_correction", c.clip_min != d.clip_min ? "clip_min" : "clip_max"},
+           "the weight bounds apply to a correction mode; mode is none (set token_truncate, token_mask, "
+           "sequence_truncate or sequence_mask)");
+  if (c.clip_min >= c.clip_max)
+    refuse({"algorithm", "grpo", "rollout_correction", "clip_min"},
+           fmt::format("clip_min {} is not below clip_max {}", c.clip_min, c.clip_max));
+}
+
 // algorithm.grpo.environment: each option only where the environment reads it.
 void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
   const algo::EnvironmentOptions d, &e = g.environment;
@@ -159,6 +177,7 @@ void check_applicable(const Recipe& r, const Node& source) {
     if (g.overlong_buffer == 0 && g.overlong_penalty != d.overlong_penalty)
       refuse({"algorithm", "grpo", "overlong_penalty"}, "overlong_penalty needs overlong_buffer > 0");
     check_environment(g, refuse);
+    check_async(g, refuse);
     for (size_t i = 0; i < g.rewards.size(); ++i) {
       const algo::RewardOptions rd, &w = g.rewards[i];
       const std::string key = fmt::format("algorithm.grpo.rewards[{}]", i);

@@ -9,7 +9,7 @@
 #include "env/environment.h"
 #include "data/rng.h"
 #include "model/causal_lm.h"
-#include "rl/rollout_link.h"
+#include "rl/rollout_queue.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace pt::rl {
@@ -54,48 +54,97 @@ gen::SamplingParams Controller::sampling(bool training, uint64_t seed) const {
   return p;
 }
 
-Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool training) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Rollouts r;
-  r.group_size = training ? o_.group_size : 1;
+RolloutPlan Controller::plan(const PromptBatch& batch, int64_t step, bool training) {
+  RolloutPlan p;
+  p.step = step;
+  p.training = training;
+  p.group_size = training ? o_.group_size : 1;
   const bool multi = multi_turn();
-  // Multi-turn episodes on rollout ranks run there whole (environment included); else they open here.
-  const bool remote = training && o_.rollout_ranks > 0, remote_episodes = remote && multi;
-  std::vector<gen::Request> reqs;
-  std::vector<EpisodeSpec> specs;
-  for (size_t p = 0; p < batch.prompts.size(); ++p)
-    for (int g = 0; g < r.group_size; ++g) {
-      const uint64_t sample = batch.global_index[p] * 1024 + g;
+  p.remote = training && o_.rollout_ranks > 0;
+  p.remote_episodes = p.remote && multi;
+  for (size_t i = 0; i < batch.prompts.size(); ++i)
+    for (int g = 0; g < p.group_size; ++g) {
+      const uint64_t sample = batch.global_index[i] * 1024 + g;
       // A completion's seed depends on (run seed, step, prompt, sample) only: a resumed run draws the
       // same rollouts, whatever the batch composition. Its environment gets a seed of its own from it.
       const uint64_t seed = data::hash3(seed_, static_cast<uint64_t>(step), sample);
       EpisodeSpec spec;
-      spec.record = batch.records[p];
-      spec.data_prompt = batch.prompts[p];
+      spec.record = batch.records[i];
+      spec.data_prompt = batch.prompts[i];
       spec.id = (static_cast<uint64_t>(step) << 32) | (sample & 0xffffffffULL);
       spec.seed = data::hash3(seed, 0x656e76ULL, 0);
-      spec.where = fmt::format("episode {} (step {}, prompt {}, sample {})", spec.id, step, batch.global_index[p], g);
-      gen::Request q{remote_episodes ? batch.prompts[p] : episodes_->open(spec), sampling(training, seed)};
+      spec.where = fmt::format("episode {} (step {}, prompt {}, sample {})", spec.id, step, batch.global_index[i], g);
+      // (A single-turn episode opens with the data's prompt.)
+      gen::Request q{p.remote ? batch.prompts[i] : episodes_->open(spec), sampling(training, seed)};
       if (multi) q.max_episode_tokens = o_.environment.max_episode_tokens;
-      if (remote_episodes) specs.push_back(std::move(spec));
-      reqs.push_back(std::move(q));
-      r.prompt_of.push_back(p);
+      p.specs.push_back(std::move(spec));
+      p.requests.push_back(std::move(q));
+      p.prompt_of.push_back(i);
     }
-  if (remote) {
+  return p;
+}
+
+Rollouts Controller::finish(const RolloutPlan& p, std::vector<gen::Completion> completions,
+                            std::vector<Episode> remote_episodes) {
+  Rollouts r;
+  r.group_size = p.group_size;
+  r.prompt_of = p.prompt_of;
+  r.completions = std::move(completions);
+  r.step = r.version = p.step;
+  r.remote = p.remote;
+  if (p.remote_episodes) {
+    r.episodes = std::move(remote_episodes);
+  } else {
+    if (p.remote)
+      for (const auto& spec : p.specs) episodes_->open(spec);
+    r.episodes = episodes_->finish(r.completions);
+  }
+  if (multi_turn())
+    for (const auto& e : r.episodes) r.prompts.push_back(e.prompt);
+  return r;
+}
+
+namespace {
+void take_times(Rollouts& r, const RemoteRollouts& out) {
+  r.version = out.version;
+  r.wait_s = out.wait_s;
+  r.sync_s = out.sync_s;
+  r.generate_s = out.generate_s;
+}
+}  // namespace
+
+Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool training) {
+  const auto t0 = std::chrono::steady_clock::now();
+  RolloutPlan p = plan(batch, step, training);
+  Rollouts r;
+  if (p.remote) {
     // The rollout ranks, with the current weights (and the environment, for multi-turn episodes).
-    RemoteRollouts out = remote_generate(policy_, reqs, specs);
-    r.completions = std::move(out.completions);
-    r.episodes = remote_episodes ? std::move(out.episodes) : episodes_->finish(r.completions);
+    RemoteRollouts out = remote_generate(step, policy_, p.requests, p.remote_episodes ? p.specs : std::vector<EpisodeSpec>{});
+    r = finish(p, std::move(out.completions), std::move(out.episodes));
+    take_times(r, out);
   } else {
     gen::EngineOptions eo;
     eo.max_batch = o_.max_batch;
     eo.autocast_bf16 = autocast_bf16_;
     gen::Engine engine(policy_, tok_, eo);
-    r.completions = engine.generate(reqs, {}, episodes_->hook());
-    r.episodes = episodes_->finish(r.completions);
+    r = finish(p, engine.generate(p.requests, {}, episodes_->hook()), {});
   }
-  if (multi)
-    for (const auto& e : r.episodes) r.prompts.push_back(e.prompt);
+  r.rollout_s = since(t0);
+  return r;
+}
+
+void Controller::submit(const PromptBatch& batch, int64_t step, int64_t version) {
+  const RolloutPlan p = plan(batch, step, true);
+  PT_CHECK(p.remote, "asynchronous rollouts need rollout ranks (algorithm.grpo.rollout_ranks)");
+  RolloutQueue::get().submit(step, version, policy_, p.requests, p.remote_episodes ? p.specs : std::vector<EpisodeSpec>{});
+}
+
+Rollouts Controller::collect(const PromptBatch& batch, int64_t step) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const RolloutPlan p = plan(batch, step, true);
+  RemoteRollouts out = RolloutQueue::get().collect(step);
+  Rollouts r = finish(p, std::move(out.completions), std::move(out.episodes));
+  take_times(r, out);
   r.rollout_s = since(t0);
   return r;
 }
@@ -206,7 +255,14 @@ Controller::Sums Controller::metrics(const Rollouts& r) const {
   s.per_step.emplace_back("completion_length_max", max_len);
   s.per_step.emplace_back("time/rollout_s", r.rollout_s);
   s.per_step.emplace_back("time/reward_s", r.reward_s);
-  s.per_step.emplace_back("rollout_tokens_per_s", tokens / std::max(r.rollout_s, 1e-9));
+  s.per_step.emplace_back("rollout_tokens_per_s", tokens / std::max(r.remote ? r.generate_s : r.rollout_s, 1e-9));
+  if (r.remote) {
+    // Rollout ranks: how stale the sampling weights were, and where the trainers' time went.
+    s.per_step.emplace_back("staleness", static_cast<double>(r.step - r.version));
+    s.per_step.emplace_back("time/rollout_wait_s", r.wait_s);
+    s.per_step.emplace_back("time/weight_sync_s", r.sync_s);
+    s.per_step.emplace_back("time/generate_s", r.generate_s);
+  }
   if (multi_turn()) episode_metrics(r, s);
   return s;
 }

@@ -50,6 +50,21 @@ struct Rollouts {
   at::Tensor advantages;        // [completions] fp64
   std::vector<bool> keep;       // selected for the update
   double rollout_s = 0, reward_s = 0;
+  // The weights that sampled every completion: those of rollout batch `version` (this step's own
+  // unless rollouts run max_staleness steps ahead); staleness = step - version.
+  int64_t step = 0, version = 0;
+  double wait_s = 0, sync_s = 0, generate_s = 0;  // rollout ranks: waiting for them, weight broadcast, generation
+  bool remote = false;
+};
+
+// A rollout batch's requests before generation: per completion its request and episode spec.
+struct RolloutPlan {
+  int64_t step = 0;
+  int group_size = 1;
+  bool training = true, remote = false, remote_episodes = false;
+  std::vector<size_t> prompt_of;
+  std::vector<gen::Request> requests;
+  std::vector<EpisodeSpec> specs;
 };
 
 // What the controller's stages are built from, handed in so the RL layer does not depend on the registry.
@@ -69,7 +84,12 @@ class Controller {
   Controller(const algo::GrpoOptions& opts, const StageFactories& make, uint64_t seed, model::CausalLM& policy,
              const tok::HfTokenizer* tokenizer, bool autocast_bf16 = false);
   // training false: evaluation — one greedy completion per prompt, scored, nothing selected.
+  // Training with rollout_ranks runs on the rollout ranks with this step's weights (submit + collect).
   Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
+  // Asynchronous rollouts (rollout_ranks): a step's batch handed to the rollout ranks with the current
+  // weights, whose version is `version`; collected later, in step order, with the same batch.
+  void submit(const PromptBatch& batch, int64_t step, int64_t version);
+  Rollouts collect(const PromptBatch& batch, int64_t step);
   void score(const PromptBatch& batch, Rollouts& r);
   // `sum`: adds a vector over the ranks that share the step (identity on one rank or in evaluation),
   // for the estimators whose statistics span the whole batch.
@@ -95,6 +115,10 @@ class Controller {
   std::unique_ptr<EpisodeStage> episodes_;
   // A completion's sampling: the recipe's at training time, greedy in evaluation.
   gen::SamplingParams sampling(bool training, uint64_t seed) const;
+  // The batch's requests (colocated episodes open here; remote ones open on the worker, and
+  // single-turn ones, which need no environment between turns, when their completions are back).
+  RolloutPlan plan(const PromptBatch& batch, int64_t step, bool training);
+  Rollouts finish(const RolloutPlan& p, std::vector<gen::Completion> completions, std::vector<Episode> remote_episodes);
   // Per-episode sums of the multi-turn stage (turns, tool calls, stop reasons).
   void episode_metrics(const Rollouts& r, Sums& s) const;
 };

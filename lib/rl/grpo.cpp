@@ -10,6 +10,8 @@
 #include "model/autocast.h"
 #include "parallel/world.h"
 #include "recipe/recipe.h"
+#include "algo/rollout_correction.h"
+#include "rl/rollout_queue.h"
 
 namespace pt::rl {
 
@@ -47,6 +49,33 @@ void Grpo::setup(const Context& ctx) {
   }
 }
 
+PromptBatch prompt_batch(const data::StepBatch& batch) {
+  PromptBatch pb;
+  for (const auto& row : batch.rows) {
+    if (row.doc_lens.empty() || row.doc_source[0] < 0) continue;
+    pb.prompts.emplace_back(row.input_ids.begin(), row.input_ids.begin() + row.doc_lens[0]);
+    pb.records.push_back(row.meta.empty() ? nlohmann::json::object() : row.meta[0]);
+    pb.global_index.push_back(row.index);
+  }
+  return pb;
+}
+
+Rollouts Grpo::rollouts(const data::StepBatch& batch, const PromptBatch& pb, bool training) {
+  const auto step = static_cast<int64_t>(batch.step);
+  if (!training || o_.max_staleness == 0) return controller_->rollout(pb, step, training);
+  // The weights now are version `step`: they sample every batch up to step + K not yet in flight
+  // (at the start, batches 0..K all with version 0), so batch n is always sampled by version
+  // max(0, n - K) — a fixed schedule, whatever the timing.
+  auto& queue = RolloutQueue::get();
+  std::vector<const data::StepBatch*> next{&batch};
+  next.insert(next.end(), ahead_.begin(), ahead_.end());
+  for (const data::StepBatch* b : next)
+    if (static_cast<int64_t>(b->step) >= queue.next_step())
+      controller_->submit(b == &batch ? pb : prompt_batch(*b), static_cast<int64_t>(b->step), step);
+  ahead_.clear();
+  return controller_->collect(pb, step);
+}
+
 at::Tensor Grpo::label_logprobs(model::CausalLM& m, const MicroBatch& mb) {
   at::Tensor idx = labelled_positions(mb);
   // Log-probs at the sampling temperature (logits / T), as the rollout's were taken.
@@ -59,16 +88,9 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   prep.training = training;
   prep.global_rows = batch.global_rows;
   const auto& world = *ctx_.world;
-  // Stage 1: prompts (one per row).
-  PromptBatch pb;
-  for (const auto& row : batch.rows) {
-    if (row.doc_lens.empty() || row.doc_source[0] < 0) continue;
-    pb.prompts.emplace_back(row.input_ids.begin(), row.input_ids.begin() + row.doc_lens[0]);
-    pb.records.push_back(row.meta.empty() ? nlohmann::json::object() : row.meta[0]);
-    pb.global_index.push_back(row.index);
-  }
-  // Stages 2-5: rollouts on the live weights, rewards, advantages, selection.
-  Rollouts r = controller_->rollout(pb, static_cast<int64_t>(batch.step), training);
+  // Stage 1: prompts (one per row). Stages 2-5: rollouts, rewards, advantages, selection.
+  const PromptBatch pb = prompt_batch(batch);
+  Rollouts r = rollouts(batch, pb, training);
   controller_->score(pb, r);
   // REINFORCE++ whitens over the whole step's completion tokens: its moments are summed over ranks.
   const bool global = training && world.size() > 1;
@@ -101,6 +123,8 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   if (world.size() > 1) counts = world.allreduce_sum(counts);
   // Each slice's micro-batches (and its reference pass) are built once and reused by every epoch.
   std::vector<std::vector<std::pair<MicroBatch, Side>>> built(slices);
+  const bool correcting = o_.rollout_correction.mode != CorrectionMode::None;
+  std::vector<double> correction_sums(5, 0.0);
   for (int s = 0; s < slices; ++s) {
     const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
     std::vector<int64_t> lengths;
@@ -110,8 +134,10 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       std::vector<size_t> group;
       for (size_t j : members) group.push_back(slice_seqs[s][j]);
       built[s].push_back(build_sequences(group, pb, r, den, std::max(1.0, counts[2 * s + 1])));
+      if (correcting) correct(built[s].back().first, built[s].back().second, correction_sums);
     }
   }
+  if (correcting) correction_metrics(correction_sums, prep);
   prep.global_tokens = batch.global_tokens;
   if (gae || o_.kl_in_reward) token_advantages(built, r, prep);
   if (gae) {
@@ -174,6 +200,7 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
   auto fopts = at::TensorOptions().dtype(at::kFloat);
   sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
   sd.old_lp = at::tensor(old_pad, fopts).view({sd.seqs, T}).to(ctx_.device);
+  sd.behaviour_lp = sd.old_lp;
   sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
   sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
   sd.reward = at::tensor(reward, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
@@ -190,6 +217,43 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
     sd.ref_lp = at::zeros({sd.seqs * T}, lp.options()).index_put_({sd.pad_index}, lp).view({sd.seqs, T});
   }
   return {std::move(mb), std::move(sd)};
+}
+
+void Grpo::correct(const MicroBatch& mb, Side& sd, std::vector<double>& sums) {
+  at::Tensor prox;
+  {
+    // The trainer's log-probs before the update, computed as the loss computes them.
+    at::NoGradGuard ng;
+    const model::AutocastScope ac(model::bf16_autocast(ctx_.device), ctx_.autocast_bf16);
+    prox = padded(sd, label_logprobs(*ctx_.policy, mb).to(at::kFloat)) * sd.mask;
+  }
+  const CorrectionWeights w = rollout_correction_weights(prox, sd.behaviour_lp, sd.mask, o_.rollout_correction);
+  sd.old_lp = prox;  // the clipped ratio's denominator: the proximal policy
+  sd.is_weight = w.weight;
+  sums[0] += w.units, sums[1] += w.sum, sums[2] += w.sum_sq, sums[3] += w.masked;
+  sums[4] = std::max(sums[4], w.max_raw);
+}
+
+void Grpo::correction_metrics(std::vector<double> sums, Prepared& prep) const {
+  const auto& world = *ctx_.world;
+  const double local_max = sums[4];
+  if (world.size() > 1) {
+    // Each rank's largest weight in a slot of its own: one sum gives all of them.
+    sums.resize(4 + static_cast<size_t>(world.size()), 0.0);
+    sums[4] = 0;
+    sums[4 + static_cast<size_t>(world.rank())] = local_max;
+    sums = world.allreduce_sum(sums);
+  }
+  double max_raw = 0;
+  for (size_t i = 4; i < sums.size(); ++i) max_raw = std::max(max_raw, sums[i]);
+  const double units = std::max(1.0, sums[0]);
+  // Already global: every rank reports the same value, averaged over the ranks.
+  const double ranks = static_cast<double>(world.size());
+  auto add = [&](const char* name, double v) { prep.metrics.push_back({name, at::scalar_tensor(v, at::kDouble), ranks}); };
+  add("rollout_correction/weight_mean", sums[1] / units);
+  add("rollout_correction/weight_max", max_raw);
+  add("rollout_correction/ess", effective_sample_fraction(sums[0], sums[1], sums[2]));
+  add("rollout_correction/masked_fraction", sums[3] / units);
 }
 
 at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {
@@ -305,10 +369,13 @@ void Grpo::train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& b
 
 void Grpo::save_state(const std::string& dir) const {
   if (critic_) critic_->save_state(dir);
+  // Batches generated ahead (max_staleness): drained and stored, as the resumed run will need them.
+  if (o_.max_staleness > 0) RolloutQueue::get().save(dir);
 }
 
 void Grpo::load_state(const std::string& dir) {
   if (critic_) critic_->load_state(dir);
+  if (o_.max_staleness > 0) RolloutQueue::get().load(dir);
 }
 
 std::vector<std::pair<std::string, model::CausalLM*>> Grpo::exports() {
@@ -322,7 +389,7 @@ LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
   const Side& sd = side[index];
   at::Tensor lp = label_logprobs(*ctx_.policy, mb);
   at::Tensor cur = padded(sd, lp);
-  auto terms = policy_loss_terms(cur, sd.old_lp, sd.ref_lp, sd.adv, sd.mask, params_);
+  auto terms = policy_loss_terms(cur, sd.old_lp, sd.ref_lp, sd.adv, sd.mask, params_, sd.is_weight);
   at::Tensor num = aggregate_numerator(terms, params_.aggregation);
   LossOut out;
   out.loss = num / sd.den;
@@ -330,8 +397,8 @@ LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
   at::Tensor clipped = (terms.clipped * sd.mask).sum();
   out.metrics.push_back({"clip_fraction", clipped.detach(), sd.update_tokens});
   if (terms.kl.defined()) out.metrics.push_back({"kl", (terms.kl * sd.mask).sum().detach(), sd.update_tokens});
-  if (sd.first_update)  // the weights are still the rollout's: any difference is trainer/rollout mismatch
-    out.metrics.push_back({"logprob_mismatch", ((cur - sd.old_lp).abs() * sd.mask).sum().detach(), sd.update_tokens});
+  if (sd.first_update)  // before any update of this batch: trainer/engine mismatch, and with stale weights their drift
+    out.metrics.push_back({"logprob_mismatch", ((cur - sd.behaviour_lp).abs() * sd.mask).sum().detach(), sd.update_tokens});
   return out;
 }
 

@@ -22,6 +22,10 @@ class Grpo : public algo::Algorithm {
   algo::LossOut loss(const algo::MicroBatch& mb, size_t index, const algo::Prepared& prep) override;
   void save_state(const std::string& dir) const override;
   void load_state(const std::string& dir) override;
+  // Asynchronous rollouts (max_staleness K): the trainer shows the next K batches before each step.
+  int lookahead() const override { return o_.max_staleness; }
+  int updates_per_batch() const override { return o_.mini_batches * o_.epochs; }
+  void look_ahead(std::vector<const data::StepBatch*> next) override { ahead_ = std::move(next); }
   std::vector<std::pair<std::string, model::CausalLM*>> exports() override;
 
  private:
@@ -29,6 +33,8 @@ class Grpo : public algo::Algorithm {
   struct Side {
     at::Tensor pad_index;  // [labels] -> s * T + t
     at::Tensor old_lp, ref_lp, mask, adv;  // [S, T], [S, T], [S, T], [S] ([S, T] under gae)
+    at::Tensor behaviour_lp;               // [S, T] the sampling engine's log-probs (old_lp too, uncorrected)
+    at::Tensor is_weight;                  // [S, T] the off-policy correction's weights (undefined: none)
     at::Tensor reward;                     // [S] the completions' rewards
     std::vector<size_t> comp;              // the completions (indices into the rollouts), in order
     at::Tensor old_values, returns;        // [S, T] the critic's at rollout time, and its targets (gae)
@@ -44,6 +50,13 @@ class Grpo : public algo::Algorithm {
   std::pair<algo::MicroBatch, Side> build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
                                                     const Rollouts& r, double den, double update_tokens);
   at::Tensor label_logprobs(model::CausalLM& m, const algo::MicroBatch& mb);
+  // This step's rollouts: generated now, or (max_staleness) collected from the rollout ranks after
+  // handing them the batches up to K steps ahead with the current weights.
+  Rollouts rollouts(const data::StepBatch& batch, const PromptBatch& pb, bool training);
+  // The correction's weights of a built micro-batch, against the trainer's current log-probs; its
+  // sums are added to `sums` (units, weight sum, sum of squares, masked, largest raw weight).
+  void correct(const algo::MicroBatch& mb, Side& sd, std::vector<double>& sums);
+  void correction_metrics(std::vector<double> sums, algo::Prepared& prep) const;
   at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
   // Per-token advantages of every built sequence from per-token rewards (the outcome on the last
   // token, minus beta x k1 on each with kl_in_reward): GAE against the critic's values (PPO), the
@@ -64,7 +77,11 @@ class Grpo : public algo::Algorithm {
   std::unique_ptr<model::CausalLM> ref_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<Critic> critic_;
+  std::vector<const data::StepBatch*> ahead_;
 };
+
+// A step's prompts (the first document of each row).
+PromptBatch prompt_batch(const data::StepBatch& batch);
 
 // How errors name the recipe's chat template: "'<name or default>' of <tokenizer dir>".
 std::string chat_template_label(const recipe::Recipe& r);

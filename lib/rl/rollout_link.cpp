@@ -1,5 +1,6 @@
 #include "rl/rollout_link.h"
 
+#include <chrono>
 #include <cstring>
 #include <iterator>
 
@@ -11,8 +12,6 @@
 namespace pt::rl {
 namespace {
 
-const char* const kRollout = "rollout";
-const char* const kStop = "stop";
 
 // Length-prefixed little-endian fields: exact for doubles and for any bytes of a completion's text.
 struct Writer {
@@ -62,13 +61,70 @@ struct Reader {
   }
 };
 
-std::vector<at::Tensor> weights(model::CausalLM& policy) {
+std::vector<at::Tensor> trainable(model::CausalLM& policy) {
   std::vector<at::Tensor> out;
   for (auto& [name, t] : policy.named_parameters(true)) out.push_back(t.detach());
   return out;
 }
 
+// Consecutive parameters per bucket (a parameter larger than a bucket gets one of its own).
+std::vector<std::vector<size_t>> bucket_members(const std::vector<at::Tensor>& params, int64_t bucket_bytes) {
+  std::vector<std::vector<size_t>> out;
+  int64_t bytes = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const int64_t n = params[i].numel() * 4;
+    if (out.empty() || (bytes + n > bucket_bytes && bytes > 0)) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    out.back().push_back(i);
+    bytes += n;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<int64_t> bucket_sizes(model::CausalLM& policy, int64_t bucket_bytes) {
+  const auto params = trainable(policy);
+  std::vector<int64_t> sizes;
+  for (const auto& m : bucket_members(params, bucket_bytes)) {
+    int64_t n = 0;
+    for (size_t i : m) n += params[i].numel();
+    sizes.push_back(n);
+  }
+  return sizes;
+}
+
+std::vector<at::Tensor> pack_weights(model::CausalLM& policy, int64_t bucket_bytes) {
+  at::NoGradGuard ng;
+  const auto params = trainable(policy);
+  std::vector<at::Tensor> out;
+  for (const auto& m : bucket_members(params, bucket_bytes)) {
+    std::vector<at::Tensor> flat;
+    for (size_t i : m) flat.push_back(params[i].reshape({-1}).to(at::kCPU, at::kFloat));
+    out.push_back(at::cat(flat).contiguous());
+  }
+  return out;
+}
+
+void unpack_weights(const std::vector<at::Tensor>& buckets, model::CausalLM& policy) {
+  at::NoGradGuard ng;
+  const auto params = trainable(policy);
+  const auto members = bucket_members(params, kWeightBucketBytes);
+  PT_CHECK(members.size() == buckets.size(), "rollout link: {} weight buckets for {} expected", buckets.size(),
+           members.size());
+  for (size_t b = 0; b < members.size(); ++b) {
+    int64_t at = 0;
+    for (size_t i : members[b]) {
+      const int64_t n = params[i].numel();
+      params[i].copy_(buckets[b].narrow(0, at, n).view(params[i].sizes()));
+      at += n;
+    }
+    PT_CHECK(at == buckets[b].numel(), "rollout link: weight bucket {} holds {} values, the parameters {}", b,
+             buckets[b].numel(), at);
+  }
+}
 
 namespace {
 
@@ -191,6 +247,7 @@ std::string encode_results(const RemoteRollouts& x) {
   Writer w;
   put_all(w, x.completions, put_completion);
   put_all(w, x.episodes, put_episode);
+  w.pod(x.version), w.pod(x.generate_s), w.pod(x.sync_s), w.pod(x.wait_s);
   return w.b;
 }
 
@@ -199,85 +256,37 @@ RemoteRollouts decode_results(const std::string& bytes) {
   RemoteRollouts x;
   x.completions = get_all(r, get_completion);
   x.episodes = get_all(r, get_episode);
+  x.version = r.pod<int64_t>(), x.generate_s = r.pod<double>(), x.sync_s = r.pod<double>(), x.wait_s = r.pod<double>();
   return x;
-}
-
-RemoteRollouts remote_generate(model::CausalLM& policy, const std::vector<gen::Request>& reqs,
-                               const std::vector<EpisodeSpec>& specs) {
-  const auto& world = parallel::World::get();
-  const auto parts = world.gather_bytes(encode_batch({reqs, specs}));
-  std::vector<std::string> replies;
-  if (world.rank() == 0) {
-    RolloutBatch all;
-    std::vector<size_t> counts;
-    for (const auto& p : parts) {
-      auto b = decode_batch(p);
-      counts.push_back(b.requests.size());
-      for (auto& q : b.requests) all.requests.push_back(std::move(q));
-      for (auto& s : b.specs) all.specs.push_back(std::move(s));
-    }
-    const bool episodes = !all.specs.empty();
-    PT_CHECK(!episodes || all.specs.size() == all.requests.size(), "rollout link: {} episode specs for {} requests",
-             all.specs.size(), all.requests.size());
-    std::string cmd = kRollout;
-    world.link_bcast(cmd);
-    world.link_bcast(weights(policy));
-    const int workers = world.rollout_workers();
-    const size_t n = all.requests.size();
-    for (int k = 0; k < workers; ++k) {
-      const size_t b = n * k / workers, e = n * (k + 1) / workers;
-      RolloutBatch share{{all.requests.begin() + b, all.requests.begin() + e}, {}};
-      if (episodes) share.specs.assign(all.specs.begin() + b, all.specs.begin() + e);
-      world.link_send(k + 1, encode_batch(share));
-    }
-    RemoteRollouts done;
-    for (int k = 0; k < workers; ++k) {
-      auto got = decode_results(world.link_recv(k + 1));
-      for (auto& c : got.completions) done.completions.push_back(std::move(c));
-      for (auto& e : got.episodes) done.episodes.push_back(std::move(e));
-    }
-    PT_CHECK(done.completions.size() == n && (!episodes || done.episodes.size() == n),
-             "rollout workers returned {} completions and {} episodes for {} requests", done.completions.size(),
-             done.episodes.size(), n);
-    size_t at = 0;
-    for (size_t c : counts) {
-      RemoteRollouts mine;
-      mine.completions.assign(done.completions.begin() + at, done.completions.begin() + at + c);
-      if (episodes)
-        mine.episodes.assign(std::make_move_iterator(done.episodes.begin() + at),
-                             std::make_move_iterator(done.episodes.begin() + at + c));
-      replies.push_back(encode_results(mine));
-      at += c;
-    }
-  }
-  return decode_results(world.scatter_bytes(replies));
-}
-
-void stop_rollout_workers() {
-  const auto& world = parallel::World::get();
-  if (world.rollout_workers() == 0 || world.is_rollout_worker() || world.rank() != 0) return;
-  std::string cmd = kStop;
-  world.link_bcast(cmd);
 }
 
 int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch, bool autocast_bf16,
                    EpisodeStage* episodes) {
   const auto& world = parallel::World::get();
-  const auto params = weights(policy);
+  // The buckets are received whole before they are copied into the parameters: a batch never
+  // starts on half-received weights.
+  std::vector<at::Tensor> buckets;
+  for (int64_t n : bucket_sizes(policy, kWeightBucketBytes)) buckets.push_back(at::empty({n}, at::kFloat));
   gen::EngineOptions eo;
   eo.max_batch = max_batch;
   eo.autocast_bf16 = autocast_bf16;
-  int64_t batches = 0, completions = 0;
+  int64_t batches = 0, completions = 0, weight_updates = 0;
   for (;;) {
     std::string cmd;
     world.link_bcast(cmd);
-    if (cmd == kStop) break;
-    PT_CHECK(cmd == kRollout, "rollout link: unexpected command '{}'", cmd);
-    {
-      at::NoGradGuard ng;
-      world.link_bcast(params);
+    if (cmd == kStopCommand) break;
+    PT_CHECK(cmd == kRolloutCommand || cmd == kRolloutSameCommand, "rollout link: unexpected command '{}'", cmd);
+    double sync_s = 0;
+    if (cmd == kRolloutCommand) {
+      // Timed here, not on rank 0, whose broadcast may have been waiting for this worker to finish a batch.
+      const auto t0 = std::chrono::steady_clock::now();
+      world.link_bcast(buckets);
+      unpack_weights(buckets, policy);
+      sync_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++weight_updates;
     }
     RolloutBatch b = decode_batch(world.link_recv(0));
+    const auto t0 = std::chrono::steady_clock::now();
     const bool multi = !b.specs.empty();
     PT_CHECK(!multi || episodes, "rollout worker {}: a batch of episodes, and no environment here", world.global_rank());
     // Episodes open here (their environment's state lives with the turns that use it).
@@ -286,11 +295,14 @@ int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, i
     RemoteRollouts out;
     out.completions = engine.generate(b.requests, {}, multi ? episodes->hook() : gen::TurnHook{});
     if (multi) out.episodes = episodes->finish(out.completions);
-    world.link_send(0, encode_results(out));
+    out.generate_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.sync_s = sync_s;
+    world.link_send(0, encode_results(out), true);
     ++batches;
     completions += static_cast<int64_t>(b.requests.size());
   }
-  log::info("rollout worker {}: {} batches, {} completions", world.global_rank(), batches, completions);
+  log::info("rollout worker {}: {} batches, {} completions, {} weight updates", world.global_rank(), batches,
+            completions, weight_updates);
   return 0;
 }
 

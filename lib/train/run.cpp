@@ -28,6 +28,7 @@
 #include "rl/controller.h"
 #include "rl/grpo.h"
 #include "rl/rollout_link.h"
+#include "rl/rollout_queue.h"
 #include "recipe/diff.h"
 #include "recipe/resolved.h"
 #include "registry/builtins.h"

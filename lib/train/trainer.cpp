@@ -226,7 +226,7 @@ int Trainer::train() {
 bool Trainer::train_step() {
   const auto& R = p_.recipe->recipe;
   const auto t0 = std::chrono::steady_clock::now();
-  auto batch = loader_->next();
+  auto batch = next_batch();
   if (!batch) return false;
   algo::Prepared prep = p_.algorithm->prepare(*batch, true);
   // No update starts: the algorithm used the batch without updating the model (PPO's critic
@@ -264,6 +264,31 @@ bool Trainer::train_step() {
   data_state_ = std::move(batch->state);
   last_stats_ = std::move(batch->source_stats);
   return true;
+}
+
+std::optional<data::StepBatch> Trainer::next_batch() {
+  std::optional<data::StepBatch> batch;
+  if (!ahead_.empty()) {
+    batch = std::move(ahead_.front());
+    ahead_.pop_front();
+  } else {
+    batch = loader_->next();
+  }
+  const int want = p_.algorithm->lookahead();
+  if (!batch || want == 0) return batch;
+  // Only batches the run will train on: the run ends after total_steps optimizer steps.
+  const int64_t per_batch = std::max(1, p_.algorithm->updates_per_batch());
+  const int64_t left = (st_.total_steps - st_.step + per_batch - 1) / per_batch - 1;
+  const size_t target = static_cast<size_t>(std::max<int64_t>(0, std::min<int64_t>(want, left)));
+  while (ahead_.size() < target) {
+    auto more = loader_->next();
+    if (!more) break;
+    ahead_.push_back(std::move(*more));
+  }
+  std::vector<const data::StepBatch*> next;
+  for (size_t i = 0; i < std::min(target, ahead_.size()); ++i) next.push_back(&ahead_[i]);
+  p_.algorithm->look_ahead(std::move(next));
+  return batch;
 }
 
 void Trainer::forward_backward(size_t index, const algo::Prepared& prep, StepMetrics& sm, bool last) {

@@ -7,6 +7,7 @@
 // Accumulation normalizes by the step's global count (never a mean of means); clipping, AdamW and
 // the schedule, metrics; evaluation and checkpoints decide their own cadence (Evaluator,
 // Checkpointer); SIGTERM/SIGUSR1 checkpoint and exit for a requeue.
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,6 +71,9 @@ class Trainer {
   int train();
   // False when the data ran out before the step could start.
   bool train_step();
+  // The next batch of the stream, and the algorithm's look-ahead (the batches after it, read early
+  // and trained on later: the checkpointed data state stays that of the last trained batch).
+  std::optional<data::StepBatch> next_batch();
   data::LoaderOptions loader_options() const;
   void setup_algorithm(bool resuming);
   void restore(const std::optional<std::string>& resume_dir, nlohmann::json& restored_data);
@@ -87,6 +91,7 @@ class Trainer {
   BatchGeometry geo_;
   Progress st_;
   std::unique_ptr<data::Loader> loader_;
+  std::deque<data::StepBatch> ahead_;  // batches read ahead of training (algo::Algorithm::lookahead)
   nlohmann::json data_state_;  // the loader's state after the last trained step (what checkpoints save)
   std::vector<data::SourceStats> last_stats_;
   std::unique_ptr<MetricsLog> metrics_;

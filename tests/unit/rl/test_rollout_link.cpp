@@ -2,6 +2,9 @@
 // included) with their episodes, round-trip exactly.
 #include <catch2/catch.hpp>
 
+#include <torch/torch.h>
+
+#include "../model/model_fixtures.h"
 #include "rl/rollout_link.h"
 
 using namespace pt;
@@ -72,4 +75,30 @@ TEST_CASE("rollout link messages round-trip requests, episode specs, completions
   CHECK(got.episodes[0].tool_calls_failed == 1);
   CHECK(got.episodes[0].stop == "done");
   CHECK(got.episodes[0].last_raw == "<b>42");
+  r.version = 7, r.generate_s = 1.5, r.sync_s = 0.25, r.wait_s = 0.125;
+  const auto timed = rl::decode_results(rl::encode_results(r));
+  CHECK(timed.version == 7);
+  CHECK(timed.generate_s == 1.5);
+  CHECK(timed.sync_s == 0.25);
+  CHECK(timed.wait_s == 0.125);
+}
+
+TEST_CASE("weights travel in flat buckets and come back exactly", "[rl][rollout_link]") {
+  auto a = test::load_tiny(test::tiny_models().front());
+  auto b = test::load_tiny(test::tiny_models().front());
+  {
+    at::NoGradGuard ng;
+    for (auto& [name, t] : b->named_parameters(true)) t.add_(1.0);
+  }
+  // Small buckets: several parameters per bucket and parameters larger than one.
+  const auto buckets = rl::pack_weights(*a, 4096);
+  REQUIRE(buckets.size() > 2);
+  const auto sizes = rl::bucket_sizes(*a, 4096);
+  REQUIRE(sizes.size() == buckets.size());
+  for (size_t i = 0; i < sizes.size(); ++i) CHECK(buckets[i].numel() == sizes[i]);
+  // unpack_weights reads the link's bucket size: pack with it.
+  rl::unpack_weights(rl::pack_weights(*a, rl::kWeightBucketBytes), *b);
+  auto pa = a->named_parameters(true), pb = b->named_parameters(true);
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) CHECK(torch::equal(pa[i].second, pb[i].second));
 }

@@ -1,0 +1,287 @@
+#include "rl/rollout_queue.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "checkpoint/checkpoint.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "parallel/world.h"
+
+namespace pt::rl {
+
+namespace fs = std::filesystem;
+
+namespace {
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+// Training rank 0's sender: the link's broadcasts and request sends, in submission order, on a thread
+// of its own, so a trainer never waits for a worker still generating an earlier batch.
+struct RolloutQueue::Sender {
+  struct Job {
+    int64_t step = 0;
+    std::string cmd;
+    std::vector<at::Tensor> buckets;  // with kRolloutCommand
+    std::vector<std::string> shares;  // per worker
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job> jobs;
+  std::exception_ptr error;
+  bool busy = false, quit = false;
+  std::thread thread;  // last: it starts once the members it uses exist
+
+  Sender() : thread([this] { run(); }) {}
+  ~Sender() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      quit = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+  void push(Job j) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (error) std::rethrow_exception(error);
+      jobs.push_back(std::move(j));
+    }
+    cv.notify_all();
+  }
+  // Waits until every job was sent (a failure on the thread is rethrown here).
+  void flush() {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return (jobs.empty() && !busy) || error; });
+    if (error) std::rethrow_exception(error);
+  }
+  void run() {
+    const auto& world = parallel::World::get();
+    for (;;) {
+      Job j;
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return quit || !jobs.empty(); });
+        if (jobs.empty()) return;
+        j = std::move(jobs.front());
+        jobs.pop_front();
+        busy = true;
+      }
+      try {
+        world.link_bcast(j.cmd);
+        if (j.cmd == kRolloutCommand) world.link_bcast(j.buckets);
+        for (size_t k = 0; k < j.shares.size(); ++k) world.link_send(static_cast<int>(k) + 1, j.shares[k]);
+      } catch (...) {
+        std::lock_guard<std::mutex> l(mu);
+        error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> l(mu);
+        busy = false;
+      }
+      cv.notify_all();
+    }
+  }
+};
+
+RolloutQueue::RolloutQueue() = default;
+RolloutQueue::~RolloutQueue() = default;
+
+RolloutQueue& RolloutQueue::get() {
+  static RolloutQueue q;
+  return q;
+}
+
+void RolloutQueue::submit(int64_t step, int64_t version, model::CausalLM& policy, const std::vector<gen::Request>& reqs,
+                          const std::vector<EpisodeSpec>& specs) {
+  const auto& world = parallel::World::get();
+  PT_CHECK(step >= next_, "rollout queue: step {} submitted after step {}", step, next_ - 1);
+  const auto parts = world.gather_bytes(encode_batch({reqs, specs}));
+  steps_.push_back(step);
+  next_ = step + 1;
+  if (world.rank() != 0) return;
+  RolloutBatch all;
+  Batch b;
+  b.step = step;
+  b.version = version;
+  for (const auto& p : parts) {
+    auto got = decode_batch(p);
+    b.counts.push_back(got.requests.size());
+    for (auto& q : got.requests) all.requests.push_back(std::move(q));
+    for (auto& s : got.specs) all.specs.push_back(std::move(s));
+  }
+  const bool episodes = !all.specs.empty();
+  PT_CHECK(!episodes || all.specs.size() == all.requests.size(), "rollout link: {} episode specs for {} requests",
+           all.specs.size(), all.requests.size());
+  Sender::Job job;
+  job.step = step;
+  job.cmd = version == last_version_ ? kRolloutSameCommand : kRolloutCommand;
+  // A copy: the trainer updates the parameters while the job waits for the workers.
+  if (job.cmd == kRolloutCommand) job.buckets = pack_weights(policy, kWeightBucketBytes);
+  last_version_ = version;
+  const int workers = world.rollout_workers();
+  const size_t n = all.requests.size();
+  for (int k = 0; k < workers; ++k) {
+    const size_t lo = n * k / workers, hi = n * (k + 1) / workers;
+    RolloutBatch share{{all.requests.begin() + lo, all.requests.begin() + hi}, {}};
+    if (episodes) share.specs.assign(all.specs.begin() + lo, all.specs.begin() + hi);
+    job.shares.push_back(encode_batch(share));
+  }
+  if (!sender_) sender_ = std::make_unique<Sender>();
+  sender_->push(std::move(job));
+  batches_.push_back(std::move(b));
+}
+
+// Training rank 0: the workers' results of the oldest batch not yet received, split per training rank.
+void RolloutQueue::receive(Batch& b) {
+  const auto& world = parallel::World::get();
+  RemoteRollouts done;
+  for (int k = 0; k < world.rollout_workers(); ++k) {
+    auto got = decode_results(world.link_recv(k + 1, true));
+    b.generate_s = std::max(b.generate_s, got.generate_s);
+    b.sync_s = std::max(b.sync_s, got.sync_s);
+    for (auto& c : got.completions) done.completions.push_back(std::move(c));
+    for (auto& e : got.episodes) done.episodes.push_back(std::move(e));
+  }
+  size_t n = 0;
+  for (size_t c : b.counts) n += c;
+  const bool episodes = !done.episodes.empty();
+  PT_CHECK(done.completions.size() == n && (!episodes || done.episodes.size() == n),
+           "rollout workers returned {} completions and {} episodes for {} requests (step {})", done.completions.size(),
+           done.episodes.size(), n, b.step);
+  size_t at = 0;
+  for (size_t c : b.counts) {
+    RemoteRollouts mine;
+    mine.completions.assign(done.completions.begin() + at, done.completions.begin() + at + c);
+    if (episodes)
+      mine.episodes.assign(std::make_move_iterator(done.episodes.begin() + at),
+                           std::make_move_iterator(done.episodes.begin() + at + c));
+    mine.version = b.version;
+    mine.generate_s = b.generate_s;
+    mine.sync_s = b.sync_s;
+    b.replies.push_back(encode_results(mine));
+    at += c;
+  }
+  b.received = true;
+}
+
+RemoteRollouts RolloutQueue::collect(int64_t step) {
+  const auto& world = parallel::World::get();
+  PT_CHECK(!steps_.empty() && steps_.front() == step, "rollout queue: step {} collected, {} is the oldest in flight",
+           step, steps_.empty() ? std::string("none") : std::to_string(steps_.front()));
+  const auto t0 = std::chrono::steady_clock::now();
+  steps_.pop_front();
+  std::vector<std::string> replies;
+  if (world.rank() == 0) {
+    Batch& b = batches_.front();
+    if (!b.received) receive(b);
+    replies = std::move(b.replies);
+    batches_.pop_front();
+  }
+  RemoteRollouts mine = decode_results(world.scatter_bytes(replies));
+  mine.wait_s = since(t0);  // on every rank: the results reach the others through rank 0
+  return mine;
+}
+
+void RolloutQueue::drain() {
+  if (parallel::World::get().rank() != 0) return;
+  for (auto& b : batches_)
+    if (!b.received) receive(b);
+}
+
+void RolloutQueue::save(const std::string& dir) {
+  const auto& world = parallel::World::get();
+  if (world.rank() != 0 || steps_.empty()) return;
+  drain();
+  nlohmann::json j{{"next_step", next_}, {"training_ranks", world.size()}, {"batches", nlohmann::json::array()}};
+  for (const auto& b : batches_) {
+    j["batches"].push_back({{"step", b.step}, {"version", b.version}, {"counts", b.counts}});
+    std::string bytes;
+    for (const auto& r : b.replies) {
+      const uint64_t n = r.size();
+      bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
+      bytes += r;
+    }
+    ckpt::write_file_synced(fmt::format("{}/rollouts_step{}.bin", dir, b.step), bytes);
+  }
+  ckpt::write_file_synced(dir + "/rollout_queue.json", j.dump(1) + "\n");
+}
+
+void RolloutQueue::load(const std::string& dir) {
+  const auto& world = parallel::World::get();
+  const std::string path = dir + "/rollout_queue.json";
+  if (dir.empty() || !fs::exists(path)) return;
+  nlohmann::json j;
+  try {
+    std::ifstream in(path);
+    in >> j;
+    next_ = j.at("next_step").get<int64_t>();
+    const int ranks = j.at("training_ranks").get<int>();
+    if (ranks != world.size())
+      fail("{}: the rollouts in flight were split over {} training rank(s); this run has {}: resume with the same "
+           "launch", path, ranks, world.size());
+    for (const auto& e : j.at("batches")) {
+      Batch b;
+      b.step = e.at("step").get<int64_t>();
+      b.version = e.at("version").get<int64_t>();
+      b.counts = e.at("counts").get<std::vector<size_t>>();
+      steps_.push_back(b.step);
+      if (world.rank() != 0) continue;
+      const std::string bin = fmt::format("{}/rollouts_step{}.bin", dir, b.step);
+      std::ifstream f(bin, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      size_t at = 0;
+      for (size_t r = 0; r < b.counts.size(); ++r) {
+        uint64_t n = 0;
+        PT_CHECK(at + sizeof n <= bytes.size(), "{}: truncated (rank {} of {})", bin, r, b.counts.size());
+        std::memcpy(&n, bytes.data() + at, sizeof n);
+        at += sizeof n;
+        PT_CHECK(at + n <= bytes.size(), "{}: truncated (rank {} of {})", bin, r, b.counts.size());
+        b.replies.push_back(bytes.substr(at, n));
+        at += n;
+      }
+      b.received = true;
+      batches_.push_back(std::move(b));
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail("{}: cannot read the rollouts in flight: {}", path, e.what());
+  }
+  log::info("rollout queue: {} batch(es) in flight restored from {}", steps_.size(), dir);
+}
+
+void RolloutQueue::stop() {
+  const auto& world = parallel::World::get();
+  if (world.rollout_workers() == 0 || world.is_rollout_worker() || world.rank() != 0) return;
+  drain();  // a worker with results to send would never see the stop command
+  batches_.clear();
+  steps_.clear();
+  if (!sender_) sender_ = std::make_unique<Sender>();
+  Sender::Job job;
+  job.cmd = kStopCommand;
+  sender_->push(std::move(job));
+  sender_->flush();
+  sender_.reset();
+}
+
+RemoteRollouts remote_generate(int64_t step, model::CausalLM& policy, const std::vector<gen::Request>& reqs,
+                               const std::vector<EpisodeSpec>& specs) {
+  auto& q = RolloutQueue::get();
+  q.submit(step, step, policy, reqs, specs);
+  return q.collect(step);
+}
+
+void stop_rollout_workers() { RolloutQueue::get().stop(); }
+
+}  // namespace pt::rl
