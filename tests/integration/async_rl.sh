@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Asynchronous GRPO (algorithm.grpo.max_staleness) on rollout ranks, on the quickstart-SFT'd tiny model:
+#  - K = 0 is the synchronous run: per-step rewards identical to colocated training with as many
+#    training ranks (1 + 1 and 3 + 1 ranks here; grpo.sh checks 2 + 1 and 2 + 2), losses to 1e-5
+#  - K = 1 (1 + 1 ranks) run twice, and K = 2 (2 + 1) straight and killed by SIGKILL in step 6 then
+#    resumed from step 4 (the batches in flight come from the checkpoint): identical per-step rewards
+#    and losses; staleness reported per step is exactly min(step, K)
+#  - a multi-turn environment (guess_number) at K = 1 run twice: identical rewards and turns
+#  - off-policy correction: at K = 0 the weights are 1 (the engine's log-probs are the trainer's);
+#    at K = 2 the stale steps' weights spread (max > 1, effective sample size < 1), token_mask at a
+#    tight bound drops tokens, and the run still learns
+#  - without rollout ranks max_staleness is refused, naming the mpirun launch
+set -euo pipefail
+: "${POSTTRAIN:?}" "${PT_PYTHON:?}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+source tests/integration/lib/common.sh
+recipe=examples/grpo/recipe.yaml
+common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set trainer.micro_batch_tokens=256)
+
+"$POSTTRAIN" validate "$recipe" --set algorithm.grpo.max_staleness=1 > "$tmp/refuse.log" 2>&1 && fail "max_staleness without rollout ranks was accepted"
+grep -q "max_staleness.*rollout_ranks: 1.*mpirun -np 2" "$tmp/refuse.log" || { cat "$tmp/refuse.log"; fail "refusal does not name the launch"; }
+echo "max_staleness without rollout ranks: refused by validate ($(grep -o 'needs ranks that only generate' "$tmp/refuse.log"))"
+if ! have_mpi "asynchronous GRPO on rollout ranks"; then end_test; fi
+
+sft_base base 80
+run() {  # NAME RANKS ARGS...
+  local name="$1" np="$2"; shift 2
+  if [ "$np" = 1 ]; then
+    "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" --set run.name="$name" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name"; }
+  else
+    timeout 600 mpirun --allow-run-as-root --oversubscribe -np "$np" "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" \
+      --set run.name="$name" > "$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "$name"; }
+  fi
+}
+same() {  # A B KEYS... : identical per-step values
+  local a="$1" b="$2" k; shift 2
+  for k in "$@"; do
+    [ "$(col "$tmp/$a/metrics.jsonl" "$k")" = "$(col "$tmp/$b/metrics.jsonl" "$k")" ] || fail "$a vs $b: $k differs:\n$(col "$tmp/$a/metrics.jsonl" "$k")\n$(col "$tmp/$b/metrics.jsonl" "$k")"
+  done
+}
+close() {  # A B : identical rewards, losses to 1e-5
+  "$PT_PYTHON" - "$tmp/$1/metrics.jsonl" "$tmp/$2/metrics.jsonl" "$2 vs $1" <<'PY'
+import json, sys
+def cols(f, k):
+    return [json.loads(l)[k] for l in open(f) if f'"{k}"' in l and "eval/" not in l]
+a, b = cols(sys.argv[1], "reward"), cols(sys.argv[2], "reward")
+worst = max(abs(x - y) for x, y in zip(cols(sys.argv[1], "loss"), cols(sys.argv[2], "loss")))
+assert a == b and len(a) == 8, (a, b)
+assert worst < 1e-5, worst
+print(f"{sys.argv[3]}: per-step rewards identical, max |loss diff| {worst:.1e}")
+PY
+}
+sep=(--set algorithm.grpo.rollout_ranks=1)
+
+# K = 0: the synchronous run.
+run colo1 1
+run k0 2 "${sep[@]}" --set algorithm.grpo.max_staleness=0
+close colo1 k0
+run colo3 3
+run k0-3 4 "${sep[@]}"
+close colo3 k0-3
+
+# K = 1 twice; K = 2 straight and SIGKILL + resume.
+run k1a 2 "${sep[@]}" --set algorithm.grpo.max_staleness=1
+run k1b 2 "${sep[@]}" --set algorithm.grpo.max_staleness=1
+same k1a k1b reward loss staleness
+[ "$(col "$tmp/k1a/metrics.jsonl" staleness)" = "0.0 1.0 1.0 1.0 1.0 1.0 1.0 1.0" ] || fail "K = 1 staleness: $(col "$tmp/k1a/metrics.jsonl" staleness)"
+echo "K = 1, two runs: identical per-step rewards $(col "$tmp/k1a/metrics.jsonl" reward)"
+k2=("${sep[@]}" --set algorithm.grpo.max_staleness=2)
+run k2a 3 "${k2[@]}"
+set +e
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" \
+  "${short[@]}" "${k2[@]}" --set run.name=k2b > "$tmp/k2b.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || { cat "$tmp/k2b.log"; fail "the killed K = 2 run exited 0"; }
+ls "$tmp"/k2b/checkpoints/step-00000004/algorithm/rollouts_step*.bin > /dev/null || fail "the step-4 checkpoint holds no rollouts in flight"
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${k2[@]}" \
+  --set run.name=k2b > "$tmp/k2b2.log" 2>&1 || { cat "$tmp/k2b2.log"; fail "K = 2 resume"; }
+grep -q "resumed from .*step-00000004 at step 4" "$tmp/k2b2.log" || { cat "$tmp/k2b2.log"; fail "did not resume from step 4"; }
+grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/k2b2.log" || { cat "$tmp/k2b2.log"; fail "the batches in flight were not restored"; }
+same k2a k2b reward loss staleness
+[ "$(col "$tmp/k2a/metrics.jsonl" staleness)" = "0.0 1.0 2.0 2.0 2.0 2.0 2.0 2.0" ] || fail "K = 2 staleness: $(col "$tmp/k2a/metrics.jsonl" staleness)"
+echo "K = 2 (2 trainers + 1 rollout rank), SIGKILL in step 6 + resume from step 4: identical per-step rewards $(col "$tmp/k2a/metrics.jsonl" reward) and losses"
+
+# A multi-turn environment at K = 1, twice.
+game=(--set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.environment.low=1
+      --set algorithm.grpo.environment.high=9 --set algorithm.grpo.environment.max_turns=3
+      --set algorithm.grpo.environment.max_episode_tokens=200 --set "algorithm.grpo.rewards=[]"
+      --set algorithm.grpo.max_new_tokens=6 --set trainer.global_batch_tokens=256)
+run game-a 2 "${sep[@]}" --set algorithm.grpo.max_staleness=1 "${game[@]}"
+run game-b 2 "${sep[@]}" --set algorithm.grpo.max_staleness=1 "${game[@]}"
+same game-a game-b reward loss episode/turns
+echo "guess_number at K = 1, two runs: identical rewards and turns $(col "$tmp/game-a/metrics.jsonl" episode/turns)"
+
+# Off-policy correction.
+run k0c 2 "${sep[@]}" --set algorithm.grpo.rollout_correction.mode=token_truncate
+run k2c 3 "${k2[@]}" --set algorithm.grpo.rollout_correction.mode=token_truncate
+run k2m 3 "${k2[@]}" --set algorithm.grpo.rollout_correction.mode=token_mask --set algorithm.grpo.rollout_correction.clip_max=1.2
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, sys
+def rows(name):
+    return [json.loads(l) for l in open(f"{sys.argv[1]}/{name}/metrics.jsonl") if '"reward"' in l and "eval/" not in l]
+k0, k0c, k2, k2c, k2m = (rows(n) for n in ("k0", "k0c", "k2a", "k2c", "k2m"))
+# K = 0: the engine's log-probs are the trainer's: every weight 1, the loss unchanged.
+ess0 = [r["rollout_correction/ess"] for r in k0c]
+wmax0 = [r["rollout_correction/weight_max"] for r in k0c]
+loss_diff = max(abs(a["loss"] - b["loss"]) for a, b in zip(k0, k0c))
+assert min(ess0) > 0.99999 and max(abs(w - 1) for w in wmax0) < 1e-4, (ess0, wmax0)
+assert [r["reward"] for r in k0] == [r["reward"] for r in k0c] and loss_diff < 1e-6, loss_diff
+print(f"K = 0 with token_truncate: weights 1 (ess min {min(ess0):.6f}, max weight {max(wmax0):.6f}), losses within {loss_diff:.1e} of the uncorrected run")
+# K = 2: no correction metrics without a mode; with one, the stale steps' weights spread.
+assert "rollout_correction/ess" not in k2[0]
+stale = [r for r in k2c if r["staleness"] > 0]
+assert k2c[0]["rollout_correction/ess"] > 0.99999
+assert max(r["rollout_correction/weight_max"] for r in stale) > 1.05, [r["rollout_correction/weight_max"] for r in stale]
+assert min(r["rollout_correction/ess"] for r in stale) < 0.999
+assert all(abs(r["rollout_correction/weight_mean"] - 1) < 0.2 for r in stale)
+masked = [r["rollout_correction/masked_fraction"] for r in k2m]
+assert masked[0] == 0 and max(masked) > 0, masked
+print("K = 2 token_truncate: weight max per step", [round(r["rollout_correction/weight_max"], 3) for r in k2c],
+      "ess", [round(r["rollout_correction/ess"], 4) for r in k2c])
+print("K = 2 token_mask (clip_max 1.2): masked fraction per step", [round(m, 4) for m in masked])
+print("logprob drift (|trainer - sampler| per token) K = 0 / K = 2:", round(sum(r["logprob_mismatch"] for r in k0) / 8, 4),
+      "/", round(sum(r["logprob_mismatch"] for r in k2) / 8, 4))
+PY
+end_test
