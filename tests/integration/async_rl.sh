@@ -56,8 +56,8 @@ sep=(--set algorithm.grpo.rollout_ranks=1)
 run colo1 1
 run k0 2 "${sep[@]}" --set algorithm.grpo.max_staleness=0
 close colo1 k0
-run colo3 3
-run k0-3 4 "${sep[@]}"
+run colo3 3 --set trainer.global_batch_tokens=768
+run k0-3 4 "${sep[@]}" --set trainer.global_batch_tokens=768
 close colo3 k0-3
 
 # K = 1 twice; K = 2 straight and SIGKILL + resume.
