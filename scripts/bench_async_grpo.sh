@@ -8,6 +8,7 @@
 #   scripts/bench_async_grpo.sh [STEPS=40] [MAX_NEW_TOKENS=24]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/versions.env"
 source "$ROOT/scripts/python.env"
 PT="${POSTTRAIN:-${BUILD_DIR:-$ROOT/build}/posttrain}"
 steps="${1:-40}" new="${2:-24}"

@@ -77,6 +77,23 @@ std::string episodes_line(const algo::GrpoOptions& g) {
                      g.rollout_ranks > 0 ? fmt::format("{} rollout rank(s)", g.rollout_ranks) : std::string("the training ranks"),
                      e.on_template_rewrite == algo::TemplateRewrite::KeepSampled ? " (or keeps the sampled tokens)" : "");
 }
+
+// Where and with which weights rollouts are generated, and how the update corrects for them.
+std::string rollouts_line(const algo::GrpoOptions& g) {
+  const auto& c = g.rollout_correction;
+  const std::string correction =
+      c.mode == algo::CorrectionMode::None
+          ? "no off-policy correction"
+          : fmt::format("off-policy correction {} (weights in [{}, {}], the trainer's log-probs recomputed before "
+                        "each update)", recipe::enum_name(c.mode), c.clip_min, c.clip_max);
+  if (g.rollout_ranks == 0) return "rollouts   colocated on the training ranks, with the current weights; " + correction;
+  if (g.max_staleness == 0)
+    return fmt::format("rollouts   on {} rollout rank(s), synchronous (each batch with the current weights); {}",
+                       g.rollout_ranks, correction);
+  return fmt::format("rollouts   on {} rollout rank(s), asynchronous: batch n is sampled by the weights of batch "
+                     "max(0, n - {}) while the trainers update, up to {} batch(es) in flight; {}",
+                     g.rollout_ranks, g.max_staleness, g.max_staleness, correction);
+}
 }  // namespace
 
 std::string plan(const recipe::LoadedRecipe& loaded) {
@@ -142,7 +159,10 @@ std::string plan(const recipe::LoadedRecipe& loaded) {
                    r.trainer.global_batch_tokens, g.dp, g.micro_per_rank, g.rows_per_micro, r.data.seq_len,
                    r.data.packing ? "packed" : "padded"));
   line(fmt::format("algorithm  {}", recipe::enum_name(r.algorithm.name)));
-  if (r.algorithm.name == algo::Name::Grpo) line(episodes_line(r.algorithm.grpo));
+  if (r.algorithm.name == algo::Name::Grpo) {
+    line(episodes_line(r.algorithm.grpo));
+    line(rollouts_line(r.algorithm.grpo));
+  }
   line(fmt::format("optimizer  {} lr {} wd {} betas [{}, {}]; schedule {} warmup {}", r.optimizer.name, r.optimizer.lr,
                    r.optimizer.weight_decay, r.optimizer.betas.at(0), r.optimizer.betas.at(1),
                    recipe::enum_name(r.schedule.name), r.schedule.warmup_steps));
