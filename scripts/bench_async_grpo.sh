@@ -15,7 +15,7 @@ steps="${1:-40}" new="${2:-24}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cd "$ROOT"
 export OMP_NUM_THREADS=1
-echo "machine: $(nproc) cores; 2 MPI ranks (1 training + 1 rollout), 1 thread each; $steps steps, max_new_tokens $new"
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores; 2 MPI ranks (1 training + 1 rollout), 1 thread each; $steps steps, max_new_tokens $new"
 timeout 900 "$PT" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=base --set trainer.max_steps=80 \
   --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false \
   --set checkpoint.save_final=false > "$tmp/base.log" 2>&1 || { tail "$tmp/base.log"; exit 1; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -214,27 +215,63 @@ void World::split_rollout(int workers) {
 #if PT_HAVE_MPI
 namespace {
 constexpr int kTag = 7301;
-void send_bytes(const std::string& b, int to, MPI_Comm c) {
-  const uint64_t n = b.size();
-  MPI_Send(&n, 1, MPI_UINT64_T, to, kTag, c);
-  for (uint64_t off = 0; off < n; off += (1u << 30))
-    MPI_Send(b.data() + off, static_cast<int>(std::min<uint64_t>(1u << 30, n - off)), MPI_BYTE, to, kTag, c);
+// The link's waits poll and sleep instead of spinning: its ranks wait on each other for as long as a
+// generation or an update takes, and a spinning wait (MPI's default) takes the core another rank, or
+// the trainer's own compute threads, need. A yielding wait costs at most ~0.2 ms per message.
+void wait_yielding(MPI_Request& r) {
+  for (int i = 0;; ++i) {
+    int done = 0;
+    MPI_Test(&r, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    if (i > 64) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
-std::string recv_bytes(int from, MPI_Comm c) {
+void send(const void* p, int n, MPI_Datatype t, int to, MPI_Comm c, bool yielding) {
+  if (!yielding) {
+    MPI_Send(p, n, t, to, kTag, c);
+    return;
+  }
+  MPI_Request r;
+  MPI_Isend(p, n, t, to, kTag, c, &r);
+  wait_yielding(r);
+}
+void recv(void* p, int n, MPI_Datatype t, int from, MPI_Comm c, bool yielding) {
+  if (!yielding) {
+    MPI_Recv(p, n, t, from, kTag, c, MPI_STATUS_IGNORE);
+    return;
+  }
+  MPI_Request r;
+  MPI_Irecv(p, n, t, from, kTag, c, &r);
+  wait_yielding(r);
+}
+void bcast(void* p, int n, MPI_Datatype t, MPI_Comm c, bool yielding) {
+  if (!yielding) {
+    MPI_Bcast(p, n, t, 0, c);
+    return;
+  }
+  MPI_Request r;
+  MPI_Ibcast(p, n, t, 0, c, &r);
+  wait_yielding(r);
+}
+constexpr uint64_t kChunk = 1u << 30;
+int chunk(uint64_t n, uint64_t off) { return static_cast<int>(std::min<uint64_t>(kChunk, n - off)); }
+void send_bytes(const std::string& b, int to, MPI_Comm c, bool yielding = false) {
+  const uint64_t n = b.size();
+  send(&n, 1, MPI_UINT64_T, to, c, yielding);
+  for (uint64_t off = 0; off < n; off += kChunk) send(b.data() + off, chunk(n, off), MPI_BYTE, to, c, yielding);
+}
+std::string recv_bytes(int from, MPI_Comm c, bool yielding = false) {
   uint64_t n = 0;
-  MPI_Recv(&n, 1, MPI_UINT64_T, from, kTag, c, MPI_STATUS_IGNORE);
+  recv(&n, 1, MPI_UINT64_T, from, c, yielding);
   std::string b(n, '\0');
-  for (uint64_t off = 0; off < n; off += (1u << 30))
-    MPI_Recv(b.data() + off, static_cast<int>(std::min<uint64_t>(1u << 30, n - off)), MPI_BYTE, from, kTag, c,
-             MPI_STATUS_IGNORE);
+  for (uint64_t off = 0; off < n; off += kChunk) recv(b.data() + off, chunk(n, off), MPI_BYTE, from, c, yielding);
   return b;
 }
-void bcast_string(std::string& b, MPI_Comm c) {
+void bcast_string(std::string& b, MPI_Comm c, bool yielding = false) {
   uint64_t n = b.size();
-  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, c);
+  bcast(&n, 1, MPI_UINT64_T, c, yielding);
   b.resize(n);
-  for (uint64_t off = 0; off < n; off += (1u << 30))
-    MPI_Bcast(b.data() + off, static_cast<int>(std::min<uint64_t>(1u << 30, n - off)), MPI_BYTE, 0, c);
+  for (uint64_t off = 0; off < n; off += kChunk) bcast(b.data() + off, chunk(n, off), MPI_BYTE, c, yielding);
 }
 }  // namespace
 #endif
@@ -242,7 +279,7 @@ void bcast_string(std::string& b, MPI_Comm c) {
 void World::link_bcast(std::string& bytes) const {
 #if PT_HAVE_MPI
   PT_CHECK(g_link != MPI_COMM_NULL, "link_bcast outside the rollout link");
-  bcast_string(bytes, g_link);
+  bcast_string(bytes, g_link, true);
 #endif
 }
 
@@ -253,21 +290,21 @@ void World::link_bcast(const std::vector<at::Tensor>& tensors) const {
     PT_CHECK(t.is_contiguous() && t.device().is_cpu(), "rollout weight broadcast needs contiguous CPU tensors");
     auto* p = static_cast<char*>(t.data_ptr());
     const int64_t n = t.numel() * static_cast<int64_t>(t.element_size());
-    for (int64_t off = 0; off < n; off += (int64_t{1} << 30))
-      MPI_Bcast(p + off, static_cast<int>(std::min<int64_t>(int64_t{1} << 30, n - off)), MPI_BYTE, 0, g_link);
+    for (uint64_t off = 0; off < static_cast<uint64_t>(n); off += kChunk)
+      bcast(p + off, chunk(static_cast<uint64_t>(n), off), MPI_BYTE, g_link, true);
   }
 #endif
 }
 
 void World::link_send(int to, const std::string& bytes, bool results) const {
 #if PT_HAVE_MPI
-  send_bytes(bytes, to, results ? g_link_results : g_link);
+  send_bytes(bytes, to, results ? g_link_results : g_link, true);
 #endif
 }
 
 std::string World::link_recv(int from, bool results) const {
 #if PT_HAVE_MPI
-  return recv_bytes(from, results ? g_link_results : g_link);
+  return recv_bytes(from, results ? g_link_results : g_link, true);
 #else
   return {};
 #endif
