@@ -4,18 +4,19 @@
 # each rank idles while the other works), 1 and 2, in one run, with the ratio to K = 0 and each
 # run's learning curve (held-out greedy reward against training wall-clock), so faster does not
 # hide worse. Workload: examples/grpo (reversal, group 8 x 16 prompts) on the quickstart-SFT'd tiny
-# model, max_new_tokens raised so that generation and the update take comparable time.
-#   scripts/bench_async_grpo.sh [STEPS=40] [MAX_NEW_TOKENS=24]
+# model; the engine holds MAX_BATCH sequences at once (128 completions a step decode in waves), so that
+# generation and the update take comparable time.
+#   scripts/bench_async_grpo.sh [STEPS=40] [MAX_NEW_TOKENS=24] [MAX_BATCH=8]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
 source "$ROOT/scripts/python.env"
 PT="${POSTTRAIN:-${BUILD_DIR:-$ROOT/build}/posttrain}"
-steps="${1:-40}" new="${2:-24}"
+steps="${1:-40}" new="${2:-24}" slots="${3:-8}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cd "$ROOT"
 export OMP_NUM_THREADS=1
-echo "machine: $(getconf _NPROCESSORS_ONLN) cores; 2 MPI ranks (1 training + 1 rollout), 1 thread each; $steps steps, max_new_tokens $new"
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores; 2 MPI ranks (1 training + 1 rollout), 1 thread each; $steps steps, max_new_tokens $new, max_batch $slots"
 timeout 900 "$PT" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=base --set trainer.max_steps=80 \
   --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false \
   --set checkpoint.save_final=false > "$tmp/base.log" 2>&1 || { tail "$tmp/base.log"; exit 1; }
@@ -23,7 +24,7 @@ for k in 0 1 2; do
   timeout 1800 mpirun --allow-run-as-root --oversubscribe -np 2 -x OMP_NUM_THREADS=1 "$PT" run examples/grpo/recipe.yaml \
     --set run.output_dir="$tmp" --set run.name="k$k" --set model.path="$tmp/base/model" --set trainer.max_steps="$steps" \
     --set trainer.eval.every=10 --set logging.every=1 --set checkpoint.every=0 --set checkpoint.save_final=false \
-    --set algorithm.grpo.max_new_tokens="$new" --set algorithm.grpo.rollout_ranks=1 \
+    --set algorithm.grpo.max_new_tokens="$new" --set algorithm.grpo.max_batch="$slots" --set algorithm.grpo.rollout_ranks=1 \
     --set algorithm.grpo.max_staleness="$k" > "$tmp/k$k.log" 2>&1 || { tail -30 "$tmp/k$k.log"; exit 1; }
 done
 "$PY" - "$tmp" <<'PY'
