@@ -1,6 +1,7 @@
 // The composition root of `posttrain run`: recipe -> tokenizer -> data -> model -> algorithm ->
 // optimizer -> trainer, in this fixed order, with resume decided before anything is built.
 #include "train/run.h"
+#include "train/signals.h"
 
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -342,6 +343,9 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
       episodes = rl::make_episode_stage(R.algorithm.grpo.environment,
                                         {registry::make_reward, registry::make_environment, rl::chat_template_label(R)},
                                         *model, tokenizer);
+    // A stop signal (Slurm, mpirun forwarding SIGTERM) is the training ranks' to act on: they
+    // checkpoint, which needs the results of the batches in flight, then release the workers.
+    install_stop_handlers();
     return rl::serve_rollouts(*model, tokenizer, algo::rollout_max_batch(R.algorithm), plan.autocast_bf16, episodes.get());
   }
 

@@ -27,8 +27,9 @@ namespace {
 
 // Test hook: POSTTRAIN_FAULT=kill_in_step:N kills the process with SIGKILL inside optimizer step N
 // (after a backward pass, before the optimizer update), the worst moment for a resume;
-// hang_in_step:N stops it there forever (a hung rank). POSTTRAIN_FAULT_RANK=R limits either to
-// global rank R.
+// hang_in_step:N stops it there forever (a hung rank); term_in_step:N sends it SIGTERM there (a
+// scheduler's stop: it checkpoints after the step and exits for requeue). POSTTRAIN_FAULT_RANK=R
+// limits any of them to global rank R.
 Trainer::Fault parse_fault() {
   const char* f = std::getenv("POSTTRAIN_FAULT");
   if (!f) return {};
@@ -37,6 +38,8 @@ Trainer::Fault parse_fault() {
   const std::string s(f);
   for (auto [key, hang] : {std::pair<const char*, bool>{"kill_in_step:", false}, {"hang_in_step:", true}})
     if (s.rfind(key, 0) == 0) return {std::stoll(s.substr(std::string(key).size())), hang};
+  const std::string term = "term_in_step:";
+  if (s.rfind(term, 0) == 0) return {std::stoll(s.substr(term.size())), false, true};
   return {};
 }
 
@@ -304,6 +307,11 @@ void Trainer::forward_backward(size_t index, const algo::Prepared& prep, StepMet
   strategy_->end_backward();
   for (const auto& m : out.metrics) sm.add(m);
   if (fault_.step == st_.step + 1) {
+    if (fault_.term) {
+      fault_.step = -1;  // once
+      std::raise(SIGTERM);
+      return;
+    }
     if (!fault_.hang) std::raise(SIGKILL);
     for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
   }

@@ -58,6 +58,7 @@ class Trainer {
   struct Fault {
     int64_t step = -1;
     bool hang = false;
+    bool term = false;
   };
 
  private:

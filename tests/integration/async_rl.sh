@@ -4,7 +4,8 @@
 #    training ranks (1 + 1 and 3 + 1 ranks here; grpo.sh checks 2 + 1 and 2 + 2), losses to 1e-5
 #  - K = 1 (1 + 1 ranks) run twice, and K = 2 (2 + 1) straight and killed by SIGKILL in step 6 then
 #    resumed from step 4 (the batches in flight come from the checkpoint): identical per-step rewards
-#    and losses; staleness reported per step is exactly min(step, K)
+#    and losses; staleness reported per step is exactly min(step, K); SIGTERM in step 5 (requeue)
+#    checkpoints the batches in flight and the resumed run is identical too
 #  - a multi-turn environment (guess_number) at K = 1 run twice: identical rewards and turns
 #  - off-policy correction: at K = 0 the weights are 1 (the engine's log-probs are the trainer's);
 #    at K = 2 the stale steps' weights spread (max > 1, effective sample size < 1), token_mask at a
@@ -82,6 +83,20 @@ grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/k2b2.log" || { cat
 same k2a k2b reward loss staleness
 [ "$(col "$tmp/k2a/metrics.jsonl" staleness)" = "0.0 1.0 2.0 2.0 2.0 2.0 2.0 2.0" ] || fail "K = 2 staleness: $(col "$tmp/k2a/metrics.jsonl" staleness)"
 echo "K = 2 (2 trainers + 1 rollout rank), SIGKILL in step 6 + resume from step 4: identical per-step rewards $(col "$tmp/k2a/metrics.jsonl" reward) and losses"
+
+# SIGTERM in step 5 (the scheduler's stop): a checkpoint at step 5 holding the 2 batches in flight
+# (the workers ignore the signal and serve the drain), exit for requeue, then a resume to the end.
+set +e
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=term_in_step:5 "$POSTTRAIN" run "$recipe" "${common[@]}" \
+  "${short[@]}" "${k2[@]}" --set run.name=k2t > "$tmp/k2t.log" 2>&1
+rc=$?
+set -e
+grep -q "signal 15 received: checkpointing at step 5" "$tmp/k2t.log" || { cat "$tmp/k2t.log"; fail "SIGTERM did not checkpoint at step 5 (exit $rc)"; }
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${k2[@]}" \
+  --set run.name=k2t > "$tmp/k2t2.log" 2>&1 || { cat "$tmp/k2t2.log"; fail "K = 2 resume after SIGTERM"; }
+grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/k2t2.log" || { cat "$tmp/k2t2.log"; fail "the batches in flight were not restored after SIGTERM"; }
+same k2a k2t reward loss staleness
+echo "K = 2, SIGTERM in step 5: checkpoint with 2 batches in flight, exit $rc, resume: identical per-step rewards and losses"
 
 # A multi-turn environment at K = 1, twice.
 game=(--set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.environment.low=1
