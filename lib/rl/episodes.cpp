@@ -15,6 +15,19 @@ const std::vector<std::string>& stop_reasons() {
   return r;
 }
 
+std::vector<double> per_token_rewards(double total, const std::vector<std::pair<int64_t, double>>& turn_rewards,
+                                      int64_t tokens) {
+  std::vector<double> out(static_cast<size_t>(std::max<int64_t>(tokens, 0)), 0.0);
+  if (out.empty()) return out;
+  double rest = total;
+  for (const auto& [at, r] : turn_rewards) {
+    out[static_cast<size_t>(std::clamp<int64_t>(at, 0, tokens - 1))] += r;
+    rest -= r;
+  }
+  out.back() += rest;
+  return out;
+}
+
 std::vector<int32_t> end_of_turn_ids(std::optional<int64_t> config_eos, const tok::HfTokenizer* tokenizer) {
   std::vector<int32_t> ids;
   if (tokenizer)
@@ -99,6 +112,8 @@ std::optional<std::vector<int32_t>> EpisodeStage::on_turn(Episode& e, const gen:
   }
   e.env_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   e.env_reward += obs.reward;
+  // The turn just sampled ends at the completion's last sampled token so far.
+  if (obs.reward != 0) e.turn_rewards.emplace_back(gen::sampled_tokens(c) - 1, obs.reward);
   e.tool_calls_ok += obs.tool_calls_ok;
   e.tool_calls_failed += obs.tool_calls_failed;
   if (obs.done) {

@@ -31,12 +31,21 @@ struct Episode {
   std::string where;
   std::vector<int32_t> prompt;  // the tokens the episode opened with
   double env_reward = 0;
+  // Each environment reward with the turn it answered: (index of the turn's last sampled token among
+  // the episode's sampled tokens, reward). They sum to env_reward.
+  std::vector<std::pair<int64_t, double>> turn_rewards;
   int tool_calls_ok = 0, tool_calls_failed = 0;
   double env_s = 0;
   std::string stop;  // done, max_turns, budget, env_error
   std::string last_text, last_raw;  // the last assistant turn (what the reward functions score)
   std::unique_ptr<env::Conversation> conversation;
 };
+
+// Per-token rewards of an episode's `tokens` sampled tokens for the token-level estimators (GAE,
+// REINFORCE++): each environment reward at the last token of the turn it answered, and the rest of
+// `total` (the reward functions' score, penalties) at the last token. Sums to `total`.
+std::vector<double> per_token_rewards(double total, const std::vector<std::pair<int64_t, double>>& turn_rewards,
+                                      int64_t tokens);
 
 // Stop reasons in the order metrics list them.
 const std::vector<std::string>& stop_reasons();

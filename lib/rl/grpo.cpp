@@ -107,9 +107,12 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   // Stage 6: the selected completions as training sequences, in `mini_batches` slices x `epochs`.
   std::vector<size_t> kept;
   const bool gae = o_.advantage == Advantage::Gae;
+  // Per-token returns: GAE, the KL in the reward, and REINFORCE++ on episodes whose environment
+  // rewards sit at the turns that earned them (single-turn, the sequence-level path is the same).
+  const bool token_level = gae || o_.kl_in_reward || (controller_->multi_turn() && o_.advantage == Advantage::ReinforcePP);
   for (size_t i = 0; i < r.completions.size(); ++i)
     // Per-token returns (gae, KL in the reward) have no value for an unscored completion: left out.
-    if (r.keep[i] && !((gae || o_.kl_in_reward) && std::isnan(r.rewards[i])))
+    if (r.keep[i] && !(token_level && std::isnan(r.rewards[i])))
       kept.push_back(i);
   const int slices = o_.mini_batches, updates = o_.mini_batches * o_.epochs;
   const auto slice_seqs = split_even(kept, slices);
@@ -139,7 +142,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   }
   if (correcting) correction_metrics(correction_sums, prep);
   prep.global_tokens = batch.global_tokens;
-  if (gae || o_.kl_in_reward) token_advantages(built, r, prep);
+  if (token_level) token_advantages(built, r, prep);
   if (gae) {
     train_critic(built, counts, updates, prep);
     if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
@@ -181,6 +184,9 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
   std::vector<int64_t> pad;
   std::vector<double> adv, reward;
   std::vector<float> old_pad(static_cast<size_t>(sd.seqs * T), 0.f), mask(static_cast<size_t>(sd.seqs * T), 0.f);
+  // Environment rewards at the turns that earned them (the token-level estimators' credit).
+  const bool per_turn = !r.prompts.empty();
+  std::vector<float> placed(per_turn ? static_cast<size_t>(sd.seqs * T) : 0, 0.f);
   const at::Tensor advantages = r.advantages.contiguous();
   const double* adv_of = advantages.data_ptr<double>();
   for (size_t j = 0; j < group.size(); ++j) {
@@ -196,6 +202,10 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
     }
     adv.push_back(adv_of[group[j]]);
     reward.push_back(r.rewards[group[j]]);
+    if (per_turn) {
+      const auto row = per_token_rewards(r.rewards[group[j]], r.episodes[group[j]].turn_rewards, col);
+      for (int64_t t = 0; t < col; ++t) placed[static_cast<size_t>(static_cast<int64_t>(j) * T + t)] = static_cast<float>(row[static_cast<size_t>(t)]);
+    }
   }
   auto fopts = at::TensorOptions().dtype(at::kFloat);
   sd.pad_index = at::tensor(pad, at::TensorOptions().dtype(at::kLong)).to(ctx_.device);
@@ -204,6 +214,7 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
   sd.mask = at::tensor(mask, fopts).view({sd.seqs, T}).to(ctx_.device);
   sd.adv = at::tensor(adv, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
   sd.reward = at::tensor(reward, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(ctx_.device);
+  if (per_turn) sd.token_reward = at::tensor(placed, fopts).view({sd.seqs, T}).to(ctx_.device);
   if (o_.beta != 0) {
     // Reference log-probs of the same packed layout, without gradients.
     at::NoGradGuard ng;
@@ -272,7 +283,7 @@ void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>
     const model::AutocastScope ac(model::bf16_autocast(ctx_.device), ctx_.autocast_bf16);
     for (auto& slice : built)
       for (auto& [mb, sd] : slice) {
-        at::Tensor rewards = terminal_rewards(sd.reward, sd.mask);
+        at::Tensor rewards = sd.token_reward.defined() ? sd.token_reward : terminal_rewards(sd.reward, sd.mask);
         // k1 of the rollout policy against the reference, a penalty on every completion token.
         if (o_.kl_in_reward) {
           const at::Tensor k1 = (sd.old_lp - sd.ref_lp) * sd.mask;

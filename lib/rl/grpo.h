@@ -36,6 +36,7 @@ class Grpo : public algo::Algorithm {
     at::Tensor behaviour_lp;               // [S, T] the sampling engine's log-probs (old_lp too, uncorrected)
     at::Tensor is_weight;                  // [S, T] the off-policy correction's weights (undefined: none)
     at::Tensor reward;                     // [S] the completions' rewards
+    at::Tensor token_reward;               // [S, T] multi-turn: placed per turn (rl::per_token_rewards)
     std::vector<size_t> comp;              // the completions (indices into the rollouts), in order
     at::Tensor old_values, returns;        // [S, T] the critic's at rollout time, and its targets (gae)
     int64_t seqs = 0, T = 0;

@@ -201,6 +201,7 @@ void put_episode(Writer& w, const Episode& e) {
   w.vec(e.prompt);
   w.pod(e.env_reward), w.pod(e.tool_calls_ok), w.pod(e.tool_calls_failed), w.pod(e.env_s);
   w.str(e.stop), w.str(e.last_text), w.str(e.last_raw);
+  w.vec(e.turn_rewards);
 }
 
 Episode get_episode(Reader& r) {
@@ -210,6 +211,7 @@ Episode get_episode(Reader& r) {
   e.prompt = r.vec<int32_t>();
   e.env_reward = r.pod<double>(), e.tool_calls_ok = r.pod<int>(), e.tool_calls_failed = r.pod<int>(), e.env_s = r.pod<double>();
   e.stop = r.str(), e.last_text = r.str(), e.last_raw = r.str();
+  e.turn_rewards = r.vec<std::pair<int64_t, double>>();
   return e;
 }
 

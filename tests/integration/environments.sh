@@ -110,6 +110,16 @@ assert ev[-1]["eval/reward"] >= ev[0]["eval/reward"] + 0.5, curve
 assert ev[-1]["eval/reward"] > total / n, (curve, total / n)
 PY
 resume_check rec-resume "$rec" reward,loss "${recargs[@]}"
+# REINFORCE++ on the same simulator: its per-token returns credit each accepted recommendation to the
+# turn that made it (rl::per_token_rewards), not to the episode's last token.
+"$POSTTRAIN" run "$rec" "${recargs[@]}" --set run.name=rec-rpp --set algorithm.grpo.advantage=reinforce_pp > "$tmp/rec-rpp.log" 2>&1 || { cat "$tmp/rec-rpp.log"; fail "recommender reinforce_pp run"; }
+"$PT_PYTHON" - "$tmp/rec-rpp/metrics.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if "eval/reward" in l]
+curve = ", ".join(f"{r['step']}: {r['eval/reward']:.2f}" for r in ev)
+print(f"recommender, REINFORCE++ with per-turn rewards: held-out accepted recommendations {curve}")
+assert ev[-1]["eval/reward"] >= ev[0]["eval/reward"] + 0.5, curve
+PY
 
 # An external environment that crashes, hangs past its timeout or prints garbage: a clear error naming
 # the environment and the episode, and the last checkpoint intact; under on_error: skip the run

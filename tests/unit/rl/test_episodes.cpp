@@ -120,3 +120,16 @@ TEST_CASE("episodes stop for every reason, grow by the template's deltas and tra
   o.environment.on_error = algo::OnRewardError::Error;
   CHECK_THROWS_WITH(f.run(o, 9, 2), Catch::Contains("episode") && Catch::Contains("turn 2: scripted failure"));
 }
+
+TEST_CASE("per-token rewards: environment rewards at their turns, the rest at the end", "[rl][episodes]") {
+  // Turn rewards 1 (turn ending at token 2) and 0.5 (token 5), total 2.25: 0.75 left for the end.
+  const auto r = rl::per_token_rewards(2.25, {{2, 1.0}, {5, 0.5}}, 8);
+  const std::vector<double> want{0, 0, 1.0, 0, 0, 0.5, 0, 0.75};
+  CHECK(r == want);
+  // Single-turn (no turn rewards): the whole reward on the last token.
+  CHECK(rl::per_token_rewards(1.5, {}, 3) == std::vector<double>{0, 0, 1.5});
+  // A turn reward on the last token adds to the outcome there; positions past the end are clamped.
+  CHECK(rl::per_token_rewards(1.0, {{3, 1.0}}, 4) == std::vector<double>{0, 0, 0, 1.0});
+  CHECK(rl::per_token_rewards(1.0, {{9, 0.25}}, 2) == std::vector<double>{0, 1.0});
+  CHECK(rl::per_token_rewards(1.0, {}, 0).empty());
+}

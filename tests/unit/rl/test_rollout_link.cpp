@@ -60,6 +60,7 @@ TEST_CASE("rollout link messages round-trip requests, episode specs, completions
   e.stop = "done";
   e.last_text = "42";
   e.last_raw = "<b>42";
+  e.turn_rewards = {{3, 1.0}, {7, -0.5}};
   r.episodes.push_back(std::move(e));
   const auto got = rl::decode_results(rl::encode_results(r));
   REQUIRE(got.completions.size() == 1);
@@ -75,6 +76,7 @@ TEST_CASE("rollout link messages round-trip requests, episode specs, completions
   CHECK(got.episodes[0].tool_calls_failed == 1);
   CHECK(got.episodes[0].stop == "done");
   CHECK(got.episodes[0].last_raw == "<b>42");
+  CHECK(got.episodes[0].turn_rewards == std::vector<std::pair<int64_t, double>>{{3, 1.0}, {7, -0.5}});
   r.version = 7, r.generate_s = 1.5, r.sync_s = 0.25, r.wait_s = 0.125;
   const auto timed = rl::decode_results(rl::encode_results(r));
   CHECK(timed.version == 7);
