@@ -13,7 +13,7 @@ namespace pt::gen {
 
 DecodeBatch::DecodeBatch(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::vector<Request>& requests,
                          model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats,
-                         const TurnHook* on_turn_end)
+                         const TurnHook* on_turn_end, bool share_prefix)
     : model_(model),
       tok_(tokenizer),
       requests_(requests),
@@ -21,7 +21,8 @@ DecodeBatch::DecodeBatch(model::CausalLM& model, const tok::HfTokenizer* tokeniz
       max_len_(max_len),
       out_(out),
       stats_(stats),
-      on_turn_end_(on_turn_end && *on_turn_end ? on_turn_end : nullptr) {
+      on_turn_end_(on_turn_end && *on_turn_end ? on_turn_end : nullptr),
+      share_prefix_(share_prefix) {
   // Tensor parallelism: every rank's logits of its own rows, gathered, so all ranks sample alike and
   // run the same passes.
   tp_ = model_.tp_group() && model_.tp_group()->size() > 1 ? model_.tp_group().get() : nullptr;
@@ -58,15 +59,35 @@ void DecodeBatch::decode(size_t n) {
 
 void DecodeBatch::prefill(size_t first) {
   if (first >= live_.size()) return;
+  // A sequence whose prompt equals the one before it (the samples of one prompt) follows that
+  // sequence's prefill instead of computing its own: the same cache rows, the same logits.
   std::vector<Live*> seqs;
   std::vector<std::vector<int64_t>> prompts;
+  std::vector<std::pair<Live*, size_t>> followers;  // (sequence, index of its leader in seqs)
   for (size_t i = first; i < live_.size(); ++i) {
-    seqs.push_back(&live_[i]);
     const auto& pr = requests_[live_[i].request].prompt;
+    if (share_prefix_ && !seqs.empty() && requests_[seqs.back()->request].prompt == pr) {
+      followers.emplace_back(&live_[i], seqs.size() - 1);
+      continue;
+    }
+    seqs.push_back(&live_[i]);
     prompts.emplace_back(pr.begin(), pr.end());
   }
   at::Tensor logits = forward(seqs, prompts);
-  for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->finished = accept(*seqs[i], logits[static_cast<int64_t>(i)]);
+  std::vector<std::vector<int64_t>> forks(seqs.size());
+  for (const auto& [f, leader] : followers) forks[leader].push_back(f->slot);
+  for (size_t j = 0; j < seqs.size(); ++j) cache_.fork(seqs[j]->slot, forks[j], seqs[j]->cached);
+  for (auto& [f, leader] : followers) f->cached = seqs[leader]->cached;
+  // In admission order, so a sequence's tokens do not depend on whether it shared.
+  size_t next_follower = 0, next_leader = 0;
+  for (size_t i = first; i < live_.size(); ++i) {
+    Live& l = live_[i];
+    if (next_follower < followers.size() && followers[next_follower].first == &l) {
+      l.finished = accept(l, logits[static_cast<int64_t>(followers[next_follower++].second)]);
+    } else {
+      l.finished = accept(l, logits[static_cast<int64_t>(next_leader++)]);
+    }
+  }
 }
 
 void DecodeBatch::retire() {

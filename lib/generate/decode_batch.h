@@ -3,7 +3,9 @@
 // runs in a loop: admit (waiting requests take free cache slots), decode (every running sequence
 // feeds its last sampled token), prefill (the admitted prompts, in one packed pass) and retire
 // (finished sequences give their slot back). A sequence's tokens depend only on its own prompt,
-// seed and logits, never on what else shares a pass.
+// seed and logits, never on what else shares a pass. Sequences admitted together with the same
+// prompt as the one before them (the samples of one prompt) share its prefill: one pass, the cache
+// rows copied, the first token sampled from the same logits with each sequence's own seed.
 //
 // Multi-turn: when a turn ends, the caller's hook may hand the sequence tokens to append (an
 // environment's answer); the sequence keeps its slot and feeds them, after its last sampled token, as
@@ -26,7 +28,7 @@ class DecodeBatch {
   // on_turn_end: multi-turn continuation (null = one turn per sequence).
   DecodeBatch(model::CausalLM& model, const tok::HfTokenizer* tokenizer, const std::vector<Request>& requests,
               model::KvCache& cache, int64_t max_len, std::vector<Completion>& out, Progress& stats,
-              const TurnHook* on_turn_end = nullptr);
+              const TurnHook* on_turn_end = nullptr, bool share_prefix = true);
 
   bool idle() const { return waiting_.empty() && live_.empty(); }
   size_t running() const { return live_.size(); }
@@ -72,6 +74,7 @@ class DecodeBatch {
   std::vector<Completion>& out_;
   Progress& stats_;
   const TurnHook* on_turn_end_ = nullptr;
+  bool share_prefix_ = true;
   model::TpGroup* tp_ = nullptr;  // tensor parallelism: logits of each rank's rows are gathered
   at::Tensor head_;
   std::deque<size_t> waiting_;

@@ -73,7 +73,7 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
   const auto cache = make_cache(model_, slots, max_len, opts_.max_cache_gb);
   at::NoGradGuard ng;
   EvalMode eval(model_);
-  DecodeBatch batch(model_, tok_, requests, *cache, max_len, out, stats_, &on_turn_end);
+  DecodeBatch batch(model_, tok_, requests, *cache, max_len, out, stats_, &on_turn_end, opts_.share_prefix);
   while (!batch.idle()) {
     const size_t running = batch.running();
     batch.admit();

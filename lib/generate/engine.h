@@ -26,6 +26,9 @@ struct EngineOptions {
   int64_t max_seq_len = 0;    // positions per slot; 0 = the longest prompt + max_new_tokens of the requests
   double max_cache_gb = 0;    // refuse up front when the cache would need more; 0 = no limit
   bool autocast_bf16 = false;  // decode under bf16 autocast (trainer.precision bf16: GRPO rollouts)
+  // Consecutive requests with the same prompt admitted together (GRPO's G samples of a prompt,
+  // generate -n) share one prefill: the cache rows are copied, each samples with its own seed.
+  bool share_prefix = true;
 };
 
 struct Request {

@@ -15,6 +15,17 @@ KvCache::KvCache(const HfConfig& cfg, int64_t slots, int64_t max_len, at::Scalar
   }
 }
 
+void KvCache::fork(int64_t from, const std::vector<int64_t>& to, int64_t len) {
+  if (to.empty() || len == 0) return;
+  const at::Tensor idx = at::tensor(to, at::TensorOptions().dtype(at::kLong)).to(k_.front().device());
+  for (auto* layers : {&k_, &v_})
+    for (auto& t : *layers) {
+      // [Hkv, len, D] of the source, into the same positions of every target slot.
+      const at::Tensor src = t[from].narrow(1, 0, len).unsqueeze(0).expand({static_cast<int64_t>(to.size()), -1, -1, -1});
+      t.narrow(2, 0, len).index_copy_(0, idx, src.contiguous());
+    }
+}
+
 int64_t KvCache::bytes_needed(const HfConfig& cfg, int64_t slots, int64_t max_len, at::ScalarType dtype) {
   return 2 * cfg.num_hidden_layers * slots * max_len * cfg.num_key_value_heads * cfg.head_dim *
          static_cast<int64_t>(c10::elementSize(dtype));

@@ -25,6 +25,8 @@ class KvCache {
   int64_t max_len() const { return max_len_; }
   at::Tensor& k(int64_t layer) { return k_[static_cast<size_t>(layer)]; }
   at::Tensor& v(int64_t layer) { return v_[static_cast<size_t>(layer)]; }
+  // Copies the first `len` positions of slot `from` into each of `to` (a shared prompt's prefill).
+  void fork(int64_t from, const std::vector<int64_t>& to, int64_t len);
 
  private:
   int64_t slots_, max_len_;
