@@ -46,25 +46,45 @@ class CommandEnvironment : public Environment {
   }
 
   Observation step(uint64_t episode, const AssistantTurn& turn) override {
+    auto out = step_batch({episode}, {turn});
+    if (!out[0].error.empty()) fail("{}", out[0].error);
+    return out[0].obs;
+  }
+
+  // Every request written before the replies are read (one exchange; replies in any order, matched by
+  // episode id). A crash, hang or malformed line fails the whole batch; an {"error"} reply its episode.
+  std::vector<StepOutcome> step_batch(const std::vector<uint64_t>& episodes, const std::vector<AssistantTurn>& turns) override {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto at = started_in_.find(episode);
-    if (at == started_in_.end() || at->second != proc_.starts())
-      fail("{}: episode {}: the process was restarted after this episode began; its state is gone", proc_.who(), episode);
-    const nlohmann::json req{{"type", "step"}, {"episode", episode}, {"turn", turn.index},
-                             {"text", turn.text}, {"text_raw", turn.text_raw}};
-    const auto reply = call(req, episode);
-    if (reply.contains("error")) fail("{}: episode {}: the environment reports: {}", proc_.who(), episode, reply["error"].dump());
-    Observation o;
-    o.done = reply.value("done", false);
-    o.messages = messages_of(reply, "messages", episode, o.done);
-    if (reply.contains("reward")) {
-      if (!reply["reward"].is_number() || !std::isfinite(reply["reward"].get<double>()))
-        bad(episode, reply, "\"reward\" must be a finite number");
-      o.reward = reply["reward"].get<double>();
+    std::vector<StepOutcome> out(episodes.size());
+    std::string lines;
+    for (size_t i = 0; i < episodes.size(); ++i) {
+      const auto at = started_in_.find(episodes[i]);
+      if (at == started_in_.end() || at->second != proc_.starts()) {
+        out[i].error = fmt::format("{}: episode {}: the process was restarted after this episode began; its state is gone",
+                                   proc_.who(), episodes[i]);
+        continue;
+      }
+      lines += nlohmann::json{{"type", "step"}, {"episode", episodes[i]}, {"turn", turns[i].index},
+                              {"text", turns[i].text}, {"text_raw", turns[i].text_raw}}.dump() + "\n";
     }
-    o.tool_calls_ok = reply.value("tool_calls_ok", 0);
-    o.tool_calls_failed = reply.value("tool_calls_failed", 0);
-    return o;
+    std::map<uint64_t, size_t> waiting;
+    for (size_t i = 0; i < episodes.size(); ++i)
+      if (out[i].error.empty()) waiting.emplace(episodes[i], i);
+    if (waiting.empty()) return out;
+    const auto replies = proc_.exchange(lines, waiting.size(), o_.timeout_s,
+                                        fmt::format("the step of episode {}, reply", waiting.begin()->first));
+    for (const auto& line : replies) {
+      const nlohmann::json reply = parse(line, waiting);
+      const uint64_t episode = reply["episode"].get<uint64_t>();
+      const size_t i = waiting.at(episode);
+      waiting.erase(episode);
+      try {
+        out[i].obs = observation(reply, episode);
+      } catch (const Error& e) {
+        out[i].error = e.what();
+      }
+    }
+    return out;
   }
 
   void close(uint64_t episode) override {
@@ -81,20 +101,42 @@ class CommandEnvironment : public Environment {
   nlohmann::json call(const nlohmann::json& req, uint64_t episode) {
     const std::string unit = fmt::format("the {} of episode {}, reply", req["type"].get<std::string>(), episode);
     const auto lines = proc_.exchange(req.dump() + "\n", 1, o_.timeout_s, unit);
+    return parse(lines[0], {{episode, 0}});
+  }
+
+  // A reply line for one of the `waiting` episodes; anything else stops the process and fails.
+  nlohmann::json parse(const std::string& line, const std::map<uint64_t, size_t>& waiting) {
+    const uint64_t first = waiting.begin()->first;
     nlohmann::json reply;
     try {
-      reply = nlohmann::json::parse(lines[0]);
+      reply = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception&) {
       proc_.stop();
-      fail("{}: episode {}: reply line '{}' is not JSON (expected {{\"episode\": {}, ...}})", proc_.who(), episode,
-           lines[0].substr(0, 200), episode);
+      fail("{}: episode {}: reply line '{}' is not JSON (expected {{\"episode\": {}, ...}})", proc_.who(), first,
+           line.substr(0, 200), first);
     }
-    if (!reply.is_object() || !reply.contains("episode") || reply["episode"] != episode) {
+    if (!reply.is_object() || !reply.contains("episode") || !reply["episode"].is_number_unsigned() ||
+        !waiting.count(reply["episode"].get<uint64_t>())) {
       proc_.stop();
-      fail("{}: episode {}: reply line '{}' is not an object for episode {}", proc_.who(), episode,
-           lines[0].substr(0, 200), episode);
+      fail("{}: episode {}: reply line '{}' is not an object for {}", proc_.who(), first, line.substr(0, 200),
+           waiting.size() == 1 ? fmt::format("episode {}", first) : "an episode awaiting its reply");
     }
     return reply;
+  }
+
+  Observation observation(const nlohmann::json& reply, uint64_t episode) const {
+    if (reply.contains("error")) fail("{}: episode {}: the environment reports: {}", proc_.who(), episode, reply["error"].dump());
+    Observation o;
+    o.done = reply.value("done", false);
+    o.messages = messages_of(reply, "messages", episode, o.done);
+    if (reply.contains("reward")) {
+      if (!reply["reward"].is_number() || !std::isfinite(reply["reward"].get<double>()))
+        bad(episode, reply, "\"reward\" must be a finite number");
+      o.reward = reply["reward"].get<double>();
+    }
+    o.tool_calls_ok = reply.value("tool_calls_ok", 0);
+    o.tool_calls_failed = reply.value("tool_calls_failed", 0);
+    return o;
   }
 
   Messages messages_of(const nlohmann::json& reply, const char* key, uint64_t episode, bool may_be_empty) const {

@@ -42,11 +42,21 @@ struct Observation {
   int tool_calls_ok = 0, tool_calls_failed = 0;
 };
 
+// One episode's answer to a turn within a batch: the observation, or why this episode failed.
+struct StepOutcome {
+  Observation obs;
+  std::string error;  // non-empty: the environment failed on this episode
+};
+
 class Environment {
  public:
   virtual ~Environment() = default;
   virtual Opening reset(uint64_t episode, const nlohmann::json& record, uint64_t seed) = 0;
   virtual Observation step(uint64_t episode, const AssistantTurn& turn) = 0;
+  // The turns that ended in one decoding step, answered together (an external process gets them in
+  // one exchange instead of one round trip each). Default: step() for each, failures kept per episode.
+  virtual std::vector<StepOutcome> step_batch(const std::vector<uint64_t>& episodes,
+                                              const std::vector<AssistantTurn>& turns);
   // The episode is over (done, out of turns or budget): its state may go.
   virtual void close(uint64_t episode) { (void)episode; }
   // The tools every episode is offered (null = none): what the start-up template check renders.

@@ -79,16 +79,40 @@ std::vector<int32_t> EpisodeStage::open(const EpisodeSpec& spec) {
 gen::TurnHook EpisodeStage::hook() {
   if (env_->single_turn()) return {};  // one turn, no answer: the engine's plain path
   return [this](const std::vector<gen::TurnEnd>& ended, const std::vector<gen::Completion>& out) {
+    // The turns that ended in this decoding step go to the environment together.
+    std::vector<uint64_t> ids;
+    std::vector<env::AssistantTurn> turns;
+    for (const auto& t : ended) {
+      ids.push_back(episodes_.at(t.request).id);
+      turns.push_back(assistant_turn(episodes_.at(t.request), out[t.request], t.turn_start));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<env::StepOutcome> answers;
+    try {
+      answers = env_->step_batch(ids, turns);
+      PT_CHECK(answers.size() == ids.size(), "it answered {} of {} turns", answers.size(), ids.size());
+    } catch (const std::exception& ex) {  // the whole batch failed (a crashed or hung process)
+      answers.assign(ids.size(), env::StepOutcome{{}, ex.what()});
+    }
+    const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / ids.size();
     std::vector<std::optional<std::vector<int32_t>>> more;
-    for (const auto& t : ended) more.push_back(on_turn(episodes_.at(t.request), out[t.request], t.turn_start));
+    for (size_t i = 0; i < ended.size(); ++i) {
+      Episode& e = episodes_.at(ended[i].request);
+      e.env_s += each;
+      more.push_back(after_turn(e, out[ended[i].request], turns[i], answers[i]));
+    }
     return more;
   };
 }
 
-std::optional<std::vector<int32_t>> EpisodeStage::on_turn(Episode& e, const gen::Completion& c, size_t turn_start) {
+bool EpisodeStage::ended_on_token(const gen::Completion& c) const {
+  return c.finish_reason == "stop" && !c.tokens.empty() &&
+         std::find(spec_.end_of_turn.begin(), spec_.end_of_turn.end(), c.tokens.back()) != spec_.end_of_turn.end();
+}
+
+env::AssistantTurn EpisodeStage::assistant_turn(Episode& e, const gen::Completion& c, size_t turn_start) const {
   const auto from = c.tokens.begin() + static_cast<std::ptrdiff_t>(turn_start);
-  const bool on_end = c.finish_reason == "stop" && !c.tokens.empty() &&
-                      std::find(spec_.end_of_turn.begin(), spec_.end_of_turn.end(), c.tokens.back()) != spec_.end_of_turn.end();
+  const bool on_end = ended_on_token(c);
   env::AssistantTurn turn;
   turn.index = c.turns - 1;
   turn.truncated = c.finish_reason == "length";
@@ -96,21 +120,22 @@ std::optional<std::vector<int32_t>> EpisodeStage::on_turn(Episode& e, const gen:
   turn.text_raw = tok_->tokenizer().decode({from, on_end ? c.tokens.end() - 1 : c.tokens.end()}, false);
   e.last_text = turn.text;
   e.last_raw = turn.text_raw;
-  const auto t0 = std::chrono::steady_clock::now();
-  env::Observation obs;
-  try {
-    obs = env_->step(e.id, turn);
-    if (!obs.done && obs.messages.empty()) throw std::runtime_error("it answered no messages and is not done");
-  } catch (const std::exception& ex) {
-    e.env_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return turn;
+}
+
+std::optional<std::vector<int32_t>> EpisodeStage::after_turn(Episode& e, const gen::Completion& c,
+                                                             const env::AssistantTurn& turn, const env::StepOutcome& answer) {
+  std::string error = answer.error;
+  const env::Observation& obs = answer.obs;
+  if (error.empty() && !obs.done && obs.messages.empty()) error = "it answered no messages and is not done";
+  if (!error.empty()) {
     if (o_.on_error == algo::OnRewardError::Error)
-      fail("environment {}: {}, turn {}: {} (on_error: skip drops such episodes)", o_.name, e.where, turn.index + 1, ex.what());
+      fail("environment {}: {}, turn {}: {} (on_error: skip drops such episodes)", o_.name, e.where, turn.index + 1, error);
     log::warn("environment {}: {}, turn {}: {}; the episode is dropped (on_error: skip)", o_.name, e.where, turn.index + 1,
-              ex.what());
+              error);
     e.stop = "env_error";
     return std::nullopt;
   }
-  e.env_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   e.env_reward += obs.reward;
   // The turn just sampled ends at the completion's last sampled token so far.
   if (obs.reward != 0) e.turn_rewards.emplace_back(gen::sampled_tokens(c) - 1, obs.reward);
@@ -125,7 +150,7 @@ std::optional<std::vector<int32_t>> EpisodeStage::on_turn(Episode& e, const gen:
     return std::nullopt;
   }
   e.stop = "budget";  // unless the engine finds room for the answer and another turn
-  return e.conversation->append(turn.text, on_end, obs.messages, fmt::format("environment {}: {}", o_.name, e.where));
+  return e.conversation->append(turn.text, ended_on_token(c), obs.messages, fmt::format("environment {}: {}", o_.name, e.where));
 }
 
 std::vector<Episode> EpisodeStage::finish(const std::vector<gen::Completion>& completions) {

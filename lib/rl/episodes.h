@@ -70,7 +70,13 @@ class EpisodeStage {
   std::vector<Episode> finish(const std::vector<gen::Completion>& completions);
 
  private:
-  std::optional<std::vector<int32_t>> on_turn(Episode& e, const gen::Completion& c, size_t turn_start);
+  // The turn ended on an end-of-turn token (not cut by a length limit).
+  bool ended_on_token(const gen::Completion& c) const;
+  // A turn that just ended, as the environment reads it (the episode keeps it as its last turn).
+  env::AssistantTurn assistant_turn(Episode& e, const gen::Completion& c, size_t turn_start) const;
+  // The environment's answer applied: the tokens to append, or none when the episode ends here.
+  std::optional<std::vector<int32_t>> after_turn(Episode& e, const gen::Completion& c, const env::AssistantTurn& turn,
+                                                 const env::StepOutcome& answer);
   std::unique_ptr<env::Environment> env_;
   algo::EnvironmentOptions o_;
   const tok::HfTokenizer* tok_;
