@@ -68,13 +68,13 @@ class CommandEnvironment : public Environment {
                               {"text", turns[i].text}, {"text_raw", turns[i].text_raw}}.dump() + "\n";
     }
     std::map<uint64_t, size_t> waiting;
+    uint64_t first = 0;  // errors of the whole batch name its first episode
     for (size_t i = 0; i < episodes.size(); ++i)
-      if (out[i].error.empty()) waiting.emplace(episodes[i], i);
+      if (out[i].error.empty() && waiting.emplace(episodes[i], i).second && waiting.size() == 1) first = episodes[i];
     if (waiting.empty()) return out;
-    const auto replies = proc_.exchange(lines, waiting.size(), o_.timeout_s,
-                                        fmt::format("the step of episode {}, reply", waiting.begin()->first));
+    const auto replies = proc_.exchange(lines, waiting.size(), o_.timeout_s, fmt::format("the step of episode {}, reply", first));
     for (const auto& line : replies) {
-      const nlohmann::json reply = parse(line, waiting);
+      const nlohmann::json reply = parse(line, waiting, first);
       const uint64_t episode = reply["episode"].get<uint64_t>();
       const size_t i = waiting.at(episode);
       waiting.erase(episode);
@@ -101,12 +101,12 @@ class CommandEnvironment : public Environment {
   nlohmann::json call(const nlohmann::json& req, uint64_t episode) {
     const std::string unit = fmt::format("the {} of episode {}, reply", req["type"].get<std::string>(), episode);
     const auto lines = proc_.exchange(req.dump() + "\n", 1, o_.timeout_s, unit);
-    return parse(lines[0], {{episode, 0}});
+    return parse(lines[0], {{episode, 0}}, episode);
   }
 
-  // A reply line for one of the `waiting` episodes; anything else stops the process and fails.
-  nlohmann::json parse(const std::string& line, const std::map<uint64_t, size_t>& waiting) {
-    const uint64_t first = waiting.begin()->first;
+  // A reply line for one of the `waiting` episodes; anything else stops the process and fails,
+  // naming `first` (the batch's first episode).
+  nlohmann::json parse(const std::string& line, const std::map<uint64_t, size_t>& waiting, uint64_t first) {
     nlohmann::json reply;
     try {
       reply = nlohmann::json::parse(line);
