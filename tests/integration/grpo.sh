@@ -3,8 +3,9 @@
 #  - learning: from a short SFT base, GRPO with an exact-match reward raises the held-out greedy
 #    exact-match reward (before/after and the curve printed)
 #  - exact resume after SIGKILL inside a step: identical per-step rewards and losses, identical weights
-#  - beta > 0 (k3 KL to a frozen reference), GSPO (sequence-level ratios), grpo/dr_grpo aggregation and
-#    dynamic sampling run and report their metrics
+#  - beta > 0 (k3 KL to a frozen reference: 0 on the first update, then positive), GSPO (sequence-level
+#    ratios: another loss on the same rollouts), dr_grpo aggregation with dynamic sampling (whole groups
+#    dropped: selected fraction in multiples of a group)
 #  - an external reward command that crashes, hangs past its timeout or prints garbage stops the run
 #    with a message naming the reward and the line, and the last checkpoint stays intact and
 #    resumable; under on_error: skip the run finishes and counts the unscored completions
@@ -50,7 +51,27 @@ variant gspo loss --set algorithm.grpo.importance_sampling=sequence --set algori
 variant drgrpo selected_fraction --set algorithm.grpo.loss=dr_grpo --set algorithm.grpo.scale_rewards=none --set algorithm.grpo.dynamic_sampling=true --set algorithm.grpo.mini_batches=2
 "$PT_PYTHON" tests/reference/make_seq_cls.py "$tmp/rm" qwen2 1 2> /dev/null
 variant rm rewards/rm --set "algorithm.grpo.rewards=[{name: exact_match}, {name: model, label: rm, model: $tmp/rm, weight: 0.1}]"
-echo "grpo variants: k3 KL (beta 0.04), GSPO, Dr. GRPO with dynamic sampling and 2 mini-batches, a reward model: ran"
+# What each variant changes, against the plain run (resume-a: DAPO, token ratios, no KL, every group).
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, sys
+def rows(name):
+    return [json.loads(l) for l in open(f"{sys.argv[1]}/{name}/metrics.jsonl") if '"loss"' in l and "eval/" not in l]
+base, kl, gspo, dr = rows("resume-a"), rows("kl"), rows("gspo"), rows("drgrpo")
+# k3 KL: zero while the policy is the reference (the first update), then positive; the same first rollouts.
+k = [r["kl"] for r in kl]
+assert k[0] < 1e-6 and max(k[1:]) > 1e-6, k
+assert kl[0]["reward"] == base[0]["reward"], (kl[0]["reward"], base[0]["reward"])
+# GSPO (sequence ratios, grpo aggregation): the same first rollouts, another loss; its clip fraction
+# counts whole sequences, so it moves in steps of 1 / (completions of the step).
+assert gspo[0]["reward"] == base[0]["reward"] and abs(gspo[0]["loss"] - base[0]["loss"]) > 1e-6, (gspo[0], base[0])
+# Dynamic sampling drops whole groups of equal rewards: the selected fraction is a multiple of 1/16
+# (16 prompts a step) and below 1 where some group was uniform.
+sel = [r["selected_fraction"] for r in dr if "selected_fraction" in r]
+assert sel and min(sel) < 1 and all(abs(x * 16 - round(x * 16)) < 1e-9 for x in sel), sel
+print(f"grpo variants: kl per step {[round(x, 5) for x in k]}; GSPO first loss {gspo[0]['loss']:.5f} vs token-level "
+      f"{base[0]['loss']:.5f}; dynamic sampling keeps {sel} of each step's groups")
+PY
+echo "grpo variants: k3 KL (beta 0.04), GSPO, Dr. GRPO with dynamic sampling and 2 mini-batches, a reward model: ran and checked"
 
 # External reward commands that fail.
 cat > "$tmp/judge.py" <<'PY'
