@@ -96,11 +96,28 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
       counts[2 * s + 1] += static_cast<double>(gen::sampled_tokens(r.completions[i]));
     }
   if (world.size() > 1) counts = world.allreduce_sum(counts);
+  Built built = build_slices(slice_seqs, counts, pb, r, prep);
+  prep.global_tokens = batch.global_tokens;
+  if (token_level) token_advantages(built, r, prep);
+  if (gae) {
+    train_critic(built, counts, updates, prep);
+    if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
+      prep.update_starts.clear();  // critic warm-up: the policy waits until the values mean something
+      return prep;
+    }
+  }
+  lay_out_updates(built, updates, prep);
+  return prep;
+}
+
+Grpo::Built Grpo::build_slices(const std::vector<std::vector<size_t>>& slice_seqs, const std::vector<double>& counts,
+                               const PromptBatch& pb, const Rollouts& r, Prepared& prep) {
   // Each slice's micro-batches (and its reference pass) are built once and reused by every epoch.
-  std::vector<std::vector<std::pair<MicroBatch, Side>>> built(slices);
+  const size_t slices = slice_seqs.size();
+  Built built(slices);
   const bool correcting = o_.rollout_correction.mode != CorrectionMode::None;
   std::vector<double> correction_sums(5, 0.0);
-  for (int s = 0; s < slices; ++s) {
+  for (size_t s = 0; s < slices; ++s) {
     const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
     std::vector<int64_t> lengths;
     for (size_t i : slice_seqs[s])
@@ -113,27 +130,22 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     }
   }
   if (correcting) correction_metrics(correction_sums, prep);
-  prep.global_tokens = batch.global_tokens;
-  if (token_level) token_advantages(built, r, prep);
-  if (gae) {
-    train_critic(built, counts, updates, prep);
-    if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
-      prep.update_starts.clear();  // critic warm-up: the policy waits until the values mean something
-      return prep;
-    }
-  }
+  return built;
+}
+
+void Grpo::lay_out_updates(const Built& built, int updates, Prepared& prep) const {
+  // Update u trains slice u % slices; update 0 runs on the rollout's own weights (logprob_mismatch).
   auto step = std::make_shared<Step>();
   prep.update_starts.clear();
   for (int u = 0; u < updates; ++u) {
     prep.update_starts.push_back(prep.micro.size());
-    for (const auto& [mb, sd] : built[u % slices]) {
+    for (const auto& [mb, sd] : built[static_cast<size_t>(u) % built.size()]) {
       prep.micro.push_back(mb);
       step->side.push_back(sd);
       step->side.back().first_update = u == 0;
     }
   }
   prep.step_data = std::move(step);
-  return prep;
 }
 
 std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
@@ -206,8 +218,7 @@ at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {
   return at::zeros({sd.seqs * sd.T}, per_label.options()).index_put({sd.pad_index}, per_label).view({sd.seqs, sd.T});
 }
 
-void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const Rollouts& r,
-                            Prepared& prep) {
+void Grpo::token_advantages(Built& built, const Rollouts& r, Prepared& prep) {
   const bool gae_adv = o_.advantage == Advantage::Gae;
   const bool per_sequence = o_.advantage == Advantage::ReinforcePPBaseline;  // the group mean of summed rewards
   std::vector<double> seq_score(r.completions.size(), std::nan(""));
@@ -271,7 +282,7 @@ void Grpo::token_advantages(std::vector<std::vector<std::pair<MicroBatch, Side>>
     for (auto& [mb, sd] : slice) sd.adv = whiten_by_tokens(sd.adv, total) * sd.mask;
 }
 
-void Grpo::train_critic(std::vector<std::vector<std::pair<MicroBatch, Side>>>& built, const std::vector<double>& counts,
+void Grpo::train_critic(Built& built, const std::vector<double>& counts,
                         int updates, Prepared& prep) {
   const int slices = static_cast<int>(built.size());
   at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(ctx_.device));

@@ -47,6 +47,14 @@ class Grpo : public algo::Algorithm {
   struct Step : algo::StepData {
     std::vector<Side> side;
   };
+  // Each slice's micro-batches with their layouts.
+  using Built = std::vector<std::vector<std::pair<algo::MicroBatch, Side>>>;
+  // The kept completions of each slice as micro-batches (counts: global sequences and completion
+  // tokens per slice, the loss denominators), with the off-policy correction's weights.
+  Built build_slices(const std::vector<std::vector<size_t>>& slice_seqs, const std::vector<double>& counts,
+                     const PromptBatch& pb, const Rollouts& r, algo::Prepared& prep);
+  // The updates' micro-batches in order: `updates` passes over the slices.
+  void lay_out_updates(const Built& built, int updates, algo::Prepared& prep) const;
   // One micro-batch of the completions `group` (indices into the rollouts) with their layout.
   std::pair<algo::MicroBatch, Side> build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
                                                     const Rollouts& r, double den, double update_tokens);
@@ -63,10 +71,9 @@ class Grpo : public algo::Algorithm {
   // token, minus beta x k1 on each with kl_in_reward): GAE against the critic's values (PPO), the
   // return to go (REINFORCE++), or per sequence the group-baselined sum (REINFORCE++-baseline) —
   // whitened over the step's completion tokens on all ranks.
-  void token_advantages(std::vector<std::vector<std::pair<algo::MicroBatch, Side>>>& built, const Rollouts& r,
-                        algo::Prepared& prep);
+  void token_advantages(Built& built, const Rollouts& r, algo::Prepared& prep);
   // PPO: the critic's updates over the same slices and epochs as the policy's.
-  void train_critic(std::vector<std::vector<std::pair<algo::MicroBatch, Side>>>& built, const std::vector<double>& counts,
+  void train_critic(Built& built, const std::vector<double>& counts,
                     int updates, algo::Prepared& prep);
 
   algo::GrpoOptions o_;
