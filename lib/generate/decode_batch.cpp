@@ -63,30 +63,25 @@ void DecodeBatch::prefill(size_t first) {
   // sequence's prefill instead of computing its own: the same cache rows, the same logits.
   std::vector<Live*> seqs;
   std::vector<std::vector<int64_t>> prompts;
-  std::vector<std::pair<Live*, size_t>> followers;  // (sequence, index of its leader in seqs)
+  std::vector<size_t> row_of;  // per admitted sequence, its logits row in the pass (its leader's when it shares)
   for (size_t i = first; i < live_.size(); ++i) {
     const auto& pr = requests_[live_[i].request].prompt;
-    if (share_prefix_ && !seqs.empty() && requests_[seqs.back()->request].prompt == pr) {
-      followers.emplace_back(&live_[i], seqs.size() - 1);
-      continue;
+    if (!(share_prefix_ && !seqs.empty() && requests_[seqs.back()->request].prompt == pr)) {
+      seqs.push_back(&live_[i]);
+      prompts.emplace_back(pr.begin(), pr.end());
     }
-    seqs.push_back(&live_[i]);
-    prompts.emplace_back(pr.begin(), pr.end());
+    row_of.push_back(seqs.size() - 1);
   }
   at::Tensor logits = forward(seqs, prompts);
   std::vector<std::vector<int64_t>> forks(seqs.size());
-  for (const auto& [f, leader] : followers) forks[leader].push_back(f->slot);
+  for (size_t i = first; i < live_.size(); ++i)
+    if (&live_[i] != seqs[row_of[i - first]]) forks[row_of[i - first]].push_back(live_[i].slot);
   for (size_t j = 0; j < seqs.size(); ++j) cache_.fork(seqs[j]->slot, forks[j], seqs[j]->cached);
-  for (auto& [f, leader] : followers) f->cached = seqs[leader]->cached;
-  // In admission order, so a sequence's tokens do not depend on whether it shared.
-  size_t next_follower = 0, next_leader = 0;
   for (size_t i = first; i < live_.size(); ++i) {
     Live& l = live_[i];
-    if (next_follower < followers.size() && followers[next_follower].first == &l) {
-      l.finished = accept(l, logits[static_cast<int64_t>(followers[next_follower++].second)]);
-    } else {
-      l.finished = accept(l, logits[static_cast<int64_t>(next_leader++)]);
-    }
+    const size_t row = row_of[i - first];
+    l.cached = seqs[row]->cached;
+    l.finished = accept(l, logits[static_cast<int64_t>(row)]);
   }
 }
 

@@ -57,7 +57,6 @@ gen::SamplingParams Controller::sampling(bool training, uint64_t seed) const {
 RolloutPlan Controller::plan(const PromptBatch& batch, int64_t step, bool training) {
   RolloutPlan p;
   p.step = step;
-  p.training = training;
   p.group_size = training ? o_.group_size : 1;
   const bool multi = multi_turn();
   p.remote = training && o_.rollout_ranks > 0;

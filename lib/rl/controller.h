@@ -61,7 +61,7 @@ struct Rollouts {
 struct RolloutPlan {
   int64_t step = 0;
   int group_size = 1;
-  bool training = true, remote = false, remote_episodes = false;
+  bool remote = false, remote_episodes = false;
   std::vector<size_t> prompt_of;
   std::vector<gen::Request> requests;
   std::vector<EpisodeSpec> specs;

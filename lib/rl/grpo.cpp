@@ -55,6 +55,17 @@ at::Tensor Grpo::label_logprobs(model::CausalLM& m, const MicroBatch& mb) {
   return chunked_logprobs(h, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(), ctx_.ce_chunk, vocab_shard_of(m));
 }
 
+PromptBatch prompt_batch(const data::StepBatch& batch) {
+  PromptBatch pb;
+  for (const auto& row : batch.rows) {
+    if (row.doc_lens.empty() || row.doc_source[0] < 0) continue;
+    pb.prompts.emplace_back(row.input_ids.begin(), row.input_ids.begin() + row.doc_lens[0]);
+    pb.records.push_back(row.meta.empty() ? nlohmann::json::object() : row.meta[0]);
+    pb.global_index.push_back(row.index);
+  }
+  return pb;
+}
+
 Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   Prepared prep;
   prep.training = training;

@@ -13,17 +13,6 @@ namespace pt::rl {
 
 using namespace pt::algo;
 
-PromptBatch prompt_batch(const data::StepBatch& batch) {
-  PromptBatch pb;
-  for (const auto& row : batch.rows) {
-    if (row.doc_lens.empty() || row.doc_source[0] < 0) continue;
-    pb.prompts.emplace_back(row.input_ids.begin(), row.input_ids.begin() + row.doc_lens[0]);
-    pb.records.push_back(row.meta.empty() ? nlohmann::json::object() : row.meta[0]);
-    pb.global_index.push_back(row.index);
-  }
-  return pb;
-}
-
 Rollouts Grpo::rollouts(const data::StepBatch& batch, const PromptBatch& pb, bool training) {
   const auto step = static_cast<int64_t>(batch.step);
   if (!training || o_.max_staleness == 0) return controller_->rollout(pb, step, training);

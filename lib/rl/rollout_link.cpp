@@ -12,7 +12,6 @@
 namespace pt::rl {
 namespace {
 
-
 // Length-prefixed little-endian fields: exact for doubles and for any bytes of a completion's text.
 struct Writer {
   std::string b;

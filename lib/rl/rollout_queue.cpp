@@ -30,7 +30,6 @@ double since(std::chrono::steady_clock::time_point t0) {
 // of its own, so a trainer never waits for a worker still generating an earlier batch.
 struct RolloutQueue::Sender {
   struct Job {
-    int64_t step = 0;
     std::string cmd;
     std::vector<at::Tensor> buckets;  // with kRolloutCommand
     std::vector<std::string> shares;  // per worker
@@ -124,7 +123,6 @@ void RolloutQueue::submit(int64_t step, int64_t version, model::CausalLM& policy
   PT_CHECK(!episodes || all.specs.size() == all.requests.size(), "rollout link: {} episode specs for {} requests",
            all.specs.size(), all.requests.size());
   Sender::Job job;
-  job.step = step;
   job.cmd = version == last_version_ ? kRolloutSameCommand : kRolloutCommand;
   // A copy: the trainer updates the parameters while the job waits for the workers.
   if (job.cmd == kRolloutCommand) job.buckets = pack_weights(policy, kWeightBucketBytes);

@@ -36,10 +36,12 @@ Trainer::Fault parse_fault() {
   if (const char* r = std::getenv("POSTTRAIN_FAULT_RANK"))
     if (std::stoi(r) != parallel::World::get().global_rank()) return {};
   const std::string s(f);
-  for (auto [key, hang] : {std::pair<const char*, bool>{"kill_in_step:", false}, {"hang_in_step:", true}})
-    if (s.rfind(key, 0) == 0) return {std::stoll(s.substr(std::string(key).size())), hang};
-  const std::string term = "term_in_step:";
-  if (s.rfind(term, 0) == 0) return {std::stoll(s.substr(term.size())), false, true};
+  struct Kind {
+    const char* key;
+    bool hang, term;
+  };
+  for (const Kind k : {Kind{"kill_in_step:", false, false}, Kind{"hang_in_step:", true, false}, Kind{"term_in_step:", false, true}})
+    if (s.rfind(k.key, 0) == 0) return {std::stoll(s.substr(std::string(k.key).size())), k.hang, k.term};
   return {};
 }
 
