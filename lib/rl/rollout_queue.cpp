@@ -1,13 +1,10 @@
 #include "rl/rollout_queue.h"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <mutex>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -26,75 +23,26 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-// Training rank 0's sender: the link's broadcasts and request sends, in submission order, on a thread
-// of its own, so a trainer never waits for a worker still generating an earlier batch.
-struct RolloutQueue::Sender {
-  struct Job {
-    std::string cmd;
-    std::vector<at::Tensor> buckets;  // with kRolloutCommand
-    std::vector<std::string> shares;  // per worker
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Job> jobs;
-  std::exception_ptr error;
-  bool busy = false, quit = false;
-  std::thread thread;  // last: it starts once the members it uses exist
-
-  Sender() : thread([this] { run(); }) {}
-  ~Sender() {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      quit = true;
-    }
-    cv.notify_all();
-    thread.join();
-  }
-  void push(Job j) {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      if (error) std::rethrow_exception(error);
-      jobs.push_back(std::move(j));
-    }
-    cv.notify_all();
-  }
-  // Waits until every job was sent (a failure on the thread is rethrown here).
-  void flush() {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return (jobs.empty() && !busy) || error; });
-    if (error) std::rethrow_exception(error);
-  }
-  void run() {
-    const auto& world = parallel::World::get();
-    for (;;) {
-      Job j;
-      {
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return quit || !jobs.empty(); });
-        if (jobs.empty()) return;
-        j = std::move(jobs.front());
-        jobs.pop_front();
-        busy = true;
-      }
-      try {
-        world.link_bcast(j.cmd);
-        if (j.cmd == kRolloutCommand) world.link_bcast(j.buckets);
-        for (size_t k = 0; k < j.shares.size(); ++k) world.link_send(static_cast<int>(k) + 1, j.shares[k]);
-      } catch (...) {
-        std::lock_guard<std::mutex> l(mu);
-        error = std::current_exception();
-      }
-      {
-        std::lock_guard<std::mutex> l(mu);
-        busy = false;
-      }
-      cv.notify_all();
-    }
-  }
-};
-
 RolloutQueue::RolloutQueue() = default;
 RolloutQueue::~RolloutQueue() = default;
+
+void RolloutQueue::send(std::shared_ptr<Job> job) {
+  check_sent();
+  if (!sender_) sender_ = std::make_unique<parallel::CommThread>();
+  sent_.push_back(sender_->post([job] {
+    const auto& world = parallel::World::get();
+    world.link_bcast(job->cmd);
+    if (job->cmd == kRolloutCommand) world.link_bcast(job->buckets);
+    for (size_t k = 0; k < job->shares.size(); ++k) world.link_send(static_cast<int>(k) + 1, job->shares[k]);
+  }));
+}
+
+void RolloutQueue::check_sent() {
+  while (!sent_.empty() && sent_.front().wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    sent_.front().get();
+    sent_.pop_front();
+  }
+}
 
 RolloutQueue& RolloutQueue::get() {
   static RolloutQueue q;
@@ -122,10 +70,10 @@ void RolloutQueue::submit(int64_t step, int64_t version, model::CausalLM& policy
   const bool episodes = !all.specs.empty();
   PT_CHECK(!episodes || all.specs.size() == all.requests.size(), "rollout link: {} episode specs for {} requests",
            all.specs.size(), all.requests.size());
-  Sender::Job job;
-  job.cmd = version == last_version_ ? kRolloutSameCommand : kRolloutCommand;
+  auto job = std::make_shared<Job>();
+  job->cmd = version == last_version_ ? kRolloutSameCommand : kRolloutCommand;
   // A copy: the trainer updates the parameters while the job waits for the workers.
-  if (job.cmd == kRolloutCommand) job.buckets = pack_weights(policy, kWeightBucketBytes);
+  if (job->cmd == kRolloutCommand) job->buckets = pack_weights(policy, kWeightBucketBytes);
   last_version_ = version;
   const int workers = world.rollout_workers();
   const size_t n = all.requests.size();
@@ -133,10 +81,9 @@ void RolloutQueue::submit(int64_t step, int64_t version, model::CausalLM& policy
     const size_t lo = n * k / workers, hi = n * (k + 1) / workers;
     RolloutBatch share{{all.requests.begin() + lo, all.requests.begin() + hi}, {}};
     if (episodes) share.specs.assign(all.specs.begin() + lo, all.specs.begin() + hi);
-    job.shares.push_back(encode_batch(share));
+    job->shares.push_back(encode_batch(share));
   }
-  if (!sender_) sender_ = std::make_unique<Sender>();
-  sender_->push(std::move(job));
+  send(std::move(job));
   batches_.push_back(std::move(b));
 }
 
@@ -265,11 +212,10 @@ void RolloutQueue::stop() {
   drain();  // a worker with results to send would never see the stop command
   batches_.clear();
   steps_.clear();
-  if (!sender_) sender_ = std::make_unique<Sender>();
-  Sender::Job job;
-  job.cmd = kStopCommand;
-  sender_->push(std::move(job));
-  sender_->flush();
+  auto job = std::make_shared<Job>();
+  job->cmd = kStopCommand;
+  send(std::move(job));
+  for (; !sent_.empty(); sent_.pop_front()) sent_.front().get();
   sender_.reset();
 }
 

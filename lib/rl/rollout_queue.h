@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "parallel/comm_thread.h"
 #include "rl/rollout_link.h"
 
 namespace pt::rl {
@@ -41,7 +42,6 @@ class RolloutQueue {
 
  private:
   RolloutQueue();
-  struct Sender;
   struct Batch {
     int64_t step = 0, version = 0;
     std::vector<size_t> counts;       // requests per training rank
@@ -50,7 +50,19 @@ class RolloutQueue {
     bool received = false;
   };
   void receive(Batch& b);
-  std::unique_ptr<Sender> sender_;
+  // What one batch sends to the workers, in order, on the sender thread.
+  struct Job {
+    std::string cmd;
+    std::vector<at::Tensor> buckets;  // with kRolloutCommand
+    std::vector<std::string> shares;  // per worker
+  };
+  void send(std::shared_ptr<Job> job);
+  // Rethrows the failure of a send that finished (the sends run on their own thread).
+  void check_sent();
+  // Training rank 0: the link's broadcasts and request sends run here, in submission order, so a
+  // trainer never waits for a worker still generating an earlier batch.
+  std::unique_ptr<parallel::CommThread> sender_;
+  std::deque<std::shared_future<void>> sent_;
   std::deque<Batch> batches_;    // rank 0: in step order
   std::deque<int64_t> steps_;    // every training rank: the steps in flight
   int64_t next_ = 0;
