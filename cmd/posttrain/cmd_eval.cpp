@@ -103,7 +103,7 @@ void add_eval_command(CLI::App& app) {
   auto* sub = app.add_subcommand("eval", "Evaluate a model (HF, run or checkpoint directory) on JSONL task sets with "
                                          "the reward registry's scorers: greedy or sampled, pass@k; a table, and JSON");
   static EvalFlags f;
-  sub->add_option("model", f.model, "HF model directory, run directory or checkpoint directory (LoRA included)")
+  sub->add_option("model", f.model, "HF model directory, GGUF file, run directory or checkpoint directory (LoRA included)")
       ->required();
   sub->add_option("--tasks", f.tasks, "task file (YAML: tasks: [{name, path, scorers, max_new_tokens, samples, "
                                       "pass_k, ...}])")

@@ -8,7 +8,7 @@ void add_generate_command(CLI::App& app) {
   static gen::GenerateFlags f;
   f.sampling.temperature = 0;
   f.sampling.max_new_tokens = 256;
-  sub->add_option("--model", f.model, "HF model directory, run directory or checkpoint directory (LoRA included)")
+  sub->add_option("--model", f.model, "HF model directory, GGUF file, run directory or checkpoint directory (LoRA included)")
       ->required();
   sub->add_option("--input", f.input, "JSONL: {\"messages\": [...]} (chat template + generation prompt) or "
                                       "{\"prompt\": \"text\"}")

@@ -10,8 +10,8 @@ void add_verify_model_command(CLI::App& app) {
   auto* sub = app.add_subcommand("verify-model", "Compare our logits with transformers' reference logits (parity gate)");
   static model::VerifyOptions o;
   static std::string dtype = "float32", attention = "sdpa";
-  sub->add_option("model_dir", o.model_dir, "Hugging Face model directory")->required()->check(CLI::ExistingDirectory);
-  sub->add_option("--reference", o.reference, "reference logits (default MODEL_DIR/reference.safetensors)");
+  sub->add_option("model_dir", o.model_dir, "Hugging Face model directory or GGUF file")->required()->check(CLI::ExistingPath);
+  sub->add_option("--reference", o.reference, "reference logits (default MODEL_DIR/reference.safetensors; beside a GGUF file FILE.reference.safetensors)");
   sub->add_option("--dtype", dtype, "float32, bfloat16 or float16")->capture_default_str();
   sub->add_option("--attention", attention, "eager or sdpa (flash needs CUDA)")->capture_default_str();
   sub->add_option("--atol", o.atol, "max abs tolerance (default 1e-4 fp32, 0.1 bf16/fp16)");

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "data/rng.h"
+#include "gguf/import.h"
 #include "parallel/world.h"
 #include "recipe/recipe.h"
 #include "tokenizer/hf_tokenizer.h"
@@ -16,7 +17,8 @@
 namespace pt::algo {
 namespace fs = std::filesystem;
 
-void check_same_tokenizer(const tok::HfTokenizer& student, const std::string& teacher_dir) {
+void check_same_tokenizer(const tok::HfTokenizer& student, const std::string& teacher_path) {
+  const std::string teacher_dir = gguf::model_dir(teacher_path);
   if (!fs::exists(fs::path(teacher_dir) / "tokenizer.json") && !fs::exists(fs::path(teacher_dir) / "tokenizer.model")) {
     log::warn("distill: teacher {} has no tokenizer files; assuming it uses the student's tokenizer", teacher_dir);
     return;

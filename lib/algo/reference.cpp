@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "gguf/import.h"
 
 namespace pt::algo {
 namespace fs = std::filesystem;
@@ -10,12 +11,12 @@ namespace fs = std::filesystem;
 std::unique_ptr<model::CausalLM> load_frozen(const model::CausalLM& policy, const model::ModelOptions& policy_opts,
                                              const std::string& path, const std::string& role, bool same_shape) {
   model::ModelOptions o = policy_opts;
-  o.path = path;
+  o.path = gguf::model_dir(path);
   o.lora.reset();
   o.init.reset();
   o.head = {};
   o.activation_checkpointing = false;
-  auto cfg = model::HfConfig::from_file((fs::path(path) / "config.json").string());
+  auto cfg = model::HfConfig::from_file((fs::path(o.path) / "config.json").string());
   const auto& pc = policy.config();
   if (same_shape && cfg.architecture != pc.architecture)
     fail("{} {} is a {} but the policy {} is a {}: a reference model must have the policy's architecture", role, path,

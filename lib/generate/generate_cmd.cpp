@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "generate/engine.h"
+#include "gguf/import.h"
 #include "model/causal_lm.h"
 #include "posttrain/build_config.h"
 #include "tokenizer/hf_tokenizer.h"
@@ -28,7 +29,7 @@ bool has_tokenizer(const fs::path& d) { return fs::exists(d / "tokenizer.json") 
 }  // namespace
 
 ModelLocation locate_model(const std::string& dir) {
-  fs::path d(dir);
+  fs::path d(gguf::model_dir(dir));  // a GGUF file: its converted directory
   if (!fs::is_directory(d)) fail("--model {}: not a directory", dir);
   if (!is_model_dir(d)) {
     if (is_model_dir(d / "model")) {

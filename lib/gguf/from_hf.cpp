@@ -3,12 +3,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "gguf/names.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 
@@ -33,37 +33,6 @@ std::string arch_of(const model::HfConfig& c) {
   if (c.architecture == "Qwen2ForCausalLM") return "qwen2";
   if (c.architecture == "Qwen3ForCausalLM") return "qwen3";
   fail("GGUF export: {} is not supported (Llama, Mistral, Qwen2 and Qwen3 decoders are)", c.architecture);
-}
-
-// HF's rotate-half RoPE pairs dimension i with i + d/2; llama.cpp's pairs 2i with 2i + 1: each head's
-// rows are reordered (convert_hf_to_gguf's permute).
-at::Tensor permute_rope_rows(const at::Tensor& w, int64_t heads) {
-  const auto shape = w.sizes().vec();
-  std::vector<int64_t> split{heads, 2, w.size(0) / heads / 2};
-  split.insert(split.end(), shape.begin() + 1, shape.end());
-  return w.reshape(split).transpose(1, 2).reshape(shape).contiguous();
-}
-
-std::string gguf_name(const std::string& hf) {
-  static const std::vector<std::pair<std::regex, std::string>> rules = {
-      {std::regex(R"(^model\.embed_tokens\.weight$)"), "token_embd.weight"},
-      {std::regex(R"(^model\.norm\.weight$)"), "output_norm.weight"},
-      {std::regex(R"(^lm_head\.weight$)"), "output.weight"},
-      {std::regex(R"(^model\.layers\.(\d+)\.input_layernorm\.weight$)"), "blk.$1.attn_norm.weight"},
-      {std::regex(R"(^model\.layers\.(\d+)\.post_attention_layernorm\.weight$)"), "blk.$1.ffn_norm.weight"},
-      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$)"), "blk.$1.attn_q.$2"},
-      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$)"), "blk.$1.attn_k.$2"},
-      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$)"), "blk.$1.attn_v.$2"},
-      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$)"), "blk.$1.attn_output.$2"},
-      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.q_norm\.weight$)"), "blk.$1.attn_q_norm.weight"},
-      {std::regex(R"(^model\.layers\.(\d+)\.self_attn\.k_norm\.weight$)"), "blk.$1.attn_k_norm.weight"},
-      {std::regex(R"(^model\.layers\.(\d+)\.mlp\.gate_proj\.(weight|bias)$)"), "blk.$1.ffn_gate.$2"},
-      {std::regex(R"(^model\.layers\.(\d+)\.mlp\.up_proj\.(weight|bias)$)"), "blk.$1.ffn_up.$2"},
-      {std::regex(R"(^model\.layers\.(\d+)\.mlp\.down_proj\.(weight|bias)$)"), "blk.$1.ffn_down.$2"},
-  };
-  for (const auto& [re, out] : rules)
-    if (std::regex_match(hf, re)) return std::regex_replace(hf, re, out);
-  return "";
 }
 
 uint32_t file_type(TensorType t) {

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/causal_lm_impl.h"
+#include "gguf/import.h"
 #include "model/param_loader.h"
 #include "model/safetensors.h"
 
@@ -130,8 +131,9 @@ Layer load_layer(const HfConfig& c, const ArchSpec& arch, ParamLoader& load, int
 std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at::Device device, const LoadContext& ctx) {
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
+  impl->opts.path = gguf::model_dir(opts.path);  // a GGUF file loads through its converted directory
   impl->device = device;
-  impl->cfg = read_config(opts);
+  impl->cfg = read_config(impl->opts);
   impl->arch = &find_architecture(impl->cfg.architecture);
   if (impl->arch->adapt) impl->arch->adapt(impl->cfg);
   impl->dtype = to_scalar(opts.dtype, device);
@@ -148,8 +150,8 @@ std::unique_ptr<CausalLM> CausalLM::from_pretrained(const ModelOptions& opts, at
   }
 
   std::unique_ptr<Checkpoint> files;
-  if (!opts.init) files = std::make_unique<Checkpoint>(opts.path);
-  ParamLoader load(c, *impl->arch, opts.path, files.get(), ctx, impl->tp,
+  if (!opts.init) files = std::make_unique<Checkpoint>(impl->opts.path);
+  ParamLoader load(c, *impl->arch, impl->opts.path, files.get(), ctx, impl->tp,
                    at::TensorOptions().dtype(impl->dtype).device(device), impl->base_params);
   impl->embed = load(impl->arch->names.embed, {impl->padded_vocab, c.hidden_size}, true);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) impl->layers.push_back(load_layer(c, *impl->arch, load, i));

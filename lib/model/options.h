@@ -102,7 +102,7 @@ struct ModelOptions {
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("path", path, Spec("Hugging Face model directory (config.json + safetensors); empty with model.init"));
+    v.field("path", path, Spec("Hugging Face model directory (config.json + safetensors) or a GGUF file (dequantized on load; its tokenizer and chat template serve tokenizer.path); empty with model.init"));
     v.field("dtype", dtype, Spec("parameter/compute dtype; auto = bfloat16 on GPU, float32 on CPU"));
     v.field("attention", attention,
             Spec("attention backend; auto = flash on CUDA, sdpa otherwise. All take packed rows"));

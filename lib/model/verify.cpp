@@ -3,13 +3,18 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "gguf/import.h"
 #include "model/causal_lm.h"
 #include "model/safetensors.h"
 
 namespace pt::model {
 
 VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
-  std::string ref_path = o.reference.empty() ? o.model_dir + "/reference.safetensors" : o.reference;
+  // Beside a GGUF file: FILE.reference.safetensors; in a model directory: reference.safetensors.
+  const bool file = gguf::is_gguf(o.model_dir);
+  std::string ref_path = !o.reference.empty() ? o.reference
+                         : file ? (std::filesystem::path(o.model_dir).replace_extension("").string() + ".reference.safetensors")
+                                : o.model_dir + "/reference.safetensors";
   if (!std::filesystem::exists(ref_path))
     fail("no reference logits at '{}': create them with scripts/hf_reference_logits.py {} {}", ref_path, o.model_dir,
          ref_path);

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "gguf/import.h"
 #include "model/causal_lm.h"
 #include "posttrain/build_config.h"
 #include "rl/rewards.h"
@@ -33,7 +34,7 @@ class RewardModel : public RewardFunction {
            rm_->config().num_labels);
     for (auto& [n, p] : rm_->named_parameters(false)) p.requires_grad_(false);
     rm_->train(false);
-    tok_ = std::make_unique<tok::HfTokenizer>(tok::HfTokenizer::from_dir(o.model));
+    tok_ = std::make_unique<tok::HfTokenizer>(tok::HfTokenizer::from_dir(gguf::tokenizer_dir(o.model)));
     log::info("reward '{}': reward model {} ({} parameters)", label_, o.model, rm_->config().num_parameters(true));
   }
 

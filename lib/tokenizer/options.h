@@ -21,7 +21,7 @@ struct TokenizerOptions {
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
-    v.field("path", path, Spec("tokenizer directory (tokenizer.json + tokenizer_config.json); empty = model.path"));
+    v.field("path", path, Spec("tokenizer directory (tokenizer.json + tokenizer_config.json) or a GGUF file (its byte-level BPE vocabulary); empty = model.path"));
     v.field("chat_template", chat_template,
             Spec("chat template: empty = tokenizer default, a named template (e.g. tool_use), or a .jinja path"));
     v.field("add_special_tokens", add_special_tokens,

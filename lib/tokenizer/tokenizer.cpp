@@ -217,6 +217,12 @@ std::string Tokenizer::resolve_path(const std::string& path) {
   if (!fs::is_directory(path)) return path;
   for (const char* f : {"tokenizer.json", "tokenizer.json.zst", "tokenizer.model"})
     if (fs::exists(fs::path(path) / f)) return (fs::path(path) / f).string();
+  // A directory converted from a GGUF file records why its tokenizer could not be (gguf/import.h).
+  if (std::ifstream why(fs::path(path) / "tokenizer_error.txt"); why) {
+    std::string text((std::istreambuf_iterator<char>(why)), {});
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    fail("{}", text);
+  }
   fail("tokenizer directory '{}' has no tokenizer.json", path);
 }
 

@@ -5,6 +5,7 @@
 
 #include "algo/options.h"
 #include "core/error.h"
+#include "gguf/import.h"
 #include "model/hf_config.h"
 #include "recipe/resolved.h"
 #include "train/state_parts.h"
@@ -12,7 +13,10 @@
 namespace pt::train {
 namespace fs = std::filesystem;
 
-std::string tokenizer_dir(const recipe::Recipe& r) { return r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path; }
+// A GGUF file (model.path or tokenizer.path) reads through its converted directory.
+std::string tokenizer_dir(const recipe::Recipe& r) {
+  return gguf::tokenizer_dir(r.tokenizer.path.empty() ? r.model.path : r.tokenizer.path);
+}
 
 std::optional<tok::HfTokenizer> load_tokenizer(const recipe::Recipe& r, bool required) {
   const std::string dir = tokenizer_dir(r);
@@ -38,7 +42,8 @@ void plan_model(RunPlan& p, const recipe::Recipe& r) {
   p.created = r.model.init.has_value() && !(p.resume && !r.model.lora);
   // A resumed full fine-tune (or created model) continues from its saved weights; LoRA reloads the
   // base and then its trainable tensors.
-  p.model_path = p.resume && !r.model.lora ? *p.resume + "/model" : r.model.path;
+  const std::string base = gguf::model_dir(r.model.path);
+  p.model_path = p.resume && !r.model.lora ? *p.resume + "/model" : base;
   if (p.created) {
     p.model_here = true;
     p.model_vocab = r.model.init->vocab_size;
@@ -54,9 +59,9 @@ void plan_model(RunPlan& p, const recipe::Recipe& r) {
   }
   // model.path's own vocabulary: the weights as loaded unless a full fine-tune resumes (then the
   // checkpoint's may have grown).
-  if (p.model_path == r.model.path && !p.created) p.original_vocab = p.model_vocab;
-  else if (!r.model.init && fs::exists(fs::path(r.model.path) / "config.json"))
-    p.original_vocab = model::HfConfig::from_file(r.model.path + "/config.json").vocab_size;
+  if (p.model_path == base && !p.created) p.original_vocab = p.model_vocab;
+  else if (!r.model.init && fs::exists(fs::path(base) / "config.json"))
+    p.original_vocab = model::HfConfig::from_file(base + "/config.json").vocab_size;
 }
 
 // Growing the embedding to the tokenizer, and training only the new rows.

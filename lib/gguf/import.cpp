@@ -1,0 +1,205 @@
+#include "gguf/import.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "gguf/names.h"
+#include "gguf/quant_types.h"
+#include "gguf/reader.h"
+#include "gguf/tokenizer_json.h"
+#include "model/safetensors.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pt::gguf {
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+namespace {
+
+// Bump when the conversion's output changes: cached directories of older versions are not reused.
+constexpr int kConverterVersion = 1;
+constexpr const char* kComplete = ".complete";
+constexpr const char* kTokenizerError = "tokenizer_error.txt";  // read by tok::Tokenizer::resolve_path
+
+struct ArchInfo {
+  const char* hf_class;
+  const char* model_type;
+  bool rope_permuted;  // llama.cpp stores q/k rows interleaved for this architecture
+};
+
+ArchInfo arch_info(const Reader& r, const std::string& arch) {
+  if (arch == "llama") return {"LlamaForCausalLM", "llama", true};
+  if (arch == "qwen2") return {"Qwen2ForCausalLM", "qwen2", false};
+  if (arch == "qwen3") return {"Qwen3ForCausalLM", "qwen3", false};
+  fail("{}: general.architecture '{}' is not imported (llama, qwen2 and qwen3 are)", r.path(), arch);
+}
+
+double num(const Reader& r, const std::string& key) {
+  const auto& v = r.at(key);
+  if (!v.is_number()) fail("{}: GGUF metadata '{}' must be a number, got {}", r.path(), key, v.dump());
+  return v.get<double>();
+}
+double num_or(const Reader& r, const std::string& key, double fallback) { return r.has(key) ? num(r, key) : fallback; }
+
+void rope_scaling(const Reader& r, const std::string& a, ordered_json& c) {
+  if (r.find("rope_freqs.weight"))
+    fail("{}: tensor 'rope_freqs.weight' (Llama 3 RoPE frequency factors) is not imported: the factors do not say "
+         "which rope_scaling produced them; load the model's HF directory instead", r.path());
+  const std::string key = a + ".rope.scaling.type";
+  if (!r.has(key) || r.at(key) == "none") return;
+  const std::string type = r.at(key).is_string() ? r.at(key).get<std::string>() : r.at(key).dump();
+  if (type != "linear" && type != "yarn")
+    fail("{}: {} = '{}' is not imported (linear and yarn are)", r.path(), key, type);
+  ordered_json s = {{"rope_type", type}, {"factor", num(r, a + ".rope.scaling.factor")}};
+  if (type == "yarn") s["original_max_position_embeddings"] = num(r, a + ".rope.scaling.original_context_length");
+  c["rope_scaling"] = s;
+}
+
+ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& info) {
+  const int64_t hidden = static_cast<int64_t>(num(r, a + ".embedding_length"));
+  const int64_t heads = static_cast<int64_t>(num(r, a + ".attention.head_count"));
+  const int64_t head_dim = static_cast<int64_t>(num_or(r, a + ".attention.key_length", hidden / heads));
+  if (const int64_t rot = static_cast<int64_t>(num_or(r, a + ".rope.dimension_count", head_dim)); rot != head_dim)
+    fail("{}: {}.rope.dimension_count = {} but heads are {} wide: partial rotary embeddings are not imported", r.path(),
+         a, rot, head_dim);
+  const TensorEntry* embed = r.find("token_embd.weight");
+  if (!embed) fail("{}: no tensor 'token_embd.weight' (the token embeddings)", r.path());
+  const int64_t vocab = static_cast<int64_t>(num_or(r, a + ".vocab_size", static_cast<double>(embed->torch_shape()[0])));
+  ordered_json c = {{"architectures", {info.hf_class}},
+                    {"model_type", info.model_type},
+                    {"hidden_size", hidden},
+                    {"intermediate_size", static_cast<int64_t>(num(r, a + ".feed_forward_length"))},
+                    {"num_hidden_layers", static_cast<int64_t>(num(r, a + ".block_count"))},
+                    {"num_attention_heads", heads},
+                    {"num_key_value_heads", static_cast<int64_t>(num_or(r, a + ".attention.head_count_kv", heads))},
+                    {"head_dim", head_dim},
+                    {"rms_norm_eps", num(r, a + ".attention.layer_norm_rms_epsilon")},
+                    {"rope_theta", num_or(r, a + ".rope.freq_base", 10000.0)},
+                    {"max_position_embeddings", static_cast<int64_t>(num_or(r, a + ".context_length", 4096))},
+                    {"vocab_size", vocab},
+                    {"hidden_act", "silu"},
+                    {"tie_word_embeddings", r.find("output.weight") == nullptr},
+                    {"initializer_range", 0.02},
+                    {"torch_dtype", "float32"}};
+  for (auto [hf, key] : {std::pair<const char*, const char*>{"bos_token_id", "tokenizer.ggml.bos_token_id"},
+                         {"eos_token_id", "tokenizer.ggml.eos_token_id"},
+                         {"pad_token_id", "tokenizer.ggml.padding_token_id"}})
+    if (r.has(key)) c[hf] = static_cast<int64_t>(num(r, key));
+  // Qwen2's q/k/v biases are part of its architecture; Llama's and Qwen3's attention_bias covers all four projections.
+  if (a != "qwen2") c["attention_bias"] = r.find("blk.0.attn_q.bias") != nullptr;
+  rope_scaling(r, a, c);
+  return c;
+}
+
+// Every tensor dequantized to float32 under its HF name, in the file's order.
+std::vector<std::pair<std::string, at::Tensor>> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& t : r.tensors()) {
+    const std::string name = hf_name(t.name);
+    if (name.empty()) fail("{}: tensor '{}' has no Hugging Face counterpart for {}", r.path(), t.name, info.hf_class);
+    at::Tensor w = dequantize(r.data(t), t.type, t.numel(), r.path() + ": tensor '" + t.name + "'").view(t.torch_shape());
+    const bool q = t.name.find(".attn_q.") != std::string::npos, k = t.name.find(".attn_k.") != std::string::npos;
+    if (info.rope_permuted && (q || k))
+      w = unpermute_rope_rows(w, q ? c["num_attention_heads"].get<int64_t>() : c["num_key_value_heads"].get<int64_t>());
+    out.emplace_back(name, w);
+  }
+  return out;
+}
+
+void write_json(const fs::path& p, const ordered_json& j) {
+  std::ofstream f(p);
+  f << j.dump(2) << "\n";
+  if (!f) fail("{}: cannot write", p.string());
+}
+
+std::string cache_root() {
+  if (const char* c = std::getenv("POSTTRAIN_CACHE"); c && *c) return c;
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/posttrain";
+  return (fs::temp_directory_path() / "posttrain-cache").string();
+}
+
+// The cache directory for `path`: its name, then a hash of where it is, its size and its mtime.
+fs::path cache_dir_for(const std::string& path) {
+  const fs::path abs = fs::absolute(path);
+  const auto mtime = fs::last_write_time(abs).time_since_epoch().count();
+  const std::string key = fmt::format("{}|{}|{}|v{}", abs.string(), fs::file_size(abs), mtime, kConverterVersion);
+  return fs::path(cache_root()) / "gguf" / fmt::format("{}-{:016x}", abs.stem().string(), fnv1a64(key));
+}
+
+}  // namespace
+
+bool is_gguf(const std::string& path) {
+  if (path.empty() || !fs::is_regular_file(path)) return false;
+  if (fs::path(path).extension() == ".gguf") return true;
+  char magic[4] = {};
+  std::ifstream(path, std::ios::binary).read(magic, 4);
+  return std::string(magic, 4) == "GGUF";
+}
+
+
+void convert_to_hf(const std::string& gguf_path, const std::string& out_dir) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Reader r(gguf_path);
+  const auto& av = r.at("general.architecture");
+  const std::string arch = av.is_string() ? av.get<std::string>() : av.dump();
+  const ArchInfo info = arch_info(r, arch);
+  const ordered_json cfg = hf_config(r, arch, info);
+  fs::create_directories(out_dir);
+  try {
+    ordered_json tj = tokenizer_json(r);  // refusals are recorded, not fatal: the weights still load
+    write_json(fs::path(out_dir) / "tokenizer.json", tj);
+    write_json(fs::path(out_dir) / "tokenizer_config.json", tokenizer_config(r));
+  } catch (const Error& e) {
+    std::ofstream(fs::path(out_dir) / kTokenizerError) << e.what() << "\n";
+  }
+  auto tensors = hf_tensors(r, cfg, info);
+  model::save_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors,
+                          {{"format", "pt"}, {"source", fs::absolute(gguf_path).string()}});
+  write_json(fs::path(out_dir) / "config.json", cfg);
+  ordered_json gen = ordered_json::object();
+  for (const char* k : {"bos_token_id", "eos_token_id", "pad_token_id"})
+    if (cfg.contains(k)) gen[k] = cfg[k];
+  write_json(fs::path(out_dir) / "generation_config.json", gen);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log::info("{}: GGUF ({}, {} tensors) converted to {} in {:.1f} s", gguf_path, arch, tensors.size(), out_dir, s);
+}
+
+std::string model_dir(const std::string& path) {
+  if (!is_gguf(path)) return path;
+  const fs::path dir = cache_dir_for(path);
+  if (fs::exists(dir / kComplete)) return dir.string();
+  const fs::path tmp = dir.string() + fmt::format(".tmp-{}-{}", ::getpid(), std::random_device{}());
+  try {
+    convert_to_hf(path, tmp.string());
+    std::ofstream(tmp / kComplete) << path << "\n";
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);  // fails when another process got there first: its copy is the same
+    if (ec) fs::remove_all(tmp);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  if (!fs::exists(dir / kComplete)) fail("{}: converted copy {} is incomplete", path, dir.string());
+  return dir.string();
+}
+
+std::string tokenizer_dir(const std::string& path) {
+  if (!is_gguf(path)) return path;
+  const std::string dir = model_dir(path);
+  if (fs::exists(fs::path(dir) / kTokenizerError)) tok::Tokenizer::resolve_path(dir);  // fails with the reason
+  return dir;
+}
+
+}  // namespace pt::gguf

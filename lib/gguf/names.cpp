@@ -1,0 +1,75 @@
+#include "gguf/names.h"
+
+#include <regex>
+#include <utility>
+#include <vector>
+
+namespace pt::gguf {
+
+namespace {
+
+struct Rule {
+  const char* hf;    // module path; "{}" is the layer index
+  const char* gguf;
+};
+
+const std::vector<Rule>& rules() {
+  static const std::vector<Rule> r = {
+      {"model.embed_tokens", "token_embd"},
+      {"model.norm", "output_norm"},
+      {"lm_head", "output"},
+      {"model.layers.{}.input_layernorm", "blk.{}.attn_norm"},
+      {"model.layers.{}.post_attention_layernorm", "blk.{}.ffn_norm"},
+      {"model.layers.{}.self_attn.q_proj", "blk.{}.attn_q"},
+      {"model.layers.{}.self_attn.k_proj", "blk.{}.attn_k"},
+      {"model.layers.{}.self_attn.v_proj", "blk.{}.attn_v"},
+      {"model.layers.{}.self_attn.o_proj", "blk.{}.attn_output"},
+      {"model.layers.{}.self_attn.q_norm", "blk.{}.attn_q_norm"},
+      {"model.layers.{}.self_attn.k_norm", "blk.{}.attn_k_norm"},
+      {"model.layers.{}.mlp.gate_proj", "blk.{}.ffn_gate"},
+      {"model.layers.{}.mlp.up_proj", "blk.{}.ffn_up"},
+      {"model.layers.{}.mlp.down_proj", "blk.{}.ffn_down"},
+  };
+  return r;
+}
+
+// `pattern` with "{}" as a layer index, then ".weight" or ".bias".
+std::regex compile(const std::string& pattern) {
+  std::string re = "^";
+  for (char c : pattern) re += c == '.' ? std::string("\\.") : std::string(1, c);
+  re = std::regex_replace(re, std::regex(R"(\{\})"), "(\\d+)");
+  return std::regex(re + R"(\.(weight|bias)$)");
+}
+
+std::string rename(const std::string& name, bool to_gguf) {
+  static const auto compiled = [] {
+    std::vector<std::pair<std::regex, std::regex>> c;
+    for (const auto& r : rules()) c.emplace_back(compile(r.hf), compile(r.gguf));
+    return c;
+  }();
+  for (size_t i = 0; i < rules().size(); ++i) {
+    std::smatch m;
+    if (!std::regex_match(name, m, to_gguf ? compiled[i].first : compiled[i].second)) continue;
+    std::string out = to_gguf ? rules()[i].gguf : rules()[i].hf;
+    if (const auto at = out.find("{}"); at != std::string::npos) out.replace(at, 2, m[1].str());
+    return out + "." + m[m.size() - 1].str();
+  }
+  return "";
+}
+
+at::Tensor reorder(const at::Tensor& w, int64_t heads, bool forward) {
+  const auto shape = w.sizes().vec();
+  const int64_t half = w.size(0) / heads / 2;
+  std::vector<int64_t> split{heads, forward ? 2 : half, forward ? half : 2};
+  split.insert(split.end(), shape.begin() + 1, shape.end());
+  return w.reshape(split).transpose(1, 2).reshape(shape).contiguous();
+}
+
+}  // namespace
+
+std::string gguf_name(const std::string& hf) { return rename(hf, true); }
+std::string hf_name(const std::string& gguf) { return rename(gguf, false); }
+at::Tensor permute_rope_rows(const at::Tensor& w, int64_t heads) { return reorder(w, heads, true); }
+at::Tensor unpermute_rope_rows(const at::Tensor& w, int64_t heads) { return reorder(w, heads, false); }
+
+}  // namespace pt::gguf

@@ -1,0 +1,18 @@
+#pragma once
+// Tensor names between Hugging Face checkpoints and llama.cpp's GGUF files, one table both ways:
+// "model.layers.3.self_attn.q_proj.weight" <-> "blk.3.attn_q.weight".
+#include <string>
+
+#include <ATen/ATen.h>
+
+namespace pt::gguf {
+
+std::string gguf_name(const std::string& hf);   // "" when the tensor has no llama.cpp name
+std::string hf_name(const std::string& gguf);   // "" when the tensor has no HF name
+
+// HF's rotate-half RoPE pairs dimension i with i + d/2; llama.cpp's Llama pairs 2i with 2i + 1:
+// each head's q/k rows are reordered on export (convert_hf_to_gguf's permute) and back on import.
+at::Tensor permute_rope_rows(const at::Tensor& w, int64_t heads);
+at::Tensor unpermute_rope_rows(const at::Tensor& w, int64_t heads);
+
+}  // namespace pt::gguf

@@ -1,0 +1,184 @@
+#include "gguf/tokenizer_json.h"
+
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "tokenizer/unicode.h"
+
+namespace pt::gguf {
+using nlohmann::ordered_json;
+
+namespace {
+
+enum TokenType { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+// tokenizer.ggml.pre names whose split regex differs from GPT-2's (llama.cpp's llama-vocab.cpp,
+// transformers' GGUF tokenizer builder).
+const std::map<std::string, std::string>& split_regexes() {
+  static const std::string llama3 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static const std::string qwen2 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static const std::string qwen35 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static const std::string tekken =
+      R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static const std::string gpt4o =
+      R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  static const std::map<std::string, std::string> m = {
+      {"llama3", llama3}, {"llama-v3", llama3}, {"llama-bpe", llama3}, {"falcon3", llama3}, {"falcon-h1", llama3},
+      {"pixtral", llama3}, {"midm-2.0", llama3}, {"lfm2", llama3}, {"jina-v5-nano", llama3}, {"dbrx", llama3},
+      {"smaug-bpe", llama3}, {"tekken", tekken}, {"qwen2", qwen2}, {"deepseek-r1-qwen", qwen2}, {"kormo", qwen2},
+      {"f2llmv2", qwen2}, {"megrez", qwen2}, {"qwen35", qwen35}, {"gpt-4o", gpt4o}, {"llama4", gpt4o},
+      {"kanana2", gpt4o}, {"talkie", gpt4o}, {"minimax-m2", gpt4o}};
+  return m;
+}
+
+bool in_byte_alphabet(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = 0;
+    if (tok::unicode_to_byte(tok::utf8_decode(s, i, &n)) < 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string byte_spelling(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) out += tok::byte_to_unicode()[c];
+  return out;
+}
+
+std::vector<std::string> strings(const Reader& r, const std::string& key) {
+  const auto& v = r.at(key);
+  if (!v.is_array()) fail("{}: {} must be an array of strings", r.path(), key);
+  std::vector<std::string> out;
+  out.reserve(v.size());
+  for (const auto& s : v) {
+    if (!s.is_string()) fail("{}: {} must be an array of strings, found {}", r.path(), key, s.dump());
+    out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<int> token_types(const Reader& r, size_t n) {
+  std::vector<int> t(n, kNormal);
+  if (!r.has("tokenizer.ggml.token_type")) return t;
+  const auto& v = r.at("tokenizer.ggml.token_type");
+  if (!v.is_array() || v.size() != n)
+    fail("{}: tokenizer.ggml.token_type must list one type per token ({} tokens)", r.path(), n);
+  for (size_t i = 0; i < n; ++i) t[i] = v[i].get<int>();
+  return t;
+}
+
+// The id a tokenizer.ggml.*_token_id key names, or -1.
+int64_t special_id(const Reader& r, const std::string& key, size_t n) {
+  if (!r.has(key)) return -1;
+  const auto& v = r.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<uint64_t>() >= n)
+    fail("{}: {} = {} is not a token id (the vocabulary has {} tokens)", r.path(), key, v.dump(), n);
+  return v.get<int64_t>();
+}
+
+ordered_json added(int64_t id, const std::string& content, bool special) {
+  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", false}, {"special", special}};
+}
+
+ordered_json post_processor(const Reader& r, const std::vector<std::string>& tokens) {
+  ordered_json single = ordered_json::array(), pair = ordered_json::array(), specials = ordered_json::object();
+  auto flag = [&](const char* key) { return r.has(key) && r.at(key).is_boolean() && r.at(key).get<bool>(); };
+  const int64_t bos = special_id(r, "tokenizer.ggml.bos_token_id", tokens.size());
+  const int64_t eos = special_id(r, "tokenizer.ggml.eos_token_id", tokens.size());
+  const bool add_bos = flag("tokenizer.ggml.add_bos_token") && bos >= 0;
+  const bool add_eos = flag("tokenizer.ggml.add_eos_token") && eos >= 0;
+  auto special = [&](int64_t id, int type_id) {
+    const std::string& t = tokens[static_cast<size_t>(id)];
+    specials[t] = {{"id", t}, {"ids", {id}}, {"tokens", {t}}};
+    return ordered_json{{"SpecialToken", {{"id", t}, {"type_id", type_id}}}};
+  };
+  auto sequence = [](const char* id, int type_id) { return ordered_json{{"Sequence", {{"id", id}, {"type_id", type_id}}}}; };
+  for (int part = 0; part < 2; ++part) {
+    ordered_json& out = part == 0 ? single : pair;
+    for (int s = 0; s <= part; ++s) {
+      if (add_bos) out.push_back(special(bos, s));
+      out.push_back(sequence(s == 0 ? "A" : "B", s));
+      if (add_eos) out.push_back(special(eos, s));
+    }
+  }
+  return {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", specials}};
+}
+
+}  // namespace
+
+ordered_json tokenizer_json(const Reader& r) {
+  const std::string model = r.at("tokenizer.ggml.model").is_string() ? r.at("tokenizer.ggml.model").get<std::string>() : "";
+  if (model != "gpt2")
+    fail("{}: tokenizer.ggml.model is '{}': only byte-level BPE vocabularies ('gpt2') are imported; set tokenizer.path "
+         "to the model's Hugging Face tokenizer directory", r.path(), model);
+  const std::vector<std::string> tokens = strings(r, "tokenizer.ggml.tokens");
+  const std::vector<int> types = token_types(r, tokens.size());
+  ordered_json vocab = ordered_json::object();
+  std::set<std::string> spelled;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string s = in_byte_alphabet(tokens[i]) ? tokens[i] : byte_spelling(tokens[i]);
+    vocab[s] = i;
+    spelled.insert(s);
+  }
+  ordered_json merges = ordered_json::array();
+  if (r.has("tokenizer.ggml.merges"))
+    for (const auto& m : strings(r, "tokenizer.ggml.merges")) merges.push_back(m);
+  std::map<int64_t, ordered_json> added_tokens;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    // A control token spelled outside the byte alphabet is a llama.cpp mislabel: not added.
+    if (types[i] == kControl && in_byte_alphabet(tokens[i])) added_tokens[i] = added(i, tokens[i], true);
+    if (types[i] == kUserDefined && spelled.count(tokens[i])) added_tokens[i] = added(i, tokens[i], false);
+  }
+  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
+                          "tokenizer.ggml.padding_token_id"})
+    if (const int64_t id = special_id(r, key, tokens.size()); id >= 0 && !added_tokens.count(id))
+      added_tokens[id] = added(id, tokens[static_cast<size_t>(id)], true);
+  ordered_json list = ordered_json::array();
+  for (auto& [id, t] : added_tokens) list.push_back(std::move(t));
+
+  const std::string pre = r.has("tokenizer.ggml.pre") && r.at("tokenizer.ggml.pre").is_string()
+                              ? r.at("tokenizer.ggml.pre").get<std::string>() : "";
+  ordered_json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  ordered_json pre_tokenizer = byte_level;
+  if (auto it = split_regexes().find(pre); it != split_regexes().end()) {
+    ordered_json bl = byte_level;
+    bl["use_regex"] = false;
+    pre_tokenizer = {{"type", "Sequence"},
+                     {"pretokenizers",
+                      {{{"type", "Split"}, {"pattern", {{"Regex", it->second}}}, {"behavior", "Isolated"}, {"invert", false}},
+                       bl}}};
+  }
+  ordered_json decoder = byte_level;
+  decoder["add_prefix_space"] = true;
+  return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", list},
+          {"normalizer", nullptr}, {"pre_tokenizer", pre_tokenizer}, {"post_processor", post_processor(r, tokens)},
+          {"decoder", decoder},
+          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
+                     {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+                     {"vocab", vocab}, {"merges", merges}}}};
+}
+
+ordered_json tokenizer_config(const Reader& r) {
+  const std::vector<std::string> tokens = strings(r, "tokenizer.ggml.tokens");
+  ordered_json c = {{"tokenizer_class", "PreTrainedTokenizerFast"}};
+  for (auto [name, key] : {std::pair<const char*, const char*>{"bos_token", "tokenizer.ggml.bos_token_id"},
+                           {"eos_token", "tokenizer.ggml.eos_token_id"},
+                           {"unk_token", "tokenizer.ggml.unknown_token_id"},
+                           {"pad_token", "tokenizer.ggml.padding_token_id"}})
+    if (const int64_t id = special_id(r, key, tokens.size()); id >= 0) c[name] = tokens[static_cast<size_t>(id)];
+  for (const char* k : {"add_bos_token", "add_eos_token"})
+    if (const std::string key = std::string("tokenizer.ggml.") + k; r.has(key) && r.at(key).is_boolean()) c[k] = r.at(key);
+  if (r.has("tokenizer.chat_template") && r.at("tokenizer.chat_template").is_string())
+    c["chat_template"] = r.at("tokenizer.chat_template");
+  if (r.has("general.architecture") && r.has(r.at("general.architecture").get<std::string>() + ".context_length"))
+    c["model_max_length"] = r.at(r.at("general.architecture").get<std::string>() + ".context_length");
+  return c;
+}
+
+}  // namespace pt::gguf
