@@ -100,7 +100,7 @@ int run_eval(const EvalFlags& f) {
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("eval", "Evaluate a model (HF, run or checkpoint directory) on JSONL task sets with "
+  auto* sub = app.add_subcommand("eval", "Evaluate a model (HF, GGUF, run or checkpoint directory) on JSONL task sets with "
                                          "the reward registry's scorers: greedy or sampled, pass@k; a table, and JSON");
   static EvalFlags f;
   sub->add_option("model", f.model, "HF model directory, GGUF file, run directory or checkpoint directory (LoRA included)")
