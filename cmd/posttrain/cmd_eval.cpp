@@ -24,32 +24,6 @@ struct EvalFlags {
   int64_t max_batch = 64;
 };
 
-// Every task's prompts, encoded before any compute: a bad line stops the command first.
-std::vector<eval::Item> read_items(const eval::EvalTask& task, const tok::HfTokenizer& tok) {
-  std::ifstream in(task.path);
-  if (!in) fail("task '{}': cannot open {}", task.name, task.path);
-  std::vector<eval::Item> items;
-  std::string line;
-  for (int64_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    eval::Item item;
-    item.where = fmt::format("{}:{}", task.path, n);
-    nlohmann::ordered_json rec;
-    try {
-      rec = nlohmann::ordered_json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: malformed JSON at byte {} of the line", item.where, e.byte);
-    }
-    item.prompt = gen::encode_prompt(rec, tok, item.where);
-    if (item.prompt.empty()) fail("{}: the prompt encodes to no tokens", item.where);
-    item.record = nlohmann::json::parse(rec.dump());
-    items.push_back(std::move(item));
-    if (task.max_items > 0 && static_cast<int>(items.size()) >= task.max_items) break;
-  }
-  if (items.empty()) fail("task '{}': {} holds no prompts", task.name, task.path);
-  return items;
-}
-
 int run_eval(const EvalFlags& f) {
   const auto tasks = eval::load_tasks(f.tasks);
   const gen::ModelLocation loc = gen::locate_model(f.model);
@@ -60,7 +34,7 @@ int run_eval(const EvalFlags& f) {
   const at::Device device = (f.device != "cpu" && cuda_ok) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   auto tok = tok::HfTokenizer::from_dir(loc.tokenizer);
   std::vector<std::vector<eval::Item>> items;
-  for (const auto& t : tasks.tasks) items.push_back(read_items(t, tok));
+  for (const auto& t : tasks.tasks) items.push_back(eval::read_items(t, tok));
   auto model = gen::load_model(loc, f.dtype, device);
   model->train(false);
   at::NoGradGuard ng;

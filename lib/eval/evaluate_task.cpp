@@ -1,8 +1,12 @@
 #include "eval/evaluate_task.h"
 
 #include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
 
 #include "core/error.h"
+#include "generate/generate_cmd.h"
 #include "model/causal_lm.h"
 #include "registry/builtins.h"
 #include "rl/rewards.h"
@@ -110,5 +114,31 @@ TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const E
   }
   return r;
 }
+
+std::vector<Item> read_items(const EvalTask& task, const tok::HfTokenizer& tok) {
+  std::ifstream in(task.path);
+  if (!in) fail("task '{}': cannot open {}", task.name, task.path);
+  std::vector<Item> items;
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Item item;
+    item.where = fmt::format("{}:{}", task.path, n);
+    nlohmann::ordered_json rec;
+    try {
+      rec = nlohmann::ordered_json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      fail("{}: malformed JSON at byte {} of the line", item.where, e.byte);
+    }
+    item.prompt = gen::encode_prompt(rec, tok, item.where);
+    if (item.prompt.empty()) fail("{}: the prompt encodes to no tokens", item.where);
+    item.record = nlohmann::json::parse(rec.dump());
+    items.push_back(std::move(item));
+    if (task.max_items > 0 && static_cast<int>(items.size()) >= task.max_items) break;
+  }
+  if (items.empty()) fail("task '{}': {} holds no prompts", task.name, task.path);
+  return items;
+}
+
 
 }  // namespace pt::eval

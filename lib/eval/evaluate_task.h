@@ -48,6 +48,10 @@ struct Scored {
 Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const std::vector<Item>& items,
                          const std::vector<gen::Completion>& completions, int per_item, const tok::HfTokenizer* tok);
 
+// Every prompt of `task`'s JSONL file encoded with the chat template (and its generation prompt),
+// before any compute: a bad line fails naming file:line.
+std::vector<Item> read_items(const EvalTask& task, const tok::HfTokenizer& tok);
+
 TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const EvalTask& task,
                     const std::vector<Item>& items, int64_t max_batch);
 

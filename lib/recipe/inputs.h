@@ -38,6 +38,7 @@ void for_each_input(N& root, F&& f) {
         visit(get(&srcs->seq[i], {"path"}), "data." + std::string(list) + "[" + std::to_string(i) + "].path",
               InputKind::Path);
   visit(get(&root, {"algorithm", "dpo", "reference_path"}), "algorithm.dpo.reference_path", InputKind::Path);
+  visit(get(&root, {"trainer", "eval", "tasks"}), "trainer.eval.tasks", InputKind::Path);
   visit(get(&root, {"algorithm", "grpo", "reference_path"}), "algorithm.grpo.reference_path", InputKind::Path);
   if (N* rw = get(&root, {"algorithm", "grpo", "rewards"}); rw && rw->is_seq())
     for (size_t i = 0; i < rw->seq.size(); ++i) {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "algo/sft.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "data/loader.h"
@@ -41,8 +42,26 @@ Evaluator::Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model:
                      const data::DataSet* data, int rows_per_batch, std::vector<int32_t> stop_ids)
     : opts_(opts), algorithm_(algorithm), model_(model), data_(data), rows_per_batch_(rows_per_batch),
       stop_ids_(std::move(stop_ids)) {
-  enabled_ = data_->num_eval_records() > 0;
-  if (enabled_ && opts_.generate) gen_ = generation_examples(*data_);
+  if (data_->num_eval_records() > 0 && opts_.generate) gen_ = generation_examples(*data_);
+  if (!opts_.tasks.empty()) {
+    if (!data_->tokenizer()) fail("trainer.eval.tasks: the task prompts need a tokenizer (tokenizer.path)");
+    tasks_ = eval::load_tasks(opts_.tasks);
+    for (const auto& t : tasks_.tasks) task_items_.push_back(eval::read_items(t, *data_->tokenizer()));
+  }
+  enabled_ = data_->num_eval_records() > 0 || !tasks_.tasks.empty();
+}
+
+Scalars Evaluator::run_tasks() {
+  Scalars out;
+  for (size_t i = 0; i < tasks_.tasks.size(); ++i) {
+    const auto& task = tasks_.tasks[i];
+    const eval::TaskResult r = eval::run_task(*model_, *data_->tokenizer(), task, task_items_[i], 64);
+    const std::string pre = "eval/" + task.name + "/";
+    for (const auto& [k, v] : r.pass_at_k) out.emplace_back(pre + "pass@" + std::to_string(k), v);
+    for (const auto& [name, v] : r.means) out.emplace_back(pre + name, v);
+    out.emplace_back(pre + "tokens", r.mean_tokens);
+  }
+  return out;
 }
 
 Scalars Evaluator::run() {
@@ -106,6 +125,7 @@ Scalars Evaluator::run() {
     }
     out.emplace_back("eval/accuracy", static_cast<double>(correct) / gen_.size());
   }
+  for (auto& m : run_tasks()) out.push_back(std::move(m));
   model_->train(true);
   return out;
 }

@@ -1,12 +1,15 @@
 #pragma once
 // Held-out evaluation: the algorithm's own metrics over the eval split (SFT: loss and perplexity;
 // DPO: reward accuracy and margins; distillation: KL), and optionally exact-match accuracy of greedy
-// generations against the reference answers. The Evaluator decides its own cadence.
+// generations against the reference answers, and optionally a `posttrain eval` task file run with
+// the same code as that command (eval/TASK/METRIC). The Evaluator decides its own cadence.
 #include <string>
 #include <vector>
 
 #include "algo/algorithm.h"
 #include "data/stream.h"
+#include "eval/evaluate_task.h"
+#include "eval/tasks.h"
 #include "model/causal_lm.h"
 #include "train/metrics.h"
 #include "train/options.h"
@@ -33,6 +36,8 @@ class Evaluator {
   Scalars run();
 
  private:
+  Scalars run_tasks();
+
   EvalOptions opts_;
   algo::Algorithm* algorithm_;
   model::CausalLM* model_;
@@ -40,6 +45,8 @@ class Evaluator {
   int rows_per_batch_;
   std::vector<int32_t> stop_ids_;
   std::vector<GenerationExample> gen_;
+  eval::EvalTasks tasks_;                         // trainer.eval.tasks
+  std::vector<std::vector<eval::Item>> task_items_;
   bool enabled_;
 };
 

@@ -15,6 +15,7 @@ struct EvalOptions {
   int max_batches = 0;      // 0 = the whole eval set
   bool generate = false;    // exact-match accuracy by greedy generation
   int max_new_tokens = 64;
+  std::string tasks;        // a `posttrain eval` task file, run on the live model at every evaluation
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
@@ -25,6 +26,9 @@ struct EvalOptions {
     v.field("max_batches", max_batches, Spec("limit eval batches; 0 = all").min(0));
     v.field("generate", generate, Spec("also greedy-generate answers and report exact-match accuracy"));
     v.field("max_new_tokens", max_new_tokens, Spec("generation length limit for eval").min(1));
+    v.field("tasks", tasks,
+            Spec("a posttrain eval task file (tasks: [{name, path, scorers, ...}]): every evaluation also runs its "
+                 "tasks on the live model with the same code as `posttrain eval`, logged as eval/TASK/METRIC"));
   }
 };
 

@@ -4,6 +4,8 @@
 #    template, the same answer extraction) on the same prompts, and the completions are identical
 #  - sampled (4 per prompt, temperature 1): pass@4 >= pass@1, every completion and score in the JSON
 #  - a run directory is evaluated like its model; task-file errors name the file, line and key
+#  - trainer.eval.tasks: the same task file during training (eval/TASK/METRIC at every evaluation)
+#    gives at the last step exactly what posttrain eval gives on the exported model
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -59,6 +61,23 @@ PY
 # A run directory evaluates as its final model.
 "$POSTTRAIN" eval "$tmp/base" --tasks "$tmp/tasks.yaml" > "$tmp/table2.txt" 2> /dev/null || fail "eval of the run directory"
 cmp "$tmp/table.txt" "$tmp/table2.txt" || fail "the same evaluation twice differs"
+
+# During training: the quickstart SFT evaluates the task file at steps 0, 40 and 80.
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=live --set trainer.max_steps=80 \
+  --set trainer.eval.every=40 --set trainer.eval.tasks="$tmp/tasks.yaml" --set checkpoint.save_final=true \
+  > "$tmp/live.log" 2>&1 || { cat "$tmp/live.log"; fail "training with trainer.eval.tasks"; }
+"$POSTTRAIN" eval "$tmp/live" --tasks "$tmp/tasks.yaml" --output "$tmp/live.json" > /dev/null 2>&1 || fail "eval of the live run"
+"$PT_PYTHON" - "$tmp/live/metrics.jsonl" "$tmp/live.json" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"eval/reversal-greedy/pass@1"' in l]
+assert [e["step"] for e in ev] == [0, 40, 80], [e["step"] for e in ev]
+final = json.load(open(sys.argv[2]))["tasks"]
+for task, key in (("reversal-greedy", "pass@1"), ("reversal-greedy", "mean/numeric"), ("reversal-sampled", "pass@4")):
+    live = ev[-1][f"eval/{task}/{key.split('/')[-1]}"]
+    assert abs(live - final[task][key]) < 1e-12, (task, key, live, final[task][key])
+print("trainer.eval.tasks: greedy pass@1 by step " + ", ".join(f"{e['step']}: {e['eval/reversal-greedy/pass@1']:.3f}" for e in ev)
+      + f"; at the end = posttrain eval ({final['reversal-greedy']['pass@1']:.3f}, sampled pass@4 too)")
+PY
 
 bad() {  # bad "message" YAML: eval refuses the task file with the message
   printf '%s\n' "$2" > "$tmp/bad.yaml"
