@@ -1,8 +1,8 @@
 #pragma once
 // One evaluation task on a model: every prompt's `samples` completions from the generation engine,
 // scored by the reward registry's functions, summarized as each scorer's mean and unbiased pass@k.
-// `posttrain eval` runs it per task; the trainer's generation metric (eval.generate) scores with the
-// same scorers (score_completions).
+// `posttrain eval` runs it per task, and so does a training run's evaluation for trainer.eval.tasks
+// (the trainer's older eval.generate metric is a plain exact string match, not these scorers).
 #include <string>
 #include <utility>
 #include <vector>
