@@ -22,5 +22,5 @@ grep -o 'eval at step [0-9]*:.*' runs/reward-model-grpo.log |
 echo "== GRPO on the reward model: mean over the step's samples (temperature 1), by step"
 grep '"rewards/model"' runs/reward-model-grpo/metrics.jsonl | while read -r line; do
   get() { grep -oE "\"$1\": ?[-0-9.e]+" <<< "$line" | grep -oE '[-0-9.e]+$'; }
-  echo "  step $(get step): reward model $(get rewards/model), exact match $(get rewards/exact_match)"
+  printf '  step %s: reward model %.3f, exact match %.3f\n' "$(get step)" "$(get rewards/model)" "$(get rewards/exact_match)"
 done

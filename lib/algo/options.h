@@ -96,7 +96,7 @@ struct RewardOptions {
                 .one_of({"exact_match", "numeric", "regex", "length_penalty", "command", "model"})
                 .req());
     v.field("label", label, Spec("name in metrics (rewards/<label>); empty = name"));
-    v.field("weight", weight, Spec("weight in the summed reward"));
+    v.field("weight", weight, Spec("weight in the summed reward (0: scored and logged as rewards/NAME only, a monitor)"));
     v.field("answer_field", answer_field,
             Spec("record field holding the reference answer (exact_match, numeric; data.sources[].fields may map it)"));
     v.field("pattern", pattern, Spec("regex: PCRE2 pattern the completion must contain (1 if found, else 0)"));

@@ -59,6 +59,9 @@ HfConfig read_config(const ModelOptions& opts) {
                    {"torch_dtype", "float32"},
                    {"model_type", find_architecture(i.architecture).model_type}};
   if (i.head_dim > 0) j["head_dim"] = i.head_dim;
+  if (i.bos_token_id) j["bos_token_id"] = *i.bos_token_id;
+  if (i.eos_token_id) j["eos_token_id"] = *i.eos_token_id;
+  if (i.pad_token_id) j["pad_token_id"] = *i.pad_token_id;
   return HfConfig::from_json(j, "model.init");
 }
 

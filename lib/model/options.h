@@ -70,6 +70,10 @@ struct ModelInitOptions {
   double rms_norm_eps = 1e-6;
   double initializer_range = 0.02;
   bool tie_word_embeddings = true;
+  // Not recipe keys: the run fills them from its tokenizer, so that a created model's config.json
+  // and generation_config.json name its special tokens as a downloaded checkpoint's do (transformers'
+  // generate stops at eos_token_id; *ForSequenceClassification finds the last token by pad_token_id).
+  std::optional<int64_t> bos_token_id, eos_token_id, pad_token_id;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;

@@ -240,12 +240,22 @@ void grow_vocabulary(model::CausalLM& model, const RunPlan& plan, const recipe::
 // The model as the plan says: created or loaded (each ZeRO-3 rank deferring its slices to the
 // files), tensor-parallel slices, vocabulary grown, LoRA state resumed, new-token-only training.
 std::unique_ptr<model::CausalLM> build_model(const RunPlan& plan, const recipe::Recipe& R, at::Device device,
-                                             ShardedFiles& files) {
+                                             ShardedFiles& files, const tok::HfTokenizer* tokenizer) {
   const auto& world = parallel::World::get();
   model::ModelOptions mo = R.model;
   mo.dtype = plan.dtype;
   mo.path = plan.model_path;
   if (!plan.created) mo.init.reset();  // a created model resumes from its saved weights
+  if (mo.init && tokenizer) {
+    auto id = [&](const std::optional<std::string>& t) -> std::optional<int64_t> {
+      if (!t) return std::nullopt;
+      auto i = tokenizer->tokenizer().token_to_id(*t);
+      return i ? std::optional<int64_t>(*i) : std::nullopt;
+    };
+    mo.init->bos_token_id = id(tokenizer->bos_token());
+    mo.init->eos_token_id = id(tokenizer->eos_token());
+    mo.init->pad_token_id = id(tokenizer->pad_token());
+  }
   model::LoadContext ctx;
   if (plan.sharded_load) {
     files.hf = std::make_shared<model::Checkpoint>(mo.path);
@@ -335,7 +345,7 @@ int train_run(const recipe::LoadedRecipe& loaded, const RunFlags& flags) {
   setup_process(R, device);
 
   ShardedFiles files;
-  auto model = build_model(plan, R, device, files);
+  auto model = build_model(plan, R, device, files, tokenizer);
   if (world.is_rollout_worker()) {
     // Multi-turn episodes run whole on the worker: it holds the recipe's environment.
     std::unique_ptr<rl::EpisodeStage> episodes;

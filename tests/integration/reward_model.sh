@@ -48,12 +48,13 @@ PY
 
 # As the GRPO `model` reward.
 sft_base grpo-base 80
-"$POSTTRAIN" run examples/grpo/recipe.yaml --set run.output_dir="$tmp" --set run.name=grpo --set model.path="$tmp/grpo-base/model" \
-  --set "algorithm.grpo.rewards=[{name: model, model: $tmp/rm/model}]" --set trainer.max_steps=2 --set trainer.eval.every=0 \
+"$POSTTRAIN" run examples/reward_model/grpo.yaml --set run.output_dir="$tmp" --set run.name=grpo --set model.path="$tmp/grpo-base/model" \
+  --set "algorithm.grpo.rewards=[{name: model, model: $tmp/rm/model}, {name: exact_match, weight: 0.0}]" --set trainer.max_steps=2 --set trainer.eval.every=0 \
   --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1 > "$tmp/grpo.log" 2>&1 ||
   { cat "$tmp/grpo.log"; fail "GRPO with the reward model"; }
 grep -q "reward 'model': reward model" "$tmp/grpo.log" || fail "the reward model was not loaded"
 [ "$(col "$tmp/grpo/metrics.jsonl" rewards/model | wc -w)" -eq 2 ] || fail "no model reward logged"
+[ "$(col "$tmp/grpo/metrics.jsonl" rewards/exact_match | wc -w)" -eq 2 ] || fail "the weight-0 monitor was not logged"
 echo "GRPO with the trained reward model: rewards/model $(col "$tmp/grpo/metrics.jsonl" rewards/model)"
 
 # Exact resume; a margin per pair; refusals.

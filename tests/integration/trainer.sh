@@ -172,4 +172,21 @@ if "$POSTTRAIN" help plot > /dev/null 2>&1 || "$POSTTRAIN" plot --help > /dev/nu
   "$POSTTRAIN" plot "$tmp/straight" > "$tmp/plot.txt"
   grep -q "<svg" "$tmp/straight/plot.svg" || fail "plot did not write an SVG"
 fi
+
+# A model created from the recipe (model.init) with a tokenizer names the tokenizer's special tokens
+# in its export, as a downloaded checkpoint does: transformers' generate then stops at <|im_end|>.
+"$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=created --set model.path= \
+  --set 'model.init={vocab_size: 300, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 256}' \
+  "${short[@]}" > "$tmp/created.log" 2>&1 || { cat "$tmp/created.log"; fail "SFT of a created model"; }
+"$PT_PYTHON" - "$tmp/created/model" <<'PY'
+import json, sys, transformers as tf
+d = sys.argv[1]
+tok = tf.AutoTokenizer.from_pretrained(d)
+cfg, gen = json.load(open(f"{d}/config.json")), json.load(open(f"{d}/generation_config.json"))
+want = {"eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"), "pad_token_id": tok.pad_token_id}
+for k, v in want.items():
+    assert v is not None and cfg.get(k) == v and gen.get(k) == v, (k, v, cfg.get(k), gen.get(k))
+assert cfg.get("bos_token_id") is None  # the quickstart tokenizer has no BOS token
+print("created model: config and generation_config name eos", want["eos_token_id"], "and pad", want["pad_token_id"])
+PY
 echo "trainer ok"
