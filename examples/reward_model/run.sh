@@ -19,8 +19,10 @@ grep -o 'eval at step [0-9]*:.*' runs/reward-model.log |
 echo "== GRPO on the reward model: held-out greedy reward-model score and exact match (the monitor), by step"
 grep -o 'eval at step [0-9]*:.*' runs/reward-model-grpo.log |
   sed -E 's/eval at step ([0-9]+):.*eval\/rewards\/model ([-0-9.e]+).*eval\/rewards\/exact_match ([0-9.e-]+).*/  step \1: reward model \2, exact match \3/'
-echo "== GRPO on the reward model: mean over the step's samples (temperature 1), by step"
+echo "== GRPO on the reward model: the step's samples (temperature 1): mean scores, and how often the reward model"
+echo "   orders two samples of a prompt as exact match does (rewards/exact_match_agreement; 0.5 = chance)"
 grep '"rewards/model"' runs/reward-model-grpo/metrics.jsonl | while read -r line; do
   get() { grep -oE "\"$1\": ?[-0-9.e]+" <<< "$line" | grep -oE '[-0-9.e]+$'; }
-  printf '  step %s: reward model %.3f, exact match %.3f\n' "$(get step)" "$(get rewards/model)" "$(get rewards/exact_match)"
+  printf '  step %s: reward model %.3f, exact match %.3f, agreement %.3f\n' "$(get step)" "$(get rewards/model)" \
+    "$(get rewards/exact_match)" "$(get rewards/exact_match_agreement)"
 done

@@ -101,6 +101,9 @@ class Controller {
     std::vector<std::pair<std::string, double>> per_step;        // divided by the number of ranks
   };
   Sums metrics(const Rollouts& r) const;
+  // Per weight-0 reward (a monitor) beside weighted ones: pairwise_agreement of the trained reward
+  // with it over this rank's groups, {label, {agreeing, pairs}} (ranks sum them).
+  std::vector<std::pair<std::string, std::pair<double, double>>> monitor_agreement(const Rollouts& r) const;
   bool multi_turn() const { return !episodes_->single_turn(); }
   int64_t unscored_batches() const { return rewards_.skipped(); }
 

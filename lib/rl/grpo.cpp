@@ -86,6 +86,7 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
     prep.metrics.push_back({k, at::scalar_tensor(v, at::kDouble), training ? global_completions : static_cast<double>(r.completions.size())});
   for (auto& [k, v] : sums.per_step) prep.metrics.push_back({k, at::scalar_tensor(v, at::kDouble), static_cast<double>(world_size)});
   if (!training) return prep;
+  agreement_metrics(r, prep);
 
   // Stage 6: the selected completions as training sequences, in `mini_batches` slices x `epochs`.
   std::vector<size_t> kept;
@@ -333,6 +334,19 @@ void Grpo::train_critic(Built& built, const std::vector<double>& counts,
   prep.metrics.push_back({"critic/returns", return_sum, std::max(1.0, all_tokens)});
   // The same norm on every rank (gradients are summed before clipping): averaged over ranks.
   prep.metrics.push_back({"critic/grad_norm", at::scalar_tensor(grad_norm / updates, at::kDouble), ranks});
+}
+
+// rewards/MONITOR_agreement: the trained reward's pairwise agreement with each weight-0 reward over
+// the step's groups (sums over ranks, so every rank logs the step's value); 0.5 is chance.
+void Grpo::agreement_metrics(const Rollouts& r, Prepared& prep) const {
+  const auto& world = *ctx_.world;
+  for (auto& [label, ap] : controller_->monitor_agreement(r)) {
+    std::vector<double> v{ap.first, ap.second};
+    if (world.size() > 1) v = world.allreduce_sum(v);
+    const double value = v[1] > 0 ? v[0] / v[1] : 0.5;  // no pair the monitor tells apart: no evidence either way
+    prep.metrics.push_back({"rewards/" + label + "_agreement", at::scalar_tensor(value, at::kDouble),
+                            static_cast<double>(world.size())});
+  }
 }
 
 void Grpo::save_state(const std::string& dir) const {

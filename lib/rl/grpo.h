@@ -66,6 +66,7 @@ class Grpo : public algo::Algorithm {
   // sums are added to `sums` (units, weight sum, sum of squares, masked, largest raw weight).
   void correct(const algo::MicroBatch& mb, Side& sd, std::vector<double>& sums);
   void correction_metrics(std::vector<double> sums, algo::Prepared& prep) const;
+  void agreement_metrics(const Rollouts& r, algo::Prepared& prep) const;
   at::Tensor padded(const Side& sd, const at::Tensor& per_label) const;
   // Per-token advantages of every built sequence from per-token rewards (the outcome on the last
   // token, minus beta x k1 on each with kl_in_reward): GAE against the critic's values (PPO), the

@@ -141,18 +141,38 @@ RewardSet::Scores RewardSet::score(const std::vector<RewardSample>& batch) {
     PT_CHECK(s.per_func.back().size() == batch.size(), "reward returned {} scores for {} samples",
              s.per_func.back().size(), batch.size());
   }
-  // As TRL: a weighted sum over the functions that scored the sample; NaN only if none did.
+  // As TRL: a weighted sum over the functions that scored the sample; NaN only if none did. A
+  // weight-0 function (a monitor) does not count as scoring it, unless every weight is 0: a sample
+  // only a monitor could score stays unscored rather than becoming a reward of 0.
+  bool weighted = false;
+  for (const auto& o : opts_) weighted = weighted || o.weight != 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     double total = 0;
     bool any = false;
     for (size_t f = 0; f < fns_.size(); ++f)
-      if (!std::isnan(s.per_func[f][i])) {
+      if (!std::isnan(s.per_func[f][i]) && (opts_[f].weight != 0 || !weighted)) {
         total += opts_[f].weight * s.per_func[f][i];
         any = true;
       }
     s.total.push_back(any ? total : std::numeric_limits<double>::quiet_NaN());
   }
   return s;
+}
+
+std::pair<double, double> pairwise_agreement(const std::vector<double>& reward, const std::vector<double>& monitor,
+                                             int group_size) {
+  PT_CHECK(reward.size() == monitor.size() && group_size > 0, "pairwise_agreement: {} rewards, {} monitor scores",
+           reward.size(), monitor.size());
+  double agree = 0, pairs = 0;
+  for (size_t g = 0; g + group_size <= reward.size(); g += group_size)
+    for (size_t i = g; i < g + group_size; ++i)
+      for (size_t j = i + 1; j < g + group_size; ++j) {
+        const double m = monitor[i] - monitor[j], r = reward[i] - reward[j];
+        if (std::isnan(m) || std::isnan(r) || m == 0) continue;
+        pairs += 1;
+        agree += r == 0 ? 0.5 : ((r > 0) == (m > 0) ? 1.0 : 0.0);
+      }
+  return {agree, pairs};
 }
 
 int64_t RewardSet::skipped() const {

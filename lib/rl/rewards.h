@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +47,14 @@ std::unique_ptr<RewardFunction> make_length_penalty(const algo::RewardOptions& o
 std::unique_ptr<RewardFunction> make_command(const algo::RewardOptions& o);
 std::unique_ptr<RewardFunction> make_reward_model(const algo::RewardOptions& o);
 
+// How often `reward` orders two completions of one prompt as `monitor` does, over the pairs of each
+// group of `group_size` consecutive completions that the monitor tells apart (a tie in `reward`
+// counts one half; a NaN on either side leaves the pair out): {agreeing, pairs}. With a learned
+// reward trained on and a weight-0 ground-truth reward beside it, this is proxy-gold agreement on
+// the policy's own samples: when it falls while the reward rises, the policy is exploiting the proxy.
+std::pair<double, double> pairwise_agreement(const std::vector<double>& reward, const std::vector<double>& monitor,
+                                             int group_size);
+
 // The weighted sum of the recipe's rewards, with each function's scores kept for metrics.
 class RewardSet {
  public:
@@ -58,6 +67,7 @@ class RewardSet {
   };
   Scores score(const std::vector<RewardSample>& batch);
   const std::vector<std::string>& labels() const { return labels_; }
+  const std::vector<algo::RewardOptions>& options() const { return opts_; }
   int64_t skipped() const;
 
  private:

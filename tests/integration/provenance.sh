@@ -13,6 +13,8 @@ set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 source tests/integration/lib/common.sh
+# The "another thread count" case compares 1 thread with 2: pin the baseline whatever the caller exports.
+export OMP_NUM_THREADS=1
 cp -r examples/quickstart "$tmp/qs"
 recipe="$tmp/qs/recipe.yaml"
 args=(--set trainer.max_steps=12 --set trainer.eval.every=0 --set trainer.eval.at_start=false

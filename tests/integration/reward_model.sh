@@ -55,7 +55,23 @@ sft_base grpo-base 80
 grep -q "reward 'model': reward model" "$tmp/grpo.log" || fail "the reward model was not loaded"
 [ "$(col "$tmp/grpo/metrics.jsonl" rewards/model | wc -w)" -eq 2 ] || fail "no model reward logged"
 [ "$(col "$tmp/grpo/metrics.jsonl" rewards/exact_match | wc -w)" -eq 2 ] || fail "the weight-0 monitor was not logged"
-echo "GRPO with the trained reward model: rewards/model $(col "$tmp/grpo/metrics.jsonl" rewards/model)"
+"$PT_PYTHON" -c 'import sys; a = [float(x) for x in sys.argv[1:]]; assert len(a) == 2 and all(0 <= x <= 1 for x in a), a' \
+  $(col "$tmp/grpo/metrics.jsonl" rewards/exact_match_agreement) || fail "no agreement of the reward model with its monitor"
+echo "GRPO with the trained reward model: rewards/model $(col "$tmp/grpo/metrics.jsonl" rewards/model);" \
+  "agreement with exact match $(col "$tmp/grpo/metrics.jsonl" rewards/exact_match_agreement)"
+# The agreement counts pairs over the whole step: 2 ranks (each its half of the prompts) log 1 rank's values.
+if have_mpi "reward-model GRPO on 2 ranks"; then
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run examples/reward_model/grpo.yaml --set run.output_dir="$tmp" \
+    --set run.name=grpo2 --set model.path="$tmp/grpo-base/model" --set trainer.micro_batch_tokens=256 \
+    --set "algorithm.grpo.rewards=[{name: model, model: $tmp/rm/model}, {name: exact_match, weight: 0.0}]" --set trainer.max_steps=2 \
+    --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set logging.every=1 > "$tmp/grpo2.log" 2>&1 ||
+    { cat "$tmp/grpo2.log"; fail "GRPO with the reward model on 2 ranks"; }
+  for k in rewards/exact_match_agreement rewards/model; do
+    [ "$(col "$tmp/grpo/metrics.jsonl" $k)" = "$(col "$tmp/grpo2/metrics.jsonl" $k)" ] ||
+      fail "$k on 2 ranks $(col "$tmp/grpo2/metrics.jsonl" $k) != 1 rank $(col "$tmp/grpo/metrics.jsonl" $k)"
+  done
+  echo "2 ranks: the same agreement and reward-model scores as 1 rank"
+fi
 
 # Exact resume; a margin per pair; refusals.
 resume_check rm-resume examples/reward_model/recipe.yaml loss,accuracy,margin --set run.output_dir="$tmp" --set model.path="$tmp/base/model"
@@ -71,3 +87,4 @@ if "$POSTTRAIN" run examples/reward_model/recipe.yaml --dry-run --set 'model.hea
 fi
 grep -q "model.head needs type sequence_classification and num_labels 1" "$tmp/out" "$tmp/err" || { cat "$tmp/out" "$tmp/err"; fail "refusal message"; }
 echo "reward model ok"
+end_test

@@ -59,6 +59,37 @@ TEST_CASE("built-in rewards and their weighted sum", "[rl][rewards]") {
   CHECK(set.labels()[0] == "exact_match");
 }
 
+TEST_CASE("a weight-0 reward is a monitor: logged, never the reward", "[rl][rewards]") {
+  // numeric is trained on, exact match watched: sample 1's reference has no number for numeric.
+  std::vector<rl::RewardSample> b{sample("#### 42", "42"), sample("#### x", "x")};
+  auto num = opts("numeric"), em = opts("exact_match");
+  em.weight = 0;
+  rl::RewardSet set({num, em}, registry::make_reward);
+  auto s = set.score(b);
+  CHECK(s.total[0] == 1);
+  CHECK(s.per_func[1][1] == 1);         // the monitor scored it
+  CHECK(std::isnan(s.per_func[0][1]));  // the trained reward could not (no number)
+  CHECK(std::isnan(s.total[1]));        // so it stays unscored, not a reward of 0
+  // Every weight 0: nothing to leave out on the monitors' account (the sum is 0 as before).
+  num.weight = 0;
+  rl::RewardSet zeros({num, em}, registry::make_reward);
+  CHECK(zeros.score(b).total[1] == 0);
+}
+
+TEST_CASE("pairwise agreement of a reward with a monitor, within groups", "[rl][rewards]") {
+  const double nan = std::nan("");
+  // Group 1: monitor 1 0 0 -> pairs (0,1) (0,2); reward orders (0,1) right, (0,2) as a tie.
+  // Group 2: monitor 0 1 nan -> pair (3,4); reward orders it wrong. (3,5), (4,5): NaN, left out.
+  const std::vector<double> reward{2.0, 1.0, 2.0, 5.0, 4.0, 9.0};
+  const std::vector<double> monitor{1, 0, 0, 0, 1, nan};
+  auto [agree, pairs] = rl::pairwise_agreement(reward, monitor, 3);
+  CHECK(pairs == 3);
+  CHECK(agree == Approx(1.5));
+  // Pairs across groups never count; a monitor constant in every group gives no pairs.
+  CHECK(rl::pairwise_agreement({1, 2, 3, 4}, {0, 0, 1, 1}, 2).second == 0);
+  CHECK(rl::pairwise_agreement({1, 2, 3, 4}, {0, 0, 1, 1}, 4) == std::pair<double, double>{4, 4});
+}
+
 TEST_CASE("an external reward command scores JSONL and its failures are clear", "[rl][rewards][command]") {
   std::vector<rl::RewardSample> b{sample("#### 42", "42"), sample("#### 1", "42"), sample("x", "42")};
   auto cmd = opts("command");
