@@ -269,8 +269,7 @@ Controller::Sums Controller::metrics(const Rollouts& r) const {
 std::vector<std::pair<std::string, std::pair<double, double>>> Controller::monitor_agreement(const Rollouts& r) const {
   const auto& opts = rewards_.options();
   std::vector<std::pair<std::string, std::pair<double, double>>> out;
-  const bool weighted = std::any_of(opts.begin(), opts.end(), [](const auto& o) { return o.weight != 0; });
-  for (size_t f = 0; weighted && f < opts.size(); ++f)
+  for (size_t f = 0; rewards_.weighted() && f < opts.size(); ++f)
     if (opts[f].weight == 0)
       out.emplace_back(rewards_.labels()[f], pairwise_agreement(r.rewards, r.scores.per_func[f], r.group_size));
   return out;

@@ -131,6 +131,7 @@ RewardSet::RewardSet(const std::vector<algo::RewardOptions>& opts, const RewardF
   for (const auto& o : opts_) {
     fns_.push_back(make(o));
     labels_.push_back(o.label.empty() ? o.name : o.label);
+    weighted_ = weighted_ || o.weight != 0;
   }
 }
 
@@ -144,13 +145,11 @@ RewardSet::Scores RewardSet::score(const std::vector<RewardSample>& batch) {
   // As TRL: a weighted sum over the functions that scored the sample; NaN only if none did. A
   // weight-0 function (a monitor) does not count as scoring it, unless every weight is 0: a sample
   // only a monitor could score stays unscored rather than becoming a reward of 0.
-  bool weighted = false;
-  for (const auto& o : opts_) weighted = weighted || o.weight != 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     double total = 0;
     bool any = false;
     for (size_t f = 0; f < fns_.size(); ++f)
-      if (!std::isnan(s.per_func[f][i]) && (opts_[f].weight != 0 || !weighted)) {
+      if (!std::isnan(s.per_func[f][i]) && (opts_[f].weight != 0 || !weighted_)) {
         total += opts_[f].weight * s.per_func[f][i];
         any = true;
       }

@@ -68,12 +68,15 @@ class RewardSet {
   Scores score(const std::vector<RewardSample>& batch);
   const std::vector<std::string>& labels() const { return labels_; }
   const std::vector<algo::RewardOptions>& options() const { return opts_; }
+  // Some function has a weight other than 0 (the rest, if any, are monitors).
+  bool weighted() const { return weighted_; }
   int64_t skipped() const;
 
  private:
   std::vector<algo::RewardOptions> opts_;
   std::vector<std::string> labels_;
   std::vector<std::unique_ptr<RewardFunction>> fns_;
+  bool weighted_ = false;
 };
 
 }  // namespace pt::rl

@@ -247,14 +247,11 @@ std::unique_ptr<model::CausalLM> build_model(const RunPlan& plan, const recipe::
   mo.path = plan.model_path;
   if (!plan.created) mo.init.reset();  // a created model resumes from its saved weights
   if (mo.init && tokenizer) {
-    auto id = [&](const std::optional<std::string>& t) -> std::optional<int64_t> {
-      if (!t) return std::nullopt;
-      auto i = tokenizer->tokenizer().token_to_id(*t);
-      return i ? std::optional<int64_t>(*i) : std::nullopt;
-    };
-    mo.init->bos_token_id = id(tokenizer->bos_token());
-    mo.init->eos_token_id = id(tokenizer->eos_token());
-    mo.init->pad_token_id = id(tokenizer->pad_token());
+    auto widen = [](std::optional<int32_t> i) { return i ? std::optional<int64_t>(*i) : std::nullopt; };
+    const auto& bos = tokenizer->bos_token();  // HfTokenizer has eos_id() and pad_id(), no bos_id()
+    mo.init->bos_token_id = widen(bos ? tokenizer->tokenizer().token_to_id(*bos) : std::nullopt);
+    mo.init->eos_token_id = widen(tokenizer->eos_id());
+    mo.init->pad_token_id = widen(tokenizer->pad_id());
   }
   model::LoadContext ctx;
   if (plan.sharded_load) {
