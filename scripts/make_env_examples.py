@@ -15,6 +15,12 @@ examples/guess_number/sft.jsonl — games of guess-the-number (1-9) played by a 
   random among the numbers still possible, for the quickstart model to learn the game's format.
 examples/guess_number/prompts.jsonl — records for the guess_number environment (it opens the game itself;
   each record's secret is what the samples of its group play against).
+examples/shop/sft.jsonl — traces of the recipe-declared `price` tool (examples/shop/shop.py): a user asks
+  what an item costs in one phrasing, the assistant calls price with the item, the tool answers a price
+  drawn at random (not the shop's: the model must learn to read the tool, not to remember prices), the
+  assistant repeats it. Half of the items appear in traces.
+examples/shop/prompts.jsonl — every item in four phrasings (three of them new to the model), with the
+  shop's price as the answer, for GRPO in the tools environment (reward: numeric).
 Run: python3 scripts/make_env_examples.py
 """
 import json
@@ -111,6 +117,32 @@ def guess_number(rng):
             f.write(json.dumps({"prompt": "play", "secret": rng.randint(1, 9)}) + "\n")
 
 
+SHOP_ASK = ["What does a {} cost?", "How much is one {}?", "I want to buy a {}. What is the price?",
+            "Price of a {}, please."]
+
+
+def shop(rng):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("shop", os.path.join(ROOT, "shop", "shop.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    traced = tool.ITEMS[::2]
+    with open(os.path.join(ROOT, "shop", "sft.jsonl"), "w") as f:
+        for _ in range(1500):
+            item, price = rng.choice(traced), rng.randint(2, 99)
+            call_text = "<tool_call>\n" + json.dumps({"name": "price", "arguments": {"item": item}}) + "\n</tool_call>"
+            msgs = [{"role": "user", "content": SHOP_ASK[0].format(item)}, {"role": "assistant", "content": call_text},
+                    {"role": "tool", "content": str(price)}, {"role": "assistant", "content": str(price)}]
+            f.write(json.dumps({"messages": msgs}) + "\n")
+    rows = [{"prompt": [{"role": "user", "content": ask.format(item)}], "answer": str(tool.PRICES[item])}
+            for item in tool.ITEMS for ask in SHOP_ASK]
+    rng.shuffle(rows)
+    with open(os.path.join(ROOT, "shop", "prompts.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
 if __name__ == "__main__":
     calculator(random.Random(11))
     guess_number(random.Random(12))
+    shop(random.Random(13))

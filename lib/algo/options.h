@@ -174,6 +174,37 @@ struct RolloutCorrectionOptions {
 enum class ToolFormat { Auto, Hermes, Llama3, Mistral };
 enum class TemplateRewrite { Refuse, KeepSampled };
 
+// Tools built into the binary, offered by name in environment.tools (lib/env/tools.h builds them).
+inline const std::vector<std::string>& builtin_tools() {
+  static const std::vector<std::string> names{"calculator"};
+  return names;
+}
+
+// A tool the recipe declares (environment tools): its schema as the chat template's `tools` argument
+// shows it, and what runs a call — a built-in tool (no command) or an external process.
+struct ToolOptions {
+  std::string name;
+  std::string description;
+  recipe::Json parameters;
+  std::string command;
+  double timeout_s = 30;
+  template <class V>
+  void visit(V& v) {
+    using recipe::Spec;
+    v.field("name", name, Spec("the tool's name, as the model calls it").req());
+    v.field("description", description, Spec("what the tool does, shown to the model (a built-in tool has its own)"));
+    v.field("parameters", parameters,
+            Spec("JSON Schema of the call's arguments object ({type: object, properties: {...}, required: [...]}); "
+                 "calls are checked against it before they run (a built-in tool has its own)"));
+    v.field("command", command,
+            Spec("a process started once (sh -c) running every call of this tool (processes with the same command are "
+                 "shared): {type: call, tool, arguments, episode} -> {content} or {error} (one JSON line each); {type: "
+                 "close, episode} once per episode that called it (no reply); no command = "
+                 "a built-in tool of that name (calculator)"));
+    v.field("timeout_s", timeout_s, Spec("seconds to wait for a call's reply (command tools)").gt(0));
+  }
+};
+
 // RL episodes (lib/env): the environment the policy acts in, turn by turn. single_turn is one
 // completion per prompt scored by the rewards (classic GRPO); the others answer each turn.
 struct EnvironmentOptions {
@@ -187,14 +218,16 @@ struct EnvironmentOptions {
   std::string answer_field = "answer";
   std::string command;
   double timeout_s = 60;
+  std::vector<ToolOptions> tools;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
     v.field("name", name,
             Spec("registered environment (posttrain list environment): single_turn = one completion scored by "
                  "the rewards; calculator = tool use (a calculator tool, reward 1 for the record's answer); "
-                 "guess_number = a game with higher/lower feedback; command = an external process")
-                .one_of({"single_turn", "calculator", "guess_number", "command"}));
+                 "guess_number = a game with higher/lower feedback; tools = the recipe's tools, an episode ends at "
+                 "the first turn without a call, scored by the rewards; command = an external process")
+                .one_of({"single_turn", "calculator", "guess_number", "tools", "command"}));
     v.field("max_turns", max_turns, Spec("policy turns per episode (not single_turn)").min(1));
     v.field("max_episode_tokens", max_episode_tokens,
             Spec("tokens after the prompt an episode may hold, sampled and environment ones together (not "
@@ -203,7 +236,7 @@ struct EnvironmentOptions {
     v.field("tool_format", tool_format,
             Spec("how tool calls are read from the model's turns: hermes = <tool_call>{json}</tool_call> "
                  "(Qwen, Hermes), llama3 = a JSON object {name, parameters} (after <|python_tag|> or alone), "
-                 "mistral = [TOOL_CALLS] [{json}, ...]; auto = whichever of them the turn contains (calculator)"));
+                 "mistral = [TOOL_CALLS] [{json}, ...]; auto = whichever of them the turn contains (calculator, tools)"));
     v.field("on_error", on_error,
             Spec("an environment failing on an episode stops the run (error) or drops the episode from the "
                  "update (skip: unscored, counted in episode/stop_env_error)"));
@@ -221,6 +254,10 @@ struct EnvironmentOptions {
                  "text, text_raw} -> {episode, messages, reward, done, tool_calls_ok?, tool_calls_failed?} or "
                  "{episode, error}; {type: close, episode} (no reply)"));
     v.field("timeout_s", timeout_s, Spec("command: seconds to wait for each reply").gt(0));
+    v.field("tools", tools,
+            Spec("tools: the tools every episode is offered (rendered through the chat template's tools argument; "
+                 "calls read in tool_format, answered as tool messages; a failing call is an error message the model "
+                 "sees, counted in episode/tool_calls_failed)"));
   }
 };
 

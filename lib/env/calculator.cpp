@@ -12,17 +12,17 @@
 
 namespace pt::env {
 
-namespace {
-
 Tool calculator_tool() {
   Tool t;
   t.name = "calculator";
   t.description = "Evaluates an arithmetic expression with + - * / ^ and parentheses, and returns the result.";
   t.parameters = nlohmann::ordered_json::parse(
       R"({"type": "object", "properties": {"expression": {"type": "string", "description": "the expression, e.g. (12 + 3) * 4"}}, "required": ["expression"]})");
-  t.run = [](const nlohmann::json& args) { return format_number(evaluate_arithmetic(args["expression"].get<std::string>())); };
+  t.run = [](const nlohmann::json& args, uint64_t) { return format_number(evaluate_arithmetic(args["expression"].get<std::string>())); };
   return t;
 }
+
+namespace {
 
 double as_number(const nlohmann::json& v) {
   if (v.is_number()) return v.get<double>();
@@ -49,7 +49,7 @@ class Calculator : public Environment {
 
   Observation step(uint64_t episode, const AssistantTurn& turn) override {
     Observation o;
-    const ToolBox::Answer a = tools_.answer(turn.text_raw);
+    const ToolBox::Answer a = tools_.answer(turn.text_raw, episode);
     o.tool_calls_ok = a.ok;
     o.tool_calls_failed = a.failed;
     if (a.called()) {

@@ -71,6 +71,7 @@ using EnvironmentFactory = std::function<std::unique_ptr<Environment>(const algo
 std::unique_ptr<Environment> make_single_turn(const algo::EnvironmentOptions& o);
 std::unique_ptr<Environment> make_calculator(const algo::EnvironmentOptions& o);
 std::unique_ptr<Environment> make_guess_number(const algo::EnvironmentOptions& o);
+std::unique_ptr<Environment> make_tool_use(const algo::EnvironmentOptions& o);
 std::unique_ptr<Environment> make_command(const algo::EnvironmentOptions& o);
 
 }  // namespace pt::env

@@ -54,27 +54,32 @@ Messages ToolBox::schemas() const {
   return out;
 }
 
-std::string ToolBox::run(const ToolCall& call) const {
+std::string ToolBox::run(const ToolCall& call, uint64_t episode) const {
   if (!call.error.empty()) throw std::invalid_argument(call.error);
   for (const auto& t : tools_) {
     if (t.name != call.name) continue;
     if (auto bad = check_arguments(t.parameters, call.arguments); !bad.empty())
       throw std::invalid_argument(fmt::format("tool '{}': {}", t.name, bad));
-    return t.run(call.arguments);
+    return t.run(call.arguments, episode);
   }
   std::string known;
   for (const auto& t : tools_) known += (known.empty() ? "" : ", ") + t.name;
   throw std::invalid_argument(fmt::format("unknown tool '{}' (tools: {})", call.name, known));
 }
 
-ToolBox::Answer ToolBox::answer(const std::string& raw) const {
+void ToolBox::close(uint64_t episode) const {
+  for (const auto& t : tools_)
+    if (t.close) t.close(episode);
+}
+
+ToolBox::Answer ToolBox::answer(const std::string& raw, uint64_t episode) const {
   Answer a;
   for (const auto& call : parse_tool_calls(raw, format_)) {
     Messages m = Messages::object();
     m["role"] = "tool";
     if (!call.name.empty()) m["name"] = call.name;
     try {
-      m["content"] = run(call);
+      m["content"] = run(call, episode);
       ++a.ok;
     } catch (const std::exception& e) {
       m["content"] = fmt::format("error: {}", e.what());

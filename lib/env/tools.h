@@ -16,8 +16,16 @@ struct Tool {
   std::string name;
   std::string description;
   nlohmann::ordered_json parameters;  // JSON Schema of the arguments object
-  std::function<std::string(const nlohmann::json& args)> run;  // throws std::exception on failure
+  // Runs one call of `episode` (checked against `parameters`); throws std::exception on failure.
+  std::function<std::string(const nlohmann::json& args, uint64_t episode)> run;
+  std::function<void(uint64_t episode)> close;  // optional: the episode is over (a stateful tool frees it)
 };
+
+// Built-in tools by name (algo::builtin_tools() lists them for the recipe's checks).
+Tool calculator_tool();
+Tool builtin_tool(const std::string& name);
+// The recipe's tools (environment.tools): built-ins by name, the others run by their command.
+std::vector<Tool> recipe_tools(const std::vector<algo::ToolOptions>& tools);
 
 class ToolBox {
  public:
@@ -29,11 +37,12 @@ class ToolBox {
     int ok = 0, failed = 0;
     bool called() const { return ok + failed > 0; }
   };
-  // The calls in a turn (raw: decoded with special tokens), run in order.
-  Answer answer(const std::string& raw) const;
+  // The calls in a turn of `episode` (raw: decoded with special tokens), run in order.
+  Answer answer(const std::string& raw, uint64_t episode) const;
+  void close(uint64_t episode) const;
 
  private:
-  std::string run(const ToolCall& call) const;  // throws with the observation's text
+  std::string run(const ToolCall& call, uint64_t episode) const;  // throws with the observation's text
   std::vector<Tool> tools_;
   algo::ToolFormat format_;
 };

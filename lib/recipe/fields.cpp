@@ -114,4 +114,51 @@ nlohmann::json SchemaWriter::object_schema() const {
   return s;
 }
 
+
+nlohmann::ordered_json node_to_json(const Node& n) {
+  switch (n.kind) {
+    case Node::Kind::Null: return nullptr;
+    case Node::Kind::Seq: {
+      auto out = nlohmann::ordered_json::array();
+      for (const auto& c : n.seq) out.push_back(node_to_json(c));
+      return out;
+    }
+    case Node::Kind::Map: {
+      auto out = nlohmann::ordered_json::object();
+      for (const auto& [k, v] : n.map) out[k] = node_to_json(v);
+      return out;
+    }
+    case Node::Kind::Scalar: break;
+  }
+  const std::string& s = n.scalar;
+  if (n.quoted) return s;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (int64_t i; parse_int(s, i)) return i;
+  char* end = nullptr;
+  errno = 0;
+  const double d = std::strtod(s.c_str(), &end);
+  if (!s.empty() && end == s.c_str() + s.size() && errno == 0 && std::isfinite(d) &&
+      s.find_first_not_of("0123456789+-.eE") == std::string::npos)
+    return d;
+  return s;
+}
+
+Node json_to_node(const nlohmann::ordered_json& j) {
+  if (j.is_null()) return Node{};
+  if (j.is_array()) {
+    Node out = Node::make_seq();
+    for (const auto& c : j) out.seq.push_back(json_to_node(c));
+    return out;
+  }
+  if (j.is_object()) {
+    Node out = Node::make_map();
+    for (const auto& [k, v] : j.items()) out.set(k, json_to_node(v));
+    return out;
+  }
+  if (j.is_string()) return Node::make_scalar(j.get<std::string>(), true);
+  if (j.is_number_float()) return Dumper::to_node(j.get<double>());
+  return Node::make_scalar(j.dump());
+}
+
 }  // namespace pt::recipe

@@ -81,6 +81,16 @@ template <class T>
 struct is_section<T, std::void_t<decltype(std::declval<T&>().visit(std::declval<ProbeVisitor&>()))>>
     : std::true_type {};
 
+// A free-form value (a tool's JSON-Schema parameters): any YAML mapping, list or scalar, kept as JSON.
+// Unquoted scalars read as YAML 1.2's core schema does (true/false, integers, numbers, else strings).
+struct Json {
+  nlohmann::ordered_json value;
+  bool operator==(const Json& o) const { return value == o.value; }
+  bool operator!=(const Json& o) const { return !(*this == o); }
+};
+nlohmann::ordered_json node_to_json(const Node& n);
+Node json_to_node(const nlohmann::ordered_json& j);
+
 template <class T> struct is_vector : std::false_type {};
 template <class T> struct is_vector<std::vector<T>> : std::true_type {};
 template <class T> struct is_optional : std::false_type {};
@@ -130,7 +140,9 @@ class Parser {
 
   template <class T>
   static void read(const Node& n, const std::string& path, T& value, const Spec& spec) {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (std::is_same_v<T, Json>) {
+      value.value = node_to_json(n);
+    } else if constexpr (is_optional<T>::value) {
       if (n.is_null()) {
         value.reset();
       } else {
@@ -226,7 +238,9 @@ class Dumper {
 
   template <class T>
   static Node to_node(const T& value) {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (std::is_same_v<T, Json>) {
+      return json_to_node(value.value);
+    } else if constexpr (is_optional<T>::value) {
       return value ? to_node(*value) : Node{};
     } else if constexpr (is_section<T>::value) {
       Dumper d;
@@ -288,7 +302,9 @@ class SchemaWriter {
   template <class T>
   static nlohmann::json type_schema(const T& value, const Spec& spec) {
     nlohmann::json s;
-    if constexpr (is_optional<T>::value) {
+    if constexpr (std::is_same_v<T, Json>) {
+      s = nlohmann::json::object();  // any value
+    } else if constexpr (is_optional<T>::value) {
       typename T::value_type inner{};
       if (value) inner = *value;
       s = type_schema(inner, spec);
@@ -335,7 +351,9 @@ class SchemaWriter {
   static void add_range(nlohmann::json& s, const Spec& spec);
   template <class T>
   static nlohmann::json default_json(const T& value) {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (std::is_same_v<T, Json>) {
+      return nlohmann::json::parse(value.value.dump());
+    } else if constexpr (is_optional<T>::value) {
       return value ? default_json(*value) : nlohmann::json(nullptr);
     } else if constexpr (is_enum_mapped<T>::value) {
       return enum_name(value);

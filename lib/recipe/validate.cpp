@@ -1,5 +1,6 @@
 // Cross-field rules that no single field's range can express. Each error names the keys involved
 // and where they were set.
+#include <algorithm>
 #include <set>
 
 #include "recipe/recipe.h"
@@ -52,6 +53,40 @@ void check_async(const algo::GrpoOptions& g, const Refuse& refuse) {
            fmt::format("clip_min {} is not below clip_max {}", c.clip_min, c.clip_max));
 }
 
+// environment.tools: names unique; a built-in takes its own schema; a command tool's schema is an object.
+void check_tools(const std::vector<algo::ToolOptions>& tools, const Refuse& refuse) {
+  const auto& builtins = algo::builtin_tools();
+  if (tools.empty())
+    refuse({"algorithm", "grpo", "environment", "name"}, "environment 'tools' needs environment.tools: the tools to offer");
+  const algo::ToolOptions d;
+  std::set<std::string> names;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const auto& t = tools[i];
+    auto at = [&](const char* key, const std::string& why) {
+      refuse({"algorithm", "grpo", "environment", "tools", std::to_string(i), key}, why);
+    };
+    if (!names.insert(t.name).second) at("name", fmt::format("tool '{}' is declared twice", t.name));
+    const bool builtin = std::find(builtins.begin(), builtins.end(), t.name) != builtins.end();
+    if (t.command.empty() && !builtin)
+      at("command", fmt::format("tool '{}' has no command and is not a built-in tool ({}): give the process that "
+                                "runs it", t.name, fmt::join(builtins, ", ")));
+    if (t.command.empty()) {
+      if (!t.description.empty()) at("description", "a built-in tool has its own description");
+      if (!t.parameters.value.is_null()) at("parameters", "a built-in tool has its own parameters");
+      if (t.timeout_s != d.timeout_s) at("timeout_s", "timeout_s is read by command tools; a built-in runs in the process");
+      continue;
+    }
+    const auto& p = t.parameters.value;
+    if (!p.is_null() && (!p.is_object() || p.value("type", nlohmann::ordered_json()) != "object"))
+      at("parameters", fmt::format("tool '{}': parameters must be a JSON Schema of an object ({{type: object, "
+                                   "properties: {{...}}}}), got {}", t.name, p.dump()));
+    if (!p.is_null() && p.contains("properties") && !p["properties"].is_object())
+      at("parameters", fmt::format("tool '{}': parameters.properties must be a mapping of argument names to schemas", t.name));
+    if (!p.is_null() && p.contains("required") && !p["required"].is_array())
+      at("parameters", fmt::format("tool '{}': parameters.required must be a list of argument names", t.name));
+  }
+}
+
 // algorithm.grpo.environment: each option only where the environment reads it.
 void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
   const algo::EnvironmentOptions d, &e = g.environment;
@@ -62,15 +97,18 @@ void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
       refuse({"algorithm", "grpo", "environment", key},
              fmt::format("{} is only read by environment {} (this one is '{}')", key, users, n));
   };
-  only(multi, e.max_turns != d.max_turns, "max_turns", "calculator, guess_number or command");
-  only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", "calculator, guess_number or command");
-  only(multi, e.on_error != d.on_error, "on_error", "calculator, guess_number or command");
-  only(multi, e.on_template_rewrite != d.on_template_rewrite, "on_template_rewrite", "calculator, guess_number or command");
+  const char* all_multi = "calculator, guess_number, tools or command";
+  only(multi, e.max_turns != d.max_turns, "max_turns", all_multi);
+  only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", all_multi);
+  only(multi, e.on_error != d.on_error, "on_error", all_multi);
+  only(multi, e.on_template_rewrite != d.on_template_rewrite, "on_template_rewrite", all_multi);
   only(n == "command", !e.command.empty(), "command", "command");
   only(n == "command", e.timeout_s != d.timeout_s, "timeout_s", "command");
   if (n == "command" && e.command.empty())
     refuse({"algorithm", "grpo", "environment", "name"}, "environment 'command' needs command: the process to start");
-  only(n == "calculator", e.tool_format != d.tool_format, "tool_format", "calculator");
+  only(n == "calculator" || n == "tools", e.tool_format != d.tool_format, "tool_format", "calculator or tools");
+  only(n == "tools", !e.tools.empty(), "tools", "tools");
+  if (n == "tools") check_tools(e.tools, refuse);
   only(n == "calculator", e.answer_field != d.answer_field, "answer_field", "calculator");
   only(n == "guess_number", e.low != d.low, "low", "guess_number");
   only(n == "guess_number", e.high != d.high, "high", "guess_number");
@@ -379,9 +417,11 @@ void check_algorithm_needs(const Recipe& r, const Node& resolved) {
   if (name == algo::Name::RewardModel && r.model.lora)
     fail_at(where(resolved, {"model", "lora"}), "algorithm reward_model with model.lora: the score head would stay "
             "frozen (heads under LoRA are not part of this build yet); use full fine-tuning");
-  if (name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty() && r.algorithm.grpo.environment.name == "single_turn")
+  if (name == algo::Name::Grpo && r.algorithm.grpo.rewards.empty() &&
+      (r.algorithm.grpo.environment.name == "single_turn" || r.algorithm.grpo.environment.name == "tools"))
     fail_at(where(resolved, {"algorithm", "grpo", "rewards"}),
-            "GRPO needs at least one reward (or an environment that scores its episodes: algorithm.grpo.environment)");
+            "GRPO needs at least one reward (or an environment that scores its episodes: algorithm.grpo.environment; "
+            "environment '{}' adds no reward of its own)", r.algorithm.grpo.environment.name);
   if (name == algo::Name::Grpo && r.data.packing)
     fail_at(where(resolved, {"data", "packing"}),
             "GRPO reads one prompt per row: set data.packing: false (prompts per step = "

@@ -97,6 +97,9 @@ void register_builtins() {
                        env::make_calculator);
     r.environments.add("guess_number", "a multi-turn game: guess a seeded secret number in [low, high] with "
                        "higher / lower feedback; reward 1 - 0.1 x (turns - 1) when solved", env::make_guess_number);
+    r.environments.add("tools", "the recipe's tools (environment.tools: built-ins or external processes, JSON-schema "
+                       "declared); an episode ends at the first turn without a tool call, scored by the rewards",
+                       env::make_tool_use);
     r.environments.add("command", "an external process serving every episode over JSONL (reset / step / close with "
                        "episode ids), with a timeout per reply: any simulator, in any language", env::make_command);
   });

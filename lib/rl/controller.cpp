@@ -269,7 +269,9 @@ Controller::Sums Controller::metrics(const Rollouts& r) const {
 std::vector<std::pair<std::string, std::pair<double, double>>> Controller::monitor_agreement(const Rollouts& r) const {
   const auto& opts = rewards_.options();
   std::vector<std::pair<std::string, std::pair<double, double>>> out;
-  for (size_t f = 0; rewards_.weighted() && f < opts.size(); ++f)
+  // A monitor is compared with what trains: the weighted rewards, or the environment's return.
+  const bool trained = rewards_.weighted() || multi_turn();
+  for (size_t f = 0; trained && f < opts.size(); ++f)
     if (opts[f].weight == 0)
       out.emplace_back(rewards_.labels()[f], pairwise_agreement(r.rewards, r.scores.per_func[f], r.group_size));
   return out;

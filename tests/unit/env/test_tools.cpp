@@ -59,7 +59,7 @@ TEST_CASE("the tool box answers every call with a tool message, errors included"
   calc.description = "arithmetic";
   calc.parameters = nlohmann::ordered_json::parse(
       R"({"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]})");
-  calc.run = [](const nlohmann::json& a) { return env::format_number(env::evaluate_arithmetic(a["expression"].get<std::string>())); };
+  calc.run = [](const nlohmann::json& a, uint64_t) { return env::format_number(env::evaluate_arithmetic(a["expression"].get<std::string>())); };
   env::ToolBox box({calc}, ToolFormat::Auto);
   auto schemas = box.schemas();
   REQUIRE(schemas.size() == 1);
@@ -71,7 +71,7 @@ TEST_CASE("the tool box answers every call with a tool message, errors included"
                       "<tool_call>{\"name\": \"calculator\", \"arguments\": {}}</tool_call>"
                       "<tool_call>{\"name\": \"calculator\", \"arguments\": {\"expression\": 5}}</tool_call>"
                       "<tool_call>{\"name\": \"calculator\", \"arguments\": {\"expression\": \"1/0\"}}</tool_call>"
-                      "<tool_call>broken</tool_call>");
+                      "<tool_call>broken</tool_call>", 0);
   REQUIRE(a.messages.size() == 6);
   CHECK(a.ok == 1);
   CHECK(a.failed == 5);
@@ -82,7 +82,7 @@ TEST_CASE("the tool box answers every call with a tool message, errors included"
   CHECK(a.messages[3]["content"].get<std::string>().find("must be a string") != std::string::npos);
   CHECK(a.messages[4]["content"].get<std::string>().find("division by zero") != std::string::npos);
   CHECK(a.messages[5]["content"].get<std::string>().rfind("error: ", 0) == 0);
-  CHECK(!box.answer("no calls here").called());
+  CHECK(!box.answer("no calls here", 0).called());
 }
 
 TEST_CASE("the calculator evaluates arithmetic and reports errors with positions", "[env][tools]") {

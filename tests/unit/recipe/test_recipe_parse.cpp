@@ -172,3 +172,66 @@ trainer: {global_batch_tokens: 256}
   msg = error_of([&] { from_text(fixed); });
   CHECK_THAT(msg, Catch::Contains("inline.yaml:11:") && Catch::Contains("(data.eval_sources[0].weight)"));
 }
+
+TEST_CASE("environment tools: JSON-schema parameters read as JSON, dumped back, refused where wrong") {
+  const std::string text = R"(run: {name: t}
+model: {path: m}
+algorithm:
+  name: grpo
+  grpo:
+    rewards: [{name: numeric}]
+    environment:
+      name: tools
+      tools:
+        - name: calculator
+        - name: price
+          description: The price of an item, in euros.
+          command: python3 price.py
+          parameters:
+            type: object
+            properties:
+              item: {type: string, description: "the item", enum: [apple, "true", pear]}
+              count: {type: integer, minimum: 1, default: 2, exact: true, scale: 1.5e-3}
+            required: [item]
+data:
+  seq_len: 64
+  packing: false
+  sources: [{path: d.jsonl, format: prompts}]
+trainer: {global_batch_tokens: 256}
+)";
+  auto r = from_text(text);
+  const auto& tools = r.recipe.algorithm.grpo.environment.tools;
+  REQUIRE(tools.size() == 2);
+  const auto& p = tools[1].parameters.value;
+  CHECK(p["type"] == "object");
+  CHECK(p["properties"]["item"]["enum"] == nlohmann::ordered_json::parse(R"(["apple", "true", "pear"])"));
+  CHECK(p["properties"]["count"]["minimum"] == 1);
+  CHECK(p["properties"]["count"]["minimum"].is_number_integer());
+  CHECK(p["properties"]["count"]["exact"] == true);
+  CHECK(p["properties"]["count"]["scale"] == Approx(1.5e-3));
+  CHECK(p["required"][0] == "item");
+  CHECK(p.begin().key() == "type");  // declaration order kept (templates render it)
+  CHECK(tools[0].parameters.value.is_null());
+  auto again = from_tree(parse_yaml(r.canonical_yaml, "canonical.yaml"));
+  CHECK(again.recipe.algorithm.grpo.environment.tools[1].parameters == tools[1].parameters);
+  CHECK(again.hash == r.hash);
+
+  auto refused = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    REQUIRE(t.find(from) != std::string::npos);
+    t.replace(t.find(from), from.size(), to);
+    return error_of([&] { from_text(t); });
+  };
+  CHECK_THAT(refused("command: python3 price.py", "timeout_s: 3"),
+             Catch::Contains("tools[1].command") && Catch::Contains("tool 'price' has no command and is not a built-in"));
+  CHECK_THAT(refused("- name: calculator", "- {name: calculator, description: mine}"),
+             Catch::Contains("tools[0].description") && Catch::Contains("built-in tool has its own"));
+  CHECK_THAT(refused("type: object\n", "type: array\n"),
+             Catch::Contains("tools[1].parameters") && Catch::Contains("JSON Schema of an object"));
+  CHECK_THAT(refused("required: [item]", "required: item"), Catch::Contains("parameters.required must be a list"));
+  CHECK_THAT(refused("- name: calculator", "- {name: price, command: x}"), Catch::Contains("tool 'price' is declared twice"));
+  CHECK_THAT(refused("name: tools", "name: calculator"),
+             Catch::Contains("environment.tools") && Catch::Contains("tools is only read by environment tools"));
+  CHECK_THAT(refused("rewards: [{name: numeric}]", "rewards: []"),
+             Catch::Contains("GRPO needs at least one reward") && Catch::Contains("environment 'tools' adds no reward"));
+}
