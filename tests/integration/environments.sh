@@ -11,6 +11,8 @@
 #  - multi-turn episodes on separate rollout ranks (1 trainer + 2 workers, each worker its own
 #    environment — built-in, and the external simulator as a process per worker): the same per-step
 #    rewards and turns as the colocated run
+#  - tools declared in the recipe (examples/shop: an external `price` tool beside the built-in
+#    calculator): calls reach the tool process, which is told when each episode that called it closes
 #  - environment options the chosen environment does not read are refused by validate;
 #    `posttrain list environment` lists the built-ins
 set -euo pipefail
@@ -50,6 +52,35 @@ resume_check game-resume "$recipe" reward,loss,episode/turns "${game[@]}"
   --set run.name=calc > "$tmp/calc.log" 2>&1 || { cat "$tmp/calc.log"; fail "calculator run"; }
 [ -n "$(col "$tmp/calc/metrics.jsonl" episode/tool_calls_failed)" ] || fail "calculator: no tool-call metrics"
 
+# Tools declared in the recipe: the shop's external price tool (behind a logger) and the built-in calculator.
+"$POSTTRAIN" run examples/shop/sft.yaml --set run.output_dir="$tmp" --set trainer.max_steps=150 > "$tmp/shop-sft.log" 2>&1 || { cat "$tmp/shop-sft.log"; fail "shop SFT"; }
+cat > "$tmp/logtool.py" <<'PY'
+import subprocess, sys
+shop = subprocess.Popen([sys.executable, "examples/shop/shop.py"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+log = open(sys.argv[1], "a")
+for line in sys.stdin:
+    log.write(line); log.flush()
+    shop.stdin.write(line); shop.stdin.flush()
+    if '"close"' not in line: print(shop.stdout.readline(), end="", flush=True)
+PY
+"$POSTTRAIN" run examples/shop/recipe.yaml --set run.output_dir="$tmp" --set model.path="$tmp/shop-sft/model" "${short[@]}" \
+  --set trainer.max_steps=3 --set "algorithm.grpo.environment.tools[0].command=$PT_PYTHON $tmp/logtool.py $tmp/tool.log" \
+  > "$tmp/shop.log" 2>&1 || { cat "$tmp/shop.log"; fail "shop run"; }
+"$PT_PYTHON" - "$tmp/shop/metrics.jsonl" "$tmp/tool.log" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if "episode/tool_calls_ok" in l and "eval/" not in l]
+msgs = [json.loads(l) for l in open(sys.argv[2])]
+calls = [m for m in msgs if m["type"] == "call"]
+closed = {m["episode"] for m in msgs if m["type"] == "close"}
+ok = sum(r["episode/tool_calls_ok"] for r in rows) * 64  # per episode, 64 episodes a step
+assert calls and all(m["tool"] == "price" and "item" in m["arguments"] for m in calls), calls[:3]
+assert closed == {m["episode"] for m in calls}, (len(closed), len({m["episode"] for m in calls}))
+assert ok > 0 and len(calls) >= round(ok), (ok, len(calls))
+print(f"shop (recipe-declared tools): {len(calls)} calls reached the price tool in 3 steps ({ok:.0f} answered, the "
+      f"others refused by the tool), {len(closed)} episodes closed; sampled reward " +
+      ", ".join(f"{r['reward']:.3f}" for r in rows))
+PY
+
 # A template that drops earlier assistant turns is refused before training, named, with the position.
 cat > "$tmp/rewrite.jinja" <<'J'
 {% for m in messages %}{% if m['role'] != 'assistant' or loop.last %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
@@ -77,9 +108,13 @@ refused "low is only read by environment guess_number" --set algorithm.grpo.envi
 refused "max_turns is only read by environment" --set algorithm.grpo.environment.max_turns=3
 refused "tool_format is only read by environment calculator" --set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.environment.tool_format=hermes
 refused "GRPO needs at least one reward" --set "algorithm.grpo.rewards=[]"
+refused "tool 'lookup' has no command and is not a built-in" --set algorithm.grpo.environment.name=tools \
+  --set "algorithm.grpo.environment.tools=[{name: calculator}, {name: lookup}]"
+refused "tools is only read by environment tools" --set algorithm.grpo.environment.name=calculator \
+  --set "algorithm.grpo.environment.tools=[{name: calculator}]"
 "$POSTTRAIN" validate "$recipe" "${game[@]}" > /dev/null || fail "validate refused a guess_number recipe with no rewards"
 "$POSTTRAIN" list environment | tee "$tmp/list.txt"
-for e in single_turn calculator guess_number; do grep -q "$e" "$tmp/list.txt" || fail "list environment: no $e"; done
+for e in single_turn calculator guess_number tools command; do grep -q "$e" "$tmp/list.txt" || fail "list environment: no $e"; done
 echo "environments: validate refusals and listing ok"
 
 # The recommender example: GRPO against the external simulated user (Python, JSONL) raises the
