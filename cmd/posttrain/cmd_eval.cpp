@@ -43,7 +43,8 @@ int run_eval(const EvalFlags& f) {
   std::cout << fmt::format("{:<24} {:>6} {:>7}  {}\n", "task", "items", "samples", "metrics");
   for (size_t i = 0; i < tasks.tasks.size(); ++i) {
     const auto& task = tasks.tasks[i];
-    const eval::TaskResult r = eval::run_task(*model, tok, task, items[i], f.max_batch);
+    const eval::TaskResult r =
+        eval::run_task(*model, tok, task, items[i], f.max_batch, fmt::format("'default' of {}", loc.tokenizer));
     std::string metrics;
     nlohmann::ordered_json j{{"items", r.items}, {"samples", r.samples}};
     for (const auto& [k, v] : r.pass_at_k) {

@@ -9,6 +9,8 @@
 #include "generate/generate_cmd.h"
 #include "model/causal_lm.h"
 #include "registry/builtins.h"
+#include "data/rng.h"
+#include "rl/episodes.h"
 #include "rl/rewards.h"
 #include "tokenizer/hf_tokenizer.h"
 
@@ -23,8 +25,11 @@ double pass_at_k(int n, int c, int k) {
   return 1.0 - miss;
 }
 
-Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const std::vector<Item>& items,
-                         const std::vector<gen::Completion>& completions, int per_item, const tok::HfTokenizer* tok) {
+namespace {
+
+// What the scorers read of each completion: its text, or an episode's last turn.
+std::vector<rl::RewardSample> reward_samples(const std::vector<Item>& items, const std::vector<gen::Completion>& completions,
+                                             int per_item, const tok::HfTokenizer* tok, const std::vector<rl::Episode>& episodes) {
   PT_CHECK(completions.size() == items.size() * static_cast<size_t>(per_item), "{} completions for {} items x {}",
            completions.size(), items.size(), per_item);
   std::vector<rl::RewardSample> batch;
@@ -33,26 +38,31 @@ Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const 
     const auto& c = completions[i];
     rl::RewardSample s;
     s.prompt = tok ? tok->tokenizer().decode(item.prompt, false) : std::string();
-    s.completion = c.text;
-    s.completion_raw = tok ? tok->tokenizer().decode(c.tokens, false) : c.text;
+    s.completion = episodes.empty() ? c.text : episodes[i].last_text;
+    s.completion_raw = !episodes.empty() ? episodes[i].last_raw : tok ? tok->tokenizer().decode(c.tokens, false) : c.text;
     s.record = item.record;
-    s.completion_tokens = static_cast<int64_t>(c.tokens.size());
+    s.completion_tokens = gen::sampled_tokens(c);
     s.truncated = c.finish_reason == "length";
     batch.push_back(std::move(s));
   }
-  rl::RewardSet set(scorers, registry::make_reward);
-  Scored out;
-  out.labels = set.labels();
-  out.scores = set.score(batch).per_func;
-  return out;
+  return batch;
 }
 
-TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const EvalTask& task,
-                    const std::vector<Item>& items, int64_t max_batch) {
+// Each prompt's samples as episodes of the task's environment (null: single-turn completions).
+std::unique_ptr<rl::EpisodeStage> episode_stage(const EvalTask& task, const model::CausalLM& model,
+                                                const tok::HfTokenizer& tok, const std::string& template_label) {
+  if (task.environment.name == "single_turn") return nullptr;
+  env::ConversationSpec spec;
+  spec.tok = &tok;
+  spec.end_of_turn = rl::end_of_turn_ids(model.config().eos_token_id, &tok);
+  spec.label = template_label;
+  spec.keep_sampled = task.environment.on_template_rewrite == algo::TemplateRewrite::KeepSampled;
+  return std::make_unique<rl::EpisodeStage>(registry::make_environment(task.environment), task.environment, std::move(spec));
+}
+
+std::vector<gen::Request> requests(const EvalTask& task, const std::vector<Item>& items, const std::vector<int32_t>& stops,
+                                   rl::EpisodeStage* stage) {
   std::vector<gen::Request> reqs;
-  std::vector<int32_t> stops;
-  if (auto e = tok.eos_id()) stops.push_back(*e);
-  if (auto e = model.config().eos_token_id) stops.push_back(static_cast<int32_t>(*e));
   for (size_t i = 0; i < items.size(); ++i)
     for (int j = 0; j < task.samples; ++j) {
       gen::Request r{items[i].prompt, {}};
@@ -62,13 +72,80 @@ TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const E
       r.params.max_new_tokens = task.max_new_tokens;
       r.params.stop_ids = stops;
       r.params.seed = static_cast<uint64_t>(task.seed) + i * static_cast<uint64_t>(task.samples) + j;
+      if (stage) {
+        rl::EpisodeSpec e;
+        e.record = items[i].record;
+        e.data_prompt = items[i].prompt;
+        e.id = i * static_cast<uint64_t>(task.samples) + j;
+        e.seed = data::hash3(r.params.seed, 0x656e76ULL, 0);  // the environment's, derived as training derives it
+        e.where = fmt::format("episode {} ({}, sample {})", e.id, items[i].where, j);
+        r.prompt = stage->open(e);
+        r.max_episode_tokens = task.environment.max_episode_tokens;
+      }
       reqs.push_back(std::move(r));
     }
+  return reqs;
+}
+
+// Means over the episodes: turns, tool calls, length, and the fraction stopped for each reason.
+void episode_means(const std::vector<rl::Episode>& episodes, const std::vector<gen::Completion>& outs, TaskResult& r) {
+  if (episodes.empty()) return;
+  const double n = static_cast<double>(episodes.size());
+  double turns = 0, ok = 0, failed = 0, env = 0;
+  std::vector<double> stops(rl::stop_reasons().size(), 0);
+  for (size_t i = 0; i < episodes.size(); ++i) {
+    turns += outs[i].turns;
+    ok += episodes[i].tool_calls_ok;
+    failed += episodes[i].tool_calls_failed;
+    env += episodes[i].env_reward;
+    for (size_t k = 0; k < stops.size(); ++k) stops[k] += episodes[i].stop == rl::stop_reasons()[k];
+  }
+  r.means.emplace_back("environment", env / n);
+  r.means.emplace_back("episode/turns", turns / n);
+  r.means.emplace_back("episode/tool_calls_ok", ok / n);
+  r.means.emplace_back("episode/tool_calls_failed", failed / n);
+  for (size_t k = 0; k < stops.size(); ++k) r.means.emplace_back("episode/stop_" + rl::stop_reasons()[k], stops[k] / n);
+}
+
+}  // namespace
+
+Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const std::vector<Item>& items,
+                         const std::vector<gen::Completion>& completions, int per_item, const tok::HfTokenizer* tok,
+                         const std::vector<rl::Episode>& episodes) {
+  Scored out;
+  if (!scorers.empty()) {
+    rl::RewardSet set(scorers, registry::make_reward);
+    out.labels = set.labels();
+    const auto s = set.score(reward_samples(items, completions, per_item, tok, episodes));
+    out.scores = s.per_func;
+    out.total = s.total;
+  }
+  if (episodes.empty()) return out;
+  // An episode's return, as GRPO's reward: the environment's plus the scorers' (when any scored);
+  // an episode the environment failed on has none.
+  std::vector<double> ret(episodes.size());
+  for (size_t i = 0; i < episodes.size(); ++i) {
+    const double scored = out.total.empty() || std::isnan(out.total[i]) ? 0.0 : out.total[i];
+    ret[i] = episodes[i].stop == "env_error" ? std::nan("") : episodes[i].env_reward + scored;
+  }
+  out.labels.insert(out.labels.begin(), "return");
+  out.scores.insert(out.scores.begin(), std::move(ret));
+  return out;
+}
+
+TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const EvalTask& task,
+                    const std::vector<Item>& items, int64_t max_batch, const std::string& template_label) {
+  std::vector<int32_t> stops;
+  if (auto e = tok.eos_id()) stops.push_back(*e);
+  if (auto e = model.config().eos_token_id) stops.push_back(static_cast<int32_t>(*e));
+  const auto stage = episode_stage(task, model, tok, template_label);
+  const auto reqs = requests(task, items, stops, stage.get());
   gen::EngineOptions eo;
   eo.max_batch = max_batch;
   gen::Engine engine(model, &tok, eo);
-  const auto outs = engine.generate(reqs);
-  const Scored sc = score_completions(task.scorers, items, outs, task.samples, &tok);
+  const auto outs = engine.generate(reqs, {}, stage ? stage->hook() : gen::TurnHook{});
+  const std::vector<rl::Episode> episodes = stage ? stage->finish(outs) : std::vector<rl::Episode>{};
+  const Scored sc = score_completions(task.scorers, items, outs, task.samples, &tok, episodes);
 
   TaskResult r;
   r.name = task.name;
@@ -97,6 +174,7 @@ TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const E
     r.truncated += c.finish_reason == "length";
   }
   if (!outs.empty()) r.mean_tokens /= static_cast<double>(outs.size()), r.truncated /= static_cast<double>(outs.size());
+  episode_means(episodes, outs, r);
   r.completions = nlohmann::ordered_json::array();
   for (size_t i = 0; i < items.size(); ++i) {
     nlohmann::ordered_json item{{"where", items[i].where}, {"completions", nlohmann::ordered_json::array()}};
@@ -107,8 +185,15 @@ TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const E
         const double v = sc.scores[f][k];
         scores[sc.labels[f]] = std::isnan(v) ? nlohmann::ordered_json() : nlohmann::ordered_json(v);
       }
-      item["completions"].push_back({{"text", outs[k].text}, {"tokens", outs[k].tokens.size()},
-                                     {"finish_reason", outs[k].finish_reason}, {"scores", scores}});
+      nlohmann::ordered_json c{{"text", outs[k].text}, {"tokens", outs[k].tokens.size()},
+                               {"finish_reason", outs[k].finish_reason}, {"scores", scores}};
+      if (!episodes.empty()) {
+        // The whole episode as the policy saw it (environment answers included), and how it ended.
+        c["text"] = tok.tokenizer().decode(outs[k].tokens, false);
+        c["turns"] = outs[k].turns;
+        c["stop"] = episodes[k].stop;
+      }
+      item["completions"].push_back(std::move(c));
     }
     r.completions.push_back(std::move(item));
   }

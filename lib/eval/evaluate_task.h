@@ -1,5 +1,6 @@
 #pragma once
-// One evaluation task on a model: every prompt's `samples` completions from the generation engine,
+// One evaluation task on a model: every prompt's `samples` completions from the generation engine
+// (or, with a task environment, `samples` episodes of it: generate <-> environment until done),
 // scored by the reward registry's functions, summarized as each scorer's mean and unbiased pass@k.
 // `posttrain eval` runs it per task, and so does a training run's evaluation for trainer.eval.tasks
 // (the trainer's older eval.generate metric is a plain exact string match, not these scorers).
@@ -17,6 +18,9 @@ class CausalLM;
 }
 namespace pt::tok {
 class HfTokenizer;
+}
+namespace pt::rl {
+struct Episode;
 }
 
 namespace pt::eval {
@@ -41,18 +45,24 @@ struct TaskResult {
 double pass_at_k(int n, int c, int k);
 
 // Scores of completions (rows of `per_item` consecutive completions per item): [scorer][completion].
+// With episodes (a multi-turn environment), the scorers read each episode's last turn, and the first
+// row is the episode's return ("return": the environment's reward plus the scorers' weighted sum).
 struct Scored {
   std::vector<std::string> labels;
   std::vector<std::vector<double>> scores;
+  std::vector<double> total;  // the scorers' weighted sum per completion (NaN: none scored)
 };
 Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const std::vector<Item>& items,
-                         const std::vector<gen::Completion>& completions, int per_item, const tok::HfTokenizer* tok);
+                         const std::vector<gen::Completion>& completions, int per_item, const tok::HfTokenizer* tok,
+                         const std::vector<rl::Episode>& episodes = {});
 
 // Every prompt of `task`'s JSONL file encoded with the chat template (and its generation prompt),
 // before any compute: a bad line fails naming file:line.
 std::vector<Item> read_items(const EvalTask& task, const tok::HfTokenizer& tok);
 
+// template_label names the chat template in an environment's errors (a template that is not append-only).
 TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const EvalTask& task,
-                    const std::vector<Item>& items, int64_t max_batch);
+                    const std::vector<Item>& items, int64_t max_batch,
+                    const std::string& template_label = "the tokenizer's chat template");
 
 }  // namespace pt::eval

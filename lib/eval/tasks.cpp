@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
+#include "recipe/environment_checks.h"
 #include "recipe/fields.h"
 #include "recipe/node.h"
 
@@ -20,7 +23,15 @@ EvalTasks load_tasks(const std::string& file) {
   for (size_t i = 0; i < t.tasks.size(); ++i) {
     auto& task = t.tasks[i];
     const Location loc = doc.find("tasks")->seq[i].loc;
-    if (task.scorers.empty()) fail_at(loc, "task '{}' has no scorers (e.g. scorers: [{{name: exact_match}}])", task.name);
+    recipe::check_environment(task.environment, [&](const std::vector<std::string>& keys, const std::string& why) {
+      std::string key = fmt::format("tasks[{}].environment", i);
+      for (const auto& k : keys) key += (k.find_first_not_of("0123456789") == std::string::npos ? "[" + k + "]" : "." + k);
+      fail_at(loc, "task '{}': {}: {}", task.name, key, why);
+    });
+    const std::string& env = task.environment.name;
+    if (task.scorers.empty() && (env == "single_turn" || env == "tools"))
+      fail_at(loc, "task '{}' has no scorers (e.g. scorers: [{{name: exact_match}}]){}", task.name,
+              env == "tools" ? "; environment 'tools' adds no reward of its own" : "");
     for (int k : task.pass_k)
       if (k > task.samples)
         fail_at(loc, "task '{}': pass_k {} needs at least {} samples per prompt (samples is {})", task.name, k, k,

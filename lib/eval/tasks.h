@@ -8,6 +8,9 @@
 //       max_new_tokens: 32
 //       samples: 4                 # completions per prompt (temperature > 0 for k > 1)
 //       pass_k: [1, 4]
+//       environment: {name: calculator, max_turns: 3}   # optional: each prompt opens an episode of an
+//                                  # RL environment (algorithm.grpo.environment's options); the scorers
+//                                  # score its last turn, and an episode passes on its return
 #include <string>
 #include <vector>
 
@@ -28,6 +31,7 @@ struct EvalTask {
   double pass_threshold = 1.0;
   int max_items = 0;
   int64_t seed = 0;
+  algo::EnvironmentOptions environment;
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
@@ -43,6 +47,12 @@ struct EvalTask {
     v.field("pass_threshold", pass_threshold, Spec("a completion passes when the first scorer gives at least this"));
     v.field("max_items", max_items, Spec("evaluate the first N prompts only; 0 = all").min(0));
     v.field("seed", seed, Spec("sampling seed of the first completion (each has its own)").min(0));
+    v.field("environment", environment,
+            Spec("the RL environment each prompt is an episode of, with algorithm.grpo.environment's options "
+                 "(single_turn = one completion, the default). With another, a sample is a whole episode: the "
+                 "scorers score its last turn, its return is the environment's reward plus the scorers' weighted "
+                 "sum (GRPO's reward), pass@k counts returns >= pass_threshold, and the episode's turns, tool "
+                 "calls and stop reasons are reported"));
   }
 };
 

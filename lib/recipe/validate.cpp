@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "recipe/environment_checks.h"
 #include "recipe/recipe.h"
 #include "tokenizer/regex.h"
 #include "train/geometry.h"
@@ -14,7 +15,7 @@ namespace pt::recipe {
 namespace {
 // `source` is the merged input tree, whose nodes remember the file:line that set them.
 // A key path's location; an all-digit key indexes a list (data.sources[1].format).
-Location where(const Node& source, std::initializer_list<std::string> keys) {
+Location where(const Node& source, const std::vector<std::string>& keys) {
   std::string path;
   const Node* n = &source;
   Location loc;
@@ -51,69 +52,6 @@ void check_async(const algo::GrpoOptions& g, const Refuse& refuse) {
   if (c.clip_min >= c.clip_max)
     refuse({"algorithm", "grpo", "rollout_correction", "clip_min"},
            fmt::format("clip_min {} is not below clip_max {}", c.clip_min, c.clip_max));
-}
-
-// environment.tools: names unique; a built-in takes its own schema; a command tool's schema is an object.
-void check_tools(const std::vector<algo::ToolOptions>& tools, const Refuse& refuse) {
-  const auto& builtins = algo::builtin_tools();
-  if (tools.empty())
-    refuse({"algorithm", "grpo", "environment", "name"}, "environment 'tools' needs environment.tools: the tools to offer");
-  const algo::ToolOptions d;
-  std::set<std::string> names;
-  for (size_t i = 0; i < tools.size(); ++i) {
-    const auto& t = tools[i];
-    auto at = [&](const char* key, const std::string& why) {
-      refuse({"algorithm", "grpo", "environment", "tools", std::to_string(i), key}, why);
-    };
-    if (!names.insert(t.name).second) at("name", fmt::format("tool '{}' is declared twice", t.name));
-    const bool builtin = std::find(builtins.begin(), builtins.end(), t.name) != builtins.end();
-    if (t.command.empty() && !builtin)
-      at("command", fmt::format("tool '{}' has no command and is not a built-in tool ({}): give the process that "
-                                "runs it", t.name, fmt::join(builtins, ", ")));
-    if (t.command.empty()) {
-      if (!t.description.empty()) at("description", "a built-in tool has its own description");
-      if (!t.parameters.value.is_null()) at("parameters", "a built-in tool has its own parameters");
-      if (t.timeout_s != d.timeout_s) at("timeout_s", "timeout_s is read by command tools; a built-in runs in the process");
-      continue;
-    }
-    const auto& p = t.parameters.value;
-    if (!p.is_null() && (!p.is_object() || p.value("type", nlohmann::ordered_json()) != "object"))
-      at("parameters", fmt::format("tool '{}': parameters must be a JSON Schema of an object ({{type: object, "
-                                   "properties: {{...}}}}), got {}", t.name, p.dump()));
-    if (!p.is_null() && p.contains("properties") && !p["properties"].is_object())
-      at("parameters", fmt::format("tool '{}': parameters.properties must be a mapping of argument names to schemas", t.name));
-    if (!p.is_null() && p.contains("required") && !p["required"].is_array())
-      at("parameters", fmt::format("tool '{}': parameters.required must be a list of argument names", t.name));
-  }
-}
-
-// algorithm.grpo.environment: each option only where the environment reads it.
-void check_environment(const algo::GrpoOptions& g, const Refuse& refuse) {
-  const algo::EnvironmentOptions d, &e = g.environment;
-  const std::string& n = e.name;
-  const bool multi = n != "single_turn";
-  auto only = [&](bool used, bool set, const char* key, const char* users) {
-    if (!used && set)
-      refuse({"algorithm", "grpo", "environment", key},
-             fmt::format("{} is only read by environment {} (this one is '{}')", key, users, n));
-  };
-  const char* all_multi = "calculator, guess_number, tools or command";
-  only(multi, e.max_turns != d.max_turns, "max_turns", all_multi);
-  only(multi, e.max_episode_tokens != d.max_episode_tokens, "max_episode_tokens", all_multi);
-  only(multi, e.on_error != d.on_error, "on_error", all_multi);
-  only(multi, e.on_template_rewrite != d.on_template_rewrite, "on_template_rewrite", all_multi);
-  only(n == "command", !e.command.empty(), "command", "command");
-  only(n == "command", e.timeout_s != d.timeout_s, "timeout_s", "command");
-  if (n == "command" && e.command.empty())
-    refuse({"algorithm", "grpo", "environment", "name"}, "environment 'command' needs command: the process to start");
-  only(n == "calculator" || n == "tools", e.tool_format != d.tool_format, "tool_format", "calculator or tools");
-  only(n == "tools", !e.tools.empty(), "tools", "tools");
-  if (n == "tools") check_tools(e.tools, refuse);
-  only(n == "calculator", e.answer_field != d.answer_field, "answer_field", "calculator");
-  only(n == "guess_number", e.low != d.low, "low", "guess_number");
-  only(n == "guess_number", e.high != d.high, "high", "guess_number");
-  if (n == "guess_number" && e.low > e.high)
-    refuse({"algorithm", "grpo", "environment", "high"}, fmt::format("high ({}) is below low ({})", e.high, e.low));
 }
 
 // Options that only some modes read: a value other than the default under a mode that ignores it is
@@ -214,7 +152,11 @@ void check_applicable(const Recipe& r, const Node& source) {
                          "token would be down-weighted); set the cap epsilon_max, e.g. 5.0", g.epsilon_high));
     if (g.overlong_buffer == 0 && g.overlong_penalty != d.overlong_penalty)
       refuse({"algorithm", "grpo", "overlong_penalty"}, "overlong_penalty needs overlong_buffer > 0");
-    check_environment(g, refuse);
+    check_environment(g.environment, [&](const std::vector<std::string>& keys, const std::string& why) {
+      std::vector<std::string> full{"algorithm", "grpo", "environment"};
+      full.insert(full.end(), keys.begin(), keys.end());
+      fail_at(where(source, full), "{}", why);
+    });
     check_async(g, refuse);
     for (size_t i = 0; i < g.rewards.size(); ++i) {
       const algo::RewardOptions rd, &w = g.rewards[i];

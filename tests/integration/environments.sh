@@ -13,6 +13,8 @@
 #    rewards and turns as the colocated run
 #  - tools declared in the recipe (examples/shop: an external `price` tool beside the built-in
 #    calculator): calls reach the tool process, which is told when each episode that called it closes
+#  - posttrain eval with an environment task (guess_number, the game's own SFT base): greedy episodes
+#    give the same mean return, turns and length as the trainer's evaluation of the same games
 #  - environment options the chosen environment does not read are refused by validate;
 #    `posttrain list environment` lists the built-ins
 set -euo pipefail
@@ -79,6 +81,46 @@ assert ok > 0 and len(calls) >= round(ok), (ok, len(calls))
 print(f"shop (recipe-declared tools): {len(calls)} calls reached the price tool in 3 steps ({ok:.0f} answered, the "
       f"others refused by the tool), {len(closed)} episodes closed; sampled reward " +
       ", ".join(f"{r['reward']:.3f}" for r in rows))
+PY
+
+# posttrain eval with an environment: the same games as a GRPO run's evaluation at step 0, same numbers.
+"$POSTTRAIN" run examples/guess_number/sft.yaml --set run.output_dir="$tmp" --set trainer.max_steps=60 > "$tmp/gsft.log" 2>&1 || { cat "$tmp/gsft.log"; fail "guess_number SFT"; }
+tail -n 40 examples/guess_number/prompts.jsonl > "$tmp/games.jsonl"
+"$POSTTRAIN" run examples/guess_number/recipe.yaml --set run.output_dir="$tmp" --set model.path="$tmp/guess-number-sft/model" \
+  --set run.name=game-eval --set trainer.max_steps=1 --set trainer.eval.at_start=true --set trainer.eval.every=0 \
+  --set trainer.eval.at_end=false --set "data.eval_sources=[{path: $tmp/games.jsonl, format: prompts}]" \
+  --set data.eval_fraction=0 > "$tmp/game-eval.log" 2>&1 || { cat "$tmp/game-eval.log"; fail "guess_number eval run"; }
+cat > "$tmp/game-tasks.yaml" <<'YAML'
+tasks:
+  - name: game
+    path: games.jsonl
+    max_new_tokens: 4
+    environment: {name: guess_number, low: 1, high: 9, max_turns: 4, max_episode_tokens: 80}
+  - name: game-sampled
+    path: games.jsonl
+    max_new_tokens: 4
+    temperature: 1.0
+    samples: 4
+    pass_k: [1, 4]
+    pass_threshold: 0.1
+    environment: {name: guess_number, low: 1, high: 9, max_turns: 4, max_episode_tokens: 80}
+YAML
+"$POSTTRAIN" eval "$tmp/guess-number-sft/model" --tasks "$tmp/game-tasks.yaml" --output "$tmp/game-tasks.json" > "$tmp/game-tasks.txt" 2>&1 ||
+  { cat "$tmp/game-tasks.txt"; fail "posttrain eval with an environment"; }
+"$PT_PYTHON" - "$tmp/game-eval/metrics.jsonl" "$tmp/game-tasks.json" <<'PY'
+import json, sys
+live = [json.loads(l) for l in open(sys.argv[1]) if "eval/reward" in l][0]
+res = json.load(open(sys.argv[2]))["tasks"]
+g, s = res["game"], res["game-sampled"]
+for ours, theirs in (("mean/return", "eval/reward"), ("mean/episode/turns", "eval/episode/turns"),
+                     ("mean_tokens", "eval/episode/length"), ("mean/episode/stop_done", "eval/episode/stop_done")):
+    assert abs(g[ours] - live[theirs]) < 1e-9, (ours, g[ours], theirs, live[theirs])
+c = [x for item in s["completions"] for x in item["completions"]]
+assert len(c) == 160 and all(x["stop"] in ("done", "max_turns") and 1 <= x["turns"] <= 4 for x in c)
+assert any(x["turns"] > 1 and ("Higher." in x["text"] or "Lower." in x["text"]) for x in c)  # the environment's answers
+assert s["pass@4"] >= s["pass@1"] > 0
+print(f"posttrain eval, guess_number: greedy return {g['mean/return']:.3f}, turns {g['mean/episode/turns']:.3f} = the "
+      f"trainer's evaluation of the same 40 games; sampled pass@1 {s['pass@1']:.3f}, pass@4 {s['pass@4']:.3f}")
 PY
 
 # A template that drops earlier assistant turns is refused before training, named, with the position.

@@ -89,4 +89,7 @@ bad "unknown key 'sampels'" $'tasks:\n  - name: t\n    path: reversal.jsonl\n   
 bad "pass_k 4 needs at least 4 samples" $'tasks:\n  - name: t\n    path: reversal.jsonl\n    scorers: [{name: exact_match}]\n    pass_k: [4]'
 bad "would all be the same" $'tasks:\n  - name: t\n    path: reversal.jsonl\n    scorers: [{name: exact_match}]\n    samples: 3'
 bad "has no scorers" $'tasks:\n  - name: t\n    path: reversal.jsonl'
+bad "tasks\[0\].environment.tool_format: tool_format is only read by environment calculator or tools" \
+  $'tasks:\n  - name: t\n    path: reversal.jsonl\n    environment: {name: guess_number, tool_format: hermes}'
+bad "environment 'tools' adds no reward" $'tasks:\n  - name: t\n    path: reversal.jsonl\n    environment: {name: tools, tools: [{name: calculator}]}'
 echo "eval ok"
