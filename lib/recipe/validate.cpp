@@ -54,6 +54,41 @@ void check_async(const algo::GrpoOptions& g, const Refuse& refuse) {
            fmt::format("clip_min {} is not below clip_max {}", c.clip_min, c.clip_max));
 }
 
+// trainer.eval and the held-out data: each option only where an evaluation reads it.
+void check_eval(const Recipe& r, const Refuse& refuse) {
+  const data::DataOptions dd;
+  const train::EvalOptions de;
+  const auto& d = r.data;
+  const auto& ev = r.trainer.eval;
+  if (!d.eval_sources.empty() && d.eval_fraction != dd.eval_fraction)
+    refuse({"data", "eval_fraction"}, "eval_fraction holds out part of the training sources; data.eval_sources is "
+                                      "the held-out set (the training sources are then all trained on)");
+  const bool held_out = !d.eval_sources.empty() || d.eval_fraction > 0;
+  if (!held_out && d.max_eval_records != dd.max_eval_records)
+    refuse({"data", "max_eval_records"}, "max_eval_records caps the held-out records; there are none (set "
+                                         "data.eval_fraction > 0 or data.eval_sources)");
+  if (!held_out && ev.tasks.empty())
+    for (auto [key, set] : {std::pair<const char*, bool>{"every", ev.every != de.every},
+                            {"max_batches", ev.max_batches != de.max_batches}, {"generate", ev.generate}})
+      if (set)
+        refuse({"trainer", "eval", key}, fmt::format("trainer.eval.{} needs something to evaluate: there is no held-out "
+                                                     "data (data.eval_fraction is 0, no data.eval_sources) and no "
+                                                     "trainer.eval.tasks", key));
+  if (!held_out && ev.max_batches != de.max_batches)
+    refuse({"trainer", "eval", "max_batches"}, "max_batches limits the held-out batches; there is no held-out data "
+                                               "(trainer.eval.tasks run whole)");
+  // eval.generate answers held-out records that have a prompt and an answer.
+  const auto& srcs = d.eval_sources.empty() ? d.sources : d.eval_sources;
+  const bool answers = std::any_of(srcs.begin(), srcs.end(), [](const data::SourceOptions& s) {
+    return s.format == data::Format::Chat || s.format == data::Format::PromptCompletion ||
+           s.format == data::Format::Preference || s.format == data::Format::Unpaired;
+  });
+  if (held_out && ev.generate && !answers)
+    refuse({"trainer", "eval", "generate"},
+           "eval.generate greedy-generates the answers of held-out records; none of the held-out sources has a "
+           "prompt and an answer (formats chat, prompt_completion, preference, unpaired)");
+}
+
 // Options that only some modes read: a value other than the default under a mode that ignores it is
 // refused (a recipe key is honoured or refused, never accepted and ignored). Compared with the
 // defaults, not with what the file spelled, so a run directory's fully resolved recipe passes.
@@ -79,6 +114,19 @@ void check_applicable(const Recipe& r, const Node& source) {
     refuse({"model", "head", "num_labels"}, fmt::format("token classification needs at least 2 classes (got {}); a "
                                                         "one-output token head is PPO's critic (algorithm.grpo.critic)",
                                                         r.model.head.num_labels));
+  check_eval(r, refuse);
+  const train::TrainerOptions td;
+  if (r.trainer.max_steps > 0 && r.trainer.epochs != td.epochs)
+    refuse({"trainer", "epochs"}, fmt::format("epochs is read when max_steps is 0; max_steps {} ends the run (the data "
+                                              "repeats as often as it needs)", r.trainer.max_steps));
+  for (size_t i = 0; i < r.data.sources.size(); ++i)
+    if (r.trainer.max_steps > 0 && r.data.sources[i].epochs != data::SourceOptions{}.epochs)
+      refuse({"data", "sources", std::to_string(i), "epochs"},
+             fmt::format("a source's epochs bound its passes when trainer.max_steps is 0; max_steps {} ends the run "
+                         "(sources repeat as often as they need, in the mixture's weights)", r.trainer.max_steps));
+  if (!r.trainer.eval.generate && r.trainer.eval.max_new_tokens != td.eval.max_new_tokens)
+    refuse({"trainer", "eval", "max_new_tokens"}, "max_new_tokens limits eval.generate's answers; trainer.eval.generate "
+                                                  "is false");
   if (r.model.lora && r.model.lora->merge_on_export && !r.checkpoint.save_final_hf)
     refuse({"model", "lora", "merge_on_export"}, "merge_on_export merges the adapters into the final HF export; "
                                                  "checkpoint.save_final_hf is false (no export)");
@@ -160,11 +208,10 @@ void check_applicable(const Recipe& r, const Node& source) {
     check_async(g, refuse);
     for (size_t i = 0; i < g.rewards.size(); ++i) {
       const algo::RewardOptions rd, &w = g.rewards[i];
-      const std::string key = fmt::format("algorithm.grpo.rewards[{}]", i);
       auto only = [&](bool used, bool set, const char* field, const char* users) {
         if (!used && set)
-          fail_at(Location{"", 0, 0, key + "." + field}, "{} is only read by reward {} (this reward is '{}')", field,
-                  users, w.name);
+          fail_at(where(source, {"algorithm", "grpo", "rewards", std::to_string(i), field}),
+                  "{} is only read by reward {} (this reward is '{}')", field, users, w.name);
       };
       const std::string& n = w.name;
       only(n == "regex", w.pattern != rd.pattern, "pattern", "regex");

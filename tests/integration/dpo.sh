@@ -68,7 +68,8 @@ head -n 20 examples/dpo/train.jsonl > "$bad"
 echo '{"prompt": [{"role": "user", "content": "Reverse the digits: 123"}], "chosen": [{"role": "assistant", "content": "321"}], "rejected": [{"role": "assistant", "content": "321"}]}' >> "$bad"
 echo '{"chosen": [{"role": "user", "content": "Reverse the digits: 12"}, {"role": "assistant", "content": "21"}], "rejected": [{"role": "user", "content": "Reverse the digits: 13"}, {"role": "assistant", "content": "12"}]}' >> "$bad"
 head -n 60 examples/dpo/train.jsonl | tail -n 40 >> "$bad"
-badrun=(--set 'data.sources=[{name: bad, path: '"$bad"', format: preference}]' --set data.eval_fraction=0 --set trainer.max_steps=2
+badrun=(--set 'data.sources=[{name: bad, path: '"$bad"', format: preference}]' --set data.eval_fraction=0 --set data.max_eval_records=0
+        --set trainer.eval.every=0 --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set trainer.max_steps=2
         --set trainer.global_batch_tokens=256 --set schedule.warmup_steps=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false --set checkpoint.save_final=false)
 set +e
 "$POSTTRAIN" run "$recipe" "${common[@]}" "${badrun[@]}" --set run.name=bad > "$tmp/bad.log" 2>&1

@@ -40,7 +40,7 @@ with open(f"{sys.argv[2]}/masked.jsonl", "w") as m, open(f"{sys.argv[2]}/weighte
         d.write(json.dumps({"ids": r["ids"], "weights": [2.0] * n}) + "\n")
 PY
 wrun() {  # NAME DATA
-  "$POSTTRAIN" run "$recipe" --set run.output_dir="$tmp" --set run.name="$1" "${short[@]}" --set data.eval_fraction=0 \
+  "$POSTTRAIN" run "$recipe" --set run.output_dir="$tmp" --set run.name="$1" "${short[@]}" --set data.eval_fraction=0 --set data.max_eval_records=0 \
     --set "data.sources=[{name: sessions, path: '$2', format: token_ids}]" > "$tmp/$1.log" 2>&1 || { cat "$tmp/$1.log"; fail "weights run $1"; }
 }
 wrun w-masked "$tmp/masked.jsonl"
@@ -59,5 +59,5 @@ assert len(m) == len(w) == len(p) == len(d) == 8
 assert rel(m, w) < 1e-5 and rel(p, d) < 1e-5
 assert rel(m, p) > 1e-3  # the masks matter
 PY
-resume_check w-resume "$recipe" loss --set run.output_dir="$tmp" --set data.eval_fraction=0 \
+resume_check w-resume "$recipe" loss --set run.output_dir="$tmp" --set data.eval_fraction=0 --set data.max_eval_records=0 \
   --set "data.sources=[{name: sessions, path: '$tmp/weighted.jsonl', format: token_ids}]"
