@@ -8,7 +8,7 @@ using nlohmann::json;
 
 Loader::Loader(const DataSet& ds, DocStream::Split split, const LoaderOptions& opts, const json* restore)
     : opts_(opts),
-      stream_(ds, split),
+      stream_(ds, split, opts.only_source),
       packer_(stream_, ds.options().seq_len, ds.options().packing, ds.options().pack_window, opts.pad_id) {
   PT_CHECK(opts.world >= 1 && opts.rank >= 0 && opts.rank < opts.world, "loader: bad rank {} of {}", opts.rank, opts.world);
   PT_CHECK(opts.rows_per_step % opts.world == 0, "loader: {} rows per step do not divide over {} ranks",

@@ -38,6 +38,7 @@ struct LoaderOptions {
   int prefetch_steps = 2;  // 0 = produce on the caller's thread
   int32_t pad_id = 0;
   bool drop_last = true;   // false (evaluation): a final partial step is returned
+  int only_source = -1;    // evaluation: one held-out source's records only
 };
 
 class Loader {

@@ -129,16 +129,21 @@ SourceStats SourceStats::from_json(const json& j) {
   return s;
 }
 
-DocStream::DocStream(const DataSet& ds, Split split)
-    : ds_(ds), split_(split), sources_(split == Split::Train ? &ds.train_sources() : &ds.eval_sources()) {
+DocStream::DocStream(const DataSet& ds, Split split, int only_source)
+    : ds_(ds), split_(split), only_source_(only_source),
+      sources_(split == Split::Train ? &ds.train_sources() : &ds.eval_sources()) {
+  PT_CHECK(only_source < 0 || (split == Split::Eval && static_cast<size_t>(only_source) < sources_->size()),
+           "DocStream: source {} of {} (one source is an evaluation's choice)", only_source, sources_->size());
   cursors_.resize(sources_->size());
   stats_.resize(sources_->size());
+  gave_in_epoch_.assign(sources_->size(), false);
   perm_.assign(sources_->size(), {-1, {}});
 }
 
 bool DocStream::exhausted(size_t s) const {
   const auto& src = (*sources_)[s];
-  if (split_ == Split::Eval) return cursors_[s].pos >= src.eval.size();
+  if (split_ == Split::Eval)
+    return cursors_[s].pos >= src.eval.size() || (only_source_ >= 0 && s != static_cast<size_t>(only_source_));
   return src.train.empty() || cursors_[s].epoch >= static_cast<uint32_t>(src.opts.epochs * ds_.epochs());
 }
 
@@ -319,30 +324,54 @@ std::optional<Unit> DocStream::next() {
     Cursor& c = cursors_[*s];
     uint32_t record = record_at(*s, c);
     // Training cursors wrap into the next epoch; eval cursors simply run out (exhausted()).
-    if (++c.pos >= (*sources_)[*s].train.size() && split_ == Split::Train) {
+    const bool last_of_epoch = ++c.pos >= (*sources_)[*s].train.size() && split_ == Split::Train;
+    if (last_of_epoch) {
       ++c.epoch;
       c.pos = 0;
     }
-    if (known_bad_.count({static_cast<uint32_t>(*s), record})) continue;
-    Encoded enc;
-    try {
-      enc = encode(*s, record);
-    } catch (const BadRecord& e) {
-      known_bad_.insert({static_cast<uint32_t>(*s), record});
-      ++stats_[*s].bad;
-      ++bad_total_;
-      if (ds_.options().on_bad_record == BadRecords::Error)
-        throw BadRecord(std::string(e.what()) + "\n(set data.on_bad_record: skip to skip such records)");
-      if (bad_total_ > static_cast<uint64_t>(ds_.options().max_bad_records))
-        fail("{}\n{} bad records exceed data.max_bad_records = {}", e.what(), bad_total_, ds_.options().max_bad_records);
-      log::warn("skipping bad record ({} so far): {}", bad_total_, e.what());
-      continue;
-    }
-    count(*s, enc);
-    if (enc.units.empty()) continue;
-    for (size_t i = 1; i < enc.units.size(); ++i) pending_.push_back(std::move(enc.units[i]));
-    return std::move(enc.units[0]);
+    std::optional<Encoded> enc = encode_or_skip(*s, record);
+    if (enc) count(*s, *enc);
+    const bool gave = enc && !enc->units.empty();
+    if (gave) gave_in_epoch_[*s] = true;
+    if (last_of_epoch) end_epoch(*s);
+    if (!gave) continue;
+    for (size_t i = 1; i < enc->units.size(); ++i) pending_.push_back(std::move(enc->units[i]));
+    return std::move(enc->units[0]);
   }
+}
+
+std::optional<DocStream::Encoded> DocStream::encode_or_skip(size_t s, uint32_t record) {
+  if (known_bad_.count({static_cast<uint32_t>(s), record})) return std::nullopt;
+  try {
+    return encode(s, record);
+  } catch (const BadRecord& e) {
+    known_bad_.insert({static_cast<uint32_t>(s), record});
+    ++stats_[s].bad;
+    ++bad_total_;
+    if (ds_.options().on_bad_record == BadRecords::Error)
+      throw BadRecord(std::string(e.what()) + "\n(set data.on_bad_record: skip to skip such records)");
+    if (bad_total_ > static_cast<uint64_t>(ds_.options().max_bad_records))
+      fail("{}\n{} bad records exceed data.max_bad_records = {}", e.what(), bad_total_, ds_.options().max_bad_records);
+    log::warn("skipping bad record ({} so far): {}", bad_total_, e.what());
+    return std::nullopt;
+  }
+}
+
+// A whole pass over a source that gave nothing (every record dropped or bad) would repeat forever:
+// the run stops, naming the source and why.
+void DocStream::end_epoch(size_t s) {
+  if (!gave_in_epoch_[s]) {
+    const auto& src = (*sources_)[s];
+    const auto& st = stats_[s];
+    std::string others;
+    for (const char* t : {"left", "right", "split"})
+      if (std::string(t) != recipe::enum_name(src.opts.truncation)) others += others.empty() ? t : std::string(" or ") + t;
+    fail("{} ('{}'): a whole pass over its {} training records gave nothing to train on (records dropped so far as "
+         "longer than data.seq_len = {} under truncation {}: {}; bad: {}); raise data.seq_len or set {}.truncation: {}",
+         src.key, src.opts.name, src.train.size(), ds_.options().seq_len, recipe::enum_name(src.opts.truncation),
+         st.dropped, st.bad, src.key, others);
+  }
+  gave_in_epoch_[s] = false;
 }
 
 json DocStream::state() const {
@@ -367,6 +396,7 @@ void DocStream::restore(const json& j) {
                 "continues with the new order, so it is not a bit-exact continuation of the saved run",
                 src.key);
   if (j.at("cursors").size() != cursors_.size()) fail("data state has {} sources, the recipe {}", j.at("cursors").size(), cursors_.size());
+  gave_in_epoch_.assign(cursors_.size(), true);  // the current passes began before the checkpoint
   mix_counter_ = j.at("mix_counter");
   bad_total_ = j.at("bad_total");
   for (size_t i = 0; i < cursors_.size(); ++i) {

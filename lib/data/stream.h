@@ -78,7 +78,8 @@ struct SourceStats {
 class DocStream {
  public:
   enum class Split { Train, Eval };
-  DocStream(const DataSet& ds, Split split);
+  // only_source >= 0 (evaluation): the held-out records of that source alone.
+  DocStream(const DataSet& ds, Split split, int only_source = -1);
   std::optional<Unit> next();
   Unit materialize(const UnitRef& ref) const;  // re-encodes a unit handed out earlier
 
@@ -105,13 +106,18 @@ class DocStream {
     std::string where;
   };
   Encoded encode(size_t s, uint32_t record) const;
+  // encode(), or nullopt for a bad record (skipped and counted under on_bad_record: skip, else thrown).
+  std::optional<Encoded> encode_or_skip(size_t s, uint32_t record);
+  void end_epoch(size_t s);
   void count(size_t s, const Encoded& e);
 
   const DataSet& ds_;
   Split split_;
+  int only_source_ = -1;
   const std::vector<SourceData>* sources_;
   std::vector<Cursor> cursors_;
   std::vector<SourceStats> stats_;
+  std::vector<bool> gave_in_epoch_;  // per source: a unit came out of the current training pass
   uint64_t mix_counter_ = 0;
   uint64_t bad_total_ = 0;
   std::deque<Unit> pending_;  // remaining pieces of the record split last (kept encoded)

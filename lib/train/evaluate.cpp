@@ -49,6 +49,10 @@ Evaluator::Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model:
     for (const auto& t : tasks_.tasks) task_items_.push_back(eval::read_items(t, *data_->tokenizer()));
   }
   enabled_ = data_->num_eval_records() > 0 || !tasks_.tasks.empty();
+  const auto& srcs = data_->eval_sources();
+  for (size_t s = 0; s < srcs.size(); ++s)
+    if (!srcs[s].eval.empty()) per_source_.push_back(s);
+  if (per_source_.size() < 2 && data_->options().eval_sources.empty()) per_source_.clear();
 }
 
 Scalars Evaluator::run_tasks() {
@@ -64,14 +68,14 @@ Scalars Evaluator::run_tasks() {
   return out;
 }
 
-Scalars Evaluator::run() {
-  at::NoGradGuard ng;
-  model_->train(false);
+// The algorithm's metrics over held-out records (one source's when only_source >= 0), as `prefix`NAME.
+Scalars Evaluator::held_out(int only_source, const std::string& prefix) {
   Scalars out;
   data::LoaderOptions lo;
   lo.rows_per_step = rows_per_batch_;
   lo.prefetch_steps = 0;
   lo.drop_last = false;
+  lo.only_source = only_source;
   data::Loader loader(*data_, data::DocStream::Split::Eval, lo);
   // Per metric: summed values and summed denominators over all eval batches.
   std::vector<std::string> names;
@@ -100,10 +104,27 @@ Scalars Evaluator::run() {
   }
   for (const auto& n : names) {
     const auto& [sum, den] = acc[n];
-    out.emplace_back("eval/" + n, den > 0 ? sum / den : 0.0);
-    if (n == "loss" && algorithm_->loss_is_token_nll()) out.emplace_back("eval/perplexity", std::exp(sum / den));
+    out.emplace_back(prefix + n, den > 0 ? sum / den : 0.0);
+    if (n == "loss" && algorithm_->loss_is_token_nll()) out.emplace_back(prefix + "perplexity", std::exp(sum / den));
   }
-  if (trained > 0) out.emplace_back("eval/tokens", static_cast<double>(trained));
+  if (trained > 0) out.emplace_back(prefix + "tokens", static_cast<double>(trained));
+  return out;
+}
+
+Scalars Evaluator::run() {
+  at::NoGradGuard ng;
+  model_->train(false);
+  Scalars out = held_out(-1, "eval/");
+  // Per held-out source (eval/NAME/METRIC) when the held-out records come from several sources or
+  // from data.eval_sources; one source's metrics are the whole split's (not computed twice).
+  for (size_t k = 0; k < per_source_.size(); ++k) {
+    const std::string prefix = "eval/" + data_->eval_sources()[per_source_[k]].opts.name + "/";
+    if (per_source_.size() == 1) {
+      for (size_t i = 0, n = out.size(); i < n; ++i) out.emplace_back(prefix + out[i].first.substr(5), out[i].second);
+      continue;
+    }
+    for (auto& m : held_out(static_cast<int>(per_source_[k]), prefix)) out.push_back(std::move(m));
+  }
   if (opts_.generate && !gen_.empty()) {
     const auto* tok = data_->tokenizer();
     // Greedy answers from the generation engine (KV cache, continuous batching) on the live weights.

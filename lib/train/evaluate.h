@@ -1,6 +1,7 @@
 #pragma once
 // Held-out evaluation: the algorithm's own metrics over the eval split (SFT: loss and perplexity;
-// DPO: reward accuracy and margins; distillation: KL), and optionally exact-match accuracy of greedy
+// DPO: reward accuracy and margins; distillation: KL) — and per held-out source, as eval/NAME/METRIC,
+// when there are several or they are data.eval_sources — and optionally exact-match accuracy of greedy
 // generations against the reference answers, and optionally a `posttrain eval` task file run with
 // the same code as that command (eval/TASK/METRIC). The Evaluator decides its own cadence.
 #include <string>
@@ -37,6 +38,7 @@ class Evaluator {
 
  private:
   Scalars run_tasks();
+  Scalars held_out(int only_source, const std::string& prefix);
 
   EvalOptions opts_;
   algo::Algorithm* algorithm_;
@@ -48,6 +50,7 @@ class Evaluator {
   eval::EvalTasks tasks_;                         // trainer.eval.tasks
   std::vector<std::vector<eval::Item>> task_items_;
   bool enabled_;
+  std::vector<size_t> per_source_;  // held-out sources reported on their own (eval/NAME/METRIC)
 };
 
 }  // namespace pt::train

@@ -9,6 +9,7 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 source tests/integration/lib/common.sh
 sft_base base 80
 head -n 200 examples/quickstart/train.jsonl > "$tmp/half.jsonl"
+tail -n 200 examples/quickstart/train.jsonl > "$tmp/tail.jsonl"
 # Another tokenizer directory: the quickstart's with a chat template that renders roles differently.
 cp -r examples/quickstart/tokenizer "$tmp/tokenizer2"
 "$PT_PYTHON" - "$tmp/tokenizer2/tokenizer_config.json" <<'PY'

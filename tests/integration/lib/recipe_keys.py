@@ -61,6 +61,7 @@ def refused(base, *sets, pattern):
 
 
 
+EVAL_SOURCE = [f"data.eval_sources=[{{path: {Q}/train.jsonl, name: addition}}]", "data.eval_fraction=0"]
 TWO_SOURCES = f"data.sources=[{{path: {Q}/train.jsonl, name: a}}, {{path: {TMP}/half.jsonl, name: b}}]"
 
 
@@ -124,10 +125,9 @@ KEYS = {
                               refused("sft", "data.sources[0].epochs=2", pattern="epochs")],
     "data.sources[].fields": [see("classify.sh", r"fields: \{label: sevens\}"),
                               see("unit/data/test_data_formats.cpp", r"fields")],
-    "data.sources[].truncation": [run("sft", "data.seq_len=32", "data.sources[0].truncation=left")],
-    "data.eval_sources[].path": [run("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl}}]", "data.eval_fraction=0")],
-    "data.eval_sources[].name": [run("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl, name: held}}]",
-                                     "data.eval_fraction=0", part="metrics")],
+    "data.sources[].truncation": [run("sft", "data.sources[0].truncation=left", vs=["data.seq_len=16"])],
+    "data.eval_sources[].path": [run("sft", f"data.eval_sources[0].path={TMP}/tail.jsonl", vs=EVAL_SOURCE)],
+    "data.eval_sources[].name": [run("sft", "data.eval_sources[0].name=held", vs=EVAL_SOURCE)],
     "data.eval_sources[].format": [refused("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl, format: preference}}]",
                                            "data.eval_fraction=0", pattern="preference")],
     "data.eval_sources[].weight": [refused("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl, weight: 2}}]",
@@ -135,8 +135,8 @@ KEYS = {
     "data.eval_sources[].epochs": [refused("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl, epochs: 2}}]",
                                            "data.eval_fraction=0", pattern="epochs")],
     "data.eval_sources[].fields": [see("unit/data/test_data_formats.cpp", r"fields")],  # the same record encoder
-    "data.eval_sources[].truncation": [run("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl, truncation: left}}]",
-                                           "data.eval_fraction=0", "data.seq_len=32")],
+    "data.eval_sources[].truncation": [run("sft", "data.eval_sources[0].truncation=left",
+                                           vs=EVAL_SOURCE + ["data.seq_len=16"])],
     "data.eval_fraction": [run("sft", "data.eval_fraction=0.2")],
     "data.max_eval_records": [run("sft", "data.max_eval_records=4")],
     "data.seq_len": [run("sft", "data.seq_len=128")],

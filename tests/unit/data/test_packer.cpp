@@ -227,15 +227,20 @@ TEST_CASE("truncation policies are applied and counted", "[data][packer][truncat
     o.shuffle = false;
     DataSet ds(o, &testing::qwen3(), {}, 1);
     DocStream st(ds, DocStream::Split::Train);
+    INFO("policy " << int(policy));
+    if (policy == Truncation::Drop) {
+      // Every record dropped: a pass that gives nothing stops the stream (it would repeat forever).
+      CHECK_THROWS_WITH(st.next(), Catch::Contains("data.sources[0]") && Catch::Contains("gave nothing to train on") &&
+                                       Catch::Contains("under truncation drop: 2") &&
+                                       Catch::Contains("left or right or split"));
+      continue;
+    }
     std::vector<Unit> units;
     while (auto u = st.next()) units.push_back(std::move(*u));
     const auto& stats = st.stats()[0];
     for (const auto& u : units) CHECK(u.ex.size() <= 32u);
-    INFO("policy " << int(policy));
     switch (policy) {
       case Truncation::Drop:
-        CHECK(units.empty());
-        CHECK(stats.dropped == 2);
         break;
       case Truncation::Left:
         // Keeps the answer of the long question; the long answer keeps its end.
