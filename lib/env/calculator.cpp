@@ -48,14 +48,8 @@ class Calculator : public Environment {
   }
 
   Observation step(uint64_t episode, const AssistantTurn& turn) override {
-    Observation o;
-    const ToolBox::Answer a = tools_.answer(turn.text_raw, episode);
-    o.tool_calls_ok = a.ok;
-    o.tool_calls_failed = a.failed;
-    if (a.called()) {
-      o.messages = a.messages;
-      return o;
-    }
+    Observation o = tool_turn(tools_, episode, turn);
+    if (!o.done) return o;
     double answer;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -63,7 +57,6 @@ class Calculator : public Environment {
     }
     const double got = rl::last_number(rl::extract_answer(turn.text));
     o.reward = !std::isnan(got) && std::abs(got - answer) <= 1e-6 * std::max(1.0, std::abs(answer)) ? 1.0 : 0.0;
-    o.done = true;
     return o;
   }
 

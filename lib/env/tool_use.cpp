@@ -22,15 +22,7 @@ class ToolUse : public Environment {
     return op;
   }
 
-  Observation step(uint64_t episode, const AssistantTurn& turn) override {
-    Observation o;
-    const ToolBox::Answer a = tools_.answer(turn.text_raw, episode);
-    o.tool_calls_ok = a.ok;
-    o.tool_calls_failed = a.failed;
-    o.messages = a.messages;
-    o.done = !a.called();
-    return o;
-  }
+  Observation step(uint64_t episode, const AssistantTurn& turn) override { return tool_turn(tools_, episode, turn); }
 
   Messages tools() const override { return tools_.schemas(); }
   void close(uint64_t episode) override { tools_.close(episode); }

@@ -67,6 +67,16 @@ std::string ToolBox::run(const ToolCall& call, uint64_t episode) const {
   throw std::invalid_argument(fmt::format("unknown tool '{}' (tools: {})", call.name, known));
 }
 
+Observation tool_turn(const ToolBox& box, uint64_t episode, const AssistantTurn& turn) {
+  Observation o;
+  ToolBox::Answer a = box.answer(turn.text_raw, episode);
+  o.tool_calls_ok = a.ok;
+  o.tool_calls_failed = a.failed;
+  o.done = !a.called();
+  o.messages = std::move(a.messages);
+  return o;
+}
+
 void ToolBox::close(uint64_t episode) const {
   for (const auto& t : tools_)
     if (t.close) t.close(episode);

@@ -47,6 +47,10 @@ class ToolBox {
   algo::ToolFormat format_;
 };
 
+// A turn of a tool-using episode: its calls answered as `tool` messages and counted; a turn with no
+// call is the final answer (done, no reward: the caller scores it).
+Observation tool_turn(const ToolBox& box, uint64_t episode, const AssistantTurn& turn);
+
 // Arguments against a tool's schema (required properties, JSON types of the declared ones): "" = fine.
 std::string check_arguments(const nlohmann::ordered_json& schema, const nlohmann::json& args);
 

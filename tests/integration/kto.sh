@@ -12,14 +12,7 @@ set -euo pipefail
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 source tests/integration/lib/common.sh
 sft_base base 80
-"$PT_PYTHON" - examples/dpo/train.jsonl "$tmp/kto.jsonl" <<'PY'
-import json, sys
-with open(sys.argv[2], "w") as f:
-    for line in open(sys.argv[1]):
-        r = json.loads(line)
-        f.write(json.dumps({"prompt": r["prompt"], "completion": r["chosen"], "label": True}) + "\n")
-        f.write(json.dumps({"prompt": r["prompt"], "completion": r["rejected"], "label": False}) + "\n")
-PY
+kto_records "$tmp/kto.jsonl"
 recipe=examples/dpo/recipe.yaml
 common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set 'algorithm={name: kto, kto: {beta: 0.5}}'
         --set "data.sources=[{name: kto, path: $tmp/kto.jsonl, format: unpaired}]")

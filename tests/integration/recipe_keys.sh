@@ -20,14 +20,7 @@ c["chat_template"] = c["chat_template"].replace("<|im_start|>", "<|im_start|>#")
 json.dump(c, open(sys.argv[1], "w"))
 PY
 # KTO's unpaired records from the DPO example's pairs.
-"$PT_PYTHON" - examples/dpo/train.jsonl "$tmp/kto.jsonl" <<'PY'
-import json, sys
-with open(sys.argv[2], "w") as f:
-    for line in open(sys.argv[1]):
-        r = json.loads(line)
-        f.write(json.dumps({"prompt": r["prompt"], "completion": r["chosen"], "label": True}) + "\n")
-        f.write(json.dumps({"prompt": r["prompt"], "completion": r["rejected"], "label": False}) + "\n")
-PY
+kto_records "$tmp/kto.jsonl"
 # The reward-model base (model.init: a fresh model with a score head), 3 steps.
 "$POSTTRAIN" run examples/reward_model/base.yaml --set run.output_dir="$tmp" --set run.name=rm-base --set trainer.max_steps=3 --set schedule.warmup_steps=1 \
   --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false > "$tmp/rm-base.log" 2>&1 ||

@@ -101,3 +101,16 @@ if len(vl) >= 10:
     print(f"{sys.argv[2]}: critic value loss, mean of the first 5 logged steps {sum(vl[:5]) / 5:.4f}, of the last 5 {sum(vl[-5:]) / 5:.4f}")
 PY
 }
+
+# KTO's unpaired records from the DPO example's pairs (chosen = desirable, rejected = not).
+#   kto_records OUT
+kto_records() {
+  "$PT_PYTHON" - examples/dpo/train.jsonl "$1" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as f:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        f.write(json.dumps({"prompt": r["prompt"], "completion": r["chosen"], "label": True}) + "\n")
+        f.write(json.dumps({"prompt": r["prompt"], "completion": r["rejected"], "label": False}) + "\n")
+PY
+}

@@ -125,7 +125,8 @@ KEYS = {
                               refused("sft", "data.sources[0].epochs=2", pattern="epochs")],
     "data.sources[].fields": [see("classify.sh", r"fields: \{label: sevens\}"),
                               see("unit/data/test_data_formats.cpp", r"fields")],
-    "data.sources[].truncation": [run("sft", "data.sources[0].truncation=left", vs=["data.seq_len=16"])],
+    "data.sources[].truncation": [run("sft", "data.sources[0].truncation=split",
+                                      vs=["data.seq_len=16", "data.sources[0].truncation=left"])],
     "data.eval_sources[].path": [run("sft", f"data.eval_sources[0].path={TMP}/tail.jsonl", vs=EVAL_SOURCE)],
     "data.eval_sources[].name": [run("sft", "data.eval_sources[0].name=held", vs=EVAL_SOURCE)],
     "data.eval_sources[].format": [refused("sft", f"data.eval_sources=[{{path: {Q}/train.jsonl, format: preference}}]",
@@ -136,7 +137,7 @@ KEYS = {
                                            "data.eval_fraction=0", pattern="epochs")],
     "data.eval_sources[].fields": [see("unit/data/test_data_formats.cpp", r"fields")],  # the same record encoder
     "data.eval_sources[].truncation": [run("sft", "data.eval_sources[0].truncation=left",
-                                           vs=EVAL_SOURCE + ["data.seq_len=16"])],
+                                           vs=EVAL_SOURCE + ["data.seq_len=16", "data.sources[0].truncation=left"])],
     "data.eval_fraction": [run("sft", "data.eval_fraction=0.2")],
     "data.max_eval_records": [run("sft", "data.max_eval_records=4")],
     "data.seq_len": [run("sft", "data.seq_len=128")],
