@@ -31,7 +31,7 @@ print(f"model: {sum(p.numel() for p in m.parameters()) / 1e6:.1f}M parameters, "
 PY
 args=(--set model.path="$tmp/model" --set tokenizer.path="$ROOT/examples/quickstart/tokenizer" --set run.output_dir="$tmp/runs"
       --set trainer.max_steps=2 --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false
-      --set trainer.eval.generate=false --set checkpoint.save_final=false --set checkpoint.save_final_hf=false
+      --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set checkpoint.save_final=false --set checkpoint.save_final_hf=false
       --set schedule.warmup_steps=1 --set data.seq_len=128 --set trainer.global_batch_tokens=$((128 * N))
       --set trainer.micro_batch_tokens=128)
 run() {  # NAME ARGS...

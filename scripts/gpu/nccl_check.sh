@@ -21,7 +21,7 @@ source "$ROOT/scripts/python.env"
 gpus=$(nvidia-smi -L | wc -l)
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 args=(--set run.output_dir="$tmp" --set trainer.max_steps="${STEPS:-20}" --set trainer.eval.every=0
-      --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2
+      --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set logging.every=1 --set schedule.warmup_steps=2
       --set parallel.device=cuda --set parallel.backend=nccl --set trainer.precision=fp32 --set parallel.timeout_s=300)
 failed=0
 run() {  # NAME RANKS ARGS...

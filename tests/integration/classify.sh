@@ -31,7 +31,7 @@ with open(f"{sys.argv[1]}/data.jsonl", "w") as f:
         s = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 6)))
         f.write(json.dumps({"text": f"Digits: {s}", "label": int("7" in s), "sevens": s.count("7")}) + "\n")
 PY
-args=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false
+args=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64
       --set "data.sources=[{name: has7, path: $tmp/data.jsonl, format: classification}]")
 "$POSTTRAIN" run examples/quickstart/recipe.yaml "${args[@]}" --set run.name=cls --set trainer.max_steps=60 --set trainer.eval.every=20 \
   --set 'model.head={type: sequence_classification, num_labels: 2}' > "$tmp/cls.log" 2>&1 || { cat "$tmp/cls.log"; fail "classify run"; }
@@ -61,7 +61,7 @@ with open(f"{sys.argv[1]}/tags.jsonl", "w") as f:
         ids = [rng.randrange(3, 300) for _ in range(rng.randint(6, 24))]
         f.write(json.dumps({"ids": ids, "tags": [-100] + [p % 3 for p in ids[:-1]]}) + "\n")
 PY
-targs=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false
+targs=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64
        --set "data.sources=[{name: tags, path: $tmp/tags.jsonl, format: token_classification, fields: {labels: tags}}]"
        --set 'model.head={type: token_classification, num_labels: 3}')
 "$POSTTRAIN" run examples/quickstart/recipe.yaml "${targs[@]}" --set run.name=tok --set trainer.max_steps=80 --set trainer.eval.every=40 \
@@ -82,7 +82,7 @@ with open(f"{sys.argv[1]}/proj.jsonl", "w") as f:
         ids = [rng.randrange(3, 60) for _ in range(rng.randint(6, 24))]
         f.write(json.dumps({"ids": ids, "labels": [-100] + [(p * 37 + 11) % 1000 for p in ids[:-1]]}) + "\n")
 PY
-pargs=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false
+pargs=(--set run.output_dir="$tmp" --set algorithm.name=classify --set data.seq_len=64 --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64
        --set "data.sources=[{name: proj, path: $tmp/proj.jsonl, format: token_classification}]"
        --set 'model.head={type: projection, num_labels: 1000}')
 "$POSTTRAIN" run examples/quickstart/recipe.yaml "${pargs[@]}" --set run.name=proj --set trainer.max_steps=120 --set trainer.eval.every=60 \

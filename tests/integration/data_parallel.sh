@@ -16,7 +16,7 @@ recipe=examples/quickstart/recipe.yaml
 mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
 # Small buckets: several per model, so their order across ranks is exercised.
 common=(--set run.output_dir="$tmp" --set trainer.max_steps=8 --set checkpoint.every=4 --set checkpoint.keep_last=3
-        --set trainer.eval.every=0 --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2
+        --set trainer.eval.every=0 --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set logging.every=1 --set schedule.warmup_steps=2
         --set parallel.bucket_mb=0.25)
 fsdp=(--set parallel.strategy=fsdp)
 fail() { echo "FAIL: $*"; exit 1; }

@@ -19,7 +19,7 @@ outside=$(grep "=> /" "$tmp/ldd.txt" | grep -v "$tmp/moved/" | grep -vE "/lib(64
 echo "installed prefix ($(du -sh "$tmp/moved" | cut -f1)) moved and started with an empty environment: $(head -1 "$tmp/version.txt")"
 recipe="$tmp/moved/share/posttrain/examples/quickstart/recipe.yaml"
 args=(--set run.output_dir="$tmp/runs" --set trainer.max_steps=4 --set trainer.eval.every=0
-      --set trainer.eval.generate=false --set schedule.warmup_steps=1)
+      --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set schedule.warmup_steps=1)
 (cd "$tmp" && "${clean[@]}" "$bin" run "$recipe" "${args[@]}" --set run.name=one) > "$tmp/one.log" 2>&1 \
   || { cat "$tmp/one.log"; fail "installed binary, 1 rank"; }
 grep -q "trained 4 steps" "$tmp/one.log" || fail "1 rank did not train"

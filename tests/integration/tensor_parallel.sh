@@ -32,7 +32,7 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
 qs=examples/quickstart
-common=(--set run.output_dir="$tmp" --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2
+common=(--set run.output_dir="$tmp" --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set logging.every=1 --set schedule.warmup_steps=2
         --set parallel.bucket_mb=0.25)
 long=(--set trainer.max_steps=8 --set checkpoint.every=4 --set checkpoint.keep_last=3 --set trainer.eval.every=0)
 short=(--set trainer.max_steps=6 --set checkpoint.every=0 --set checkpoint.save_final=false --set trainer.eval.every=3)

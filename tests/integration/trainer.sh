@@ -15,7 +15,7 @@ set -euo pipefail
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 recipe=examples/quickstart/recipe.yaml
 common=(--set run.output_dir="$tmp" --set trainer.max_steps=8 --set checkpoint.every=2 --set checkpoint.keep_last=2
-        --set trainer.eval.every=0 --set trainer.eval.generate=false --set logging.every=1 --set schedule.warmup_steps=2)
+        --set trainer.eval.every=0 --set trainer.eval.generate=false --set trainer.eval.max_new_tokens=64 --set logging.every=1 --set schedule.warmup_steps=2)
 losses() { "$PT_PYTHON" -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) for l in open(sys.argv[1]) if "loss" in json.loads(l)))' "$1"; }
 fail() { echo "FAIL: $*"; exit 1; }
 # Waits until RUN_DIR/metrics.jsonl has N lines (the run is training).
