@@ -447,6 +447,7 @@ std::optional<RecordEncoder::PromptAndAnswer> RecordEncoder::answer_of(const ord
 
 std::optional<RecordEncoder::PromptAndAnswer> RecordEncoder::prompt_and_answer(std::string_view line,
                                                                               const std::string& where) const {
+  if (!has_prompt_and_answer(format_)) return std::nullopt;
   const ordered_json rec = parse_record(line, where);
   PromptAndAnswer out;
   if (format_ == Format::Chat) {

@@ -9,6 +9,11 @@
 namespace pt::data {
 
 enum class Format { Chat, PromptCompletion, Preference, Unpaired, Prompts, TokenIds, Text, Classification, TokenClassification };
+// Formats whose records carry a prompt and a reference answer (RecordEncoder::prompt_and_answer;
+// what trainer.eval.generate answers).
+inline bool has_prompt_and_answer(Format f) {
+  return f == Format::Chat || f == Format::PromptCompletion || f == Format::Preference || f == Format::Unpaired;
+}
 enum class Truncation { Drop, Left, Right, Split };
 enum class BadRecords { Error, Skip };
 

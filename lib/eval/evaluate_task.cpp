@@ -49,12 +49,12 @@ std::vector<rl::RewardSample> reward_samples(const std::vector<Item>& items, con
 }
 
 // Each prompt's samples as episodes of the task's environment (null: single-turn completions).
-std::unique_ptr<rl::EpisodeStage> episode_stage(const EvalTask& task, const model::CausalLM& model,
+std::unique_ptr<rl::EpisodeStage> episode_stage(const EvalTask& task, const std::vector<int32_t>& end_of_turn,
                                                 const tok::HfTokenizer& tok, const std::string& template_label) {
   if (task.environment.name == "single_turn") return nullptr;
   env::ConversationSpec spec;
   spec.tok = &tok;
-  spec.end_of_turn = rl::end_of_turn_ids(model.config().eos_token_id, &tok);
+  spec.end_of_turn = end_of_turn;
   spec.label = template_label;
   spec.keep_sampled = task.environment.on_template_rewrite == algo::TemplateRewrite::KeepSampled;
   return std::make_unique<rl::EpisodeStage>(registry::make_environment(task.environment), task.environment, std::move(spec));
@@ -87,24 +87,16 @@ std::vector<gen::Request> requests(const EvalTask& task, const std::vector<Item>
   return reqs;
 }
 
-// Means over the episodes: turns, tool calls, length, and the fraction stopped for each reason.
+// Means over the episodes: environment reward, turns, tool calls, and the fraction stopped for each reason.
 void episode_means(const std::vector<rl::Episode>& episodes, const std::vector<gen::Completion>& outs, TaskResult& r) {
   if (episodes.empty()) return;
   const double n = static_cast<double>(episodes.size());
-  double turns = 0, ok = 0, failed = 0, env = 0;
-  std::vector<double> stops(rl::stop_reasons().size(), 0);
-  for (size_t i = 0; i < episodes.size(); ++i) {
-    turns += outs[i].turns;
-    ok += episodes[i].tool_calls_ok;
-    failed += episodes[i].tool_calls_failed;
-    env += episodes[i].env_reward;
-    for (size_t k = 0; k < stops.size(); ++k) stops[k] += episodes[i].stop == rl::stop_reasons()[k];
-  }
-  r.means.emplace_back("environment", env / n);
-  r.means.emplace_back("episode/turns", turns / n);
-  r.means.emplace_back("episode/tool_calls_ok", ok / n);
-  r.means.emplace_back("episode/tool_calls_failed", failed / n);
-  for (size_t k = 0; k < stops.size(); ++k) r.means.emplace_back("episode/stop_" + rl::stop_reasons()[k], stops[k] / n);
+  const rl::EpisodeTotals t = rl::sum_episodes(episodes, outs);
+  r.means.emplace_back("environment", t.env_reward / n);
+  r.means.emplace_back("episode/turns", t.turns / n);
+  r.means.emplace_back("episode/tool_calls_ok", t.tool_calls_ok / n);
+  r.means.emplace_back("episode/tool_calls_failed", t.tool_calls_failed / n);
+  for (size_t k = 0; k < t.stops.size(); ++k) r.means.emplace_back("episode/stop_" + rl::stop_reasons()[k], t.stops[k] / n);
 }
 
 }  // namespace
@@ -121,13 +113,10 @@ Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const 
     out.total = s.total;
   }
   if (episodes.empty()) return out;
-  // An episode's return, as GRPO's reward: the environment's plus the scorers' (when any scored);
-  // an episode the environment failed on has none.
+  // An episode's return, as GRPO's reward.
   std::vector<double> ret(episodes.size());
-  for (size_t i = 0; i < episodes.size(); ++i) {
-    const double scored = out.total.empty() || std::isnan(out.total[i]) ? 0.0 : out.total[i];
-    ret[i] = episodes[i].stop == "env_error" ? std::nan("") : episodes[i].env_reward + scored;
-  }
+  for (size_t i = 0; i < episodes.size(); ++i)
+    ret[i] = rl::episode_return(episodes[i], out.total.empty() ? std::nan("") : out.total[i]);
   out.labels.insert(out.labels.begin(), "return");
   out.scores.insert(out.scores.begin(), std::move(ret));
   return out;
@@ -135,10 +124,8 @@ Scored score_completions(const std::vector<algo::RewardOptions>& scorers, const 
 
 TaskResult run_task(model::CausalLM& model, const tok::HfTokenizer& tok, const EvalTask& task,
                     const std::vector<Item>& items, int64_t max_batch, const std::string& template_label) {
-  std::vector<int32_t> stops;
-  if (auto e = tok.eos_id()) stops.push_back(*e);
-  if (auto e = model.config().eos_token_id) stops.push_back(static_cast<int32_t>(*e));
-  const auto stage = episode_stage(task, model, tok, template_label);
+  const std::vector<int32_t> stops = rl::end_of_turn_ids(model.config().eos_token_id, &tok);
+  const auto stage = episode_stage(task, stops, tok, template_label);
   const auto reqs = requests(task, items, stops, stage.get());
   gen::EngineOptions eo;
   eo.max_batch = max_batch;

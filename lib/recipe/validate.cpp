@@ -68,8 +68,7 @@ void check_eval(const Recipe& r, const Refuse& refuse) {
     refuse({"data", "max_eval_records"}, "max_eval_records caps the held-out records; there are none (set "
                                          "data.eval_fraction > 0 or data.eval_sources)");
   if (!held_out && ev.tasks.empty())
-    for (auto [key, set] : {std::pair<const char*, bool>{"every", ev.every != de.every},
-                            {"max_batches", ev.max_batches != de.max_batches}, {"generate", ev.generate}})
+    for (auto [key, set] : {std::pair<const char*, bool>{"every", ev.every != de.every}, {"generate", ev.generate}})
       if (set)
         refuse({"trainer", "eval", key}, fmt::format("trainer.eval.{} needs something to evaluate: there is no held-out "
                                                      "data (data.eval_fraction is 0, no data.eval_sources) and no "
@@ -79,10 +78,8 @@ void check_eval(const Recipe& r, const Refuse& refuse) {
                                                "(trainer.eval.tasks run whole)");
   // eval.generate answers held-out records that have a prompt and an answer.
   const auto& srcs = d.eval_sources.empty() ? d.sources : d.eval_sources;
-  const bool answers = std::any_of(srcs.begin(), srcs.end(), [](const data::SourceOptions& s) {
-    return s.format == data::Format::Chat || s.format == data::Format::PromptCompletion ||
-           s.format == data::Format::Preference || s.format == data::Format::Unpaired;
-  });
+  const bool answers = std::any_of(srcs.begin(), srcs.end(),
+                                  [](const data::SourceOptions& s) { return data::has_prompt_and_answer(s.format); });
   if (held_out && ev.generate && !answers)
     refuse({"trainer", "eval", "generate"},
            "eval.generate greedy-generates the answers of held-out records; none of the held-out sources has a "

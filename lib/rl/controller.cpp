@@ -165,11 +165,7 @@ void Controller::score(const PromptBatch& batch, Rollouts& r) {
   r.scores = rewards_.score(samples);
   r.rewards = r.scores.total;
   if (multi_turn())
-    for (size_t i = 0; i < r.rewards.size(); ++i) {
-      // The environment's return plus the reward functions' (when any scored); a failed episode is unscored.
-      const Episode& e = r.episodes[i];
-      r.rewards[i] = e.stop == "env_error" ? std::nan("") : e.env_reward + (std::isnan(r.rewards[i]) ? 0.0 : r.rewards[i]);
-    }
+    for (size_t i = 0; i < r.rewards.size(); ++i) r.rewards[i] = episode_return(r.episodes[i], r.rewards[i]);
   if (o_.overlong_buffer > 0) {
     // DAPO's soft overlong punishment: linear in how far into the last `buffer` tokens it ran.
     const double start = o_.max_new_tokens - o_.overlong_buffer;
@@ -278,25 +274,14 @@ std::vector<std::pair<std::string, std::pair<double, double>>> Controller::monit
 }
 
 void Controller::episode_metrics(const Rollouts& r, Sums& s) const {
-  double turns = 0, ok = 0, failed = 0, length = 0, env_reward = 0, env_s = 0;
-  std::vector<double> stops(stop_reasons().size(), 0);
-  for (size_t i = 0; i < r.episodes.size(); ++i) {
-    const Episode& e = r.episodes[i];
-    turns += r.completions[i].turns;
-    ok += e.tool_calls_ok;
-    failed += e.tool_calls_failed;
-    length += static_cast<double>(r.completions[i].tokens.size());
-    env_reward += e.env_reward;
-    env_s += e.env_s;
-    for (size_t k = 0; k < stops.size(); ++k) stops[k] += e.stop == stop_reasons()[k];
-  }
-  s.per_completion.emplace_back("episode/turns", turns);
-  s.per_completion.emplace_back("episode/tool_calls_ok", ok);
-  s.per_completion.emplace_back("episode/tool_calls_failed", failed);
-  s.per_completion.emplace_back("episode/length", length);
-  s.per_completion.emplace_back("rewards/environment", env_reward);
-  for (size_t k = 0; k < stops.size(); ++k) s.per_completion.emplace_back("episode/stop_" + stop_reasons()[k], stops[k]);
-  s.per_step.emplace_back("time/env_s", env_s);
+  const EpisodeTotals t = sum_episodes(r.episodes, r.completions);
+  s.per_completion.emplace_back("episode/turns", t.turns);
+  s.per_completion.emplace_back("episode/tool_calls_ok", t.tool_calls_ok);
+  s.per_completion.emplace_back("episode/tool_calls_failed", t.tool_calls_failed);
+  s.per_completion.emplace_back("episode/length", t.length);
+  s.per_completion.emplace_back("rewards/environment", t.env_reward);
+  for (size_t k = 0; k < t.stops.size(); ++k) s.per_completion.emplace_back("episode/stop_" + stop_reasons()[k], t.stops[k]);
+  s.per_step.emplace_back("time/env_s", t.env_s);
 }
 
 }  // namespace pt::rl

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -26,6 +27,26 @@ std::vector<double> per_token_rewards(double total, const std::vector<std::pair<
   }
   out.back() += rest;
   return out;
+}
+
+double episode_return(const Episode& e, double scored) {
+  return e.stop == "env_error" ? std::nan("") : e.env_reward + (std::isnan(scored) ? 0.0 : scored);
+}
+
+EpisodeTotals sum_episodes(const std::vector<Episode>& episodes, const std::vector<gen::Completion>& completions) {
+  EpisodeTotals t;
+  t.stops.assign(stop_reasons().size(), 0);
+  for (size_t i = 0; i < episodes.size(); ++i) {
+    const Episode& e = episodes[i];
+    t.turns += completions[i].turns;
+    t.tool_calls_ok += e.tool_calls_ok;
+    t.tool_calls_failed += e.tool_calls_failed;
+    t.length += static_cast<double>(completions[i].tokens.size());
+    t.env_reward += e.env_reward;
+    t.env_s += e.env_s;
+    for (size_t k = 0; k < t.stops.size(); ++k) t.stops[k] += e.stop == stop_reasons()[k];
+  }
+  return t;
 }
 
 std::vector<int32_t> end_of_turn_ids(std::optional<int64_t> config_eos, const tok::HfTokenizer* tokenizer) {

@@ -50,6 +50,19 @@ std::vector<double> per_token_rewards(double total, const std::vector<std::pair<
 // Stop reasons in the order metrics list them.
 const std::vector<std::string>& stop_reasons();
 
+// An episode's return, GRPO's reward: the environment's rewards plus `scored` (the reward functions'
+// weighted sum; NaN when none scored, then 0); NaN for an episode the environment failed on.
+double episode_return(const Episode& e, double scored);
+
+// Sums over a batch of episodes and their completions (the metrics of the training run and of
+// `posttrain eval` alike): turns, tool calls, tokens, environment reward and time, and per stop
+// reason (stop_reasons() order) how many stopped so.
+struct EpisodeTotals {
+  double turns = 0, tool_calls_ok = 0, tool_calls_failed = 0, length = 0, env_reward = 0, env_s = 0;
+  std::vector<double> stops;
+};
+EpisodeTotals sum_episodes(const std::vector<Episode>& episodes, const std::vector<gen::Completion>& completions);
+
 // The tokens that end a turn: the tokenizer's EOS and the model config's eos_token_id, once each.
 std::vector<int32_t> end_of_turn_ids(std::optional<int64_t> config_eos, const tok::HfTokenizer* tokenizer);
 
