@@ -4,8 +4,9 @@
 Writes, for the shared tokenizers, a slim tokenizer_config.json (special tokens, model_max_length,
 chat_template) into tests/assets/tokenizers/<name>/, and tests/assets/chat/render_ref.json with the
 rendered text of a conversation suite for every (template, conversation, add_generation_prompt).
-Templates: the shared qwen3/llama3/gemma3 ones and tests/assets/chat/templates/*.jinja (rendered with
-the qwen3 tokenizer's special tokens). Errors raised by a template are recorded as {"error": true}.
+Templates: the shared qwen3/llama3/gemma3 ones and tests/assets/chat/templates/*.jinja, rendered with the
+qwen3 tokenizer's special tokens, or with mistral's (a real bos_token, <s>) when the template prints
+bos_token. Errors raised by a template are recorded as {"error": true, "message": ...}.
 Run: $VENV/bin/python scripts/make_chat_fixtures.py [SHARED_DIR]
 """
 import glob
@@ -52,8 +53,8 @@ def render(tok, conv, gen, template=None, **kw):
     try:
         return {"text": tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen,
                                                 chat_template=template, **kw)}
-    except Exception as e:  # template raise_exception / invalid input
-        return {"error": True, "message": str(e)[:200]}
+    except Exception as e:  # template raise_exception (TemplateError) / invalid input (TypeError, ...)
+        return {"error": True, "exception": type(e).__name__, "message": str(e)[:200]}
 
 
 def main():
@@ -68,7 +69,9 @@ def main():
             json.dump(slim, f, ensure_ascii=False, indent=1)
         toks[name] = AutoTokenizer.from_pretrained(src)
     cases = [(n, None) for n in ["qwen3", "llama3", "gemma3"]]
-    cases += [("qwen3", p) for p in sorted(glob.glob(os.path.join(ASSETS, "chat", "templates", "*.jinja")))]
+    for p in sorted(glob.glob(os.path.join(ASSETS, "chat", "templates", "*.jinja"))):
+        # qwen3 has no bos_token: a template that prints one would render "" or fail on an undefined.
+        cases.append(("mistral" if "bos_token" in open(p).read() else "qwen3", p))
     for tok_name, path in cases:
         tok = toks[tok_name]
         template = open(path).read() if path else None
@@ -76,7 +79,8 @@ def main():
         for conv_name, conv in CONVERSATIONS.items():
             for gen in (False, True):
                 refs.append({"template": label, "tokenizer": tok_name, "conversation": conv_name,
-                             "add_generation_prompt": gen, **render(tok, conv, gen, template)})
+                             "add_generation_prompt": gen, **({"file": os.path.basename(path)} if path else {}),
+                             **render(tok, conv, gen, template)})
         if label == "qwen3":
             for conv_name in ["single", "tools", "think"]:
                 refs.append({"template": label, "tokenizer": tok_name, "conversation": conv_name,
@@ -96,108 +100,40 @@ if __name__ == "__main__":
 
 
 # ---------------------------------------------------------------------------------------------
-# Loss-mask references (tests/assets/chat/mask_ref.json).
-#  - a template with {% generation %} markers: transformers' return_assistant_tokens_mask;
-#  - other templates: the prefix-rendering method, computed here on HF's tokenizer with offsets.
-def first_special_end(tok, text):
-    """Byte offset of the end of the first special added token in `text`, or None."""
-    special = {i for i, t in tok.added_tokens_decoder.items() if t.special}
-    enc = tok._tokenizer.encode(text, add_special_tokens=False)
-    for tid, (cb, ce) in zip(enc.ids, enc.offsets):
-        if tid in special:
-            return len(text[:ce].encode())
-    return None
+# Loss-mask references (tests/assets/chat/mask_ref.json), all from transformers'
+# return_assistant_tokens_mask: each template's trained span is written by hand as {% generation %}
+# markers in a copy of it (tests/assets/chat/templates/marked/NAME.jinja: an assistant turn's text and
+# its end-of-turn token, never its header or the newline after it); the copy must render exactly the
+# original's text, and the reference is recorded for the original template.
+MASK_CONVERSATIONS = ["single", "system", "multi", "unicode"]
 
 
-def strip_appended_header(tok, fb, b, e, before, m):
-    """A turn that ends '<eot><header of the next assistant turn>' (templates that always print the
-    assistant header after the last message) ends at <eot> when that header is the one before the turn."""
-    content = m["content"].strip(" \n\t\r").encode()
-    at = fb.rfind(content, 0, e)
-    if not content or at < b:
-        return e
-    cend = at + len(content)
-    tail = fb[cend:e].decode()
-    end = first_special_end(tok, tail)
-    if end is None:
-        return e
-    rest = fb[cend + end:e].decode().lstrip(" \n\t\r")
-    if rest and before.rstrip(" \n\t\r").endswith(rest):
-        return cend + end
-    return e
-
-
-def prefix_mask(tok, conv, template=None, roles=("assistant",)):
-    r = lambda msgs, gen: tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen,
-                                                  chat_template=template) if msgs else ""
-    full = r(conv, False)
-    spans = []
-    for i, m in enumerate(conv):
-        if m["role"] not in roles:
-            continue
-        before, after = r(conv[:i], m["role"] == "assistant"), r(conv[:i + 1], False)
-        assert full.startswith(before)
-        fb, b = full.encode(), len(before.encode())
-        if full.startswith(after):
-            e = len(after.encode())
-        else:  # turn re-rendered once later turns exist: locate content + terminator (see lib/tokenizer/masks.h)
-            content = m["content"].strip(" \n\t\r").encode()
-            ab = after.encode()
-            pos = ab.rfind(content)
-            assert content and pos >= b
-            term = ab[pos + len(content):].rstrip(b" \n\t\r")
-            at = fb.find(content + term, b)
-            if at < 0:  # an always-appended next header: keep the terminator up to its first special token
-                at = fb.find(content, b)
-                assert at >= 0
-                j = 0
-                while j < len(term) and at + len(content) + j < len(fb) and fb[at + len(content) + j] == term[j]:
-                    j += 1
-                cut = first_special_end(tok, term[:j].decode())
-                assert cut is not None
-                term = term[:cut]
-            e = at + len(content) + len(term)
-        while e > b and full.encode()[e - 1:e] in (b" ", b"\n", b"\t", b"\r"):
-            e -= 1
-        if m["role"] == "assistant":
-            e = strip_appended_header(tok, fb, b, e, before, m)
-        spans.append((b, e))
-    enc = tok._tokenizer.encode(full, add_special_tokens=False)
-    # HF offsets are in characters; convert to bytes to compare with our byte spans.
-    char_to_byte = [0]
-    for ch in full:
-        char_to_byte.append(char_to_byte[-1] + len(ch.encode()))
-    mask = []
-    for (cb, ce) in enc.offsets:
-        b, e = char_to_byte[cb], char_to_byte[ce]
-        mask.append(int(any(b < se and e > sb for sb, se in spans)))
-    return enc.ids, mask
+def marked_mask(tok, conv, original, marked):
+    for gen in (False, True):
+        a = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen, chat_template=original)
+        b = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen, chat_template=marked)
+        assert a == b, f"the marked copy renders differently:\n{a!r}\n{b!r}"
+    res = tok.apply_chat_template(conv, tokenize=True, return_dict=True, chat_template=marked,
+                                  return_assistant_tokens_mask=True)
+    return list(res["input_ids"]), list(res["assistant_masks"])
 
 
 def mask_refs():
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared")
+    templates = os.path.join(ASSETS, "chat", "templates")
     out = []
-    qwen = AutoTokenizer.from_pretrained(os.path.join(shared, "tokenizers", "qwen3"))
-    marked = open(os.path.join(ASSETS, "chat", "templates", "generation_marked.jinja")).read()
-    for name in ["single", "system", "multi", "unicode"]:
-        res = qwen.apply_chat_template(CONVERSATIONS[name], tokenize=True, return_dict=True, chat_template=marked,
-                                       return_assistant_tokens_mask=True)
-        out.append({"tokenizer": "qwen3", "template": "generation_marked", "conversation": name,
-                    "ids": list(res["input_ids"]), "mask": list(res["assistant_masks"]), "method": "transformers"})
-    for tname in ["qwen3", "llama3", "gemma3"]:
-        tok = AutoTokenizer.from_pretrained(os.path.join(shared, "tokenizers", tname))
-        for name in ["single", "system", "multi", "unicode"]:
-            try:
-                ids, mask = prefix_mask(tok, CONVERSATIONS[name])
-            except Exception:
-                continue
-            out.append({"tokenizer": tname, "template": tname, "conversation": name, "ids": ids, "mask": mask,
-                        "method": "prefix"})
-        ids, mask = prefix_mask(qwen, CONVERSATIONS["system"],
-                                open(os.path.join(ASSETS, "chat", "templates", "chatml.jinja")).read())
-        if tname == "qwen3":
-            out.append({"tokenizer": "qwen3", "template": "chatml", "conversation": "system", "ids": ids,
-                        "mask": mask, "method": "prefix"})
+    toks = {n: AutoTokenizer.from_pretrained(os.path.join(shared, "tokenizers", n)) for n in ["qwen3", "llama3", "gemma3"]}
+    cases = [("qwen3", "generation_marked", None, os.path.join(templates, "generation_marked.jinja"))]
+    cases += [(n, n, toks[n].chat_template, os.path.join(templates, "marked", n + ".jinja")) for n in toks]
+    cases.append(("qwen3", "chatml", open(os.path.join(templates, "chatml.jinja")).read(),
+                  os.path.join(templates, "marked", "chatml.jinja")))
+    for tname, label, original, marked_path in cases:
+        marked = open(marked_path).read()
+        for name in MASK_CONVERSATIONS:
+            ids, mask = marked_mask(toks[tname], CONVERSATIONS[name], original or marked, marked)
+            assert 0 < sum(mask) < len(mask), (label, name)
+            out.append({"tokenizer": tname, "template": label, "conversation": name, "ids": ids, "mask": mask,
+                        "method": "transformers" if original is None else "transformers, marked copy"})
     with open(os.path.join(ASSETS, "chat", "mask_ref.json"), "w") as f:
         json.dump(out, f)
     print(f"{len(out)} mask references")

@@ -151,7 +151,6 @@ Prepared Dpo::prepare(data::StepBatch& batch, bool training) {
 }
 
 LossOut Dpo::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
-  LossOut out;
   const auto& n = prep.data<PairTotals>();
   const double pairs = std::max(1.0, n.pairs), chosen_tokens = std::max(1.0, n.chosen_tokens);
   at::Tensor doc_tokens;
@@ -164,11 +163,17 @@ LossOut Dpo::loss(const MicroBatch& mb, size_t, const Prepared& prep) {
     in.ref_chosen = ref.index_select(0, c);
     in.ref_rejected = ref.index_select(0, r);
   }
-  auto pl = preference_loss(in, params_);
+  return pair_objective(in, params_, o_.nll_weight, pairs, chosen_tokens);
+}
+
+LossOut pair_objective(const PairLogps& in, const PreferenceLossParams& p, double nll_weight, double pairs,
+                       double chosen_tokens) {
+  LossOut out;
+  auto pl = preference_loss(in, p);
   at::Tensor loss = pl.loss.sum() / pairs;
-  if (o_.nll_weight > 0) {
+  if (nll_weight > 0) {
     at::Tensor nll = -in.chosen.sum();
-    loss = loss + o_.nll_weight * nll / chosen_tokens;
+    loss = loss + nll_weight * nll / chosen_tokens;
     out.metrics.push_back({"nll", nll.detach(), chosen_tokens});
   }
   out.loss = loss;

@@ -23,6 +23,13 @@ struct PairTotals : StepData {
   double pairs = 0, chosen_tokens = 0;
 };
 
+// The DPO family's objective on one micro-batch's pairs, given the step's totals: the loss to backward
+// (per-pair losses summed over `pairs`, plus nll_weight times the chosen answers' NLL over
+// `chosen_tokens`, RPO's term) and the metrics TRL's DPOTrainer logs (rewards/chosen, rejected,
+// accuracy, margin; logps/chosen, rejected; nll) as sums with their step denominators.
+LossOut pair_objective(const PairLogps& in, const PreferenceLossParams& p, double nll_weight, double pairs,
+                       double chosen_tokens);
+
 class Dpo : public Algorithm {
  public:
   Dpo(const DpoOptions& opts, std::string model_path, std::string run_dir);

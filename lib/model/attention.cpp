@@ -1,5 +1,13 @@
 #include "model/attention.h"
 
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 #include "posttrain/build_config.h"
 
@@ -79,9 +87,30 @@ AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& d
   return device.is_cuda() ? AttentionBackend::Flash : AttentionBackend::Sdpa;
 }
 
+namespace {
+std::mutex g_calls_mu;
+std::map<std::pair<std::string, std::string>, int64_t> g_calls;
+
+}  // namespace
+
+void count_attention_call(const std::string& kernel, at::ScalarType q_dtype) {
+  std::lock_guard<std::mutex> lock(g_calls_mu);
+  ++g_calls[{kernel, c10::toString(q_dtype)}];
+}
+
+std::string attention_calls_summary() {
+  std::lock_guard<std::mutex> lock(g_calls_mu);
+  std::vector<std::string> parts;
+  for (const auto& [k, n] : g_calls) parts.push_back(fmt::format("{} on {}: {} calls", k.first, k.second, n));
+  return parts.empty() ? std::string("none") : fmt::format("{}", fmt::join(parts, ", "));
+}
+
 at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const PackedInput& in, double scale, int64_t window) {
-  switch (resolve_backend(backend, q.device())) {
+  const AttentionBackend resolved = resolve_backend(backend, q.device());
+  static const char* names[] = {"auto", "eager", "sdpa", "flash"};
+  count_attention_call(names[static_cast<int>(resolved)], q.scalar_type());
+  switch (resolved) {
     case AttentionBackend::Eager: return eager(q, k, v, in, scale, window);
     case AttentionBackend::Sdpa: return sdpa(q, k, v, in, scale, window);
     case AttentionBackend::Flash: return flash(q, k, v, in, scale, window);

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "model/attention.h"
 
 namespace pt::model {
 
@@ -63,6 +64,7 @@ void KvStep::prepare(at::Device device) {
 
 at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
                             double scale, int64_t window) {
+  count_attention_call("kv-cache sdpa", q.scalar_type());
   at::Tensor& ck = step.cache->k(layer);
   at::Tensor& cv = step.cache->v(layer);
   using at::indexing::Slice;

@@ -46,8 +46,10 @@ size_t strip_appended_header(const HfTokenizer& tok, const std::string& full, si
   if (!msg.contains("content") || !msg["content"].is_string()) return e;
   const std::string c = trim(msg["content"].get_ref<const std::string&>());
   if (c.empty()) return e;
-  size_t at = full.rfind(c, e);
-  if (at == std::string::npos || at < b || at + c.size() > e) return e;
+  // The content's first occurrence in the turn: searching backwards from the end would find a short
+  // reply ("d") inside the appended header's own text (<|end_header_id|>).
+  size_t at = full.find(c, b);
+  if (at == std::string::npos || at + c.size() > e) return e;
   const size_t cend = at + c.size();
   Encoding tail = tok.tokenizer().encode(full.substr(cend, e - cend), /*add_special_tokens=*/false);
   for (size_t t = 0; t < tail.ids.size(); ++t) {
@@ -117,7 +119,7 @@ MaskedTokens encode_chat(const HfTokenizer& tok, const nlohmann::ordered_json& m
         const std::string content = messages[i].contains("content") && messages[i]["content"].is_string()
                                         ? trim(messages[i]["content"].get_ref<const std::string&>())
                                         : std::string();
-        size_t in_after = content.empty() ? std::string::npos : after.rfind(content);
+        size_t in_after = content.empty() ? std::string::npos : after.find(content, b);
         if (in_after == std::string::npos || in_after < b)
           fail("{}: the chat template cannot be segmented at message {} (its rendering changes once later messages "
                "follow, and its content cannot be located); use a template with {{% generation %}} markers",

@@ -10,6 +10,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/attention.h"
 #include "model/autocast.h"
 #include "model/grad_accumulation.h"
 #include "optim/schedule.h"
@@ -96,6 +97,7 @@ int Trainer::fit(const std::optional<std::string>& resume_dir) {
     log::info("data source {}: {}", p_.data->train_sources()[i].opts.name, last_stats_[i].to_json().dump());
   log::info("trained {} steps, {} tokens ({} trained) in {:.1f}s; last checkpoint {}", st_.step, st_.tokens,
             st_.trained, st_.elapsed_s, final_ckpt);
+  log::info("attention ran: {}", model::attention_calls_summary());
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #  - bf16 autocast (trainer.precision: bf16) with flash attention and LoRA dropout (draws from the
 #    CUDA generator): exact resume after SIGKILL inside step 6 — per-step losses identical — and the
 #    checkpoint holds the CUDA RNG state;
+#  - flash attention and autocast really ran (the run's closing line: training attention was flash,
+#    every call on bf16 inputs);
 #  - MFU is reported per step (0 < mfu < 1);
 #  - the run learns: loss after 80 steps well below the first step's.
 set -euo pipefail
@@ -30,6 +32,10 @@ PY
 
 "$POSTTRAIN" run "$recipe" "${gpu[@]}" --set run.name=learn --set trainer.max_steps=80 --set logging.every=1 \
   --set trainer.eval.every=0 --set checkpoint.save_final=false > "$tmp/learn.log" 2>&1 || { cat "$tmp/learn.log"; fail "GPU run"; }
+# Flash attention and bf16 autocast really ran: training's attention was flash, every call on bf16 inputs.
+ran="$(grep "attention ran:" "$tmp/learn.log")"
+grep -q "flash on BFloat16: [0-9]* calls" <<<"$ran" && ! grep -q "on Float" <<<"$ran" || { echo "$ran"; fail "not flash attention on bf16 inputs"; }
+echo "$ran"
 "$PT_PYTHON" - "$tmp/learn/metrics.jsonl" <<'PY' || fail "the GPU run did not learn"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l and "eval/" not in l]

@@ -228,8 +228,11 @@ for fault in kill hang; do
   took=$(( $(date +%s) - start ))
   [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$took" -le 60 ] || { cat "$tmp/$fault.log"; fail "rank 1 $fault: rc $rc after $took s"; }
   echo "rank 1 ${fault}ed in step 3: the job exited $rc after ${took}s"
+  if [ "$fault" = hang ]; then hang_rc=$rc; fi
 done
 grep -q "did not complete within 5 s (parallel.timeout_s)" "$tmp/hang.log" || { cat "$tmp/hang.log"; fail "no timeout message"; }
+# The README's exit code for a hung rank (kExitCollectiveTimeout), passed on by mpirun.
+[ "$hang_rc" -eq 86 ] || { cat "$tmp/hang.log"; fail "rank 1 hung: expected exit 86, got $hang_rc"; }
 # The one-node Slurm template with 2 tasks (srun played by mpirun, scontrol by a stub): SIGUSR1 to
 # the batch shell reaches both ranks, they checkpoint together and exit 75, the job is requeued, and
 # the requeued job resumes from that checkpoint and finishes.

@@ -116,3 +116,30 @@ for bad in "algorithm.dpo.reference=model|loss orpo is reference-free" "algorith
   grep -q "${bad##*|}" "$tmp/out" || { cat "$tmp/out"; fail "unclear refusal of ${bad%%|*}"; }
 done
 echo "orpo: refusals of a reference and of nll_weight 0"
+
+# Each reference-based variant through the trainer: at step 1 the policy is the reference, so every
+# log-ratio is 0 and the loss has a closed form that depends on the variant and its settings — sigmoid,
+# robust and cDPO log 2, hinge 1, IPO 1/(4 beta^2), RPO log 2 + nll_weight x the logged NLL; the chosen
+# and rejected rewards are 0. Step 2 (after one update) moves the loss.
+for v in "sigmoid|0.6931471805599453|--set algorithm.dpo.loss=sigmoid" "hinge|1.0|--set algorithm.dpo.loss=hinge" \
+         "ipo|2.7777777777777777|--set algorithm.dpo.loss=ipo --set algorithm.dpo.beta=0.3" \
+         "robust|0.6931471805599453|--set algorithm.dpo.loss=robust --set algorithm.dpo.label_smoothing=0.2" \
+         "cdpo|0.6931471805599453|--set algorithm.dpo.label_smoothing=0.1" \
+         "rpo|rpo|--set algorithm.dpo.nll_weight=0.5"; do
+  IFS='|' read -r name want sets <<<"$v"
+  # shellcheck disable=SC2086
+  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" --set trainer.max_steps=2 --set checkpoint.every=0 \
+    --set checkpoint.save_final=false --set algorithm.dpo.reference=model $sets --set run.name="v-$name" > "$tmp/v-$name.log" 2>&1 \
+    || { cat "$tmp/v-$name.log"; fail "DPO variant $name"; }
+  "$PT_PYTHON" - "$tmp/v-$name/metrics.jsonl" "$name" "$want" <<'PY'
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l and "eval/" not in l]
+name, want = sys.argv[2], sys.argv[3]
+first = rows[0]
+want = math.log(2) + 0.5 * first["nll"] if want == "rpo" else float(want)
+assert abs(first["loss"] - want) < 1e-4 * max(1, want), (name, first["loss"], want)
+assert abs(first["rewards/chosen"]) < 1e-5 and abs(first["rewards/rejected"]) < 1e-5, first
+assert abs(rows[1]["loss"] - first["loss"]) > 1e-6, (name, rows)
+print(f"dpo {name}: step-1 loss {first['loss']:.6f} (closed form {want:.6f}), step 2 {rows[1]['loss']:.6f}")
+PY
+done

@@ -50,6 +50,43 @@ assert all(len(r["completions"]) == 4 for r in rows)
 assert sum(len({c["text"] for c in r["completions"]}) > 1 for r in rows) > 10' "$tmp/s1.jsonl" || fail "samples"
 echo "seeded sampling: 4 completions per prompt, identical with another batch size"
 
+# The sampling filters at temperature 1.5: top-k 1, a tiny top-p and min-p 1 leave only the most likely
+# token, so every sample is the greedy completion; unfiltered samples (s1) are not, and another seed
+# draws others.
+gen() { "$POSTTRAIN" generate --model "$tmp/sft/model" --input "$tmp/prompts.jsonl" --max-new-tokens 10 --output "$tmp/$1.jsonl" "${@:2}" > /dev/null 2>&1 || fail "generate ${*:2}"; }
+gen topk1 -n 3 --temperature 1.5 --seed 3 --top-k 1
+gen topp0 -n 3 --temperature 1.5 --seed 3 --top-p 0.000001
+gen minp1 -n 3 --temperature 1.5 --seed 3 --min-p 1
+gen seed4 -n 4 --temperature 1.5 --seed 4
+# --stop: the greedy completion cut before the first of the stop strings (a one- and a two-character
+# one), finish reason "stop"; the whole greedy completion where neither occurs.
+gen stop --stop 3 --stop 21
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, sys
+t = sys.argv[1]
+rows = lambda n: [json.loads(l) for l in open(f"{t}/{n}.jsonl")]
+greedy = [r["completions"][0] for r in rows("hf")]
+for n in ("topk1", "topp0", "minp1"):
+    for g, r in zip(greedy, rows(n)):
+        assert [c["text"] for c in r["completions"]] == [g["text"]] * 3, (n, g["text"], r["completions"])
+s1, s4 = rows("s1"), rows("seed4")
+off = sum(c["text"] != g["text"] for g, r in zip(greedy, s1) for c in r["completions"])
+assert off >= 20, off
+assert [[c["text"] for c in r["completions"]] for r in s1] != [[c["text"] for c in r["completions"]] for r in s4]
+cut = 0
+for g, r in zip(greedy, rows("stop")):
+    c = r["completions"][0]
+    at = [i for i in (g["text"].find("3"), g["text"].find("21")) if i >= 0]
+    if at:
+        cut += 1
+        assert c["text"] == g["text"][:min(at)] and c["finish_reason"] == "stop", (g, c)
+    else:
+        assert c["text"] == g["text"] and c["finish_reason"] == g["finish_reason"], (g, c)
+assert cut >= 10, cut
+print(f"sampling filters: top-k 1, top-p 1e-6 and min-p 1 at T 1.5 give the greedy text (3 samples x 41 prompts); "
+      f"unfiltered samples differ from greedy in {off}/164; --stop 3 --stop 21 cut {cut}/41 greedy completions exactly there")
+PY
+
 # LoRA run: the adapter over its base.
 "$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name=lora --set trainer.max_steps=10 \
   --set 'model.lora={rank: 8, alpha: 16}' --set trainer.eval.at_start=false --set trainer.eval.at_end=false > "$tmp/lora.log" 2>&1 || { cat "$tmp/lora.log"; fail "LoRA run"; }

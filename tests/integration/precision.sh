@@ -37,6 +37,9 @@ q=examples/quickstart/recipe.yaml
 "$POSTTRAIN" run "$q" "${short[@]}" --set run.output_dir="$tmp" --set run.name=sft-fp32 > "$tmp/sft-fp32.log" 2>&1 || { cat "$tmp/sft-fp32.log"; fail "fp32 SFT"; }
 resume_check sft-bf16 "$q" loss,grad_norm --set run.output_dir="$tmp" "${bf16[@]}"
 close sft sft-fp32 sft-bf16-a loss 2e-2
+# What attention ran, from the run's closing line: bf16 inputs under autocast, fp32 without it.
+grep -q "attention ran: sdpa on BFloat16: [0-9]* calls$" "$tmp/sft-bf16-a.log" || { grep "attention ran" "$tmp/sft-bf16-a.log"; fail "bf16 run: attention did not run on bf16 inputs"; }
+grep -q "attention ran: sdpa on Float: [0-9]* calls$" "$tmp/sft-fp32.log" || { grep "attention ran" "$tmp/sft-fp32.log"; fail "fp32 run: attention not on fp32 inputs alone"; }
 "$PT_PYTHON" -c 'import json,sys; l=[json.loads(x)["loss"] for x in open(sys.argv[1]) if "\"loss\"" in x]; assert l[-1] < l[0] - 0.5, l' "$tmp/sft-bf16-a/metrics.jsonl"
 
 # DPO from a short SFT base, frozen reference.

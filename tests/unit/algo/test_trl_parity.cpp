@@ -6,10 +6,12 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "algo/distill_losses.h"
+#include "algo/dpo.h"
 #include "algo/preference_losses.h"
 #include "python_reference.h"
 
@@ -45,22 +47,21 @@ TEST_CASE("DPO-family losses equal TRL's in float64", "[algo][loss][trl]") {
     p.kind = c.kind;
     p.beta = c.beta;
     p.label_smoothing = c.ls;
-    auto o = algo::preference_loss(in, p);
-    double loss = o.loss.mean().item<double>();
-    // RPO: TRL's "sft" term is the mean NLL over all chosen answer tokens of the batch.
-    if (c.nll_weight > 0)
-      loss += c.nll_weight * -(tok.narrow(0, 0, P) * mask.narrow(0, 0, P)).sum().item<double>() /
-              mask.narrow(0, 0, P).sum().item<double>();
+    // Our trainer's objective (loss and logged metrics, Dpo::loss's code) on the whole batch as one step.
+    const double chosen_tokens = mask.narrow(0, 0, P).sum().item<double>();
+    auto o = algo::pair_objective(in, p, c.nll_weight, static_cast<double>(P), chosen_tokens);
+    std::map<std::string, double> got;
+    for (const auto& m : o.metrics) got[m.name] = m.sum.item<double>() / m.denominator;
     const std::string k = std::string("dpo_") + c.name + "_";
-    CHECK(std::abs(loss - scalar(ref[k + "loss"])) < 1e-6);
-    CHECK(std::abs(o.chosen_reward.mean().item<double>() - scalar(ref[k + "rewards_chosen"])) < 1e-6);
-    CHECK(std::abs(o.rejected_reward.mean().item<double>() - scalar(ref[k + "rewards_rejected"])) < 1e-6);
-    CHECK(std::abs((o.chosen_reward - o.rejected_reward).mean().item<double>() - scalar(ref[k + "rewards_margins"])) <
-          1e-6);
-    CHECK(std::abs(o.chosen_reward.gt(o.rejected_reward).to(at::kDouble).mean().item<double>() -
-                   scalar(ref[k + "rewards_accuracies"])) < 1e-6);
-    CHECK(std::abs(in.chosen.mean().item<double>() - scalar(ref[k + "logps_chosen"])) < 1e-6);
-    CHECK(std::abs(in.rejected.mean().item<double>() - scalar(ref[k + "logps_rejected"])) < 1e-6);
+    CHECK(std::abs(o.loss.item<double>() - scalar(ref[k + "loss"])) < 1e-6);
+    CHECK(std::abs(got.at("loss") - scalar(ref[k + "loss"])) < 1e-6);
+    CHECK(std::abs(got.at("rewards/chosen") - scalar(ref[k + "rewards_chosen"])) < 1e-6);
+    CHECK(std::abs(got.at("rewards/rejected") - scalar(ref[k + "rewards_rejected"])) < 1e-6);
+    CHECK(std::abs(got.at("rewards/margin") - scalar(ref[k + "rewards_margins"])) < 1e-6);
+    CHECK(std::abs(got.at("rewards/accuracy") - scalar(ref[k + "rewards_accuracies"])) < 1e-6);
+    CHECK(std::abs(got.at("logps/chosen") - scalar(ref[k + "logps_chosen"])) < 1e-6);
+    CHECK(std::abs(got.at("logps/rejected") - scalar(ref[k + "logps_rejected"])) < 1e-6);
+    CHECK(got.count("nll") == (c.nll_weight > 0 ? 1u : 0u));
   }
   struct CpoCase {
     const char* name;

@@ -1,6 +1,7 @@
-// Assistant-token loss masks: equal to transformers' return_assistant_tokens_mask on a template with
-// {% generation %} markers, and to the prefix-rendering reference (computed with HF's tokenizer and
-// offsets) on the real templates; clear errors instead of degenerate masks.
+// Assistant-token loss masks: equal to transformers' return_assistant_tokens_mask, on a template with
+// {% generation %} markers, and on the real templates (qwen3, llama3, gemma3, chatml) whose trained spans
+// are written by hand as markers in a copy that renders the same text (scripts/make_chat_fixtures.py,
+// tests/assets/chat/templates/marked/); clear errors instead of degenerate masks.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -24,7 +25,7 @@ tok::HfTokenizer& tokenizer(const std::string& name) {
 TEST_CASE("chat loss masks match the references", "[tokenizer][mask]") {
   auto render = nlohmann::ordered_json::parse(read_file(kAssets + "chat/render_ref.json"));
   auto refs = nlohmann::json::parse(read_file(kAssets + "chat/mask_ref.json"));
-  REQUIRE(refs.size() >= 10);
+  REQUIRE(refs.size() == 20);
   for (const auto& r : refs) {
     auto& t = tokenizer(r["tokenizer"]);
     std::string tpl = r["template"];
@@ -112,4 +113,17 @@ TEST_CASE("a Llama 3 template that always appends the assistant header segments 
   size_t trained = 0;
   for (auto v : two.trained) trained += v;
   CHECK(trained == t.tokenizer().encode("Hello.<|eot_id|>", false).ids.size());
+  // A last reply that also occurs inside the appended header's text ("d" in <|end_header_id|>, "assistant"
+  // in its role name) ends at its own <|eot_id|> too.
+  for (const char* reply : {"d", "assistant", "end"}) {
+    auto conv = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+      {"role": "user", "content": "c"}])");
+    conv.push_back({{"role", "assistant"}, {"content", reply}});
+    auto mm = tok::encode_chat(t, conv, tok::MaskOptions{});
+    std::vector<int32_t> last;
+    for (size_t i = 0; i < mm.ids.size(); ++i)
+      if (mm.trained[i]) last.push_back(mm.ids[i]);
+    INFO("reply " << reply);
+    CHECK(t.tokenizer().decode(last, false) == std::string("b<|eot_id|>") + reply + "<|eot_id|>");
+  }
 }
