@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <ATen/autocast_mode.h>
+
 #include "core/error.h"
 #include "posttrain/build_config.h"
 
@@ -67,12 +69,22 @@ at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
                  int64_t window) {
 #if PT_HAVE_CUDA
   if (!q.is_cuda()) fail("attention 'flash' needs CUDA tensors (the model is on {})", q.device().str());
+  // The kernel takes fp16/bf16 only and is no autocast op. Under autocast (fp32 weights, trainer.precision
+  // bf16) the projections run in bf16 but RoPE's fp32 tables (as transformers') promote q and k back to
+  // fp32: cast to the autocast dtype, as transformers' flash-attention integration does.
+  at::ScalarType dt = q.scalar_type();
+  if (dt == at::kFloat) {
+    if (!at::autocast::is_autocast_enabled(at::kCUDA))
+      fail("attention 'flash' needs bf16 or fp16 inputs, and the model runs in float32 without autocast: set "
+           "trainer.precision: bf16 or model.dtype: bfloat16, or use attention sdpa");
+    dt = at::autocast::get_autocast_dtype(at::kCUDA);
+  }
   // Varlen flash attention: documents delimited by cu_seqlens, GQA handled by the kernel.
   auto cu = in.cu_seqlens.to(q.device()).to(at::kInt);
   std::optional<int64_t> left, right;
   if (window > 0) left = window - 1, right = 0;  // flash counts the keys left of the query
-  auto out = at::_flash_attention_forward(q, k, v, cu, cu, in.max_seqlen, in.max_seqlen, 0.0, /*is_causal=*/true,
-                                          /*return_debug_mask=*/false, scale, left, right);
+  auto out = at::_flash_attention_forward(q.to(dt), k.to(dt), v.to(dt), cu, cu, in.max_seqlen, in.max_seqlen, 0.0,
+                                          /*is_causal=*/true, /*return_debug_mask=*/false, scale, left, right);
   return std::get<0>(out);
 #else
   (void)q, (void)k, (void)v, (void)in, (void)scale, (void)window;
@@ -108,15 +120,17 @@ std::string attention_calls_summary() {
 at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const PackedInput& in, double scale, int64_t window) {
   const AttentionBackend resolved = resolve_backend(backend, q.device());
-  static const char* names[] = {"auto", "eager", "sdpa", "flash"};
-  count_attention_call(names[static_cast<int>(resolved)], q.scalar_type());
+  at::Tensor out;
   switch (resolved) {
-    case AttentionBackend::Eager: return eager(q, k, v, in, scale, window);
-    case AttentionBackend::Sdpa: return sdpa(q, k, v, in, scale, window);
-    case AttentionBackend::Flash: return flash(q, k, v, in, scale, window);
-    case AttentionBackend::Auto: break;
+    case AttentionBackend::Eager: out = eager(q, k, v, in, scale, window); break;
+    case AttentionBackend::Sdpa: out = sdpa(q, k, v, in, scale, window); break;
+    case AttentionBackend::Flash: out = flash(q, k, v, in, scale, window); break;
+    case AttentionBackend::Auto: fail("unreachable attention backend");
   }
-  fail("unreachable attention backend");
+  // The output's dtype is what the kernel computed in (SDPA casts its fp32 inputs under autocast itself).
+  static const char* names[] = {"auto", "eager", "sdpa", "flash"};
+  count_attention_call(names[static_cast<int>(resolved)], out.scalar_type());
+  return out;
 }
 
 }  // namespace pt::model

@@ -15,9 +15,9 @@ at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Te
 AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& device);
 
 // What attention really ran in this process: "flash on BFloat16: 96 calls, kv-cache sdpa on Float: 8
-// calls" (kernel and the dtype q arrived in, so bf16 autocast shows), for the run's closing log line.
-// attention() counts its calls; the KV-cache path counts its own.
-void count_attention_call(const std::string& kernel, at::ScalarType q_dtype);
+// calls" (kernel and the dtype it computed in — its output's — so bf16 autocast shows), for the run's
+// closing log line. attention() counts its calls; the KV-cache path counts its own.
+void count_attention_call(const std::string& kernel, at::ScalarType dtype);
 std::string attention_calls_summary();
 
 }  // namespace pt::model

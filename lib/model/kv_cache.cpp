@@ -62,9 +62,9 @@ void KvStep::prepare(at::Device device) {
   }
 }
 
-at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
-                            double scale, int64_t window) {
-  count_attention_call("kv-cache sdpa", q.scalar_type());
+namespace {
+at::Tensor cached_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
+                       double scale, int64_t window) {
   at::Tensor& ck = step.cache->k(layer);
   at::Tensor& cv = step.cache->v(layer);
   using at::indexing::Slice;
@@ -116,6 +116,14 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
     off += L;
   }
   return at::cat(outs, 0);
+}
+}  // namespace
+
+at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
+                            double scale, int64_t window) {
+  at::Tensor out = cached_sdpa(q, k, v, step, layer, scale, window);
+  count_attention_call("kv-cache sdpa", out.scalar_type());  // the dtype the kernel computed in
+  return out;
 }
 
 }  // namespace pt::model

@@ -83,6 +83,30 @@ TEST_CASE("gpu: a bf16-autocast step stays within tolerance of fp32", "[.gpu]") 
   CHECK(worst_cos >= 0.99);
 }
 
+TEST_CASE("gpu: flash attention under bf16 autocast with fp32 weights equals SDPA under autocast", "[.gpu]") {
+  // trainer.precision: bf16 with model.attention: flash — fp32 master weights, RoPE promoting q and k
+  // back to fp32: flash must run on the autocast dtype (the kernel takes no fp32) and agree with SDPA.
+  auto ref = test::load_reference("qwen3");
+  auto in = model::PackedInput::from_documents(ref.docs, cuda0());
+  auto flash = load_cuda("qwen3", model::AttentionBackend::Flash, model::Dtype::Float32);
+  auto sdpa = load_cuda("qwen3", model::AttentionBackend::Sdpa, model::Dtype::Float32);
+  at::Tensor lf, ls;
+  std::map<std::string, at::Tensor> gf, gs;
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  gf = probe_grads(*flash, in, &lf);
+  gs = probe_grads(*sdpa, in, &ls);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::autocast::clear_cache();
+  const double worst_cos = test::worst_cosine(gs, gf);
+  std::printf("gpu flash vs sdpa under bf16 autocast (fp32 weights): logits max_abs=%.3g, worst grad cosine %.5f\n",
+              max_abs(lf, ls), worst_cos);
+  CHECK(max_abs(lf, ls) <= 0.05);
+  CHECK(worst_cos >= 0.99);
+  // Without autocast an fp32 model cannot use flash: a clear error, not a kernel's.
+  CHECK_THROWS_WITH(flash->logits(in), Catch::Contains("needs bf16 or fp16 inputs"));
+}
+
 TEST_CASE("gpu: the NCCL communicator (world size 1) reduces, scatters and gathers on the device", "[.gpu]") {
   const at::Device d = cuda0();
   auto comm = parallel::make_comm(parallel::Backend::Nccl, d);
