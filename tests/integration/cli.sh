@@ -113,16 +113,22 @@ for case in "$D|algorithm.dpo.reference=adapters|algorithm.dpo.reference|has no 
   IFS='|' read -r rec sets key msg <<< "$case"
   IFS=';' read -r -a assigns <<< "$sets"
   args=(); for x in "${assigns[@]}"; do args+=(--set "$x"); done
-  for cmd in validate dry-run; do
+  args+=(--set "run.output_dir=$tmp/refused")
+  for cmd in validate dry-run run; do
     set +e
-    if [ "$cmd" = validate ]; then "$POSTTRAIN" validate "$rec" "${args[@]}" > /dev/null 2> "$tmp/e"; else "$POSTTRAIN" run "$rec" --dry-run "${args[@]}" > "$tmp/e" 2>&1; fi
+    case "$cmd" in
+      validate) "$POSTTRAIN" validate "$rec" "${args[@]}" > /dev/null 2> "$tmp/e" ;;
+      dry-run) "$POSTTRAIN" run "$rec" --dry-run "${args[@]}" > "$tmp/e" 2>&1 ;;
+      run) "$POSTTRAIN" run "$rec" "${args[@]}" > "$tmp/e" 2>&1 ;;
+    esac
     rc=$?
     set -e
     [ "$rc" -ne 0 ] || { echo "FAIL: $cmd accepted: $sets"; exit 1; }
     grep -q "$key.*$msg" "$tmp/e" || { cat "$tmp/e"; echo "FAIL: $cmd refusal of $sets"; exit 1; }
   done
+  [ ! -e "$tmp/refused" ] || { ls -R "$tmp/refused"; echo "FAIL: the refused run of $sets left $tmp/refused behind"; exit 1; }
 done
-echo "run refusals decided from the recipe: validate and --dry-run refuse them with the key's location"
+echo "run refusals decided from the recipe: validate, --dry-run and the run refuse them alike with the key's location; nothing written"
 
 # What the files show (the run plan, shared by the run and --dry-run): a tokenizer larger than the
 # model with nothing added is refused by both, before anything is written.
