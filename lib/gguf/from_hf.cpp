@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "gguf/llama3_rope.h"
 #include "gguf/names.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
@@ -111,8 +112,10 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
                    TensorType type) {
   const auto c = model::HfConfig::from_file((fs::path(model_dir) / "config.json").string());
   const std::string arch = arch_of(c);
-  if (!c.rope_scaling.type.empty())
-    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write yet", model_dir, c.rope_scaling.type);
+  const std::string& rope = c.rope_scaling.type;
+  if (!rope.empty() && rope != "linear" && !(rope == "llama3" && arch == "llama"))
+    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write (linear, and llama3 for Llama, are "
+         "written)", model_dir, rope);
   Writer w;
   w.add("general.architecture", arch);
   w.add("general.name", fs::path(model_dir).filename().string());
@@ -130,6 +133,10 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
   w.add(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   w.add(arch + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.add(arch + ".rope.dimension_count", static_cast<uint32_t>(head_dim));
+  if (rope == "linear") {
+    w.add(arch + ".rope.scaling.type", std::string("linear"));
+    w.add(arch + ".rope.scaling.factor", static_cast<float>(c.rope_scaling.factor));
+  }
   w.add(arch + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
   add_tokenizer(w, tokenizer_dir.empty() ? fs::path(model_dir) : fs::path(tokenizer_dir), c.vocab_size);
 
@@ -148,6 +155,12 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
       tt = TensorType::F16;
     }
     w.add_tensor(g, t, tt);
+    ++written;
+  }
+  if (rope == "llama3") {  // llama.cpp's form of it: per-dimension frequency divisors
+    model::HfConfig hc = c;
+    hc.head_dim = head_dim;
+    w.add_tensor("rope_freqs.weight", llama3_rope_factors(hc), TensorType::F32);
     ++written;
   }
   w.write(out_file);

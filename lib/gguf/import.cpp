@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "gguf/llama3_rope.h"
 #include "gguf/names.h"
 #include "gguf/quant_types.h"
 #include "gguf/reader.h"
@@ -28,7 +29,7 @@ using nlohmann::ordered_json;
 namespace {
 
 // Bump when the conversion's output changes: cached directories of older versions are not reused.
-constexpr int kConverterVersion = 1;
+constexpr int kConverterVersion = 2;
 constexpr const char* kComplete = ".complete";
 constexpr const char* kTokenizerError = "tokenizer_error.txt";  // read by tok::Tokenizer::resolve_path
 
@@ -53,9 +54,18 @@ double num(const Reader& r, const std::string& key) {
 double num_or(const Reader& r, const std::string& key, double fallback) { return r.has(key) ? num(r, key) : fallback; }
 
 void rope_scaling(const Reader& r, const std::string& a, ordered_json& c) {
-  if (r.find("rope_freqs.weight"))
-    fail("{}: tensor 'rope_freqs.weight' (Llama 3 RoPE frequency factors) is not imported: the factors do not say "
-         "which rope_scaling produced them; load the model's HF directory instead", r.path());
+  if (const TensorEntry* t = r.find("rope_freqs.weight")) {
+    // Llama 3 scaling, as the divisors llama.cpp reads: recover the HF parameters that give them.
+    const at::Tensor f = dequantize(r.data(*t), t->type, t->numel(), r.path() + ": tensor 'rope_freqs.weight'");
+    const auto s = fit_llama3_scaling(f, c["rope_theta"].get<double>(), c["head_dim"].get<int64_t>(), r.path());
+    if (s)
+      c["rope_scaling"] = {{"rope_type", "llama3"},
+                           {"factor", s->factor},
+                           {"low_freq_factor", s->low_freq_factor},
+                           {"high_freq_factor", s->high_freq_factor},
+                           {"original_max_position_embeddings", s->original_max_position_embeddings}};
+    return;
+  }
   const std::string key = a + ".rope.scaling.type";
   if (!r.has(key) || r.at(key) == "none") return;
   const std::string type = r.at(key).is_string() ? r.at(key).get<std::string>() : r.at(key).dump();
@@ -106,6 +116,7 @@ ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& in
 std::vector<std::pair<std::string, at::Tensor>> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info) {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& t : r.tensors()) {
+    if (t.name == "rope_freqs.weight") continue;  // read into the config's rope_scaling
     const std::string name = hf_name(t.name);
     if (name.empty()) fail("{}: tensor '{}' has no Hugging Face counterpart for {}", r.path(), t.name, info.hf_class);
     at::Tensor w = dequantize(r.data(t), t.type, t.numel(), r.path() + ": tensor '" + t.name + "'").view(t.torch_shape());

@@ -5,7 +5,9 @@
 #    the tokenizer it builds from the file encodes like the HF one; q8_0 within a stated bound
 #  - every tensor read back by the gguf package: llama.cpp names, values as written, q8_0 blocks equal
 #    to gguf.quants.quantize (Llama, Qwen3 with its q/k norms and head_dim 32)
-#  - refusals: llama3 RoPE scaling (not written yet), an unknown --type
+#  - RoPE scaling: Llama 3's as llama.cpp's rope_freqs.weight (equal to convert_hf_to_gguf's formula),
+#    linear as rope.scaling keys; both read back by our import with transformers' logits
+#  - refusals: yarn RoPE scaling (not written), an unknown --type
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -47,8 +49,43 @@ refused() {  # refused "message" ARGS...
   if "$POSTTRAIN" export "$@" > "$tmp/out" 2>&1; then fail "accepted: $*"; fi
   grep -q "$msg" "$tmp/out" || { cat "$tmp/out"; fail "expected '$msg'"; }
 }
+# RoPE scaling. Llama 3's is written as llama.cpp's rope_freqs.weight: per-dimension divisors equal to
+# those convert_hf_to_gguf computes (its formula, written out below); linear as rope.scaling keys.
+# Reading either file back (our import) gives transformers' logits of the HF model; yarn is refused.
 tiny llama
-refused "uses rope_scaling 'llama3'" "$tmp/hf-llama" "$tmp/x.gguf" --format gguf
+"$POSTTRAIN" export "$tmp/hf-llama" "$tmp/g-llama/l3.gguf" --format gguf --type f32 > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export llama3 RoPE"; }
+"$PT_PYTHON" - "$tmp/hf-llama/config.json" "$tmp/g-llama/l3.gguf" <<'PY' || fail "rope_freqs.weight"
+import json, math, sys
+import numpy as np
+from gguf import GGUFReader
+cfg = json.load(open(sys.argv[1]))
+rp = cfg["rope_parameters"]
+got = [t for t in GGUFReader(sys.argv[2]).tensors if t.name == "rope_freqs.weight"][0].data
+dim, factor, lo, hi, old = cfg["head_dim"], rp["factor"], rp["low_freq_factor"], rp["high_freq_factor"], rp["original_max_position_embeddings"]
+want = []
+for freq in 1.0 / (rp["rope_theta"] ** (np.arange(0, dim, 2, dtype=np.float32) / dim)):
+    wavelen = 2 * math.pi / freq
+    if wavelen < old / hi:
+        want.append(1.0)
+    elif wavelen > old / lo:
+        want.append(factor)
+    else:
+        smooth = (old / wavelen - lo) / (hi - lo)
+        want.append(1 / ((1 - smooth) / factor + smooth))
+err = float(np.abs(np.asarray(got, np.float64) - want).max())
+print(f"llama3 RoPE: rope_freqs.weight {[round(float(x), 4) for x in got]}, max |diff| from llama.cpp's formula {err:.1e}")
+assert err < 1e-6 and len(set(np.round(want, 4))) == 3, (list(got), want)  # the three regimes all present
+PY
+"$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/hf-linear" llama linear 2> /dev/null
+cp examples/quickstart/tokenizer/* "$tmp/hf-linear/"
+"$POSTTRAIN" export "$tmp/hf-linear" "$tmp/g-llama/linear.gguf" --format gguf --type f32 > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export linear RoPE"; }
+for m in llama linear; do
+  f="$tmp/g-llama/l3.gguf"; [ "$m" = linear ] && f="$tmp/g-llama/linear.gguf"
+  ref_model="$tmp/hf-$m" POSTTRAIN_CACHE="$tmp/cache" parity "$m RoPE via GGUF" "$f"
+done
+"$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/hf-yarn" llama yarn 2> /dev/null
+cp examples/quickstart/tokenizer/* "$tmp/hf-yarn/"
+refused "uses rope_scaling 'yarn'" "$tmp/hf-yarn" "$tmp/x.gguf" --format gguf
 refused "expected f32, f16, bf16 or q8_0" "$tmp/hf-qwen2" "$tmp/x.gguf" --format gguf --type q4_0
 [ ! -e "$tmp/x.gguf" ] && [ ! -e "$tmp/x.gguf.tmp" ] || fail "a refused export left a file behind"
 echo "gguf ok"

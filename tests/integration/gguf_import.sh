@@ -8,7 +8,7 @@
 #  - the quickstart run from its model as a GGUF file (tokenizer from the file too) logs the same
 #    losses as from the HF directory; generate reads the file
 #  - refusals, naming the file and what is wrong: bad magic, truncated metadata, truncated tensor data,
-#    an unknown architecture, an unread quantization type (Q2_K), Llama 3 rope_freqs, a SentencePiece
+#    an unknown architecture, an unread quantization type (Q2_K), rope_freqs no Llama 3 scaling gives, a SentencePiece
 #    vocabulary (the weights still load; the tokenizer is refused)
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -100,7 +100,7 @@ refused bad-truncated-meta.gguf "truncated or corrupt GGUF: metadata 'tokenizer.
 refused bad-truncated-data.gguf "truncated GGUF: tensor 'blk.1.attn_v.weight'"
 refused bad-arch.gguf "general.architecture 'bloom' is not imported"
 refused bad-q2k.gguf "tensors of type Q2_K are not read"
-refused bad-rope-freqs.gguf "rope_freqs.weight"
+refused bad-rope-freqs.gguf "rope_freqs.weight does not follow Llama 3's RoPE scaling"
 refused bad-tokenizer.gguf "tokenizer.ggml.model is 'llama'" tokenize
 "$POSTTRAIN" export "$tmp/fx/bad-tokenizer.gguf" "$tmp/spm-weights" > /dev/null 2>&1 || fail "weights of bad-tokenizer.gguf not imported"
 [ -z "$(ls "$tmp/cache/gguf" | grep '\.tmp-' || true)" ] || fail "a failed conversion left a staging directory"

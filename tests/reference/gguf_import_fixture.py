@@ -134,7 +134,8 @@ write(f"{out}/bad-arch.gguf", arch="bloom")
 write(f"{out}/bad-tokenizer.gguf", tokenizer_model="llama")
 q2 = raw_blocks(Q.Q4_K, H, H)[:, : H // 256 * 84]  # bytes of the right size for Q2_K
 write(f"{out}/bad-q2k.gguf", drop=("blk.0.attn_output.weight",), extra_tensors=[("blk.0.attn_output.weight", (q2, Q.Q2_K))])
-write(f"{out}/bad-rope-freqs.gguf", extra_tensors=[("rope_freqs.weight", (np.ones(HD // 2, np.float32), Q.F32))])
+# Frequency divisors that no Llama 3 scaling gives (rising evenly from 1 to 3).
+write(f"{out}/bad-rope-freqs.gguf", extra_tensors=[("rope_freqs.weight", (np.linspace(1, 3, HD // 2).astype(np.float32), Q.F32))])
 data = open(f"{out}/quants.gguf", "rb").read()
 open(f"{out}/bad-truncated-data.gguf", "wb").write(data[: len(data) * 2 // 3])
 open(f"{out}/bad-truncated-meta.gguf", "wb").write(data[:2000])
