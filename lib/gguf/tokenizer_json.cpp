@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "gguf/spm_merges.h"
 #include "tokenizer/unicode.h"
 
 namespace pt::gguf {
@@ -86,13 +87,20 @@ ordered_json added(int64_t id, const std::string& content, bool special) {
           {"rstrip", false}, {"normalized", false}, {"special", special}};
 }
 
+// tokenizer.ggml.add_bos_token / add_eos_token; unset, a SentencePiece vocabulary adds BOS (llama.cpp's
+// default, and transformers').
+bool adds(const Reader& r, const char* what) {
+  const std::string key = std::string("tokenizer.ggml.") + what;
+  if (r.has(key) && r.at(key).is_boolean()) return r.at(key).get<bool>();
+  return std::string(what) == "add_bos_token" && r.has("tokenizer.ggml.model") && r.at("tokenizer.ggml.model") == "llama";
+}
+
 ordered_json post_processor(const Reader& r, const std::vector<std::string>& tokens) {
   ordered_json single = ordered_json::array(), pair = ordered_json::array(), specials = ordered_json::object();
-  auto flag = [&](const char* key) { return r.has(key) && r.at(key).is_boolean() && r.at(key).get<bool>(); };
   const int64_t bos = special_id(r, "tokenizer.ggml.bos_token_id", tokens.size());
   const int64_t eos = special_id(r, "tokenizer.ggml.eos_token_id", tokens.size());
-  const bool add_bos = flag("tokenizer.ggml.add_bos_token") && bos >= 0;
-  const bool add_eos = flag("tokenizer.ggml.add_eos_token") && eos >= 0;
+  const bool add_bos = adds(r, "add_bos_token") && bos >= 0;
+  const bool add_eos = adds(r, "add_eos_token") && eos >= 0;
   auto special = [&](int64_t id, int type_id) {
     const std::string& t = tokens[static_cast<size_t>(id)];
     specials[t] = {{"id", t}, {"ids", {id}}, {"tokens", {t}}};
@@ -112,27 +120,78 @@ ordered_json post_processor(const Reader& r, const std::vector<std::string>& tok
 
 }  // namespace
 
-ordered_json tokenizer_json(const Reader& r) {
+namespace {
+
+std::string tokenizer_model(const Reader& r) {
   const std::string model = r.at("tokenizer.ggml.model").is_string() ? r.at("tokenizer.ggml.model").get<std::string>() : "";
-  if (model != "gpt2")
-    fail("{}: tokenizer.ggml.model is '{}': only byte-level BPE vocabularies ('gpt2') are imported; set tokenizer.path "
-         "to the model's Hugging Face tokenizer directory", r.path(), model);
+  const std::string arch = r.has("general.architecture") && r.at("general.architecture").is_string()
+                               ? r.at("general.architecture").get<std::string>() : "";
+  if (model == "llama" && (arch.rfind("gemma", 0) == 0 || arch == "phi3"))
+    fail("{}: a SentencePiece vocabulary of architecture '{}' is not imported (its tokens are respelled "
+         "architecture by architecture); set tokenizer.path to the model's Hugging Face tokenizer directory",
+         r.path(), arch);
+  if (model != "gpt2" && model != "llama")
+    fail("{}: tokenizer.ggml.model is '{}': byte-level BPE ('gpt2') and SentencePiece BPE ('llama') vocabularies are "
+         "imported; set tokenizer.path to the model's Hugging Face tokenizer directory", r.path(), model);
+  return model;
+}
+
+std::vector<float> scores(const Reader& r, size_t n) {
+  const std::string key = "tokenizer.ggml.scores";
+  if (!r.has(key)) fail("{}: a SentencePiece vocabulary without merges needs {} (one per token)", r.path(), key);
+  const auto& v = r.at(key);
+  if (!v.is_array() || v.size() != n) fail("{}: {} must list one number per token ({} tokens)", r.path(), key, n);
+  std::vector<float> out;
+  out.reserve(n);
+  for (const auto& x : v) {
+    if (!x.is_number()) fail("{}: {} must list numbers, found {}", r.path(), key, x.dump());
+    out.push_back(x.get<float>());
+  }
+  return out;
+}
+
+// SentencePiece BPE as transformers' LlamaTokenizer builds it: the pieces as spelled, unknown
+// characters as <0xNN> byte pieces, "▁" for spaces with one prepended to the first word.
+void sentencepiece_parts(const Reader& r, const std::vector<std::string>& tokens, ordered_json& model,
+                         ordered_json& pre, ordered_json& decoder) {
+  ordered_json merges = ordered_json::array();
+  if (r.has("tokenizer.ggml.merges")) {
+    for (const auto& m : strings(r, "tokenizer.ggml.merges")) merges.push_back(m);
+  } else {
+    for (auto& [a, b] : spm_merges(tokens, scores(r, tokens.size()))) merges.push_back(ordered_json::array({a, b}));
+  }
+  model["fuse_unk"] = true;
+  model["byte_fallback"] = true;
+  model["continuing_subword_prefix"] = nullptr;
+  model["end_of_word_suffix"] = nullptr;
+  model["merges"] = merges;
+  pre = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
+  decoder = {{"type", "Sequence"},
+             {"decoders",
+              {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+               {{"type", "ByteFallback"}},
+               {{"type", "Fuse"}},
+               {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+}
+
+}  // namespace
+
+ordered_json tokenizer_json(const Reader& r) {
+  const std::string kind = tokenizer_model(r);
+  const bool byte_level_vocab = kind == "gpt2";
   const std::vector<std::string> tokens = strings(r, "tokenizer.ggml.tokens");
   const std::vector<int> types = token_types(r, tokens.size());
   ordered_json vocab = ordered_json::object();
   std::set<std::string> spelled;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    const std::string s = in_byte_alphabet(tokens[i]) ? tokens[i] : byte_spelling(tokens[i]);
+    const std::string s = !byte_level_vocab || in_byte_alphabet(tokens[i]) ? tokens[i] : byte_spelling(tokens[i]);
     vocab[s] = i;
     spelled.insert(s);
   }
-  ordered_json merges = ordered_json::array();
-  if (r.has("tokenizer.ggml.merges"))
-    for (const auto& m : strings(r, "tokenizer.ggml.merges")) merges.push_back(m);
   std::map<int64_t, ordered_json> added_tokens;
   for (size_t i = 0; i < tokens.size(); ++i) {
     // A control token spelled outside the byte alphabet is a llama.cpp mislabel: not added.
-    if (types[i] == kControl && in_byte_alphabet(tokens[i])) added_tokens[i] = added(i, tokens[i], true);
+    if (types[i] == kControl && (!byte_level_vocab || in_byte_alphabet(tokens[i]))) added_tokens[i] = added(i, tokens[i], true);
     if (types[i] == kUserDefined && spelled.count(tokens[i])) added_tokens[i] = added(i, tokens[i], false);
   }
   for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
@@ -142,10 +201,21 @@ ordered_json tokenizer_json(const Reader& r) {
   ordered_json list = ordered_json::array();
   for (auto& [id, t] : added_tokens) list.push_back(std::move(t));
 
+  ordered_json model = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
+                        {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+                        {"vocab", vocab}, {"merges", ordered_json::array()}};
+  ordered_json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  ordered_json pre_tokenizer = byte_level, decoder = byte_level;
+  decoder["add_prefix_space"] = true;
+  if (byte_level_vocab) {
+    if (r.has("tokenizer.ggml.merges"))
+      for (const auto& m : strings(r, "tokenizer.ggml.merges")) model["merges"].push_back(m);
+  } else {
+    sentencepiece_parts(r, tokens, model, pre_tokenizer, decoder);
+  }
+  // The split regex llama.cpp names replaces the pre-tokenizer, whatever the vocabulary (as transformers does).
   const std::string pre = r.has("tokenizer.ggml.pre") && r.at("tokenizer.ggml.pre").is_string()
                               ? r.at("tokenizer.ggml.pre").get<std::string>() : "";
-  ordered_json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-  ordered_json pre_tokenizer = byte_level;
   if (auto it = split_regexes().find(pre); it != split_regexes().end()) {
     ordered_json bl = byte_level;
     bl["use_regex"] = false;
@@ -154,14 +224,9 @@ ordered_json tokenizer_json(const Reader& r) {
                       {{{"type", "Split"}, {"pattern", {{"Regex", it->second}}}, {"behavior", "Isolated"}, {"invert", false}},
                        bl}}};
   }
-  ordered_json decoder = byte_level;
-  decoder["add_prefix_space"] = true;
   return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", list},
           {"normalizer", nullptr}, {"pre_tokenizer", pre_tokenizer}, {"post_processor", post_processor(r, tokens)},
-          {"decoder", decoder},
-          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
-                     {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
-                     {"vocab", vocab}, {"merges", merges}}}};
+          {"decoder", decoder}, {"model", model}};
 }
 
 ordered_json tokenizer_config(const Reader& r) {
@@ -173,7 +238,7 @@ ordered_json tokenizer_config(const Reader& r) {
                            {"pad_token", "tokenizer.ggml.padding_token_id"}})
     if (const int64_t id = special_id(r, key, tokens.size()); id >= 0) c[name] = tokens[static_cast<size_t>(id)];
   for (const char* k : {"add_bos_token", "add_eos_token"})
-    if (const std::string key = std::string("tokenizer.ggml.") + k; r.has(key) && r.at(key).is_boolean()) c[k] = r.at(key);
+    if (r.has(std::string("tokenizer.ggml.") + k) || adds(r, k)) c[k] = adds(r, k);
   if (r.has("tokenizer.chat_template") && r.at("tokenizer.chat_template").is_string())
     c["chat_template"] = r.at("tokenizer.chat_template");
   if (r.has("general.architecture") && r.has(r.at("general.architecture").get<std::string>() + ".context_length"))

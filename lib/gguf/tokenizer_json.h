@@ -5,8 +5,10 @@
 // byte-level BPE ("gpt2") with the vocabulary respelled into the byte alphabet where the file
 // spells a token in plain UTF-8, control tokens as special added tokens, user-defined ones as
 // plain added tokens, the split regex llama.cpp names in tokenizer.ggml.pre (GPT-2's otherwise),
-// BOS/EOS from add_bos_token/add_eos_token, the chat template. SentencePiece ("llama"), Unigram
-// ("t5") and other vocabularies are refused by name.
+// BOS/EOS from add_bos_token/add_eos_token, the chat template; SentencePiece BPE ("llama") as
+// transformers' LlamaTokenizer: pieces as spelled with byte fallback, Metaspace, merges from the file
+// or recovered from the scores (spm_merges.h). Unigram ("t5"), the SentencePiece respellings of Gemma
+// and Phi-3, and other vocabularies are refused by name.
 #include <nlohmann/json.hpp>
 
 #include "gguf/reader.h"

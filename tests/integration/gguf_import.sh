@@ -4,11 +4,12 @@
 #    the gguf package does, under HF names with llama.cpp's q/k row order undone; config as implied
 #  - round trip: our f32 / f16 export of tiny Llama, Qwen2 and Qwen3 imports back to the HF tensors
 #  - the tokenizer built from the metadata gives transformers' ids on ~2,800 varied texts (GPT-2 and
-#    Qwen2 split regexes, with and without BOS)
+#    Qwen2 split regexes, with and without BOS; a SentencePiece BPE vocabulary — Mistral's 32,000 pieces —
+#    whose merges are recovered from the scores, BOS by default)
 #  - the quickstart run from its model as a GGUF file (tokenizer from the file too) logs the same
 #    losses as from the HF directory; generate reads the file
 #  - refusals, naming the file and what is wrong: bad magic, truncated metadata, truncated tensor data,
-#    an unknown architecture, an unread quantization type (Q2_K), rope_freqs no Llama 3 scaling gives, a SentencePiece
+#    an unknown architecture, an unread quantization type (Q2_K), rope_freqs no Llama 3 scaling gives, a WordPiece
 #    vocabulary (the weights still load; the tokenizer is refused)
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -16,7 +17,8 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 source tests/integration/lib/common.sh
 export POSTTRAIN_CACHE="$tmp/cache"  # converted copies land here, not in the user's cache
 
-"$PT_PYTHON" tests/reference/gguf_import_fixture.py "$tmp/fx" examples/quickstart/tokenizer
+zstd -dcq tests/assets/tokenizers/mistral/tokenizer.json.zst > "$tmp/spm-tokenizer.json"
+"$PT_PYTHON" tests/reference/gguf_import_fixture.py "$tmp/fx" examples/quickstart/tokenizer "$tmp/spm-tokenizer.json"
 "$POSTTRAIN" export "$tmp/fx/quants.gguf" "$tmp/quants" > "$tmp/log" 2>&1 || { cat "$tmp/log"; fail "import quants.gguf"; }
 same_tensors() {  # same_tensors DIR EXPECTED.safetensors [CONFIG.json]: bit-identical tensors (and config keys)
   "$PT_PYTHON" - "$@" <<'PY' || fail "import of $1"
@@ -60,7 +62,7 @@ done
 # Tokenizer ids against transformers' GGUF tokenizer.
 zstd -dcq tests/assets/tokenizers/english-sentences.txt.zst > "$tmp/sentences.txt"
 "$PT_PYTHON" tests/reference/tokenizer_texts.py "$tmp/sentences.txt" tests/assets/tokenizers/hard_suite.json > "$tmp/texts.jsonl"
-for f in quants qwen2-pre-bos; do
+for f in quants qwen2-pre-bos spm; do
   "$POSTTRAIN" tokenize --tokenizer "$tmp/fx/$f.gguf" --jsonl "$tmp/texts.jsonl" --ids-only > "$tmp/ours.jsonl" 2> "$tmp/log" || { cat "$tmp/log"; fail "tokenize $f"; }
   "$PT_PYTHON" tests/reference/gguf_tokenizer_check.py "$tmp/fx/$f.gguf" "$tmp/texts.jsonl" "$tmp/ours.jsonl" 2>&1 | grep "ids identical" || fail "tokenizer of $f.gguf"
 done
@@ -101,7 +103,7 @@ refused bad-truncated-data.gguf "truncated GGUF: tensor 'blk.1.attn_v.weight'"
 refused bad-arch.gguf "general.architecture 'bloom' is not imported"
 refused bad-q2k.gguf "tensors of type Q2_K are not read"
 refused bad-rope-freqs.gguf "rope_freqs.weight does not follow Llama 3's RoPE scaling"
-refused bad-tokenizer.gguf "tokenizer.ggml.model is 'llama'" tokenize
-"$POSTTRAIN" export "$tmp/fx/bad-tokenizer.gguf" "$tmp/spm-weights" > /dev/null 2>&1 || fail "weights of bad-tokenizer.gguf not imported"
+refused bad-tokenizer.gguf "tokenizer.ggml.model is 'bert'" tokenize
+"$POSTTRAIN" export "$tmp/fx/bad-tokenizer.gguf" "$tmp/bert-weights" > /dev/null 2>&1 || fail "weights of bad-tokenizer.gguf not imported"
 [ -z "$(ls "$tmp/cache/gguf" | grep '\.tmp-' || true)" ] || fail "a failed conversion left a staging directory"
 echo "gguf import ok"

@@ -1,6 +1,6 @@
 """GGUF files for `posttrain`'s GGUF import tests, written with the gguf package (test time only).
 
-usage: gguf_import_fixture.py OUT_DIR TOKENIZER_DIR
+usage: gguf_import_fixture.py OUT_DIR TOKENIZER_DIR [SPM_TOKENIZER_JSON]
   OUT_DIR/quants.gguf          a 2-layer Llama (hidden 256, 4 heads / 2 KV heads, untied output) whose
                                weights use every type the import reads: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
                                Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (K-quant blocks are random bytes with sane
@@ -9,6 +9,7 @@ usage: gguf_import_fixture.py OUT_DIR TOKENIZER_DIR
                                rows put back from llama.cpp's interleaved order
   OUT_DIR/expected_config.json the HF config the metadata implies
   OUT_DIR/qwen2-pre-bos.gguf   the same with tokenizer.ggml.pre 'qwen2' and add_bos_token true
+  OUT_DIR/spm.gguf             the same model with SPM_TOKENIZER_JSON's SentencePiece vocabulary and scores
   OUT_DIR/bad-*.gguf           broken variants, one defect each (see BAD below)
 """
 import json, os, sys
@@ -103,17 +104,24 @@ config = dict(architectures=["LlamaForCausalLM"], model_type="llama", hidden_siz
 json.dump(config, open(f"{out}/expected_config.json", "w"), indent=1)
 
 
-def write(path, arch="llama", tokenizer_model="gpt2", pre="gpt-2", add_bos=False, drop=(), extra_tensors=(), extra_kv=()):
+def write(path, arch="llama", tokenizer_model="gpt2", pre="gpt-2", add_bos=False, drop=(), extra_tensors=(), extra_kv=(),
+          vocab=None):
+    """vocab: (tokens, types, scores) of a SentencePiece vocabulary without merges, instead of TOKENIZER_DIR's."""
     w = gguf.GGUFWriter(path, arch)
     w.add_context_length(512); w.add_embedding_length(H); w.add_block_count(LAYERS); w.add_feed_forward_length(FF)
     w.add_head_count(HEADS); w.add_head_count_kv(KV); w.add_layer_norm_rms_eps(1e-5); w.add_rope_freq_base(10000.0)
     w.add_rope_dimension_count(HD); w.add_vocab_size(V)
     w.add_tokenizer_model(tokenizer_model); w.add_tokenizer_pre(pre)
-    w.add_token_list(tokens); w.add_token_types(types); w.add_token_merges(merges)
-    if tc.get("bos_token") or add_bos:  # a BOS to add: the config's, else token 0
-        w.add_bos_token_id(tid("bos_token") if tc.get("bos_token") else 0)
-    w.add_eos_token_id(tid("eos_token"))
-    w.add_add_bos_token(add_bos)
+    if vocab:
+        w.add_token_list(vocab[0]); w.add_token_types(vocab[1]); w.add_token_scores(vocab[2])
+        w.add_bos_token_id(1); w.add_eos_token_id(2); w.add_unk_token_id(0)  # <unk> <s> </s>
+    else:
+        w.add_token_list(tokens); w.add_token_types(types); w.add_token_merges(merges)
+        if tc.get("bos_token") or add_bos:  # a BOS to add: the config's, else token 0
+            w.add_bos_token_id(tid("bos_token") if tc.get("bos_token") else 0)
+        w.add_eos_token_id(tid("eos_token"))
+    if add_bos is not None:
+        w.add_add_bos_token(add_bos)
     if tc.get("chat_template"):
         w.add_chat_template(tc["chat_template"])
     for k, v in extra_kv:
@@ -129,9 +137,21 @@ def write(path, arch="llama", tokenizer_model="gpt2", pre="gpt-2", add_bos=False
 write(f"{out}/quants.gguf")
 # The same model with Qwen2's split regex (one digit per token) and a BOS added to every text.
 write(f"{out}/qwen2-pre-bos.gguf", pre="qwen2", add_bos=True)
+# A SentencePiece BPE vocabulary (tokenizer.ggml.model 'llama', no merges: they follow from the scores) taken
+# from the tokenizer.json given as a third argument, with no add_bos_token key (SentencePiece adds BOS).
+if len(sys.argv) > 3:
+    spm = json.load(open(sys.argv[3]))["model"]["vocab"]
+    pieces = sorted(spm, key=spm.get)
+    spm_types = [6 if len(p) == 6 and p.startswith("<0x") else 1 for p in pieces]
+    spm_types[0], spm_types[1], spm_types[2] = 2, 3, 3
+    # Scores as SentencePiece orders BPE pieces (best first), with two ties to exercise the tie rules.
+    spm_scores = [-float(i) for i in range(len(pieces))]
+    spm_scores[300] = spm_scores[301]
+    write(f"{out}/spm.gguf", tokenizer_model="llama", pre="default", add_bos=None,
+          vocab=(pieces, spm_types, spm_scores))
 # BAD: one defect each (the import must name it)
 write(f"{out}/bad-arch.gguf", arch="bloom")
-write(f"{out}/bad-tokenizer.gguf", tokenizer_model="llama")
+write(f"{out}/bad-tokenizer.gguf", tokenizer_model="bert")
 q2 = raw_blocks(Q.Q4_K, H, H)[:, : H // 256 * 84]  # bytes of the right size for Q2_K
 write(f"{out}/bad-q2k.gguf", drop=("blk.0.attn_output.weight",), extra_tensors=[("blk.0.attn_output.weight", (q2, Q.Q2_K))])
 # Frequency divisors that no Llama 3 scaling gives (rising evenly from 1 to 3).
