@@ -8,6 +8,7 @@
 #include <c10/util/Half.h>
 
 #include "core/error.h"
+#include "gguf/quant_blocks.h"
 
 namespace pt::gguf {
 
@@ -22,11 +23,11 @@ const std::array<QuantType, 40>& table() {
     };
     set(0, "F32", 1, 4, true), set(1, "F16", 1, 2, true), set(2, "Q4_0", 32, 18, true), set(3, "Q4_1", 32, 20, true);
     set(6, "Q5_0", 32, 22, true), set(7, "Q5_1", 32, 24, true), set(8, "Q8_0", 32, 34, true);
-    set(9, "Q8_1", 32, 36, false), set(10, "Q2_K", 256, 84, false), set(11, "Q3_K", 256, 110, false);
+    set(9, "Q8_1", 32, 36, false), set(10, "Q2_K", 256, 84, true), set(11, "Q3_K", 256, 110, true);
     set(12, "Q4_K", 256, 144, true), set(13, "Q5_K", 256, 176, true), set(14, "Q6_K", 256, 210, true);
     set(15, "Q8_K", 256, 292, false), set(16, "IQ2_XXS", 256, 66, false), set(17, "IQ2_XS", 256, 74, false);
-    set(18, "IQ3_XXS", 256, 98, false), set(19, "IQ1_S", 256, 50, false), set(20, "IQ4_NL", 32, 18, false);
-    set(21, "IQ3_S", 256, 110, false), set(22, "IQ2_S", 256, 82, false), set(23, "IQ4_XS", 256, 136, false);
+    set(18, "IQ3_XXS", 256, 98, false), set(19, "IQ1_S", 256, 50, false), set(20, "IQ4_NL", 32, 18, true);
+    set(21, "IQ3_S", 256, 110, false), set(22, "IQ2_S", 256, 82, false), set(23, "IQ4_XS", 256, 136, true);
     set(24, "I8", 1, 1, false), set(25, "I16", 1, 2, false), set(26, "I32", 1, 4, false), set(27, "I64", 1, 8, false);
     set(28, "F64", 1, 8, false), set(29, "IQ1_M", 256, 56, false), set(30, "BF16", 1, 2, true);
     set(34, "TQ1_0", 256, 54, false), set(35, "TQ2_0", 256, 66, false), set(39, "MXFP4", 32, 17, false);
@@ -35,19 +36,13 @@ const std::array<QuantType, 40>& table() {
   return t;
 }
 
-float half(const uint8_t* p) {
-  uint16_t bits;
-  std::memcpy(&bits, p, 2);
-  return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
-}
-
 void q8_0(const uint8_t* b, float* y) {
-  const float d = half(b);
+  const float d = fp16_at(b);
   for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(static_cast<int8_t>(b[2 + j])) * d;
 }
 
 void q4_0(const uint8_t* b, float* y) {
-  const float d = half(b);
+  const float d = fp16_at(b);
   for (int j = 0; j < 16; ++j) {
     y[j] = static_cast<float>((b[2 + j] & 0xF) - 8) * d;
     y[j + 16] = static_cast<float>((b[2 + j] >> 4) - 8) * d;
@@ -55,7 +50,7 @@ void q4_0(const uint8_t* b, float* y) {
 }
 
 void q4_1(const uint8_t* b, float* y) {
-  const float d = half(b), m = half(b + 2);
+  const float d = fp16_at(b), m = fp16_at(b + 2);
   for (int j = 0; j < 16; ++j) {
     y[j] = static_cast<float>(b[4 + j] & 0xF) * d + m;
     y[j + 16] = static_cast<float>(b[4 + j] >> 4) * d + m;
@@ -64,7 +59,7 @@ void q4_1(const uint8_t* b, float* y) {
 
 // Q5_0 (no min) and Q5_1: 4-bit values with their fifth bits packed in a 32-bit word.
 void q5(const uint8_t* b, float* y, bool with_min) {
-  const float d = half(b), m = with_min ? half(b + 2) : 0.0f;
+  const float d = fp16_at(b), m = with_min ? fp16_at(b + 2) : 0.0f;
   const uint8_t* p = b + (with_min ? 4 : 2);
   uint32_t qh;
   std::memcpy(&qh, p, 4);
@@ -90,7 +85,7 @@ void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
 
 // Q4_K (qh == nullptr) and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins.
 void q45_k(const uint8_t* b, float* y, bool five) {
-  const float d = half(b), dmin = half(b + 2);
+  const float d = fp16_at(b), dmin = fp16_at(b + 2);
   const uint8_t* scales = b + 4;
   const uint8_t* qh = five ? b + 16 : nullptr;
   const uint8_t* ql = five ? b + 48 : b + 16;
@@ -114,7 +109,7 @@ void q6_k(const uint8_t* b, float* y) {
   const uint8_t* ql = b;
   const uint8_t* qh = b + 128;
   const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-  const float d = half(b + 208);
+  const float d = fp16_at(b + 208);
   for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
     for (int l = 0; l < 32; ++l) {
       const int is = l / 16;
@@ -150,7 +145,8 @@ uint64_t tensor_bytes(uint32_t id, int64_t numel, const std::string& what) {
 at::Tensor dequantize(const uint8_t* data, uint32_t id, int64_t numel, const std::string& what) {
   const QuantType q = quant_type(id);
   if (!q.readable)
-    fail("{}: tensors of type {} are not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K are)", what,
+    fail("{}: tensors of type {} are not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
+         "IQ4_NL and IQ4_XS are)", what,
          quant_type_name(id));
   at::Tensor out = at::empty({numel}, at::kFloat);
   float* y = out.data_ptr<float>();
@@ -179,6 +175,10 @@ at::Tensor dequantize(const uint8_t* data, uint32_t id, int64_t numel, const std
           case 12: q45_k(blk, dst, false); break;
           case 13: q45_k(blk, dst, true); break;
           case 14: q6_k(blk, dst); break;
+          case 10: dequant_q2_k(blk, dst); break;
+          case 11: dequant_q3_k(blk, dst); break;
+          case 20: dequant_iq4_nl(blk, dst); break;
+          case 23: dequant_iq4_xs(blk, dst); break;
         }
       }
     });

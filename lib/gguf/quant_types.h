@@ -1,6 +1,6 @@
 #pragma once
 // ggml's tensor types: each one's name, block size and bytes per block, and dequantization of the
-// ones we read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) to float32 with ggml's own
+// ones we read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ4_NL, IQ4_XS) to float32 with ggml's own
 // arithmetic (fp16 scales widened to float, then d * q - m per value), so a dequantized weight is
 // the number llama.cpp computes with.
 #include <cstdint>

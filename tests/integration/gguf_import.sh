@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GGUF import: a .gguf file wherever a model directory goes (converted once into a cached HF dir).
-#  - every readable type (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K) dequantizes exactly as
+#  - every readable type (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS) dequantizes exactly as
 #    the gguf package does, under HF names with llama.cpp's q/k row order undone; config as implied
 #  - round trip: our f32 / f16 export of tiny Llama, Qwen2 and Qwen3 imports back to the HF tensors
 #  - the tokenizer built from the metadata gives transformers' ids on ~2,800 varied texts (GPT-2 and
@@ -9,7 +9,7 @@
 #  - the quickstart run from its model as a GGUF file (tokenizer from the file too) logs the same
 #    losses as from the HF directory; generate reads the file
 #  - refusals, naming the file and what is wrong: bad magic, truncated metadata, truncated tensor data,
-#    an unknown architecture, an unread quantization type (Q2_K), rope_freqs no Llama 3 scaling gives, a WordPiece
+#    an unknown architecture, an unread quantization type (IQ2_XXS), rope_freqs no Llama 3 scaling gives, a WordPiece
 #    vocabulary (the weights still load; the tokenizer is refused)
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -99,9 +99,9 @@ refused() {  # refused FILE MESSAGE [tokenize]
 }
 refused bad-magic.gguf "not a GGUF file"
 refused bad-truncated-meta.gguf "truncated or corrupt GGUF: metadata 'tokenizer.ggml.tokens'"
-refused bad-truncated-data.gguf "truncated GGUF: tensor 'blk.1.attn_v.weight'"
+refused bad-truncated-data.gguf "truncated GGUF: tensor 'blk.1.[a-z_]*.weight' ([0-9]* bytes at data offset"
 refused bad-arch.gguf "general.architecture 'bloom' is not imported"
-refused bad-q2k.gguf "tensors of type Q2_K are not read"
+refused bad-iq2xxs.gguf "tensors of type IQ2_XXS are not read"
 refused bad-rope-freqs.gguf "rope_freqs.weight does not follow Llama 3's RoPE scaling"
 refused bad-tokenizer.gguf "tokenizer.ggml.model is 'bert'" tokenize
 "$POSTTRAIN" export "$tmp/fx/bad-tokenizer.gguf" "$tmp/bert-weights" > /dev/null 2>&1 || fail "weights of bad-tokenizer.gguf not imported"

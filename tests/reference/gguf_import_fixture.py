@@ -3,8 +3,9 @@
 usage: gguf_import_fixture.py OUT_DIR TOKENIZER_DIR [SPM_TOKENIZER_JSON]
   OUT_DIR/quants.gguf          a 2-layer Llama (hidden 256, 4 heads / 2 KV heads, untied output) whose
                                weights use every type the import reads: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-                               Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (K-quant blocks are random bytes with sane
-                               fp16 scales); the byte-level BPE tokenizer of TOKENIZER_DIR in llama.cpp's keys
+                               Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (K-quant and IQ4
+                               blocks are random bytes with sane fp16 scales); the byte-level BPE tokenizer
+                               of TOKENIZER_DIR in llama.cpp's keys
   OUT_DIR/expected.safetensors every tensor under its HF name as gguf.quants.dequantize gives it, q/k
                                rows put back from llama.cpp's interleaved order
   OUT_DIR/expected_config.json the HF config the metadata implies
@@ -37,7 +38,8 @@ types = [3 if i in special else 1 for i in range(V)]
 merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
 tid = lambda name: vocab[tc[name] if isinstance(tc[name], str) else tc[name]["content"]]
 
-KQ = {Q.Q4_K: [(0, 2), (2, 4)], Q.Q5_K: [(0, 2), (2, 4)], Q.Q6_K: [(208, 210)]}  # fp16 scale fields
+KQ = {Q.Q4_K: [(0, 2), (2, 4)], Q.Q5_K: [(0, 2), (2, 4)], Q.Q6_K: [(208, 210)],  # fp16 scale fields
+      Q.Q2_K: [(80, 82), (82, 84)], Q.Q3_K: [(108, 110)], Q.IQ4_NL: [(0, 2)], Q.IQ4_XS: [(0, 2)]}
 
 
 def raw_blocks(qtype, rows, cols):
@@ -74,7 +76,7 @@ plan = {
 }
 layer_types = [
     dict(attn_q=Q.Q4_K, attn_k=Q.Q5_K, attn_v=Q.Q6_K, attn_output=Q.Q4_0, ffn_gate=Q.Q4_1, ffn_up=Q.Q5_0, ffn_down=Q.Q5_1),
-    dict(attn_q=Q.F16, attn_k=Q.BF16, attn_v=Q.F32, attn_output=Q.Q8_0, ffn_gate=Q.Q4_K, ffn_up=Q.Q5_K, ffn_down=Q.Q6_K),
+    dict(attn_q=Q.F16, attn_k=Q.BF16, attn_v=Q.IQ4_NL, attn_output=Q.Q8_0, ffn_gate=Q.Q2_K, ffn_up=Q.Q3_K, ffn_down=Q.IQ4_XS),
 ]
 hf_of = dict(attn_q="self_attn.q_proj", attn_k="self_attn.k_proj", attn_v="self_attn.v_proj",
              attn_output="self_attn.o_proj", ffn_gate="mlp.gate_proj", ffn_up="mlp.up_proj", ffn_down="mlp.down_proj")
@@ -152,8 +154,8 @@ if len(sys.argv) > 3:
 # BAD: one defect each (the import must name it)
 write(f"{out}/bad-arch.gguf", arch="bloom")
 write(f"{out}/bad-tokenizer.gguf", tokenizer_model="bert")
-q2 = raw_blocks(Q.Q4_K, H, H)[:, : H // 256 * 84]  # bytes of the right size for Q2_K
-write(f"{out}/bad-q2k.gguf", drop=("blk.0.attn_output.weight",), extra_tensors=[("blk.0.attn_output.weight", (q2, Q.Q2_K))])
+iq2 = raw_blocks(Q.Q4_K, H, H)[:, : H // 256 * 66]  # bytes of the right size for IQ2_XXS
+write(f"{out}/bad-iq2xxs.gguf", drop=("blk.0.attn_output.weight",), extra_tensors=[("blk.0.attn_output.weight", (iq2, Q.IQ2_XXS))])
 # Frequency divisors that no Llama 3 scaling gives (rising evenly from 1 to 3).
 write(f"{out}/bad-rope-freqs.gguf", extra_tensors=[("rope_freqs.weight", (np.linspace(1, 3, HD // 2).astype(np.float32), Q.F32))])
 data = open(f"{out}/quants.gguf", "rb").read()
