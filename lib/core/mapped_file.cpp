@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -33,6 +34,15 @@ MappedFile::MappedFile(const std::string& path) {
     }
   }
   ::close(fd);
+}
+
+void MappedFile::release(size_t begin, size_t end) const {
+  if (!map_) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t b = reinterpret_cast<uintptr_t>(map_) + begin, e = reinterpret_cast<uintptr_t>(map_) + std::min(end, size_);
+  b = (b + page - 1) / page * page;
+  e = e / page * page;
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -21,6 +21,9 @@ class MappedFile {
   const uint8_t* data() const { return static_cast<const uint8_t*>(map_); }
   size_t size() const { return size_; }
   std::string_view view() const { return {static_cast<const char*>(map_), size_}; }
+  // Drops the whole pages inside bytes [begin, end) from our resident set once they have been copied
+  // out (neighbours' partial pages are kept): reading a large file part by part stays small in memory.
+  void release(size_t begin, size_t end) const;
 
  private:
   void* map_ = nullptr;

@@ -146,15 +146,21 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
     const std::string g = gguf_name(name);
     if (g.empty()) fail("GGUF export: {}: tensor '{}' has no llama.cpp name for architecture {}", model_dir, name, arch);
     if (g == "output.weight" && c.tie_word_embeddings) continue;  // llama.cpp reuses token_embd
-    at::Tensor t = ckpt.file_of(name).view(name).to(at::kFloat);
-    if (arch == "llama" && (g.find(".attn_q.") != std::string::npos || g.find(".attn_k.") != std::string::npos))
-      t = permute_rope_rows(t, g.find(".attn_q.") != std::string::npos ? c.num_attention_heads : c.num_key_value_heads);
-    TensorType tt = t.dim() == 1 ? TensorType::F32 : type;
-    if (tt == TensorType::Q8_0 && t.size(-1) % 32 != 0) {
-      log::warn("GGUF export: {} has rows of {} (not a multiple of 32): stored as f16", g, t.size(-1));
+    const std::vector<int64_t> shape = ckpt.file_of(name).info(name).shape;
+    const bool q = g.find(".attn_q.") != std::string::npos, k = g.find(".attn_k.") != std::string::npos;
+    const int64_t rope_heads = arch == "llama" && (q || k) ? (q ? c.num_attention_heads : c.num_key_value_heads) : 0;
+    TensorType tt = shape.size() == 1 ? TensorType::F32 : type;
+    if (tt == TensorType::Q8_0 && shape.back() % 32 != 0) {
+      log::warn("GGUF export: {} has rows of {} (not a multiple of 32): stored as f16", g, shape.back());
       tt = TensorType::F16;
     }
-    w.add_tensor(g, t, tt);
+    // Read and converted when the writer reaches it: one tensor in memory at a time.
+    w.add_tensor(g, shape, tt, [&ckpt, name, rope_heads] {
+      const auto& file = ckpt.file_of(name);
+      at::Tensor t = file.view(name).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+      file.release(name);  // the mapped pages are copied out: keep the resident set to one tensor
+      return rope_heads > 0 ? permute_rope_rows(t, rope_heads) : t;
+    });
     ++written;
   }
   if (rope == "llama3") {  // llama.cpp's form of it: per-dimension frequency divisors

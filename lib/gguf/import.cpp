@@ -112,20 +112,38 @@ ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& in
   return c;
 }
 
-// Every tensor dequantized to float32 under its HF name, in the file's order.
-std::vector<std::pair<std::string, at::Tensor>> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info) {
-  std::vector<std::pair<std::string, at::Tensor>> out;
+// Every tensor (but rope_freqs, read into the config) under its HF name, in the file's order, as
+// float32 dequantized when the writer reaches it: a conversion holds one tensor at a time.
+struct HfTensor {
+  const TensorEntry* entry;
+  std::string name;
+  int64_t rope_heads;  // > 0: llama.cpp's interleaved q/k rows to undo
+};
+
+std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info) {
+  std::vector<HfTensor> out;
   for (const auto& t : r.tensors()) {
-    if (t.name == "rope_freqs.weight") continue;  // read into the config's rope_scaling
+    if (t.name == "rope_freqs.weight") continue;
     const std::string name = hf_name(t.name);
     if (name.empty()) fail("{}: tensor '{}' has no Hugging Face counterpart for {}", r.path(), t.name, info.hf_class);
-    at::Tensor w = dequantize(r.data(t), t.type, t.numel(), r.path() + ": tensor '" + t.name + "'").view(t.torch_shape());
     const bool q = t.name.find(".attn_q.") != std::string::npos, k = t.name.find(".attn_k.") != std::string::npos;
-    if (info.rope_permuted && (q || k))
-      w = unpermute_rope_rows(w, q ? c["num_attention_heads"].get<int64_t>() : c["num_key_value_heads"].get<int64_t>());
-    out.emplace_back(name, w);
+    const int64_t heads = info.rope_permuted && (q || k)
+                              ? (q ? c["num_attention_heads"].get<int64_t>() : c["num_key_value_heads"].get<int64_t>()) : 0;
+    out.push_back({&t, name, heads});
   }
   return out;
+}
+
+void save_weights(const Reader& r, const std::vector<HfTensor>& tensors, const std::string& file,
+                  const std::string& source) {
+  std::vector<model::TensorSpec> specs;
+  for (const auto& t : tensors) specs.push_back({t.name, at::kFloat, t.entry->torch_shape()});
+  model::save_safetensors_streamed(file, specs, [&](size_t i) {
+    const TensorEntry& e = *tensors[i].entry;
+    at::Tensor w = dequantize(r.data(e), e.type, e.numel(), r.path() + ": tensor '" + e.name + "'").view(e.torch_shape());
+    r.release(e);
+    return tensors[i].rope_heads > 0 ? unpermute_rope_rows(w, tensors[i].rope_heads) : w;
+  }, {{"format", "pt"}, {"source", source}});
 }
 
 void write_json(const fs::path& p, const ordered_json& j) {
@@ -174,9 +192,8 @@ void convert_to_hf(const std::string& gguf_path, const std::string& out_dir) {
   } catch (const Error& e) {
     std::ofstream(fs::path(out_dir) / kTokenizerError) << e.what() << "\n";
   }
-  auto tensors = hf_tensors(r, cfg, info);
-  model::save_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors,
-                          {{"format", "pt"}, {"source", fs::absolute(gguf_path).string()}});
+  const auto tensors = hf_tensors(r, cfg, info);
+  save_weights(r, tensors, (fs::path(out_dir) / "model.safetensors").string(), fs::absolute(gguf_path).string());
   write_json(fs::path(out_dir) / "config.json", cfg);
   ordered_json gen = ordered_json::object();
   for (const char* k : {"bos_token_id", "eos_token_id", "pad_token_id"})

@@ -89,6 +89,11 @@ int64_t TensorEntry::numel() const {
 
 Reader::Reader(const std::string& path) : path_(path), file_(path) { parse(file_.data(), file_.size()); }
 
+void Reader::release(const TensorEntry& t) const {
+  const uint64_t begin = data_start_ + t.offset;
+  file_.release(begin, begin + tensor_bytes(t.type, t.numel(), t.name));
+}
+
 void Reader::parse(const uint8_t* p, size_t size) {
   Cursor c(p, size, path_);
   if (c.get<uint32_t>("the magic number") != kMagic) fail("{}: not a GGUF file (no 'GGUF' magic number)", path_);

@@ -38,6 +38,8 @@ class Reader {
   const std::vector<TensorEntry>& tensors() const { return tensors_; }
   const TensorEntry* find(const std::string& name) const;
   const uint8_t* data(const TensorEntry& t) const { return file_.data() + data_start_ + t.offset; }
+  // Drops this tensor's mapped pages from the resident set once it has been read (MappedFile::release).
+  void release(const TensorEntry& t) const;
 
  private:
   void parse(const uint8_t* p, size_t size);

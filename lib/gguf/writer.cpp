@@ -79,18 +79,34 @@ std::string quantize_q8_0(const at::Tensor& t) {
 }
 
 void Writer::add_tensor(const std::string& name, const at::Tensor& t, TensorType type) {
-  Tensor e{name, t.sizes().vec(), type, {}};
+  add_tensor(name, t.sizes().vec(), type, [t] { return t; });
+}
+
+void Writer::add_tensor(const std::string& name, std::vector<int64_t> shape, TensorType type,
+                        std::function<at::Tensor()> load) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (type == TensorType::Q8_0 && (shape.empty() || shape.back() % 32 != 0))
+    fail("GGUF: tensor '{}' rows of {} are not a multiple of 32 (q8_0 blocks)", name, shape.empty() ? 0 : shape.back());
+  const uint64_t bytes = type == TensorType::Q8_0 ? static_cast<uint64_t>(n / 32 * 34)
+                                                  : static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
+  tensors_.push_back({name, std::move(shape), type, std::move(load), bytes});
+}
+
+namespace {
+std::string encode(const at::Tensor& t, TensorType type) {
   auto raw = [](const at::Tensor& c) {
     return std::string(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel() * c.element_size()));
   };
   switch (type) {
-    case TensorType::F32: e.bytes = raw(t.to(at::kFloat).contiguous()); break;
-    case TensorType::F16: e.bytes = raw(t.to(at::kHalf).contiguous()); break;
-    case TensorType::BF16: e.bytes = raw(t.to(at::kBFloat16).contiguous()); break;
-    case TensorType::Q8_0: e.bytes = quantize_q8_0(t); break;
+    case TensorType::F32: return raw(t.to(at::kFloat).contiguous());
+    case TensorType::F16: return raw(t.to(at::kHalf).contiguous());
+    case TensorType::BF16: return raw(t.to(at::kBFloat16).contiguous());
+    case TensorType::Q8_0: return quantize_q8_0(t);
   }
-  tensors_.push_back(std::move(e));
+  return {};
 }
+}  // namespace
 
 void Writer::write(const std::string& path) const {
   std::string head;
@@ -108,20 +124,29 @@ void Writer::write(const std::string& path) const {
     put<uint32_t>(head, static_cast<uint32_t>(t.type));
     put<uint64_t>(head, offset);
     offsets.push_back(offset);
-    offset += (t.bytes.size() + kAlignment - 1) / kAlignment * kAlignment;
+    offset += (t.bytes + kAlignment - 1) / kAlignment * kAlignment;
   }
   head.append((kAlignment - head.size() % kAlignment) % kAlignment, '\0');
   const std::string tmp = path + ".tmp";
-  {
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("{}: cannot open for writing", tmp);
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     for (const auto& t : tensors_) {
-      out.write(t.bytes.data(), static_cast<std::streamsize>(t.bytes.size()));
-      const std::string pad((kAlignment - t.bytes.size() % kAlignment) % kAlignment, '\0');
+      const at::Tensor x = t.load();
+      if (x.sizes().vec() != t.shape)
+        fail("GGUF: tensor '{}' was declared [{}] but is [{}]", t.name, fmt::join(t.shape, ", "), fmt::join(x.sizes(), ", "));
+      const std::string bytes = encode(x, t.type);
+      PT_CHECK(bytes.size() == t.bytes, "GGUF: tensor '{}' encoded to {} bytes, {} expected", t.name, bytes.size(), t.bytes);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      const std::string pad((kAlignment - bytes.size() % kAlignment) % kAlignment, '\0');
       out.write(pad.data(), static_cast<std::streamsize>(pad.size()));
     }
     if (!out) fail("{}: writing failed (disk full?)", tmp);
+  } catch (...) {  // a tensor that failed to load or encode: no partial file is left
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
   }
   std::filesystem::rename(tmp, path);
 }

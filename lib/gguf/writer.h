@@ -4,6 +4,7 @@
 // torch dimension). Tensors are F32, F16, BF16 or Q8_0 (blocks of 32 values: an fp16 scale d =
 // max|x| / 127 and 32 int8 round(x / d)).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ class Writer {
   void add(const std::string& key, const std::vector<float>& v);
   // `t` (any float dtype, CPU) stored as `type`; Q8_0 needs rows divisible by 32.
   void add_tensor(const std::string& name, const at::Tensor& t, TensorType type);
+  // The same, made by `load` only when write() reaches it, so a conversion holds one tensor at a
+  // time, not the model; `load` must give a tensor of `shape`.
+  void add_tensor(const std::string& name, std::vector<int64_t> shape, TensorType type,
+                  std::function<at::Tensor()> load);
   // Written to path + ".tmp" and renamed when complete.
   void write(const std::string& path) const;
 
@@ -34,7 +39,8 @@ class Writer {
     std::string name;
     std::vector<int64_t> shape;
     TensorType type;
-    std::string bytes;
+    std::function<at::Tensor()> load;
+    uint64_t bytes;  // of the encoded data
   };
   std::string kv_;  // encoded key/value pairs
   uint64_t kv_count_ = 0;

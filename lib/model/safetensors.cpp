@@ -147,12 +147,7 @@ at::Tensor SafetensorsFile::view(const std::string& name) const {
 
 void SafetensorsFile::release(const std::string& name) const {
   const auto& t = info(name);
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  uintptr_t b = reinterpret_cast<uintptr_t>(file_.data()) + data_start_ + t.begin;
-  uintptr_t e = reinterpret_cast<uintptr_t>(file_.data()) + data_start_ + t.end;
-  b = (b + page - 1) / page * page;  // whole pages inside this tensor only: neighbours may still be needed
-  e = e / page * page;
-  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  file_.release(data_start_ + t.begin, data_start_ + t.end);
 }
 
 at::Tensor SafetensorsFile::view_rows(const std::string& name, int64_t row_begin, int64_t row_end) const {
@@ -214,14 +209,22 @@ std::vector<std::string> Checkpoint::names() const {
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) specs.push_back({name, t.scalar_type(), t.sizes().vec()});
+  save_safetensors_streamed(path, specs, [&](size_t i) { return tensors[i].second; }, metadata);
+}
+
+void save_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                               const std::function<at::Tensor(size_t)>& make,
+                               const std::map<std::string, std::string>& metadata) {
   nlohmann::json h = nlohmann::json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
-    h[name] = {{"dtype", safetensors_dtype_name(t.scalar_type())},
-               {"shape", t.sizes().vec()},
-               {"data_offsets", {offset, offset + bytes}}};
+  for (const auto& s : specs) {
+    uint64_t bytes = at::elementSize(s.dtype);
+    for (int64_t d : s.shape) bytes *= static_cast<uint64_t>(d);
+    h[s.name] = {{"dtype", safetensors_dtype_name(s.dtype)}, {"shape", s.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header = h.dump();
@@ -234,9 +237,12 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   out.write(len, 8);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  // h's keys are sorted; the offsets above follow `tensors` order, so write in that order.
-  for (const auto& [name, t] : tensors) {
-    at::Tensor c = t.detach().to(at::kCPU).contiguous();
+  // h's keys are sorted; the offsets above follow `specs` order, so write in that order.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    at::Tensor c = make(i).detach().to(at::kCPU).contiguous();
+    if (c.scalar_type() != specs[i].dtype || c.sizes().vec() != specs[i].shape)
+      fail("'{}': tensor '{}' is {} [{}], declared {} [{}]", path, specs[i].name, c10::toString(c.scalar_type()),
+           fmt::join(c.sizes(), ", "), c10::toString(specs[i].dtype), fmt::join(specs[i].shape, ", "));
     out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
   }
   out.flush();

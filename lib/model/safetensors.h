@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
 #include <ATen/ATen.h>
 
 #include "core/mapped_file.h"
@@ -71,6 +73,17 @@ class Checkpoint {
 // tensor; the file is written to path + ".tmp" and renamed only when complete.
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
+
+// The same with tensor i made by `make(i)` only when its turn comes (a converter then holds one tensor at
+// a time, not the model); each must have its spec's dtype and shape.
+struct TensorSpec {
+  std::string name;
+  at::ScalarType dtype;
+  std::vector<int64_t> shape;
+};
+void save_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                               const std::function<at::Tensor(size_t)>& make,
+                               const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 // Sharded above `max_shard_bytes` (HF naming model-00001-of-00003.safetensors + index.json).
 void save_sharded(const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
