@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "gguf/cache.h"
 #include "gguf/llama3_rope.h"
 #include "gguf/names.h"
 #include "gguf/quant_types.h"
@@ -30,7 +30,6 @@ namespace {
 
 // Bump when the conversion's output changes: cached directories of older versions are not reused.
 constexpr int kConverterVersion = 2;
-constexpr const char* kComplete = ".complete";
 constexpr const char* kTokenizerError = "tokenizer_error.txt";  // read by tok::Tokenizer::resolve_path
 
 struct ArchInfo {
@@ -152,20 +151,6 @@ void write_json(const fs::path& p, const ordered_json& j) {
   if (!f) fail("{}: cannot write", p.string());
 }
 
-std::string cache_root() {
-  if (const char* c = std::getenv("POSTTRAIN_CACHE"); c && *c) return c;
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/posttrain";
-  return (fs::temp_directory_path() / "posttrain-cache").string();
-}
-
-// The cache directory for `path`: its name, then a hash of where it is, its size and its mtime.
-fs::path cache_dir_for(const std::string& path) {
-  const fs::path abs = fs::absolute(path);
-  const auto mtime = fs::last_write_time(abs).time_since_epoch().count();
-  const std::string key = fmt::format("{}|{}|{}|v{}", abs.string(), fs::file_size(abs), mtime, kConverterVersion);
-  return fs::path(cache_root()) / "gguf" / fmt::format("{}-{:016x}", abs.stem().string(), fnv1a64(key));
-}
-
 }  // namespace
 
 bool is_gguf(const std::string& path) {
@@ -203,14 +188,29 @@ void convert_to_hf(const std::string& gguf_path, const std::string& out_dir) {
   log::info("{}: GGUF ({}, {} tensors) converted to {} in {:.1f} s", gguf_path, arch, tensors.size(), out_dir, s);
 }
 
+namespace {
+// After each use: the copy in use marked, the cache kept within its budget (cache.h).
+void keep_cache_bounded(const fs::path& dir) {
+  mark_used(dir);
+  const Evicted ev = evict(dir.parent_path(), dir, cache_budget_bytes());
+  for (const auto& d : ev.removed) log::info("GGUF cache: removed {} (least recently used, or a dead conversion's)", d.string());
+  if (!ev.removed.empty())
+    log::info("GGUF cache {}: {:.2f} GB freed, {:.2f} GB kept (budget: POSTTRAIN_GGUF_CACHE_GB)", dir.parent_path().string(),
+              static_cast<double>(ev.freed) / 1e9, static_cast<double>(ev.kept) / 1e9);
+}
+}  // namespace
+
 std::string model_dir(const std::string& path) {
   if (!is_gguf(path)) return path;
-  const fs::path dir = cache_dir_for(path);
-  if (fs::exists(dir / kComplete)) return dir.string();
-  const fs::path tmp = dir.string() + fmt::format(".tmp-{}-{}", ::getpid(), std::random_device{}());
+  const fs::path dir = cache_dir_for(path, kConverterVersion);
+  if (fs::exists(dir / kCompleteMarker)) {
+    keep_cache_bounded(dir);
+    return dir.string();
+  }
+  const fs::path tmp = staging_dir_for(dir);
   try {
     convert_to_hf(path, tmp.string());
-    std::ofstream(tmp / kComplete) << path << "\n";
+    std::ofstream(tmp / kCompleteMarker) << path << "\n";
     std::error_code ec;
     fs::rename(tmp, dir, ec);  // fails when another process got there first: its copy is the same
     if (ec) fs::remove_all(tmp);
@@ -219,7 +219,8 @@ std::string model_dir(const std::string& path) {
     fs::remove_all(tmp, ec);
     throw;
   }
-  if (!fs::exists(dir / kComplete)) fail("{}: converted copy {} is incomplete", path, dir.string());
+  if (!fs::exists(dir / kCompleteMarker)) fail("{}: converted copy {} is incomplete", path, dir.string());
+  keep_cache_bounded(dir);
   return dir.string();
 }
 

@@ -5,7 +5,8 @@
 // dequantized to float32 safetensors under its HF name, llama.cpp's q/k row order undone, the
 // tokenizer and chat template from the metadata) and that directory is what loads. A cached copy is
 // keyed by the file's path, size and modification time, so an edited file converts again; ranks
-// racing to convert the same file each write a private directory and the first rename wins.
+// racing to convert the same file each write a private directory and the first rename wins. The cache
+// is kept within POSTTRAIN_GGUF_CACHE_GB (least recently used copies removed; see cache.h).
 // Why a directory and not an in-memory load: every consumer (sharded ZeRO-3 loading, tensor-parallel
 // slicing, the tokenizer engine, provenance, LoRA adapters naming their base) then reads one format.
 #include <string>
