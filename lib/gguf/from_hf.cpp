@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "gguf/llama3_rope.h"
 #include "gguf/names.h"
+#include "model/arch.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 
@@ -33,7 +34,8 @@ std::string arch_of(const model::HfConfig& c) {
   if (c.architecture == "LlamaForCausalLM" || c.architecture == "MistralForCausalLM") return "llama";
   if (c.architecture == "Qwen2ForCausalLM") return "qwen2";
   if (c.architecture == "Qwen3ForCausalLM") return "qwen3";
-  fail("GGUF export: {} is not supported (Llama, Mistral, Qwen2 and Qwen3 decoders are)", c.architecture);
+  if (c.architecture == "Qwen3MoeForCausalLM") return "qwen3moe";
+  fail("GGUF export: {} is not supported (Llama, Mistral, Qwen2, Qwen3 and Qwen3-MoE decoders are)", c.architecture);
 }
 
 uint32_t file_type(TensorType t) {
@@ -106,22 +108,8 @@ void add_tokenizer(Writer& w, const fs::path& dir, int64_t vocab_size) {
   if (!tmpl.empty()) w.add("tokenizer.chat_template", tmpl);
 }
 
-}  // namespace
-
-void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_dir, const std::string& out_file,
-                   TensorType type) {
-  const auto c = model::HfConfig::from_file((fs::path(model_dir) / "config.json").string());
-  const std::string arch = arch_of(c);
-  const std::string& rope = c.rope_scaling.type;
-  if (!rope.empty() && rope != "linear" && !(rope == "llama3" && arch == "llama"))
-    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write (linear, and llama3 for Llama, are "
-         "written)", model_dir, rope);
-  Writer w;
-  w.add("general.architecture", arch);
-  w.add("general.name", fs::path(model_dir).filename().string());
-  w.add("general.file_type", file_type(type));
-  if (type == TensorType::Q8_0) w.add("general.quantization_version", static_cast<uint32_t>(2));
-  const int64_t head_dim = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
+// The architecture's hyperparameters under llama.cpp's keys.
+void add_model_metadata(Writer& w, const model::HfConfig& c, const std::string& arch, int64_t head_dim) {
   w.add(arch + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
   w.add(arch + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
   w.add(arch + ".block_count", static_cast<uint32_t>(c.num_hidden_layers));
@@ -133,29 +121,61 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
   w.add(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   w.add(arch + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.add(arch + ".rope.dimension_count", static_cast<uint32_t>(head_dim));
-  if (rope == "linear") {
+  if (c.rope_scaling.type == "linear") {
     w.add(arch + ".rope.scaling.type", std::string("linear"));
     w.add(arch + ".rope.scaling.factor", static_cast<float>(c.rope_scaling.factor));
   }
+  if (c.num_experts > 0) {
+    w.add(arch + ".expert_count", static_cast<uint32_t>(c.num_experts));
+    w.add(arch + ".expert_used_count", static_cast<uint32_t>(c.experts_per_token));
+    w.add(arch + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe_intermediate_size));
+  }
   w.add(arch + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
-  add_tokenizer(w, tokenizer_dir.empty() ? fs::path(model_dir) : fs::path(tokenizer_dir), c.vocab_size);
+}
 
-  model::Checkpoint ckpt(model_dir);
+// llama.cpp's qwen3moe has experts in every layer and renormalizes the chosen experts' weights.
+void check_moe(const model::HfConfig& c, const std::string& model_dir) {
+  if (c.num_experts == 0) return;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l)
+    if (!c.is_moe_layer(l))
+      fail("GGUF export: {}: layer {} is dense (mlp_only_layers / decoder_sparse_step), but llama.cpp's qwen3moe has "
+           "experts in every layer", model_dir, l);
+  if (!c.norm_topk_prob)
+    fail("GGUF export: {}: norm_topk_prob is false, but llama.cpp's qwen3moe always renormalizes the chosen experts' "
+         "weights", model_dir);
+}
+
+TensorType storage_type(const std::string& g, const std::vector<int64_t>& shape, TensorType type) {
+  TensorType tt = shape.size() == 1 ? TensorType::F32 : type;
+  if (tt == TensorType::Q8_0 && shape.back() % 32 != 0) {
+    log::warn("GGUF export: {} has rows of {} (not a multiple of 32): stored as f16", g, shape.back());
+    tt = TensorType::F16;
+  }
+  return tt;
+}
+
+// Every checkpoint tensor under llama.cpp's name, read and converted only when the writer reaches it
+// (one tensor in memory at a time); experts stacked per layer and projection. Returns the count.
+int64_t add_tensors(Writer& w, const model::Checkpoint& ckpt, const model::HfConfig& c, const std::string& arch,
+                    TensorType type, const std::string& model_dir) {
   int64_t written = 0;
+  std::map<std::string, std::vector<std::string>> stacks;  // stacked name -> HF names by expert
   for (const auto& name : ckpt.names()) {
+    if (auto slot = expert_slot(name)) {
+      auto& members = stacks[slot->stacked];
+      if (slot->expert >= c.num_experts)
+        fail("GGUF export: {}: tensor '{}' names expert {} of {}", model_dir, name, slot->expert, c.num_experts);
+      members.resize(static_cast<size_t>(c.num_experts));
+      members[static_cast<size_t>(slot->expert)] = name;
+      continue;
+    }
     const std::string g = gguf_name(name);
     if (g.empty()) fail("GGUF export: {}: tensor '{}' has no llama.cpp name for architecture {}", model_dir, name, arch);
     if (g == "output.weight" && c.tie_word_embeddings) continue;  // llama.cpp reuses token_embd
     const std::vector<int64_t> shape = ckpt.file_of(name).info(name).shape;
     const bool q = g.find(".attn_q.") != std::string::npos, k = g.find(".attn_k.") != std::string::npos;
     const int64_t rope_heads = arch == "llama" && (q || k) ? (q ? c.num_attention_heads : c.num_key_value_heads) : 0;
-    TensorType tt = shape.size() == 1 ? TensorType::F32 : type;
-    if (tt == TensorType::Q8_0 && shape.back() % 32 != 0) {
-      log::warn("GGUF export: {} has rows of {} (not a multiple of 32): stored as f16", g, shape.back());
-      tt = TensorType::F16;
-    }
-    // Read and converted when the writer reaches it: one tensor in memory at a time.
-    w.add_tensor(g, shape, tt, [&ckpt, name, rope_heads] {
+    w.add_tensor(g, shape, storage_type(g, shape, type), [&ckpt, name, rope_heads] {
       const auto& file = ckpt.file_of(name);
       at::Tensor t = file.view(name).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
       file.release(name);  // the mapped pages are copied out: keep the resident set to one tensor
@@ -163,6 +183,43 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
     });
     ++written;
   }
+  for (const auto& [g, members] : stacks) {
+    for (size_t e = 0; e < members.size(); ++e)
+      if (members[e].empty()) fail("GGUF export: {}: expert {} of {} is missing", model_dir, e, g);
+    std::vector<int64_t> shape = ckpt.file_of(members[0]).info(members[0]).shape;
+    shape.insert(shape.begin(), static_cast<int64_t>(members.size()));
+    w.add_tensor(g, shape, storage_type(g, shape, type), [&ckpt, members] {
+      std::vector<at::Tensor> parts;
+      for (const auto& n : members) parts.push_back(ckpt.file_of(n).view(n).to(at::kFloat));
+      return at::stack(parts);
+    });
+    ++written;
+  }
+  return written;
+}
+
+}  // namespace
+
+void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_dir, const std::string& out_file,
+                   TensorType type) {
+  auto c = model::HfConfig::from_file((fs::path(model_dir) / "config.json").string());
+  const std::string arch = arch_of(c);
+  if (const auto& spec = model::find_architecture(c.architecture); spec.adapt) spec.adapt(c);  // e.g. the experts
+  const std::string& rope = c.rope_scaling.type;
+  if (!rope.empty() && rope != "linear" && !(rope == "llama3" && arch == "llama"))
+    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write (linear, and llama3 for Llama, are "
+         "written)", model_dir, rope);
+  check_moe(c, model_dir);
+  Writer w;
+  w.add("general.architecture", arch);
+  w.add("general.name", fs::path(model_dir).filename().string());
+  w.add("general.file_type", file_type(type));
+  if (type == TensorType::Q8_0) w.add("general.quantization_version", static_cast<uint32_t>(2));
+  const int64_t head_dim = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
+  add_model_metadata(w, c, arch, head_dim);
+  add_tokenizer(w, tokenizer_dir.empty() ? fs::path(model_dir) : fs::path(tokenizer_dir), c.vocab_size);
+  model::Checkpoint ckpt(model_dir);
+  int64_t written = add_tensors(w, ckpt, c, arch, type, model_dir);
   if (rope == "llama3") {  // llama.cpp's form of it: per-dimension frequency divisors
     model::HfConfig hc = c;
     hc.head_dim = head_dim;

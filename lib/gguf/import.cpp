@@ -42,7 +42,8 @@ ArchInfo arch_info(const Reader& r, const std::string& arch) {
   if (arch == "llama") return {"LlamaForCausalLM", "llama", true};
   if (arch == "qwen2") return {"Qwen2ForCausalLM", "qwen2", false};
   if (arch == "qwen3") return {"Qwen3ForCausalLM", "qwen3", false};
-  fail("{}: general.architecture '{}' is not imported (llama, qwen2 and qwen3 are)", r.path(), arch);
+  if (arch == "qwen3moe") return {"Qwen3MoeForCausalLM", "qwen3_moe", false};
+  fail("{}: general.architecture '{}' is not imported (llama, qwen2, qwen3 and qwen3moe are)", r.path(), arch);
 }
 
 double num(const Reader& r, const std::string& key) {
@@ -88,7 +89,10 @@ ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& in
   ordered_json c = {{"architectures", {info.hf_class}},
                     {"model_type", info.model_type},
                     {"hidden_size", hidden},
-                    {"intermediate_size", static_cast<int64_t>(num(r, a + ".feed_forward_length"))},
+                    // An all-expert file may omit the dense width (llama.cpp): the experts' then.
+                    {"intermediate_size", static_cast<int64_t>(a == "qwen3moe" && !r.has(a + ".feed_forward_length")
+                                                                   ? num(r, a + ".expert_feed_forward_length")
+                                                                   : num(r, a + ".feed_forward_length"))},
                     {"num_hidden_layers", static_cast<int64_t>(num(r, a + ".block_count"))},
                     {"num_attention_heads", heads},
                     {"num_key_value_heads", static_cast<int64_t>(num_or(r, a + ".attention.head_count_kv", heads))},
@@ -107,6 +111,17 @@ ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& in
     if (r.has(key)) c[hf] = static_cast<int64_t>(num(r, key));
   // Qwen2's q/k/v biases are part of its architecture; Llama's and Qwen3's attention_bias covers all four projections.
   if (a != "qwen2") c["attention_bias"] = r.find("blk.0.attn_q.bias") != nullptr;
+  if (a == "qwen3moe") {
+    // llama.cpp's qwen3moe: experts in every layer, the chosen experts' weights renormalized.
+    const int64_t experts = static_cast<int64_t>(num(r, a + ".expert_count"));
+    c["num_experts"] = experts;
+    c["num_local_experts"] = experts;  // transformers 5's name for it
+    c["num_experts_per_tok"] = static_cast<int64_t>(num(r, a + ".expert_used_count"));
+    c["moe_intermediate_size"] = static_cast<int64_t>(num(r, a + ".expert_feed_forward_length"));
+    c["norm_topk_prob"] = true;
+    c["decoder_sparse_step"] = 1;
+    c["mlp_only_layers"] = ordered_json::array();
+  }
   rope_scaling(r, a, c);
   return c;
 }
@@ -116,13 +131,20 @@ ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& in
 struct HfTensor {
   const TensorEntry* entry;
   std::string name;
-  int64_t rope_heads;  // > 0: llama.cpp's interleaved q/k rows to undo
+  int64_t rope_heads;    // > 0: llama.cpp's interleaved q/k rows to undo
+  int64_t expert = -1;   // >= 0: this expert's slice of a stacked [experts, rows, cols] tensor
 };
 
 std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info) {
   std::vector<HfTensor> out;
   for (const auto& t : r.tensors()) {
     if (t.name == "rope_freqs.weight") continue;
+    if (!hf_expert_name(t.name, 0).empty()) {  // one HF tensor per expert
+      const auto shape = t.torch_shape();
+      if (shape.size() != 3) fail("{}: tensor '{}' should be [experts, rows, cols], is {}-D", r.path(), t.name, shape.size());
+      for (int64_t e = 0; e < shape[0]; ++e) out.push_back({&t, hf_expert_name(t.name, e), 0, e});
+      continue;
+    }
     const std::string name = hf_name(t.name);
     if (name.empty()) fail("{}: tensor '{}' has no Hugging Face counterpart for {}", r.path(), t.name, info.hf_class);
     const bool q = t.name.find(".attn_q.") != std::string::npos, k = t.name.find(".attn_k.") != std::string::npos;
@@ -136,12 +158,25 @@ std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const A
 void save_weights(const Reader& r, const std::vector<HfTensor>& tensors, const std::string& file,
                   const std::string& source) {
   std::vector<model::TensorSpec> specs;
-  for (const auto& t : tensors) specs.push_back({t.name, at::kFloat, t.entry->torch_shape()});
+  for (const auto& t : tensors) {
+    auto shape = t.entry->torch_shape();
+    if (t.expert >= 0) shape.erase(shape.begin());
+    specs.push_back({t.name, at::kFloat, shape});
+  }
   model::save_safetensors_streamed(file, specs, [&](size_t i) {
-    const TensorEntry& e = *tensors[i].entry;
-    at::Tensor w = dequantize(r.data(e), e.type, e.numel(), r.path() + ": tensor '" + e.name + "'").view(e.torch_shape());
+    const HfTensor& h = tensors[i];
+    const TensorEntry& e = *h.entry;
+    const std::string what = r.path() + ": tensor '" + e.name + "'";
+    if (h.expert >= 0) {  // the expert's rows: its share of the stack's blocks
+      const int64_t per = e.numel() / e.torch_shape()[0];
+      const uint64_t bytes = tensor_bytes(e.type, per, what);
+      at::Tensor w = dequantize(r.data(e) + static_cast<uint64_t>(h.expert) * bytes, e.type, per, what).view(specs[i].shape);
+      if (h.expert + 1 == e.torch_shape()[0]) r.release(e);
+      return w;
+    }
+    at::Tensor w = dequantize(r.data(e), e.type, e.numel(), what).view(e.torch_shape());
     r.release(e);
-    return tensors[i].rope_heads > 0 ? unpermute_rope_rows(w, tensors[i].rope_heads) : w;
+    return h.rope_heads > 0 ? unpermute_rope_rows(w, h.rope_heads) : w;
   }, {{"format", "pt"}, {"source", source}});
 }
 

@@ -1,5 +1,6 @@
 #include "gguf/names.h"
 
+#include <optional>
 #include <regex>
 #include <utility>
 #include <vector>
@@ -29,6 +30,7 @@ const std::vector<Rule>& rules() {
       {"model.layers.{}.mlp.gate_proj", "blk.{}.ffn_gate"},
       {"model.layers.{}.mlp.up_proj", "blk.{}.ffn_up"},
       {"model.layers.{}.mlp.down_proj", "blk.{}.ffn_down"},
+      {"model.layers.{}.mlp.gate", "blk.{}.ffn_gate_inp"},  // a mixture of experts' router
   };
   return r;
 }
@@ -68,6 +70,20 @@ at::Tensor reorder(const at::Tensor& w, int64_t heads, bool forward) {
 }  // namespace
 
 std::string gguf_name(const std::string& hf) { return rename(hf, true); }
+
+std::optional<ExpertSlot> expert_slot(const std::string& hf) {
+  static const std::regex re(R"(^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$)");
+  std::smatch m;
+  if (!std::regex_match(hf, m, re)) return std::nullopt;
+  return ExpertSlot{"blk." + m[1].str() + ".ffn_" + m[3].str() + "_exps.weight", std::stoll(m[2].str())};
+}
+
+std::string hf_expert_name(const std::string& gguf, int64_t expert) {
+  static const std::regex re(R"(^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$)");
+  std::smatch m;
+  if (!std::regex_match(gguf, m, re)) return "";
+  return "model.layers." + m[1].str() + ".mlp.experts." + std::to_string(expert) + "." + m[2].str() + "_proj.weight";
+}
 std::string hf_name(const std::string& gguf) { return rename(gguf, false); }
 at::Tensor permute_rope_rows(const at::Tensor& w, int64_t heads) { return reorder(w, heads, true); }
 at::Tensor unpermute_rope_rows(const at::Tensor& w, int64_t heads) { return reorder(w, heads, false); }

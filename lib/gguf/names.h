@@ -1,6 +1,8 @@
 #pragma once
 // Tensor names between Hugging Face checkpoints and llama.cpp's GGUF files, one table both ways:
 // "model.layers.3.self_attn.q_proj.weight" <-> "blk.3.attn_q.weight".
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -9,6 +11,15 @@ namespace pt::gguf {
 
 std::string gguf_name(const std::string& hf);   // "" when the tensor has no llama.cpp name
 std::string hf_name(const std::string& gguf);   // "" when the tensor has no HF name
+
+// Mixture-of-experts weights: HF keeps one matrix per expert ("model.layers.3.mlp.experts.7.up_proj.weight"),
+// llama.cpp one stack per layer and projection ("blk.3.ffn_up_exps.weight", [experts, rows, cols]).
+struct ExpertSlot {
+  std::string stacked;  // the GGUF tensor
+  int64_t expert;       // the index in its stack
+};
+std::optional<ExpertSlot> expert_slot(const std::string& hf);
+std::string hf_expert_name(const std::string& gguf, int64_t expert);  // "" when not a stack
 
 // HF's rotate-half RoPE pairs dimension i with i + d/2; llama.cpp's Llama pairs 2i with 2i + 1:
 // each head's q/k rows are reordered on export (convert_hf_to_gguf's permute) and back on import.

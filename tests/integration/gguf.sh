@@ -5,6 +5,8 @@
 #    the tokenizer it builds from the file encodes like the HF one; q8_0 within a stated bound
 #  - every tensor read back by the gguf package: llama.cpp names, values as written, q8_0 blocks equal
 #    to gguf.quants.quantize (Llama, Qwen3 with its q/k norms and head_dim 32)
+#  - Qwen3-MoE: experts stacked per layer as llama.cpp's ffn_*_exps; transformers' loader gives the HF
+#    logits (f32 exact, q8_0 within the bound); a dense layer (mlp_only_layers) refused
 #  - RoPE scaling: Llama 3's as llama.cpp's rope_freqs.weight (equal to convert_hf_to_gguf's formula),
 #    linear as rope.scaling keys; both read back by our import with transformers' logits
 #  - refusals: yarn RoPE scaling (not written), an unknown --type
@@ -49,6 +51,19 @@ refused() {  # refused "message" ARGS...
   if "$POSTTRAIN" export "$@" > "$tmp/out" 2>&1; then fail "accepted: $*"; fi
   grep -q "$msg" "$tmp/out" || { cat "$tmp/out"; fail "expected '$msg'"; }
 }
+# Qwen3-MoE (every layer with experts, as llama.cpp's qwen3moe has them): experts stacked per layer and
+# projection; transformers loads the file with the HF config (its GGUF config map does not read
+# expert_feed_forward_length); a model with a dense layer is refused.
+"$PT_PYTHON" tests/reference/make_moe.py "$tmp/hf-moe" 1 0 2> /dev/null
+mkdir -p "$tmp/g-moe"
+for t in f32 q8_0; do
+  "$POSTTRAIN" export "$tmp/hf-moe" "$tmp/g-moe/moe-$t.gguf" --format gguf --type "$t" > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export moe $t"; }
+  check "$tmp/hf-moe" "$tmp/g-moe/moe-$t.gguf" --tensors
+done
+check "$tmp/hf-moe" "$tmp/g-moe/moe-f32.gguf" --logits-atol 1e-5 --config-from-hf
+check "$tmp/hf-moe" "$tmp/g-moe/moe-q8_0.gguf" --logits-rel 0.06 --config-from-hf
+"$PT_PYTHON" tests/reference/make_moe.py "$tmp/hf-moe-dense" 1 1 2> /dev/null
+
 # RoPE scaling. Llama 3's is written as llama.cpp's rope_freqs.weight: per-dimension divisors equal to
 # those convert_hf_to_gguf computes (its formula, written out below); linear as rope.scaling keys.
 # Reading either file back (our import) gives transformers' logits of the HF model; yarn is refused.
@@ -86,6 +101,7 @@ done
 "$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/hf-yarn" llama yarn 2> /dev/null
 cp examples/quickstart/tokenizer/* "$tmp/hf-yarn/"
 refused "uses rope_scaling 'yarn'" "$tmp/hf-yarn" "$tmp/x.gguf" --format gguf
+refused "layer 1 is dense" "$tmp/hf-moe-dense" "$tmp/x.gguf" --format gguf
 refused "expected f32, f16, bf16 or q8_0" "$tmp/hf-qwen2" "$tmp/x.gguf" --format gguf --type q4_0
 [ ! -e "$tmp/x.gguf" ] && [ ! -e "$tmp/x.gguf.tmp" ] || fail "a refused export left a file behind"
 echo "gguf ok"

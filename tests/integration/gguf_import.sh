@@ -2,7 +2,8 @@
 # GGUF import: a .gguf file wherever a model directory goes (converted once into a cached HF dir).
 #  - every readable type (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS) dequantizes exactly as
 #    the gguf package does, under HF names with llama.cpp's q/k row order undone; config as implied
-#  - round trip: our f32 / f16 export of tiny Llama, Qwen2 and Qwen3 imports back to the HF tensors
+#  - round trip: our f32 / f16 export of tiny Llama, Qwen2, Qwen3 and Qwen3-MoE (experts unstacked)
+#    imports back to the HF tensors
 #  - the tokenizer built from the metadata gives transformers' ids on ~2,800 varied texts (GPT-2 and
 #    Qwen2 split regexes, with and without BOS; a SentencePiece BPE vocabulary — Mistral's 32,000 pieces —
 #    whose merges are recovered from the scores, BOS by default)
@@ -58,6 +59,27 @@ PY
     same_tensors "$tmp/back-$m-$t" "$tmp/exp-$m-$t.safetensors"
   done
 done
+
+# Qwen3-MoE: the stacked experts come back as one tensor per expert, bit for bit (f32) or as rounded (f16).
+"$PT_PYTHON" tests/reference/make_moe.py "$tmp/hf-moe" 1 0 2> /dev/null
+for t in f32 f16; do
+  "$POSTTRAIN" export "$tmp/hf-moe" "$tmp/moe-$t.gguf" --format gguf --type "$t" > /dev/null 2>&1 || fail "export moe $t"
+  "$POSTTRAIN" export "$tmp/moe-$t.gguf" "$tmp/back-moe-$t" > "$tmp/log" 2>&1 || { cat "$tmp/log"; fail "import moe $t"; }
+  "$PT_PYTHON" - "$tmp/hf-moe/model.safetensors" "$tmp/exp-moe-$t.safetensors" "$t" <<'PY'
+import sys
+from safetensors.torch import load_file, save_file
+w, half = load_file(sys.argv[1]), sys.argv[3] == "f16"
+save_file({k: (v.half().float() if half and v.dim() == 2 else v.float()).contiguous() for k, v in w.items()}, sys.argv[2])
+PY
+  same_tensors "$tmp/back-moe-$t" "$tmp/exp-moe-$t.safetensors"
+done
+"$PT_PYTHON" - "$tmp/back-moe-f32/config.json" <<'PY' || fail "qwen3moe config"
+import json, sys
+c = json.load(open(sys.argv[1]))
+want = {"architectures": ["Qwen3MoeForCausalLM"], "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+        "norm_topk_prob": True, "mlp_only_layers": []}
+assert all(c.get(k) == v for k, v in want.items()), {k: c.get(k) for k in want}
+PY
 
 # Tokenizer ids against transformers' GGUF tokenizer.
 zstd -dcq tests/assets/tokenizers/english-sentences.txt.zst > "$tmp/sentences.txt"

@@ -5,7 +5,10 @@ usage: gguf_check.py HF_DIR FILE.gguf [--logits-atol X | --logits-rel R] [--tens
            logits on 40 seeded ids: max abs <= --logits-atol (prints it and the top-1 agreement);
            the tokenizer transformers builds from the file encodes a few texts like the HF tokenizer.
   --tensors: the gguf package reads every tensor back: names in llama.cpp's scheme, f32 values equal
-           to the HF tensors (q/k rows permuted for llama), q8_0 blocks equal to gguf.quants.quantize.
+           to the HF tensors (q/k rows permuted for llama; experts stacked per layer), q8_0 blocks equal to
+           gguf.quants.quantize.
+  --config-from-hf: the GGUF model loaded with the HF directory's config (for keys transformers' GGUF
+           config map does not read, e.g. qwen3moe's expert_feed_forward_length).
 """
 import argparse, os, sys
 
@@ -21,6 +24,8 @@ ap.add_argument("file")
 ap.add_argument("--logits-atol", type=float, default=1e-5)
 ap.add_argument("--logits-rel", type=float, help="bound as a fraction of the largest |logit| (quantized files)")
 ap.add_argument("--tensors", action="store_true")
+ap.add_argument("--config-from-hf", action="store_true",
+                help="load with the HF model's config (transformers' GGUF config map lacks a key the file has)")
 a = ap.parse_args()
 name = os.path.basename(a.file)
 
@@ -47,8 +52,22 @@ if a.tensors:
                                or rest.replace("self_attn.q_proj", "attn_q").replace("self_attn.k_proj", "attn_k")
                                .replace("self_attn.v_proj", "attn_v").replace("self_attn.o_proj", "attn_output")
                                .replace("mlp.gate_proj", "ffn_gate").replace("mlp.up_proj", "ffn_up").replace("mlp.down_proj", "ffn_down"))
-        assert g in got, (k, g, sorted(got)[:5])
         x = w.float()
+        if ".mlp.experts." in k:  # llama.cpp stacks experts: blk.L.ffn_{gate,up,down}_exps [experts, rows, cols]
+            e, proj = int(parts[5]), parts[6].split("_")[0]
+            g = f"blk.{i}.ffn_{proj}_exps.weight"
+            assert g in got, (k, g)
+            t = got[g]
+            if t.tensor_type == gguf.GGMLQuantizationType.F32:
+                assert np.array_equal(np.asarray(t.data).reshape(-1, *x.shape)[e], x.numpy()), k
+            elif t.tensor_type == gguf.GGMLQuantizationType.Q8_0:  # expert e's blocks: the e-th equal share of the bytes
+                raw = np.asarray(t.data).reshape(-1).view(np.uint8)
+                q = gguf.quants.quantize(x.numpy(), gguf.GGMLQuantizationType.Q8_0).tobytes()
+                assert raw[e * len(q):(e + 1) * len(q)].tobytes() == q, k
+            checked += 1
+            continue
+        g = g.replace("mlp.gate.weight", "ffn_gate_inp.weight")
+        assert g in got, (k, g, sorted(got)[:5])
         if arch == "llama" and (".attn_q." in g or ".attn_k." in g):
             x = perm(x, cfg.num_attention_heads if ".attn_q." in g else cfg.num_key_value_heads)
         t = got[g]
@@ -61,7 +80,8 @@ if a.tensors:
     sys.exit(0)
 
 ref = tf.AutoModelForCausalLM.from_pretrained(a.hf_dir, dtype=torch.float32).eval()
-g = tf.AutoModelForCausalLM.from_pretrained(os.path.dirname(a.file), gguf_file=name, dtype=torch.float32).eval()
+extra = {"config": tf.AutoConfig.from_pretrained(a.hf_dir)} if a.config_from_hf else {}
+g = tf.AutoModelForCausalLM.from_pretrained(os.path.dirname(a.file), gguf_file=name, dtype=torch.float32, **extra).eval()
 ids = torch.randint(3, min(300, ref.config.vocab_size), (1, 40), generator=torch.Generator().manual_seed(0))
 with torch.no_grad():
     x, y = ref(ids).logits, g(ids).logits
