@@ -120,10 +120,16 @@ k0, k0c, k2, k2c, k2m = (rows(n) for n in ("k0", "k0c", "k2a", "k2c", "k2m"))
 # K = 0: the engine's log-probs are the trainer's: every weight 1, the loss unchanged.
 ess0 = [r["rollout_correction/ess"] for r in k0c]
 wmax0 = [r["rollout_correction/weight_max"] for r in k0c]
-loss_diff = max(abs(a["loss"] - b["loss"]) for a, b in zip(k0, k0c))
+# Weights of 1 +- 1e-5 change the updates in the last bits, which after a few steps can flip one sampled
+# token (as grpo.sh's 2 ranks vs 1): losses are compared up to the first step whose completion lengths
+# differ, and at least 5 steps must agree.
+agree = next((i for i, (a, b) in enumerate(zip(k0, k0c)) if a["completion_length"] != b["completion_length"]), len(k0))
+loss_diff = max(abs(a["loss"] - b["loss"]) for a, b in list(zip(k0, k0c))[:agree])
 assert min(ess0) > 0.99999 and max(abs(w - 1) for w in wmax0) < 1e-4, (ess0, wmax0)
-assert [r["reward"] for r in k0] == [r["reward"] for r in k0c] and loss_diff < 1e-6, loss_diff
-print(f"K = 0 with token_truncate: weights 1 (ess min {min(ess0):.6f}, max weight {max(wmax0):.6f}), losses within {loss_diff:.1e} of the uncorrected run")
+assert [r["reward"] for r in k0][:agree] == [r["reward"] for r in k0c][:agree], (k0, k0c)
+assert agree >= 5 and loss_diff < 1e-6, (agree, loss_diff)
+print(f"K = 0 with token_truncate: weights 1 (ess min {min(ess0):.6f}, max weight {max(wmax0):.6f}); completions agree "
+      f"for {agree} of {len(k0)} steps, losses there within {loss_diff:.1e} of the uncorrected run")
 # K = 2: no correction metrics without a mode; with one, the stale steps' weights spread.
 assert "rollout_correction/ess" not in k2[0]
 stale = [r for r in k2c if r["staleness"] > 0]
