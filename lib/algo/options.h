@@ -121,9 +121,14 @@ enum class GrpoLoss { Grpo, Bnpo, DrGrpo, Dapo, Cispo };
 enum class RewardScale { Group, Batch, None };
 enum class Advantage { Group, Rloo, ReinforcePP, ReinforcePPBaseline, Gae };
 
-// PPO's learned value function (rl/critic.h): a model of its own with a one-output token head,
-// trained on the same rollout batch as the policy, before it (verl's order).
+enum class CriticModel { Separate, Policy };
+
+// PPO's learned value function: a model of its own with a one-output token head (rl/critic.h),
+// trained on the same rollout batch as the policy, before it (verl's order); or a value head on
+// the policy itself (model: policy), trained by the policy's own loss and optimizer.
 struct CriticOptions {
+  CriticModel model = CriticModel::Separate;
+  double value_coef = 0.1;
   std::string path;
   double lr = 1e-5;
   int lr_warmup_steps = 0;
@@ -133,6 +138,14 @@ struct CriticOptions {
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
+    v.field("model", model,
+            Spec("separate = a critic model of its own (path, lr, lr_warmup_steps, warmup_steps, max_grad_norm); "
+                 "policy = a value head (hidden -> 1, with a bias) on the policy's final hidden states: one "
+                 "backbone and one forward, the value loss x value_coef added to the policy loss, so it trains the "
+                 "shared layers with the policy's optimizer (TRL's classic PPO with AutoModelForCausalLMWithValueHead); "
+                 "saved beside the policy as value_head.safetensors (v_head.summary.weight / bias)"));
+    v.field("value_coef", value_coef,
+            Spec("model policy: the value loss's weight in the shared loss (TRL's vf_coef)").gt(0).max(100));
     v.field("path", path,
             Spec("critic model directory (HF; a *ForTokenClassification with num_labels 1 keeps its value head, "
                  "any other checkpoint of the family gets a new one); empty = model.path"));
@@ -461,6 +474,10 @@ inline int rollout_ranks(const AlgorithmOptions& a) {
 inline int rollout_max_batch(const AlgorithmOptions& a) {
   return a.name == Name::Distill ? a.distill.max_batch : a.grpo.max_batch;
 }
+// PPO with its value head on the policy (critic.model: policy): the policy model carries the head.
+inline bool policy_value_head(const AlgorithmOptions& a) {
+  return a.name == Name::Grpo && a.grpo.advantage == Advantage::Gae && a.grpo.critic.model == CriticModel::Policy;
+}
 inline const char* rollout_ranks_key(const AlgorithmOptions& a) {
   return a.name == Name::Distill ? "algorithm.distill.rollout_ranks" : "algorithm.grpo.rollout_ranks";
 }
@@ -485,6 +502,8 @@ PT_RECIPE_ENUM(pt::algo::OnRewardError, {pt::algo::OnRewardError::Error, "error"
 PT_RECIPE_ENUM(pt::algo::GrpoLoss, {pt::algo::GrpoLoss::Grpo, "grpo"}, {pt::algo::GrpoLoss::Bnpo, "bnpo"},
                {pt::algo::GrpoLoss::DrGrpo, "dr_grpo"}, {pt::algo::GrpoLoss::Dapo, "dapo"},
                {pt::algo::GrpoLoss::Cispo, "cispo"})
+PT_RECIPE_ENUM(pt::algo::CriticModel, {pt::algo::CriticModel::Separate, "separate"},
+               {pt::algo::CriticModel::Policy, "policy"})
 PT_RECIPE_ENUM(pt::algo::Advantage, {pt::algo::Advantage::Group, "group"}, {pt::algo::Advantage::Rloo, "rloo"},
                {pt::algo::Advantage::ReinforcePP, "reinforce_pp"},
                {pt::algo::Advantage::ReinforcePPBaseline, "reinforce_pp_baseline"}, {pt::algo::Advantage::Gae, "gae"})

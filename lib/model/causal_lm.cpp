@@ -87,6 +87,11 @@ at::Tensor CausalLM::lm_head_weight() const {
 
 bool CausalLM::has_score_head() const { return impl_->score.defined() && impl_->cfg.sequence_classification; }
 bool CausalLM::has_projection_head() const { return impl_->projection.defined(); }
+bool CausalLM::has_value_head() const { return impl_->value_w.defined(); }
+at::Tensor CausalLM::value_head(const at::Tensor& hidden) {
+  if (!impl_->value_w.defined()) fail("{} has no value head (algorithm.grpo.critic.model: policy)", impl_->opts.path);
+  return at::linear(hidden, impl_->value_w, impl_->value_b).select(1, 0).to(at::kFloat);
+}
 at::Tensor CausalLM::projection_weight() const {
   if (!impl_->projection.defined()) fail("{} has no projection head (model.head.type: projection)", impl_->opts.path);
   return impl_->projection;

@@ -59,6 +59,9 @@ class CausalLM {
   bool has_projection_head() const;
   at::Tensor projection_weight() const;
   at::Tensor token_score_logits(const at::Tensor& hidden);
+  // PPO's value head on the policy (ModelOptions::value_head): [N, hidden] -> [N] fp32 values.
+  bool has_value_head() const;
+  at::Tensor value_head(const at::Tensor& hidden);
   at::Tensor score_weight() const;  // [num_labels, hidden]
   at::Tensor score_logits(const PackedInput& in);
   int64_t vocab_size() const;                       // original, unpadded

@@ -62,6 +62,7 @@ struct CausalLM::Impl {
   at::Tensor score;                       // [num_labels, hidden] classification head, or undefined
   at::Tensor score_bias;                  // [num_labels] (token classification), or undefined
   at::Tensor projection;                  // [num_outputs, hidden] projection head (kProjectionName), or undefined
+  at::Tensor value_w, value_b;            // [1, hidden], [1] PPO's value head on the policy, or undefined
   std::vector<Layer> layers;
   std::unique_ptr<Lora> head_lora;   // a: [r, hidden], b: [padded_vocab, r]
   std::unique_ptr<Lora> embed_lora;  // a: [r, padded_vocab], b: [hidden, r] (PEFT's lora_embedding_A/B)
@@ -241,6 +242,12 @@ struct CausalLM::Impl {
 inline const char* kProjectionName = "projection_head.weight";
 inline const char* kProjectionFile = "projection_head.safetensors";
 inline const char* kProjectionMeta = "projection_head.json";
+// The value head (ModelOptions::value_head): TRL's AutoModelForCausalLMWithValueHead names, in a file
+// of its own beside the HF model (transformers' classes have no such head).
+inline const char* kValueWeight = "v_head.summary.weight";
+inline const char* kValueBias = "v_head.summary.bias";
+inline const char* kValueFile = "value_head.safetensors";
+inline const char* kValueMeta = "value_head.json";
 
 // Adds LoRA adapters (PEFT init) to the modules `lo` targets and freezes the base (lora.cpp).
 void attach_lora(CausalLM::Impl& impl, const LoraOptions& lo);

@@ -61,6 +61,18 @@ void CausalLM::save_impl(const std::string& dir, bool merge, uint64_t max_shard_
     out << j.dump(2) << "\n";
     if (!out) fail("cannot write {}/{}", dir, name);
   };
+  // The value head has no transformers layout: TRL's tensor names in a file of its own, described.
+  auto save_value_head = [&](const std::string& out_dir) {
+    save_safetensors((fs::path(out_dir) / kValueFile).string(),
+                     {{kValueWeight, impl_->value_w.detach()}, {kValueBias, impl_->value_b.detach()}}, {{"format", "pt"}});
+    nlohmann::json meta{{"type", "value_head"},
+                        {"tensors", {kValueWeight, kValueBias}},
+                        {"hidden_size", c.hidden_size},
+                        {"applies_to", "the final hidden states (after the final norm; transformers' "
+                                       "hidden_states[-1]) at every position"},
+                        {"values", "hidden_states @ weight.T + bias: the value of the state before the next token"}};
+    std::ofstream(fs::path(out_dir) / kValueMeta) << meta.dump(2) << "\n";
+  };
   auto export_base = [&](const std::string& out_dir) {
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto& [n, p] : impl_->base_params) {
@@ -78,9 +90,11 @@ void CausalLM::save_impl(const std::string& dir, bool merge, uint64_t max_shard_
         std::ofstream(fs::path(out_dir) / kProjectionMeta) << meta.dump(2) << "\n";
         continue;
       }
+      if (n == kValueWeight || n == kValueBias) continue;  // its own file, below
       if (n == impl_->arch->names.embed || n == impl_->arch->names.lm_head) t = t.narrow(0, 0, c.vocab_size);
       tensors.emplace_back(n, t);
     }
+    if (impl_->value_w.defined() && !(skip && skip(kValueWeight))) save_value_head(out_dir);
     save_sharded(out_dir, tensors, max_shard_bytes);
     nlohmann::json cfg = c.raw;
     cfg["torch_dtype"] = dtype_json_name(impl_->dtype);

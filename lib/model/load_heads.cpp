@@ -48,6 +48,37 @@ void load_projection(CausalLM::Impl& impl, ParamLoader& load) {
   }
 }
 
+// PPO's value head on the policy (ModelOptions::value_head): the directory's value_head.safetensors
+// when it carries one (a PPO run's export, a checkpoint), else a new head initialized as a new token
+// classifier's (normal with initializer_range; bias 0).
+void load_value_head(CausalLM::Impl& impl, ParamLoader& load) {
+  const auto& opts = impl.opts;
+  if (!opts.value_head) return;
+  if (opts.lora) fail("a value head on the policy trains with it; LoRA freezes the base model (a separate critic works)");
+  const int64_t H = impl.cfg.hidden_size;
+  const fs::path file = opts.init ? fs::path() : fs::path(opts.path) / kValueFile;
+  if (!file.empty() && fs::exists(file)) {
+    SafetensorsFile f(file.string());
+    auto take = [&](const char* name, std::vector<int64_t> shape) {
+      if (!f.contains(name)) fail("{}: missing tensor '{}'", file.string(), name);
+      auto src = f.view(name);
+      if (src.sizes().vec() != shape)
+        fail("{}: '{}' has shape [{}], expected [{}] (hidden_size {})", file.string(), name, fmt::join(src.sizes(), ", "),
+             fmt::join(shape, ", "), H);
+      at::Tensor t = at::empty(shape, load.options());
+      at::NoGradGuard ng;
+      t.copy_(src);
+      return load.add(name, t);
+    };
+    impl.value_w = take(kValueWeight, {1, H});
+    impl.value_b = take(kValueBias, {1});
+    return;
+  }
+  const double std = impl.cfg.raw.value("initializer_range", 0.02);
+  impl.value_w = load.add(kValueWeight, at::empty({1, H}, load.options()).normal_(0, std));
+  impl.value_b = load.add(kValueBias, at::zeros({1}, load.options()));
+}
+
 // The config a new classification head is saved with: transformers' class, labels, pad id.
 void describe_new_classifier(HfConfig& cfg, int num_labels, bool token) {
   (token ? cfg.token_classification : cfg.sequence_classification) = true;
@@ -105,6 +136,7 @@ void load_heads(CausalLM::Impl& impl, ParamLoader& load) {
   if (c.token_classification && c.score_bias) impl.score_bias = load(score_bias_name(N), {c.num_labels});
   load_projection(impl, load);
   check_or_add_classifier(impl, load);
+  load_value_head(impl, load);
 }
 
 }  // namespace pt::model

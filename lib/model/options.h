@@ -102,6 +102,9 @@ struct ModelOptions {
   std::optional<LoraOptions> lora;
   HeadOptions head;
   std::optional<ModelInitOptions> init;
+  // Not a recipe key: set by the run for PPO with critic.model: policy (a value head on the policy,
+  // loaded from the directory's value_head.safetensors when it has one, else new).
+  bool value_head = false;
 
   template <class V>
   void visit(V& v) {

@@ -86,6 +86,36 @@ void check_eval(const Recipe& r, const Refuse& refuse) {
            "prompt and an answer (formats chat, prompt_completion, preference, unpaired)");
 }
 
+// PPO's critic: a separate model's settings, or the value head's on the policy (critic.model).
+template <class Refuse>
+void check_critic(const Recipe& r, const Refuse& refuse) {
+  const algo::CriticOptions d, &c = r.algorithm.grpo.critic;
+  if (c.model == algo::CriticModel::Separate) {
+    if (c.value_coef != d.value_coef)
+      refuse({"algorithm", "grpo", "critic", "value_coef"}, "value_coef weighs the value loss in the policy's loss "
+                                                            "when the value head is on the policy; critic.model is "
+                                                            "separate (the critic has its own loss and optimizer)");
+    return;
+  }
+  for (auto [key, set] : {std::pair<const char*, bool>{"path", !c.path.empty()},
+                          {"lr", c.lr != d.lr},
+                          {"lr_warmup_steps", c.lr_warmup_steps != d.lr_warmup_steps},
+                          {"max_grad_norm", c.max_grad_norm != d.max_grad_norm}})
+    if (set)
+      refuse({"algorithm", "grpo", "critic", key},
+             fmt::format("critic.{} is the separate critic model's; critic.model is policy: the value head trains with "
+                         "the policy's optimizer, schedule and trainer.max_grad_norm (and loads from the policy's "
+                         "directory: its value_head.safetensors, when there is one)", key));
+  if (c.warmup_steps != d.warmup_steps)
+    refuse({"algorithm", "grpo", "critic", "warmup_steps"},
+           "critic.warmup_steps trains the critic while the policy waits; critic.model is policy, whose value head "
+           "shares the policy's weights, so it cannot train without moving the policy (use critic.model: separate)");
+  if (r.model.lora)
+    refuse({"algorithm", "grpo", "critic", "model"}, "critic.model policy trains the value head and the policy's "
+                                                     "shared layers together; model.lora freezes them (use "
+                                                     "critic.model: separate with LoRA)");
+}
+
 // Options that only some modes read: a value other than the default under a mode that ignores it is
 // refused (a recipe key is honoured or refused, never accepted and ignored). Compared with the
 // defaults, not with what the file spelled, so a run directory's fully resolved recipe passes.
@@ -185,6 +215,7 @@ void check_applicable(const Recipe& r, const Node& source) {
     if (gae && g.dynamic_sampling)
       refuse({"algorithm", "grpo", "dynamic_sampling"}, "dynamic_sampling drops groups of equal rewards; with "
                                                         "advantage gae a lone completion still teaches the critic");
+    if (gae) check_critic(r, refuse);
     if (gae && r.parallel.tensor_parallel > 1)
       refuse({"parallel", "tensor_parallel"}, "advantage gae trains a replicated critic beside the policy: tensor "
                                               "parallelism is not supported with it");

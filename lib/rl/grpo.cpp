@@ -33,7 +33,12 @@ Grpo::Grpo(const GrpoOptions& opts, StageFactories make, std::string model_path,
 void Grpo::setup(const Context& ctx) {
   Algorithm::setup(ctx);
   controller_ = std::make_unique<Controller>(o_, make_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
-  if (o_.advantage == Advantage::Gae) critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
+  if (o_.advantage == Advantage::Gae && !shared_value_head())
+    critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
+  if (shared_value_head()) {
+    PT_CHECK(ctx.policy->has_value_head(), "ppo: critic.model is policy but the policy was built without a value head");
+    log::info("ppo: the critic is a value head on the policy (value loss x {} in the policy's loss)", o_.critic.value_coef);
+  }
   if (o_.beta == 0) {
     log::info("grpo: beta = 0, no reference model");
     return;
@@ -49,10 +54,23 @@ void Grpo::setup(const Context& ctx) {
 }
 
 at::Tensor Grpo::label_logprobs(model::CausalLM& m, const MicroBatch& mb) {
-  at::Tensor idx = labelled_positions(mb);
+  return logprobs_of(m, mb, m.hidden_states(mb.input).index_select(0, labelled_positions(mb)));
+}
+
+at::Tensor Grpo::logprobs_of(model::CausalLM& m, const MicroBatch& mb, const at::Tensor& h) const {
   // Log-probs at the sampling temperature (logits / T), as the rollout's were taken.
-  at::Tensor h = m.hidden_states(mb.input).index_select(0, idx) / o_.temperature;
-  return chunked_logprobs(h, m.lm_head_weight(), mb.labels.index_select(0, idx), m.vocab_size(), ctx_.ce_chunk, vocab_shard_of(m));
+  at::Tensor labels = mb.labels.index_select(0, labelled_positions(mb));
+  return chunked_logprobs(h / o_.temperature, m.lm_head_weight(), labels, m.vocab_size(), ctx_.ce_chunk, vocab_shard_of(m));
+}
+
+bool Grpo::shared_value_head() const {
+  return o_.advantage == Advantage::Gae && o_.critic.model == CriticModel::Policy;
+}
+
+at::Tensor Grpo::values(const MicroBatch& mb) {
+  if (critic_) return critic_->values(mb).to(at::kFloat);
+  model::CausalLM& m = *ctx_.policy;
+  return m.value_head(m.hidden_states(mb.input).index_select(0, labelled_positions(mb)));
 }
 
 PromptBatch prompt_batch(const data::StepBatch& batch) {
@@ -111,7 +129,8 @@ Prepared Grpo::prepare(data::StepBatch& batch, bool training) {
   Built built = build_slices(slice_seqs, counts, pb, r, prep);
   prep.global_tokens = batch.global_tokens;
   if (token_level) token_advantages(built, r, prep);
-  if (gae) {
+  if (gae) value_metrics(built, counts, prep);
+  if (critic_) {
     train_critic(built, counts, updates, prep);
     if (static_cast<int64_t>(batch.step) < o_.critic.warmup_steps) {
       prep.update_starts.clear();  // critic warm-up: the policy waits until the values mean something
@@ -254,7 +273,7 @@ void Grpo::token_advantages(Built& built, const Rollouts& r, Prepared& prep) {
           for (size_t j = 0; j < sd.comp.size(); ++j) seq_score[sd.comp[j]] = total[static_cast<int64_t>(j)].item<double>();
           continue;
         }
-        const at::Tensor values = gae_adv ? padded(sd, critic_->values(mb).to(at::kFloat)) * sd.mask : at::zeros_like(sd.mask);
+        const at::Tensor values = gae_adv ? padded(sd, this->values(mb)) * sd.mask : at::zeros_like(sd.mask);
         // Without a critic (REINFORCE++), gamma = lam = 1 and V = 0 make GAE the return to go.
         const Gae g = gae_adv ? gae(rewards, values, sd.mask, o_.gamma, o_.lam) : gae(rewards, values, sd.mask, 1.0, 1.0);
         sd.old_values = values;
@@ -298,7 +317,7 @@ void Grpo::train_critic(Built& built, const std::vector<double>& counts,
                         int updates, Prepared& prep) {
   const int slices = static_cast<int>(built.size());
   at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(ctx_.device));
-  at::Tensor clip_sum = loss_sum.clone(), value_sum = loss_sum.clone(), return_sum = loss_sum.clone();
+  at::Tensor clip_sum = loss_sum.clone();
   double grad_norm = 0;
   for (int u = 0; u < updates; ++u) {
     const auto& slice = built[u % slices];
@@ -318,22 +337,29 @@ void Grpo::train_critic(Built& built, const std::vector<double>& counts,
       critic_->end_backward();
       loss_sum += loss.detach().to(at::kDouble);
       clip_sum += t.clipped.sum().to(at::kDouble) / tokens;
-      if (u < slices) {  // each sequence once
-        value_sum += (sd.old_values * sd.mask).sum().to(at::kDouble);
-        return_sum += (sd.returns * sd.mask).sum().to(at::kDouble);
-      }
     }
     grad_norm += critic_->step();
   }
-  double all_tokens = 0;
-  for (int s = 0; s < slices; ++s) all_tokens += counts[2 * s + 1];
   const double ranks = static_cast<double>(ctx_.world->size());
   prep.metrics.push_back({"critic/value_loss", loss_sum, static_cast<double>(updates)});
   prep.metrics.push_back({"critic/clip_fraction", clip_sum, static_cast<double>(updates)});
-  prep.metrics.push_back({"critic/values", value_sum, std::max(1.0, all_tokens)});
-  prep.metrics.push_back({"critic/returns", return_sum, std::max(1.0, all_tokens)});
   // The same norm on every rank (gradients are summed before clipping): averaged over ranks.
   prep.metrics.push_back({"critic/grad_norm", at::scalar_tensor(grad_norm / updates, at::kDouble), ranks});
+}
+
+// critic/values and critic/returns: the rollout-time values and their targets per completion token.
+void Grpo::value_metrics(const Built& built, const std::vector<double>& counts, Prepared& prep) const {
+  at::Tensor value_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(ctx_.device));
+  at::Tensor return_sum = value_sum.clone();
+  for (const auto& slice : built)
+    for (const auto& [mb, sd] : slice) {
+      value_sum += (sd.old_values * sd.mask).sum().to(at::kDouble);
+      return_sum += (sd.returns * sd.mask).sum().to(at::kDouble);
+    }
+  double all_tokens = 0;
+  for (size_t s = 0; s < built.size(); ++s) all_tokens += counts[2 * s + 1];
+  prep.metrics.push_back({"critic/values", value_sum, std::max(1.0, all_tokens)});
+  prep.metrics.push_back({"critic/returns", return_sum, std::max(1.0, all_tokens)});
 }
 
 // rewards/MONITOR_agreement: the trained reward's pairwise agreement with each weight-0 reward over
@@ -369,13 +395,24 @@ LossOut Grpo::loss(const MicroBatch& mb, size_t index, const Prepared& prep) {
   const auto& side = prep.data<Step>().side;
   PT_CHECK(index < side.size(), "grpo: loss() for a micro-batch that prepare() did not build");
   const Side& sd = side[index];
-  at::Tensor lp = label_logprobs(*ctx_.policy, mb);
-  at::Tensor cur = padded(sd, lp);
+  model::CausalLM& m = *ctx_.policy;
+  // One forward: the value head (critic.model: policy) reads the same hidden states as the LM head.
+  const at::Tensor h = m.hidden_states(mb.input).index_select(0, labelled_positions(mb));
+  at::Tensor cur = padded(sd, logprobs_of(m, mb, h));
   auto terms = policy_loss_terms(cur, sd.old_lp, sd.ref_lp, sd.adv, sd.mask, params_, sd.is_weight);
   at::Tensor num = aggregate_numerator(terms, params_.aggregation);
   LossOut out;
   out.loss = num / sd.den;
   out.metrics.push_back({"loss", out.loss.detach(), 1.0});
+  if (shared_value_head()) {
+    // The value loss of this update's tokens, as the separate critic's (its share of the update).
+    const ValueLossTerms v = value_loss_terms(padded(sd, m.value_head(h)), sd.old_values, sd.returns, sd.mask,
+                                              o_.critic.value_clip);
+    const at::Tensor value_loss = v.per_token.sum() / sd.update_tokens;
+    out.loss = out.loss + o_.critic.value_coef * value_loss;
+    out.metrics.push_back({"critic/value_loss", value_loss.detach(), 1.0});
+    out.metrics.push_back({"critic/clip_fraction", v.clipped.sum().detach(), sd.update_tokens});
+  }
   at::Tensor clipped = (terms.clipped * sd.mask).sum();
   out.metrics.push_back({"clip_fraction", clipped.detach(), sd.update_tokens});
   if (terms.kl.defined()) out.metrics.push_back({"kl", (terms.kl * sd.mask).sum().detach(), sd.update_tokens});

@@ -59,6 +59,13 @@ class Grpo : public algo::Algorithm {
   std::pair<algo::MicroBatch, Side> build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
                                                     const Rollouts& r, double den, double update_tokens);
   at::Tensor label_logprobs(model::CausalLM& m, const algo::MicroBatch& mb);
+  // The log-probs of mb's labels from `h`, the hidden states at its labelled positions.
+  at::Tensor logprobs_of(model::CausalLM& m, const algo::MicroBatch& mb, const at::Tensor& h) const;
+  // PPO's critic is a value head on the policy (critic.model: policy), trained by loss().
+  bool shared_value_head() const;
+  // The critic's values at mb's labelled positions, fp32 (the separate critic or the policy's head).
+  at::Tensor values(const algo::MicroBatch& mb);
+  void value_metrics(const Built& built, const std::vector<double>& counts, algo::Prepared& prep) const;
   // This step's rollouts: generated now, or (max_staleness) collected from the rollout ranks after
   // handing them the batches up to K steps ahead with the current weights.
   Rollouts rollouts(const data::StepBatch& batch, const PromptBatch& pb, bool training);
@@ -73,7 +80,7 @@ class Grpo : public algo::Algorithm {
   // return to go (REINFORCE++), or per sequence the group-baselined sum (REINFORCE++-baseline) —
   // whitened over the step's completion tokens on all ranks.
   void token_advantages(Built& built, const Rollouts& r, algo::Prepared& prep);
-  // PPO: the critic's updates over the same slices and epochs as the policy's.
+  // PPO with a separate critic: its updates over the same slices and epochs as the policy's.
   void train_critic(Built& built, const std::vector<double>& counts,
                     int updates, algo::Prepared& prep);
 

@@ -37,6 +37,7 @@ void export_checkpoint(const std::string& checkpoint_dir, const std::string& out
     slices.push_back(std::make_unique<ckpt::PieceSet>(ckpt::tp_pieces_dir(shards_dir.string(), t, tp), kModelShardsFormat));
   model::ModelOptions mo;
   mo.path = model_dir.string();
+  mo.value_head = fs::exists(model_dir / "value_head.safetensors");  // PPO's head on the policy goes along
   model::LoadContext ctx;
   ctx.defer_param = parallel::in_decoder_layer;
   auto model = model::CausalLM::from_pretrained(mo, at::kCPU, ctx);

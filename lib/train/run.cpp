@@ -246,6 +246,7 @@ std::unique_ptr<model::CausalLM> build_model(const RunPlan& plan, const recipe::
   mo.dtype = plan.dtype;
   mo.path = plan.model_path;
   if (!plan.created) mo.init.reset();  // a created model resumes from its saved weights
+  mo.value_head = algo::policy_value_head(R.algorithm);
   if (mo.init && tokenizer) {
     auto widen = [](std::optional<int32_t> i) { return i ? std::optional<int64_t>(*i) : std::nullopt; };
     const auto& bos = tokenizer->bos_token();  // HfTokenizer has eos_id() and pad_id(), no bos_id()
