@@ -9,6 +9,7 @@ Writes doc{i}_ids [L] int64 and doc{i}_logits [L, vocab] fp32 ([1, num_labels] f
 eager attention in fp32. Without --inputs, documents are random ids (lengths 7, 19, 1, 33) from --seed.
 Also doc{i}_logits64: the same model run in float64, from which verify-model measures the fp32 noise
 floor of this checkpoint (transformers' own fp32 error) and sets its tolerance (--no-fp64: omit).
+A directory with PPO's value head on the policy (value_head.safetensors) also gets doc{i}_values [L].
 """
 import argparse
 import os
@@ -64,6 +65,16 @@ def main():
     for i, ids, logits in run(model):
         out[f"doc{i}_ids"] = ids.to(torch.int64).contiguous()
         out[f"doc{i}_logits"] = logits.float().contiguous()
+    # PPO's value head on the policy (value_head.safetensors, TRL's v_head.summary names): its values
+    # over transformers' final hidden states (after the final norm), doc{i}_values [L].
+    head = os.path.join(a.model, "value_head.safetensors")
+    if os.path.exists(head) and not where:
+        v = load_file(head)
+        w, b = v["v_head.summary.weight"].float(), v["v_head.summary.bias"].float()
+        for i, ids in enumerate(docs):
+            with torch.no_grad():
+                h = model.base_model(input_ids=ids.view(1, -1)).last_hidden_state[0]
+            out[f"doc{i}_values"] = (h @ w.T + b)[:, 0].contiguous()
     if not a.no_fp64:
         try:
             for i, _, logits in run(model.to(torch.float64)):

@@ -22,6 +22,8 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
   mo.path = o.model_dir;
   mo.dtype = o.dtype;
   mo.attention = o.attention;
+  // PPO's value head on the policy, when the directory carries one: gated too (doc{i}_values).
+  mo.value_head = !file && std::filesystem::exists(std::filesystem::path(o.model_dir) / "value_head.safetensors");
   auto model = CausalLM::from_pretrained(mo, at::kCPU);
   model->train(false);
   SafetensorsFile ref(ref_path);
@@ -70,6 +72,19 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
     tokens += logits.size(0);
     ours.push_back(logits);
   }
+  if (mo.value_head) {
+    if (!ref.contains("doc0_values"))
+      fail("{} has a value head (value_head.safetensors) but {} has no doc0_values: recreate it with "
+           "scripts/hf_reference_logits.py", o.model_dir, ref_path);
+    for (size_t i = 0; i < docs.size(); ++i) {
+      auto values = model->value_head(model->hidden_states(PackedInput::from_documents({docs[i]})));
+      auto want = ref.view("doc" + std::to_string(i) + "_values").to(at::kFloat);
+      if (values.sizes() != want.sizes())
+        fail("document {}: our values are [{}] but the reference's are [{}]", i, fmt::join(values.sizes(), ", "),
+             fmt::join(want.sizes(), ", "));
+      r.value_max_abs = std::max(r.value_max_abs, (values - want).abs().max().item<double>());
+    }
+  }
   auto packed = run(PackedInput::from_documents(docs)).to(at::kFloat);
   r.packed_max_abs = (packed - at::cat(ours, 0)).abs().max().item<double>();
   r.mean_abs = abs_sum / static_cast<double>(count);
@@ -93,7 +108,7 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
   }
   // Against fp64 logits when there are some (our error, not the sum of ours and the reference's).
   const double err = vs64 ? r.max_abs64 : r.max_abs;
-  r.pass = err <= r.atol && r.packed_max_abs <= r.atol;
+  r.pass = err <= r.atol && r.packed_max_abs <= r.atol && r.value_max_abs <= r.atol;
   report << fmt::format("{:<20} {}\n", "architecture", model->config().hf_class);
   report << fmt::format("{:<20} {} documents, {} tokens, vocab {}\n", "inputs", docs.size(), tokens,
                         model->vocab_size());
@@ -102,6 +117,7 @@ VerifyResult verify_model(const VerifyOptions& o, std::ostream& report) {
   if (r.max_abs64 >= 0)
     report << fmt::format("{:<20} {:.3e} (transformers fp32 vs fp64: {:.3e}; max |logit| {:.1f})\n", "vs fp64",
                           r.max_abs64, r.noise_floor, scale);
+  if (r.value_max_abs >= 0) report << fmt::format("{:<20} {:.3e}\n", "value head diff", r.value_max_abs);
   report << fmt::format("{:<20} {} (tolerance {:.1e}: {})\n", "result", r.pass ? "PASS" : "FAIL", r.atol, r.criterion);
   return r;
 }

@@ -24,6 +24,7 @@ struct VerifyResult {
   // With float64 reference logits: our error against them, and transformers' own fp32 error (the
   // checkpoint's noise floor: it grows with depth and the logits' scale).
   double max_abs64 = -1, noise_floor = -1;
+  double value_max_abs = -1;  // PPO's value head on the policy vs the reference's doc{i}_values (-1: none)
   double atol = 0;
   std::string criterion;  // how atol was chosen
   bool pass = false;

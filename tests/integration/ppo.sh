@@ -6,6 +6,8 @@
 #    reproduces (verify-model against transformers' logits), and a run can start from it (critic.path)
 #  - critic warm-up: the first warmup_steps batches train only the critic (no policy loss, lr 0)
 #  - exact resume after SIGKILL: policy, critic and both optimizers (reward, losses, values identical)
+#  - the critic as a value head on the policy (critic.model: policy): learns, exported beside the
+#    policy with values transformers reproduces, kept by a run from the export, exact resume
 #  - recipe-only refusals at validation with the key's location
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -50,6 +52,30 @@ PY
 resume_check ppo-resume "$recipe" reward,loss,critic/value_loss,critic/values --set run.output_dir="$tmp" \
   --set model.path="$tmp/base/model" "${ppo[@]}"
 
+# The critic as a value head on the policy (critic.model=policy): one backbone, value loss x value_coef
+# in the policy's loss. It learns like the separate critic; its head is exported beside the policy
+# (value_head.safetensors) with values transformers reproduces from its final hidden states; a run
+# from that export keeps the trained head; it resumes exactly after SIGKILL (head inside the policy's state).
+shared=(--set algorithm.grpo.advantage=gae --set algorithm.grpo.critic.model=policy --set algorithm.grpo.dual_clip=3)
+rl_learn ppo-shared "${shared[@]}"
+[ -f "$tmp/ppo-shared/model/value_head.safetensors" ] && [ -f "$tmp/ppo-shared/model/value_head.json" ] || fail "no value head export"
+parity "value head on the policy" "$tmp/ppo-shared/model"
+grep -q "value head diff" "$tmp/v.txt" || fail "verify-model did not check the value head"
+"$POSTTRAIN" run "$recipe" "${common[@]}" "${shared[@]}" --set run.name=from-head --set trainer.max_steps=1 \
+  --set trainer.eval.every=0 --set trainer.eval.at_start=false --set trainer.eval.at_end=false \
+  --set model.path="$tmp/ppo-shared/model" > "$tmp/from-head.log" 2>&1 || { cat "$tmp/from-head.log"; fail "from the value head export"; }
+"$PT_PYTHON" - "$tmp/ppo-shared/metrics.jsonl" "$tmp/from-head/metrics.jsonl" <<'PY'
+import json, sys
+first = lambda p: [json.loads(l) for l in open(p) if "critic/value_loss" in l][0]
+fresh, trained = first(sys.argv[1]), first(sys.argv[2])
+print(f"value head export: first-step value loss {trained['critic/value_loss']:.4f} from the trained head vs "
+      f"{fresh['critic/value_loss']:.4f} from a new one; mean value {trained['critic/values']:.3f} vs {fresh['critic/values']:.3f}")
+# A new head (std 0.02) values every state near 0; the trained one near the success rate it learned.
+assert trained["critic/values"] > 0.1 and abs(fresh["critic/values"]) < 0.05, (trained, fresh)
+PY
+resume_check ppo-shared-resume "$recipe" reward,loss,critic/value_loss,critic/values --set run.output_dir="$tmp" \
+  --set model.path="$tmp/base/model" "${shared[@]}"
+
 # Ranks: 1 trainer + 1 rollout rank draws the 1-rank run's rollouts, so its rewards, policy losses and
 # critic numbers match; 2 colocated ranks split the prompts (critic gradients summed over them).
 if have_mpi "multi-rank PPO"; then
@@ -84,6 +110,10 @@ refused "group_size must be at least 2" --set algorithm.grpo.group_size=1
 refused "only allowed when advantage is gae" --set algorithm.grpo.critic.lr=1e-4
 refused "gamma and lam are GAE's" --set algorithm.grpo.lam=0.9
 refused "dynamic_sampling drops groups" "${ppo[@]}" --set algorithm.grpo.dynamic_sampling=true
+refused "critic.lr is the separate critic model's" "${shared[@]}" --set algorithm.grpo.critic.lr=1e-4
+refused "cannot train without moving the policy" "${shared[@]}" --set algorithm.grpo.critic.warmup_steps=2
+refused "value_coef weighs the value loss" "${ppo[@]}" --set algorithm.grpo.critic.value_coef=0.5
+refused "model.lora freezes them" "${shared[@]}" --set "model.lora={rank: 4}"
 refused "needs at least 2 classes" --set model.head.type=token_classification --set model.head.num_labels=1
 echo "ppo ok"
 end_test

@@ -141,3 +141,45 @@ TEST_CASE("every architecture names its HF model_type and a created model's conf
     CHECK(m->config().raw.value("model_type", "") == expected.at(arch));
   }
 }
+
+// PPO's value head on the policy: a trainable parameter pair of the model, saved beside the HF
+// files under TRL's names (transformers' model.safetensors keeps its own tensors only), loaded back
+// only when asked for, and part of the trainable state a checkpoint saves.
+TEST_CASE("value head on the policy: saved beside the model, loaded back bit for bit", "[value_head]") {
+  model::ModelOptions o;
+  o.path = test::model_dir("qwen2");
+  o.value_head = true;
+  auto m = model::CausalLM::from_pretrained(o, at::kCPU);
+  REQUIRE(m->has_value_head());
+  bool listed = false;
+  for (const auto& [n, p] : m->named_parameters(true)) listed |= n == "v_head.summary.weight" && p.requires_grad();
+  CHECK(listed);
+  perturb(*m, 0.5);
+  const auto ref = test::load_reference("qwen2");
+  at::NoGradGuard ng;
+  auto values = [&](model::CausalLM& x) {
+    return x.value_head(x.hidden_states(model::PackedInput::from_documents({ref.docs[1]})));
+  };
+  const at::Tensor before = values(*m);
+  CHECK(before.sizes() == at::IntArrayRef{static_cast<int64_t>(ref.docs[1].size())});
+  const std::string dir = tmp_dir("value_head");
+  m->save_pretrained(dir);
+  CHECK(fs::exists(dir + "/value_head.safetensors"));
+  CHECK(fs::exists(dir + "/value_head.json"));
+  CHECK_FALSE(model::SafetensorsFile(dir + "/model.safetensors").contains("v_head.summary.weight"));
+  model::ModelOptions back = o;
+  back.path = dir;
+  auto again = model::CausalLM::from_pretrained(back, at::kCPU);
+  CHECK(at::equal(values(*again), before));
+  back.value_head = false;
+  CHECK_FALSE(model::CausalLM::from_pretrained(back, at::kCPU)->has_value_head());
+  // The trainable state (checkpoints) carries the head: a fresh head takes the saved one's values.
+  m->save_state(dir + "/trainable.safetensors");
+  auto fresh = model::CausalLM::from_pretrained(o, at::kCPU);
+  CHECK_FALSE(at::equal(values(*fresh), before));
+  fresh->load_state(dir + "/trainable.safetensors");
+  CHECK(at::equal(values(*fresh), before));
+  model::ModelOptions lora = o;
+  lora.lora = model::LoraOptions{};
+  CHECK_THROWS_WITH(model::CausalLM::from_pretrained(lora, at::kCPU), Catch::Contains("LoRA freezes the base"));
+}
