@@ -139,7 +139,7 @@ std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const A
   std::vector<HfTensor> out;
   for (const auto& t : r.tensors()) {
     if (t.name == "rope_freqs.weight") continue;
-    if (!hf_expert_name(t.name, 0).empty()) {  // one HF tensor per expert
+    if (is_expert_stack(t.name)) {  // one HF tensor per expert
       const auto shape = t.torch_shape();
       if (shape.size() != 3) fail("{}: tensor '{}' should be [experts, rows, cols], is {}-D", r.path(), t.name, shape.size());
       for (int64_t e = 0; e < shape[0]; ++e) out.push_back({&t, hf_expert_name(t.name, e), 0, e});
@@ -224,7 +224,9 @@ void convert_to_hf(const std::string& gguf_path, const std::string& out_dir) {
 }
 
 namespace {
-// After each use: the copy in use marked, the cache kept within its budget (cache.h).
+// After a new conversion (the only thing that grows the cache): the new copy marked used, the cache
+// kept within its budget (cache.h). A cache hit only marks its copy: resolving a path (model,
+// tokenizer, reference, on every rank) must not walk and size the whole cache each time.
 void keep_cache_bounded(const fs::path& dir) {
   mark_used(dir);
   const Evicted ev = evict(dir.parent_path(), dir, cache_budget_bytes());
@@ -239,7 +241,7 @@ std::string model_dir(const std::string& path) {
   if (!is_gguf(path)) return path;
   const fs::path dir = cache_dir_for(path, kConverterVersion);
   if (fs::exists(dir / kCompleteMarker)) {
-    keep_cache_bounded(dir);
+    mark_used(dir);
     return dir.string();
   }
   const fs::path tmp = staging_dir_for(dir);

@@ -78,10 +78,16 @@ std::optional<ExpertSlot> expert_slot(const std::string& hf) {
   return ExpertSlot{"blk." + m[1].str() + ".ffn_" + m[3].str() + "_exps.weight", std::stoll(m[2].str())};
 }
 
-std::string hf_expert_name(const std::string& gguf, int64_t expert) {
+namespace {
+const std::regex& expert_stack_re() {
   static const std::regex re(R"(^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$)");
+  return re;
+}
+}  // namespace
+bool is_expert_stack(const std::string& gguf) { return std::regex_match(gguf, expert_stack_re()); }
+std::string hf_expert_name(const std::string& gguf, int64_t expert) {
   std::smatch m;
-  if (!std::regex_match(gguf, m, re)) return "";
+  if (!std::regex_match(gguf, m, expert_stack_re())) return "";
   return "model.layers." + m[1].str() + ".mlp.experts." + std::to_string(expert) + "." + m[2].str() + "_proj.weight";
 }
 std::string hf_name(const std::string& gguf) { return rename(gguf, false); }

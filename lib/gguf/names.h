@@ -19,6 +19,7 @@ struct ExpertSlot {
   int64_t expert;       // the index in its stack
 };
 std::optional<ExpertSlot> expert_slot(const std::string& hf);
+bool is_expert_stack(const std::string& gguf);  // "blk.N.ffn_{gate,up,down}_exps.weight"
 std::string hf_expert_name(const std::string& gguf, int64_t expert);  // "" when not a stack
 
 // HF's rotate-half RoPE pairs dimension i with i + d/2; llama.cpp's Llama pairs 2i with 2i + 1:

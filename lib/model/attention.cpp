@@ -1,7 +1,8 @@
 #include "model/attention.h"
 
-#include <map>
-#include <mutex>
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -100,20 +101,23 @@ AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& d
 }
 
 namespace {
-std::mutex g_calls_mu;
-std::map<std::pair<std::string, std::string>, int64_t> g_calls;
-
+// One lock-free counter per (kernel, dtype): counted on every layer of every forward and decode step.
+constexpr int kKernels = 4, kDtypes = static_cast<int>(at::ScalarType::NumOptions);
+std::array<std::array<std::atomic<int64_t>, kDtypes>, kKernels> g_calls{};
+const char* kKernelNames[kKernels] = {"eager", "sdpa", "flash", "kv-cache sdpa"};
 }  // namespace
 
-void count_attention_call(const std::string& kernel, at::ScalarType q_dtype) {
-  std::lock_guard<std::mutex> lock(g_calls_mu);
-  ++g_calls[{kernel, c10::toString(q_dtype)}];
+void count_attention_call(AttentionKernel kernel, at::ScalarType dtype) {
+  g_calls[static_cast<int>(kernel)][static_cast<int>(dtype)].fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string attention_calls_summary() {
-  std::lock_guard<std::mutex> lock(g_calls_mu);
   std::vector<std::string> parts;
-  for (const auto& [k, n] : g_calls) parts.push_back(fmt::format("{} on {}: {} calls", k.first, k.second, n));
+  for (int k = 0; k < kKernels; ++k)
+    for (int d = 0; d < kDtypes; ++d)
+      if (const int64_t n = g_calls[k][d].load(std::memory_order_relaxed))
+        parts.push_back(fmt::format("{} on {}: {} calls", kKernelNames[k], c10::toString(static_cast<at::ScalarType>(d)), n));
+  std::sort(parts.begin(), parts.end());
   return parts.empty() ? std::string("none") : fmt::format("{}", fmt::join(parts, ", "));
 }
 
@@ -128,8 +132,10 @@ at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Te
     case AttentionBackend::Auto: fail("unreachable attention backend");
   }
   // The output's dtype is what the kernel computed in (SDPA casts its fp32 inputs under autocast itself).
-  static const char* names[] = {"auto", "eager", "sdpa", "flash"};
-  count_attention_call(names[static_cast<int>(resolved)], out.scalar_type());
+  count_attention_call(resolved == AttentionBackend::Eager  ? AttentionKernel::Eager
+                       : resolved == AttentionBackend::Sdpa ? AttentionKernel::Sdpa
+                                                            : AttentionKernel::Flash,
+                       out.scalar_type());
   return out;
 }
 

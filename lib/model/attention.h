@@ -17,7 +17,8 @@ AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& d
 // What attention really ran in this process: "flash on BFloat16: 96 calls, kv-cache sdpa on Float: 8
 // calls" (kernel and the dtype it computed in — its output's — so bf16 autocast shows), for the run's
 // closing log line. attention() counts its calls; the KV-cache path counts its own.
-void count_attention_call(const std::string& kernel, at::ScalarType dtype);
+enum class AttentionKernel { Eager, Sdpa, Flash, KvCacheSdpa };
+void count_attention_call(AttentionKernel kernel, at::ScalarType dtype);
 std::string attention_calls_summary();
 
 }  // namespace pt::model

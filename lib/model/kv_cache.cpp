@@ -122,7 +122,7 @@ at::Tensor cached_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tenso
 at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, KvStep& step, int64_t layer,
                             double scale, int64_t window) {
   at::Tensor out = cached_sdpa(q, k, v, step, layer, scale, window);
-  count_attention_call("kv-cache sdpa", out.scalar_type());  // the dtype the kernel computed in
+  count_attention_call(AttentionKernel::KvCacheSdpa, out.scalar_type());  // the dtype the kernel computed in
   return out;
 }
 

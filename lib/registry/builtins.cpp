@@ -70,8 +70,9 @@ void register_builtins() {
                      Advantage::ReinforcePP);
     r.advantages.add("reinforce_pp_baseline", "REINFORCE++-baseline: group mean subtracted, then whitened over "
                      "the step's completion tokens (verl)", Advantage::ReinforcePPBaseline);
-    r.advantages.add("gae", "PPO: generalized advantage estimation (gamma, lam) against a learned critic (a value head "
-                     "trained beside the policy; algorithm.grpo.critic), whitened over the step's tokens",
+    r.advantages.add("gae", "PPO: generalized advantage estimation (gamma, lam) against a learned critic (a model of "
+                     "its own, or a value head on the policy with critic.model: policy; algorithm.grpo.critic), "
+                     "whitened over the step's tokens",
                      Advantage::Gae);
     using algo::GrpoLoss;
     r.policy_losses.add("grpo", "clipped surrogate; per-sequence token mean, then mean over sequences", GrpoLoss::Grpo);

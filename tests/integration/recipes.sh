@@ -4,7 +4,7 @@
 # every broken recipe in tests/assets/bad-recipes/ fails with the message in its "# expect:" header.
 set -euo pipefail
 : "${POSTTRAIN:?path to the posttrain binary}"
-EXPECTED_RECIPES=40  # update when adding recipes to configs/ or examples/ (task files for posttrain eval, tasks.yaml, are not recipes)
+EXPECTED_RECIPES=41  # update when adding recipes to configs/ or examples/ (task files for posttrain eval, tasks.yaml, are not recipes)
 
 mapfile -t recipes < <(find configs examples -name '*.yaml' ! -name tasks.yaml | sort)
 echo "found ${#recipes[@]} recipes"
