@@ -151,6 +151,9 @@ void check_applicable(const Recipe& r, const Node& source) {
       refuse({"data", "sources", std::to_string(i), "epochs"},
              fmt::format("a source's epochs bound its passes when trainer.max_steps is 0; max_steps {} ends the run "
                          "(sources repeat as often as they need, in the mixture's weights)", r.trainer.max_steps));
+  if (!r.trainer.eval.generate && r.trainer.eval.tasks.empty() && r.trainer.eval.max_batch != td.eval.max_batch)
+    refuse({"trainer", "eval", "max_batch"}, "max_batch sizes the generation batches of eval.generate and "
+                                             "trainer.eval.tasks; neither is set");
   if (!r.trainer.eval.generate && r.trainer.eval.max_new_tokens != td.eval.max_new_tokens)
     refuse({"trainer", "eval", "max_new_tokens"}, "max_new_tokens limits eval.generate's answers; trainer.eval.generate "
                                                   "is false");

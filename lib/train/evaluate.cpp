@@ -53,13 +53,16 @@ Evaluator::Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model:
   for (size_t s = 0; s < srcs.size(); ++s)
     if (!srcs[s].eval.empty()) per_source_.push_back(s);
   if (per_source_.size() < 2 && data_->options().eval_sources.empty()) per_source_.clear();
+  if (!gen_.empty() || !tasks_.tasks.empty())
+    log::info("evaluation generates: {} held-out prompts (eval.generate), {} task(s); engine batch {} "
+              "(trainer.eval.max_batch)", gen_.size(), tasks_.tasks.size(), opts_.max_batch);
 }
 
 Scalars Evaluator::run_tasks() {
   Scalars out;
   for (size_t i = 0; i < tasks_.tasks.size(); ++i) {
     const auto& task = tasks_.tasks[i];
-    const eval::TaskResult r = eval::run_task(*model_, *data_->tokenizer(), task, task_items_[i], 64);
+    const eval::TaskResult r = eval::run_task(*model_, *data_->tokenizer(), task, task_items_[i], opts_.max_batch);
     const std::string pre = "eval/" + task.name + "/";
     for (const auto& [k, v] : r.pass_at_k) out.emplace_back(pre + "pass@" + std::to_string(k), v);
     for (const auto& [name, v] : r.means) out.emplace_back(pre + name, v);
@@ -136,7 +139,7 @@ Scalars Evaluator::run() {
       r.params.stop_ids = stop_ids_;
       reqs.push_back(std::move(r));
     }
-    gen::Engine engine(*model_, nullptr, gen::EngineOptions{64, 0, 0});
+    gen::Engine engine(*model_, nullptr, gen::EngineOptions{opts_.max_batch, 0, 0});
     auto outs = engine.generate(reqs);
     int correct = 0;
     for (size_t i = 0; i < outs.size(); ++i) {

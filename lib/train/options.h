@@ -16,6 +16,7 @@ struct EvalOptions {
   bool generate = false;    // exact-match accuracy by greedy generation
   int max_new_tokens = 64;
   std::string tasks;        // a `posttrain eval` task file, run on the live model at every evaluation
+  int max_batch = 64;       // sequences decoded together by eval.generate and the tasks
   template <class V>
   void visit(V& v) {
     using recipe::Spec;
@@ -29,6 +30,11 @@ struct EvalOptions {
     v.field("tasks", tasks,
             Spec("a posttrain eval task file (tasks: [{name, path, scorers, ...}]): every evaluation also runs its "
                  "tasks on the live model with the same code as `posttrain eval`, logged as eval/TASK/METRIC"));
+    v.field("max_batch", max_batch,
+            Spec("sequences the generation engine decodes together for eval.generate and the tasks (posttrain "
+                 "eval --max-batch): memory and speed only, the answers are the same at any batch")
+                .min(1)
+                .max(4096));
   }
 };
 

@@ -6,6 +6,7 @@
 #  - a run directory is evaluated like its model; task-file errors name the file, line and key
 #  - trainer.eval.tasks: the same task file during training (eval/TASK/METRIC at every evaluation)
 #    gives at the last step exactly what posttrain eval gives on the exported model
+#  - trainer.eval.max_batch changes the engine's batch, not the answers
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -77,6 +78,22 @@ for task, key in (("reversal-greedy", "pass@1"), ("reversal-greedy", "mean/numer
     assert abs(live - final[task][key]) < 1e-12, (task, key, live, final[task][key])
 print("trainer.eval.tasks: greedy pass@1 by step " + ", ".join(f"{e['step']}: {e['eval/reversal-greedy/pass@1']:.3f}" for e in ev)
       + f"; at the end = posttrain eval ({final['reversal-greedy']['pass@1']:.3f}, sampled pass@4 too)")
+PY
+
+# trainer.eval.max_batch: the engine's batch for eval.generate and the tasks; the answers do not depend on it.
+for b in 64 3; do
+  "$POSTTRAIN" run examples/quickstart/recipe.yaml --set run.output_dir="$tmp" --set run.name="mb$b" --set trainer.max_steps=1 --set schedule.warmup_steps=0 \
+    --set trainer.eval.at_end=false --set trainer.eval.tasks="$tmp/tasks.yaml" --set model.path="$tmp/base/model" \
+    --set trainer.eval.max_batch="$b" > "$tmp/mb$b.log" 2>&1 || { cat "$tmp/mb$b.log"; fail "trainer.eval.max_batch=$b"; }
+  grep -q "engine batch $b (trainer.eval.max_batch)" "$tmp/mb$b.log" || fail "trainer.eval.max_batch=$b not used"
+done
+"$PT_PYTHON" - "$tmp/mb64/metrics.jsonl" "$tmp/mb3/metrics.jsonl" <<'PY'
+import json, sys
+ev = lambda p: {k: v for k, v in [json.loads(l) for l in open(p) if '"eval/accuracy"' in l][0].items() if k.startswith("eval/")}
+a, b = ev(sys.argv[1]), ev(sys.argv[2])
+assert a == b and "eval/reversal-sampled/pass@4" in a, (a, b)
+print(f"trainer.eval.max_batch 64 vs 3: {len(a)} eval metrics identical (accuracy {a['eval/accuracy']:.3f}, "
+      f"sampled pass@4 {a['eval/reversal-sampled/pass@4']:.3f})")
 PY
 
 bad() {  # bad "message" YAML: eval refuses the task file with the message
