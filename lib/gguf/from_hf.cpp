@@ -1,5 +1,6 @@
 #include "gguf/from_hf.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -121,16 +122,32 @@ void add_model_metadata(Writer& w, const model::HfConfig& c, const std::string& 
   w.add(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   w.add(arch + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.add(arch + ".rope.dimension_count", static_cast<uint32_t>(head_dim));
-  if (c.rope_scaling.type == "linear") {
-    w.add(arch + ".rope.scaling.type", std::string("linear"));
-    w.add(arch + ".rope.scaling.factor", static_cast<float>(c.rope_scaling.factor));
+  const auto& rs = c.rope_scaling;
+  if (rs.type == "linear" || rs.type == "yarn") {
+    w.add(arch + ".rope.scaling.type", rs.type);
+    w.add(arch + ".rope.scaling.factor", static_cast<float>(rs.factor));
   }
+  if (rs.type == "yarn")
+    w.add(arch + ".rope.scaling.original_context_length", static_cast<uint32_t>(rs.original_max_position_embeddings));
   if (c.num_experts > 0) {
     w.add(arch + ".expert_count", static_cast<uint32_t>(c.num_experts));
     w.add(arch + ".expert_used_count", static_cast<uint32_t>(c.experts_per_token));
     w.add(arch + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe_intermediate_size));
   }
   w.add(arch + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+}
+
+// llama.cpp's YaRN is transformers' with its defaults: the ramp between beta_fast 32 and beta_slow 1
+// rotations with floor / ceil edges, and cos/sin scaled by 0.1 ln(factor) + 1. Anything else would
+// run differently there, so it is refused rather than written.
+void check_yarn(const model::HfConfig& c, const std::string& model_dir) {
+  const auto& y = c.rope_scaling;
+  if (y.type != "yarn") return;
+  const double mscale = y.factor <= 1 ? 1.0 : 0.1 * std::log(y.factor) + 1.0;
+  if (y.beta_fast != 32 || y.beta_slow != 1 || !y.truncate || std::abs(y.attention_factor - mscale) > 1e-9)
+    fail("GGUF export: {}: YaRN with beta_fast {}, beta_slow {}, truncate {}, attention_factor {}: llama.cpp's YaRN "
+         "takes transformers' defaults (32, 1, true, 0.1 ln(factor) + 1 = {})", model_dir, y.beta_fast, y.beta_slow,
+         y.truncate, y.attention_factor, mscale);
 }
 
 // llama.cpp's qwen3moe has experts in every layer and renormalizes the chosen experts' weights.
@@ -206,9 +223,10 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
   const std::string arch = arch_of(c);
   if (const auto& spec = model::find_architecture(c.architecture); spec.adapt) spec.adapt(c);  // e.g. the experts
   const std::string& rope = c.rope_scaling.type;
-  if (!rope.empty() && rope != "linear" && !(rope == "llama3" && arch == "llama"))
-    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write (linear, and llama3 for Llama, are "
-         "written)", model_dir, rope);
+  if (!rope.empty() && rope != "linear" && rope != "yarn" && !(rope == "llama3" && arch == "llama"))
+    fail("GGUF export: {} uses rope_scaling '{}', which this export does not write (linear, yarn, and llama3 for Llama, "
+         "are written)", model_dir, rope);
+  check_yarn(c, model_dir);
   check_moe(c, model_dir);
   Writer w;
   w.add("general.architecture", arch);

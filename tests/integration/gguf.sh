@@ -8,7 +8,7 @@
 #  - Qwen3-MoE: experts stacked per layer as llama.cpp's ffn_*_exps; transformers' loader gives the HF
 #    logits (f32 exact, q8_0 within the bound); a dense layer (mlp_only_layers) refused
 #  - RoPE scaling: Llama 3's as llama.cpp's rope_freqs.weight (equal to convert_hf_to_gguf's formula),
-#    linear as rope.scaling keys; both read back by our import with transformers' logits
+#    linear and YaRN as rope.scaling keys; all read back by our import with transformers' logits
 #  - refusals: yarn RoPE scaling (not written), an unknown --type
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -94,13 +94,27 @@ PY
 "$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/hf-linear" llama linear 2> /dev/null
 cp examples/quickstart/tokenizer/* "$tmp/hf-linear/"
 "$POSTTRAIN" export "$tmp/hf-linear" "$tmp/g-llama/linear.gguf" --format gguf --type f32 > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export linear RoPE"; }
-for m in llama linear; do
-  f="$tmp/g-llama/l3.gguf"; [ "$m" = linear ] && f="$tmp/g-llama/linear.gguf"
+# YaRN (factor 4 over an original context of 16; the reference documents run to 33 tokens) as the
+# rope.scaling keys llama.cpp reads (its YaRN is transformers' with the default betas and mscale).
+for q in yarn dynamic; do
+  "$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/hf-$q" qwen2 "$q" 2> /dev/null
+  cp examples/quickstart/tokenizer/* "$tmp/hf-$q/"
+done
+"$POSTTRAIN" export "$tmp/hf-yarn" "$tmp/g-llama/yarn.gguf" --format gguf --type f32 > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export yarn RoPE"; }
+"$PT_PYTHON" - "$tmp/g-llama/yarn.gguf" <<'PY' || fail "yarn keys"
+import sys
+from gguf import GGUFReader
+f = GGUFReader(sys.argv[1])
+v = lambda k: f.fields[k].contents()
+got = (v("qwen2.rope.scaling.type"), v("qwen2.rope.scaling.factor"), v("qwen2.rope.scaling.original_context_length"))
+print("yarn RoPE keys:", got)
+assert got == ("yarn", 4.0, 16), got
+PY
+for m in llama linear yarn; do
+  f="$tmp/g-llama/$m.gguf"; [ "$m" = llama ] && f="$tmp/g-llama/l3.gguf"
   ref_model="$tmp/hf-$m" POSTTRAIN_CACHE="$tmp/cache" parity "$m RoPE via GGUF" "$f"
 done
-"$PT_PYTHON" tests/reference/make_rope_model.py "$tmp/hf-yarn" llama yarn 2> /dev/null
-cp examples/quickstart/tokenizer/* "$tmp/hf-yarn/"
-refused "uses rope_scaling 'yarn'" "$tmp/hf-yarn" "$tmp/x.gguf" --format gguf
+refused "uses rope_scaling 'dynamic'" "$tmp/hf-dynamic" "$tmp/x.gguf" --format gguf
 refused "layer 1 is dense" "$tmp/hf-moe-dense" "$tmp/x.gguf" --format gguf
 refused "expected f32, f16, bf16 or q8_0" "$tmp/hf-qwen2" "$tmp/x.gguf" --format gguf --type q4_0
 [ ! -e "$tmp/x.gguf" ] && [ ! -e "$tmp/x.gguf.tmp" ] || fail "a refused export left a file behind"
