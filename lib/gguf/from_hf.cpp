@@ -21,6 +21,10 @@ using nlohmann::json;
 
 namespace {
 
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 json read_json(const fs::path& p) {
   std::ifstream in(p);
   if (!in) fail("{}: cannot open", p.string());
@@ -36,7 +40,9 @@ std::string arch_of(const model::HfConfig& c) {
   if (c.architecture == "Qwen2ForCausalLM") return "qwen2";
   if (c.architecture == "Qwen3ForCausalLM") return "qwen3";
   if (c.architecture == "Qwen3MoeForCausalLM") return "qwen3moe";
-  fail("GGUF export: {} is not supported (Llama, Mistral, Qwen2, Qwen3 and Qwen3-MoE decoders are)", c.architecture);
+  if (c.architecture == "Gemma3ForCausalLM") return "gemma3";
+  fail("GGUF export: {} is not supported (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE and Gemma 3 decoders are)",
+       c.architecture);
 }
 
 uint32_t file_type(TensorType t) {
@@ -109,6 +115,35 @@ void add_tokenizer(Writer& w, const fs::path& dir, int64_t vocab_size) {
   if (!tmpl.empty()) w.add("tokenizer.chat_template", tmpl);
 }
 
+// Gemma 3's sliding window (its windowed layers all share it).
+int64_t gemma3_window(const model::HfConfig& c) {
+  for (int64_t w : c.layer_window)
+    if (w > 0) return w;
+  return c.max_position_embeddings;
+}
+
+// llama.cpp's gemma3 fixes what transformers' config leaves open: every 6th layer global (the others
+// windowed), the windowed layers' RoPE base 10000 unscaled, and attention scaled by head_dim^-1/2
+// (hidden / heads for the 62-layer 27B). A config it would run differently is refused.
+void check_gemma3(const model::HfConfig& c, const std::string& model_dir) {
+  const int64_t head_dim = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
+  const int64_t window = gemma3_window(c);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const bool windowed = c.layer_window.empty() || c.layer_window[static_cast<size_t>(l)] > 0;
+    if (windowed != ((l + 1) % 6 != 0) || (windowed && c.window_of(l) != window))
+      fail("GGUF export: {}: layer {} is {}, but llama.cpp's gemma3 makes every 6th layer global and the others "
+           "windowed ({} tokens)", model_dir, l, windowed ? "windowed" : "global", window);
+  }
+  if (c.rope_local_theta != 10000.0)
+    fail("GGUF export: {}: the windowed layers' RoPE base is {}, but llama.cpp's gemma3 uses 10000", model_dir,
+         c.rope_local_theta);
+  const double want = c.num_hidden_layers == 62 ? 1.0 / std::sqrt(static_cast<double>(c.hidden_size / c.num_attention_heads))
+                                                : 1.0 / std::sqrt(static_cast<double>(head_dim));
+  if (std::abs(c.attn_scale - want) > 1e-9)
+    fail("GGUF export: {}: query_pre_attn_scalar gives an attention scale of {}, but llama.cpp's gemma3 scales by "
+         "{} ({}^-1/2)", model_dir, c.attn_scale, want, c.num_hidden_layers == 62 ? "hidden / heads" : "head_dim");
+}
+
 // The architecture's hyperparameters under llama.cpp's keys.
 void add_model_metadata(Writer& w, const model::HfConfig& c, const std::string& arch, int64_t head_dim) {
   w.add(arch + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
@@ -134,6 +169,7 @@ void add_model_metadata(Writer& w, const model::HfConfig& c, const std::string& 
     w.add(arch + ".expert_used_count", static_cast<uint32_t>(c.experts_per_token));
     w.add(arch + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe_intermediate_size));
   }
+  if (arch == "gemma3") w.add(arch + ".attention.sliding_window", static_cast<uint32_t>(gemma3_window(c)));
   w.add(arch + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
 }
 
@@ -186,16 +222,19 @@ int64_t add_tensors(Writer& w, const model::Checkpoint& ckpt, const model::HfCon
       members[static_cast<size_t>(slot->expert)] = name;
       continue;
     }
-    const std::string g = gguf_name(name);
+    const std::string g = gguf_name(name, arch);
     if (g.empty()) fail("GGUF export: {}: tensor '{}' has no llama.cpp name for architecture {}", model_dir, name, arch);
     if (g == "output.weight" && c.tie_word_embeddings) continue;  // llama.cpp reuses token_embd
     const std::vector<int64_t> shape = ckpt.file_of(name).info(name).shape;
     const bool q = g.find(".attn_q.") != std::string::npos, k = g.find(".attn_k.") != std::string::npos;
     const int64_t rope_heads = arch == "llama" && (q || k) ? (q ? c.num_attention_heads : c.num_key_value_heads) : 0;
-    w.add_tensor(g, shape, storage_type(g, shape, type), [&ckpt, name, rope_heads] {
+    // Gemma's RMSNorm scales by (1 + w); llama.cpp's by w: its norms are stored plus one.
+    const double shift = c.norm_plus_one && ends_with(name, "norm.weight") ? 1.0 : 0.0;
+    w.add_tensor(g, shape, storage_type(g, shape, type), [&ckpt, name, rope_heads, shift] {
       const auto& file = ckpt.file_of(name);
       at::Tensor t = file.view(name).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
       file.release(name);  // the mapped pages are copied out: keep the resident set to one tensor
+      if (shift != 0) t.add_(shift);
       return rope_heads > 0 ? permute_rope_rows(t, rope_heads) : t;
     });
     ++written;
@@ -228,6 +267,7 @@ void export_hf_dir(const std::string& model_dir, const std::string& tokenizer_di
          "are written)", model_dir, rope);
   check_yarn(c, model_dir);
   check_moe(c, model_dir);
+  if (arch == "gemma3") check_gemma3(c, model_dir);
   Writer w;
   w.add("general.architecture", arch);
   w.add("general.name", fs::path(model_dir).filename().string());

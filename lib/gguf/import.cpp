@@ -29,7 +29,7 @@ using nlohmann::ordered_json;
 namespace {
 
 // Bump when the conversion's output changes: cached directories of older versions are not reused.
-constexpr int kConverterVersion = 2;
+constexpr int kConverterVersion = 3;
 constexpr const char* kTokenizerError = "tokenizer_error.txt";  // read by tok::Tokenizer::resolve_path
 
 struct ArchInfo {
@@ -43,7 +43,8 @@ ArchInfo arch_info(const Reader& r, const std::string& arch) {
   if (arch == "qwen2") return {"Qwen2ForCausalLM", "qwen2", false};
   if (arch == "qwen3") return {"Qwen3ForCausalLM", "qwen3", false};
   if (arch == "qwen3moe") return {"Qwen3MoeForCausalLM", "qwen3_moe", false};
-  fail("{}: general.architecture '{}' is not imported (llama, qwen2, qwen3 and qwen3moe are)", r.path(), arch);
+  if (arch == "gemma3") return {"Gemma3ForCausalLM", "gemma3_text", false};
+  fail("{}: general.architecture '{}' is not imported (llama, qwen2, qwen3, qwen3moe and gemma3 are)", r.path(), arch);
 }
 
 double num(const Reader& r, const std::string& key) {
@@ -74,6 +75,35 @@ void rope_scaling(const Reader& r, const std::string& a, ordered_json& c) {
   ordered_json s = {{"rope_type", type}, {"factor", num(r, a + ".rope.scaling.factor")}};
   if (type == "yarn") s["original_max_position_embeddings"] = num(r, a + ".rope.scaling.original_context_length");
   c["rope_scaling"] = s;
+}
+
+// What llama.cpp's gemma3 fixes rather than stores: every 6th layer global, the others windowed with
+// RoPE base 10000 unscaled, attention scaled by head_dim^-1/2 (hidden / heads for the 62-layer 27B),
+// GELU (tanh); the global layers take rope.freq_base and the file's scaling.
+void gemma3_config(const Reader& r, ordered_json& c) {
+  if (r.has("gemma3.final_logit_softcapping"))
+    fail("{}: gemma3.final_logit_softcapping is set; logit soft-capping is not supported", r.path());
+  const int64_t layers = c["num_hidden_layers"].get<int64_t>();
+  ordered_json types = ordered_json::array();
+  for (int64_t l = 0; l < layers; ++l) types.push_back((l + 1) % 6 != 0 ? "sliding_attention" : "full_attention");
+  ordered_json global = {{"rope_type", "default"}, {"rope_theta", c["rope_theta"]}};
+  if (c.contains("rope_scaling")) {
+    if (c["rope_scaling"]["rope_type"] != "linear")
+      fail("{}: gemma3 with {} RoPE scaling is not imported (linear is)", r.path(), c["rope_scaling"]["rope_type"].dump());
+    global["rope_type"] = "linear";
+    global["factor"] = c["rope_scaling"]["factor"];
+    c.erase("rope_scaling");
+  }
+  c.erase("rope_theta");
+  c["rope_parameters"] = {{"full_attention", global}, {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
+  c["layer_types"] = types;
+  c["sliding_window"] = static_cast<int64_t>(num(r, "gemma3.attention.sliding_window"));
+  c["query_pre_attn_scalar"] = layers == 62 ? c["hidden_size"].get<int64_t>() / c["num_attention_heads"].get<int64_t>()
+                                            : c["head_dim"].get<int64_t>();
+  c["hidden_activation"] = "gelu_pytorch_tanh";
+  c.erase("hidden_act");
+  c["final_logit_softcapping"] = nullptr;
+  c["attn_logit_softcapping"] = nullptr;
 }
 
 ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& info) {
@@ -123,6 +153,7 @@ ordered_json hf_config(const Reader& r, const std::string& a, const ArchInfo& in
     c["mlp_only_layers"] = ordered_json::array();
   }
   rope_scaling(r, a, c);
+  if (a == "gemma3") gemma3_config(r, c);
   return c;
 }
 
@@ -133,9 +164,10 @@ struct HfTensor {
   std::string name;
   int64_t rope_heads;    // > 0: llama.cpp's interleaved q/k rows to undo
   int64_t expert = -1;   // >= 0: this expert's slice of a stacked [experts, rows, cols] tensor
+  double shift = 0;      // added back (Gemma's norms: llama.cpp stores 1 + w)
 };
 
-std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info) {
+std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const ArchInfo& info, const std::string& arch) {
   std::vector<HfTensor> out;
   for (const auto& t : r.tensors()) {
     if (t.name == "rope_freqs.weight") continue;
@@ -145,12 +177,13 @@ std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const A
       for (int64_t e = 0; e < shape[0]; ++e) out.push_back({&t, hf_expert_name(t.name, e), 0, e});
       continue;
     }
-    const std::string name = hf_name(t.name);
+    const std::string name = hf_name(t.name, arch);
     if (name.empty()) fail("{}: tensor '{}' has no Hugging Face counterpart for {}", r.path(), t.name, info.hf_class);
     const bool q = t.name.find(".attn_q.") != std::string::npos, k = t.name.find(".attn_k.") != std::string::npos;
     const int64_t heads = info.rope_permuted && (q || k)
                               ? (q ? c["num_attention_heads"].get<int64_t>() : c["num_key_value_heads"].get<int64_t>()) : 0;
-    out.push_back({&t, name, heads});
+    const bool gemma_norm = arch == "gemma3" && name.size() > 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
+    out.push_back({&t, name, heads, -1, gemma_norm ? -1.0 : 0.0});
   }
   return out;
 }
@@ -176,6 +209,7 @@ void save_weights(const Reader& r, const std::vector<HfTensor>& tensors, const s
     }
     at::Tensor w = dequantize(r.data(e), e.type, e.numel(), what).view(e.torch_shape());
     r.release(e);
+    if (h.shift != 0) w = w + h.shift;
     return h.rope_heads > 0 ? unpermute_rope_rows(w, h.rope_heads) : w;
   }, {{"format", "pt"}, {"source", source}});
 }
@@ -212,7 +246,7 @@ void convert_to_hf(const std::string& gguf_path, const std::string& out_dir) {
   } catch (const Error& e) {
     std::ofstream(fs::path(out_dir) / kTokenizerError) << e.what() << "\n";
   }
-  const auto tensors = hf_tensors(r, cfg, info);
+  const auto tensors = hf_tensors(r, cfg, info, arch);
   save_weights(r, tensors, (fs::path(out_dir) / "model.safetensors").string(), fs::absolute(gguf_path).string());
   write_json(fs::path(out_dir) / "config.json", cfg);
   ordered_json gen = ordered_json::object();

@@ -35,6 +35,17 @@ const std::vector<Rule>& rules() {
   return r;
 }
 
+// Gemma 2/3's sandwich norms: llama.cpp names them apart from Llama's, and its ffn_norm is Gemma's
+// pre-feedforward norm (Llama's post_attention_layernorm). Checked before the common table.
+const std::vector<Rule>& gemma_rules() {
+  static const std::vector<Rule> r = {
+      {"model.layers.{}.post_attention_layernorm", "blk.{}.post_attention_norm"},
+      {"model.layers.{}.pre_feedforward_layernorm", "blk.{}.ffn_norm"},
+      {"model.layers.{}.post_feedforward_layernorm", "blk.{}.post_ffw_norm"},
+  };
+  return r;
+}
+
 // `pattern` with "{}" as a layer index, then ".weight" or ".bias".
 std::regex compile(const std::string& pattern) {
   std::string re = "^";
@@ -43,16 +54,26 @@ std::regex compile(const std::string& pattern) {
   return std::regex(re + R"(\.(weight|bias)$)");
 }
 
-std::string rename(const std::string& name, bool to_gguf) {
-  static const auto compiled = [] {
-    std::vector<std::pair<std::regex, std::regex>> c;
-    for (const auto& r : rules()) c.emplace_back(compile(r.hf), compile(r.gguf));
-    return c;
-  }();
-  for (size_t i = 0; i < rules().size(); ++i) {
+struct Compiled {
+  const Rule* rule;
+  std::regex hf, gguf;
+};
+
+std::vector<Compiled> compile_all(const std::vector<const std::vector<Rule>*>& tables) {
+  std::vector<Compiled> c;
+  for (const auto* t : tables)
+    for (const auto& r : *t) c.push_back({&r, compile(r.hf), compile(r.gguf)});
+  return c;
+}
+
+std::string rename(const std::string& name, bool to_gguf, const std::string& arch) {
+  static const auto common = compile_all({&rules()});
+  static const auto gemma = compile_all({&gemma_rules(), &rules()});
+  const auto& table = arch.rfind("gemma", 0) == 0 ? gemma : common;
+  for (const auto& c : table) {
     std::smatch m;
-    if (!std::regex_match(name, m, to_gguf ? compiled[i].first : compiled[i].second)) continue;
-    std::string out = to_gguf ? rules()[i].gguf : rules()[i].hf;
+    if (!std::regex_match(name, m, to_gguf ? c.hf : c.gguf)) continue;
+    std::string out = to_gguf ? c.rule->gguf : c.rule->hf;
     if (const auto at = out.find("{}"); at != std::string::npos) out.replace(at, 2, m[1].str());
     return out + "." + m[m.size() - 1].str();
   }
@@ -69,7 +90,7 @@ at::Tensor reorder(const at::Tensor& w, int64_t heads, bool forward) {
 
 }  // namespace
 
-std::string gguf_name(const std::string& hf) { return rename(hf, true); }
+std::string gguf_name(const std::string& hf, const std::string& arch) { return rename(hf, true, arch); }
 
 std::optional<ExpertSlot> expert_slot(const std::string& hf) {
   static const std::regex re(R"(^model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$)");
@@ -90,7 +111,7 @@ std::string hf_expert_name(const std::string& gguf, int64_t expert) {
   if (!std::regex_match(gguf, m, expert_stack_re())) return "";
   return "model.layers." + m[1].str() + ".mlp.experts." + std::to_string(expert) + "." + m[2].str() + "_proj.weight";
 }
-std::string hf_name(const std::string& gguf) { return rename(gguf, false); }
+std::string hf_name(const std::string& gguf, const std::string& arch) { return rename(gguf, false, arch); }
 at::Tensor permute_rope_rows(const at::Tensor& w, int64_t heads) { return reorder(w, heads, true); }
 at::Tensor unpermute_rope_rows(const at::Tensor& w, int64_t heads) { return reorder(w, heads, false); }
 

@@ -9,8 +9,9 @@
 
 namespace pt::gguf {
 
-std::string gguf_name(const std::string& hf);   // "" when the tensor has no llama.cpp name
-std::string hf_name(const std::string& gguf);   // "" when the tensor has no HF name
+// `arch`: llama.cpp's architecture name; Gemma's sandwich norms have names of their own.
+std::string gguf_name(const std::string& hf, const std::string& arch = "");  // "" when there is no llama.cpp name
+std::string hf_name(const std::string& gguf, const std::string& arch = "");  // "" when there is no HF name
 
 // Mixture-of-experts weights: HF keeps one matrix per expert ("model.layers.3.mlp.experts.7.up_proj.weight"),
 // llama.cpp one stack per layer and projection ("blk.3.ffn_up_exps.weight", [experts, rows, cols]).

@@ -9,7 +9,9 @@
 #    logits (f32 exact, q8_0 within the bound); a dense layer (mlp_only_layers) refused
 #  - RoPE scaling: Llama 3's as llama.cpp's rope_freqs.weight (equal to convert_hf_to_gguf's formula),
 #    linear and YaRN as rope.scaling keys; all read back by our import with transformers' logits
-#  - refusals: yarn RoPE scaling (not written), an unknown --type
+#  - Gemma 3: llama.cpp's norm names and (1 + w) convention; transformers' loader and our import give
+#    the HF logits; a layer pattern llama.cpp's gemma3 does not run refused
+#  - refusals: dynamic RoPE scaling (not written), an unknown --type
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
@@ -114,6 +116,22 @@ for m in llama linear yarn; do
   f="$tmp/g-llama/$m.gguf"; [ "$m" = llama ] && f="$tmp/g-llama/l3.gguf"
   ref_model="$tmp/hf-$m" POSTTRAIN_CACHE="$tmp/cache" parity "$m RoPE via GGUF" "$f"
 done
+# Gemma 3 in the shape llama.cpp's gemma3 runs (every 6th layer global, windowed RoPE base 10000,
+# query_pre_attn_scalar = head_dim; linear scaling on the global layers): the sandwich norms under
+# llama.cpp's names and the (1 + w) norms stored plus one; transformers' loader gives the HF logits (with
+# the HF config: its gemma3 map reads neither layer_types nor query_pre_attn_scalar) and so does our
+# import. A model llama.cpp would run differently (another layer pattern) is refused.
+"$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/hf-gemma3" llamacpp 2> /dev/null
+"$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/hf-gemma3-alt" 2> /dev/null
+mkdir -p "$tmp/g-gemma3"
+for t in f32 q8_0; do
+  "$POSTTRAIN" export "$tmp/hf-gemma3" "$tmp/g-gemma3/g-$t.gguf" --format gguf --type "$t" > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export gemma3 $t"; }
+  check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-$t.gguf" --tensors
+done
+check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-f32.gguf" --logits-atol 1e-5 --config-from-hf
+check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-q8_0.gguf" --logits-rel 0.06 --config-from-hf
+ref_model="$tmp/hf-gemma3" POSTTRAIN_CACHE="$tmp/cache" parity "gemma3 via GGUF" "$tmp/g-gemma3/g-f32.gguf"
+refused "llama.cpp's gemma3 makes every 6th layer global" "$tmp/hf-gemma3-alt" "$tmp/x.gguf" --format gguf
 refused "uses rope_scaling 'dynamic'" "$tmp/hf-dynamic" "$tmp/x.gguf" --format gguf
 refused "layer 1 is dense" "$tmp/hf-moe-dense" "$tmp/x.gguf" --format gguf
 refused "expected f32, f16, bf16 or q8_0" "$tmp/hf-qwen2" "$tmp/x.gguf" --format gguf --type q4_0

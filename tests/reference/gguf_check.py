@@ -47,12 +47,19 @@ if a.tensors:
              "lm_head.weight": "output.weight"}.get(k)
         if g is None:
             i, rest = parts[2], ".".join(parts[3:])
-            g = "blk.%s.%s" % (i, {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
-                                   "self_attn.q_norm.weight": "attn_q_norm.weight", "self_attn.k_norm.weight": "attn_k_norm.weight"}.get(rest)
+            norms = {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+                     "self_attn.q_norm.weight": "attn_q_norm.weight", "self_attn.k_norm.weight": "attn_k_norm.weight"}
+            if arch == "gemma3":  # llama.cpp's gemma names: sandwich norms apart, ffn_norm = pre-feedforward
+                norms.update({"post_attention_layernorm.weight": "post_attention_norm.weight",
+                              "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+                              "post_feedforward_layernorm.weight": "post_ffw_norm.weight"})
+            g = "blk.%s.%s" % (i, norms.get(rest)
                                or rest.replace("self_attn.q_proj", "attn_q").replace("self_attn.k_proj", "attn_k")
                                .replace("self_attn.v_proj", "attn_v").replace("self_attn.o_proj", "attn_output")
                                .replace("mlp.gate_proj", "ffn_gate").replace("mlp.up_proj", "ffn_up").replace("mlp.down_proj", "ffn_down"))
         x = w.float()
+        if arch == "gemma3" and k.endswith("norm.weight"):
+            x = x + 1  # convert_hf_to_gguf's norm_shift: llama.cpp scales by w, Gemma by 1 + w
         if ".mlp.experts." in k:  # llama.cpp stacks experts: blk.L.ffn_{gate,up,down}_exps [experts, rows, cols]
             e, proj = int(parts[5]), parts[6].split("_")[0]
             g = f"blk.{i}.ffn_{proj}_exps.weight"
