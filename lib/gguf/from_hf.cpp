@@ -62,37 +62,99 @@ std::string token_text(const json& v) {
   return "";
 }
 
+// The vocabulary by id (added tokens included) and llama.cpp's token types; ids past the model's
+// vocabulary (a tokenizer that adds tokens the model never embeds, e.g. Gemma 3's image token) are left
+// out with a warning.
+struct Vocab {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+};
+enum : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+Vocab read_vocab(const json& t, const std::string& where, int64_t vocab_size) {
+  Vocab v{std::vector<std::string>(static_cast<size_t>(vocab_size)), std::vector<int32_t>(static_cast<size_t>(vocab_size), kUnused)};
+  auto set = [&](int64_t id, const std::string& s, int32_t type, bool added) {
+    if (id >= vocab_size && added) {
+      log::warn("GGUF export: {}: added token {} ('{}') is past the model's vocabulary of {}: left out", where, id, s,
+                vocab_size);
+      return;
+    }
+    if (id < 0 || id >= vocab_size)
+      fail("GGUF export: {}: token id {} ('{}') outside the model's vocabulary of {}", where, id, s, vocab_size);
+    v.tokens[static_cast<size_t>(id)] = s;
+    v.types[static_cast<size_t>(id)] = type;
+  };
+  for (const auto& [s, id] : t.at("model").at("vocab").items()) set(id.get<int64_t>(), s, kNormal, false);
+  for (const auto& a : t.value("added_tokens", json::array()))
+    set(a.at("id").get<int64_t>(), a.at("content").get<std::string>(), a.value("special", false) ? kControl : kUserDefined,
+        true);
+  for (size_t i = 0; i < v.tokens.size(); ++i)
+    if (v.types[i] == kUnused) v.tokens[i] = "[PAD" + std::to_string(i) + "]";
+  return v;
+}
+
+// A SentencePiece-style BPE (byte fallback, "▁" for spaces) as llama.cpp's 'llama' vocabulary: byte
+// pieces typed, scores falling with the id (llama.cpp merges the best-scored pair first; these
+// vocabularies list tokens in merge order), the HF merges kept too (transformers' loader uses them
+// exactly). Gemma's way (spaces replaced by a normalizer, no prefix space) writes a token of
+// blanks with real spaces as its own files do, typed user-defined.
+void sentencepiece_vocab(Writer& w, const json& t, Vocab& v) {
+  const json& norm = t.value("normalizer", json());
+  const bool gemma_style = norm.is_object() && norm.value("type", "") == "Replace";
+  bool prefix_space = false;
+  const json& pre = t.value("pre_tokenizer", json());
+  if (pre.is_object() && pre.value("type", "") == "Metaspace") prefix_space = pre.value("prepend_scheme", "always") != "never";
+  if (norm.dump().find("Prepend") != std::string::npos) prefix_space = true;
+  std::vector<float> scores(v.tokens.size());
+  const std::string blank = "\u2581";
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    scores[i] = -static_cast<float>(i);
+    std::string& s = v.tokens[i];
+    if (s.size() == 6 && s.rfind("<0x", 0) == 0 && s.back() == '>') v.types[i] = kByte;
+    if (s == t.at("model").value("unk_token", std::string("<unk>"))) v.types[i] = kUnknown;
+    const bool blanks = s.size() >= 2 * blank.size() && s.find_first_not_of(blank) == std::string::npos &&
+                        s.size() % blank.size() == 0;
+    if (gemma_style && blanks) {
+      s = std::string(s.size() / blank.size(), ' ');
+      v.types[i] = kUserDefined;
+    }
+  }
+  w.add("tokenizer.ggml.model", std::string("llama"));
+  w.add("tokenizer.ggml.pre", std::string("default"));
+  w.add("tokenizer.ggml.tokens", v.tokens);
+  w.add("tokenizer.ggml.scores", scores);
+  w.add("tokenizer.ggml.token_type", v.types);
+  w.add("tokenizer.ggml.add_space_prefix", prefix_space);
+}
+
+std::vector<std::string> merges_of(const json& m) {
+  std::vector<std::string> merges;
+  for (const auto& mg : m.value("merges", json::array()))
+    merges.push_back(mg.is_string() ? mg.get<std::string>() : mg[0].get<std::string>() + " " + mg[1].get<std::string>());
+  return merges;
+}
+
 void add_tokenizer(Writer& w, const fs::path& dir, int64_t vocab_size) {
   const fs::path tj = dir / "tokenizer.json";
   if (!fs::exists(tj)) fail("GGUF export: {} has no tokenizer.json (the GGUF file carries the tokenizer)", dir.string());
   const json t = read_json(tj);
   const json& m = t.at("model");
-  if (m.value("type", "") != "BPE" || m.value("byte_fallback", false))
-    fail("GGUF export: {}: only byte-level BPE tokenizers are written (model.type {}{})", tj.string(),
-         m.value("type", "?"), m.value("byte_fallback", false) ? ", byte_fallback" : "");
-  std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
-  std::vector<int32_t> types(static_cast<size_t>(vocab_size), 5);  // unused until filled
-  auto set = [&](int64_t id, const std::string& s, int32_t type) {
-    if (id < 0 || id >= vocab_size)
-      fail("GGUF export: {}: token id {} ('{}') outside the model's vocabulary of {}", tj.string(), id, s, vocab_size);
-    tokens[static_cast<size_t>(id)] = s;
-    types[static_cast<size_t>(id)] = type;
-  };
-  for (const auto& [s, id] : m.at("vocab").items()) set(id.get<int64_t>(), s, 1);
-  for (const auto& a : t.value("added_tokens", json::array()))
-    set(a.at("id").get<int64_t>(), a.at("content").get<std::string>(), a.value("special", false) ? 3 : 4);
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (types[i] == 5) tokens[i] = "[PAD" + std::to_string(i) + "]";
-  std::vector<std::string> merges;
-  for (const auto& mg : m.value("merges", json::array()))
-    merges.push_back(mg.is_string() ? mg.get<std::string>() : mg[0].get<std::string>() + " " + mg[1].get<std::string>());
-  // llama.cpp picks its pre-tokenizer regex by name: Qwen2's (one digit per token) or GPT-2's.
-  const std::string pre = t.dump().find("\\\\p{N}|") != std::string::npos ? "qwen2" : "gpt-2";
-  w.add("tokenizer.ggml.model", std::string("gpt2"));
-  w.add("tokenizer.ggml.pre", pre);
-  w.add("tokenizer.ggml.tokens", tokens);
-  w.add("tokenizer.ggml.token_type", types);
-  w.add("tokenizer.ggml.merges", merges);
+  if (m.value("type", "") != "BPE")
+    fail("GGUF export: {}: only BPE tokenizers are written (byte-level, or SentencePiece-style with byte fallback); "
+         "model.type is {}", tj.string(), m.value("type", "?"));
+  Vocab v = read_vocab(t, tj.string(), vocab_size);
+  if (m.value("byte_fallback", false)) {
+    sentencepiece_vocab(w, t, v);
+  } else {
+    // llama.cpp picks its pre-tokenizer regex by name: Qwen2's (one digit per token) or GPT-2's.
+    const std::string pre = t.dump().find("\\\\p{N}|") != std::string::npos ? "qwen2" : "gpt-2";
+    w.add("tokenizer.ggml.model", std::string("gpt2"));
+    w.add("tokenizer.ggml.pre", pre);
+    w.add("tokenizer.ggml.tokens", v.tokens);
+    w.add("tokenizer.ggml.token_type", v.types);
+  }
+  w.add("tokenizer.ggml.merges", merges_of(m));
+  const std::vector<std::string>& tokens = v.tokens;
   json cfg = fs::exists(dir / "tokenizer_config.json") ? read_json(dir / "tokenizer_config.json") : json::object();
   auto id_of = [&](const std::string& s) -> int64_t {
     for (size_t i = 0; i < tokens.size(); ++i)

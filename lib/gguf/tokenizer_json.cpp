@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "gguf/spm_merges.h"
@@ -126,10 +127,10 @@ std::string tokenizer_model(const Reader& r) {
   const std::string model = r.at("tokenizer.ggml.model").is_string() ? r.at("tokenizer.ggml.model").get<std::string>() : "";
   const std::string arch = r.has("general.architecture") && r.at("general.architecture").is_string()
                                ? r.at("general.architecture").get<std::string>() : "";
-  if (model == "llama" && (arch.rfind("gemma", 0) == 0 || arch == "phi3"))
-    fail("{}: a SentencePiece vocabulary of architecture '{}' is not imported (its tokens are respelled "
-         "architecture by architecture); set tokenizer.path to the model's Hugging Face tokenizer directory",
-         r.path(), arch);
+  if (model == "llama" && arch == "phi3")
+    fail("{}: a SentencePiece vocabulary of architecture '{}' is not imported (its prefix space comes from a "
+         "normalizer transformers rebuilds by architecture); set tokenizer.path to the model's Hugging Face "
+         "tokenizer directory", r.path(), arch);
   if (model != "gpt2" && model != "llama")
     fail("{}: tokenizer.ggml.model is '{}': byte-level BPE ('gpt2') and SentencePiece BPE ('llama') vocabularies are "
          "imported; set tokenizer.path to the model's Hugging Face tokenizer directory", r.path(), model);
@@ -174,6 +175,55 @@ void sentencepiece_parts(const Reader& r, const std::vector<std::string>& tokens
                {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
 }
 
+// Python's str.isspace() for one code point (transformers' test for a token of blanks).
+bool is_space(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+// Gemma files store a token of blanks with real spaces ("  "); Gemma's tokenizer looks it up as "▁▁":
+// such a token is respelled as one "▁" per character, as transformers' GGUF loader does.
+std::string gemma_spelling(const std::string& t) {
+  if (t.find(' ') == std::string::npos) return t;
+  size_t chars = 0;
+  for (size_t i = 0; i < t.size(); ++chars) {
+    size_t n = 0;
+    if (!is_space(tok::utf8_decode(t, i, &n))) return t;
+    i += n;
+  }
+  std::string out;
+  for (size_t k = 0; k < chars; ++k) out += "\u2581";
+  return out;
+}
+
+// Gemma's SentencePiece BPE as transformers' GemmaTokenizer builds it: spaces become "▁" in a
+// normalizer (no prefix space), merges from the file or rebuilt in the order the tokens appear in it
+// (Gemma's scores do not follow its merges).
+void gemma_parts(const Reader& r, const std::vector<std::string>& spelled, ordered_json& model, ordered_json& normalizer,
+                 ordered_json& pre, ordered_json& decoder) {
+  ordered_json merges = ordered_json::array();
+  if (r.has("tokenizer.ggml.merges")) {
+    for (const auto& m : strings(r, "tokenizer.ggml.merges")) merges.push_back(m);
+  } else {
+    std::vector<float> order(spelled.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = -static_cast<float>(i);
+    for (auto& [a, b] : spm_merges(spelled, order)) merges.push_back(ordered_json::array({a, b}));
+  }
+  model["unk_token"] = "<unk>";
+  model["fuse_unk"] = true;
+  model["byte_fallback"] = true;
+  model["continuing_subword_prefix"] = nullptr;
+  model["end_of_word_suffix"] = nullptr;
+  model["merges"] = merges;
+  normalizer = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}};
+  pre = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "MergedWithPrevious"}, {"invert", false}};
+  decoder = {{"type", "Sequence"},
+             {"decoders",
+              {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+               {{"type", "ByteFallback"}},
+               {{"type", "Fuse"}}}}};
+}
+
 }  // namespace
 
 ordered_json tokenizer_json(const Reader& r) {
@@ -181,11 +231,28 @@ ordered_json tokenizer_json(const Reader& r) {
   const bool byte_level_vocab = kind == "gpt2";
   const std::vector<std::string> tokens = strings(r, "tokenizer.ggml.tokens");
   const std::vector<int> types = token_types(r, tokens.size());
+  const bool gemma = kind == "llama" && r.has("general.architecture") && r.at("general.architecture").is_string() &&
+                     r.at("general.architecture").get<std::string>().rfind("gemma", 0) == 0;
+  std::vector<std::string> gemma_spelled;
+  if (gemma)
+    for (const auto& t : tokens) gemma_spelled.push_back(gemma_spelling(t));
+  // The vocabulary in id order. ordered_json finds a key by a linear scan, which over a Gemma-sized
+  // vocabulary (262k tokens) is minutes: entries are appended directly, a repeated spelling keeping
+  // the last id (as assignment would).
   ordered_json vocab = ordered_json::object();
+  auto& entries = static_cast<std::vector<std::pair<const std::string, ordered_json>>&>(
+      vocab.get_ref<ordered_json::object_t&>());
+  std::unordered_map<std::string, size_t> at;
   std::set<std::string> spelled;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    const std::string s = !byte_level_vocab || in_byte_alphabet(tokens[i]) ? tokens[i] : byte_spelling(tokens[i]);
-    vocab[s] = i;
+    const std::string s = gemma ? gemma_spelled[i]
+                          : !byte_level_vocab || in_byte_alphabet(tokens[i]) ? tokens[i] : byte_spelling(tokens[i]);
+    if (auto it = at.find(s); it != at.end()) {
+      entries[it->second].second = i;
+    } else {
+      at.emplace(s, entries.size());
+      entries.emplace_back(s, i);
+    }
     spelled.insert(s);
   }
   std::map<int64_t, ordered_json> added_tokens;
@@ -205,11 +272,13 @@ ordered_json tokenizer_json(const Reader& r) {
                         {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
                         {"vocab", vocab}, {"merges", ordered_json::array()}};
   ordered_json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-  ordered_json pre_tokenizer = byte_level, decoder = byte_level;
+  ordered_json pre_tokenizer = byte_level, decoder = byte_level, normalizer = nullptr;
   decoder["add_prefix_space"] = true;
   if (byte_level_vocab) {
     if (r.has("tokenizer.ggml.merges"))
       for (const auto& m : strings(r, "tokenizer.ggml.merges")) model["merges"].push_back(m);
+  } else if (gemma) {
+    gemma_parts(r, gemma_spelled, model, normalizer, pre_tokenizer, decoder);
   } else {
     sentencepiece_parts(r, tokens, model, pre_tokenizer, decoder);
   }
@@ -225,7 +294,7 @@ ordered_json tokenizer_json(const Reader& r) {
                        bl}}};
   }
   return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", list},
-          {"normalizer", nullptr}, {"pre_tokenizer", pre_tokenizer}, {"post_processor", post_processor(r, tokens)},
+          {"normalizer", normalizer}, {"pre_tokenizer", pre_tokenizer}, {"post_processor", post_processor(r, tokens)},
           {"decoder", decoder}, {"model", model}};
 }
 

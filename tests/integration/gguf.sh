@@ -10,7 +10,8 @@
 #  - RoPE scaling: Llama 3's as llama.cpp's rope_freqs.weight (equal to convert_hf_to_gguf's formula),
 #    linear and YaRN as rope.scaling keys; all read back by our import with transformers' logits
 #  - Gemma 3: llama.cpp's norm names and (1 + w) convention; transformers' loader and our import give
-#    the HF logits; a layer pattern llama.cpp's gemma3 does not run refused
+#    the HF logits; a layer pattern llama.cpp's gemma3 does not run refused; its SentencePiece-style
+#    tokenizer written as llama.cpp's 'llama' vocabulary, read back exactly by transformers and by us
 #  - refusals: dynamic RoPE scaling (not written), an unknown --type
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -132,6 +133,28 @@ check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-f32.gguf" --logits-atol 1e-5 --config-fr
 check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-q8_0.gguf" --logits-rel 0.06 --config-from-hf
 ref_model="$tmp/hf-gemma3" POSTTRAIN_CACHE="$tmp/cache" parity "gemma3 via GGUF" "$tmp/g-gemma3/g-f32.gguf"
 refused "llama.cpp's gemma3 makes every 6th layer global" "$tmp/hf-gemma3-alt" "$tmp/x.gguf" --format gguf
+# Gemma 3's own tokenizer (SentencePiece-style BPE with byte fallback, 262,144 tokens) beside a model of its
+# size, as llama.cpp's 'llama' vocabulary: transformers' GGUF loader builds from the file a tokenizer
+# that encodes ~2,800 varied texts exactly as the HF one, and our import of the file encodes them as that.
+mkdir -p "$tmp/g3tok"
+zstd -dcq tests/assets/tokenizers/gemma3/tokenizer.json.zst > "$tmp/g3tok/tokenizer.json"
+cp tests/assets/tokenizers/gemma3/tokenizer_config.json "$tmp/g3tok/"
+"$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/hf-gemma3-tok" llamacpp "$tmp/g3tok" 2> /dev/null
+"$POSTTRAIN" export "$tmp/hf-gemma3-tok" "$tmp/g-gemma3/tok.gguf" --format gguf --type f16 > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export gemma3 with its tokenizer"; }
+zstd -dcq tests/assets/tokenizers/english-sentences.txt.zst > "$tmp/sentences.txt"
+"$PT_PYTHON" tests/reference/tokenizer_texts.py "$tmp/sentences.txt" tests/assets/tokenizers/hard_suite.json > "$tmp/texts.jsonl"
+"$PT_PYTHON" - "$tmp/g-gemma3/tok.gguf" "$tmp/hf-gemma3-tok" "$tmp/texts.jsonl" <<'PY' 2>&1 | grep -v "it/s" || fail "gemma3 tokenizer through GGUF"
+import json, os, sys, transformers as tf
+g = tf.AutoTokenizer.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1]))
+h = tf.AutoTokenizer.from_pretrained(sys.argv[2])
+texts = [json.loads(l)["text"] for l in open(sys.argv[3], encoding="utf-8")]
+bad = [t for t in texts if g(t)["input_ids"] != h(t)["input_ids"]]
+print(f"gemma3 tokenizer: transformers from our GGUF vs the HF tokenizer, {len(texts) - len(bad)}/{len(texts)} texts identical")
+assert not bad, bad[:3]
+PY
+POSTTRAIN_CACHE="$tmp/cache" "$POSTTRAIN" tokenize --tokenizer "$tmp/g-gemma3/tok.gguf" --jsonl "$tmp/texts.jsonl" --ids-only > "$tmp/ours.jsonl" 2> "$tmp/log" || { cat "$tmp/log"; fail "tokenize gemma3 GGUF"; }
+"$PT_PYTHON" tests/reference/gguf_tokenizer_check.py "$tmp/g-gemma3/tok.gguf" "$tmp/texts.jsonl" "$tmp/ours.jsonl" 2>&1 | grep "ids identical" || fail "our gemma3 GGUF tokenizer"
+
 refused "uses rope_scaling 'dynamic'" "$tmp/hf-dynamic" "$tmp/x.gguf" --format gguf
 refused "layer 1 is dense" "$tmp/hf-moe-dense" "$tmp/x.gguf" --format gguf
 refused "expected f32, f16, bf16 or q8_0" "$tmp/hf-qwen2" "$tmp/x.gguf" --format gguf --type q4_0
