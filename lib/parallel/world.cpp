@@ -218,12 +218,25 @@ constexpr int kTag = 7301;
 // The link's waits poll and sleep instead of spinning: its ranks wait on each other for as long as a
 // generation or an update takes, and a spinning wait (MPI's default) takes the core another rank, or
 // the trainer's own compute threads, need. A yielding wait costs at most ~0.2 ms per message.
-void wait_yielding(MPI_Request& r) {
+// A wait with a deadline (`what` set): past `timeout_s` every rank is stopped, as a collective that
+// outlives parallel.timeout_s stops them (World::wait).
+struct Deadline {
+  double timeout_s = 0;
+  const std::string* what = nullptr;
+};
+void wait_yielding(MPI_Request& r, const Deadline& d = {}) {
+  const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0;; ++i) {
     int done = 0;
     MPI_Test(&r, &done, MPI_STATUS_IGNORE);
     if (done) return;
     if (i > 64) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (d.what && (i & 1023) == 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > d.timeout_s) {
+      log::error("{} did not complete within {:.0f} s (parallel.timeout_s): the rank failed, was killed or hangs; "
+                 "stopping every rank", *d.what, d.timeout_s);
+      World::get().abort(kExitCollectiveTimeout);
+    }
   }
 }
 void send(const void* p, int n, MPI_Datatype t, int to, MPI_Comm c, bool yielding) {
@@ -235,14 +248,14 @@ void send(const void* p, int n, MPI_Datatype t, int to, MPI_Comm c, bool yieldin
   MPI_Isend(p, n, t, to, kTag, c, &r);
   wait_yielding(r);
 }
-void recv(void* p, int n, MPI_Datatype t, int from, MPI_Comm c, bool yielding) {
+void recv(void* p, int n, MPI_Datatype t, int from, MPI_Comm c, bool yielding, const Deadline& d = {}) {
   if (!yielding) {
     MPI_Recv(p, n, t, from, kTag, c, MPI_STATUS_IGNORE);
     return;
   }
   MPI_Request r;
   MPI_Irecv(p, n, t, from, kTag, c, &r);
-  wait_yielding(r);
+  wait_yielding(r, d);
 }
 void bcast(void* p, int n, MPI_Datatype t, MPI_Comm c, bool yielding) {
   if (!yielding) {
@@ -260,9 +273,9 @@ void send_bytes(const std::string& b, int to, MPI_Comm c, bool yielding = false)
   send(&n, 1, MPI_UINT64_T, to, c, yielding);
   for (uint64_t off = 0; off < n; off += kChunk) send(b.data() + off, chunk(n, off), MPI_BYTE, to, c, yielding);
 }
-std::string recv_bytes(int from, MPI_Comm c, bool yielding = false) {
+std::string recv_bytes(int from, MPI_Comm c, bool yielding = false, const Deadline& d = {}) {
   uint64_t n = 0;
-  recv(&n, 1, MPI_UINT64_T, from, c, yielding);
+  recv(&n, 1, MPI_UINT64_T, from, c, yielding, d);
   std::string b(n, '\0');
   for (uint64_t off = 0; off < n; off += kChunk) recv(b.data() + off, chunk(n, off), MPI_BYTE, from, c, yielding);
   return b;
@@ -302,9 +315,9 @@ void World::link_send(int to, const std::string& bytes, bool results) const {
 #endif
 }
 
-std::string World::link_recv(int from, bool results) const {
+std::string World::link_recv(int from, bool results, const std::string& what) const {
 #if PT_HAVE_MPI
-  return recv_bytes(from, results ? g_link_results : g_link, true);
+  return recv_bytes(from, results ? g_link_results : g_link, true, Deadline{timeout_s_, what.empty() ? nullptr : &what});
 #else
   return {};
 #endif

@@ -53,7 +53,8 @@ class World {
   void link_bcast(const std::vector<at::Tensor>& tensors) const;  // in place, fp32 CPU, from link rank 0
   // results: the second channel (worker -> rank 0), usable while another thread uses the first.
   void link_send(int to, const std::string& bytes, bool results = false) const;
-  std::string link_recv(int from, bool results = false) const;
+  // `what` set: the wait has the run's deadline (parallel.timeout_s) and names what it waited for.
+  std::string link_recv(int from, bool results = false, const std::string& what = "") const;
   // Within the group: every rank's bytes at rank 0 (empty elsewhere), and rank 0's parts[r] to rank r.
   std::vector<std::string> gather_bytes(const std::string& mine) const;
   std::string scatter_bytes(const std::vector<std::string>& parts) const;

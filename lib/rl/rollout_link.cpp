@@ -1,8 +1,10 @@
 #include "rl/rollout_link.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -261,8 +263,22 @@ RemoteRollouts decode_results(const std::string& bytes) {
   return x;
 }
 
+namespace {
+// Test hook: POSTTRAIN_FAULT=hang_in_rollout:N makes a rollout worker hang in its N-th batch (with
+// POSTTRAIN_FAULT_RANK=R, global rank R only): the trainer's deadline on the link must stop the run.
+int64_t hang_in_batch() {
+  const char* f = std::getenv("POSTTRAIN_FAULT");
+  const std::string key = "hang_in_rollout:";
+  if (!f || std::string(f).rfind(key, 0) != 0) return 0;
+  if (const char* r = std::getenv("POSTTRAIN_FAULT_RANK"))
+    if (std::stoi(r) != parallel::World::get().global_rank()) return 0;
+  return std::stoll(std::string(f).substr(key.size()));
+}
+}  // namespace
+
 int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, int max_batch, bool autocast_bf16,
                    EpisodeStage* episodes) {
+  const int64_t hang_at = hang_in_batch();
   const auto& world = parallel::World::get();
   // The buckets are received whole before they are copied into the parameters: a batch never
   // starts on half-received weights.
@@ -287,6 +303,10 @@ int serve_rollouts(model::CausalLM& policy, const tok::HfTokenizer* tokenizer, i
       ++weight_updates;
     }
     RolloutBatch b = decode_batch(world.link_recv(0));
+    if (batches + 1 == hang_at) {
+      log::warn("rollout worker {}: hanging in batch {} (POSTTRAIN_FAULT)", world.global_rank(), hang_at);
+      for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+    }
     const auto t0 = std::chrono::steady_clock::now();
     const bool multi = !b.specs.empty();
     PT_CHECK(!multi || episodes, "rollout worker {}: a batch of episodes, and no environment here", world.global_rank());

@@ -92,7 +92,9 @@ void RolloutQueue::receive(Batch& b) {
   const auto& world = parallel::World::get();
   RemoteRollouts done;
   for (int k = 0; k < world.rollout_workers(); ++k) {
-    auto got = decode_results(world.link_recv(k + 1, true));
+    auto got = decode_results(world.link_recv(
+        k + 1, true, fmt::format("rollout link: the results of step {} from rollout worker {} (global rank {})", b.step,
+                                 k, world.global_size() - world.rollout_workers() + k)));
     b.generate_s = std::max(b.generate_s, got.generate_s);
     b.sync_s = std::max(b.sync_s, got.sync_s);
     for (auto& c : got.completions) done.completions.push_back(std::move(c));

@@ -10,6 +10,7 @@
 #  - off-policy correction: at K = 0 the weights are 1 (the engine's log-probs are the trainer's);
 #    at K = 2 the stale steps' weights spread (max > 1, effective sample size < 1), token_mask at a
 #    tight bound drops tokens, and the run still learns
+#  - a rollout worker that hangs stops the job with exit 86 after parallel.timeout_s, naming it
 #  - without rollout ranks max_staleness is refused, naming the mpirun launch
 set -euo pipefail
 : "${POSTTRAIN:?}" "${PT_PYTHON:?}"
@@ -60,6 +61,23 @@ close colo1 k0
 run colo3 3 --set trainer.global_batch_tokens=768
 run k0-3 4 "${sep[@]}" --set trainer.global_batch_tokens=768
 close colo3 k0-3
+
+# A rollout worker that hangs in its third batch (K = 1): training rank 0's wait for its results has the
+# run's deadline (parallel.timeout_s), so the job stops with exit 86 naming the worker, not forever; the
+# checkpoint written before stays complete.
+start=$(date +%s)
+set +e
+POSTTRAIN_FAULT=hang_in_rollout:3 POSTTRAIN_FAULT_RANK=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 \
+  "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${sep[@]}" --set algorithm.grpo.max_staleness=1 \
+  --set checkpoint.every=1 --set parallel.timeout_s=5 --set run.name=hung > "$tmp/hung.log" 2>&1
+rc=$?
+set -e
+took=$(( $(date +%s) - start ))
+[ "$rc" -eq 86 ] && [ "$took" -le 60 ] || { cat "$tmp/hung.log"; fail "hung rollout worker: rc $rc after $took s (expected 86)"; }
+grep -q "the results of step .* from rollout worker 0 (global rank 1) did not complete within 5 s (parallel.timeout_s)" "$tmp/hung.log" ||
+  { cat "$tmp/hung.log"; fail "no deadline message naming the worker"; }
+ls "$tmp/hung/checkpoints/step-00000001/DONE" > /dev/null || fail "the checkpoint before the hang is not complete"
+echo "rollout worker hung in batch 3: the job exited 86 after ${took}s: $(grep -o 'the results of step [0-9]* from rollout worker 0' "$tmp/hung.log")"
 
 # K = 1 twice; K = 2 straight and SIGKILL + resume.
 run k1a 2 "${sep[@]}" --set algorithm.grpo.max_staleness=1
