@@ -49,6 +49,18 @@ grep -q "merged" "$tmp/export.log" || fail "the LoRA adapter was not merged"
 cp examples/quickstart/tokenizer/* "$tmp/lora/model/merged/" 2>/dev/null || true
 check "$tmp/lora/model/merged" "$tmp/g-lora/lora-f32.gguf" --logits-atol 1e-4
 
+# export_and_check NAME HF_DIR [CHECK_ARGS...]: f32 and q8_0 exports, every tensor read back by the gguf
+# package, and transformers' loader's logits (f32 to 1e-5, q8_0 within 6% of the largest |logit|).
+export_and_check() {
+  local name="$1" hf="$2" t; shift 2
+  mkdir -p "$tmp/g-$name"
+  for t in f32 q8_0; do
+    "$POSTTRAIN" export "$hf" "$tmp/g-$name/$name-$t.gguf" --format gguf --type "$t" > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export $name $t"; }
+    check "$hf" "$tmp/g-$name/$name-$t.gguf" --tensors
+  done
+  check "$hf" "$tmp/g-$name/$name-f32.gguf" --logits-atol 1e-5 "$@"
+  check "$hf" "$tmp/g-$name/$name-q8_0.gguf" --logits-rel 0.06 "$@"
+}
 refused() {  # refused "message" ARGS...
   local msg="$1"; shift
   if "$POSTTRAIN" export "$@" > "$tmp/out" 2>&1; then fail "accepted: $*"; fi
@@ -58,13 +70,7 @@ refused() {  # refused "message" ARGS...
 # projection; transformers loads the file with the HF config (its GGUF config map does not read
 # expert_feed_forward_length); a model with a dense layer is refused.
 "$PT_PYTHON" tests/reference/make_moe.py "$tmp/hf-moe" 1 0 2> /dev/null
-mkdir -p "$tmp/g-moe"
-for t in f32 q8_0; do
-  "$POSTTRAIN" export "$tmp/hf-moe" "$tmp/g-moe/moe-$t.gguf" --format gguf --type "$t" > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export moe $t"; }
-  check "$tmp/hf-moe" "$tmp/g-moe/moe-$t.gguf" --tensors
-done
-check "$tmp/hf-moe" "$tmp/g-moe/moe-f32.gguf" --logits-atol 1e-5 --config-from-hf
-check "$tmp/hf-moe" "$tmp/g-moe/moe-q8_0.gguf" --logits-rel 0.06 --config-from-hf
+export_and_check moe "$tmp/hf-moe" --config-from-hf
 "$PT_PYTHON" tests/reference/make_moe.py "$tmp/hf-moe-dense" 1 1 2> /dev/null
 
 # RoPE scaling. Llama 3's is written as llama.cpp's rope_freqs.weight: per-dimension divisors equal to
@@ -124,14 +130,8 @@ done
 # import. A model llama.cpp would run differently (another layer pattern) is refused.
 "$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/hf-gemma3" llamacpp 2> /dev/null
 "$PT_PYTHON" tests/reference/make_gemma3.py "$tmp/hf-gemma3-alt" 2> /dev/null
-mkdir -p "$tmp/g-gemma3"
-for t in f32 q8_0; do
-  "$POSTTRAIN" export "$tmp/hf-gemma3" "$tmp/g-gemma3/g-$t.gguf" --format gguf --type "$t" > "$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export gemma3 $t"; }
-  check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-$t.gguf" --tensors
-done
-check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-f32.gguf" --logits-atol 1e-5 --config-from-hf
-check "$tmp/hf-gemma3" "$tmp/g-gemma3/g-q8_0.gguf" --logits-rel 0.06 --config-from-hf
-ref_model="$tmp/hf-gemma3" POSTTRAIN_CACHE="$tmp/cache" parity "gemma3 via GGUF" "$tmp/g-gemma3/g-f32.gguf"
+export_and_check gemma3 "$tmp/hf-gemma3" --config-from-hf
+ref_model="$tmp/hf-gemma3" POSTTRAIN_CACHE="$tmp/cache" parity "gemma3 via GGUF" "$tmp/g-gemma3/gemma3-f32.gguf"
 refused "llama.cpp's gemma3 makes every 6th layer global" "$tmp/hf-gemma3-alt" "$tmp/x.gguf" --format gguf
 # Gemma 3's own tokenizer (SentencePiece-style BPE with byte fallback, 262,144 tokens) beside a model of its
 # size, as llama.cpp's 'llama' vocabulary: transformers' GGUF loader builds from the file a tokenizer

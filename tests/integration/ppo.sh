@@ -84,6 +84,22 @@ if have_mpi "multi-rank PPO"; then
     --set algorithm.grpo.rollout_ranks=1 --set run.name=sep2 > "$tmp/sep2.log" 2>&1 || { cat "$tmp/sep2.log"; fail "PPO with a rollout rank"; }
   timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${ranks[@]}" \
     --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "PPO on 2 ranks"; }
+  # The value head on the policy: its gradients go with the policy's (summed over the 2 ranks).
+  timeout 600 mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" --set run.output_dir="$tmp" \
+    --set model.path="$tmp/base/model" "${shared[@]}" "${short[@]}" --set trainer.micro_batch_tokens=256 \
+    --set run.name=dp2-shared > "$tmp/dp2-shared.log" 2>&1 || { cat "$tmp/dp2-shared.log"; fail "PPO with the value head on 2 ranks"; }
+  "$PT_PYTHON" - "$tmp/ppo-shared-resume-a/metrics.jsonl" "$tmp/dp2-shared/metrics.jsonl" <<'PY'
+import json, sys
+sys.path.insert(0, "tests/integration/lib")
+from rollout_agreement import agreeing_steps, max_diff_while_agreeing
+rows = lambda f: [json.loads(l) for l in open(f) if '"reward"' in l and "eval/" not in l]
+one, two = rows(sys.argv[1]), rows(sys.argv[2])
+agree = agreeing_steps(one, two)
+for k in ("reward", "loss", "critic/value_loss", "critic/values"):
+    worst = max_diff_while_agreeing(one, two, k, agree)
+    print(f"ppo with the value head, 2 ranks vs 1: max |{k} diff| {worst:.1e} over the {agree} steps whose completions agree")
+    assert worst < 1e-5, (k, worst)
+PY
   "$PT_PYTHON" - "$tmp/ppo-resume-a/metrics.jsonl" "$tmp/sep2/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
 import json, sys
 def cols(f, k):
