@@ -107,11 +107,13 @@ void sentencepiece_vocab(Writer& w, const json& t, Vocab& v) {
   if (norm.dump().find("Prepend") != std::string::npos) prefix_space = true;
   std::vector<float> scores(v.tokens.size());
   const std::string blank = "\u2581";
+  const json& unk_field = t.at("model").value("unk_token", json());
+  const std::string unk = unk_field.is_string() ? unk_field.get<std::string>() : std::string();
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     scores[i] = -static_cast<float>(i);
     std::string& s = v.tokens[i];
     if (s.size() == 6 && s.rfind("<0x", 0) == 0 && s.back() == '>') v.types[i] = kByte;
-    if (s == t.at("model").value("unk_token", std::string("<unk>"))) v.types[i] = kUnknown;
+    if (!unk.empty() && s == unk) v.types[i] = kUnknown;
     const bool blanks = s.size() >= 2 * blank.size() && s.find_first_not_of(blank) == std::string::npos &&
                         s.size() % blank.size() == 0;
     if (gemma_style && blanks) {
