@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
+#include "gguf/gemma3_shape.h"
 #include "gguf/llama3_rope.h"
 #include "gguf/names.h"
 #include "model/arch.h"
@@ -20,10 +22,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 json read_json(const fs::path& p) {
   std::ifstream in(p);
@@ -194,15 +192,15 @@ void check_gemma3(const model::HfConfig& c, const std::string& model_dir) {
   const int64_t window = gemma3_window(c);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const bool windowed = c.layer_window.empty() || c.layer_window[static_cast<size_t>(l)] > 0;
-    if (windowed != ((l + 1) % 6 != 0) || (windowed && c.window_of(l) != window))
+    if (windowed != gemma3::windowed(l) || (windowed && c.window_of(l) != window))
       fail("GGUF export: {}: layer {} is {}, but llama.cpp's gemma3 makes every 6th layer global and the others "
            "windowed ({} tokens)", model_dir, l, windowed ? "windowed" : "global", window);
   }
-  if (c.rope_local_theta != 10000.0)
-    fail("GGUF export: {}: the windowed layers' RoPE base is {}, but llama.cpp's gemma3 uses 10000", model_dir,
-         c.rope_local_theta);
-  const double want = c.num_hidden_layers == 62 ? 1.0 / std::sqrt(static_cast<double>(c.hidden_size / c.num_attention_heads))
-                                                : 1.0 / std::sqrt(static_cast<double>(head_dim));
+  if (c.rope_local_theta != gemma3::kLocalRopeBase)
+    fail("GGUF export: {}: the windowed layers' RoPE base is {}, but llama.cpp's gemma3 uses {}", model_dir,
+         c.rope_local_theta, gemma3::kLocalRopeBase);
+  const double want = 1.0 / std::sqrt(static_cast<double>(
+                                gemma3::query_scalar(c.num_hidden_layers, c.hidden_size, c.num_attention_heads, head_dim)));
   if (std::abs(c.attn_scale - want) > 1e-9)
     fail("GGUF export: {}: query_pre_attn_scalar gives an attention scale of {}, but llama.cpp's gemma3 scales by "
          "{} ({}^-1/2)", model_dir, c.attn_scale, want, c.num_hidden_layers == 62 ? "hidden / heads" : "head_dim");

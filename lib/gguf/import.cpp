@@ -13,7 +13,9 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "gguf/cache.h"
+#include "gguf/gemma3_shape.h"
 #include "gguf/llama3_rope.h"
 #include "gguf/names.h"
 #include "gguf/quant_types.h"
@@ -85,7 +87,7 @@ void gemma3_config(const Reader& r, ordered_json& c) {
     fail("{}: gemma3.final_logit_softcapping is set; logit soft-capping is not supported", r.path());
   const int64_t layers = c["num_hidden_layers"].get<int64_t>();
   ordered_json types = ordered_json::array();
-  for (int64_t l = 0; l < layers; ++l) types.push_back((l + 1) % 6 != 0 ? "sliding_attention" : "full_attention");
+  for (int64_t l = 0; l < layers; ++l) types.push_back(gemma3::windowed(l) ? "sliding_attention" : "full_attention");
   ordered_json global = {{"rope_type", "default"}, {"rope_theta", c["rope_theta"]}};
   if (c.contains("rope_scaling")) {
     if (c["rope_scaling"]["rope_type"] != "linear")
@@ -95,11 +97,11 @@ void gemma3_config(const Reader& r, ordered_json& c) {
     c.erase("rope_scaling");
   }
   c.erase("rope_theta");
-  c["rope_parameters"] = {{"full_attention", global}, {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
+  c["rope_parameters"] = {{"full_attention", global}, {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", gemma3::kLocalRopeBase}}}};
   c["layer_types"] = types;
   c["sliding_window"] = static_cast<int64_t>(num(r, "gemma3.attention.sliding_window"));
-  c["query_pre_attn_scalar"] = layers == 62 ? c["hidden_size"].get<int64_t>() / c["num_attention_heads"].get<int64_t>()
-                                            : c["head_dim"].get<int64_t>();
+  c["query_pre_attn_scalar"] = gemma3::query_scalar(layers, c["hidden_size"].get<int64_t>(),
+                                                    c["num_attention_heads"].get<int64_t>(), c["head_dim"].get<int64_t>());
   c["hidden_activation"] = "gelu_pytorch_tanh";
   c.erase("hidden_act");
   c["final_logit_softcapping"] = nullptr;
@@ -182,7 +184,7 @@ std::vector<HfTensor> hf_tensors(const Reader& r, const ordered_json& c, const A
     const bool q = t.name.find(".attn_q.") != std::string::npos, k = t.name.find(".attn_k.") != std::string::npos;
     const int64_t heads = info.rope_permuted && (q || k)
                               ? (q ? c["num_attention_heads"].get<int64_t>() : c["num_key_value_heads"].get<int64_t>()) : 0;
-    const bool gemma_norm = arch == "gemma3" && name.size() > 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
+    const bool gemma_norm = arch == "gemma3" && ends_with(name, "norm.weight");
     out.push_back({&t, name, heads, -1, gemma_norm ? -1.0 : 0.0});
   }
   return out;
