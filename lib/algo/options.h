@@ -296,6 +296,7 @@ struct GrpoOptions {
   int max_batch = 64;
   int rollout_ranks = 0;
   int max_staleness = 0;
+  bool partial_rollouts = false;
   RolloutCorrectionOptions rollout_correction;
   double gamma = 1.0;
   double lam = 0.95;
@@ -371,6 +372,10 @@ struct GrpoOptions {
                  "max(0, n - K) while the trainers update on earlier batches, so generation and training overlap; "
                  "the schedule is fixed, so a run is reproducible and resumable. 0 = synchronous")
                 .min(0));
+    v.field("partial_rollouts", partial_rollouts,
+            Spec("with max_staleness K >= 2: a completion is generated in segments of ceil(max_new_tokens / K) "
+                 "tokens, one per step, each with the weights current at that step (every token records its "
+                 "version; its log-prob is the one sampled), so a long completion never holds up a step"));
     v.field("rollout_correction", rollout_correction,
             Spec("importance weights between the trainer's policy and the one that sampled each token (stale "
                  "weights under max_staleness, or engine/trainer numerics)"));

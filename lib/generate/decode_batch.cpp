@@ -38,7 +38,11 @@ void DecodeBatch::admit() {
     waiting_.pop_front();
     l.slot = free_slots_.back();
     free_slots_.pop_back();
-    l.gen = at::make_generator<at::CPUGeneratorImpl>(requests_[l.request].params.seed);
+    const Request& req = requests_[l.request];
+    l.gen = at::make_generator<at::CPUGeneratorImpl>(req.params.seed);
+    // A resumed completion's generator continues where it stopped: one draw per sampled token.
+    if (req.params.temperature > 0)
+      for (size_t t = 0; t < req.resume.tokens.size(); ++t) at::check_generator<at::CPUGeneratorImpl>(l.gen)->random64();
     live_.push_back(std::move(l));
   }
 }
@@ -65,10 +69,13 @@ void DecodeBatch::prefill(size_t first) {
   std::vector<std::vector<int64_t>> prompts;
   std::vector<size_t> row_of;  // per admitted sequence, its logits row in the pass (its leader's when it shares)
   for (size_t i = first; i < live_.size(); ++i) {
-    const auto& pr = requests_[live_[i].request].prompt;
-    if (!(share_prefix_ && !seqs.empty() && requests_[seqs.back()->request].prompt == pr)) {
+    const Request& req = requests_[live_[i].request];
+    const Request* before = seqs.empty() ? nullptr : &requests_[seqs.back()->request];
+    // (A resumed completion prefills its tokens after the prompt.)
+    if (!(share_prefix_ && before && before->prompt == req.prompt && before->resume.tokens == req.resume.tokens)) {
       seqs.push_back(&live_[i]);
-      prompts.emplace_back(pr.begin(), pr.end());
+      prompts.emplace_back(req.prompt.begin(), req.prompt.end());
+      prompts.back().insert(prompts.back().end(), req.resume.tokens.begin(), req.resume.tokens.end());
     }
     row_of.push_back(seqs.size() - 1);
   }
@@ -184,6 +191,10 @@ bool DecodeBatch::accept(Live& l, const at::Tensor& logits) {
       static_cast<int64_t>(c.tokens.size()) >= budget ||
       static_cast<int64_t>(req.prompt.size() + c.tokens.size()) >= max_len_) {
     c.finish_reason = "length";
+    return true;
+  }
+  if (req.segment_tokens > 0 && static_cast<int64_t>(c.tokens.size() - req.resume.tokens.size()) >= req.segment_tokens) {
+    c.finish_reason = "partial";
     return true;
   }
   return false;

@@ -26,6 +26,12 @@ int64_t context_length(const std::vector<Request>& requests, int64_t max_seq_len
   int64_t need = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     PT_CHECK(!requests[i].prompt.empty(), "generation: request {} has an empty prompt", i);
+    const Completion& r = requests[i].resume;
+    PT_CHECK(r.sampled.empty() && r.logprobs.size() == r.tokens.size() &&
+                 static_cast<int64_t>(r.tokens.size()) < requests[i].params.max_new_tokens,
+             "generation: request {} resumes {} tokens ({} log-probs, {} appended): a single-turn completion "
+             "shorter than max_new_tokens {} is expected", i, r.tokens.size(), r.logprobs.size(), r.sampled.size(),
+             requests[i].params.max_new_tokens);
     need = std::max<int64_t>(need, static_cast<int64_t>(requests[i].prompt.size()) + episode_budget(requests[i]));
   }
   const int64_t max_len = max_seq_len > 0 ? max_seq_len : need;
@@ -66,6 +72,12 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests,
   const auto t0 = std::chrono::steady_clock::now();
   const model::AutocastScope ac(model::bf16_autocast(model_.device()), opts_.autocast_bf16);
   std::vector<Completion> out(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i)
+    if (!requests[i].resume.tokens.empty()) {
+      out[i] = requests[i].resume;
+      out[i].finish_reason.clear();
+      out[i].text.clear();
+    }
   stats_ = Progress{0, static_cast<int64_t>(requests.size()), 0, 0};
   if (requests.empty()) return out;
   const int64_t max_len = context_length(requests, opts_.max_seq_len);

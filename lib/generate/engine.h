@@ -31,14 +31,6 @@ struct EngineOptions {
   bool share_prefix = true;
 };
 
-struct Request {
-  std::vector<int32_t> prompt;
-  SamplingParams params;
-  // Multi-turn episodes: positions after the prompt (sampled and appended) its cache slot holds;
-  // 0 = max_new_tokens (one turn).
-  int64_t max_episode_tokens = 0;
-};
-
 struct Completion {
   std::vector<int32_t> tokens;    // after the prompt: sampled, and (multi-turn) appended by the caller
   std::vector<double> logprobs;   // per token (0 where appended)
@@ -48,10 +40,26 @@ struct Completion {
   int turns = 1;
   std::vector<std::vector<std::pair<int32_t, double>>> top_logprobs;
   // The last turn's: "stop" (stop id or stop string) or "length"; "context" when an appended
-  // answer left no room in the sequence's cache slot for another turn.
+  // answer left no room in the sequence's cache slot for another turn; "partial" when the request's
+  // segment_tokens stopped it (to be resumed).
   std::string finish_reason;
   std::string text;           // decoded (when the engine has a tokenizer), cut before a stop string
   int64_t prompt_tokens = 0;
+};
+
+struct Request {
+  std::vector<int32_t> prompt;
+  SamplingParams params;
+  // Multi-turn episodes: positions after the prompt (sampled and appended) its cache slot holds;
+  // 0 = max_new_tokens (one turn).
+  int64_t max_episode_tokens = 0;
+  // Partial rollouts: a single-turn completion an earlier call began (stopped with "partial"), continued
+  // here as if never stopped — prompt and these tokens prefilled, its generator advanced past their
+  // draws, its stops and max_new_tokens counting them, its tokens and log-probs kept as sampled.
+  // Empty = a new completion.
+  Completion resume;
+  // Tokens this call samples at most (0 = no limit); a sequence stopped by it finishes "partial".
+  int64_t segment_tokens = 0;
 };
 
 // Tokens after the prompt a request's sequence may hold: max_episode_tokens, else max_new_tokens.

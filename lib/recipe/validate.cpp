@@ -44,6 +44,16 @@ void check_async(const algo::GrpoOptions& g, const Refuse& refuse) {
                        "set algorithm.grpo.rollout_ranks: 1 and launch with one rank more (mpirun -np 2 posttrain run "
                        "RECIPE for one training rank); colocated rollouts cannot overlap the update on the same device",
                        g.max_staleness));
+  if (g.partial_rollouts && g.max_staleness < 2)
+    refuse({"algorithm", "grpo", "partial_rollouts"},
+           fmt::format("partial rollouts spread a completion over the steps it is generated ahead: with max_staleness "
+                       "{} every batch must be whole by the next step, so there is nothing to split (set "
+                       "max_staleness: 2 or more)", g.max_staleness));
+  if (g.partial_rollouts && g.environment.name != "single_turn")
+    refuse({"algorithm", "grpo", "partial_rollouts"},
+           fmt::format("partial rollouts continue single-turn completions; environment '{}' runs multi-turn "
+                       "episodes, whose environment state lives on the rollout worker between turns (use "
+                       "max_staleness without partial_rollouts)", g.environment.name));
   const algo::RolloutCorrectionOptions d, &c = g.rollout_correction;
   if (c.mode == algo::CorrectionMode::None && (c.clip_min != d.clip_min || c.clip_max != d.clip_max))
     refuse({"algorithm", "grpo", "rollout_correction", c.clip_min != d.clip_min ? "clip_min" : "clip_max"},

@@ -104,8 +104,9 @@ Rollouts Controller::finish(const RolloutPlan& p, std::vector<gen::Completion> c
 }
 
 namespace {
-void take_times(Rollouts& r, const RemoteRollouts& out) {
+void take_times(Rollouts& r, RemoteRollouts& out) {
   r.version = out.version;
+  r.token_versions = std::move(out.versions);
   r.wait_s = out.wait_s;
   r.sync_s = out.sync_s;
   r.generate_s = out.generate_s;
@@ -132,10 +133,16 @@ Rollouts Controller::rollout(const PromptBatch& batch, int64_t step, bool traini
   return r;
 }
 
-void Controller::submit(const PromptBatch& batch, int64_t step, int64_t version) {
+void Controller::submit(const PromptBatch& batch, int64_t step, int64_t version, bool send) {
   const RolloutPlan p = plan(batch, step, true);
   PT_CHECK(p.remote, "asynchronous rollouts need rollout ranks (algorithm.grpo.rollout_ranks)");
-  RolloutQueue::get().submit(step, version, policy_, p.requests, p.remote_episodes ? p.specs : std::vector<EpisodeSpec>{});
+  RolloutQueue::get().submit(step, version, policy_, p.requests, p.remote_episodes ? p.specs : std::vector<EpisodeSpec>{},
+                             send);
+}
+
+void Controller::dispatch(int64_t version) {
+  const int64_t k = std::max(1, o_.max_staleness);
+  RolloutQueue::get().dispatch(version, policy_, (o_.max_new_tokens + k - 1) / k);
 }
 
 Rollouts Controller::collect(const PromptBatch& batch, int64_t step) {
@@ -254,6 +261,13 @@ Controller::Sums Controller::metrics(const Rollouts& r) const {
   if (r.remote) {
     // Rollout ranks: how stale the sampling weights were, and where the trainers' time went.
     s.per_step.emplace_back("staleness", static_cast<double>(r.step - r.version));
+    if (!r.token_versions.empty()) {
+      // Partial rollouts: later segments come from newer weights.
+      double sum = 0, n = 0;
+      for (const auto& v : r.token_versions)
+        for (int32_t t : v) sum += static_cast<double>(r.step - t), ++n;
+      s.per_step.emplace_back("staleness_token_mean", n > 0 ? sum / n : 0.0);
+    }
     s.per_step.emplace_back("time/rollout_wait_s", r.wait_s);
     s.per_step.emplace_back("time/weight_sync_s", r.sync_s);
     s.per_step.emplace_back("time/generate_s", r.generate_s);

@@ -53,6 +53,8 @@ struct Rollouts {
   // The weights that sampled every completion: those of rollout batch `version` (this step's own
   // unless rollouts run max_staleness steps ahead); staleness = step - version.
   int64_t step = 0, version = 0;
+  // Partial rollouts: per completion, the version that sampled each token (empty: all `version`).
+  std::vector<std::vector<int32_t>> token_versions;
   double wait_s = 0, sync_s = 0, generate_s = 0;  // rollout ranks: waiting for them, weight broadcast, generation
   bool remote = false;
 };
@@ -88,7 +90,11 @@ class Controller {
   Rollouts rollout(const PromptBatch& batch, int64_t step, bool training);
   // Asynchronous rollouts (rollout_ranks): a step's batch handed to the rollout ranks with the current
   // weights, whose version is `version`; collected later, in step order, with the same batch.
-  void submit(const PromptBatch& batch, int64_t step, int64_t version);
+  // send false (partial rollouts): the batch waits for dispatch(), which continues the unfinished
+  // completions of every batch in flight and starts the new ones, in segments of
+  // ceil(max_new_tokens / max_staleness) tokens.
+  void submit(const PromptBatch& batch, int64_t step, int64_t version, bool send = true);
+  void dispatch(int64_t version);
   Rollouts collect(const PromptBatch& batch, int64_t step);
   void score(const PromptBatch& batch, Rollouts& r);
   // `sum`: adds a vector over the ranks that share the step (identity on one rank or in evaluation),

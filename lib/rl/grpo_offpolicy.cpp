@@ -22,9 +22,12 @@ Rollouts Grpo::rollouts(const data::StepBatch& batch, const PromptBatch& pb, boo
   auto& queue = RolloutQueue::get();
   std::vector<const data::StepBatch*> next{&batch};
   next.insert(next.end(), ahead_.begin(), ahead_.end());
+  // Partial rollouts: the new batches wait for one job that also continues the unfinished ones.
+  const bool send = !o_.partial_rollouts;
   for (const data::StepBatch* b : next)
     if (static_cast<int64_t>(b->step) >= queue.next_step())
-      controller_->submit(b == &batch ? pb : prompt_batch(*b), static_cast<int64_t>(b->step), step);
+      controller_->submit(b == &batch ? pb : prompt_batch(*b), static_cast<int64_t>(b->step), step, send);
+  if (!send) controller_->dispatch(step);
   ahead_.clear();
   return controller_->collect(pb, step);
 }

@@ -129,6 +129,9 @@ void unpack_weights(const std::vector<at::Tensor>& buckets, model::CausalLM& pol
 
 namespace {
 
+void put_completion(Writer& w, const gen::Completion& c);
+gen::Completion get_completion(Reader& r);
+
 void put_request(Writer& w, const gen::Request& r) {
   const auto& p = r.params;
   w.vec(r.prompt);
@@ -138,6 +141,8 @@ void put_request(Writer& w, const gen::Request& r) {
   for (const auto& s : p.stop_strings) w.str(s);
   w.pod(p.logprobs_top_k);
   w.pod(r.max_episode_tokens);
+  put_completion(w, r.resume);
+  w.pod(r.segment_tokens);
 }
 
 gen::Request get_request(Reader& r) {
@@ -151,6 +156,8 @@ gen::Request get_request(Reader& r) {
   for (auto& s : p.stop_strings) s = r.str();
   p.logprobs_top_k = r.pod<int>();
   q.max_episode_tokens = r.pod<int64_t>();
+  q.resume = get_completion(r);
+  q.segment_tokens = r.pod<int64_t>();
   return q;
 }
 
@@ -250,6 +257,7 @@ std::string encode_results(const RemoteRollouts& x) {
   Writer w;
   put_all(w, x.completions, put_completion);
   put_all(w, x.episodes, put_episode);
+  put_all(w, x.versions, [](Writer& o, const std::vector<int32_t>& v) { o.vec(v); });
   w.pod(x.version), w.pod(x.generate_s), w.pod(x.sync_s), w.pod(x.wait_s);
   return w.b;
 }
@@ -259,6 +267,7 @@ RemoteRollouts decode_results(const std::string& bytes) {
   RemoteRollouts x;
   x.completions = get_all(r, get_completion);
   x.episodes = get_all(r, get_episode);
+  x.versions = get_all(r, [](Reader& i) { return i.vec<int32_t>(); });
   x.version = r.pod<int64_t>(), x.generate_s = r.pod<double>(), x.sync_s = r.pod<double>(), x.wait_s = r.pod<double>();
   return x;
 }

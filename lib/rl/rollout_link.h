@@ -27,6 +27,8 @@ struct RemoteRollouts {
   std::vector<gen::Completion> completions;
   std::vector<Episode> episodes;  // one per completion when the batch carried specs
   int64_t version = 0;            // the weights' version (the rollout batch they were taken at)
+  // Partial rollouts: per completion, the version that sampled each token (empty: all `version`).
+  std::vector<std::vector<int32_t>> versions;
   double generate_s = 0;          // the workers' generation time (the slowest worker's)
   double sync_s = 0;              // the weight broadcast's time (0 when the weights were already there)
   double wait_s = 0;              // how long the trainers waited for the results

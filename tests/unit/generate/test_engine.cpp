@@ -143,6 +143,72 @@ TEST_CASE("the samples of one prompt share its prefill and draw what they would 
   }
 }
 
+TEST_CASE("a completion generated in segments and resumed equals the uninterrupted one", "[generate][sampling][partial]") {
+  for (const auto& name : test::tiny_models()) {
+    INFO("model " << name);
+    auto m = test::load_tiny(name);
+    // 5 prompts x 3 samples, sampled (top-p) and greedy (whose twins share a resumed prefill), one with a
+    // stop id; 8 slots.
+    std::vector<gen::Request> reqs;
+    for (int g = 0; g < 5; ++g)
+      for (int k = 0; k < 3; ++k) {
+        gen::Request q{prompt_of(4 + g * 2, g, 389), {}};
+        q.params.temperature = g == 3 ? 0.0 : 1.0;
+        q.params.top_p = g == 1 ? 0.9 : 1.0;
+        q.params.seed = 10 * g + k;
+        q.params.max_new_tokens = 13;
+        reqs.push_back(q);
+      }
+    const gen::EngineOptions eo{8, 0, 0};
+    // The last prompt's samples stop at the token its first sample drew 6th (inside the 2nd segment).
+    const int32_t stop = gen::Engine(*m, nullptr, eo).generate({reqs[12]})[0].tokens[5];
+    for (size_t i = 12; i < 15; ++i) reqs[i].params.stop_ids = {stop};
+    const auto whole = gen::Engine(*m, nullptr, eo).generate(reqs);
+    CHECK(whole[12].finish_reason == "stop");
+    // Segments of 4 tokens: each call continues what the last one stopped.
+    std::vector<gen::Completion> got(reqs.size());
+    std::vector<size_t> open(reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) open[i] = i;
+    int calls = 0;
+    while (!open.empty()) {
+      std::vector<gen::Request> seg;
+      for (size_t i : open) {
+        seg.push_back(reqs[i]);
+        seg.back().resume = got[i];
+        seg.back().segment_tokens = 4;
+      }
+      const auto out = gen::Engine(*m, nullptr, eo).generate(seg);
+      std::vector<size_t> still;
+      for (size_t j = 0; j < open.size(); ++j) {
+        const size_t i = open[j];
+        CHECK(out[j].tokens.size() - got[i].tokens.size() <= 4u);
+        got[i] = out[j];
+        if (got[i].finish_reason == "partial") still.push_back(i);
+      }
+      open = still;
+      REQUIRE(++calls <= 4);
+    }
+    CHECK(calls == 4);  // ceil(13 / 4)
+    double worst = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      INFO("request " << i);
+      REQUIRE(got[i].tokens == whole[i].tokens);
+      CHECK(got[i].finish_reason == whole[i].finish_reason);
+      REQUIRE(got[i].logprobs.size() == whole[i].logprobs.size());
+      for (size_t t = 0; t < got[i].logprobs.size(); ++t)
+        worst = std::max(worst, std::abs(got[i].logprobs[t] - whole[i].logprobs[t]));
+    }
+    CHECK(worst < 1e-5);  // a resumed token's logits come from a prefill pass, not a decode step
+  }
+  // A resume that is not a single-turn completion shorter than max_new_tokens is refused.
+  auto m = test::load_tiny("qwen2");
+  gen::Request q{prompt_of(5, 1, 389), {}};
+  q.params.max_new_tokens = 3;
+  q.resume.tokens = {5, 6, 7};
+  q.resume.logprobs = {0, 0, 0};
+  CHECK_THROWS_WITH(gen::Engine(*m, nullptr).generate({q}), Catch::Contains("resumes 3 tokens"));
+}
+
 TEST_CASE("sampled token frequencies match the analytic distributions (chi-square)", "[generate][sampling]") {
   auto m = test::load_tiny("qwen3");
   at::Tensor logits;

@@ -1,5 +1,5 @@
-// The rollout link's messages: requests with their episode specs, completions (multi-turn masks
-// included) with their episodes, round-trip exactly.
+// The rollout link's messages: requests (partial rollouts' continuations included) with their episode
+// specs, completions (multi-turn masks included) with their episodes and token versions, round-trip exactly.
 #include <catch2/catch.hpp>
 
 #include <torch/torch.h>
@@ -19,6 +19,11 @@ TEST_CASE("rollout link messages round-trip requests, episode specs, completions
   q.params.stop_strings = {"\n\n"};
   q.max_episode_tokens = 321;
   b.requests = {q, q};
+  // Partial rollouts: the second continues a completion, in a segment of 5.
+  b.requests[1].resume.tokens = {40, 41};
+  b.requests[1].resume.logprobs = {-0.5, -1.25};
+  b.requests[1].resume.finish_reason = "partial";
+  b.requests[1].segment_tokens = 5;
   rl::EpisodeSpec s;
   s.record = nlohmann::json{{"user", 3}, {"prompt", "héllo"}};
   s.data_prompt = {1, 2};
@@ -32,6 +37,12 @@ TEST_CASE("rollout link messages round-trip requests, episode specs, completions
   CHECK(back.requests[1].params.seed == q.params.seed);
   CHECK(back.requests[1].params.stop_strings == q.params.stop_strings);
   CHECK(back.requests[1].max_episode_tokens == 321);
+  CHECK(back.requests[0].resume.tokens.empty());
+  CHECK(back.requests[0].segment_tokens == 0);
+  CHECK(back.requests[1].resume.tokens == std::vector<int32_t>{40, 41});
+  CHECK(back.requests[1].resume.logprobs == std::vector<double>{-0.5, -1.25});
+  CHECK(back.requests[1].resume.finish_reason == "partial");
+  CHECK(back.requests[1].segment_tokens == 5);
   REQUIRE(back.specs.size() == 2);
   CHECK(back.specs[0].record == s.record);
   CHECK(back.specs[0].id == s.id);
@@ -78,7 +89,10 @@ TEST_CASE("rollout link messages round-trip requests, episode specs, completions
   CHECK(got.episodes[0].last_raw == "<b>42");
   CHECK(got.episodes[0].turn_rewards == std::vector<std::pair<int64_t, double>>{{3, 1.0}, {7, -0.5}});
   r.version = 7, r.generate_s = 1.5, r.sync_s = 0.25, r.wait_s = 0.125;
+  r.versions = {{5, 5, 6, 7}};
   const auto timed = rl::decode_results(rl::encode_results(r));
+  CHECK(got.versions.empty());
+  CHECK(timed.versions == std::vector<std::vector<int32_t>>{{5, 5, 6, 7}});
   CHECK(timed.version == 7);
   CHECK(timed.generate_s == 1.5);
   CHECK(timed.sync_s == 0.25);
