@@ -6,6 +6,9 @@
 #    resumed from step 4 (the batches in flight come from the checkpoint): identical per-step rewards
 #    and losses; staleness reported per step is exactly min(step, K); SIGTERM in step 5 (requeue)
 #    checkpoints the batches in flight and the resumed run is identical too
+#  - partial rollouts: K = 2 (segments of 5 tokens) killed by SIGKILL in step 6 and resumed from step 4,
+#    whose checkpoint holds partial completions, = the straight run; K = 3 on 2 rollout ranks run twice:
+#    identical; the token staleness falls between the batch's oldest and newest weights
 #  - a multi-turn environment (guess_number) at K = 1 run twice: identical rewards and turns
 #  - off-policy correction: at K = 0 the weights are 1 (the engine's log-probs are the trainer's);
 #    at K = 2 the stale steps' weights spread (max > 1, effective sample size < 1), token_mask at a
@@ -22,6 +25,16 @@ common=(--set run.output_dir="$tmp" --set model.path="$tmp/base/model" --set tra
 "$POSTTRAIN" validate "$recipe" --set algorithm.grpo.max_staleness=1 > "$tmp/refuse.log" 2>&1 && fail "max_staleness without rollout ranks was accepted"
 grep -q "max_staleness.*rollout_ranks: 1.*mpirun -np 2" "$tmp/refuse.log" || { cat "$tmp/refuse.log"; fail "refusal does not name the launch"; }
 echo "max_staleness without rollout ranks: refused by validate ($(grep -o 'needs ranks that only generate' "$tmp/refuse.log"))"
+"$POSTTRAIN" validate "$recipe" --set algorithm.grpo.rollout_ranks=1 --set algorithm.grpo.max_staleness=1 \
+  --set algorithm.grpo.partial_rollouts=true > "$tmp/refuse.log" 2>&1 && fail "partial rollouts at K = 1 were accepted"
+grep -q "partial_rollouts.*with max_staleness 1 every batch must be whole by the next step" "$tmp/refuse.log" ||
+  { cat "$tmp/refuse.log"; fail "no reason for refusing partial rollouts at K = 1"; }
+"$POSTTRAIN" validate "$recipe" --set algorithm.grpo.rollout_ranks=1 --set algorithm.grpo.max_staleness=2 \
+  --set algorithm.grpo.partial_rollouts=true --set algorithm.grpo.environment.name=guess_number \
+  --set "algorithm.grpo.rewards=[]" > "$tmp/refuse.log" 2>&1 && fail "partial rollouts of multi-turn episodes were accepted"
+grep -q "partial rollouts continue single-turn completions; environment 'guess_number'" "$tmp/refuse.log" ||
+  { cat "$tmp/refuse.log"; fail "no reason for refusing partial multi-turn rollouts"; }
+echo "partial_rollouts: refused at K = 1 and with a multi-turn environment, with the reason"
 if ! have_mpi "asynchronous GRPO on rollout ranks"; then end_test; fi
 
 sft_base base 80
@@ -115,6 +128,48 @@ timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$
 grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/k2t2.log" || { cat "$tmp/k2t2.log"; fail "the batches in flight were not restored after SIGTERM"; }
 same k2a k2t reward loss staleness
 echo "K = 2, SIGTERM in step 5: checkpoint with 2 batches in flight, exit $rc, resume: identical per-step rewards and losses"
+
+# Partial rollouts: K = 2 (2 trainers + 1 rollout rank; max_new_tokens 10 in segments of 5), SIGKILL in
+# step 6 + resume from step 4, whose checkpoint holds the partial completions; K = 3 (1 trainer + 2
+# rollout ranks; 12 tokens in segments of 4), twice.
+pr=("${k2[@]}" --set algorithm.grpo.partial_rollouts=true)
+run p2a 3 "${pr[@]}"
+set +e
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" \
+  "${short[@]}" "${pr[@]}" --set run.name=p2b > "$tmp/p2b.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || { cat "$tmp/p2b.log"; fail "the killed partial-rollout run exited 0"; }
+grep -q '"partial": true' "$tmp/p2b/checkpoints/step-00000004/algorithm/rollout_queue.json" ||
+  fail "the step-4 checkpoint holds no partial completions: $(cat "$tmp/p2b/checkpoints/step-00000004/algorithm/rollout_queue.json")"
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${pr[@]}" \
+  --set run.name=p2b > "$tmp/p2b2.log" 2>&1 || { cat "$tmp/p2b2.log"; fail "partial rollouts resume"; }
+grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/p2b2.log" || { cat "$tmp/p2b2.log"; fail "the partial batches were not restored"; }
+same p2a p2b reward loss staleness staleness_token_mean completion_length
+p3=("${sep[@]}" --set algorithm.grpo.rollout_ranks=2 --set algorithm.grpo.max_staleness=3 --set algorithm.grpo.partial_rollouts=true
+    --set algorithm.grpo.max_new_tokens=12)
+run p3a 3 "${p3[@]}"
+run p3b 3 "${p3[@]}"
+same p3a p3b reward loss staleness staleness_token_mean completion_length
+"$PT_PYTHON" - "$tmp" <<'PY'
+import json, sys
+def rows(name):
+    return [json.loads(l) for l in open(f"{sys.argv[1]}/{name}/metrics.jsonl") if '"reward"' in l and "eval/" not in l]
+for name, k in (("p2a", 2), ("p3a", 3)):
+    r = rows(name)
+    oldest = [x["staleness"] for x in r]
+    tokens = [x["staleness_token_mean"] for x in r]
+    assert oldest == [float(min(s, k)) for s in range(8)], oldest
+    # Batches due before step K are generated whole with version 0; later ones span K versions: their
+    # tokens' mean staleness lies between 1 (the last segment's) and K (the first's).
+    assert tokens[:2] == [0.0, 1.0], tokens
+    assert all(1.0 <= t <= k for t in tokens[k:]) and min(tokens[k:]) < k, tokens
+    print(f"partial rollouts K = {k}: staleness of the oldest tokens {oldest}, token mean", [round(t, 3) for t in tokens])
+k2, p2 = rows("k2a"), rows("p2a")
+print("logprob drift (|trainer - sampler| per token) K = 2 whole / partial:",
+      round(sum(r["logprob_mismatch"] for r in k2) / 8, 4), "/", round(sum(r["logprob_mismatch"] for r in p2) / 8, 4))
+PY
+echo "partial rollouts: K = 2 SIGKILL + resume (partial completions restored) and K = 3 on 2 rollout ranks twice: identical per-step rewards and losses"
 
 # A multi-turn environment at K = 1, twice.
 game=(--set algorithm.grpo.environment.name=guess_number --set algorithm.grpo.environment.low=1

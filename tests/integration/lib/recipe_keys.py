@@ -258,6 +258,8 @@ KEYS = {
     "algorithm.grpo.rollout_ranks": [see("grpo.sh", r"rollout_ranks")],
     "algorithm.grpo.max_staleness": [see("async_rl.sh", r"max_staleness"),
                                      refused("grpo", "algorithm.grpo.max_staleness=1", pattern="rollout_ranks")],
+    "algorithm.grpo.partial_rollouts": [see("async_rl.sh", r"partial_rollouts=true"),
+                                        refused("grpo", "algorithm.grpo.partial_rollouts=true", pattern="max_staleness")],
     "algorithm.grpo.rollout_correction.mode": [see("async_rl.sh", r"rollout_correction")],
     "algorithm.grpo.rollout_correction.clip_min": [refused("grpo", "algorithm.grpo.rollout_correction.clip_min=0.5",
                                                            pattern="mode is none")],
