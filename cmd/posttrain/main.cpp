@@ -4,6 +4,7 @@
 #include "cmd/posttrain/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 
 namespace pt::cmd {
 int& exit_code() {
@@ -17,6 +18,7 @@ std::vector<std::string>& command_line() {
 }  // namespace pt::cmd
 
 int main(int argc, char** argv) {
+  pt::tune_malloc();  // before the first large allocation (core/malloc_tuning.h says why)
   pt::cmd::command_line().assign(argv, argv + argc);
   CLI::App app{"posttrain: LLM post-training (SFT, DPO, GRPO, distillation) from declarative recipes"};
   app.require_subcommand(1);

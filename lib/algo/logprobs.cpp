@@ -3,9 +3,11 @@
 #include <torch/autograd.h>
 
 
+#include "algo/head_grad_buffer.h"
 #include "algo/lm_head.h"
 #include "core/error.h"
 #include "model/autocast.h"
+#include "model/grad_accumulation.h"
 
 namespace pt::algo {
 namespace {
@@ -46,7 +48,13 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     at::Tensor g = grad_out[0].to(at::kFloat);
     const int64_t n = hidden.size(0);
     at::Tensor grad_h = need_h ? at::empty_like(hidden) : at::Tensor();
-    at::Tensor grad_w = need_w ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
+    // On the CPU the [V, H] gradient reuses one buffer and, inside the trainer's step, is added into
+    // .grad here: autograd then gets no [V, H] tensor to sum with a tied embedding's sparse gradient
+    // (a dense copy) and accumulate (model/grad_accumulation.h). CUDA's caching allocator reuses blocks.
+    const auto w_opts = weight.options().dtype(at::kFloat);
+    const bool reuse = need_w && hidden.is_cpu() && weight.scalar_type() == at::kFloat;
+    at::Tensor grad_w = !need_w ? at::Tensor() : reuse ? HeadGradBuffer::take(weight.sizes(), w_opts)
+                                                       : at::zeros(weight.sizes(), w_opts);
     for (int64_t b = 0; b < n; b += chunk) {
       const int64_t m = std::min(chunk, n - b);
       // d logp_i / d logits_i = onehot(y_i) - softmax_i, scaled by the incoming gradient g_i.
@@ -57,7 +65,15 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       head_backward(d, weight, hidden.narrow(0, b, m), need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
                     need_w ? grad_w : at::Tensor());
     }
-    return {grad_h, need_w ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    if (reuse && model::may_accumulate_into(weight)) {
+      switch (model::accumulate_into_grad(weight, grad_w, 1.0)) {
+        case model::Accumulated::kAdded: HeadGradBuffer::give_back(std::move(grad_w)); grad_w = at::Tensor(); break;
+        case model::Accumulated::kTaken: grad_w = at::Tensor(); break;
+        case model::Accumulated::kRefused: break;
+      }
+    }
+    return {grad_h, grad_w.defined() ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
   }
 };
 

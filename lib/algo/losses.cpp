@@ -1,10 +1,9 @@
 #include "algo/losses.h"
 
-#include <mutex>
-
 #include <torch/autograd.h>
 
 #include "algo/column_softmax.h"
+#include "algo/head_grad_buffer.h"
 #include "algo/lm_head.h"
 #include "core/error.h"
 #include "model/grad_accumulation.h"
@@ -14,31 +13,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
-
-// The head's dW buffer on the CPU, kept between calls: one fresh [V, H] tensor per
-// micro-batch is a mapping faulted in page by page (model/grad_accumulation.h). Taken by one call
-// at a time (a call in flight before another's backward gets its own) and given back when its
-// contents have been added into .grad.
-class HeadGradBuffer {
- public:
-  static at::Tensor take(at::IntArrayRef sizes, const at::TensorOptions& options) {
-    std::lock_guard<std::mutex> lock(mu_);
-    at::Tensor t = std::move(cached_);
-    cached_ = at::Tensor();
-    if (t.defined() && t.sizes() == sizes && t.scalar_type() == options.dtype().toScalarType() &&
-        t.device() == options.device())
-      return t.zero_();
-    return at::zeros(sizes, options);
-  }
-  static void give_back(at::Tensor t) {
-    std::lock_guard<std::mutex> lock(mu_);
-    cached_ = std::move(t);
-  }
-
- private:
-  static inline std::mutex mu_;
-  static inline at::Tensor cached_;
-};
 
 // One chunk on the fp32 CPU path, in the transposed layout head_logits_t writes: the loss summed into
 // `total`, the gradients written into grad_h's rows (when defined) and added to grad_w (when defined).

@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include "algo/logprobs.h"
 #include "algo/losses.h"
 #include "model/grad_accumulation.h"
 
@@ -90,7 +91,10 @@ TEST_CASE("chunked cross-entropy without gradients and on empty input", "[algo][
 TEST_CASE("fused gradient accumulation of a tied head and lookup equals plain autograd",
           "[algo][loss]") {
   // Two micro-batches through a tied weight (lookup + LM head), the trainer's pattern: the fused path
-  // (dW added into .grad by the loss, the lookup's gradient sparse) must give what plain autograd gives.
+  // (dW added into .grad by the loss, the lookup's gradient sparse) must give what plain autograd gives,
+  // for the chunked cross-entropy (SFT) and the chunked log-probs (RL, DPO, distillation) alike.
+  for (const bool logprobs : {false, true}) {
+  INFO("chunked_logprobs " << logprobs);
   torch::manual_seed(4);
   const int64_t n = 23, H = 16, V = 90, padded = 128;
   auto w0 = torch::randn({padded, H}) * 0.5;
@@ -108,7 +112,10 @@ TEST_CASE("fused gradient accumulation of a tied head and lookup equals plain au
       CHECK(sparse == (fused && mb == 1));  // the first micro-batch has no .grad to add a sparse one into
       auto x = at::embedding(w, ids[mb], -1, false, sparse);
       auto hidden = torch::tanh(x * 1.5);
-      (algo::chunked_cross_entropy(hidden, w, y[mb], V, 7) * 0.25).backward();
+      if (logprobs)  // per-token coefficients, as a policy loss weighs its tokens
+        (algo::chunked_logprobs(hidden, w, y[mb], V, 7) * torch::linspace(-1, 2, n)).sum().backward();
+      else
+        (algo::chunked_cross_entropy(hidden, w, y[mb], V, 7) * 0.25).backward();
     }
     if (hooked) {
       CHECK(hook_calls == 2);
@@ -124,4 +131,5 @@ TEST_CASE("fused gradient accumulation of a tied head and lookup equals plain au
     CHECK((fused - plain).abs().max().item<double>() < 1e-6);
   }
   CHECK(plain.abs().max().item<double>() > 0);
+  }
 }
