@@ -83,7 +83,7 @@ void register_builtins() {
     r.policy_losses.add("cispo", "CISPO: capped, non-differentiated importance weight x advantage x log-prob "
                         "(epsilon_high = the cap); mean over the step's completion tokens", GrpoLoss::Cispo);
     r.rewards.add("exact_match", "1 if the completion's final answer (after ####, in \\boxed{}, or its last line) "
-                  "equals the record's answer", rl::make_exact_match);
+                  "equals the record's answer (its final answer, found the same way)", rl::make_exact_match);
     r.rewards.add("numeric", "1 if the last number of the final answer equals the record's answer within tolerance",
                   rl::make_numeric);
     r.rewards.add("regex", "1 if the completion contains a match of `pattern` (format rewards)", rl::make_regex);

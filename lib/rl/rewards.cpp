@@ -27,7 +27,8 @@ class ExactMatch : public RewardFunction {
     std::vector<double> out;
     for (const auto& s : batch) {
       const std::string ref = trim(reference(s.record, field_));
-      out.push_back(ref.empty() ? kNaN : extract_answer(s.completion) == ref ? 1.0 : 0.0);
+      // The reference's final answer, found as the completion's is (a worked solution "... #### 42" is 42).
+      out.push_back(ref.empty() ? kNaN : extract_answer(s.completion) == extract_answer(ref) ? 1.0 : 0.0);
     }
     return out;
   }

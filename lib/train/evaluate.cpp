@@ -8,20 +8,11 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "data/loader.h"
-#include "generate/engine.h"
 
 namespace pt::train {
 
-namespace {
-// Reasoning templates (Qwen3) teach an empty think block before the answer; it is not the answer.
-std::string answer_text(const std::string& s) {
-  auto t = s.find("</think>");
-  return trim(t == std::string::npos ? s : s.substr(t + 8));
-}
-}  // namespace
-
-std::vector<GenerationExample> generation_examples(const data::DataSet& ds) {
-  std::vector<GenerationExample> out;
+std::vector<eval::Item> generation_items(const data::DataSet& ds) {
+  std::vector<eval::Item> out;
   if (!ds.tokenizer()) return out;
   for (const auto& src : ds.eval_sources())
     for (uint32_t r : src.eval) {
@@ -33,16 +24,21 @@ std::vector<GenerationExample> generation_examples(const data::DataSet& ds) {
       } catch (const std::exception&) {
         continue;  // a bad record: the eval stream reports and counts it
       }
-      if (pa) out.push_back(GenerationExample{std::move(pa->prompt), std::move(pa->answer), where});
+      if (pa) out.push_back(eval::Item{std::move(pa->prompt), nlohmann::json{{"answer", std::move(pa->answer)}}, where});
     }
   return out;
 }
 
 Evaluator::Evaluator(const EvalOptions& opts, algo::Algorithm* algorithm, model::CausalLM* model,
-                     const data::DataSet* data, int rows_per_batch, std::vector<int32_t> stop_ids)
-    : opts_(opts), algorithm_(algorithm), model_(model), data_(data), rows_per_batch_(rows_per_batch),
-      stop_ids_(std::move(stop_ids)) {
-  if (data_->num_eval_records() > 0 && opts_.generate) gen_ = generation_examples(*data_);
+                     const data::DataSet* data, int rows_per_batch)
+    : opts_(opts), algorithm_(algorithm), model_(model), data_(data), rows_per_batch_(rows_per_batch) {
+  if (data_->num_eval_records() > 0 && opts_.generate) gen_ = generation_items(*data_);
+  generate_task_.name = "generate";
+  generate_task_.max_new_tokens = opts_.max_new_tokens;
+  algo::RewardOptions exact;
+  exact.name = "exact_match";
+  exact.answer_field = "answer";
+  generate_task_.scorers = {exact};
   if (!opts_.tasks.empty()) {
     if (!data_->tokenizer()) fail("trainer.eval.tasks: the task prompts need a tokenizer (tokenizer.path)");
     tasks_ = eval::load_tasks(opts_.tasks);
@@ -129,25 +125,11 @@ Scalars Evaluator::run() {
     for (auto& m : held_out(static_cast<int>(per_source_[k]), prefix)) out.push_back(std::move(m));
   }
   if (opts_.generate && !gen_.empty()) {
-    const auto* tok = data_->tokenizer();
-    // Greedy answers from the generation engine (KV cache, continuous batching) on the live weights.
-    std::vector<gen::Request> reqs;
-    for (const auto& g : gen_) {
-      gen::Request r{g.prompt, {}};
-      r.params.temperature = 0;
-      r.params.max_new_tokens = opts_.max_new_tokens;
-      r.params.stop_ids = stop_ids_;
-      reqs.push_back(std::move(r));
-    }
-    gen::Engine engine(*model_, nullptr, gen::EngineOptions{opts_.max_batch, 0, 0});
-    auto outs = engine.generate(reqs);
-    int correct = 0;
-    for (size_t i = 0; i < outs.size(); ++i) {
-      std::string text = tok->tokenizer().decode(outs[i].tokens, true);
-      correct += answer_text(text) == trim(gen_[i].reference);
-      if (i < 3) log::debug("eval sample {}: generated '{}' expected '{}'", gen_[i].where, text, gen_[i].reference);
-    }
-    out.emplace_back("eval/accuracy", static_cast<double>(correct) / gen_.size());
+    // Greedy answers on the live weights, scored as `posttrain eval` would score this task.
+    const eval::TaskResult r = eval::run_task(*model_, *data_->tokenizer(), generate_task_, gen_, opts_.max_batch);
+    out.emplace_back("eval/accuracy", r.means.front().second);
+    for (size_t i = 0; i < std::min<size_t>(3, r.completions.size()); ++i)
+      log::debug("eval sample {}: {}", gen_[i].where, r.completions[i].dump());
   }
   for (auto& m : run_tasks()) out.push_back(std::move(m));
   model_->train(true);

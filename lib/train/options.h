@@ -25,7 +25,10 @@ struct EvalOptions {
     v.field("at_start", at_start, Spec("evaluate before the first step (the baseline the run improves on)"));
     v.field("at_end", at_end, Spec("evaluate after the last step; all three off = no evaluation"));
     v.field("max_batches", max_batches, Spec("limit eval batches; 0 = all").min(0));
-    v.field("generate", generate, Spec("also greedy-generate answers and report exact-match accuracy"));
+    v.field("generate", generate,
+            Spec("also greedy-generate answers to the held-out prompts and report eval/accuracy: the exact_match "
+                 "scorer of posttrain eval against each reference answer (final answers compared: after ####, in "
+                 "\\boxed{}, or the last line, after any </think>)"));
     v.field("max_new_tokens", max_new_tokens, Spec("generation length limit for eval").min(1));
     v.field("tasks", tasks,
             Spec("a posttrain eval task file (tasks: [{name, path, scorers, ...}]): every evaluation also runs its "

@@ -157,11 +157,7 @@ void Trainer::build_loop_parts() {
   const auto& R = p_.recipe->recipe;
   if (parallel::World::get().is_main())
     metrics_ = std::make_unique<MetricsLog>(R.run_dir(), R.logging, st_.total_steps, st_.step);
-  std::vector<int32_t> stop_ids;
-  if (p_.tokenizer)
-    if (auto e = p_.tokenizer->eos_id()) stop_ids.push_back(*e);
-  if (auto e = p_.model->config().eos_token_id) stop_ids.push_back(static_cast<int32_t>(*e));
-  evaluator_ = std::make_unique<Evaluator>(R.trainer.eval, p_.algorithm, p_.model, p_.data, geo_.rows_per_micro, stop_ids);
+  evaluator_ = std::make_unique<Evaluator>(R.trainer.eval, p_.algorithm, p_.model, p_.data, geo_.rows_per_micro);
   install_stop_handlers();
   peak_flops_ = device_peak_flops(p_.cuda, R.logging.peak_tflops);
   fault_ = parse_fault();

@@ -57,6 +57,13 @@ TEST_CASE("built-in rewards and their weighted sum", "[rl][rewards]") {
   CHECK(s.total[0] == Approx(2 + 1 + 1 + 0));
   CHECK(s.total[3] == Approx(0 + 0));  // regex and length still scored it
   CHECK(set.labels()[0] == "exact_match");
+  // A worked reference is compared by its final answer, found as the completion's is.
+  std::vector<rl::RewardSample> worked{sample("so 6 * 7 = 42\n#### 42", "6 * 7 = 42\n#### 42"),
+                                       sample("</think>\nThe sum is\n\\boxed{12}", "3 + 9\nSo \\boxed{12}."),
+                                       sample("line one\nline two", "line one\nline two"),
+                                       sample("42", "6 * 7 = 42\n#### 41")};
+  rl::RewardSet exact({opts("exact_match")}, registry::make_reward);
+  CHECK(exact.score(worked).per_func[0] == std::vector<double>{1, 1, 1, 0});
 }
 
 TEST_CASE("a weight-0 reward is a monitor: logged, never the reward", "[rl][rewards]") {
