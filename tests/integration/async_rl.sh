@@ -65,6 +65,21 @@ assert worst < 1e-5, worst
 print(f"{sys.argv[3]}: per-step rewards identical, max |loss diff| {worst:.1e}")
 PY
 }
+killed_in_6() {  # NAME ARGS... : 3 ranks, SIGKILL inside step 6 (the run must not exit 0)
+  local name="$1" rc; shift
+  set +e
+  timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" \
+    "${common[@]}" "${short[@]}" "$@" --set run.name="$name" > "$tmp/$name.log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || { cat "$tmp/$name.log"; fail "the killed run $name exited 0"; }
+}
+resumed() {  # NAME ARGS... : the killed run resumed to the end, its 2 batches in flight restored
+  local name="$1"; shift
+  timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "$@" \
+    --set run.name="$name" > "$tmp/${name}2.log" 2>&1 || { cat "$tmp/${name}2.log"; fail "$name: resume"; }
+  grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/${name}2.log" || { cat "$tmp/${name}2.log"; fail "$name: the batches in flight were not restored"; }
+}
 sep=(--set algorithm.grpo.rollout_ranks=1)
 
 # K = 0: the synchronous run.
@@ -100,17 +115,10 @@ same k1a k1b reward loss staleness
 echo "K = 1, two runs: identical per-step rewards $(col "$tmp/k1a/metrics.jsonl" reward)"
 k2=("${sep[@]}" --set algorithm.grpo.max_staleness=2)
 run k2a 3 "${k2[@]}"
-set +e
-timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" \
-  "${short[@]}" "${k2[@]}" --set run.name=k2b > "$tmp/k2b.log" 2>&1
-rc=$?
-set -e
-[ "$rc" -ne 0 ] || { cat "$tmp/k2b.log"; fail "the killed K = 2 run exited 0"; }
+killed_in_6 k2b "${k2[@]}"
 ls "$tmp"/k2b/checkpoints/step-00000004/algorithm/rollouts_step*.bin > /dev/null || fail "the step-4 checkpoint holds no rollouts in flight"
-timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${k2[@]}" \
-  --set run.name=k2b > "$tmp/k2b2.log" 2>&1 || { cat "$tmp/k2b2.log"; fail "K = 2 resume"; }
+resumed k2b "${k2[@]}"
 grep -q "resumed from .*step-00000004 at step 4" "$tmp/k2b2.log" || { cat "$tmp/k2b2.log"; fail "did not resume from step 4"; }
-grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/k2b2.log" || { cat "$tmp/k2b2.log"; fail "the batches in flight were not restored"; }
 same k2a k2b reward loss staleness
 [ "$(col "$tmp/k2a/metrics.jsonl" staleness)" = "0.0 1.0 2.0 2.0 2.0 2.0 2.0 2.0" ] || fail "K = 2 staleness: $(col "$tmp/k2a/metrics.jsonl" staleness)"
 echo "K = 2 (2 trainers + 1 rollout rank), SIGKILL in step 6 + resume from step 4: identical per-step rewards $(col "$tmp/k2a/metrics.jsonl" reward) and losses"
@@ -134,17 +142,10 @@ echo "K = 2, SIGTERM in step 5: checkpoint with 2 batches in flight, exit $rc, r
 # rollout ranks; 12 tokens in segments of 4), twice.
 pr=("${k2[@]}" --set algorithm.grpo.partial_rollouts=true)
 run p2a 3 "${pr[@]}"
-set +e
-timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 -x POSTTRAIN_FAULT=kill_in_step:6 "$POSTTRAIN" run "$recipe" "${common[@]}" \
-  "${short[@]}" "${pr[@]}" --set run.name=p2b > "$tmp/p2b.log" 2>&1
-rc=$?
-set -e
-[ "$rc" -ne 0 ] || { cat "$tmp/p2b.log"; fail "the killed partial-rollout run exited 0"; }
+killed_in_6 p2b "${pr[@]}"
 grep -q '"partial": true' "$tmp/p2b/checkpoints/step-00000004/algorithm/rollout_queue.json" ||
   fail "the step-4 checkpoint holds no partial completions: $(cat "$tmp/p2b/checkpoints/step-00000004/algorithm/rollout_queue.json")"
-timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" "${pr[@]}" \
-  --set run.name=p2b > "$tmp/p2b2.log" 2>&1 || { cat "$tmp/p2b2.log"; fail "partial rollouts resume"; }
-grep -q "rollout queue: 2 batch(es) in flight restored" "$tmp/p2b2.log" || { cat "$tmp/p2b2.log"; fail "the partial batches were not restored"; }
+resumed p2b "${pr[@]}"
 same p2a p2b reward loss staleness staleness_token_mean completion_length
 p3=("${sep[@]}" --set algorithm.grpo.rollout_ranks=2 --set algorithm.grpo.max_staleness=3 --set algorithm.grpo.partial_rollouts=true
     --set algorithm.grpo.max_new_tokens=12)
