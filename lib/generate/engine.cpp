@@ -27,11 +27,14 @@ int64_t context_length(const std::vector<Request>& requests, int64_t max_seq_len
   for (size_t i = 0; i < requests.size(); ++i) {
     PT_CHECK(!requests[i].prompt.empty(), "generation: request {} has an empty prompt", i);
     const Completion& r = requests[i].resume;
-    PT_CHECK(r.sampled.empty() && r.logprobs.size() == r.tokens.size() &&
+    const bool top_ok = requests[i].params.logprobs_top_k == 0 ? r.top_logprobs.empty()
+                                                                 : r.top_logprobs.size() == r.tokens.size();
+    PT_CHECK(r.sampled.empty() && r.logprobs.size() == r.tokens.size() && top_ok &&
                  static_cast<int64_t>(r.tokens.size()) < requests[i].params.max_new_tokens,
-             "generation: request {} resumes {} tokens ({} log-probs, {} appended): a single-turn completion "
-             "shorter than max_new_tokens {} is expected", i, r.tokens.size(), r.logprobs.size(), r.sampled.size(),
-             requests[i].params.max_new_tokens);
+             "generation: request {} resumes {} tokens ({} log-probs, {} top-log-prob lists, {} appended): a "
+             "single-turn completion shorter than max_new_tokens {}, with one log-prob (and, with logprobs_top_k, "
+             "one top list) per token, is expected", i, r.tokens.size(), r.logprobs.size(), r.top_logprobs.size(),
+             r.sampled.size(), requests[i].params.max_new_tokens);
     need = std::max<int64_t>(need, static_cast<int64_t>(requests[i].prompt.size()) + episode_budget(requests[i]));
   }
   const int64_t max_len = max_seq_len > 0 ? max_seq_len : need;

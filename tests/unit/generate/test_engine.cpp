@@ -207,6 +207,11 @@ TEST_CASE("a completion generated in segments and resumed equals the uninterrupt
   q.resume.tokens = {5, 6, 7};
   q.resume.logprobs = {0, 0, 0};
   CHECK_THROWS_WITH(gen::Engine(*m, nullptr).generate({q}), Catch::Contains("resumes 3 tokens"));
+  q.params.max_new_tokens = 8;  // long enough, but without the top-log-prob lists logprobs_top_k asks for
+  q.params.logprobs_top_k = 2;
+  CHECK_THROWS_WITH(gen::Engine(*m, nullptr).generate({q}), Catch::Contains("0 top-log-prob lists"));
+  q.resume.top_logprobs.assign(3, {{5, -0.1}, {6, -2.0}});
+  CHECK(gen::Engine(*m, nullptr).generate({q})[0].top_logprobs.size() > 3u);
 }
 
 TEST_CASE("sampled token frequencies match the analytic distributions (chi-square)", "[generate][sampling]") {
