@@ -113,22 +113,27 @@ grep -q "resumed from" "$tmp/crash2.log" || fail "the crashed run did not resume
 if have_mpi "multi-rank GRPO"; then
   mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" \
     --set trainer.micro_batch_tokens=256 --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "2-rank GRPO"; }
-  "$PT_PYTHON" - "$tmp/resume-a/metrics.jsonl" "$tmp/dp2/metrics.jsonl" <<'PY'
+  # Two runs that should draw the same rollouts, compared while their completions agree: the same
+  # per-step rewards, losses within 1e-5 (lib/rollout_agreement.py). REF RUN LABEL REF-LABEL
+  agrees() {
+    "$PT_PYTHON" - "$tmp/$1/metrics.jsonl" "$tmp/$2/metrics.jsonl" "$3" "$4" <<'PY'
 import json, sys
 sys.path.insert(0, "tests/integration/lib")
 from rollout_agreement import agreeing_steps, max_diff_while_agreeing
 rows = lambda f: [json.loads(l) for l in open(f) if '"reward"' in l and "eval/" not in l]
 ra, rb = rows(sys.argv[1]), rows(sys.argv[2])
 a, b = [r["reward"] for r in ra], [r["reward"] for r in rb]
-# The ranks draw the 1-rank run's rollouts while the weights agree (measured here: a same-length,
-# same-reward sample flips at step 5, a completion length at step 7; see lib/rollout_agreement.py).
 agree = agreeing_steps(ra, rb)
 worst = max_diff_while_agreeing(ra, rb, "loss", agree)
-print(f"grpo on 2 ranks vs 1: per-step sampled rewards {b} (1 rank: {'identical' if a == b else a}); "
-      f"completions agree for {agree} of 8 steps, max |loss diff| over them {worst:.1e}")
+print(f"grpo {sys.argv[3]}: per-step sampled rewards {b} ({sys.argv[4]}: {'identical' if a == b else a}); "
+      f"completions agree for {agree} of 8 steps, max |loss diff| over them {worst:.2e}")
 assert len(a) == 8 and a[:agree] == b[:agree], (a, b)
 assert worst < 1e-5, (agree, worst)
 PY
+  }
+  # The ranks draw the 1-rank run's rollouts while the weights agree (measured here: a same-length,
+  # same-reward sample flips at step 5, a completion length at step 7).
+  agrees resume-a dp2 "on 2 ranks vs 1" "1 rank"
   # Separate rollout ranks (the last N ranks only generate; weights broadcast before every rollout
   # batch): the same rollouts as the colocated run with as many training ranks while the weights
   # agree, so the same per-step rewards, and losses equal to float rounding. 2 ranks = 1 trainer + 1 worker (vs 1
@@ -138,22 +143,9 @@ PY
       --set trainer.micro_batch_tokens=256 --set algorithm.grpo.rollout_ranks="$3" --set run.name="$1" > "$tmp/$1.log" 2>&1 ||
       { cat "$tmp/$1.log"; fail "GRPO with $3 rollout rank(s) of $2"; }
     grep -q "rollouts on $3 separate rank" "$tmp/$1.log" || { cat "$tmp/$1.log"; fail "$1 did not use rollout ranks"; }
-    "$PT_PYTHON" - "$tmp/$4/metrics.jsonl" "$tmp/$1/metrics.jsonl" "$1" <<'PY'
-import json, sys
-sys.path.insert(0, "tests/integration/lib")
-from rollout_agreement import agreeing_steps, max_diff_while_agreeing
-rows = lambda f: [json.loads(l) for l in open(f) if '"reward"' in l and "eval/" not in l]
-ra, rb = rows(sys.argv[1]), rows(sys.argv[2])
-a, b = [r["reward"] for r in ra], [r["reward"] for r in rb]
-# The worker's engine and the colocated one agree to float rounding, and so do the updates; a
-# sampled token may flip after a few steps (lib/rollout_agreement.py: measured, sep2 at step 7).
-agree = agreeing_steps(ra, rb)
-worst = max_diff_while_agreeing(ra, rb, "loss", agree)
-print(f"grpo {sys.argv[3]}: per-step rewards {b} (colocated: {'identical' if a == b else a}); completions agree "
-      f"for {agree} of 8 steps, max |loss diff| over them {worst:.2e}")
-assert len(a) == 8 and a[:agree] == b[:agree], (a, b)
-assert worst < 1e-5, (agree, worst)
-PY
+    # The worker's engine and the colocated one agree to float rounding, and so do the updates; a
+    # sampled token may flip after a few steps (measured: sep2 at step 7).
+    agrees "$4" "$1" "$1" colocated
   }
   sep sep2 2 1 resume-a
   sep sep3 3 1 dp2
