@@ -7,6 +7,8 @@
 
 #include <mutex>
 
+#include "model/grad_accumulation.h"
+
 namespace pt::algo {
 
 class HeadGradBuffer {
@@ -24,6 +26,17 @@ class HeadGradBuffer {
   static void give_back(at::Tensor t) {
     std::lock_guard<std::mutex> lock(mu_);
     cached_ = std::move(t);
+  }
+  // Fused: scale * gw added into weight's .grad (model/grad_accumulation.h), the buffer given back
+  // once its contents are there. Returns what autograd still gets: nothing, or gw when .grad could not
+  // take it (unscaled).
+  static at::Tensor add_into_grad(const at::Tensor& weight, at::Tensor gw, double scale) {
+    switch (model::accumulate_into_grad(weight, gw, scale)) {
+      case model::Accumulated::kAdded: give_back(std::move(gw)); return at::Tensor();
+      case model::Accumulated::kTaken: return at::Tensor();
+      case model::Accumulated::kRefused: break;
+    }
+    return gw;
   }
 
  private:

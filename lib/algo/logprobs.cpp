@@ -65,13 +65,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       head_backward(d, weight, hidden.narrow(0, b, m), need_h ? grad_h.narrow(0, b, m) : at::Tensor(),
                     need_w ? grad_w : at::Tensor());
     }
-    if (reuse && model::may_accumulate_into(weight)) {
-      switch (model::accumulate_into_grad(weight, grad_w, 1.0)) {
-        case model::Accumulated::kAdded: HeadGradBuffer::give_back(std::move(grad_w)); grad_w = at::Tensor(); break;
-        case model::Accumulated::kTaken: grad_w = at::Tensor(); break;
-        case model::Accumulated::kRefused: break;
-      }
-    }
+    if (reuse && model::may_accumulate_into(weight)) grad_w = HeadGradBuffer::add_into_grad(weight, std::move(grad_w), 1.0);
     return {grad_h, grad_w.defined() ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor()};
   }

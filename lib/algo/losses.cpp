@@ -86,11 +86,7 @@ struct ChunkedCE : public torch::autograd::Function<ChunkedCE> {
     if (gh.defined()) gh.mul_(g.to(gh.scalar_type()));
     if (gw.defined() && weight.defined() && model::may_accumulate_into(weight)) {
       // Fused: added into .grad here, so autograd gets no [V, H] tensor to sum and accumulate.
-      switch (model::accumulate_into_grad(weight, gw, g.item<double>())) {
-        case model::Accumulated::kAdded: HeadGradBuffer::give_back(std::move(gw)); gw = at::Tensor(); break;
-        case model::Accumulated::kTaken: gw = at::Tensor(); break;
-        case model::Accumulated::kRefused: break;
-      }
+      gw = HeadGradBuffer::add_into_grad(weight, std::move(gw), g.item<double>());
     }
     if (gw.defined()) gw.mul_(g.to(gw.scalar_type()));
     return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};

@@ -297,6 +297,11 @@ struct GrpoOptions {
   int rollout_ranks = 0;
   int max_staleness = 0;
   bool partial_rollouts = false;
+  // Partial rollouts: the tokens a completion samples per step, ceil(max_new_tokens / max_staleness).
+  int partial_segment_tokens() const {
+    const int k = max_staleness > 0 ? max_staleness : 1;
+    return (max_new_tokens + k - 1) / k;
+  }
   RolloutCorrectionOptions rollout_correction;
   double gamma = 1.0;
   double lam = 0.95;

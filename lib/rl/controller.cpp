@@ -141,8 +141,7 @@ void Controller::submit(const PromptBatch& batch, int64_t step, int64_t version,
 }
 
 void Controller::dispatch(int64_t version) {
-  const int64_t k = std::max(1, o_.max_staleness);
-  RolloutQueue::get().dispatch(version, policy_, (o_.max_new_tokens + k - 1) / k);
+  RolloutQueue::get().dispatch(version, policy_, o_.partial_segment_tokens());
 }
 
 Rollouts Controller::collect(const PromptBatch& batch, int64_t step) {

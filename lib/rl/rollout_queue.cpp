@@ -21,6 +21,9 @@ namespace {
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// Not generated yet, or stopped at a segment's end: the next job continues it.
+bool is_unfinished(const gen::Completion& c) { return c.finish_reason.empty() || c.finish_reason == "partial"; }
 }  // namespace
 
 RolloutQueue::RolloutQueue() = default;
@@ -99,7 +102,7 @@ void RolloutQueue::dispatch(int64_t version, model::CausalLM& policy, int64_t se
     const bool due = b.step <= version + 1;  // collected at the next step: it must end in this job
     for (size_t i = 0; i < b.requests.size(); ++i) {
       const auto& c = b.completions[i];
-      if (!c.finish_reason.empty() && c.finish_reason != "partial") continue;
+      if (!is_unfinished(c)) continue;
       gen::Request q = b.requests[i];
       q.resume = c;
       q.segment_tokens = due ? 0 : segment_tokens;
@@ -296,7 +299,7 @@ void RolloutQueue::load(const std::string& dir) {
         PT_CHECK(b.completions.size() == b.requests.size() && b.versions.size() == b.requests.size(),
                  "{}: {} completions and {} version lists for {} requests", bin, b.completions.size(),
                  b.versions.size(), b.requests.size());
-        for (const auto& c : b.completions) b.unfinished += c.finish_reason.empty() || c.finish_reason == "partial";
+        for (const auto& c : b.completions) b.unfinished += is_unfinished(c);
       } else {
         b.replies = read_blobs(bin, b.counts.size());
       }

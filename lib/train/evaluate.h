@@ -2,8 +2,9 @@
 // Held-out evaluation: the algorithm's own metrics over the eval split (SFT: loss and perplexity;
 // DPO: reward accuracy and margins; distillation: KL) — and per held-out source, as eval/NAME/METRIC,
 // when there are several or they are data.eval_sources — and optionally the exact-match accuracy of
-// greedy generations against the reference answers (a task over the held-out prompts), and optionally a `posttrain eval` task file run with
-// the same code as that command (eval/TASK/METRIC). The Evaluator decides its own cadence.
+// greedy generations against the reference answers (a task over the held-out prompts), and optionally
+// a `posttrain eval` task file run with the same code as that command (eval/TASK/METRIC). The
+// Evaluator decides its own cadence.
 #include <string>
 #include <vector>
 

@@ -91,12 +91,11 @@ std::string rollouts_line(const algo::GrpoOptions& g) {
     return fmt::format("rollouts   on {} rollout rank(s), synchronous (each batch with the current weights); {}",
                        g.rollout_ranks, correction);
   if (g.partial_rollouts) {
-    const int seg = (g.max_new_tokens + g.max_staleness - 1) / g.max_staleness;
     return fmt::format("rollouts   on {} rollout rank(s), asynchronous with partial rollouts: batch n is sampled in "
                        "segments of {} tokens, one per step, the first with the weights of batch max(0, n - {}) and each "
                        "next one with the next weights (the one sent at step n - 1 runs to the end), up to {} batch(es) "
                        "in flight; {}",
-                       g.rollout_ranks, seg, g.max_staleness, g.max_staleness, correction);
+                       g.rollout_ranks, g.partial_segment_tokens(), g.max_staleness, g.max_staleness, correction);
   }
   return fmt::format("rollouts   on {} rollout rank(s), asynchronous: batch n is sampled by the weights of batch "
                      "max(0, n - {}) while the trainers update, up to {} batch(es) in flight; {}",
