@@ -146,6 +146,24 @@ MicroBatch make_micro_batch(const std::vector<data::Row>& rows, size_t begin, si
 data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion, uint64_t index,
                          const std::vector<uint8_t>& trained = {});
 
+// RL-style sequences (prompt + completion, the completion's tokens trained: all, or where `trained` says).
+struct CompletionSeq {
+  const std::vector<int32_t>* prompt = nullptr;
+  const std::vector<int32_t>* completion = nullptr;
+  const std::vector<uint8_t>* trained = nullptr;  // null or empty: all
+};
+// Tokens each sequence adds to its micro-batch: prompt + completion; with `share`, 1 + completion
+// when it has the previous sequence's prompt (a family pays its prompt once; a family split over two
+// micro-batches pays it again in the second, so a budget can be passed by up to one prompt).
+std::vector<int64_t> completion_costs(const std::vector<CompletionSeq>& seqs, bool share);
+// The sequences as one packed micro-batch, one document each. With `share`, each run of 2 or more
+// consecutive sequences with the same prompt (of 2 or more tokens) reads that prompt once: one
+// document holds the prompt but its last token, and each sequence's document — the last prompt
+// token, then the completion, at the positions that follow — sees it in full as its prefix
+// (PackedInput::prefix_doc). Labels, their order and the log-probs are the unshared layout's
+// (within float noise: the GEMM shapes differ); the prompt's G x P tokens become P + G - 1.
+MicroBatch completion_micro_batch(const std::vector<CompletionSeq>& seqs, bool share, at::Device device);
+
 // Consecutive items grouped greedily under a token budget: a group closes when the next item would
 // take it past `budget` tokens (an item longer than the budget is a group of its own). How RL
 // samples, KTO's mismatched pairs and on-policy answers are packed into micro-batches.

@@ -143,6 +143,54 @@ data::Row completion_row(const std::vector<int32_t>& prompt, const std::vector<i
   return data::pack_row({std::move(unit)}, n, 0, index);
 }
 
+namespace {
+bool shares_prompt(const std::vector<CompletionSeq>& seqs, size_t i) {
+  return i > 0 && seqs[i].prompt->size() >= 2 && *seqs[i].prompt == *seqs[i - 1].prompt;
+}
+const std::vector<uint8_t>& trained_of(const CompletionSeq& s) {
+  static const std::vector<uint8_t> all;
+  return s.trained ? *s.trained : all;
+}
+}  // namespace
+
+std::vector<int64_t> completion_costs(const std::vector<CompletionSeq>& seqs, bool share) {
+  std::vector<int64_t> costs;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const auto prompt = share && shares_prompt(seqs, i) ? 1 : seqs[i].prompt->size();
+    costs.push_back(static_cast<int64_t>(prompt + seqs[i].completion->size()));
+  }
+  return costs;
+}
+
+MicroBatch completion_micro_batch(const std::vector<CompletionSeq>& seqs, bool share, at::Device device) {
+  std::vector<data::Row> rows;
+  std::vector<int32_t> prefix_doc;  // per row (each row is one document)
+  int32_t family = -1;              // the current family's prefix document
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const auto& prompt = *seqs[i].prompt;
+    const bool joins = share && shares_prompt(seqs, i);
+    if (!joins) family = -1;
+    if (!joins && share && i + 1 < seqs.size() && shares_prompt(seqs, i + 1)) {
+      // A family starts: its prompt, less the last token, once.
+      family = static_cast<int32_t>(rows.size());
+      rows.push_back(completion_row({prompt.begin(), prompt.end() - 1}, {}, rows.size()));
+      prefix_doc.push_back(-1);
+    }
+    if (family < 0) {
+      rows.push_back(completion_row(prompt, *seqs[i].completion, rows.size(), trained_of(seqs[i])));
+      prefix_doc.push_back(-1);
+      continue;
+    }
+    rows.push_back(completion_row({prompt.back()}, *seqs[i].completion, rows.size(), trained_of(seqs[i])));
+    for (auto& p : rows.back().position_ids) p += static_cast<int32_t>(prompt.size() - 1);
+    prefix_doc.push_back(family);
+  }
+  MicroBatch mb = make_micro_batch(rows, 0, rows.size(), device);
+  if (std::any_of(prefix_doc.begin(), prefix_doc.end(), [](int32_t p) { return p >= 0; }))
+    mb.input.prefix_doc = std::move(prefix_doc);
+  return mb;
+}
+
 std::vector<std::vector<size_t>> group_by_budget(const std::vector<int64_t>& lengths, int64_t budget) {
   std::vector<std::vector<size_t>> groups;
   int64_t tokens = 0;

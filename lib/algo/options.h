@@ -297,6 +297,7 @@ struct GrpoOptions {
   int rollout_ranks = 0;
   int max_staleness = 0;
   bool partial_rollouts = false;
+  bool share_prompt_prefix = true;
   // Partial rollouts: the tokens a completion samples per step, ceil(max_new_tokens / max_staleness).
   int partial_segment_tokens() const {
     const int k = max_staleness > 0 ? max_staleness : 1;
@@ -381,6 +382,11 @@ struct GrpoOptions {
             Spec("with max_staleness K >= 2: a completion is generated in segments of ceil(max_new_tokens / K) "
                  "tokens, one per step, each with the weights current at that step (every token records its "
                  "version; its log-prob is the one sampled), so a long completion never holds up a step"));
+    v.field("share_prompt_prefix", share_prompt_prefix,
+            Spec("the update's forward and backward passes (policy, reference, critic) read each prompt once for "
+                 "all of its completions: the prompt is a document every completion sees as its prefix, not "
+                 "copied into each (the same log-probs within float noise, far fewer tokens when prompts are "
+                 "long); false = one whole document per completion. Off by itself for a model with dynamic RoPE"));
     v.field("rollout_correction", rollout_correction,
             Spec("importance weights between the trainer's policy and the one that sampled each token (stale "
                  "weights under max_staleness, or engine/trainer numerics)"));

@@ -18,7 +18,15 @@ namespace pt::model {
 
 namespace {
 
-// Reference path: one [N, N] block-diagonal causal mask. O(N^2) memory, any device.
+// A document's prefix (PackedInput::prefix_doc) as a host list of one entry per document, -1 = none.
+std::vector<int32_t> prefixes_of(const PackedInput& in, size_t docs) {
+  if (!in.has_prefixes()) return {};
+  PT_CHECK(in.prefix_doc.size() == docs, "packed input: {} prefix entries for {} documents", in.prefix_doc.size(), docs);
+  return in.prefix_doc;
+}
+
+// Reference path: one [N, N] block-diagonal causal mask (plus each document's prefix, in full).
+// O(N^2) memory, any device.
 at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale,
                  int64_t window) {
   const int64_t n = q.size(0), hq = q.size(1), hkv = k.size(1);
@@ -27,6 +35,12 @@ at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
   auto doc = at::repeat_interleave(at::arange(lengths.size(0), cu.options()), lengths);  // [N]
   auto idx = at::arange(n, cu.options());
   auto allowed = doc.unsqueeze(1).eq(doc.unsqueeze(0)).logical_and(idx.unsqueeze(0).le(idx.unsqueeze(1)));
+  const auto prefixes = prefixes_of(in, static_cast<size_t>(lengths.size(0)));
+  if (!prefixes.empty()) {
+    auto prefix = at::tensor(std::vector<int64_t>(prefixes.begin(), prefixes.end()), cu.options()).index_select(0, doc);
+    allowed = allowed.logical_or(prefix.unsqueeze(1).eq(doc.unsqueeze(0)));
+    idx = in.position_ids.to(q.device());  // distances for the window: a prefix continues into its documents
+  }
   if (window > 0) allowed = allowed.logical_and((idx.unsqueeze(1) - idx.unsqueeze(0)).lt(window));
   at::Tensor kk = k, vv = v;
   if (hkv != hq) {
@@ -40,21 +54,36 @@ at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
   return at::matmul(probs, vh).transpose(0, 1);  // [N, H, D]
 }
 
-// One fused SDPA call per document: O(L^2) per document, never across documents.
+// One fused SDPA call per document: O(L^2) per document, never across documents. A document with a
+// prefix attends to [prefix, itself] with the prefix fully visible (the KV cache's prefill after a
+// cached prefix, the same mask).
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale,
                 int64_t window) {
   auto bounds = in.boundaries();
+  const auto prefixes = prefixes_of(in, bounds.size() - 1);
   std::vector<at::Tensor> outs;
   outs.reserve(bounds.size());
   const bool gqa = k.size(1) != q.size(1);
+  auto heads_first = [](const at::Tensor& t) { return t.transpose(0, 1).unsqueeze(0); };  // [1, H, L, D]
   for (size_t d = 0; d + 1 < bounds.size(); ++d) {
     int64_t b = bounds[d], e = bounds[d + 1];
     if (e == b) continue;
-    auto qd = q.slice(0, b, e).transpose(0, 1).unsqueeze(0);  // [1, H, L, D]
-    auto kd = k.slice(0, b, e).transpose(0, 1).unsqueeze(0);
-    auto vd = v.slice(0, b, e).transpose(0, 1).unsqueeze(0);
+    auto qd = heads_first(q.slice(0, b, e));
+    auto kd = heads_first(k.slice(0, b, e));
+    auto vd = heads_first(v.slice(0, b, e));
+    const int32_t pre = prefixes.empty() ? -1 : prefixes[d];
     at::Tensor o;
-    if (window > 0 && e - b > window) {
+    if (pre >= 0) {
+      const int64_t pb = bounds[static_cast<size_t>(pre)], p = bounds[static_cast<size_t>(pre) + 1] - pb, L = e - b;
+      kd = at::cat({heads_first(k.slice(0, pb, pb + p)), kd}, 2);
+      vd = at::cat({heads_first(v.slice(0, pb, pb + p)), vd}, 2);
+      auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+      auto qi = at::arange(L, opts).unsqueeze(1) + p;
+      auto kj = at::arange(p + L, opts).unsqueeze(0);
+      at::Tensor visible = kj.le(qi);
+      if (window > 0) visible = visible.logical_and((qi - kj).lt(window));
+      o = at::scaled_dot_product_attention(qd, kd, vd, visible.view({1, 1, L, p + L}), 0.0, false, scale, gqa);
+    } else if (window > 0 && e - b > window) {
       auto i = at::arange(e - b, at::TensorOptions().dtype(at::kLong).device(q.device()));
       auto d = i.unsqueeze(1) - i.unsqueeze(0);  // query - key
       o = at::scaled_dot_product_attention(qd, kd, vd, d.ge(0).logical_and(d.lt(window)), 0.0, false, scale, gqa);
@@ -64,6 +93,30 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
     outs.push_back(o.squeeze(0).transpose(0, 1));  // [L, H, D]
   }
   return at::cat(outs, 0);
+}
+
+// Flash's keys per document with prefixes: [prefix, itself] gathered (their cu_seqlens and longest);
+// bottom-right causal alignment then shows a query the whole prefix and its own earlier tokens.
+struct PrefixedKeys {
+  at::Tensor index, cu;
+  int64_t max_len = 0;
+};
+[[maybe_unused]] PrefixedKeys prefixed_keys(const std::vector<int64_t>& bounds, const std::vector<int32_t>& prefixes,
+                                            at::Device dev) {
+  std::vector<int64_t> idx;
+  std::vector<int32_t> cu{0};
+  PrefixedKeys out;
+  for (size_t d = 0; d + 1 < bounds.size(); ++d) {
+    if (prefixes[d] >= 0)
+      for (int64_t t = bounds[static_cast<size_t>(prefixes[d])]; t < bounds[static_cast<size_t>(prefixes[d]) + 1]; ++t)
+        idx.push_back(t);
+    for (int64_t t = bounds[d]; t < bounds[d + 1]; ++t) idx.push_back(t);
+    cu.push_back(static_cast<int32_t>(idx.size()));
+    out.max_len = std::max<int64_t>(out.max_len, cu.back() - cu[cu.size() - 2]);
+  }
+  out.index = at::tensor(idx, at::TensorOptions().dtype(at::kLong)).to(dev);
+  out.cu = at::tensor(cu, at::TensorOptions().dtype(at::kInt)).to(dev);
+  return out;
 }
 
 at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const PackedInput& in, double scale,
@@ -84,7 +137,14 @@ at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
   auto cu = in.cu_seqlens.to(q.device()).to(at::kInt);
   std::optional<int64_t> left, right;
   if (window > 0) left = window - 1, right = 0;  // flash counts the keys left of the query
-  auto out = at::_flash_attention_forward(q.to(dt), k.to(dt), v.to(dt), cu, cu, in.max_seqlen, in.max_seqlen, 0.0,
+  at::Tensor kk = k, vv = v, cu_k = cu;
+  int64_t max_k = in.max_seqlen;
+  if (in.has_prefixes()) {
+    const auto bounds = in.boundaries();
+    const PrefixedKeys pk = prefixed_keys(bounds, prefixes_of(in, bounds.size() - 1), q.device());
+    kk = k.index_select(0, pk.index), vv = v.index_select(0, pk.index), cu_k = pk.cu, max_k = pk.max_len;
+  }
+  auto out = at::_flash_attention_forward(q.to(dt), kk.to(dt), vv.to(dt), cu, cu_k, in.max_seqlen, max_k, 0.0,
                                           /*is_causal=*/true, /*return_debug_mask=*/false, scale, left, right);
   return std::get<0>(out);
 #else

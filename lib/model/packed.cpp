@@ -30,4 +30,8 @@ std::vector<int64_t> PackedInput::boundaries() const {
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
 
+bool PackedInput::has_prefixes() const {
+  return std::any_of(prefix_doc.begin(), prefix_doc.end(), [](int32_t p) { return p >= 0; });
+}
+
 }  // namespace pt::model

@@ -35,10 +35,12 @@ void Grpo::setup(const Context& ctx) {
   controller_ = std::make_unique<Controller>(o_, make_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
   if (o_.advantage == Advantage::Gae && !shared_value_head())
     critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
+  share_prompts_ = o_.share_prompt_prefix && (!critic_ || prefix_sharing_exact(critic_->model(), "critic"));
   if (shared_value_head()) {
     PT_CHECK(ctx.policy->has_value_head(), "ppo: critic.model is policy but the policy was built without a value head");
     log::info("ppo: the critic is a value head on the policy (value loss x {} in the policy's loss)", o_.critic.value_coef);
   }
+  share_prompts_ = share_prompts_ && prefix_sharing_exact(*ctx.policy, "policy");
   if (o_.beta == 0) {
     log::info("grpo: beta = 0, no reference model");
     return;
@@ -47,10 +49,21 @@ void Grpo::setup(const Context& ctx) {
   if (ref_mode_ == DpoReference::Model) {
     const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
     ref_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, path, "reference model", true);
+    share_prompts_ = share_prompts_ && prefix_sharing_exact(*ref_, "reference model");
     log::info("grpo: KL reference = frozen copy of {}", path);
   } else {
     log::info("grpo: KL reference = the policy with its LoRA adapters switched off");
   }
+}
+
+// A prompt read once for its whole group gives every completion the prompt's keys and values as it
+// would have computed them itself, unless they depend on the sequence's length: dynamic NTK RoPE
+// rescales every position by the longest one. Such a model keeps one whole document per sequence.
+bool Grpo::prefix_sharing_exact(const model::CausalLM& m, const char* role) {
+  if (m.config().rope_scaling.type != "dynamic") return true;
+  log::info("grpo: share_prompt_prefix off: the {}'s dynamic RoPE scales the prompt's positions by each "
+            "sequence's length, so a shared prompt would not be exact; one whole document per sequence", role);
+  return false;
 }
 
 at::Tensor Grpo::label_logprobs(model::CausalLM& m, const MicroBatch& mb) {
@@ -150,9 +163,7 @@ Grpo::Built Grpo::build_slices(const std::vector<std::vector<size_t>>& slice_seq
   std::vector<double> correction_sums(5, 0.0);
   for (size_t s = 0; s < slices; ++s) {
     const double den = aggregate_denominator(params_.aggregation, counts[2 * s], counts[2 * s + 1], o_.max_new_tokens);
-    std::vector<int64_t> lengths;
-    for (size_t i : slice_seqs[s])
-      lengths.push_back(static_cast<int64_t>(r.prompt(pb, i).size() + r.completions[i].tokens.size()));
+    const auto lengths = completion_costs(sequences(slice_seqs[s], pb, r), share_prompts_);
     for (const auto& members : group_by_budget(lengths, micro_budget(ctx_))) {
       std::vector<size_t> group;
       for (size_t j : members) group.push_back(slice_seqs[s][j]);
@@ -181,15 +192,9 @@ void Grpo::lay_out_updates(const Built& built, int updates, Prepared& prep) cons
 
 std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
                                                          const Rollouts& r, double den, double update_tokens) {
-  std::vector<data::Row> rows;
   int64_t T = 0;
-  for (size_t i : group) {
-    const auto& c = r.completions[i];
-    // Only the policy's sampled tokens are labelled; an environment's are context.
-    rows.push_back(completion_row(r.prompt(pb, i), c.tokens, rows.size(), c.sampled));
-    T = std::max<int64_t>(T, gen::sampled_tokens(c));
-  }
-  MicroBatch mb = make_micro_batch(rows, 0, rows.size(), ctx_.device);
+  for (size_t i : group) T = std::max<int64_t>(T, gen::sampled_tokens(r.completions[i]));
+  MicroBatch mb = completion_micro_batch(sequences(group, pb, r), share_prompts_, ctx_.device);
   Side sd;
   sd.seqs = static_cast<int64_t>(group.size());
   sd.T = T;
@@ -243,6 +248,16 @@ std::pair<MicroBatch, Grpo::Side> Grpo::build_sequences(const std::vector<size_t
     sd.ref_lp = at::zeros({sd.seqs * T}, lp.options()).index_put_({sd.pad_index}, lp).view({sd.seqs, T});
   }
   return {std::move(mb), std::move(sd)};
+}
+
+std::vector<CompletionSeq> Grpo::sequences(const std::vector<size_t>& group, const PromptBatch& pb, const Rollouts& r) {
+  std::vector<CompletionSeq> seqs;
+  for (size_t i : group) {
+    const auto& c = r.completions[i];
+    // Only the policy's sampled tokens are labelled; an environment's are context.
+    seqs.push_back({&r.prompt(pb, i), &c.tokens, &c.sampled});
+  }
+  return seqs;
 }
 
 at::Tensor Grpo::padded(const Side& sd, const at::Tensor& per_label) const {

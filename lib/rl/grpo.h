@@ -58,6 +58,10 @@ class Grpo : public algo::Algorithm {
   // One micro-batch of the completions `group` (indices into the rollouts) with their layout.
   std::pair<algo::MicroBatch, Side> build_sequences(const std::vector<size_t>& group, const PromptBatch& pb,
                                                     const Rollouts& r, double den, double update_tokens);
+  // The completions `group` as sequences (prompt, completion, sampled mask) for a micro-batch.
+  static std::vector<algo::CompletionSeq> sequences(const std::vector<size_t>& group, const PromptBatch& pb,
+                                                    const Rollouts& r);
+  static bool prefix_sharing_exact(const model::CausalLM& m, const char* role);
   at::Tensor label_logprobs(model::CausalLM& m, const algo::MicroBatch& mb);
   // The log-probs of mb's labels from `h`, the hidden states at its labelled positions.
   at::Tensor logprobs_of(model::CausalLM& m, const algo::MicroBatch& mb, const at::Tensor& h) const;
@@ -93,6 +97,7 @@ class Grpo : public algo::Algorithm {
   std::unique_ptr<model::CausalLM> ref_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<Critic> critic_;
+  bool share_prompts_ = false;  // share_prompt_prefix, where every model of the update allows it
   std::vector<const data::StepBatch*> ahead_;
 };
 

@@ -73,6 +73,29 @@ print(f"grpo variants: kl per step {[round(x, 5) for x in k]}; GSPO first loss {
 PY
 echo "grpo variants: k3 KL (beta 0.04), GSPO, Dr. GRPO with dynamic sampling and 2 mini-batches, a reward model: ran and checked"
 
+# Two runs that should draw the same rollouts, compared while their completions agree: the same
+# per-step rewards, losses within 1e-5 (lib/rollout_agreement.py). REF RUN LABEL REF-LABEL
+agrees() {
+  "$PT_PYTHON" - "$tmp/$1/metrics.jsonl" "$tmp/$2/metrics.jsonl" "$3" "$4" <<'PY'
+import json, sys
+sys.path.insert(0, "tests/integration/lib")
+from rollout_agreement import agreeing_steps, max_diff_while_agreeing
+rows = lambda f: [json.loads(l) for l in open(f) if '"reward"' in l and "eval/" not in l]
+ra, rb = rows(sys.argv[1]), rows(sys.argv[2])
+a, b = [r["reward"] for r in ra], [r["reward"] for r in rb]
+agree = agreeing_steps(ra, rb)
+worst = max_diff_while_agreeing(ra, rb, "loss", agree)
+print(f"grpo {sys.argv[3]}: per-step sampled rewards {b} ({sys.argv[4]}: {'identical' if a == b else a}); "
+    f"completions agree for {agree} of 8 steps, max |loss diff| over them {worst:.2e}")
+assert len(a) == 8 and a[:agree] == b[:agree], (a, b)
+assert worst < 1e-5, (agree, worst)
+PY
+}
+# share_prompt_prefix (the default: each prompt read once per micro-batch for its group) against one
+# whole document per completion: the same rollouts and per-step losses within float noise.
+variant whole loss --set algorithm.grpo.share_prompt_prefix=false
+agrees resume-a whole "one document per completion vs shared prompts" "shared"
+
 # External reward commands that fail.
 cat > "$tmp/judge.py" <<'PY'
 import json, sys, time
@@ -113,24 +136,6 @@ grep -q "resumed from" "$tmp/crash2.log" || fail "the crashed run did not resume
 if have_mpi "multi-rank GRPO"; then
   mpirun --allow-run-as-root --oversubscribe -np 2 "$POSTTRAIN" run "$recipe" "${common[@]}" "${short[@]}" \
     --set trainer.micro_batch_tokens=256 --set run.name=dp2 > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; fail "2-rank GRPO"; }
-  # Two runs that should draw the same rollouts, compared while their completions agree: the same
-  # per-step rewards, losses within 1e-5 (lib/rollout_agreement.py). REF RUN LABEL REF-LABEL
-  agrees() {
-    "$PT_PYTHON" - "$tmp/$1/metrics.jsonl" "$tmp/$2/metrics.jsonl" "$3" "$4" <<'PY'
-import json, sys
-sys.path.insert(0, "tests/integration/lib")
-from rollout_agreement import agreeing_steps, max_diff_while_agreeing
-rows = lambda f: [json.loads(l) for l in open(f) if '"reward"' in l and "eval/" not in l]
-ra, rb = rows(sys.argv[1]), rows(sys.argv[2])
-a, b = [r["reward"] for r in ra], [r["reward"] for r in rb]
-agree = agreeing_steps(ra, rb)
-worst = max_diff_while_agreeing(ra, rb, "loss", agree)
-print(f"grpo {sys.argv[3]}: per-step sampled rewards {b} ({sys.argv[4]}: {'identical' if a == b else a}); "
-      f"completions agree for {agree} of 8 steps, max |loss diff| over them {worst:.2e}")
-assert len(a) == 8 and a[:agree] == b[:agree], (a, b)
-assert worst < 1e-5, (agree, worst)
-PY
-  }
   # The ranks draw the 1-rank run's rollouts while the weights agree (measured here: a same-length,
   # same-reward sample flips at step 5, a completion length at step 7).
   agrees resume-a dp2 "on 2 ranks vs 1" "1 rank"
