@@ -260,6 +260,7 @@ KEYS = {
                                      refused("grpo", "algorithm.grpo.max_staleness=1", pattern="rollout_ranks")],
     "algorithm.grpo.partial_rollouts": [see("async_rl.sh", r"partial_rollouts=true"),
                                         refused("grpo", "algorithm.grpo.partial_rollouts=true", pattern="max_staleness")],
+    "algorithm.grpo.share_prompt_prefix": [see("grpo.sh", r"share_prompt_prefix=false")],
     "algorithm.grpo.rollout_correction.mode": [see("async_rl.sh", r"rollout_correction")],
     "algorithm.grpo.rollout_correction.clip_min": [refused("grpo", "algorithm.grpo.rollout_correction.clip_min=0.5",
                                                            pattern="mode is none")],
