@@ -40,7 +40,7 @@ YAML
 "$PT" eval runs/calc-smol-sft/model --tasks "$out/tasks.yaml" --output "$out/before.json" 2>&1 | tee "$out/before.txt"
 "$PT" run examples/calculator/recipe.yaml --resume never --force --set model.path=runs/calc-smol-sft/model \
   --set tokenizer.path="$M" --set run.name=calc-smol --set trainer.max_steps="$grpo_steps" \
-  --set "data.sources[0].path=$ROOT/$out/train.jsonl" --set data.eval_fraction=0 --set data.seq_len=128 \
+  --set "data.sources[0].path=$ROOT/$out/train.jsonl" --set data.eval_fraction=0 --set data.max_eval_records=0 --set data.seq_len=128 \
   --set trainer.global_batch_tokens=1024 --set trainer.micro_batch_tokens=1024 --set trainer.eval.every=0 \
   --set trainer.eval.at_end=false --set optimizer.lr=1e-5 \
   --set algorithm.grpo.max_new_tokens=64 --set algorithm.grpo.environment.max_episode_tokens=256 \
