@@ -48,5 +48,5 @@ YAML
 "$PT" eval runs/calc-smol/model --tasks "$out/tasks.yaml" --output "$out/after.json" 2>&1 | tee "$out/after.txt"
 echo; echo "== held-out word problems (80, with the calculator tool): the SFT'd model vs the same after GRPO"
 for f in before after; do echo "-- $f"; grep -E "^(task|greedy|sampled)" "$out/$f.txt" || cat "$out/$f.txt"; done
-echo "== sampled reward per GRPO step"
-grep -o 'step *[0-9]*/[0-9]*.*reward [0-9.]*' runs/calc-smol.log | sed -E 's/.*step *([0-9]+)\/[0-9]+.* reward ([0-9.]+).*/\1:\2/' | tr '\n' ' '; echo
+echo "== sampled reward per GRPO step (training problems)"
+grep -o '"reward":[0-9.e-]*' runs/calc-smol/metrics.jsonl | cut -d: -f2 | awk '{printf "%d:%.2f ", NR, $1} END {print ""}'

@@ -35,21 +35,23 @@ void Grpo::setup(const Context& ctx) {
   controller_ = std::make_unique<Controller>(o_, make_, seed_, *ctx.policy, ctx.tokenizer, ctx.autocast_bf16);
   if (o_.advantage == Advantage::Gae && !shared_value_head())
     critic_ = std::make_unique<Critic>(o_.critic, ctx, model_path_);
-  share_prompts_ = o_.share_prompt_prefix && (!critic_ || prefix_sharing_exact(critic_->model(), "critic"));
   if (shared_value_head()) {
     PT_CHECK(ctx.policy->has_value_head(), "ppo: critic.model is policy but the policy was built without a value head");
     log::info("ppo: the critic is a value head on the policy (value loss x {} in the policy's loss)", o_.critic.value_coef);
   }
-  share_prompts_ = share_prompts_ && prefix_sharing_exact(*ctx.policy, "policy");
-  if (o_.beta == 0) {
-    log::info("grpo: beta = 0, no reference model");
-    return;
-  }
+  if (o_.beta == 0) log::info("grpo: beta = 0, no reference model");
+  else setup_reference(ctx);
+  // Every model the update runs must allow it.
+  share_prompts_ = o_.share_prompt_prefix && prefix_sharing_exact(*ctx.policy, "policy") &&
+                   (!critic_ || prefix_sharing_exact(critic_->model(), "critic")) &&
+                   (!ref_ || prefix_sharing_exact(*ref_, "reference model"));
+}
+
+void Grpo::setup_reference(const Context& ctx) {
   ref_mode_ = resolve_reference(o_.reference, ctx.policy->has_adapters(), o_.reference_path, "algorithm.grpo");
   if (ref_mode_ == DpoReference::Model) {
     const std::string path = o_.reference_path.empty() ? model_path_ : o_.reference_path;
     ref_ = load_frozen(*ctx.policy, ctx.recipe->recipe.model, path, "reference model", true);
-    share_prompts_ = share_prompts_ && prefix_sharing_exact(*ref_, "reference model");
     log::info("grpo: KL reference = frozen copy of {}", path);
   } else {
     log::info("grpo: KL reference = the policy with its LoRA adapters switched off");

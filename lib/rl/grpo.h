@@ -62,6 +62,7 @@ class Grpo : public algo::Algorithm {
   static std::vector<algo::CompletionSeq> sequences(const std::vector<size_t>& group, const PromptBatch& pb,
                                                     const Rollouts& r);
   static bool prefix_sharing_exact(const model::CausalLM& m, const char* role);
+  void setup_reference(const algo::Context& ctx);  // beta > 0: the KL reference (frozen copy or adapters off)
   at::Tensor label_logprobs(model::CausalLM& m, const algo::MicroBatch& mb);
   // The log-probs of mb's labels from `h`, the hidden states at its labelled positions.
   at::Tensor logprobs_of(model::CausalLM& m, const algo::MicroBatch& mb, const at::Tensor& h) const;
