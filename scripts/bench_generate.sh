@@ -70,9 +70,9 @@ PY
 # context. Reported as a fraction of (a) a 4096^3 GEMM and (b) the decode step's own GEMM shapes at
 # M = 64 (each weight, weighted by its FLOPs), both timed here on the same threads.
 decode_fraction() {
-  local M
+  local M name="SmolLM2-135M-Instruct"
   if ! M="$("$ROOT/scripts/fetch_smollm2.sh" 2>/dev/null)"; then
-    M="$tmp/smol"; make_model "$M" 49152 576 30 9 3 1536 > /dev/null 2>&1
+    M="$tmp/smol" name="a random-init model of SmolLM2-135M's shape"; make_model "$M" 49152 576 30 9 3 1536 > /dev/null 2>&1
   fi
   "$PY" - "$tmp/decode-prompts.jsonl" <<'PY'
 import json, random, sys
@@ -87,7 +87,7 @@ PY
       --stop-id -1 --max-batch 64 --no-progress 2> "$tmp/decode.log" || { cat "$tmp/decode.log"; exit 1; }
     t+=("$(grep -o 'tokens in [0-9.]*s' "$tmp/decode.log" | grep -o '[0-9.]*')")
   done
-  "$PY" - "$M" "${t[0]}" "${t[1]}" <<'PY'
+  "$PY" - "$M" "${t[0]}" "${t[1]}" "$name" <<'PY'
 import json, sys, time, torch
 torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "2")))
 c = json.load(open(sys.argv[1] + "/config.json"))
@@ -119,7 +119,7 @@ for o, i in shapes * 1 + [(V, h)]:
     n = L if (o, i) != (V, h) else 1
     secs += n / best(lambda: torch.nn.functional.linear(xi, w), 20 if o == V else 200)
 same = 2 * 64 * weights / secs / 1e9
-print(f"decode, 64 sequences, {c.get('_name_or_path', 'SmolLM2-135M shape')}: {tokens / (t96 - t16):.0f} tok/s, "
+print(f"decode, 64 sequences, {sys.argv[4]}: {tokens / (t96 - t16):.0f} tok/s, "
       f"{rate:.0f} GFLOP/s useful = {100 * rate / big:.0f}% of a 4096^3 GEMM ({big:.0f} GFLOP/s) and "
       f"{100 * rate / same:.0f}% of the step's own GEMM shapes at M = 64 ({same:.0f} GFLOP/s), timed in this run")
 PY
