@@ -9,16 +9,10 @@
 # 4 episodes each: pass@1, pass@4). Slow on 2 cores (~40 s per GRPO step): not part of the test
 # suite; its figures are in the README.
 #   scripts/learn_calculator.sh [SFT_STEPS=4] [GRPO_STEPS=16]
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PT="${POSTTRAIN:-${BUILD_DIR:-$ROOT/build}/posttrain}"
-cd "$ROOT"
-M="$(scripts/fetch_smollm2.sh)"
+source "$(dirname "${BASH_SOURCE[0]}")/learn_env.sh"
 sft_steps="${1:-4}" grpo_steps="${2:-16}"
 out=runs/calc-smol-data
-mkdir -p "$out"
-head -n -80 examples/calculator/word_problems.jsonl > "$out/train.jsonl"
-tail -n 80 examples/calculator/word_problems.jsonl > "$out/test.jsonl"
+learn_split examples/calculator/word_problems.jsonl 80 "$out"
 cat > "$out/tasks.yaml" <<'YAML'
 tasks:
   - name: greedy
@@ -46,7 +40,4 @@ YAML
   --set algorithm.grpo.max_new_tokens=64 --set algorithm.grpo.environment.max_episode_tokens=256 \
   --set logging.every=1 --set checkpoint.every=0 2>&1 | tee runs/calc-smol.log
 "$PT" eval runs/calc-smol/model --tasks "$out/tasks.yaml" --output "$out/after.json" 2>&1 | tee "$out/after.txt"
-echo; echo "== held-out word problems (80, with the calculator tool): the SFT'd model vs the same after GRPO"
-for f in before after; do echo "-- $f"; grep -E "^(task|greedy|sampled)" "$out/$f.txt" || cat "$out/$f.txt"; done
-echo "== sampled reward per GRPO step (training problems)"
-grep -o '"reward":[0-9.e-]*' runs/calc-smol/metrics.jsonl | cut -d: -f2 | awk '{printf "%d:%.2f ", NR, $1} END {print ""}'
+learn_report "$out" calc-smol "held-out word problems (80, with the calculator tool)"

@@ -7,16 +7,10 @@
 # at the end of examples/guess_number/prompts.jsonl (GRPO trains on the others) through `posttrain
 # eval`: greedy, and sampled at the training temperature (T 1, 4 games each: pass@1 = solve rate).
 #   scripts/learn_guess_number.sh [SFT_STEPS=8] [GRPO_STEPS=20]
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PT="${POSTTRAIN:-${BUILD_DIR:-$ROOT/build}/posttrain}"
-cd "$ROOT"
-M="$(scripts/fetch_smollm2.sh)"
+source "$(dirname "${BASH_SOURCE[0]}")/learn_env.sh"
 sft_steps="${1:-8}" grpo_steps="${2:-20}"
 out=runs/guess-smol-data
-mkdir -p "$out"
-head -n -40 examples/guess_number/prompts.jsonl > "$out/train.jsonl"
-tail -n 40 examples/guess_number/prompts.jsonl > "$out/test.jsonl"
+learn_split examples/guess_number/prompts.jsonl 40 "$out"
 game="{name: guess_number, low: 1, high: 9, max_turns: 4, max_episode_tokens: 120}"
 cat > "$out/tasks.yaml" <<YAML
 tasks:
@@ -46,7 +40,4 @@ YAML
   --set algorithm.grpo.environment.max_episode_tokens=120 --set logging.every=1 --set checkpoint.every=0 2>&1 |
   tee runs/guess-smol.log
 "$PT" eval runs/guess-smol/model --tasks "$out/tasks.yaml" --output "$out/after.json" 2>&1 | tee "$out/after.txt"
-echo; echo "== 40 held-out games (pass = solved within 4 turns): the SFT'd model vs the same after GRPO"
-for f in before after; do echo "-- $f"; grep -E "^(task|greedy|sampled)" "$out/$f.txt"; done
-echo "== sampled reward per GRPO step (training games)"
-grep -o '"reward":[0-9.e-]*' runs/guess-smol/metrics.jsonl | cut -d: -f2 | awk '{printf "%d:%.2f ", NR, $1} END {print ""}'
+learn_report "$out" guess-smol "40 held-out games (pass = solved within 4 turns)"
