@@ -111,9 +111,9 @@ def best(f, reps):
     return out
 a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
 big = 2 * 4096 ** 3 * best(lambda: a @ b, 5) / 1e9
-x, per = torch.randn(64, max(h, inter)), []
+x = torch.randn(64, max(h, inter))
 secs = 0.0
-for o, i in shapes * 1 + [(V, h)]:
+for o, i in shapes + [(V, h)]:
     w = torch.randn(o, i)
     xi = x[:, :i].contiguous()
     n = L if (o, i) != (V, h) else 1

@@ -186,8 +186,8 @@ MicroBatch completion_micro_batch(const std::vector<CompletionSeq>& seqs, bool s
     prefix_doc.push_back(family);
   }
   MicroBatch mb = make_micro_batch(rows, 0, rows.size(), device);
-  if (std::any_of(prefix_doc.begin(), prefix_doc.end(), [](int32_t p) { return p >= 0; }))
-    mb.input.prefix_doc = std::move(prefix_doc);
+  mb.input.prefix_doc = std::move(prefix_doc);
+  if (!mb.input.has_prefixes()) mb.input.prefix_doc.clear();  // no family: the plain layout
   return mb;
 }
 

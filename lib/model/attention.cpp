@@ -73,20 +73,16 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
     auto vd = heads_first(v.slice(0, b, e));
     const int32_t pre = prefixes.empty() ? -1 : prefixes[d];
     at::Tensor o;
+    int64_t p = 0;  // tokens of the prefix before the document's own
     if (pre >= 0) {
-      const int64_t pb = bounds[static_cast<size_t>(pre)], p = bounds[static_cast<size_t>(pre) + 1] - pb, L = e - b;
+      const int64_t pb = bounds[static_cast<size_t>(pre)];
+      p = bounds[static_cast<size_t>(pre) + 1] - pb;
       kd = at::cat({heads_first(k.slice(0, pb, pb + p)), kd}, 2);
       vd = at::cat({heads_first(v.slice(0, pb, pb + p)), vd}, 2);
-      auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-      auto qi = at::arange(L, opts).unsqueeze(1) + p;
-      auto kj = at::arange(p + L, opts).unsqueeze(0);
-      at::Tensor visible = kj.le(qi);
-      if (window > 0) visible = visible.logical_and((qi - kj).lt(window));
-      o = at::scaled_dot_product_attention(qd, kd, vd, visible.view({1, 1, L, p + L}), 0.0, false, scale, gqa);
-    } else if (window > 0 && e - b > window) {
-      auto i = at::arange(e - b, at::TensorOptions().dtype(at::kLong).device(q.device()));
-      auto d = i.unsqueeze(1) - i.unsqueeze(0);  // query - key
-      o = at::scaled_dot_product_attention(qd, kd, vd, d.ge(0).logical_and(d.lt(window)), 0.0, false, scale, gqa);
+    }
+    if (p > 0 || (window > 0 && e - b > window)) {
+      o = at::scaled_dot_product_attention(qd, kd, vd, causal_mask(e - b, p, window, q.device()), 0.0, false, scale,
+                                           gqa);
     } else {
       o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
     }
@@ -154,6 +150,15 @@ at::Tensor flash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
 }
 
 }  // namespace
+
+at::Tensor causal_mask(int64_t L, int64_t p, int64_t window, const at::Device& device) {
+  auto opts = at::TensorOptions().dtype(at::kLong).device(device);
+  auto qi = at::arange(L, opts).unsqueeze(1) + p;  // query positions
+  auto kj = at::arange(p + L, opts).unsqueeze(0);  // key positions
+  at::Tensor visible = kj.le(qi);
+  if (window > 0) visible = visible.logical_and((qi - kj).lt(window));
+  return visible;
+}
 
 AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& device) {
   if (requested != AttentionBackend::Auto) return requested;

@@ -11,6 +11,11 @@ namespace pt::model {
 at::Tensor attention(AttentionBackend backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const PackedInput& in, double scale, int64_t window = 0);
 
+// The keys visible to L queries that follow p earlier tokens of their sequence: [L, p + L] bool —
+// the earlier tokens and the queries' own, causally; only the `window` most recent when window > 0.
+// (A document after its prefix, a prefill after a cached prefix, a windowed document: p = 0.)
+at::Tensor causal_mask(int64_t L, int64_t p, int64_t window, const at::Device& device);
+
 // The backend `auto` resolves to on this device.
 AttentionBackend resolve_backend(AttentionBackend requested, const at::Device& device);
 

@@ -106,11 +106,7 @@ at::Tensor cached_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tenso
     if (p == 0 && (window <= 0 || L <= window)) {
       o = at::scaled_dot_product_attention(qd, kd, vd, {}, 0.0, /*is_causal=*/true, scale, gqa);
     } else {
-      auto qi = at::arange(L, step.token_pos.options()).unsqueeze(1) + p;
-      auto kj = at::arange(p + L, step.token_pos.options()).unsqueeze(0);
-      at::Tensor visible = kj.le(qi);
-      if (window > 0) visible = visible.logical_and((qi - kj).lt(window));
-      o = at::scaled_dot_product_attention(qd, kd, vd, visible.view({1, 1, L, p + L}), 0.0, false, scale, gqa);
+      o = at::scaled_dot_product_attention(qd, kd, vd, causal_mask(L, p, window, q.device()), 0.0, false, scale, gqa);
     }
     outs.push_back(o.squeeze(0).transpose(0, 1));
     off += L;
